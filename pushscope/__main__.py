@@ -1,0 +1,3 @@
+from pushscope.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,83 @@
+"""Command line: ``pushscope [CAPTURE]`` opens the inspector; ``pushscope report`` and friends run headless.
+
+Headless commands must never import textual (a test checks it), so the TUI is imported only on its path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DEMO_CAPTURE = "nginx-push-basic"
+COMMANDS = ("report", "tui")
+
+
+def captures_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "captures"
+
+
+def demo_capture() -> tuple[str, str | None]:
+    folder = captures_dir()
+    capture = folder / f"{DEMO_CAPTURE}.pcapng"
+    keys = folder / f"{DEMO_CAPTURE}.keys"
+    return str(capture), (str(keys) if keys.exists() else None)
+
+
+def _add_capture_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("capture", nargs="?", help="pcap, pcapng or gzipped capture")
+    parser.add_argument("--keylog", help="TLS key log (SSLKEYLOGFILE format); default: $SSLKEYLOGFILE")
+
+
+def _report_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pushscope report", description="Print a push report, headless.")
+    _add_capture_args(parser)
+    parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.add_argument("-o", "--output", help="write to FILE instead of standard output")
+    parser.add_argument("--no-redact", action="store_true", help="keep Cookie/Set-Cookie/Authorization values")
+    return parser
+
+
+def run_report(argv: list[str]) -> int:
+    args = _report_parser().parse_args(argv)
+    capture_path, keylog = (args.capture, args.keylog) if args.capture else demo_capture()
+    from pushscope.pipeline import load_capture
+
+    capture = load_capture(capture_path, args.keylog or (None if args.capture else keylog))
+    if args.format == "json":
+        from pushscope.export.json_report import render_json
+
+        text = render_json(capture, redact=not args.no_redact)
+    else:
+        from pushscope.export.text_report import render_text
+
+        text = render_text(capture, redact=not args.no_redact)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    errors = [d for d in capture.diagnostics if d.level == "error"]
+    return 2 if errors and not capture.connections else 0
+
+
+def run_tui(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="pushscope", description="Inspect HTTP/2 and HTTP/3 server push.")
+    _add_capture_args(parser)
+    args = parser.parse_args(argv)
+    capture_path, keylog = (args.capture, args.keylog) if args.capture else demo_capture()
+    try:
+        from pushscope.tui.app import PushscopeApp
+    except ImportError:
+        # The inspector is not built yet: fall back to the text report so the main command still works.
+        return run_report([capture_path] + (["--keylog", keylog] if keylog else []))
+    PushscopeApp(capture_path, keylog).run()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "report":
+        return run_report(argv[1:])
+    if argv and argv[0] == "tui":
+        return run_tui(argv[1:])
+    return run_tui(argv)

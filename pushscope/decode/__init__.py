@@ -1,0 +1,1 @@
+"""Sans-IO decoders: bytes of one connection in, typed events (pushscope.events) out."""

@@ -1,0 +1,370 @@
+"""Sans-IO HTTP/2 decoder for a passive observer.
+
+One :class:`H2ConnectionDecoder` per TCP connection takes the decrypted bytes of each direction, in order, with
+the time they were seen, and returns typed events. Frames are parsed with hyperframe and header blocks with
+hpack, but there is no endpoint state machine: a passive inspector records what a broken peer did
+(``ProtocolAnomaly``) and carries on instead of refusing it.
+
+h2c is handled too: prior knowledge (the client starts with the connection preface) and Upgrade (an HTTP/1.1
+request with ``Upgrade: h2c`` answered by ``101 Switching Protocols``; that request becomes stream 1).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+
+import hpack
+from hyperframe.exceptions import HyperframeError
+from hyperframe.frame import (
+    ContinuationFrame,
+    DataFrame,
+    Frame,
+    GoAwayFrame,
+    HeadersFrame,
+    PushPromiseFrame,
+    RstStreamFrame,
+    SettingsFrame,
+)
+
+from pushscope.decode.h2_names import error_name, frame_type_name, settings_by_name
+from pushscope.events import (
+    DataReceived,
+    Event,
+    FrameReceived,
+    GoAwayReceived,
+    HeadersReceived,
+    ProtocolAnomaly,
+    PushPromiseReceived,
+    SettingsReceived,
+    Side,
+    StreamReset,
+)
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+FRAME_HEADER_LENGTH = 9
+# Far above any real SETTINGS_MAX_FRAME_SIZE (2**24 - 1 is the protocol's limit); a longer length means we
+# have lost frame sync, most likely because the capture started mid-connection.
+MAX_PLAUSIBLE_FRAME = 2**24 - 1
+KNOWN_FRAME_TYPES = range(0, 0x11)
+HTTP1_HEADER_LIMIT = 64 * 1024
+
+
+@dataclass(slots=True)
+class _PendingHeaderBlock:
+    """A HEADERS or PUSH_PROMISE whose header block continues in CONTINUATION frames."""
+
+    kind: str  # "HEADERS" or "PUSH_PROMISE"
+    stream_id: int
+    end_stream: bool
+    promised_stream_id: int | None
+    fragments: list[bytes] = field(default_factory=list)
+
+
+class H2DirectionDecoder:
+    """Decodes the frames one side sends. The HPACK state belongs to the sender's encoder, so it lives here."""
+
+    def __init__(self, connection_id: str, sender: Side) -> None:
+        self.connection_id = connection_id
+        self.sender = sender
+        self._buffer = bytearray()
+        self._hpack = hpack.Decoder()
+        # A passive reader must accept whatever table size the encoder really used.
+        self._hpack.max_allowed_table_size = 2**32
+        self._hpack.max_header_list_size = 2**32
+        self._pending: _PendingHeaderBlock | None = None
+        self._lost_sync = False
+        self._hpack_broken = False
+        self.frames_decoded = 0
+
+    def receive(self, data: bytes, at: float) -> list[Event]:
+        if self._lost_sync:
+            return []
+        self._buffer += data
+        events: list[Event] = []
+        while len(self._buffer) >= FRAME_HEADER_LENGTH:
+            header = bytes(self._buffer[:FRAME_HEADER_LENGTH])
+            length = int.from_bytes(header[:3], "big")
+            if header[3] not in KNOWN_FRAME_TYPES and length > 2**20:
+                events.append(self._lose_sync(at, f"implausible frame header {header.hex()}"))
+                break
+            if len(self._buffer) < FRAME_HEADER_LENGTH + length:
+                break
+            body = bytes(self._buffer[FRAME_HEADER_LENGTH : FRAME_HEADER_LENGTH + length])
+            del self._buffer[: FRAME_HEADER_LENGTH + length]
+            events.extend(self._decode_frame(header, body, at))
+        return events
+
+    @property
+    def unparsed_bytes(self) -> int:
+        return len(self._buffer)
+
+    def _lose_sync(self, at: float, why: str) -> ProtocolAnomaly:
+        self._lost_sync = True
+        self._buffer.clear()
+        return self._anomaly(at, f"lost HTTP/2 frame sync ({why}); the rest of this direction is skipped")
+
+    def _anomaly(self, at: float, message: str, stream_id: int | None = None) -> ProtocolAnomaly:
+        return ProtocolAnomaly(self.connection_id, at, self.sender, message, stream_id)
+
+    def _decode_frame(self, header: bytes, body: bytes, at: float) -> list[Event]:
+        try:
+            frame, _length = Frame.parse_frame_header(memoryview(header))
+            frame.parse_body(memoryview(body))
+        except (HyperframeError, ValueError) as exc:
+            kind = frame_type_name(header[3])
+            stream_id = int.from_bytes(header[5:9], "big") & 0x7FFFFFFF
+            return [self._anomaly(at, f"malformed {kind} frame: {exc}", stream_id)]
+        self.frames_decoded += 1
+        events: list[Event] = [self._frame_event(frame, header, len(body), at)]
+        if self._pending is not None and not isinstance(frame, ContinuationFrame):
+            events.append(self._anomaly(at, "header block interrupted by another frame", self._pending.stream_id))
+            self._pending = None
+        events.extend(self._typed_events(frame, at))
+        return events
+
+    def _frame_event(self, frame: Frame, header: bytes, length: int, at: float) -> FrameReceived:
+        stream_id = frame.stream_id if frame.stream_id else None
+        return FrameReceived(
+            self.connection_id,
+            at,
+            self.sender,
+            stream_id,
+            frame_type_name(header[3]),
+            length,
+            tuple(sorted(frame.flags)),
+        )
+
+    def _typed_events(self, frame: Frame, at: float) -> list[Event]:
+        if isinstance(frame, DataFrame):
+            return [
+                DataReceived(
+                    self.connection_id,
+                    at,
+                    self.sender,
+                    frame.stream_id,
+                    bytes(frame.data),
+                    frame.flow_controlled_length,
+                    "END_STREAM" in frame.flags,
+                )
+            ]
+        if isinstance(frame, HeadersFrame):
+            pending = _PendingHeaderBlock("HEADERS", frame.stream_id, "END_STREAM" in frame.flags, None)
+            return self._start_block(pending, frame, at)
+        if isinstance(frame, PushPromiseFrame):
+            pending = _PendingHeaderBlock("PUSH_PROMISE", frame.stream_id, False, frame.promised_stream_id)
+            return self._start_block(pending, frame, at)
+        if isinstance(frame, ContinuationFrame):
+            return self._continue_block(frame, at)
+        if isinstance(frame, RstStreamFrame):
+            code = frame.error_code
+            return [StreamReset(self.connection_id, at, self.sender, frame.stream_id, code, error_name(code))]
+        if isinstance(frame, SettingsFrame):
+            if "ACK" in frame.flags:
+                return []
+            named = {settings_by_name(code): value for code, value in frame.settings.items()}
+            return [SettingsReceived(self.connection_id, at, self.sender, named)]
+        if isinstance(frame, GoAwayFrame):
+            code = frame.error_code
+            return [
+                GoAwayReceived(
+                    self.connection_id, at, self.sender, frame.last_stream_id, code, error_name(code)
+                )
+            ]
+        return []
+
+    def _start_block(self, pending: _PendingHeaderBlock, frame: Frame, at: float) -> list[Event]:
+        pending.fragments.append(bytes(frame.data))
+        if "END_HEADERS" in frame.flags:
+            return self._finish_block(pending, at)
+        self._pending = pending
+        return []
+
+    def _continue_block(self, frame: ContinuationFrame, at: float) -> list[Event]:
+        pending = self._pending
+        if pending is None or pending.stream_id != frame.stream_id:
+            return [self._anomaly(at, "CONTINUATION without a header block to continue", frame.stream_id)]
+        pending.fragments.append(bytes(frame.data))
+        if "END_HEADERS" in frame.flags:
+            self._pending = None
+            return self._finish_block(pending, at)
+        return []
+
+    def _finish_block(self, pending: _PendingHeaderBlock, at: float) -> list[Event]:
+        block = b"".join(pending.fragments)
+        events: list[Event] = []
+        try:
+            headers = [(str(name), str(value)) for name, value in self._hpack.decode(block)]
+        except (hpack.HPACKError, ValueError, IndexError, UnicodeDecodeError) as exc:
+            # The dynamic table is now out of step with the encoder: later blocks may decode wrongly, so say so.
+            message = f"HPACK could not decode a {pending.kind} header block ({exc})"
+            if not self._hpack_broken:
+                message += "; the capture may have started mid-connection (HPACK state unknown)"
+            self._hpack_broken = True
+            events.append(self._anomaly(at, message, pending.stream_id))
+            headers = []
+        if pending.kind == "PUSH_PROMISE":
+            events.append(
+                PushPromiseReceived(
+                    self.connection_id,
+                    at,
+                    self.sender,
+                    pending.stream_id,
+                    pending.promised_stream_id,
+                    headers,
+                    len(block),
+                )
+            )
+        else:
+            events.append(
+                HeadersReceived(
+                    self.connection_id,
+                    at,
+                    self.sender,
+                    pending.stream_id,
+                    headers,
+                    pending.end_stream,
+                    len(block),
+                )
+            )
+        return events
+
+
+class H2ConnectionDecoder:
+    """Both directions of one connection, plus the preface and the h2c Upgrade handshake."""
+
+    def __init__(self, connection_id: str, *, expect_preface: bool = True) -> None:
+        self.connection_id = connection_id
+        self.client = H2DirectionDecoder(connection_id, "client")
+        self.server = H2DirectionDecoder(connection_id, "server")
+        # Until the client's first bytes show the preface (or an h2c Upgrade), we are not sure this is HTTP/2.
+        self._client_state = "preface" if expect_preface else "frames"
+        self._client_prelude = bytearray()
+        self._server_prelude = bytearray()
+        self.is_http2: bool | None = None if expect_preface else True
+        self.upgrade_request: HeadersReceived | None = None
+
+    def receive(self, sender: Side, data: bytes, at: float) -> list[Event]:
+        if sender == "client":
+            return self._receive_client(data, at)
+        return self._receive_server(data, at)
+
+    def _receive_client(self, data: bytes, at: float) -> list[Event]:
+        if self._client_state == "frames":
+            return self.client.receive(data, at)
+        if self._client_state == "not-h2":
+            return []
+        self._client_prelude += data
+        prelude = bytes(self._client_prelude)
+        if self._client_state == "preface":
+            if prelude.startswith(PREFACE):
+                return self._enter_client_frames(prelude[len(PREFACE) :], at)
+            if PREFACE.startswith(prelude):
+                return []  # preface split across records
+            return self._maybe_upgrade_request(prelude, at)
+        if self._client_state == "after-upgrade":
+            if prelude.startswith(PREFACE):
+                return self._enter_client_frames(prelude[len(PREFACE) :], at)
+            if PREFACE.startswith(prelude):
+                return []
+            self._client_state = "frames"
+            self._client_prelude.clear()
+            anomaly = ProtocolAnomaly(self.connection_id, at, "client", "h2c Upgrade without a client preface")
+            return [anomaly, *self.client.receive(prelude, at)]
+        return []
+
+    def _enter_client_frames(self, rest: bytes, at: float) -> list[Event]:
+        self._client_state = "frames"
+        self._client_prelude.clear()
+        self.is_http2 = True
+        return self.client.receive(rest, at) if rest else []
+
+    def _maybe_upgrade_request(self, prelude: bytes, at: float) -> list[Event]:
+        end = prelude.find(b"\r\n\r\n")
+        if end < 0:
+            if len(prelude) > HTTP1_HEADER_LIMIT or not _looks_like_http1_request(prelude):
+                self._give_up_client()
+            return []
+        request = _parse_http1_head(prelude[:end].decode("latin-1"))
+        if request is None or "h2c" not in request.get("upgrade", "").lower():
+            self._give_up_client()
+            return []
+        self._client_state = "await-101"
+        self._client_prelude = bytearray(prelude[end + 4 :])
+        return self._upgrade_request_events(request, at)
+
+    def _give_up_client(self) -> None:
+        self._client_state = "not-h2"
+        self._client_prelude.clear()
+        self.is_http2 = False
+
+    def _upgrade_request_events(self, request: dict[str, str], at: float) -> list[Event]:
+        method, target = request["_method"], request["_target"]
+        headers = [(":method", method), (":scheme", "http"), (":authority", request.get("host", "")),
+                   (":path", target)]
+        skip = {"host", "connection", "upgrade", "http2-settings", "keep-alive", "transfer-encoding"}
+        headers += [(k, v) for k, v in request.items() if not k.startswith("_") and k not in skip]
+        event = HeadersReceived(self.connection_id, at, "client", 1, headers, True, 0)
+        self.upgrade_request = event
+        events: list[Event] = [event]
+        settings = _decode_http2_settings(request.get("http2-settings", ""))
+        if settings is not None:
+            events.insert(0, SettingsReceived(self.connection_id, at, "client", settings))
+        return events
+
+    def _receive_server(self, data: bytes, at: float) -> list[Event]:
+        if self._client_state == "not-h2":
+            return []
+        if self._client_state != "await-101":
+            return self.server.receive(data, at)
+        self._server_prelude += data
+        prelude = bytes(self._server_prelude)
+        end = prelude.find(b"\r\n\r\n")
+        if end < 0:
+            return []
+        status_line = prelude[: prelude.find(b"\r\n")].decode("latin-1")
+        rest = prelude[end + 4 :]
+        self._server_prelude.clear()
+        if " 101" not in status_line:
+            self._give_up_client()  # the server answered in HTTP/1.1: not an HTTP/2 connection
+            return []
+        self._client_state = "after-upgrade"
+        self.is_http2 = True
+        pending_client = bytes(self._client_prelude)
+        self._client_prelude.clear()
+        events = self.server.receive(rest, at) if rest else []
+        if pending_client:
+            events += self._receive_client(pending_client, at)
+        return events
+
+
+def _looks_like_http1_request(prelude: bytes) -> bool:
+    first = prelude.split(b" ", 1)[0]
+    return first.isalpha() and first.isupper() and len(first) <= 16
+
+
+def _parse_http1_head(head: str) -> dict[str, str] | None:
+    lines = head.split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/1"):
+        return None
+    fields: dict[str, str] = {"_method": parts[0], "_target": parts[1]}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            fields[name.strip().lower()] = value.strip()
+    return fields
+
+
+def _decode_http2_settings(value: str) -> dict[str, int] | None:
+    if not value:
+        return None
+    try:
+        payload = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except ValueError:
+        return None
+    settings: dict[str, int] = {}
+    for offset in range(0, len(payload) - 5, 6):
+        code = int.from_bytes(payload[offset : offset + 2], "big")
+        settings[settings_by_name(code)] = int.from_bytes(payload[offset + 2 : offset + 6], "big")
+    return settings

@@ -1,0 +1,227 @@
+"""The typed events every source and decoder emits: the one contract between layers.
+
+Sources (tshark over a capture, a live capture, the active probe) and the sans-IO decoders turn traffic into
+these events; the model folds them into connections, exchanges and pushes. Nothing here knows where the bytes
+came from. Events are named in the past tense, like h2's and aioquic's.
+
+``sender`` is always "client" or "server": the endpoint that *sent* the frame. ``at`` is the capture time in
+seconds since the epoch of the packet that completed the frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Side = Literal["client", "server"]
+Headers = list[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One end of a connection."""
+
+    address: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.address}]:{self.port}" if ":" in self.address else f"{self.address}:{self.port}"
+
+
+@dataclass(slots=True)
+class Event:
+    """Base class: every event belongs to a connection and has a time."""
+
+    connection_id: str
+    at: float
+
+
+@dataclass(slots=True)
+class ConnectionOpened(Event):
+    """A transport connection was seen. Fields a source cannot know stay None."""
+
+    client: Endpoint
+    server: Endpoint
+    transport: Literal["tls", "tcp", "quic"]
+    protocol: Literal["h2", "h3", "unknown"] = "unknown"
+    tls_version: str | None = None
+    sni: str | None = None
+    alpn: str | None = None
+    client_random: str | None = None
+
+
+@dataclass(slots=True)
+class ConnectionUpdated(Event):
+    """Later knowledge about a connection (ALPN from the ServerHello, decryption status, protocol found)."""
+
+    protocol: Literal["h2", "h3", "unknown"] | None = None
+    tls_version: str | None = None
+    sni: str | None = None
+    alpn: str | None = None
+    decrypted: bool | None = None
+
+
+@dataclass(slots=True)
+class ConnectionClosed(Event):
+    """The transport ended (TCP FIN/RST, QUIC CONNECTION_CLOSE) or the capture ended with it still open."""
+
+    how: str = "fin"
+
+
+@dataclass(slots=True)
+class BytesSeen(Event):
+    """Transport payload bytes counted for a connection, decrypted or not."""
+
+    sender: Side
+    length: int
+
+
+@dataclass(slots=True)
+class FrameReceived(Event):
+    """Any HTTP/2 or HTTP/3 frame, for the per-stream frame timeline. Typed events follow for frames that matter."""
+
+    sender: Side
+    stream_id: int | None
+    frame_type: str
+    length: int
+    flags: tuple[str, ...] = ()
+    push_id: int | None = None
+
+
+@dataclass(slots=True)
+class SettingsReceived(Event):
+    sender: Side
+    settings: dict[str, int]
+
+
+@dataclass(slots=True)
+class HeadersReceived(Event):
+    """A complete header block (HEADERS + CONTINUATION, or an HTTP/3 HEADERS frame), decoded.
+
+    ``push_id`` is set for HTTP/3 push streams; ``wire_length`` counts the encoded header block.
+    """
+
+    sender: Side
+    stream_id: int
+    headers: Headers
+    end_stream: bool
+    wire_length: int
+    push_id: int | None = None
+
+
+@dataclass(slots=True)
+class DataReceived(Event):
+    """Body bytes on a stream. ``length`` is the flow-controlled size on the wire (payload plus padding)."""
+
+    sender: Side
+    stream_id: int
+    data: bytes
+    length: int
+    end_stream: bool
+    push_id: int | None = None
+
+
+@dataclass(slots=True)
+class PushPromiseReceived(Event):
+    """The server promised a push on ``stream_id`` (the parent request stream).
+
+    HTTP/2 gives ``promised_stream_id``; HTTP/3 gives ``push_id`` (its stream is known only when it opens).
+    """
+
+    sender: Side
+    stream_id: int
+    promised_stream_id: int | None
+    headers: Headers
+    wire_length: int
+    push_id: int | None = None
+
+
+@dataclass(slots=True)
+class PushStreamOpened(Event):
+    """HTTP/3: a server-initiated unidirectional push stream announced its push ID."""
+
+    sender: Side
+    stream_id: int
+    push_id: int
+
+
+@dataclass(slots=True)
+class StreamReset(Event):
+    """RST_STREAM (HTTP/2) or RESET_STREAM (QUIC): ``sender`` abandoned the stream with ``error_code``."""
+
+    sender: Side
+    stream_id: int
+    error_code: int
+    error_name: str
+    push_id: int | None = None
+
+
+@dataclass(slots=True)
+class StopSendingReceived(Event):
+    """QUIC STOP_SENDING: ``sender`` asked the peer to stop sending on the stream."""
+
+    sender: Side
+    stream_id: int
+    error_code: int
+    error_name: str
+    push_id: int | None = None
+
+
+@dataclass(slots=True)
+class PushCancelled(Event):
+    """HTTP/3 CANCEL_PUSH, sent by either side."""
+
+    sender: Side
+    push_id: int
+
+
+@dataclass(slots=True)
+class MaxPushIdReceived(Event):
+    """HTTP/3 MAX_PUSH_ID from the client."""
+
+    sender: Side
+    push_id: int
+
+
+@dataclass(slots=True)
+class GoAwayReceived(Event):
+    sender: Side
+    last_stream_id: int
+    error_code: int
+    error_name: str
+
+
+@dataclass(slots=True)
+class ProtocolAnomaly(Event):
+    """Something a conforming peer would not send, or bytes the decoder could not read. Decoding carries on."""
+
+    sender: Side | None
+    message: str
+    stream_id: int | None = None
+
+
+@dataclass(slots=True)
+class Diagnostic:
+    """A capture-level message for the user: what was found and what is missing."""
+
+    level: Literal["info", "warning", "error"]
+    message: str
+    connection_id: str | None = None
+    code: str = ""
+
+
+@dataclass(slots=True)
+class SourceProgress:
+    """How far a source has read: ``done`` of ``total`` (bytes or packets; total may be unknown)."""
+
+    done: int
+    total: int | None
+    unit: str = "bytes"
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class SourceFinished:
+    """The source is exhausted; ``summary`` counts what it saw, for diagnostics."""
+
+    summary: dict[str, int] = field(default_factory=dict)

@@ -1,0 +1,179 @@
+"""The JSON report: the contract other tools, the tests and the other exports read.
+
+Its shape is documented in the README and checked against ``report.schema.json``. Header values of Cookie,
+Set-Cookie and Authorization are redacted unless asked otherwise; no key material is ever part of the model.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pushscope import __version__
+from pushscope.events import Headers
+from pushscope.model.entities import OUTCOMES, Capture, Connection, Exchange, Push
+
+REDACTED_HEADERS = {"cookie", "set-cookie", "authorization", "proxy-authorization"}
+REDACTED = "[redacted]"
+SCHEMA_VERSION = 1
+
+
+def redact_headers(headers: Headers, redact: bool = True) -> list[list[str]]:
+    if not redact:
+        return [[name, value] for name, value in headers]
+    return [[name, REDACTED if name.lower() in REDACTED_HEADERS else value] for name, value in headers]
+
+
+def _round(value: float | None, digits: int = 6) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def connection_dict(conn: Connection) -> dict[str, Any]:
+    return {
+        "id": conn.id,
+        "index": conn.index,
+        "protocol": conn.protocol,
+        "transport": conn.transport,
+        "client": str(conn.client),
+        "server": str(conn.server),
+        "tls_version": conn.tls_version,
+        "sni": conn.sni,
+        "alpn": conn.alpn,
+        "decrypted": conn.decrypted,
+        "opened_at": _round(conn.opened_at),
+        "closed_at": _round(conn.closed_at),
+        "close": conn.close_how,
+        "settings": conn.settings,
+        "max_push_id": conn.max_push_id,
+        "bytes_sent": conn.bytes_sent,
+        "goaway": [{"by": by, "last_stream_id": last, "error": name, "at": _round(at)}
+                   for by, last, name, at in conn.goaways],
+        "anomalies": [{"by": a.sender, "at": _round(a.at), "stream_id": a.stream_id, "message": a.message}
+                      for a in conn.anomalies],
+    }
+
+
+def exchange_dict(exchange: Exchange, redact: bool = True) -> dict[str, Any]:
+    return {
+        "id": exchange.id,
+        "protocol": exchange.protocol,
+        "connection": exchange.connection_id,
+        "stream_id": exchange.stream_id,
+        "push_id": exchange.push_id,
+        "method": exchange.method,
+        "url": exchange.url,
+        "status": exchange.status,
+        "pushed": exchange.pushed,
+        "content_type": exchange.content_type or None,
+        "request_start": _round(exchange.request_start),
+        "response_start": _round(exchange.response_start),
+        "response_end": _round(exchange.response_end),
+        "request_header_bytes": exchange.request_header_bytes,
+        "response_header_bytes": exchange.response_header_bytes,
+        "body_bytes": exchange.body_bytes,
+        "reset": _reset_dict(exchange.reset),
+        "request_headers": redact_headers(exchange.request_headers, redact),
+        "response_headers": redact_headers(exchange.response_headers, redact),
+    }
+
+
+def _reset_dict(reset: Any) -> dict[str, Any] | None:
+    if reset is None:
+        return None
+    return {"by": reset.by, "code": reset.name, "code_value": reset.code, "at": _round(reset.at),
+            "frame": reset.kind}
+
+
+def push_dict(push: Push, capture: Capture) -> dict[str, Any]:
+    exchange = capture.exchange(push.exchange_id)
+    cost = push.cost
+    return {
+        "id": push.id,
+        "protocol": push.protocol,
+        "connection": push.connection_id,
+        "parent_stream_id": push.parent_stream_id,
+        "promised_stream_id": push.promised_stream_id,
+        "push_id": push.push_id,
+        "exchange": push.exchange_id,
+        "url": push.url,
+        "promised_at": _round(push.promised_at),
+        "references": [{"stream_id": sid, "at": _round(at)} for sid, at in push.references],
+        "status": exchange.status if exchange else None,
+        "response_end": _round(exchange.response_end) if exchange else None,
+        "pushed_bytes": cost.pushed_bytes or _pushed_bytes(exchange),
+        "reset": _reset_dict(push.reset),
+        "outcome": push.outcome,
+        "reason": push.reason,
+        "evidence": [
+            {"kind": e.kind, "text": e.text, "at": _round(e.at), "exchange": e.exchange_id, "stream_id": e.stream_id}
+            for e in push.evidence
+        ],
+        "cost": {
+            "header_bytes": cost.header_bytes,
+            "body_bytes": cost.body_bytes,
+            "wasted_bytes": cost.wasted_bytes,
+            "duration": _round(cost.duration),
+            "competed_bytes": cost.competed_bytes,
+            "competed_delay": _round(cost.competed_delay),
+            "saved_time": _round(cost.saved_time),
+            "late_by": _round(cost.late_by),
+        },
+        "preload_link": push.preload_link,
+        "advice": push.advice,
+        "advice_text": push.advice_text,
+    }
+
+
+def _pushed_bytes(exchange: Exchange | None) -> int:
+    return 0 if exchange is None else exchange.response_header_bytes + exchange.body_bytes
+
+
+def summary_dict(capture: Capture) -> dict[str, Any]:
+    by_outcome = {outcome: 0 for outcome in OUTCOMES}
+    bytes_by_outcome = {outcome: 0 for outcome in OUTCOMES}
+    saved = added = 0.0
+    for push in capture.pushes:
+        by_outcome[push.outcome] += 1
+        bytes_by_outcome[push.outcome] += push.cost.pushed_bytes
+        saved += push.cost.saved_time or 0.0
+        added += push.cost.competed_delay or 0.0
+    protocols: dict[str, int] = {}
+    for conn in capture.connections.values():
+        protocols[conn.protocol] = protocols.get(conn.protocol, 0) + 1
+    return {
+        "connections": len(capture.connections),
+        "connections_by_protocol": protocols,
+        "exchanges": len(capture.exchanges),
+        "requests": sum(1 for e in capture.exchanges if not e.pushed),
+        "pushes": len(capture.pushes),
+        "pushes_by_outcome": by_outcome,
+        "pushed_bytes_by_outcome": bytes_by_outcome,
+        "wasted_bytes": sum(p.cost.wasted_bytes for p in capture.pushes if p.outcome == "wasted"),
+        "cache_duplicated_bytes": bytes_by_outcome["cache-duplicated"],
+        "time_saved": round(saved, 6),
+        "time_added": round(added, 6),
+        "duration": _round((capture.ended_at or 0) - (capture.started_at or 0)),
+    }
+
+
+def report_dict(capture: Capture, *, redact: bool = True) -> dict[str, Any]:
+    return {
+        "pushscope": __version__,
+        "schema_version": SCHEMA_VERSION,
+        "source": capture.source,
+        "name": capture.name,
+        "started_at": _round(capture.started_at),
+        "ended_at": _round(capture.ended_at),
+        "connections": [connection_dict(c) for c in capture.connections.values()],
+        "exchanges": [exchange_dict(e, redact) for e in capture.exchanges],
+        "pushes": [push_dict(p, capture) for p in capture.pushes],
+        "summary": summary_dict(capture),
+        "diagnostics": [
+            {"level": d.level, "message": d.message, "code": d.code, "connection": d.connection_id}
+            for d in capture.diagnostics
+        ],
+    }
+
+
+def render_json(capture: Capture, *, redact: bool = True) -> str:
+    return json.dumps(report_dict(capture, redact=redact), indent=2, sort_keys=False) + "\n"

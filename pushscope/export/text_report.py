@@ -1,0 +1,85 @@
+"""The text report: the JSON report's content as readable tables for a terminal."""
+
+from __future__ import annotations
+
+from pushscope.export.json_report import report_dict
+from pushscope.model.entities import Capture
+
+OUTCOME_GLYPHS = {"used": "✔", "wasted": "✘", "cache-duplicated": "◆", "unknown": "?"}
+
+
+def _bytes(n: int) -> str:
+    return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KiB"
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.1f} ms"
+
+
+def render_text(capture: Capture, *, redact: bool = True) -> str:
+    report = report_dict(capture, redact=redact)
+    start = capture.started_at or 0.0
+    lines = [f"pushscope report: {capture.name or capture.source}", ""]
+    lines.append("Connections")
+    for conn in report["connections"]:
+        tls = f"TLS {conn['tls_version']}" if conn["tls_version"] else conn["transport"]
+        lines.append(
+            f"  {conn['id']:<6} {conn['protocol']:<7} {conn['client']} -> {conn['server']}  {tls}"
+            f"  SNI={conn['sni'] or '-'} ALPN={conn['alpn'] or '-'}"
+            f"  sent c/s={_bytes(conn['bytes_sent']['client'])}/{_bytes(conn['bytes_sent']['server'])}"
+        )
+    lines += ["", "Exchanges"]
+    lines.append(f"  {'conn':<6} {'stream':>6} {'':1} {'method':<7} {'status':>6} {'body':>10} {'start':>10}  url")
+    for ex in report["exchanges"]:
+        rel = "-" if ex["request_start"] is None else f"{(ex['request_start'] - start) * 1000:.1f}ms"
+        sid = ex["stream_id"] if ex["stream_id"] is not None else "-"
+        mark = "P" if ex["pushed"] else " "
+        lines.append(
+            f"  {ex['connection']:<6} {sid!s:>6} {mark:1} {ex['method']:<7} {ex['status'] or '-'!s:>6} "
+            f"{_bytes(ex['body_bytes']):>10} {rel:>10}  {ex['url']}"
+        )
+    lines += ["", "Pushes"]
+    for push in report["pushes"]:
+        glyph = OUTCOME_GLYPHS.get(push["outcome"], "?")
+        ident = f"push_id={push['push_id']}" if push["push_id"] is not None else f"stream {push['promised_stream_id']}"
+        reset = ""
+        if push["reset"]:
+            reset = f"  reset by {push['reset']['by']} {push['reset']['code']}"
+        lines.append(
+            f"  {glyph} {push['outcome']:<16} {push['reason']:<24} {push['connection']:<6} {ident:<12} "
+            f"{_bytes(push['pushed_bytes']):>10}  {push['url']}{reset}"
+        )
+        for item in push["evidence"]:
+            lines.append(f"        - {item['text']}")
+        cost = push["cost"]
+        extras = []
+        if cost["wasted_bytes"]:
+            extras.append(f"wasted {_bytes(cost['wasted_bytes'])}")
+        if cost["saved_time"]:
+            extras.append(f"saved {_ms(cost['saved_time'])}")
+        if cost["late_by"]:
+            extras.append(f"late by {_ms(cost['late_by'])}")
+        if cost["competed_bytes"]:
+            extras.append(f"competed with the document: {_bytes(cost['competed_bytes'])}, "
+                          f"~{_ms(cost['competed_delay'])} added")
+        if push["advice"]:
+            extras.append(f"advice: {push['advice']}")
+        if extras:
+            lines.append("        " + "; ".join(extras))
+    if not report["pushes"]:
+        lines.append("  (no PUSH_PROMISE in this capture)")
+    summary = report["summary"]
+    lines += ["", "Summary"]
+    lines.append(
+        f"  {summary['connections']} connections, {summary['requests']} requests, {summary['pushes']} pushes: "
+        + ", ".join(f"{k} {v}" for k, v in summary["pushes_by_outcome"].items() if v)
+    )
+    lines.append(
+        f"  wasted {_bytes(summary['wasted_bytes'])}, cache-duplicated {_bytes(summary['cache_duplicated_bytes'])}"
+        f", time saved {_ms(summary['time_saved'])}, time added {_ms(summary['time_added'])}"
+    )
+    if report["diagnostics"]:
+        lines += ["", "Diagnostics"]
+        for diag in report["diagnostics"]:
+            lines.append(f"  [{diag['level']}] {diag['message']}")
+    return "\n".join(lines) + "\n"

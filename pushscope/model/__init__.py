@@ -1,0 +1,1 @@
+"""The capture-independent model (connections, exchanges, pushes), built by folding pushscope.events."""

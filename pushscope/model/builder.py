@@ -1,0 +1,318 @@
+"""Folding events into the model: one ``apply`` per event, in capture order, usable while a capture loads."""
+
+from __future__ import annotations
+
+from pushscope.events import (
+    BytesSeen,
+    ConnectionClosed,
+    ConnectionOpened,
+    ConnectionUpdated,
+    DataReceived,
+    Diagnostic,
+    Endpoint,
+    Event,
+    FrameReceived,
+    GoAwayReceived,
+    HeadersReceived,
+    MaxPushIdReceived,
+    ProtocolAnomaly,
+    PushCancelled,
+    PushPromiseReceived,
+    PushStreamOpened,
+    SettingsReceived,
+    StopSendingReceived,
+    StreamReset,
+)
+from pushscope.model.entities import (
+    BODY_KEEP_LIMIT,
+    Capture,
+    Connection,
+    Exchange,
+    FrameRecord,
+    Push,
+    Reset,
+    header_value,
+)
+
+# Bodies worth keeping for the analysis: documents and stylesheets reference other resources.
+KEPT_CONTENT_TYPES = ("text/html", "application/xhtml+xml", "text/css")
+
+
+class CaptureBuilder:
+    """Keeps the indexes needed to place each event: streams and push IDs per connection."""
+
+    def __init__(self, source: str, name: str = "") -> None:
+        self.capture = Capture(source=source, name=name)
+        self._streams: dict[tuple[str, int], Exchange] = {}
+        self._pushes_by_id: dict[tuple[str, int], Push] = {}
+        self._push_streams: dict[tuple[str, int], int] = {}
+        self.events_applied = 0
+
+    def apply(self, event: Event | Diagnostic) -> None:
+        if isinstance(event, Diagnostic):
+            self.capture.diagnostics.append(event)
+            return
+        self.events_applied += 1
+        capture = self.capture
+        if capture.started_at is None or event.at < capture.started_at:
+            capture.started_at = event.at
+        if capture.ended_at is None or event.at > capture.ended_at:
+            capture.ended_at = event.at
+        handler = _HANDLERS.get(type(event))
+        if handler is not None:
+            handler(self, event)
+
+    # --- connections ----------------------------------------------------------------------------------
+
+    def _connection(self, event: Event) -> Connection:
+        conn = self.capture.connections.get(event.connection_id)
+        if conn is None:
+            # Decoders may speak before the source announced the connection; record it with what we know.
+            unknown = Endpoint("?", 0)
+            conn = Connection(event.connection_id, len(self.capture.connections), unknown, unknown, "tcp", event.at)
+            self.capture.connections[event.connection_id] = conn
+        return conn
+
+    def _on_opened(self, event: ConnectionOpened) -> None:
+        conn = self.capture.connections.get(event.connection_id)
+        if conn is None:
+            conn = Connection(
+                event.connection_id,
+                len(self.capture.connections),
+                event.client,
+                event.server,
+                event.transport,
+                event.at,
+            )
+            self.capture.connections[event.connection_id] = conn
+        conn.client, conn.server, conn.transport = event.client, event.server, event.transport
+        if event.protocol != "unknown":
+            conn.protocol = event.protocol
+        conn.tls_version = event.tls_version or conn.tls_version
+        conn.sni = event.sni or conn.sni
+        conn.alpn = event.alpn or conn.alpn
+
+    def _on_updated(self, event: ConnectionUpdated) -> None:
+        conn = self._connection(event)
+        if event.protocol:
+            conn.protocol = event.protocol
+        conn.tls_version = event.tls_version or conn.tls_version
+        conn.sni = event.sni or conn.sni
+        conn.alpn = event.alpn or conn.alpn
+        if event.decrypted is not None:
+            conn.decrypted = event.decrypted
+
+    def _on_closed(self, event: ConnectionClosed) -> None:
+        conn = self._connection(event)
+        if conn.closed_at is None:
+            conn.closed_at, conn.close_how = event.at, event.how
+
+    def _on_bytes(self, event: BytesSeen) -> None:
+        self._connection(event).bytes_sent[event.sender] += event.length
+
+    def _on_settings(self, event: SettingsReceived) -> None:
+        self._connection(event).settings[event.sender].update(event.settings)
+
+    def _on_goaway(self, event: GoAwayReceived) -> None:
+        self._connection(event).goaways.append((event.sender, event.last_stream_id, event.error_name, event.at))
+
+    def _on_max_push_id(self, event: MaxPushIdReceived) -> None:
+        conn = self._connection(event)
+        conn.max_push_id = max(conn.max_push_id or 0, event.push_id)
+
+    def _on_anomaly(self, event: ProtocolAnomaly) -> None:
+        self._connection(event).anomalies.append(event)
+
+    def _on_frame(self, event: FrameReceived) -> None:
+        conn = self._connection(event)
+        conn.frame_count += 1
+        record = FrameRecord(event.at, event.sender, event.frame_type, event.length, event.flags)
+        exchange = self._exchange_for(event.connection_id, event.stream_id, event.push_id, create=False)
+        if exchange is not None:
+            exchange.frames.append(record)
+        else:
+            conn.frames.append(record)
+
+    # --- exchanges and pushes ---------------------------------------------------------------------------
+
+    def _new_exchange(self, connection_id: str, stream_id: int | None, pushed: bool = False) -> Exchange:
+        conn = self.capture.connections.get(connection_id)
+        protocol = "h3" if conn is not None and conn.protocol == "h3" else "h2"
+        exchange = Exchange(len(self.capture.exchanges), connection_id, protocol, stream_id, pushed=pushed)
+        self.capture.exchanges.append(exchange)
+        return exchange
+
+    def _exchange_for(
+        self, connection_id: str, stream_id: int | None, push_id: int | None, *, create: bool = True
+    ) -> Exchange | None:
+        if push_id is not None:
+            push = self._push_by_id(connection_id, push_id, create=create)
+            return self.capture.exchange(push.exchange_id) if push is not None else None
+        if stream_id is None:
+            return None
+        exchange = self._streams.get((connection_id, stream_id))
+        if exchange is None and create:
+            exchange = self._new_exchange(connection_id, stream_id)
+            self._streams[(connection_id, stream_id)] = exchange
+        return exchange
+
+    def _push_by_id(self, connection_id: str, push_id: int, *, create: bool) -> Push | None:
+        push = self._pushes_by_id.get((connection_id, push_id))
+        if push is None and create:
+            # HTTP/3 allows the push stream to arrive before its PUSH_PROMISE.
+            push = self._new_push(connection_id, None, None, push_id, 0.0)
+        return push
+
+    def _new_push(
+        self, connection_id: str, parent: int | None, promised: int | None, push_id: int | None, at: float
+    ) -> Push:
+        conn = self.capture.connections.get(connection_id)
+        protocol = "h3" if (conn is not None and conn.protocol == "h3") or push_id is not None else "h2"
+        push = Push(len(self.capture.pushes), connection_id, protocol, parent, promised, at, push_id=push_id)
+        exchange = self._new_exchange(connection_id, promised, pushed=True)
+        exchange.protocol = protocol
+        exchange.push_id = push_id
+        push.exchange_id = exchange.id
+        self.capture.pushes.append(push)
+        if promised is not None:
+            self._streams[(connection_id, promised)] = exchange
+        if push_id is not None:
+            self._pushes_by_id[(connection_id, push_id)] = push
+        return push
+
+    def _on_push_promise(self, event: PushPromiseReceived) -> None:
+        push: Push | None = None
+        if event.push_id is not None:
+            push = self._pushes_by_id.get((event.connection_id, event.push_id))
+        if push is None:
+            push = self._new_push(
+                event.connection_id, event.stream_id, event.promised_stream_id, event.push_id, event.at
+            )
+        exchange = self.capture.exchange(push.exchange_id)
+        if not push.references:
+            push.parent_stream_id, push.promised_at = event.stream_id, event.at
+            push.promise_headers = list(event.headers)
+            push.promise_wire_bytes = event.wire_length
+            if exchange is not None:
+                exchange.request_headers = list(event.headers)
+                exchange.request_start = exchange.request_end = event.at
+                exchange.request_header_bytes = event.wire_length
+        push.references.append((event.stream_id, event.at))
+        if exchange is not None:
+            exchange.frames.append(FrameRecord(event.at, "server", "PUSH_PROMISE", event.wire_length))
+
+    def _on_push_stream(self, event: PushStreamOpened) -> None:
+        push = self._push_by_id(event.connection_id, event.push_id, create=True)
+        assert push is not None
+        push.promised_stream_id = event.stream_id
+        exchange = self.capture.exchange(push.exchange_id)
+        if exchange is not None:
+            exchange.stream_id = event.stream_id
+            self._streams[(event.connection_id, event.stream_id)] = exchange
+
+    def _on_headers(self, event: HeadersReceived) -> None:
+        exchange = self._exchange_for(event.connection_id, event.stream_id, event.push_id)
+        assert exchange is not None
+        if event.sender == "client":
+            self._request_headers(exchange, event)
+        else:
+            self._response_headers(exchange, event)
+
+    def _request_headers(self, exchange: Exchange, event: HeadersReceived) -> None:
+        if not exchange.request_headers:
+            exchange.request_headers = list(event.headers)
+            exchange.request_start = event.at
+        else:
+            exchange.trailers = list(event.headers)
+        exchange.request_header_bytes += event.wire_length
+        if event.end_stream:
+            exchange.request_end = event.at
+
+    def _response_headers(self, exchange: Exchange, event: HeadersReceived) -> None:
+        status = header_value(event.headers, ":status")
+        if exchange.response_start is None:
+            exchange.response_start = event.at
+        exchange.response_header_bytes += event.wire_length
+        if status is not None and status.startswith("1") and status != "101":
+            exchange.informational.append(list(event.headers))
+        elif not exchange.response_headers:
+            exchange.response_headers = list(event.headers)
+        else:
+            exchange.trailers = list(event.headers)
+        if event.end_stream:
+            exchange.response_end = event.at
+
+    def _on_data(self, event: DataReceived) -> None:
+        exchange = self._exchange_for(event.connection_id, event.stream_id, event.push_id)
+        assert exchange is not None
+        if event.sender == "client":
+            exchange.request_body_bytes += event.length
+            if event.end_stream:
+                exchange.request_end = event.at
+            return
+        if exchange.first_data_at is None:
+            exchange.first_data_at = event.at
+        if exchange.response_start is None:
+            exchange.response_start = event.at
+        exchange.body_bytes += event.length
+        if _keeps_body(exchange):
+            room = BODY_KEEP_LIMIT - len(exchange.body)
+            exchange.body += event.data[:room]
+            exchange.body_truncated = exchange.body_truncated or len(event.data) > room
+        if event.end_stream:
+            exchange.response_end = event.at
+
+    def _on_reset(self, event: StreamReset) -> None:
+        reset = Reset(event.sender, event.error_code, event.error_name, event.at, _reset_kind(self, event))
+        self._record_reset(event.connection_id, event.stream_id, event.push_id, reset)
+
+    def _on_stop_sending(self, event: StopSendingReceived) -> None:
+        reset = Reset(event.sender, event.error_code, event.error_name, event.at, "STOP_SENDING")
+        self._record_reset(event.connection_id, event.stream_id, event.push_id, reset)
+
+    def _on_push_cancelled(self, event: PushCancelled) -> None:
+        push = self._push_by_id(event.connection_id, event.push_id, create=True)
+        assert push is not None
+        if push.reset is None:
+            push.reset = Reset(event.sender, 0, "CANCEL_PUSH", event.at, "CANCEL_PUSH")
+
+    def _record_reset(self, connection_id: str, stream_id: int, push_id: int | None, reset: Reset) -> None:
+        exchange = self._exchange_for(connection_id, stream_id, push_id)
+        assert exchange is not None
+        if exchange.reset is None:
+            exchange.reset = reset
+        exchange.frames.append(FrameRecord(reset.at, reset.by, reset.kind, 4, (reset.name,)))
+        if exchange.pushed:
+            push = self.capture.push_for_exchange(exchange)
+            if push is not None and push.reset is None:
+                push.reset = reset
+
+
+def _reset_kind(builder: CaptureBuilder, event: StreamReset) -> str:
+    conn = builder.capture.connections.get(event.connection_id)
+    return "RESET_STREAM" if conn is not None and conn.protocol == "h3" else "RST_STREAM"
+
+
+def _keeps_body(exchange: Exchange) -> bool:
+    content_type = exchange.content_type
+    return content_type in KEPT_CONTENT_TYPES or (not content_type and exchange.path.endswith((".html", ".css", "/")))
+
+
+_HANDLERS = {
+    ConnectionOpened: CaptureBuilder._on_opened,
+    ConnectionUpdated: CaptureBuilder._on_updated,
+    ConnectionClosed: CaptureBuilder._on_closed,
+    BytesSeen: CaptureBuilder._on_bytes,
+    SettingsReceived: CaptureBuilder._on_settings,
+    GoAwayReceived: CaptureBuilder._on_goaway,
+    MaxPushIdReceived: CaptureBuilder._on_max_push_id,
+    ProtocolAnomaly: CaptureBuilder._on_anomaly,
+    FrameReceived: CaptureBuilder._on_frame,
+    PushPromiseReceived: CaptureBuilder._on_push_promise,
+    PushStreamOpened: CaptureBuilder._on_push_stream,
+    HeadersReceived: CaptureBuilder._on_headers,
+    DataReceived: CaptureBuilder._on_data,
+    StreamReset: CaptureBuilder._on_reset,
+    StopSendingReceived: CaptureBuilder._on_stop_sending,
+    PushCancelled: CaptureBuilder._on_push_cancelled,
+}

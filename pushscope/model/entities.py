@@ -1,0 +1,238 @@
+"""The capture-independent model: connections, exchanges, pushes, and what the analysis concludes about them.
+
+Built by folding events (see ``builder.py``); read by the analysis, the reports and the UI. Times are seconds
+since the epoch, as captured; ``None`` means the capture does not show that moment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pushscope.events import Diagnostic, Endpoint, Headers, ProtocolAnomaly, Side
+
+Outcome = Literal["used", "wasted", "cache-duplicated", "unknown"]
+OUTCOMES: tuple[Outcome, ...] = ("used", "wasted", "cache-duplicated", "unknown")
+# Bodies the analysis must read (documents and stylesheets) are kept up to this size each.
+BODY_KEEP_LIMIT = 8 * 1024 * 1024
+
+
+def header_value(headers: Headers, name: str) -> str | None:
+    """The first value of ``name`` (lower-case) in a header list."""
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
+def header_values(headers: Headers, name: str) -> list[str]:
+    return [value for key, value in headers if key == name]
+
+
+@dataclass(slots=True)
+class FrameRecord:
+    """One frame on the per-stream timeline shown in the detail pane."""
+
+    at: float
+    sender: Side
+    frame_type: str
+    length: int
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Reset:
+    """Who abandoned a stream or push, how and when."""
+
+    by: Side
+    code: int
+    name: str
+    at: float
+    kind: Literal["RST_STREAM", "RESET_STREAM", "STOP_SENDING", "CANCEL_PUSH"]
+
+
+@dataclass(slots=True)
+class Connection:
+    id: str
+    index: int
+    client: Endpoint
+    server: Endpoint
+    transport: Literal["tls", "tcp", "quic"]
+    opened_at: float
+    protocol: Literal["h2", "h3", "unknown"] = "unknown"
+    tls_version: str | None = None
+    sni: str | None = None
+    alpn: str | None = None
+    decrypted: bool | None = None
+    closed_at: float | None = None
+    close_how: str | None = None
+    settings: dict[str, dict[str, int]] = field(default_factory=lambda: {"client": {}, "server": {}})
+    bytes_sent: dict[str, int] = field(default_factory=lambda: {"client": 0, "server": 0})
+    goaways: list[tuple[Side, int, str, float]] = field(default_factory=list)
+    max_push_id: int | None = None
+    anomalies: list[ProtocolAnomaly] = field(default_factory=list)
+    frames: list[FrameRecord] = field(default_factory=list)
+    frame_count: int = 0
+
+    @property
+    def push_enabled_by_client(self) -> bool:
+        """HTTP/2: ENABLE_PUSH defaults to 1. HTTP/3: push needs a MAX_PUSH_ID from the client."""
+        if self.protocol == "h3":
+            return self.max_push_id is not None
+        return self.settings["client"].get("ENABLE_PUSH", 1) != 0
+
+    @property
+    def ended_cleanly(self) -> bool:
+        return self.close_how not in (None, "capture-end")
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One request/response: a client request, or a server push's promised request and pushed response."""
+
+    id: int
+    connection_id: str
+    protocol: Literal["h2", "h3"]
+    stream_id: int | None
+    pushed: bool = False
+    push_id: int | None = None
+    request_headers: Headers = field(default_factory=list)
+    response_headers: Headers = field(default_factory=list)
+    informational: list[Headers] = field(default_factory=list)
+    trailers: Headers = field(default_factory=list)
+    request_start: float | None = None
+    request_end: float | None = None
+    response_start: float | None = None
+    response_end: float | None = None
+    request_header_bytes: int = 0
+    response_header_bytes: int = 0
+    request_body_bytes: int = 0
+    body_bytes: int = 0
+    body: bytearray = field(default_factory=bytearray)
+    body_truncated: bool = False
+    first_data_at: float | None = None
+    frames: list[FrameRecord] = field(default_factory=list)
+    reset: Reset | None = None
+
+    @property
+    def method(self) -> str:
+        return header_value(self.request_headers, ":method") or ""
+
+    @property
+    def authority(self) -> str:
+        return header_value(self.request_headers, ":authority") or header_value(self.request_headers, "host") or ""
+
+    @property
+    def path(self) -> str:
+        return header_value(self.request_headers, ":path") or ""
+
+    @property
+    def scheme(self) -> str:
+        return header_value(self.request_headers, ":scheme") or "https"
+
+    @property
+    def url(self) -> str:
+        if not self.request_headers:
+            return ""
+        return f"{self.scheme}://{self.authority}{self.path}"
+
+    @property
+    def status(self) -> int | None:
+        value = header_value(self.response_headers, ":status")
+        try:
+            return int(value) if value is not None else None
+        except ValueError:
+            return None
+
+    @property
+    def content_type(self) -> str:
+        value = header_value(self.response_headers, "content-type") or ""
+        return value.split(";")[0].strip().lower()
+
+    @property
+    def complete(self) -> bool:
+        return self.response_end is not None
+
+
+@dataclass(slots=True)
+class Evidence:
+    """One fact behind a verdict, pointing at a moment in the capture."""
+
+    kind: str
+    text: str
+    at: float | None = None
+    exchange_id: int | None = None
+    stream_id: int | None = None
+
+
+@dataclass(slots=True)
+class PushCost:
+    """What a push cost and what it saved; seconds, bytes. ``None`` where the capture cannot tell."""
+
+    pushed_bytes: int = 0
+    header_bytes: int = 0
+    body_bytes: int = 0
+    duration: float | None = None
+    competed_bytes: int = 0
+    competed_delay: float | None = None
+    saved_time: float | None = None
+    late_by: float | None = None
+    wasted_bytes: int = 0
+
+
+@dataclass(slots=True)
+class Push:
+    """One promised push (HTTP/2 PUSH_PROMISE; HTTP/3 push ID, possibly promised on several streams)."""
+
+    id: int
+    connection_id: str
+    protocol: Literal["h2", "h3"]
+    parent_stream_id: int | None
+    promised_stream_id: int | None
+    promised_at: float
+    push_id: int | None = None
+    promise_headers: Headers = field(default_factory=list)
+    promise_wire_bytes: int = 0
+    references: list[tuple[int, float]] = field(default_factory=list)
+    exchange_id: int | None = None
+    reset: Reset | None = None
+    outcome: Outcome = "unknown"
+    reason: str = ""
+    evidence: list[Evidence] = field(default_factory=list)
+    cost: PushCost = field(default_factory=PushCost)
+    advice: str = ""
+    advice_text: str = ""
+    preload_link: str | None = None
+
+    @property
+    def url(self) -> str:
+        scheme = header_value(self.promise_headers, ":scheme") or "https"
+        authority = header_value(self.promise_headers, ":authority") or ""
+        path = header_value(self.promise_headers, ":path") or ""
+        return f"{scheme}://{authority}{path}" if path or authority else ""
+
+
+@dataclass(slots=True)
+class Capture:
+    """Everything known about one capture or probe session."""
+
+    source: str
+    name: str = ""
+    connections: dict[str, Connection] = field(default_factory=dict)
+    exchanges: list[Exchange] = field(default_factory=list)
+    pushes: list[Push] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    started_at: float | None = None
+    ended_at: float | None = None
+    analysed: bool = False
+
+    def exchange(self, exchange_id: int | None) -> Exchange | None:
+        if exchange_id is None or not 0 <= exchange_id < len(self.exchanges):
+            return None
+        return self.exchanges[exchange_id]
+
+    def push_for_exchange(self, exchange: Exchange) -> Push | None:
+        for push in self.pushes:
+            if push.exchange_id == exchange.id:
+                return push
+        return None

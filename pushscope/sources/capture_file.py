@@ -1,0 +1,135 @@
+"""A capture file (pcap, pcapng, gzipped) plus TLS secrets, read with one streaming tshark pass."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from pushscope.events import Diagnostic, Event, SourceFinished, SourceProgress
+from pushscope.sources.keylog import KeyLogSummary, plain_keylog_path, private_scratch_dir, summarize_keylog
+from pushscope.sources.tcp_rows import TcpRowReader
+from pushscope.sources.tshark import TCP_FIELDS, TsharkNotFound, TsharkRun, build_command, find_tshark
+
+SourceItem = Event | Diagnostic | SourceProgress | SourceFinished
+PROGRESS_EVERY = 0.2  # seconds between progress items, so a UI can show them without flooding
+
+
+def resolve_keylog(explicit: str | None) -> tuple[str | None, str]:
+    """The key log to use and where it came from: --keylog beats SSLKEYLOGFILE."""
+    if explicit:
+        return explicit, "--keylog"
+    env = os.environ.get("SSLKEYLOGFILE")
+    if env:
+        return env, "SSLKEYLOGFILE"
+    return None, ""
+
+
+def _quic_reader():  # type: ignore[no-untyped-def]
+    try:
+        from pushscope.sources import quic_rows
+    except ImportError:
+        return None, [], []
+    return quic_rows.QuicRowReader(), list(quic_rows.QUIC_FIELDS), list(quic_rows.QUIC_TSHARK_ARGS)
+
+
+def read_capture(
+    path: str, keylog: str | None = None, *, cancel: threading.Event | None = None
+) -> Iterator[SourceItem]:
+    """Yield events in capture order, progress every ~0.2 s, and diagnostics for whatever is missing."""
+    keylog_path, keylog_origin = resolve_keylog(keylog)
+    if not Path(path).is_file():
+        yield Diagnostic("error", f"capture file {path} does not exist", code="no-capture")
+        yield SourceFinished()
+        return
+    summary, problems = _check_keylog(keylog_path, keylog_origin)
+    yield from problems
+    try:
+        tshark = find_tshark()
+    except TsharkNotFound as exc:
+        yield Diagnostic("error", str(exc), code="no-tshark")
+        yield SourceFinished()
+        return
+    scratch = private_scratch_dir()
+    try:
+        usable_keylog = plain_keylog_path(keylog_path, scratch) if summary and summary.exists else None
+        yield from _run(tshark, path, usable_keylog, summary, cancel)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _check_keylog(path: str | None, origin: str) -> tuple[KeyLogSummary | None, list[Diagnostic]]:
+    if path is None:
+        return None, []
+    summary = summarize_keylog(path)
+    if not summary.exists:
+        return summary, [Diagnostic("error", f"key log {path} (from {origin}) does not exist", code="no-keylog")]
+    if not summary.usable:
+        message = (f"key log {path} (from {origin}) holds no CLIENT_RANDOM or *_TRAFFIC_SECRET lines: "
+                   "it is not an NSS key log (SSLKEYLOGFILE format)")
+        return summary, [Diagnostic("error", message, code="bad-keylog")]
+    return summary, []
+
+
+def _run(
+    tshark: str,
+    path: str,
+    keylog: str | None,
+    summary: KeyLogSummary | None,
+    cancel: threading.Event | None,
+) -> Iterator[SourceItem]:
+    quic, quic_fields, quic_args = _quic_reader()
+    fields = list(dict.fromkeys(TCP_FIELDS + quic_fields))
+    run = TsharkRun(build_command(tshark, path, fields, keylog=keylog, extra_args=quic_args), fields)
+    run.start()
+    tcp = TcpRowReader(summary)
+    total = os.path.getsize(path)
+    last_progress = time.monotonic()
+    last_at: float | None = None
+    rows = 0
+    try:
+        for row in run.rows():
+            rows += 1
+            try:
+                at = float(row["frame.time_epoch"])
+            except ValueError:
+                continue
+            last_at = at
+            if row.get("tcp.stream"):
+                yield from tcp.feed(row, at)
+            elif quic is not None and row.get("udp.stream"):
+                yield from quic.feed(row, at, int(row["frame.number"] or 0))
+            now = time.monotonic()
+            if now - last_progress >= PROGRESS_EVERY:
+                last_progress = now
+                yield SourceProgress(run.read_position(path) or 0, total, "bytes", f"{rows} packets")
+                if cancel is not None and cancel.is_set():
+                    run.stop()
+                    yield Diagnostic("warning", f"loading cancelled after {rows} packets", code="cancelled")
+                    break
+    finally:
+        run.stop()
+    code = run.wait()
+    yield from tcp.finish(last_at)
+    if quic is not None:
+        yield from quic.finish(last_at)
+    yield from _tshark_diagnostics(path, code, run.stderr_lines, rows)
+    yield SourceProgress(total, total, "bytes", f"{rows} packets")
+    yield SourceFinished({"packets": rows})
+
+
+def _tshark_diagnostics(path: str, code: int, stderr: list[str], rows: int) -> Iterator[Diagnostic]:
+    text = " ".join(stderr)
+    if "cut short" in text or "truncated" in text.lower():
+        yield Diagnostic("warning", f"{path} is truncated: read {rows} packets, the last one is cut short; "
+                         "everything before it is shown", code="truncated-capture")
+    elif "isn't a capture file" in text or "unknown file format" in text.lower():
+        yield Diagnostic("error", f"{path} is not a capture file tshark understands (pcap, pcapng, or gzipped)",
+                         code="not-a-capture")
+    elif code not in (0, -15) and stderr:
+        yield Diagnostic("error", f"tshark failed (exit {code}): {stderr[-1][:300]}", code="tshark-failed")
+    if rows == 0 and not stderr:
+        yield Diagnostic("warning", f"{path} holds no packets", code="empty-capture")

@@ -1,0 +1,293 @@
+"""Turning tshark's per-frame TCP/TLS rows into connection events and HTTP/2 decoder input.
+
+Each ``tcp.stream`` becomes one connection. We learn who the client is (SYN, ClientHello, the HTTP/2 preface,
+or, for a capture that starts mid-connection, the port), what TLS negotiated, and hand each direction's
+decrypted bytes, in order, to the sans-IO HTTP/2 decoder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pushscope.decode.h2 import PREFACE, H2ConnectionDecoder
+from pushscope.events import (
+    BytesSeen,
+    ConnectionClosed,
+    ConnectionOpened,
+    ConnectionUpdated,
+    Diagnostic,
+    Endpoint,
+    Event,
+    Side,
+)
+from pushscope.sources.keylog import KeyLogSummary
+
+TLS_VERSIONS = {"0x0304": "1.3", "0x0303": "1.2", "0x0302": "1.1", "0x0301": "1.0"}
+HTTP1_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"OPTIONS ", b"DELETE ", b"PATCH ", b"CONNECT ")
+
+Output = list[Event | Diagnostic]
+
+
+@dataclass(slots=True)
+class _TcpConnection:
+    connection_id: str
+    client: Endpoint | None = None
+    server: Endpoint | None = None
+    opened: bool = False
+    first_at: float = 0.0
+    last_at: float = 0.0
+    is_tls: bool = False
+    tls_version: str | None = None
+    sni: str | None = None
+    offered_alpn: str | None = None
+    alpn: str | None = None
+    client_random: str | None = None
+    app_records: int = 0
+    decrypted_records: int = 0
+    decoder: H2ConnectionDecoder | None = None
+    held_server_chunks: list[tuple[bytes, float]] = field(default_factory=list)
+    next_seq: dict[str, int] = field(default_factory=dict)
+    fins: set[str] = field(default_factory=set)
+    closed: bool = False
+    announced_h2: bool = False
+
+
+class TcpRowReader:
+    """Feeds rows of one capture; keeps per-connection state; emits events in capture order."""
+
+    def __init__(self, keylog: KeyLogSummary | None = None) -> None:
+        self._connections: dict[str, _TcpConnection] = {}
+        self._keylog = keylog
+
+    def feed(self, row: Mapping[str, str], at: float) -> Output:
+        stream = row.get("tcp.stream", "")
+        if not stream:
+            return []
+        conn = self._connections.get(stream)
+        if conn is None:
+            conn = self._connections[stream] = _TcpConnection(f"t{stream}", first_at=at)
+        conn.last_at = at
+        src = Endpoint(row.get("ip.src") or row.get("ipv6.src", ""), _int(row.get("tcp.srcport")))
+        dst = Endpoint(row.get("ip.dst") or row.get("ipv6.dst", ""), _int(row.get("tcp.dstport")))
+        out: Output = []
+        payload_chunks = _hex_chunks(row.get("data.data", ""))
+        if conn.client is None:
+            _learn_direction(conn, row, src, dst, payload_chunks)
+        if conn.client is None:
+            return out
+        sender: Side = "client" if src == conn.client else "server"
+        if not conn.opened and (_int(row.get("tcp.len")) > 0 or _has_flag(row, "tcp.flags.fin", "tcp.flags.reset")):
+            out.append(self._open(conn, row, at))
+        out.extend(self._tls_facts(conn, row, sender, at))
+        length = _int(row.get("tcp.len"))
+        if length:
+            out.append(BytesSeen(conn.connection_id, at, sender, length))
+        if payload_chunks:
+            if not conn.is_tls:
+                payload_chunks = _fresh_cleartext(conn, sender, row, payload_chunks)
+            out.extend(self._payload(conn, sender, payload_chunks, at))
+        out.extend(self._closing(conn, row, sender, at))
+        return out
+
+    def finish(self, at: float | None) -> Output:
+        out: Output = []
+        for conn in self._connections.values():
+            if conn.client is None:
+                continue
+            if not conn.opened:
+                out.append(self._open(conn, {}, conn.first_at))
+            if not conn.closed:
+                end = conn.last_at if at is None else at
+                how = "fin" if conn.fins else "capture-end"
+                out.append(ConnectionClosed(conn.connection_id, end, how))
+            out.extend(self._decryption_diagnostics(conn))
+            out.extend(self._decoder_leftovers(conn))
+        out.extend(self._tls_summary())
+        return out
+
+    # --- connection facts -------------------------------------------------------------------------------
+
+    def _open(self, conn: _TcpConnection, row: Mapping[str, str], at: float) -> ConnectionOpened:
+        conn.opened = True
+        conn.is_tls = conn.is_tls or bool(row.get("tls.record.content_type"))
+        assert conn.client is not None and conn.server is not None
+        return ConnectionOpened(
+            conn.connection_id, at, conn.client, conn.server, "tls" if conn.is_tls else "tcp"
+        )
+
+    def _tls_facts(self, conn: _TcpConnection, row: Mapping[str, str], sender: Side, at: float) -> Output:
+        types = row.get("tls.handshake.type", "").split(",")
+        content_types = row.get("tls.record.content_type", "")
+        if not content_types:
+            return []
+        conn.is_tls = True
+        conn.app_records += content_types.split(",").count("23")
+        update = ConnectionUpdated(conn.connection_id, at)
+        changed = False
+        if "1" in types and sender == "client":
+            randoms = row.get("tls.handshake.random", "").split(",")
+            conn.client_random = randoms[0].lower() if randoms and randoms[0] else None
+            conn.sni = row.get("tls.handshake.extensions_server_name", "").split(",")[0] or None
+            conn.offered_alpn = row.get("tls.handshake.extensions_alpn_str") or None
+            update.sni, update.alpn, changed = conn.sni, conn.offered_alpn, True
+        if sender == "server" and ("2" in types or row.get("tls.handshake.extensions_alpn_str")):
+            version = _tls_version(row)
+            if version and "2" in types:
+                conn.tls_version = update.tls_version = version
+                changed = True
+            alpn = row.get("tls.handshake.extensions_alpn_str", "").split(",")[0]
+            if alpn:
+                conn.alpn = update.alpn = alpn
+                changed = True
+        return [update] if changed else []
+
+    # --- payload ------------------------------------------------------------------------------------------
+
+    def _payload(self, conn: _TcpConnection, sender: Side, chunks: list[bytes], at: float) -> Output:
+        if conn.is_tls:
+            conn.decrypted_records += len(chunks)
+        out: Output = []
+        if conn.decoder is None:
+            if conn.alpn not in (None, "h2", "h2c"):
+                return out  # another protocol (http/1.1 ...): counted, not decoded
+            conn.decoder = H2ConnectionDecoder(conn.connection_id)
+            if conn.is_tls:
+                out.append(ConnectionUpdated(conn.connection_id, at, decrypted=True))
+        decoder = conn.decoder
+        for chunk in chunks:
+            if sender == "server" and decoder.is_http2 is None:
+                conn.held_server_chunks.append((chunk, at))
+                continue
+            out.extend(decoder.receive(sender, chunk, at))
+        if decoder.is_http2 and not conn.announced_h2:
+            conn.announced_h2 = True
+            out.insert(0, ConnectionUpdated(conn.connection_id, at, protocol="h2"))
+        if decoder.is_http2 is not None and conn.held_server_chunks:
+            held, conn.held_server_chunks = conn.held_server_chunks, []
+            if decoder.is_http2:
+                for chunk, chunk_at in held:
+                    out.extend(decoder.receive("server", chunk, chunk_at))
+        return out
+
+    def _closing(self, conn: _TcpConnection, row: Mapping[str, str], sender: Side, at: float) -> Output:
+        if conn.closed:
+            return []
+        if _has_flag(row, "tcp.flags.reset"):
+            conn.closed = True
+            return [ConnectionClosed(conn.connection_id, at, f"rst-by-{sender}")]
+        if _has_flag(row, "tcp.flags.fin"):
+            conn.fins.add(sender)
+            if len(conn.fins) == 2:
+                conn.closed = True
+                return [ConnectionClosed(conn.connection_id, at, "fin")]
+        return []
+
+    # --- end-of-capture diagnostics ---------------------------------------------------------------------
+
+    def _decryption_diagnostics(self, conn: _TcpConnection) -> Output:
+        if not conn.is_tls or conn.app_records == 0 or conn.decrypted_records > 0:
+            return []
+        where = f"TLS connection {conn.connection_id} ({conn.client} -> {conn.server}"
+        where += f", SNI {conn.sni})" if conn.sni else ")"
+        if conn.client_random is None:
+            why = "its handshake is not in the capture (it started mid-connection), so it cannot be decrypted"
+        elif self._keylog is None:
+            why = "no key log was given (--keylog FILE, SSLKEYLOGFILE, or secrets embedded in the pcapng)"
+        elif not self._keylog.exists:
+            why = f"the key log {self._keylog.path} does not exist"
+        elif not self._keylog.covers(conn.client_random):
+            why = f"the key log has no secret for client random {conn.client_random[:16]}…"
+        else:
+            why = "the key log has its client random, but decryption still failed (wrong or partial secrets?)"
+        message = f"{where}: {conn.app_records} encrypted records not decrypted: {why}"
+        return [Diagnostic("warning", message, conn.connection_id, "not-decrypted")]
+
+    def _decoder_leftovers(self, conn: _TcpConnection) -> Output:
+        decoder = conn.decoder
+        if decoder is None or not decoder.is_http2:
+            return []
+        out: Output = []
+        for side in (decoder.client, decoder.server):
+            if side.unparsed_bytes:
+                message = (f"{conn.connection_id}: the {side.sender}'s last {side.unparsed_bytes} bytes are an "
+                           "incomplete HTTP/2 frame (capture cut short or segments missing)")
+                out.append(Diagnostic("warning", message, conn.connection_id, "truncated-frame"))
+        return out
+
+    def _tls_summary(self) -> Output:
+        tls = [c for c in self._connections.values() if c.is_tls and c.app_records]
+        if not tls:
+            return []
+        decrypted = sum(1 for c in tls if c.decrypted_records)
+        level = "info" if decrypted == len(tls) else "warning"
+        message = f"{len(tls)} TLS sessions with application data, {decrypted} decrypted"
+        missing = [c for c in tls if not c.decrypted_records and c.client_random]
+        if missing and self._keylog is not None and self._keylog.exists:
+            uncovered = [c for c in missing if not self._keylog.covers(c.client_random)]
+            if uncovered:
+                sample = ", ".join((c.client_random or "")[:16] + "…" for c in uncovered[:3])
+                message += f": the key log has no secret for client random {sample}"
+        return [Diagnostic(level, message, None, "tls-summary")]
+
+
+def _learn_direction(
+    conn: _TcpConnection, row: Mapping[str, str], src: Endpoint, dst: Endpoint, chunks: list[bytes]
+) -> None:
+    syn, ack = _has_flag(row, "tcp.flags.syn"), _has_flag(row, "tcp.flags.ack")
+    types = row.get("tls.handshake.type", "").split(",")
+    first = chunks[0] if chunks else b""
+    if syn and not ack or "1" in types or first.startswith(PREFACE[:16]) or first.startswith(HTTP1_METHODS):
+        conn.client, conn.server = src, dst
+    elif syn and ack or "2" in types or first.startswith(b"HTTP/1."):
+        conn.client, conn.server = dst, src
+    elif _int(row.get("tcp.len")) > 0:
+        # Mid-connection: the well-known (lower) port is most likely the server's.
+        conn.client, conn.server = (src, dst) if src.port > dst.port else (dst, src)
+
+
+def _fresh_cleartext(conn: _TcpConnection, sender: Side, row: Mapping[str, str], chunks: list[bytes]) -> list[bytes]:
+    """Drop retransmitted bytes of a cleartext stream (TLS reassembly already does this for TLS)."""
+    seq, length = _int(row.get("tcp.seq")), _int(row.get("tcp.len"))
+    expected = conn.next_seq.get(sender)
+    data = b"".join(chunks)
+    if expected is not None and seq < expected:
+        skip = expected - seq
+        if skip >= len(data):
+            return []
+        data = data[skip:]
+    conn.next_seq[sender] = max(expected or 0, seq + length)
+    return [data] if data else []
+
+
+def _tls_version(row: Mapping[str, str]) -> str | None:
+    supported = row.get("tls.handshake.extensions.supported_version", "").split(",")[0]
+    if supported in TLS_VERSIONS:
+        return TLS_VERSIONS[supported]
+    version = row.get("tls.handshake.version", "").split(",")[0]
+    return TLS_VERSIONS.get(version)
+
+
+def _hex_chunks(text: str) -> list[bytes]:
+    if not text:
+        return []
+    chunks = []
+    for part in text.split(","):
+        try:
+            chunks.append(bytes.fromhex(part.replace(":", "")))
+        except ValueError:
+            continue
+    return chunks
+
+
+def _has_flag(row: Mapping[str, str], *names: str) -> bool:
+    return any(row.get(name, "").split(",")[0] in ("1", "True") for name in names)
+
+
+def _int(text: str | None) -> int:
+    if not text:
+        return 0
+    try:
+        return int(text.split(",")[0], 0)
+    except ValueError:
+        return 0
