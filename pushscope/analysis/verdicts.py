@@ -1,10 +1,123 @@
-"""Push verdicts (placeholder until the rules land): every push stays "unknown"."""
+"""Classifying every push: gather its facts, apply the first rule that holds, explain it, cost it, advise.
+
+Pushes are judged in promise order so that a push judged "used" counts as a cached copy for later pushes of
+the same URL (a claimed push enters the client's HTTP cache; an unclaimed one dies with its connection).
+"""
 
 from __future__ import annotations
 
-from pushscope.model.entities import Capture
+from pushscope.analysis.advice import advise
+from pushscope.analysis.cost import push_cost
+from pushscope.analysis.facts import CaptureIndex, PushFacts, gather_facts
+from pushscope.analysis.rules import Rule, first_rule
+from pushscope.model.entities import Capture, Evidence, Exchange, Push
 
 
 def classify_all(capture: Capture) -> None:
-    for push in capture.pushes:
-        push.outcome = "unknown"
+    index = CaptureIndex(capture)
+    origin = capture.started_at or 0.0
+    for push in sorted(capture.pushes, key=lambda p: (p.promised_at, p.id)):
+        facts = gather_facts(push, index)
+        rule = first_rule(facts)
+        push.outcome, push.reason = rule.outcome, rule.reason
+        push.reason_detail = facts.own_request_detail if rule.reason == "client-requested-anyway" else ""
+        push.evidence = explain(facts, rule, origin)
+        push.cost = push_cost(facts, capture)
+        push.advice, push.advice_text = advise(push)
+        push.preload_link = facts.preload.text if facts.preload else None
+        if push.outcome == "used" and push.exchange_id is not None:
+            index.used_pushes.add(push.exchange_id)
+
+
+def _ms(at: float | None, origin: float) -> str:
+    return "?" if at is None else f"+{(at - origin) * 1000:.1f} ms"
+
+
+def _where(exchange: Exchange) -> str:
+    return f"{exchange.connection_id} stream {exchange.stream_id}"
+
+
+def explain(facts: PushFacts, rule: Rule, origin: float) -> list[Evidence]:
+    push, exchange = facts.push, facts.exchange
+    items = [_promise_item(push, origin), _response_item(facts, origin)]
+    items += _reason_items(facts, rule.reason, origin)
+    if facts.preload is not None:
+        note = " (it says nopush, yet the server pushed)" if facts.preload.nopush else ""
+        source = "103 Early Hints" if facts.preload.early_hint else "the parent response"
+        items.append(Evidence("preload-link", f"caused by Link: {facts.preload.text} in {source}{note}"))
+    items.append(Evidence("verdict", f"{rule.outcome} / {rule.reason}: {rule.summary}"))
+    if exchange is not None:
+        for item in items:
+            if item.exchange_id is None and item.kind in ("promise", "response"):
+                item.exchange_id, item.stream_id = exchange.id, exchange.stream_id
+    return items
+
+
+def _promise_item(push: Push, origin: float) -> Evidence:
+    ident = f"push ID {push.push_id}" if push.push_id is not None else f"promised stream {push.promised_stream_id}"
+    refs = f", promised on {len(push.references)} streams" if len(push.references) > 1 else ""
+    text = f"PUSH_PROMISE for {push.url} on stream {push.parent_stream_id} ({ident}{refs})"
+    text += f" at {_ms(push.promised_at, origin)}"
+    return Evidence("promise", text, push.promised_at)
+
+
+def _response_item(facts: PushFacts, origin: float) -> Evidence:
+    exchange = facts.exchange
+    if exchange is None or exchange.response_start is None:
+        return Evidence("response", "no pushed response was seen")
+    size = f"{exchange.body_bytes} body bytes"
+    if exchange.complete:
+        return Evidence("response", f"pushed response {exchange.status}, {size}, complete at "
+                        f"{_ms(exchange.response_end, origin)}", exchange.response_end)
+    return Evidence("response", f"pushed response {exchange.status or '(no status)'}, {size}, never completed",
+                    exchange.response_start)
+
+
+def _reason_items(facts: PushFacts, reason: str, origin: float) -> list[Evidence]:
+    items: list[Evidence] = []
+    reset = facts.client_reset or facts.server_reset
+    if reset is not None:
+        items.append(Evidence("reset", f"{reset.by} sent {reset.kind} {reset.name} at {_ms(reset.at, origin)}",
+                              reset.at))
+    if facts.fresh_copy is not None and reason in ("cancelled-cached", "already-cached"):
+        copy = facts.fresh_copy
+        kind = "a claimed push" if copy.pushed else "its own request"
+        items.append(Evidence("cached-copy", f"the client already held {copy.url} from {kind} on {_where(copy)}, "
+                              f"received at {_ms(copy.response_end, origin)}, fresh ({facts.fresh_copy_why})",
+                              copy.response_end, copy.id, copy.stream_id))
+    if facts.earlier_promise is not None and reason == "pushed-twice":
+        earlier = facts.earlier_promise
+        items.append(Evidence("earlier-promise", f"already promised at {_ms(earlier.promised_at, origin)} "
+                              f"(push #{earlier.id})", earlier.promised_at, earlier.exchange_id))
+    if facts.push_disabled:
+        items.append(Evidence("push-disabled", facts.push_disabled))
+    if facts.own_request is not None and reason == "client-requested-anyway":
+        req = facts.own_request
+        items.append(Evidence(facts.own_request_detail, f"the client requested it itself on {_where(req)} at "
+                              f"{_ms(req.request_start, origin)}: {facts.own_request_why}",
+                              req.request_start, req.id, req.stream_id))
+    if facts.connection is not None and facts.connection.closed_at is not None and reason == "connection-closed":
+        conn = facts.connection
+        items.append(Evidence("connection-closed", f"connection {conn.id} closed ({conn.close_how}) at "
+                              f"{_ms(conn.closed_at, origin)}", conn.closed_at))
+    items += _reference_items(facts, reason, origin)
+    return items
+
+
+def _reference_items(facts: PushFacts, reason: str, origin: float) -> list[Evidence]:
+    items = []
+    for seen in facts.references[:3]:
+        doc, ref = seen.document, seen.reference
+        items.append(Evidence("reference", f"{doc.url} references it ({ref.kind}) at byte {ref.offset}, needed at "
+                              f"{_ms(seen.needed_at, origin)}", seen.needed_at, doc.id, doc.stream_id))
+    if reason == "claimed-late":
+        items.append(Evidence("late", f"it completed {facts.late_by * 1000:.1f} ms after it was needed",
+                              facts.completed_at))
+    if reason == "not-referenced":
+        for seen in facts.references_elsewhere[:2]:
+            items.append(Evidence("reference-elsewhere", f"referenced only by {seen.document.url} on another "
+                                  f"connection ({seen.document.connection_id})", seen.needed_at, seen.document.id))
+        items.append(Evidence("never-requested", "the client never requested it"))
+    for why in facts.unreadable_documents[:2]:
+        items.append(Evidence("unreadable-document", why))
+    return items

@@ -104,6 +104,7 @@ def push_dict(push: Push, capture: Capture) -> dict[str, Any]:
         "reset": _reset_dict(push.reset),
         "outcome": push.outcome,
         "reason": push.reason,
+        "reason_detail": push.reason_detail,
         "evidence": [
             {"kind": e.kind, "text": e.text, "at": _round(e.at), "exchange": e.exchange_id, "stream_id": e.stream_id}
             for e in push.evidence

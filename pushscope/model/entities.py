@@ -198,6 +198,7 @@ class Push:
     reset: Reset | None = None
     outcome: Outcome = "unknown"
     reason: str = ""
+    reason_detail: str = ""
     evidence: list[Evidence] = field(default_factory=list)
     cost: PushCost = field(default_factory=PushCost)
     advice: str = ""

@@ -1,0 +1,284 @@
+"""The facts each verdict rule reads, gathered once per push from the whole capture.
+
+Keeping the gathering here lets ``rules.py`` be a short ordered table of predicates over these facts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pushscope.analysis.freshness import current_age, freshness, vary_matches
+from pushscope.analysis.links import PreloadLink, preload_links
+from pushscope.analysis.references import Reference, normalize_url, references_in
+from pushscope.model.bodies import BodyUnavailable, decoded_body
+from pushscope.model.entities import Capture, Connection, Evidence, Exchange, Push, Reset
+
+DOCUMENT_TYPES = ("text/html", "application/xhtml+xml", "text/css")
+# Headers whose difference makes a browser refuse a pushed response for its own request.
+MATCHED_REQUEST_HEADERS = ("accept-encoding", "accept", "accept-language", "user-agent")
+CREDENTIAL_HEADERS = ("cookie", "authorization")
+
+
+@dataclass(slots=True)
+class ReferenceSeen:
+    document: Exchange
+    reference: Reference
+    needed_at: float | None
+
+
+@dataclass(slots=True)
+class PushFacts:
+    push: Push
+    exchange: Exchange | None
+    connection: Connection | None
+    url: str
+    client_reset: Reset | None = None
+    server_reset: Reset | None = None
+    fresh_copy: Exchange | None = None
+    fresh_copy_why: str = ""
+    earlier_promise: Push | None = None
+    push_disabled: str = ""
+    own_request: Exchange | None = None
+    own_request_detail: str = ""
+    own_request_why: str = ""
+    complete: bool = False
+    completed_at: float | None = None
+    closed_before_complete: bool = False
+    references: list[ReferenceSeen] = field(default_factory=list)
+    references_elsewhere: list[ReferenceSeen] = field(default_factory=list)
+    unreadable_documents: list[str] = field(default_factory=list)
+    preload: PreloadLink | None = None
+
+    @property
+    def needed_at(self) -> float | None:
+        times = [r.needed_at for r in self.references if r.needed_at is not None]
+        return min(times) if times else None
+
+    @property
+    def late_by(self) -> float:
+        if self.needed_at is None or self.completed_at is None:
+            return 0.0
+        return max(0.0, self.completed_at - self.needed_at)
+
+
+class CaptureIndex:
+    """Lookups over the whole capture that every push's facts need."""
+
+    def __init__(self, capture: Capture) -> None:
+        self.capture = capture
+        self.client_of = {cid: conn.client.address for cid, conn in capture.connections.items()}
+        self.requests_by_url: dict[str, list[Exchange]] = {}
+        for exchange in capture.exchanges:
+            if not exchange.pushed and exchange.request_headers:
+                self.requests_by_url.setdefault(normalize_url(exchange.url), []).append(exchange)
+        self.used_pushes: set[int] = set()
+        self._references: dict[int, list[Reference]] = {}
+        self._unreadable: dict[int, str] = {}
+
+    def same_client(self, a: Exchange | Push, b: Exchange | Push) -> bool:
+        return self.client_of.get(a.connection_id) == self.client_of.get(b.connection_id)
+
+    def references_of(self, document: Exchange) -> list[Reference]:
+        if document.id not in self._references:
+            try:
+                body = decoded_body(document)
+                self._references[document.id] = references_in(document.content_type, body, document.url)
+            except BodyUnavailable as exc:
+                self._unreadable[document.id] = str(exc)
+                self._references[document.id] = []
+        return self._references[document.id]
+
+    def unreadable_reason(self, document: Exchange) -> str | None:
+        self.references_of(document)
+        return self._unreadable.get(document.id)
+
+    def loaded_documents(self, push: Push) -> list[Exchange]:
+        """HTML and CSS the push's client loaded: its own requests, plus pushed ones that something references."""
+        documents = [e for e in self.capture.exchanges if _is_document(e) and self.same_client(e, push)]
+        loaded = [e for e in documents if not e.pushed]
+        referenced = {normalize_url(r.url) for doc in loaded for r in self.references_of(doc)}
+        pending = [e for e in documents if e.pushed]
+        changed = True
+        while changed:  # pushed stylesheets count once a loaded document references them
+            changed = False
+            for doc in list(pending):
+                if normalize_url(doc.url) in referenced:
+                    loaded.append(doc)
+                    pending.remove(doc)
+                    referenced |= {normalize_url(r.url) for r in self.references_of(doc)}
+                    changed = True
+        return loaded
+
+
+def _is_document(exchange: Exchange) -> bool:
+    status = exchange.status
+    return exchange.content_type in DOCUMENT_TYPES and status is not None and 200 <= status < 300
+
+
+def gather_facts(push: Push, index: CaptureIndex) -> PushFacts:
+    capture = index.capture
+    exchange = capture.exchange(push.exchange_id)
+    facts = PushFacts(push, exchange, capture.connections.get(push.connection_id), normalize_url(push.url))
+    _resets(facts)
+    _completion(facts)
+    _push_permission(facts)
+    _fresh_copy(facts, index)
+    _earlier_promise(facts, capture)
+    _own_request(facts, index)
+    _references(facts, index)
+    _preload(facts, capture)
+    return facts
+
+
+def _resets(facts: PushFacts) -> None:
+    reset = facts.push.reset
+    if reset is None and facts.exchange is not None:
+        reset = facts.exchange.reset
+    if reset is None:
+        return
+    if reset.by == "client":
+        facts.client_reset = reset
+    else:
+        facts.server_reset = reset
+
+
+def _completion(facts: PushFacts) -> None:
+    exchange, conn = facts.exchange, facts.connection
+    facts.complete = exchange is not None and exchange.complete and facts.push.reset is None
+    facts.completed_at = exchange.response_end if exchange is not None else None
+    if not facts.complete and conn is not None and conn.ended_cleanly and facts.push.reset is None:
+        facts.closed_before_complete = True
+
+
+def _push_permission(facts: PushFacts) -> None:
+    conn = facts.connection
+    if conn is None:
+        return
+    if conn.protocol == "h3" or facts.push.push_id is not None:
+        if conn.max_push_id is None:
+            facts.push_disabled = "the client sent no MAX_PUSH_ID, so no push was allowed"
+        elif facts.push.push_id is not None and facts.push.push_id > conn.max_push_id:
+            facts.push_disabled = f"push ID {facts.push.push_id} is beyond the client's MAX_PUSH_ID {conn.max_push_id}"
+    elif conn.settings["client"].get("ENABLE_PUSH", 1) == 0:
+        facts.push_disabled = "the client sent SETTINGS_ENABLE_PUSH=0, yet the server pushed"
+
+
+def _fresh_copy(facts: PushFacts, index: CaptureIndex) -> None:
+    push = facts.push
+    best: Exchange | None = None
+    for candidate in index.capture.exchanges:
+        if candidate.id == push.exchange_id or normalize_url(candidate.url) != facts.url:
+            continue
+        if candidate.response_end is None or candidate.response_end > push.promised_at or candidate.reset:
+            continue
+        if candidate.pushed and candidate.id not in index.used_pushes:
+            continue  # an unclaimed push never reached the client's HTTP cache
+        if not index.same_client(candidate, push):
+            continue
+        rule = freshness(candidate.status, candidate.response_headers)
+        age = current_age(candidate.response_headers, candidate.response_end, push.promised_at)
+        varies, vary_why = vary_matches(candidate.response_headers, candidate.request_headers, push.promise_headers)
+        if rule.fresh_at_age(age) and varies and (best is None or candidate.response_end > (best.response_end or 0)):
+            best = candidate
+            facts.fresh_copy_why = f"{rule.why}, age {age:.1f}s at the promise"
+    facts.fresh_copy = best
+
+
+def _earlier_promise(facts: PushFacts, capture: Capture) -> None:
+    push = facts.push
+    for other in capture.pushes:
+        if other is push:
+            break
+        if other.connection_id == push.connection_id and normalize_url(other.url) == facts.url:
+            if other.push_id is not None and other.push_id == push.push_id:
+                continue
+            facts.earlier_promise = other
+            return
+
+
+def _own_request(facts: PushFacts, index: CaptureIndex) -> None:
+    push = facts.push
+    for request in index.requests_by_url.get(facts.url, []):
+        if not index.same_client(request, push) or request.request_start is None:
+            continue
+        in_flight = request.request_start <= push.promised_at and (
+            request.response_end is None or request.response_end > push.promised_at
+        )
+        if in_flight:
+            facts.own_request, facts.own_request_detail = request, "too-late"
+            facts.own_request_why = "the client had already requested it when the promise arrived"
+            return
+        if request.request_start > push.promised_at:
+            facts.own_request, facts.own_request_detail = request, "mismatch"
+            facts.own_request_why = _mismatch_reason(push, request)
+            return
+
+
+def _mismatch_reason(push: Push, request: Exchange) -> str:
+    if request.connection_id != push.connection_id:
+        return "requested on another connection: a push can only be claimed on its own connection"
+    promised = {name: value for name, value in push.promise_headers}
+    asked = {name: value for name, value in request.request_headers}
+    differing = [h for h in MATCHED_REQUEST_HEADERS if h in promised and h in asked and promised[h] != asked[h]]
+    credentials = [h for h in CREDENTIAL_HEADERS if (h in promised) != (h in asked)]
+    if differing or credentials:
+        parts = [f"{h} differs" for h in differing] + [f"{h} present on one side only" for h in credentials]
+        return "request headers did not match the promise: " + ", ".join(parts)
+    return "the client did not match the promise (no header difference is visible in the capture)"
+
+
+def _references(facts: PushFacts, index: CaptureIndex) -> None:
+    push = facts.push
+    for document in index.loaded_documents(push):
+        if document.id == push.exchange_id:
+            continue
+        why = index.unreadable_reason(document)
+        if why is not None:
+            facts.unreadable_documents.append(f"{document.url}: {why}")
+            continue
+        for reference in index.references_of(document):
+            if reference.url != facts.url:
+                continue
+            seen = ReferenceSeen(document, reference, _needed_at(document, reference))
+            if document.connection_id == push.connection_id:
+                facts.references.append(seen)
+            else:
+                facts.references_elsewhere.append(seen)
+            break
+
+
+def _needed_at(document: Exchange, reference: Reference) -> float | None:
+    """When the bytes naming the reference arrived: its offset mapped onto the document's DATA frames."""
+    data_frames = [f for f in document.frames if f.frame_type == "DATA" and f.sender == "server"]
+    if not data_frames:
+        return document.response_end
+    decoded_length = max(1, len(document.body)) if not document.body_truncated else max(1, document.body_bytes)
+    wire_offset = reference.offset * document.body_bytes / max(decoded_length, reference.offset, 1)
+    seen = 0
+    for frame in data_frames:
+        seen += frame.length
+        if seen >= wire_offset:
+            return frame.at
+    return data_frames[-1].at
+
+
+def _preload(facts: PushFacts, capture: Capture) -> None:
+    parent = _parent_exchange(facts.push, capture)
+    if parent is None:
+        return
+    for link in preload_links(parent):
+        if link.url == facts.url:
+            facts.preload = link
+            return
+
+
+def _parent_exchange(push: Push, capture: Capture) -> Exchange | None:
+    for exchange in capture.exchanges:
+        if (exchange.connection_id == push.connection_id and exchange.stream_id == push.parent_stream_id
+                and not exchange.pushed):
+            return exchange
+    return None
+
+
+def evidence_at(facts: PushFacts, kind: str, text: str, at: float | None, exchange: Exchange | None = None) -> Evidence:
+    return Evidence(kind, text, at, exchange.id if exchange else None, exchange.stream_id if exchange else None)

@@ -1,0 +1,100 @@
+"""HTTP caching freshness (RFC 9111) as a browser's private cache applies it: was a stored copy still fresh?
+
+Private cache semantics: ``s-maxage`` and ``public``/``private`` are shared-cache rules and do not shorten or
+lengthen what a browser keeps; ``max-age`` beats ``Expires``; without either, heuristic freshness is 10% of the
+time since ``Last-Modified`` (RFC 9111 §4.2.2) for heuristically cacheable statuses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+from pushscope.events import Headers
+from pushscope.model.entities import header_value, header_values
+
+HEURISTICALLY_CACHEABLE = {200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501}
+HEURISTIC_FRACTION = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    storable: bool
+    lifetime: float  # seconds
+    why: str  # which rule gave the lifetime, for evidence
+
+    def fresh_at_age(self, age: float) -> bool:
+        return self.storable and age < self.lifetime
+
+
+def cache_directives(headers: Headers) -> dict[str, str | None]:
+    directives: dict[str, str | None] = {}
+    for value in header_values(headers, "cache-control"):
+        for part in value.split(","):
+            name, sep, arg = part.strip().partition("=")
+            if name:
+                directives[name.lower()] = arg.strip('"') if sep else None
+    return directives
+
+
+def _http_date(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def freshness(status: int | None, headers: Headers) -> Freshness:
+    directives = cache_directives(headers)
+    if "no-store" in directives:
+        return Freshness(False, 0.0, "Cache-Control: no-store")
+    if "no-cache" in directives:
+        return Freshness(True, 0.0, "Cache-Control: no-cache (must revalidate before use)")
+    if "max-age" in directives:
+        try:
+            return Freshness(True, float(int(directives["max-age"] or "0")), f"max-age={directives['max-age']}")
+        except ValueError:
+            return Freshness(True, 0.0, "invalid max-age (treated as stale)")
+    expires = header_value(headers, "expires")
+    if expires is not None:
+        expires_at = _http_date(expires)
+        date = _http_date(header_value(headers, "date"))
+        if expires_at is None or date is None:
+            return Freshness(True, 0.0, "Expires unparseable (treated as stale)")
+        return Freshness(True, max(0.0, expires_at - date), f"Expires - Date = {expires_at - date:.0f}s")
+    if status in HEURISTICALLY_CACHEABLE:
+        last_modified = _http_date(header_value(headers, "last-modified"))
+        date = _http_date(header_value(headers, "date"))
+        if last_modified is not None and date is not None and date > last_modified:
+            lifetime = (date - last_modified) * HEURISTIC_FRACTION
+            return Freshness(True, lifetime, f"heuristic: 10% of the time since Last-Modified = {lifetime:.0f}s")
+    return Freshness(status in HEURISTICALLY_CACHEABLE, 0.0, "no explicit freshness")
+
+
+def current_age(headers: Headers, response_time: float, now: float) -> float:
+    """RFC 9111 §4.2.3 with request and response times taken as equal (a capture sees no clock skew)."""
+    date = _http_date(header_value(headers, "date"))
+    apparent = max(0.0, response_time - date) if date is not None else 0.0
+    try:
+        age_value = float(header_value(headers, "age") or 0)
+    except ValueError:
+        age_value = 0.0
+    return max(apparent, age_value) + max(0.0, now - response_time)
+
+
+def vary_matches(stored_response: Headers, stored_request: Headers, new_request: Headers) -> tuple[bool, str]:
+    """Whether a stored response may serve ``new_request`` under its Vary header (RFC 9111 §4.1)."""
+    fields = [f.strip().lower() for value in header_values(stored_response, "vary") for f in value.split(",")]
+    fields = [f for f in fields if f]
+    if "*" in fields:
+        return False, "Vary: * never matches"
+    for name in fields:
+        if _normalized(stored_request, name) != _normalized(new_request, name):
+            return False, f"Vary: {name} differs"
+    return True, ""
+
+
+def _normalized(headers: Headers, name: str) -> str:
+    return ",".join(v.strip() for v in header_values(headers, name)).replace(" ", "").lower()

@@ -1,0 +1,47 @@
+"""Link headers (RFC 8288) of a response and its 103 Early Hints: which preloads caused which pushes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+from pushscope.analysis.references import normalize_url
+from pushscope.model.entities import Exchange, header_values
+
+LINK_VALUE = re.compile(r"<([^>]*)>((?:\s*;\s*[^,;]+(?:=(?:\"[^\"]*\"|[^,;]*))?)*)")
+
+
+@dataclass(frozen=True, slots=True)
+class PreloadLink:
+    url: str
+    text: str  # the link as the server wrote it
+    nopush: bool
+    early_hint: bool
+
+
+def _params(text: str) -> tuple[set[str], bool]:
+    rels: set[str] = set()
+    nopush = False
+    for part in text.split(";"):
+        name, _sep, value = part.strip().partition("=")
+        name = name.strip().lower()
+        if name == "rel":
+            rels |= set(value.strip().strip('"').lower().split())
+        elif name == "nopush":
+            nopush = True
+    return rels, nopush
+
+
+def preload_links(exchange: Exchange) -> list[PreloadLink]:
+    found: list[PreloadLink] = []
+    sources = [(exchange.response_headers, False)] + [(h, True) for h in exchange.informational]
+    for headers, early in sources:
+        for value in header_values(headers, "link"):
+            for match in LINK_VALUE.finditer(value):
+                rels, nopush = _params(match.group(2))
+                if "preload" not in rels:
+                    continue
+                url = normalize_url(urljoin(exchange.url, match.group(1).strip()))
+                found.append(PreloadLink(url, match.group(0).strip(), nopush, early))
+    return found

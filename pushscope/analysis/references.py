@@ -1,0 +1,145 @@
+"""Which URLs a document or stylesheet references, and where in its bytes each reference sits.
+
+The position matters: a browser's parser can ask for a subresource only once the bytes that name it have
+arrived, so the offset, mapped to the time its DATA frame arrived, is the moment the resource became needed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")\s]+)\1\s*\)|@import\s+(['"])([^'"]+)\3""", re.IGNORECASE)
+# <link rel> values whose href the browser fetches.
+FETCHED_LINK_RELS = {"stylesheet", "preload", "modulepreload", "icon", "shortcut", "apple-touch-icon", "manifest",
+                     "prefetch"}
+URL_ATTRIBUTES = {
+    "script": ("src",),
+    "img": ("src", "srcset"),
+    "source": ("src", "srcset"),
+    "iframe": ("src",),
+    "video": ("src", "poster"),
+    "audio": ("src",),
+    "embed": ("src",),
+    "input": ("src",),
+    "track": ("src",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    url: str
+    offset: int  # byte offset in the decoded body where the reference ends
+    kind: str  # e.g. "<link rel=stylesheet>", "<script>", "url()"
+
+
+def normalize_url(url: str) -> str:
+    """Scheme and host lower-cased, default ports and fragments dropped: the form push matching uses."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port if parts.port not in (None, 443 if parts.scheme == "https" else 80) else None
+    netloc = f"{host}:{port}" if port else host
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))
+
+
+def _srcset_urls(value: str) -> list[str]:
+    return [candidate.strip().split()[0] for candidate in value.split(",") if candidate.strip()]
+
+
+class _ReferenceParser(HTMLParser):
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[str, int, str]] = []
+        self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self._in_style = False
+        self._text = text
+
+    def _offset(self) -> int:
+        line, column = self.getpos()
+        return self._line_starts[line - 1] + column
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        offset = self._offset()
+        tag_end = self._text.find(">", offset)
+        end = tag_end + 1 if tag_end >= 0 else offset
+        if tag == "link":
+            rels = set(values.get("rel", "").lower().split())
+            if rels & FETCHED_LINK_RELS and values.get("href"):
+                self.found.append((values["href"], end, f"<link rel={' '.join(sorted(rels))}>"))
+            if "imagesrcset" in values:
+                self.found += [(u, end, "<link imagesrcset>") for u in _srcset_urls(values["imagesrcset"])]
+        for name in URL_ATTRIBUTES.get(tag, ()):
+            value = values.get(name)
+            if not value:
+                continue
+            urls = _srcset_urls(value) if name == "srcset" else [value]
+            self.found += [(u, end, f"<{tag} {name}>") for u in urls]
+        if tag == "style":
+            self._in_style = True
+        if "style" in values:
+            self.found += [(u, end, "style=url()") for u, _ in _css_urls(values["style"])]
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "style":
+            self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            base = self._offset()
+            self.found += [(u, base + pos, "<style> url()") for u, pos in _css_urls(data)]
+
+
+def _css_urls(text: str) -> list[tuple[str, int]]:
+    found = []
+    for match in CSS_URL.finditer(text):
+        url = match.group(2) or match.group(4)
+        if url and not url.startswith("data:"):
+            found.append((url, match.end()))
+    return found
+
+
+def _byte_offset(text: str, char_offset: int) -> int:
+    return len(text[:char_offset].encode("utf-8", "surrogatepass"))
+
+
+def html_references(body: bytes, base_url: str) -> list[Reference]:
+    text = body.decode("utf-8", "replace")
+    parser = _ReferenceParser(text)
+    try:
+        parser.feed(text)
+        parser.close()
+    except Exception:  # html.parser is lenient, but a hostile document must never stop the analysis
+        pass
+    return _resolve(parser.found, text, base_url)
+
+
+def css_references(body: bytes, base_url: str) -> list[Reference]:
+    text = body.decode("utf-8", "replace")
+    found = [(url, pos, "url()" if "@import" not in text[max(0, pos - 200):pos] else "@import")
+             for url, pos in _css_urls(text)]
+    return _resolve(found, text, base_url)
+
+
+def _resolve(found: list[tuple[str, int, str]], text: str, base_url: str) -> list[Reference]:
+    references = []
+    for url, char_offset, kind in found:
+        url = url.strip()
+        if not url or url.startswith(("data:", "javascript:", "about:", "#", "mailto:")):
+            continue
+        absolute = normalize_url(urljoin(base_url, url))
+        references.append(Reference(absolute, _byte_offset(text, char_offset), kind))
+    return references
+
+
+def references_in(content_type: str, body: bytes, base_url: str) -> list[Reference]:
+    if content_type == "text/css" or (not content_type and base_url.endswith(".css")):
+        return css_references(body, base_url)
+    return html_references(body, base_url)

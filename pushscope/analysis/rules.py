@@ -1,0 +1,75 @@
+"""The verdict rules, in one place and in order: the first rule whose predicate holds decides.
+
+Precedence: cache-duplicated, then wasted, then used; ``unknown`` rules sit where the evidence a later rule
+would need is missing, so a verdict is never guessed. Each rule is (outcome, reason, predicate, explain):
+change a rule here without reading the rest of the analysis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pushscope.analysis.facts import PushFacts
+from pushscope.model.entities import Outcome
+
+# Scheduling noise on the capturing host: a push that completes this soon after it was needed was not late.
+LATE_TOLERANCE = 0.005
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    outcome: Outcome
+    reason: str
+    holds: Callable[[PushFacts], bool]
+    summary: str
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("cache-duplicated", "cancelled-cached",
+         lambda f: f.client_reset is not None and f.fresh_copy is not None,
+         "the client reset the push because it already held a fresh copy"),
+    Rule("cache-duplicated", "already-cached",
+         lambda f: f.fresh_copy is not None,
+         "the client already held a fresh copy of this URL"),
+    Rule("cache-duplicated", "pushed-twice",
+         lambda f: f.earlier_promise is not None,
+         "the same URL was already promised on this connection"),
+    Rule("wasted", "push-disabled",
+         lambda f: bool(f.push_disabled),
+         "the client had not allowed push (protocol violation by the server)"),
+    Rule("wasted", "rejected",
+         lambda f: f.client_reset is not None,
+         "the client refused or cancelled the push and held no copy"),
+    Rule("wasted", "client-requested-anyway",
+         lambda f: f.own_request is not None,
+         "the client sent its own request for the URL"),
+    Rule("wasted", "server-reset",
+         lambda f: f.server_reset is not None,
+         "the server abandoned its own push before completing it"),
+    Rule("wasted", "connection-closed",
+         lambda f: f.closed_before_complete,
+         "the connection closed before the pushed response was complete"),
+    Rule("unknown", "incomplete-at-capture-end",
+         lambda f: not f.complete,
+         "the capture ended before the pushed response completed"),
+    Rule("unknown", "documents-unreadable",
+         lambda f: not f.references and bool(f.unreadable_documents),
+         "a loaded document could not be read, so whether it references the push is unknown"),
+    Rule("wasted", "not-referenced",
+         lambda f: not f.references,
+         "no document or stylesheet loaded on this connection references it, and it was never requested"),
+    Rule("used", "claimed-late",
+         lambda f: f.late_by > LATE_TOLERANCE,
+         "referenced and used, but it completed after the document made it needed"),
+    Rule("used", "claimed",
+         lambda f: True,
+         "referenced by a loaded document and never re-requested"),
+)
+
+
+def first_rule(facts: PushFacts) -> Rule:
+    for rule in RULES:
+        if rule.holds(facts):
+            return rule
+    raise AssertionError("the last rule always holds")
