@@ -1,0 +1,44 @@
+"""Every push in captures/ must get the verdict its recording client knows to be true. No skips."""
+
+from __future__ import annotations
+
+import pytest
+
+from pushscope.pipeline import load_capture
+
+from .truth import CAPTURES, compare_pushes, compare_requests, load_truth, scenarios
+
+SCENARIOS = scenarios()
+
+
+def _load(name: str):
+    keys = CAPTURES / f"{name}.keys"
+    return load_capture(str(CAPTURES / f"{name}.pcapng"), str(keys) if keys.exists() else None)
+
+
+def test_captures_are_present() -> None:
+    assert len(SCENARIOS) >= 10, f"expected the bundled captures, found {SCENARIOS}"
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_push_verdicts_match_client_truth(name: str) -> None:
+    capture = _load(name)
+    truth = load_truth(CAPTURES / f"{name}.truth.json")
+    problems, count = compare_pushes(capture, truth)
+    assert not problems, f"{name}: {count} pushes in truth; disagreements:\n" + "\n".join(map(str, problems))
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_requests_listed(name: str) -> None:
+    capture = _load(name)
+    truth = load_truth(CAPTURES / f"{name}.truth.json")
+    problems = compare_requests(capture, truth)
+    assert not problems, "\n".join(map(str, problems))
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_no_error_diagnostics(name: str) -> None:
+    capture = _load(name)
+    errors = [d.message for d in capture.diagnostics if d.level != "info"]
+    assert not errors
+    assert all(conn.decrypted is not False for conn in capture.connections.values())

@@ -1,0 +1,73 @@
+"""Comparing a capture's analysed model with the ground truth its recording client wrote."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from pushscope.model.entities import Capture, Push
+
+CAPTURES = Path(__file__).resolve().parents[2] / "captures"
+
+
+@dataclass
+class Disagreement:
+    key: str
+    expected: str
+    got: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: truth says {self.expected}, pushscope says {self.got}"
+
+
+def scenarios() -> list[str]:
+    return sorted(p.name.removesuffix(".truth.json") for p in CAPTURES.glob("*.truth.json")
+                  if (CAPTURES / (p.name.removesuffix(".truth.json") + ".pcapng")).exists())
+
+
+def load_truth(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def _push_key(client_port: int, push: dict | Push) -> str:
+    if isinstance(push, dict):
+        ident = push.get("push_id") if push.get("push_id") is not None else push.get("promised_stream_id")
+    else:
+        ident = push.push_id if push.push_id is not None else push.promised_stream_id
+    return f"port {client_port} {'push' if ident is not None else '?'} {ident}"
+
+
+def compare_pushes(capture: Capture, truth: dict) -> tuple[list[Disagreement], int]:
+    ports = {cid: conn.client.port for cid, conn in capture.connections.items()}
+    ours = {_push_key(ports.get(p.connection_id, 0), p): p for p in capture.pushes}
+    problems: list[Disagreement] = []
+    for expected in truth.get("pushes", []):
+        key = _push_key(expected["client_port"], expected)
+        push = ours.pop(key, None)
+        label = f"{key} {expected['url']}"
+        if push is None:
+            problems.append(Disagreement(label, f"{expected['outcome']}/{expected['reason']}", "no such push"))
+            continue
+        want = f"{expected['outcome']}/{expected['reason']}"
+        got = f"{push.outcome}/{push.reason}"
+        if want != got or push.url != expected["url"]:
+            problems.append(Disagreement(label, f"{want} {expected['url']}", f"{got} {push.url}"))
+    for key, push in ours.items():
+        problems.append(Disagreement(f"{key} {push.url}", "no such push", f"{push.outcome}/{push.reason}"))
+    return problems, len(truth.get("pushes", []))
+
+
+def compare_requests(capture: Capture, truth: dict) -> list[Disagreement]:
+    """Every request the client made (not pushes it claimed) is an exchange with that URL and status."""
+    problems = []
+    ours = [(e.url, e.status) for e in capture.exchanges if not e.pushed]
+    for request in truth.get("requests", []):
+        if request.get("from_push"):
+            continue
+        wanted = (request["url"], request.get("status"))
+        if wanted in ours:
+            ours.remove(wanted)
+        else:
+            problems.append(Disagreement(f"request {request['url']}", str(request.get("status")), "missing"))
+    return problems
