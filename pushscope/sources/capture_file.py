@@ -28,16 +28,20 @@ def resolve_keylog(explicit: str | None) -> tuple[str | None, str]:
     return None, ""
 
 
-def _quic_reader():  # type: ignore[no-untyped-def]
-    try:
-        from pushscope.sources import quic_rows
-    except ImportError:
-        return None, [], []
-    return quic_rows.QuicRowReader(), list(quic_rows.QUIC_FIELDS), list(quic_rows.QUIC_TSHARK_ARGS)
+def _quic_reader(summary: KeyLogSummary | None, quic_ports: list[int]):  # type: ignore[no-untyped-def]
+    from pushscope.sources import quic_rows
+
+    args = list(quic_rows.QUIC_TSHARK_ARGS) + quic_rows.quic_decode_as_args(quic_ports)
+    reader = quic_rows.QuicRowReader(summary, server_ports=tuple(quic_ports))
+    return reader, list(quic_rows.QUIC_FIELDS), args
 
 
 def read_capture(
-    path: str, keylog: str | None = None, *, cancel: threading.Event | None = None
+    path: str,
+    keylog: str | None = None,
+    *,
+    cancel: threading.Event | None = None,
+    quic_ports: list[int] | None = None,
 ) -> Iterator[SourceItem]:
     """Yield events in capture order, progress every ~0.2 s, and diagnostics for whatever is missing."""
     keylog_path, keylog_origin = resolve_keylog(keylog)
@@ -56,7 +60,7 @@ def read_capture(
     scratch = private_scratch_dir()
     try:
         usable_keylog = plain_keylog_path(keylog_path, scratch) if summary and summary.exists else None
-        yield from _run(tshark, path, usable_keylog, summary, cancel)
+        yield from _run(tshark, path, usable_keylog, summary, cancel, quic_ports or [])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -80,8 +84,9 @@ def _run(
     keylog: str | None,
     summary: KeyLogSummary | None,
     cancel: threading.Event | None,
+    quic_ports: list[int],
 ) -> Iterator[SourceItem]:
-    quic, quic_fields, quic_args = _quic_reader()
+    quic, quic_fields, quic_args = _quic_reader(summary, quic_ports)
     fields = list(dict.fromkeys(TCP_FIELDS + quic_fields))
     run = TsharkRun(build_command(tshark, path, fields, keylog=keylog, extra_args=quic_args), fields)
     run.start()
@@ -100,7 +105,7 @@ def _run(
             last_at = at
             if row.get("tcp.stream"):
                 yield from tcp.feed(row, at)
-            elif quic is not None and row.get("udp.stream"):
+            elif row.get("udp.stream"):
                 yield from quic.feed(row, at, int(row["frame.number"] or 0))
             now = time.monotonic()
             if now - last_progress >= PROGRESS_EVERY:
@@ -114,8 +119,7 @@ def _run(
         run.stop()
     code = run.wait()
     yield from tcp.finish(last_at)
-    if quic is not None:
-        yield from quic.finish(last_at)
+    yield from quic.finish(last_at)
     yield from _tshark_diagnostics(path, code, run.stderr_lines, rows)
     yield SourceProgress(total, total, "bytes", f"{rows} packets")
     yield SourceFinished({"packets": rows})

@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""Regenerate the pushscope HTTP/3 capture lab.
+
+    python captures/make_h3_captures.py --out captures/ [--only NAME ...] [--list]
+
+For each scenario: start the aioquic HTTP/3 push server on a free 127.0.0.1 UDP port (4433 when free), start
+dumpcap on ``lo`` filtered to that port, run the aioquic client, stop the capture, and write
+
+    OUT/NAME.pcapng      the capture
+    OUT/NAME.keys        the client's TLS key log (QUIC secrets)
+    OUT/NAME.truth.json  the client's ground truth (every push's outcome and reason, every request)
+
+Each result is cross-checked by decoding the capture with pushscope's own tshark QUIC reader: every request
+the client made and every push it was promised must be found, with the same push IDs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as _dt
+import json
+import shutil
+import socket
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from h3lab import CLIENT_NAME, CLIENT_VERSION, SERVER_NAME  # noqa: E402
+from h3lab.capture import UdpCapture  # noqa: E402
+from h3lab.client import run_client  # noqa: E402
+from h3lab.scenarios import SCENARIOS, Scenario  # noqa: E402
+from h3lab.server import SERVER_VERSION, LabServer, Site  # noqa: E402
+from lab import certs, site  # noqa: E402  (the HTTP/2 lab's demo site and certificate helper)
+
+HOST = "127.0.0.1"
+PREFERRED_PORT = 4433
+
+
+def free_udp_port(host: str = HOST, prefer: int = PREFERRED_PORT) -> int:
+    for port in (prefer, 0):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise RuntimeError("no free UDP port")
+
+
+def lab_site() -> Site:
+    return Site(dict(site.FILES), dict(site.MIME_TYPES), site.HTML_CACHE_CONTROL, site.STATIC_CACHE_CONTROL)
+
+
+async def _serve_and_load(sc: Scenario, port: int, cert: certs.CertPair, keys: Path) -> tuple[dict, list]:
+    server = LabServer(HOST, port, str(cert.cert), str(cert.key), lab_site(), sc.server_options)
+    await server.start()
+    try:
+        truth = await asyncio.wait_for(run_client(HOST, port, sc.client_options, keys), timeout=60)
+    finally:
+        server.close()
+    return truth, server.log
+
+
+def run_scenario(sc: Scenario, out: Path, work: Path, cert: certs.CertPair, verify: bool) -> dict:
+    port = free_udp_port()
+    pcap, keys = work / f"{sc.name}.pcapng", work / f"{sc.name}.keys"
+    with UdpCapture(pcap, port):
+        client_truth, server_log = asyncio.run(_serve_and_load(sc, port, cert, keys))
+    if keys.stat().st_size == 0:
+        raise RuntimeError("the client wrote no key log")
+    truth = {
+        "scenario": sc.name,
+        "description": sc.description,
+        "server": SERVER_NAME,
+        "server_version": SERVER_VERSION,
+        "server_options": {"push_paths": list(sc.server_options.push_paths),
+                           "push_delay": sc.server_options.push_delay},
+        "client": CLIENT_NAME,
+        "client_version": CLIENT_VERSION,
+        "tls": client_truth.pop("tls"),
+        "transport": client_truth.pop("transport"),
+        "server_port": port,
+        **client_truth,
+        "server_pushes": [{"push_id": p.push_id, "push_stream_id": p.stream_id, "path": p.path,
+                           "cancelled_by_client": p.cancelled_by_client, "stopped_by_client": p.stopped_by_client,
+                           "sent": p.sent, "reset": p.reset} for p in server_log],
+        "client_options": {"connections": [list(c) for c in sc.client_options.connections],
+                           "cancel_paths": list(sc.client_options.cancel_paths),
+                           "stop_paths": list(sc.client_options.stop_paths),
+                           "cancel_cached": sc.client_options.cancel_cached},
+        "generated_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+    problems = [f"connection {c['index']}: {e}" for c in truth["connections"] for e in c["errors"]]
+    seen = None
+    if verify:
+        seen = decode_capture(pcap, keys, port)
+        problems += compare(truth, seen)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(pcap, out / f"{sc.name}.pcapng")
+    shutil.copyfile(keys, out / f"{sc.name}.keys")
+    (out / f"{sc.name}.truth.json").write_text(json.dumps(truth, indent=2) + "\n")
+    return {"truth": truth, "seen": seen, "problems": problems, "size": (out / f"{sc.name}.pcapng").stat().st_size}
+
+
+def decode_capture(pcap: Path, keys: Path, port: int) -> dict:
+    """What pushscope's tshark QUIC reader finds: requests, promises, refusals, per client port."""
+    from pushscope.events import (
+        ConnectionOpened,
+        HeadersReceived,
+        PushCancelled,
+        PushPromiseReceived,
+        StopSendingReceived,
+        StreamReset,
+    )
+    from pushscope.sources.keylog import summarize_keylog
+    from pushscope.sources.quic_rows import QUIC_FIELDS, QUIC_TSHARK_ARGS, QuicRowReader, quic_decode_as_args
+    from pushscope.sources.tshark import TsharkRun, build_command, find_tshark
+
+    fields = list(dict.fromkeys(QUIC_FIELDS))
+    command = build_command(find_tshark(), str(pcap), fields, keylog=str(keys),
+                            extra_args=[*QUIC_TSHARK_ARGS, *quic_decode_as_args([port])])
+    run = TsharkRun(command, fields)
+    run.start()
+    reader = QuicRowReader(summarize_keylog(keys), server_ports=[port])
+    events = []
+    for row in run.rows():
+        if row.get("udp.stream"):
+            events += reader.feed(row, float(row["frame.time_epoch"]), int(row["frame.number"]))
+    events += reader.finish(None)
+    run.wait()
+    ports = {e.connection_id: e.client.port for e in events if isinstance(e, ConnectionOpened)}
+    seen: dict = {"requests": set(), "promises": set(), "cancels": set(), "stops": set(), "resets": set()}
+    for e in events:
+        port_of = ports.get(getattr(e, "connection_id", ""), 0)
+        if isinstance(e, HeadersReceived) and e.sender == "client":
+            headers = dict(e.headers)
+            seen["requests"].add((port_of, e.stream_id, headers.get(":path")))
+        elif isinstance(e, PushPromiseReceived):
+            seen["promises"].add((port_of, e.stream_id, e.push_id, dict(e.headers).get(":path")))
+        elif isinstance(e, PushCancelled):
+            seen["cancels"].add((port_of, e.push_id))
+        elif isinstance(e, StopSendingReceived) and e.push_id is not None:
+            seen["stops"].add((port_of, e.push_id))
+        elif isinstance(e, StreamReset) and e.push_id is not None:
+            seen["resets"].add((port_of, e.push_id))
+    return seen
+
+
+def compare(truth: dict, seen: dict) -> list[str]:
+    problems = []
+    for request in truth["requests"]:
+        if request["from_push"]:
+            continue
+        key = (truth["connections"][request["connection_index"]]["client_port"], request["stream_id"],
+               "/" + request["url"].split("/", 3)[3])
+        if key not in seen["requests"]:
+            problems.append(f"request {key} not decoded from the capture")
+    for push in truth["pushes"]:
+        key = (push["client_port"], push["parent_stream_id"], push["push_id"], "/" + push["url"].split("/", 3)[3])
+        if key not in seen["promises"]:
+            problems.append(f"push promise {key} not decoded from the capture")
+        refusal = {"cancelled": "cancels", "stop-sending": "stops"}.get(push["client_action"])
+        if refusal and (push["client_port"], push["push_id"]) not in seen[refusal]:
+            problems.append(f"{push['client_action']} of push {push['push_id']} not seen in the capture")
+    return problems
+
+
+def describe(result: dict) -> str:
+    truth, seen = result["truth"], result["seen"]
+    outcomes: dict[str, int] = {}
+    for push in truth["pushes"]:
+        key = f"{push['outcome']}/{push['reason']}"
+        outcomes[key] = outcomes.get(key, 0) + 1
+    requests = sum(1 for r in truth["requests"] if not r["from_push"])
+    text = (f"  {truth['server']} {truth['server_version']}, conns={len(truth['connections'])}, "
+            f"requests={requests}, pushes={len(truth['pushes'])}, {result['size']} B")
+    if seen is not None:
+        text += f", decoded: requests={len(seen['requests'])} promises={len(seen['promises'])}"
+    if outcomes:
+        text += "\n  outcomes: " + ", ".join(f"{k} x{v}" for k, v in sorted(outcomes.items()))
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=HERE, help="output directory (default: %(default)s)")
+    parser.add_argument("--only", nargs="+", action="extend", metavar="NAME", default=[],
+                        help="regenerate only these scenarios")
+    parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    parser.add_argument("--no-verify", action="store_true", help="skip decoding the capture with pushscope")
+    parser.add_argument("--retries", type=int, default=1, help="re-run a failing scenario this many times")
+    args = parser.parse_args(argv)
+    if args.list:
+        for scenario in SCENARIOS:
+            print(f"{scenario.name:20} {scenario.description}")
+        return 0
+    unknown = [name for name in args.only if name not in {s.name for s in SCENARIOS}]
+    if unknown:
+        print(f"error: unknown scenario(s): {', '.join(unknown)} (see --list)", file=sys.stderr)
+        return 2
+    if shutil.which("dumpcap") is None:
+        print("error: dumpcap not found (apt-get install tshark); cannot capture anything", file=sys.stderr)
+        return 1
+    selected = [s for s in SCENARIOS if not args.only or s.name in args.only]
+    base = Path(tempfile.mkdtemp(prefix="pushscope-h3lab-"))
+    base.chmod(0o755)  # dumpcap may run as another user and must write here
+    failed, ok = [], []
+    started = time.monotonic()
+    try:
+        cert = certs.make_cert(base / "cert")
+        for scenario in selected:
+            t0 = time.monotonic()
+            for attempt in range(args.retries + 1):
+                try:
+                    result = run_scenario(scenario, args.out, base, cert, verify=not args.no_verify)
+                except Exception as exc:  # noqa: BLE001 - report and carry on with the next scenario
+                    result = {"error": f"{type(exc).__name__}: {exc}", "tb": traceback.format_exc()}
+                if "error" not in result and not result["problems"]:
+                    break
+                if attempt < args.retries:
+                    print(f"RETRY {scenario.name}: {result.get('error') or '; '.join(result['problems'])}")
+            elapsed = time.monotonic() - t0
+            if "error" in result:
+                print(f"FAIL {scenario.name} ({elapsed:.1f}s): {result['error']}\n{result['tb']}")
+                failed.append(scenario.name)
+            elif result["problems"]:
+                print(f"FAIL {scenario.name} ({elapsed:.1f}s): written but inconsistent with the capture:")
+                for problem in result["problems"]:
+                    print(f"  - {problem}")
+                failed.append(scenario.name)
+            else:
+                print(f"OK   {scenario.name} ({elapsed:.1f}s)\n{describe(result)}")
+                ok.append(scenario.name)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    print(f"\n{len(ok)} ok, {len(failed)} failed in {time.monotonic() - started:.1f}s -> {args.out}")
+    if failed:
+        print("failed: " + ", ".join(failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

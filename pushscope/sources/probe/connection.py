@@ -1,0 +1,252 @@
+"""What the probe's HTTP/2 and HTTP/3 connections share: options, origins, transfers, and the push cache.
+
+A :class:`Transfer` is one request/response as the probe's own client sees it (a request it sent, or a push
+the server promised). The events for the model never come from here: they come from the sans-IO decoders
+fed with the exact bytes each connection sends and receives, so the probe's model is built exactly as a
+capture's would be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pushscope import __version__
+from pushscope.analysis.references import normalize_url
+from pushscope.events import Diagnostic, Endpoint, Event, Headers, Side
+from pushscope.model.entities import header_value
+
+Emit = Callable[[Event | Diagnostic], None]
+PushState = Literal["promised", "claimed", "cancelled", "ignored"]
+
+USER_AGENT = f"Mozilla/5.0 (X11; Linux x86_64) pushscope-probe/{__version__}"
+ACCEPT_ENCODING = "gzip, deflate, br"
+ACCEPT_LANGUAGE = "en-US,en;q=0.9"
+
+
+class ProbeError(RuntimeError):
+    """A load could not go on (no connection, TLS failure, protocol not negotiated): the message says why."""
+
+
+@dataclass(slots=True)
+class ProbeOptions:
+    url: str
+    http: Literal["2", "3", "auto"] = "auto"
+    h2c: Literal["prior-knowledge", "upgrade"] = "prior-knowledge"
+    runs: list[str | int] = field(default_factory=lambda: ["cold"])
+    cancel_cached: bool = False
+    insecure: bool = False
+    cacert: str | None = None
+    keylog: str | None = None
+    timeout: float = 10.0
+    linger: float = 0.5
+    concurrency: int = 6
+    user_agent: str = USER_AGENT
+    extra_headers: Headers = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    scheme: str
+    host: str
+    port: int
+
+    @classmethod
+    def of(cls, url: str) -> Origin:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ProbeError(f"{url!r} is not an http:// or https:// URL")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return cls(parts.scheme, parts.hostname, port)
+
+    @property
+    def authority(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        default = 443 if self.scheme == "https" else 80
+        return host if self.port == default else f"{host}:{self.port}"
+
+    @property
+    def tls(self) -> bool:
+        return self.scheme == "https"
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.authority}"
+
+
+def is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def endpoint(address: tuple) -> Endpoint:  # type: ignore[type-arg]
+    """A socket address as the capture would show it: IPv4-mapped IPv6 addresses back to IPv4."""
+    host = str(address[0])
+    if host.startswith("::ffff:") and "." in host:
+        host = host[len("::ffff:"):]
+    return Endpoint(host, int(address[1]))
+
+
+def ssl_context(options: ProbeOptions, alpn: list[str]) -> ssl.SSLContext:
+    """Certificate checks on unless --insecure; --cacert adds a trust anchor; the key log if asked."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    if options.cacert:
+        context.load_verify_locations(cafile=options.cacert)
+    if options.insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(alpn)
+    if options.keylog:
+        context.keylog_filename = options.keylog
+    return context
+
+
+@dataclass(eq=False, slots=True)
+class Transfer:
+    """One request/response on a probe connection: a request the probe sent, or a promised push."""
+
+    connection_id: str
+    url: str
+    request_headers: Headers
+    stream_id: int | None
+    started_at: float
+    pushed: bool = False
+    push_id: int | None = None
+    parent_stream_id: int | None = None
+    response_headers: Headers = field(default_factory=list)
+    body: bytearray = field(default_factory=bytearray)
+    ended_at: float | None = None
+    reset_by: Side | None = None
+    reset_code: int | None = None
+    abandoned: bool = False  # the connection ended before it finished
+    # push bookkeeping (the probe's ground truth)
+    state: PushState = "promised"
+    claimed_at: float | None = None
+    had_fresh_copy: bool = False
+    pushed_twice: bool = False
+    requested_before: bool = False
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    headers_seen: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def key(self) -> str:
+        return normalize_url(self.url)
+
+    @property
+    def method(self) -> str:
+        return header_value(self.request_headers, ":method") or "GET"
+
+    @property
+    def status(self) -> int | None:
+        value = header_value(self.response_headers, ":status")
+        return int(value) if value and value.isdigit() else None
+
+    @property
+    def complete(self) -> bool:
+        return self.ended_at is not None and self.reset_by is None
+
+    @property
+    def finished(self) -> bool:
+        return self.done.is_set()
+
+    def got_headers(self, headers: Headers, at: float) -> None:
+        status = header_value(headers, ":status") or ""
+        if status.startswith("1"):
+            return  # informational (103 Early Hints): the final response is still to come
+        if not self.response_headers:
+            self.response_headers = list(headers)
+            self.headers_seen.set()
+
+    def end(self, at: float) -> None:
+        if self.ended_at is None and self.reset_by is None:
+            self.ended_at = at
+        self.headers_seen.set()
+        self.done.set()
+
+    def fail(self, by: Side, code: int | None, at: float) -> None:
+        if self.ended_at is None and self.reset_by is None:
+            self.reset_by, self.reset_code = by, code
+            self.ended_at = None
+        self.headers_seen.set()
+        self.done.set()
+
+
+PromiseHandler = Callable[["ProbeConnection", Transfer], None]
+
+
+class ProbeConnection:
+    """The interface the page loader uses; implemented over ``h2`` and over aioquic."""
+
+    protocol: str = "?"
+
+    def __init__(self, connection_id: str, origin: Origin, options: ProbeOptions, emit: Emit,
+                 on_promise: PromiseHandler) -> None:
+        self.connection_id = connection_id
+        self.origin = origin
+        self.options = options
+        self.emit = emit
+        self.on_promise = on_promise
+        self.pushes: list[Transfer] = []
+        self.requests: list[Transfer] = []
+        self.closed = False
+        self.error: str | None = None
+        self.client: Endpoint | None = None
+
+    # -- to implement ------------------------------------------------------------------------------------
+    async def connect(self, first_url: str | None = None) -> None:
+        raise NotImplementedError
+
+    async def send_request(self, url: str, headers: Headers) -> Transfer:
+        raise NotImplementedError
+
+    def cancel_push(self, push: Transfer) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    # -- shared ------------------------------------------------------------------------------------------
+    def upgrade_transfer(self) -> Transfer | None:
+        """h2c Upgrade: the document request that went out as HTTP/1.1 (stream 1); None otherwise."""
+        return None
+
+    def unclaimed_push(self, url: str, method: str) -> Transfer | None:
+        key = normalize_url(url)
+        for push in self.pushes:
+            if push.key == key and push.state == "promised" and push.method == method and push.reset_by is None:
+                return push
+        return None
+
+    def request_headers(self, url: str, extra: Headers) -> Headers:
+        parts = urlsplit(url)
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        return [(":method", "GET"), (":scheme", parts.scheme), (":authority", self.origin.authority),
+                (":path", path), *extra]
+
+    def record_promise(self, push: Transfer) -> None:
+        """Bookkeeping every protocol does when a PUSH_PROMISE arrives, then the session's decision."""
+        push.pushed_twice = any(p.key == push.key and p is not push for p in self.pushes)
+        push.requested_before = any(r.key == push.key and not r.finished for r in self.requests)
+        self.pushes.append(push)
+        self.on_promise(self, push)
+
+    def open_transfers(self) -> list[Transfer]:
+        return [t for t in self.requests + self.pushes if not t.finished and t.state != "cancelled"]
+
+    def fail_all(self, why: str) -> None:
+        """The connection ended: whatever is unfinished will never finish."""
+        self.error = self.error or why
+        for transfer in self.requests + self.pushes:
+            if not transfer.finished:
+                transfer.abandoned = True
+                transfer.headers_seen.set()
+                transfer.done.set()

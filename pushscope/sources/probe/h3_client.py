@@ -1,0 +1,325 @@
+"""The probe's HTTP/3 client: aioquic's ``H3Connection`` (which sends MAX_PUSH_ID, so the server may push).
+
+The model is built by :class:`pushscope.decode.h3.H3ConnectionDecoder`, fed with exactly the stream bytes the
+client sends and receives: received bytes come from aioquic's QUIC events (StreamDataReceived, StreamReset,
+StopSendingReceived) before aioquic's HTTP/3 layer sees them; sent bytes are caught by wrapping the QUIC
+connection's ``send_stream_data``, ``reset_stream`` and ``stop_stream``. UDP datagrams in both directions are
+counted as BytesSeen, as a capture counts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import time
+from typing import IO, Any
+
+from aioquic.asyncio.protocol import QuicConnectionProtocol
+from aioquic.buffer import encode_uint_var
+from aioquic.h3.connection import H3_ALPN, ErrorCode, FrameType, H3Connection, encode_frame
+from aioquic.h3.events import DataReceived as H3DataReceived
+from aioquic.h3.events import H3Event
+from aioquic.h3.events import HeadersReceived as H3HeadersReceived
+from aioquic.h3.events import PushPromiseReceived as H3PushPromiseReceived
+from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.connection import QuicConnection
+from aioquic.quic.events import (
+    ConnectionTerminated,
+    HandshakeCompleted,
+    QuicEvent,
+    StopSendingReceived,
+    StreamDataReceived,
+    StreamReset,
+)
+
+from pushscope.decode.h3 import H3ConnectionDecoder
+from pushscope.decode.h3_frames import error_name
+from pushscope.events import (
+    BytesSeen,
+    ConnectionClosed,
+    ConnectionOpened,
+    ConnectionUpdated,
+    Event,
+    Headers,
+    PushStreamOpened,
+    Side,
+)
+from pushscope.model.entities import header_value
+from pushscope.sources.probe.connection import (
+    Emit,
+    Origin,
+    ProbeConnection,
+    ProbeError,
+    ProbeOptions,
+    PromiseHandler,
+    Transfer,
+    endpoint,
+    is_ip_address,
+)
+
+IDLE_TIMEOUT = 30.0
+
+
+class _CountingTransport:
+    """The datagram transport, counting what the client sends."""
+
+    def __init__(self, inner: asyncio.DatagramTransport, probe: H3ProbeConnection) -> None:
+        self._inner, self._probe = inner, probe
+
+    def sendto(self, data: bytes, addr: Any = None) -> None:
+        self._probe._count("client", len(data))
+        self._inner.sendto(data, addr)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _ProbeProtocol(QuicConnectionProtocol):
+    def __init__(self, quic: QuicConnection, probe: H3ProbeConnection) -> None:
+        super().__init__(quic)
+        self.probe = probe
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._transport = _CountingTransport(transport, self.probe)  # type: ignore[assignment]
+        self.probe._transport_ready(self, transport)
+
+    def datagram_received(self, data: bytes | str, addr: Any) -> None:
+        self.probe._count("server", len(data))
+        super().datagram_received(data, addr)
+
+    def quic_event_received(self, event: QuicEvent) -> None:
+        super().quic_event_received(event)
+        self.probe._quic_event(event)
+
+
+class H3ProbeConnection(ProbeConnection):
+    protocol = "h3"
+
+    def __init__(self, connection_id: str, origin: Origin, options: ProbeOptions, emit: Emit,
+                 on_promise: PromiseHandler, secrets_log: IO[str] | None = None) -> None:
+        super().__init__(connection_id, origin, options, emit, on_promise)
+        self.decoder = H3ConnectionDecoder(connection_id, alpn="h3")
+        self._secrets_log = secrets_log
+        self._protocol: _ProbeProtocol | None = None
+        self._h3: H3Connection | None = None
+        self._quic: QuicConnection | None = None
+        self._streams: dict[int, Transfer] = {}
+        self._pushes_by_id: dict[int, Transfer] = {}
+        self._push_streams: dict[int, int] = {}  # push ID -> its push stream
+        self._server_address: Any = None
+        self._started = 0.0
+        self._terminated: ConnectionTerminated | None = None
+        self._closing = False
+
+    # -- wiring ------------------------------------------------------------------------------------------
+    def _count(self, sender: Side, length: int) -> None:
+        self.emit(BytesSeen(self.connection_id, time.time(), sender, length))
+
+    def _emit_all(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, PushStreamOpened):
+                self._push_stream_opened(event.push_id, event.stream_id)
+            self.emit(event)
+
+    def _transport_ready(self, protocol: _ProbeProtocol, transport: asyncio.BaseTransport) -> None:
+        """Before the first packet: announce the connection, then let H3Connection write its streams."""
+        self._protocol = protocol
+        quic = protocol._quic
+        self._quic = quic
+        self.client = endpoint(transport.get_extra_info("sockname"))
+        sni = None if is_ip_address(self.origin.host) else self.origin.host
+        self.emit(ConnectionOpened(self.connection_id, self._started, self.client, endpoint(self._server_address),
+                                   "quic", "h3", "1.3", sni, None))
+        original_send, original_reset, original_stop = quic.send_stream_data, quic.reset_stream, quic.stop_stream
+
+        def send_stream_data(stream_id: int, data: bytes, end_stream: bool = False) -> None:
+            original_send(stream_id, data, end_stream)
+            self._emit_all(self.decoder.receive_stream_data("client", stream_id, bytes(data), end_stream,
+                                                            time.time()))
+
+        def reset_stream(stream_id: int, error_code: int) -> None:
+            original_reset(stream_id, error_code)
+            self._emit_all(self.decoder.receive_reset_stream("client", stream_id, error_code, time.time()))
+
+        def stop_stream(stream_id: int, error_code: int) -> None:
+            original_stop(stream_id, error_code)
+            self._emit_all(self.decoder.receive_stop_sending("client", stream_id, error_code, time.time()))
+
+        quic.send_stream_data = send_stream_data  # type: ignore[method-assign]
+        quic.reset_stream = reset_stream  # type: ignore[method-assign]
+        quic.stop_stream = stop_stream  # type: ignore[method-assign]
+        self._h3 = H3Connection(quic)
+
+    def _quic_event(self, event: QuicEvent) -> None:
+        now = time.time()
+        if isinstance(event, HandshakeCompleted):
+            self.emit(ConnectionUpdated(self.connection_id, now, protocol="h3", tls_version="1.3",
+                                        alpn=event.alpn_protocol, decrypted=True))
+        elif isinstance(event, StreamDataReceived):
+            self._emit_all(self.decoder.receive_stream_data("server", event.stream_id, event.data,
+                                                            event.end_stream, now))
+        elif isinstance(event, StreamReset):
+            self._emit_all(self.decoder.receive_reset_stream("server", event.stream_id, event.error_code, now))
+            self._stream_reset(event.stream_id, event.error_code, now)
+        elif isinstance(event, StopSendingReceived):
+            self._emit_all(self.decoder.receive_stop_sending("server", event.stream_id, event.error_code, now))
+        elif isinstance(event, ConnectionTerminated):
+            self._terminated = event
+            self._finish(now, "server" if not self._closing else "client", event.error_code)
+            return
+        if self._h3 is not None:
+            for h3_event in self._h3.handle_event(event):
+                self._handle(h3_event, now)
+
+    # -- connecting --------------------------------------------------------------------------------------
+    async def connect(self, first_request: tuple[str, Headers] | None = None) -> None:
+        origin, options = self.origin, self.options
+        loop = asyncio.get_running_loop()
+        self._started = time.time()
+        try:
+            infos = await loop.getaddrinfo(origin.host, origin.port, type=socket.SOCK_DGRAM)
+        except OSError as exc:
+            raise ProbeError(f"cannot resolve {origin.host}: {exc}") from exc
+        family, address = infos[0][0], infos[0][4]
+        self._server_address = address
+        configuration = QuicConfiguration(is_client=True, alpn_protocols=list(H3_ALPN), server_name=origin.host,
+                                          idle_timeout=IDLE_TIMEOUT)
+        if options.insecure:
+            configuration.verify_mode = ssl.CERT_NONE
+        if options.cacert:
+            configuration.load_verify_locations(cafile=options.cacert)
+        if self._secrets_log is not None:
+            configuration.secrets_log_file = self._secrets_log
+        quic = QuicConnection(configuration=configuration)
+        try:
+            _transport, protocol = await loop.create_datagram_endpoint(
+                lambda: _ProbeProtocol(quic, self), family=family, remote_addr=address[:2])
+        except OSError as exc:
+            raise ProbeError(f"cannot open a UDP socket to {origin.host} port {origin.port}: {exc}") from exc
+        protocol.connect(address)
+        try:
+            await asyncio.wait_for(protocol.wait_connected(), options.timeout)
+        except (ConnectionError, asyncio.TimeoutError) as exc:
+            why = self._terminated.reason_phrase if self._terminated is not None else ""
+            protocol.close()
+            protocol._transport.close()  # type: ignore[union-attr]
+            if not self.closed:
+                self._finish(time.time(), "client", 0)
+            hint = ""
+            if "certificate" in why.lower() or "verify" in why.lower() or "hostname" in why.lower():
+                hint = "; pass --cacert FILE to trust the server's certificate, or --insecure"
+            raise ProbeError(f"{origin}: QUIC/HTTP/3 handshake failed: {why or 'no answer (timed out)'}{hint}") from exc
+
+    # -- HTTP/3 events -----------------------------------------------------------------------------------
+    def _handle(self, event: H3Event, now: float) -> None:
+        if isinstance(event, H3PushPromiseReceived):
+            headers = _str_headers(event.headers)
+            scheme = header_value(headers, ":scheme") or self.origin.scheme
+            authority = header_value(headers, ":authority") or self.origin.authority
+            url = f"{scheme}://{authority}{header_value(headers, ':path') or '/'}"
+            push = Transfer(self.connection_id, url, headers, self._push_streams.get(event.push_id), now,
+                            pushed=True, push_id=event.push_id, parent_stream_id=event.stream_id)
+            self._pushes_by_id[event.push_id] = push
+            self.record_promise(push)
+            return
+        transfer = self._transfer_for(event)
+        if transfer is None or transfer.state == "cancelled":
+            return
+        if isinstance(event, H3HeadersReceived):
+            transfer.got_headers(_str_headers(event.headers), now)
+        elif isinstance(event, H3DataReceived):
+            transfer.body += event.data
+        if getattr(event, "stream_ended", False):
+            transfer.end(now)
+
+    def _transfer_for(self, event: H3Event) -> Transfer | None:
+        push_id = getattr(event, "push_id", None)
+        if push_id is not None:
+            return self._pushes_by_id.get(push_id)
+        return self._streams.get(getattr(event, "stream_id", -1))
+
+    def _push_stream_opened(self, push_id: int, stream_id: int) -> None:
+        self._push_streams[push_id] = stream_id
+        push = self._pushes_by_id.get(push_id)
+        if push is None:
+            return
+        push.stream_id = stream_id
+        if push.state == "cancelled" and self._quic is not None:
+            # cancelled before its stream opened: ask the server to stop sending on it too
+            asyncio.get_running_loop().call_soon(self._stop_push_stream, stream_id)
+
+    def _stop_push_stream(self, stream_id: int) -> None:
+        if self._quic is None or self.closed:
+            return
+        try:
+            self._quic.stop_stream(stream_id, ErrorCode.H3_REQUEST_CANCELLED)
+        except (ValueError, AssertionError):
+            return
+        if self._protocol is not None:
+            self._protocol.transmit()
+
+    def _stream_reset(self, stream_id: int, error_code: int, now: float) -> None:
+        transfer = self._streams.get(stream_id)
+        if transfer is None:
+            for push_id, push_stream in self._push_streams.items():
+                if push_stream == stream_id:
+                    transfer = self._pushes_by_id.get(push_id)
+        if transfer is not None and transfer.state != "cancelled":
+            transfer.fail("server", error_code, now)
+
+    def _finish(self, now: float, by: Side, error_code: int) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._emit_all(self.decoder.finish(now))
+        self.fail_all(self.error or "the connection closed")
+        name = error_name(error_code, "h3") if by == "client" or error_code >= 0x100 else f"0x{error_code:x}"
+        self.emit(ConnectionClosed(self.connection_id, now, f"close-by-{by} ({name})"))
+
+    # -- the loader's interface --------------------------------------------------------------------------
+    async def send_request(self, url: str, headers: Headers) -> Transfer:
+        if self.closed or self._h3 is None or self._quic is None or self._protocol is None:
+            raise ProbeError(f"{self.connection_id}: the connection is closed"
+                             f"{': ' + self.error if self.error else ''}")
+        stream_id = self._quic.get_next_available_stream_id()
+        transfer = Transfer(self.connection_id, url, list(headers), stream_id, time.time())
+        self._streams[stream_id] = transfer
+        self.requests.append(transfer)
+        self._h3.send_headers(stream_id, [(k.encode(), v.encode()) for k, v in headers], end_stream=True)
+        self._protocol.transmit()
+        return transfer
+
+    def cancel_push(self, push: Transfer) -> None:
+        """CANCEL_PUSH on the control stream, and STOP_SENDING on the push stream if it is already open."""
+        push.state = "cancelled"
+        if push.finished or self.closed or self._h3 is None or self._quic is None or push.push_id is None:
+            return
+        control = self._h3._local_control_stream_id
+        if control is not None:
+            self._quic.send_stream_data(control, encode_frame(FrameType.CANCEL_PUSH, encode_uint_var(push.push_id)))
+        push.fail("client", int(ErrorCode.H3_REQUEST_CANCELLED), time.time())
+        if push.stream_id is not None:
+            self._stop_push_stream(push.stream_id)
+        elif self._protocol is not None:
+            self._protocol.transmit()
+
+    async def close(self) -> None:
+        if self._protocol is None:
+            return
+        if not self.closed:
+            self._closing = True
+            self._protocol.close(error_code=ErrorCode.H3_NO_ERROR)
+            self._finish(time.time(), "client", int(ErrorCode.H3_NO_ERROR))
+        try:
+            await asyncio.wait_for(self._protocol.wait_closed(), 2.0)
+        except asyncio.TimeoutError:
+            pass
+        transport = self._protocol._transport
+        if transport is not None:
+            transport.close()
+
+
+def _str_headers(headers: list[tuple[bytes, bytes]]) -> Headers:
+    return [(k.decode("utf-8", "replace"), v.decode("utf-8", "replace")) for k, v in headers]
