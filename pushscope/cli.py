@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 DEMO_CAPTURE = "nginx-push-basic"
-COMMANDS = ("report", "tui")
+COMMANDS = ("report", "tui", "diff", "check", "probe", "live")
 
 
 def captures_dir() -> Path:
@@ -32,7 +32,9 @@ def _add_capture_args(parser: argparse.ArgumentParser) -> None:
 def _report_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pushscope report", description="Print a push report, headless.")
     _add_capture_args(parser)
-    parser.add_argument("--format", choices=["text", "json"], default="text")
+    from pushscope.export.commands import FORMATS
+
+    parser.add_argument("--format", choices=FORMATS, default="text")
     parser.add_argument("-o", "--output", help="write to FILE instead of standard output")
     parser.add_argument("--no-redact", action="store_true", help="keep Cookie/Set-Cookie/Authorization values")
     return parser
@@ -44,18 +46,11 @@ def run_report(argv: list[str]) -> int:
     from pushscope.pipeline import load_capture
 
     capture = load_capture(capture_path, args.keylog or (None if args.capture else keylog))
-    if args.format == "json":
-        from pushscope.export.json_report import render_json
+    from pushscope.export.commands import emit_report
 
-        text = render_json(capture, redact=not args.no_redact)
-    else:
-        from pushscope.export.text_report import render_text
-
-        text = render_text(capture, redact=not args.no_redact)
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
+    status = emit_report(capture, args.format, args.output, redact=not args.no_redact)
+    if status:
+        return status
     errors = [d for d in capture.diagnostics if d.level == "error"]
     return 2 if errors and not capture.connections else 0
 
@@ -80,4 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         return run_report(argv[1:])
     if argv and argv[0] == "tui":
         return run_tui(argv[1:])
+    if argv and argv[0] == "diff":
+        from pushscope.export.commands import run_diff
+
+        return run_diff(argv[1:])
+    if argv and argv[0] == "check":
+        from pushscope.export.commands import run_check
+
+        return run_check(argv[1:])
     return run_tui(argv)

@@ -244,6 +244,11 @@ class H2ConnectionDecoder:
         self.is_http2: bool | None = None if expect_preface else True
         self.upgrade_request: HeadersReceived | None = None
 
+    @property
+    def waiting_for_client(self) -> bool:
+        """True until the client's first bytes say whether this is HTTP/2; server bytes must wait for that."""
+        return self._client_state == "preface" and self.is_http2 is None
+
     def receive(self, sender: Side, data: bytes, at: float) -> list[Event]:
         if sender == "client":
             return self._receive_client(data, at)

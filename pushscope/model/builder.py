@@ -126,8 +126,10 @@ class CaptureBuilder:
     def _on_frame(self, event: FrameReceived) -> None:
         conn = self._connection(event)
         conn.frame_count += 1
-        record = FrameRecord(event.at, event.sender, event.frame_type, event.length, event.flags)
-        exchange = self._exchange_for(event.connection_id, event.stream_id, event.push_id, create=False)
+        record = FrameRecord(event.at, event.sender, event.frame_type, event.length, event.flags, event.stream_id)
+        # A request's HEADERS frame comes before the decoded HeadersReceived: open its exchange now.
+        opens = event.frame_type == "HEADERS" and event.sender == "client" and event.push_id is None
+        exchange = self._exchange_for(event.connection_id, event.stream_id, event.push_id, create=opens)
         if exchange is not None:
             exchange.frames.append(record)
         else:
@@ -199,7 +201,9 @@ class CaptureBuilder:
                 exchange.request_header_bytes = event.wire_length
         push.references.append((event.stream_id, event.at))
         if exchange is not None:
-            exchange.frames.append(FrameRecord(event.at, "server", "PUSH_PROMISE", event.wire_length))
+            exchange.frames.append(
+                FrameRecord(event.at, "server", "PUSH_PROMISE", event.wire_length, (), event.stream_id)
+            )
 
     def _on_push_stream(self, event: PushStreamOpened) -> None:
         push = self._push_by_id(event.connection_id, event.push_id, create=True)
@@ -281,7 +285,7 @@ class CaptureBuilder:
         assert exchange is not None
         if exchange.reset is None:
             exchange.reset = reset
-        exchange.frames.append(FrameRecord(reset.at, reset.by, reset.kind, 4, (reset.name,)))
+        exchange.frames.append(FrameRecord(reset.at, reset.by, reset.kind, 4, (reset.name,), stream_id))
         if exchange.pushed:
             push = self.capture.push_for_exchange(exchange)
             if push is not None and push.reset is None:

@@ -38,6 +38,7 @@ class FrameRecord:
     frame_type: str
     length: int
     flags: tuple[str, ...] = ()
+    stream_id: int | None = None
 
 
 @dataclass(slots=True)

@@ -71,6 +71,9 @@ def _check_keylog(path: str | None, origin: str) -> tuple[KeyLogSummary | None, 
     summary = summarize_keylog(path)
     if not summary.exists:
         return summary, [Diagnostic("error", f"key log {path} (from {origin}) does not exist", code="no-keylog")]
+    if summary.lines == 0:
+        message = f"key log {path} (from {origin}) is empty: only cleartext traffic can be read"
+        return summary, [Diagnostic("info", message, code="empty-keylog")]
     if not summary.usable:
         message = (f"key log {path} (from {origin}) holds no CLIENT_RANDOM or *_TRAFFIC_SECRET lines: "
                    "it is not an NSS key log (SSLKEYLOGFILE format)")

@@ -156,14 +156,14 @@ class TcpRowReader:
                 out.append(ConnectionUpdated(conn.connection_id, at, decrypted=True))
         decoder = conn.decoder
         for chunk in chunks:
-            if sender == "server" and decoder.is_http2 is None:
+            if sender == "server" and decoder.waiting_for_client:
                 conn.held_server_chunks.append((chunk, at))
                 continue
             out.extend(decoder.receive(sender, chunk, at))
         if decoder.is_http2 and not conn.announced_h2:
             conn.announced_h2 = True
             out.insert(0, ConnectionUpdated(conn.connection_id, at, protocol="h2"))
-        if decoder.is_http2 is not None and conn.held_server_chunks:
+        if not decoder.waiting_for_client and conn.held_server_chunks:
             held, conn.held_server_chunks = conn.held_server_chunks, []
             if decoder.is_http2:
                 for chunk, chunk_at in held:

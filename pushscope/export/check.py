@@ -1,0 +1,97 @@
+"""``pushscope check``: push budgets for CI. Exit 1 names the pushes that broke a budget; 0 when within.
+
+Works on a report dict, so it checks a capture or a saved JSON report alike. Budgets (each optional):
+wasted bytes (the summary's ``wasted_bytes``), wasted ratio (wasted bytes / all pushed bytes), and the number
+of cache-duplicated and of unknown pushes. A budget is broken when the measured value is greater than it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pushscope.export.html_report import fmt_bytes
+
+
+@dataclass(slots=True)
+class Budgets:
+    max_wasted_bytes: int | None = None
+    max_wasted_ratio: float | None = None
+    max_cache_duplicated: int | None = None
+    max_unknown: int | None = None
+
+
+@dataclass(slots=True)
+class Violation:
+    budget: str
+    limit: float
+    measured: float
+    pushes: list[dict[str, Any]] = field(default_factory=list)
+
+    def describe(self) -> str:
+        if self.budget == "max-wasted-ratio":
+            return f"wasted ratio {self.measured:.3f} > {self.limit:g} (--{self.budget})"
+        if self.budget == "max-wasted-bytes":
+            return f"wasted {int(self.measured)} bytes > {int(self.limit)} (--{self.budget})"
+        what = "cache-duplicated" if self.budget == "max-cache-duplicated" else "unknown"
+        return f"{int(self.measured)} {what} pushes > {int(self.limit)} (--{self.budget})"
+
+
+@dataclass(slots=True)
+class CheckResult:
+    measured: dict[str, float]
+    violations: list[Violation]
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+
+def _wasted(push: dict[str, Any]) -> bool:
+    return push["outcome"] == "wasted" or push["cost"]["wasted_bytes"] > 0
+
+
+def check_report(report: dict[str, Any], budgets: Budgets) -> CheckResult:
+    pushes = report["pushes"]
+    wasted_bytes = report["summary"]["wasted_bytes"]
+    pushed_bytes = sum(p["pushed_bytes"] for p in pushes)
+    by_outcome = report["summary"]["pushes_by_outcome"]
+    measured = {
+        "wasted_bytes": wasted_bytes,
+        "pushed_bytes": pushed_bytes,
+        "wasted_ratio": (wasted_bytes / pushed_bytes) if pushed_bytes else 0.0,
+        "cache_duplicated": by_outcome.get("cache-duplicated", 0),
+        "unknown": by_outcome.get("unknown", 0),
+    }
+    wasted = [p for p in pushes if _wasted(p)]
+    checks = [
+        ("max-wasted-bytes", budgets.max_wasted_bytes, measured["wasted_bytes"], wasted),
+        ("max-wasted-ratio", budgets.max_wasted_ratio, measured["wasted_ratio"], wasted),
+        ("max-cache-duplicated", budgets.max_cache_duplicated, measured["cache_duplicated"],
+         [p for p in pushes if p["outcome"] == "cache-duplicated"]),
+        ("max-unknown", budgets.max_unknown, measured["unknown"], [p for p in pushes if p["outcome"] == "unknown"]),
+    ]
+    violations = [Violation(name, limit, value, offenders)
+                  for name, limit, value, offenders in checks if limit is not None and value > limit]
+    return CheckResult(measured, violations)
+
+
+def render_check(result: CheckResult, source: str) -> str:
+    m = result.measured
+    head = (f"pushscope check {source}: {'OK' if result.ok else 'FAIL'} — wasted {fmt_bytes(int(m['wasted_bytes']))}"
+            f" of {fmt_bytes(int(m['pushed_bytes']))} pushed (ratio {m['wasted_ratio']:.3f}), "
+            f"{int(m['cache_duplicated'])} cache-duplicated, {int(m['unknown'])} unknown")
+    lines = [head]
+    for violation in result.violations:
+        lines.append(f"  budget exceeded: {violation.describe()}")
+        for push in violation.pushes:
+            where = f"push_id={push['push_id']}" if push["push_id"] is not None else \
+                f"stream {push['promised_stream_id']}"
+            lines.append(f"    {push['outcome']:<16} {push['reason'] or '-':<24} "
+                         f"pushed {fmt_bytes(push['pushed_bytes']):>9}, wasted "
+                         f"{fmt_bytes(push['cost']['wasted_bytes']):>9}  {push['connection']} {where}  {push['url']}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,370 @@
+"""The HTML report: one self-contained, offline file with an interactive plotly waterfall and the push tables.
+
+Built from ``report_dict`` so it shows exactly what the JSON contract says (redaction included). Every string
+that comes from a capture is escaped: ``html.escape`` for the tables, and also for plotly's hover and tick text,
+because plotly renders a subset of HTML there (it decodes entities into text nodes, so escaped text reads
+right). The figure JSON is encoded by plotly's encoder, which writes ``<``, ``>`` and ``/`` as ``\\u`` escapes,
+so no value can close the ``<script>`` it sits in. A Content-Security-Policy allows only the page's own scripts
+(by hash) and no network at all, so even a missed escape could not run a script or fetch anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+from typing import Any
+
+from pushscope.export.json_report import report_dict
+from pushscope.model.entities import OUTCOMES, Capture
+
+OUTCOME_COLOURS = {"used": "#2e9d4f", "wasted": "#d23c3c", "cache-duplicated": "#e69522", "unknown": "#8a7fb0"}
+REQUEST_COLOUR = "#4a78c2"
+PLOT_ID = "waterfall"
+_URL_HOVER_LIMIT = 140
+_LABEL_LIMIT = 48
+
+
+def esc(value: object) -> str:
+    """Escape anything from a capture for HTML text or attribute values."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def fmt_bytes(n: int | None) -> str:
+    if n is None:
+        return "-"
+    return f"{n} B" if abs(n) < 1024 else f"{n / 1024:.1f} KiB"
+
+
+def fmt_ms(seconds: float | None, signed: bool = False) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds * 1000:+.1f} ms" if signed else f"{seconds * 1000:.1f} ms"
+
+
+def _sha256(script: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def html_page(title: str, body: str, scripts: list[str] | tuple[str, ...] = ()) -> str:
+    """A complete page. ``title`` is escaped here; ``body`` must already be escaped. Scripts are allowed by hash."""
+    sources = " ".join(_sha256(s) for s in scripts) or "'none'"
+    csp = (f"default-src 'none'; script-src {sources}; style-src 'unsafe-inline'; img-src data: blob:; "
+           "font-src data:; connect-src 'none'; form-action 'none'; base-uri 'none'")
+    script_tags = "".join(f"<script>{s}</script>\n" for s in scripts)
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<meta http-equiv=\"Content-Security-Policy\" content=\"{csp}\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        f"<title>{esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n{body}\n{script_tags}</body>\n</html>\n"
+    )
+
+
+_CSS = """
+body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.2em 2em;color:#222;background:#fff}
+h1{font-size:1.4em;margin:.2em 0}h2{font-size:1.15em;margin:1.4em 0 .4em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.3em 0;font-size:13px}th,td{border:1px solid #ddd;padding:3px 7px;
+text-align:left;vertical-align:top}th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.url{word-break:break-all;max-width:38em}#pushes td.url{min-width:16em}.muted{color:#777}
+ul.ev{margin:0;padding-left:1.1em}
+.badge{display:inline-block;padding:0 .5em;border-radius:.6em;color:#fff;font-weight:600;white-space:nowrap}
+.diag-error{color:#b00}.diag-warning{color:#a60}details summary{cursor:pointer;color:#456}
+"""
+
+
+def badge(outcome: str) -> str:
+    colour = OUTCOME_COLOURS.get(outcome, "#777")
+    return f'<span class="badge" style="background:{colour}">{esc(outcome)}</span>'
+
+
+# --- waterfall ----------------------------------------------------------------------------------------------
+
+
+def _rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per exchange with a known moment, grouped by connection (in connection order), then by start."""
+    order = {conn["id"]: conn["index"] for conn in report["connections"]}
+    pushes = {p["exchange"]: p for p in report["pushes"] if p["exchange"] is not None}
+    rows = []
+    for ex in report["exchanges"]:
+        start = _first(ex["request_start"], ex["response_start"], ex["response_end"])
+        push = pushes.get(ex["id"])
+        if start is None and push is not None:
+            start = push["promised_at"]
+        if start is None:
+            continue
+        reset = ex["reset"] or (push["reset"] if push else None)
+        end = _first(ex["response_end"], reset["at"] if reset else None, report["ended_at"], start)
+        rows.append({"ex": ex, "push": push, "start": start, "end": max(end, start), "reset": reset})
+    rows.sort(key=lambda r: (order.get(r["ex"]["connection"], 1 << 30), r["ex"]["connection"], r["start"],
+                             r["ex"]["id"]))
+    return rows
+
+
+def _first(*values: float | None) -> float | None:
+    return next((v for v in values if v is not None), None)
+
+
+def _label(ex: dict[str, Any]) -> str:
+    path = ex["url"].split("://", 1)[-1]
+    path = path[path.find("/"):] if "/" in path else path
+    if len(path) > _LABEL_LIMIT:
+        path = path[: _LABEL_LIMIT - 1] + "…"
+    where = f"s{ex['stream_id']}" if ex["stream_id"] is not None else f"push {ex['push_id']}"
+    return esc(f"{ex['connection']} #{ex['id']} {where} {'⇠ ' if ex['pushed'] else ''}{path or '(no request)'}")
+
+
+def _hover(row: dict[str, Any], t0: float) -> str:
+    ex, push, reset = row["ex"], row["push"], row["reset"]
+    url = ex["url"] if len(ex["url"]) <= _URL_HOVER_LIMIT else ex["url"][: _URL_HOVER_LIMIT - 1] + "…"
+    ids = f"stream {ex['stream_id']}" + (f", push ID {ex['push_id']}" if ex["push_id"] is not None else "")
+    lines = [
+        f"<b>{esc(ex['method'] or 'PUSH')} {esc(url)}</b>",
+        f"status {esc(ex['status'] or '-')} · body {esc(fmt_bytes(ex['body_bytes']))}"
+        f" · headers {esc(fmt_bytes(ex['response_header_bytes']))} · {esc(ex['content_type'] or '')}",
+        f"connection {esc(ex['connection'])} · {esc(ids)}",
+        "start " + _rel(row["start"], t0) + " · first byte " + _rel(ex["response_start"], t0)
+        + " · end " + _rel(ex["response_end"], t0) + f" ({esc(fmt_ms(row['end'] - row['start']))})",
+    ]
+    if push is not None:
+        lines.append(f"pushed: <b>{esc(push['outcome'])}</b> · {esc(push['reason'] or 'no reason given')}")
+        if push["reason_detail"]:
+            lines.append(esc(push["reason_detail"][:200]))
+        lines.append(f"promised {_rel(push['promised_at'], t0)} · pushed {esc(fmt_bytes(push['pushed_bytes']))}"
+                     f" · wasted {esc(fmt_bytes(push['cost']['wasted_bytes']))}")
+    if reset is not None:
+        lines.append(f"{esc(reset['frame'])} by {esc(reset['by'])} {esc(reset['code'])} at {_rel(reset['at'], t0)}")
+    return "<br>".join(lines)
+
+
+def _rel(at: float | None, t0: float) -> str:
+    return "-" if at is None else esc(f"+{(at - t0) * 1000:.1f} ms")
+
+
+def waterfall_figure(report: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """The plotly figure (as a dict) and the number of bars it draws: one per exchange with a known moment."""
+    import plotly.graph_objects as go
+
+    rows = _rows(report)
+    t0 = _first(report["started_at"], min((r["start"] for r in rows), default=None)) or 0.0
+    span = max((r["end"] for r in rows), default=t0) - t0
+    min_width = max(span * 1000 * 0.004, 0.05)
+    labels = [_label(r["ex"]) for r in rows]
+    fig = go.Figure()
+    groups: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        key = "request" if row["push"] is None else row["push"]["outcome"]
+        groups.setdefault(key, []).append(i)
+    for key in ("request", *OUTCOMES):
+        members = groups.get(key, [])
+        if not members:
+            continue
+        fig.add_trace(go.Bar(
+            orientation="h", name="request" if key == "request" else f"push: {key}",
+            y=[labels[i] for i in members],
+            base=[(rows[i]["start"] - t0) * 1000 for i in members],
+            x=[max((rows[i]["end"] - rows[i]["start"]) * 1000, min_width) for i in members],
+            marker_color=REQUEST_COLOUR if key == "request" else OUTCOME_COLOURS[key],
+            hovertext=[_hover(rows[i], t0) for i in members], hovertemplate="%{hovertext}<extra></extra>",
+        ))
+    _add_markers(fig, rows, labels, t0)
+    _add_connection_bands(fig, rows)
+    fig.update_layout(
+        barmode="overlay", height=170 + 22 * max(len(rows), 3), margin={"l": 20, "r": 20, "t": 40, "b": 50},
+        xaxis={"title": {"text": "ms since capture start"}, "zeroline": False},
+        yaxis={"type": "category", "categoryorder": "array", "categoryarray": labels, "autorange": "reversed",
+               "automargin": True, "tickfont": {"family": "monospace", "size": 11}},
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        hoverlabel={"align": "left"}, plot_bgcolor="#fff", template="plotly_white",
+    )
+    return fig.to_plotly_json(), len(rows)
+
+
+def _add_markers(fig: Any, rows: list[dict[str, Any]], labels: list[str], t0: float) -> None:
+    import plotly.graph_objects as go
+
+    promise_x, promise_y, promise_text, reset_x, reset_y, reset_text = [], [], [], [], [], []
+    for row, label in zip(rows, labels, strict=True):
+        push, reset = row["push"], row["reset"]
+        if push is not None:
+            for ref in push["references"] or [{"stream_id": push["parent_stream_id"], "at": push["promised_at"]}]:
+                if ref["at"] is None:
+                    continue
+                promise_x.append((ref["at"] - t0) * 1000)
+                promise_y.append(label)
+                promise_text.append(f"PUSH_PROMISE on stream {esc(ref['stream_id'])} at {_rel(ref['at'], t0)}"
+                                    f"<br>{esc(push['url'])[:_URL_HOVER_LIMIT]}")
+        if reset is not None and reset["at"] is not None:
+            reset_x.append((reset["at"] - t0) * 1000)
+            reset_y.append(label)
+            reset_text.append(f"{esc(reset['frame'])} by {esc(reset['by'])}: {esc(reset['code'])}"
+                              f" at {_rel(reset['at'], t0)}")
+    if promise_x:
+        fig.add_trace(go.Scatter(
+            x=promise_x, y=promise_y, mode="markers", name="PUSH_PROMISE", hovertext=promise_text,
+            hovertemplate="%{hovertext}<extra></extra>",
+            marker={"symbol": "triangle-right", "size": 10, "color": "#222", "line": {"width": 1, "color": "#fff"}},
+        ))
+    if reset_x:
+        fig.add_trace(go.Scatter(
+            x=reset_x, y=reset_y, mode="markers", name="reset / cancel", hovertext=reset_text,
+            hovertemplate="%{hovertext}<extra></extra>",
+            marker={"symbol": "x-thin", "size": 11, "color": "#000", "line": {"width": 2.5, "color": "#000"}},
+        ))
+
+
+def _add_connection_bands(fig: Any, rows: list[dict[str, Any]]) -> None:
+    """Shade alternate connections so rows read as groups; the connection ID also starts every row label."""
+    bounds: list[tuple[int, int]] = []
+    for i, row in enumerate(rows):
+        if bounds and rows[bounds[-1][0]]["ex"]["connection"] == row["ex"]["connection"]:
+            bounds[-1] = (bounds[-1][0], i)
+        else:
+            bounds.append((i, i))
+    for first, last in bounds[::2]:
+        fig.add_shape(type="rect", xref="paper", x0=0, x1=1, yref="y", y0=first - 0.5, y1=last + 0.5,
+                      fillcolor="rgba(70,100,160,0.07)", line={"width": 0}, layer="below")
+
+
+def _plot_script(figure: dict[str, Any]) -> str:
+    from plotly.io.json import to_json_plotly
+
+    data, layout = to_json_plotly(figure.get("data", [])), to_json_plotly(figure.get("layout", {}))
+    config = to_json_plotly({"responsive": True, "displaylogo": False, "showLink": False})
+    # After rendering, write how many bars plotly drew into the DOM, so a headless browser test can compare it
+    # with data-bars (what this module meant to draw), and the page height, so the PNG export can fit it.
+    return (
+        f'(function(){{var el=document.getElementById("{PLOT_ID}");'
+        f"Plotly.newPlot(el,{data},{layout},{config}).then(function(){{"
+        'el.setAttribute("data-rendered-bars",String(el.querySelectorAll(".barlayer .point").length));'
+        'var root=document.documentElement;root.setAttribute("data-page-height",String(root.scrollHeight));});})();'
+    )
+
+
+# --- tables ---------------------------------------------------------------------------------------------------
+
+
+def _summary_table(report: dict[str, Any]) -> str:
+    rows = []
+    for outcome in OUTCOMES:
+        pushes = [p for p in report["pushes"] if p["outcome"] == outcome]
+        saved = sum(p["cost"]["saved_time"] or 0.0 for p in pushes)
+        added = sum(p["cost"]["competed_delay"] or 0.0 for p in pushes)
+        rows.append(
+            f"<tr><td>{badge(outcome)}</td><td class=n>{len(pushes)}</td>"
+            f"<td class=n>{esc(fmt_bytes(sum(p['pushed_bytes'] for p in pushes)))}</td>"
+            f"<td class=n>{esc(fmt_bytes(sum(p['cost']['wasted_bytes'] for p in pushes)))}</td>"
+            f"<td class=n>{esc(fmt_ms(saved))}</td><td class=n>{esc(fmt_ms(added))}</td></tr>"
+        )
+    s = report["summary"]
+    head = ("<tr><th>outcome</th><th>pushes</th><th>pushed bytes</th><th>wasted bytes</th><th>time saved</th>"
+            "<th>time added</th></tr>")
+    line = (f"<p>{s['connections']} connections, {s['requests']} requests, {s['pushes']} pushes; "
+            f"wasted {esc(fmt_bytes(s['wasted_bytes']))}, cache-duplicated "
+            f"{esc(fmt_bytes(s['cache_duplicated_bytes']))}, time saved {esc(fmt_ms(s['time_saved']))}, "
+            f"time added {esc(fmt_ms(s['time_added']))}, capture length {esc(fmt_ms(s['duration']))}.</p>")
+    return f"{line}<table id=summary>{head}{''.join(rows)}</table>"
+
+
+def _connections_table(report: dict[str, Any]) -> str:
+    rows = []
+    for c in report["connections"]:
+        push_ok = c["settings"].get("client", {}).get("ENABLE_PUSH", 1) != 0 if c["protocol"] != "h3" else (
+            c["max_push_id"] is not None)
+        rows.append(
+            f"<tr><td>{esc(c['id'])}</td><td>{esc(c['protocol'])}</td><td>{esc(c['client'])} → "
+            f"{esc(c['server'])}</td><td>{esc(c['tls_version'] or c['transport'])}</td><td>{esc(c['sni'] or '-')}"
+            f"</td><td>{esc(c['alpn'] or '-')}</td><td>{'yes' if push_ok else 'no'}</td>"
+            f"<td class=n>{esc(fmt_bytes(c['bytes_sent']['client']))} / {esc(fmt_bytes(c['bytes_sent']['server']))}"
+            f"</td><td>{esc(c['close'] or '-')}</td></tr>"
+        )
+    head = ("<tr><th>id</th><th>protocol</th><th>client → server</th><th>TLS</th><th>SNI</th><th>ALPN</th>"
+            "<th>push allowed</th><th>sent client / server</th><th>close</th></tr>")
+    return f"<table id=connections>{head}{''.join(rows)}</table>"
+
+
+def _pushes_table(report: dict[str, Any]) -> str:
+    if not report["pushes"]:
+        return "<p class=muted>No server push in this capture.</p>"
+    t0 = report["started_at"] or 0.0
+    rows = []
+    for p in report["pushes"]:
+        ident = f"push ID {p['push_id']}" if p["push_id"] is not None else f"stream {p['promised_stream_id']}"
+        evidence = "".join(
+            f"<li>{'' if e['at'] is None else _rel(e['at'], t0) + ' '}{esc(e['text'])}</li>" for e in p["evidence"]
+        )
+        cost = p["cost"]
+        costs = [f"pushed {fmt_bytes(p['pushed_bytes'])}"]
+        if cost["wasted_bytes"]:
+            costs.append(f"wasted {fmt_bytes(cost['wasted_bytes'])}")
+        if cost["saved_time"]:
+            costs.append(f"saved {fmt_ms(cost['saved_time'])}")
+        if cost["competed_delay"]:
+            costs.append(f"added ~{fmt_ms(cost['competed_delay'])} ({fmt_bytes(cost['competed_bytes'])} competed)")
+        if cost["late_by"]:
+            costs.append(f"late by {fmt_ms(cost['late_by'])}")
+        reset = p["reset"]
+        reset_text = f"{reset['frame']} by {reset['by']} {reset['code']}" if reset else "-"
+        advice = p["advice_text"] or p["advice"]
+        rows.append(
+            f"<tr><td class=n>{p['id']}</td><td>{esc(p['connection'])}<br>{esc(ident)}</td>"
+            f"<td class=url>{esc(p['url'])}</td><td>{esc(p['status'] or '-')}</td><td>{badge(p['outcome'])}</td>"
+            f"<td>{esc(p['reason'] or '-')}<div class=muted>{esc(p['reason_detail'])}</div></td>"
+            f"<td>{'<br>'.join(esc(c) for c in costs)}</td><td>{esc(reset_text)}</td>"
+            f"<td><ul class=ev>{evidence}</ul></td><td>{esc(advice or '-')}</td></tr>"
+        )
+    head = ("<tr><th>#</th><th>connection</th><th>URL</th><th>status</th><th>outcome</th><th>why</th>"
+            "<th>cost</th><th>reset</th><th>evidence</th><th>advice</th></tr>")
+    return f"<table id=pushes>{head}{''.join(rows)}</table>"
+
+
+def _exchanges_table(report: dict[str, Any]) -> str:
+    rows = []
+    for ex in report["exchanges"]:
+        headers = "".join(f"<tr><td>{esc(n)}</td><td class=url>{esc(v)}</td></tr>"
+                          for n, v in ex["request_headers"] + [["", ""]] + ex["response_headers"])
+        rows.append(
+            f"<tr><td class=n>{ex['id']}</td><td>{esc(ex['connection'])}</td><td class=n>{esc(ex['stream_id'])}</td>"
+            f"<td>{'push' if ex['pushed'] else esc(ex['method'])}</td><td>{esc(ex['status'] or '-')}</td>"
+            f"<td class=n>{esc(fmt_bytes(ex['body_bytes']))}</td><td class=url>{esc(ex['url'])}"
+            f"<details><summary>headers</summary><table>{headers}</table></details></td></tr>"
+        )
+    head = ("<tr><th>#</th><th>conn</th><th>stream</th><th>method</th><th>status</th><th>body</th>"
+            "<th>URL</th></tr>")
+    return f"<table id=exchanges>{head}{''.join(rows)}</table>"
+
+
+def _diagnostics(report: dict[str, Any]) -> str:
+    if not report["diagnostics"]:
+        return "<p class=muted>None.</p>"
+    items = "".join(
+        f"<li class=diag-{esc(d['level'])}>[{esc(d['level'])}] {esc(d['message'])}"
+        f"{' (' + esc(d['connection']) + ')' if d['connection'] else ''}</li>" for d in report["diagnostics"]
+    )
+    return f"<ul id=diagnostics>{items}</ul>"
+
+
+def render_html_report(report: dict[str, Any]) -> str:
+    """The page for a report dict (``report_dict`` output, or a JSON report read back)."""
+    import plotly.offline
+
+    figure, bars = waterfall_figure(report)
+    scripts: list[str] = []
+    if bars:
+        scripts = [plotly.offline.get_plotlyjs(), _plot_script(figure)]
+        plot = f'<div id="{PLOT_ID}" data-bars="{bars}" style="width:100%;height:{figure["layout"]["height"]}px">'
+        plot += "</div>"
+    else:
+        plot = f'<div id="{PLOT_ID}" data-bars="0"><p class=muted>No exchanges to draw.</p></div>'
+    title = f"pushscope: {report['name'] or report['source']}"
+    body = (
+        f"<h1>{esc(title)}</h1><p class=muted>pushscope {esc(report['pushscope'])} · bars are exchanges, "
+        "grouped by connection; pushed rows are coloured by outcome; ▶ marks a PUSH_PROMISE, × a reset or cancel."
+        f"</p>{plot}<h2>Pushes by outcome</h2>{_summary_table(report)}<h2>Pushes</h2>{_pushes_table(report)}"
+        f"<h2>Connections</h2>{_connections_table(report)}<h2>Exchanges</h2>{_exchanges_table(report)}"
+        f"<h2>Diagnostics</h2>{_diagnostics(report)}"
+    )
+    return html_page(title, body, scripts)
+
+
+def render_html(capture: Capture, *, redact: bool = True) -> str:
+    return render_html_report(report_dict(capture, redact=redact))

@@ -1,0 +1,247 @@
+"""qlog export (JSON, qlog_version "0.3"): one trace per connection, loadable in qvis.
+
+HTTP/3 connections use the HTTP/3 event definitions of that qlog generation (``http:frame_created`` /
+``http:frame_parsed`` with a ``frame`` object, ``http:stream_type_set``, ``http:push_resolved``); QUIC's
+RESET_STREAM and STOP_SENDING, which are transport frames, appear as one-frame ``transport:packet_*`` events.
+qlog has no HTTP/2 definitions in that generation, so HTTP/2 connections get the same shapes under ``http2:``.
+
+A capture is a network vantage point, so each trace says ``{"type": "network", "flow": "client"}``: frames the
+client sent are "created", frames the server sent are "parsed", as a client-side log would have them.
+Events come from the model: per-stream frame records, connection-level frames, push promises, resets and
+cancels, and each push's verdict. Header values are redacted like every other export.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pushscope import __version__
+from pushscope.export.json_report import redact_headers
+from pushscope.model.entities import Capture, Connection, Exchange, FrameRecord, Push
+
+QLOG_VERSION = "0.3"
+RESET_KINDS = ("RST_STREAM", "RESET_STREAM", "STOP_SENDING")
+# Frames whose content the model holds elsewhere (with more detail): they are emitted from those facts.
+FROM_MODEL = ("PUSH_PROMISE", "CANCEL_PUSH", "GOAWAY", *RESET_KINDS)
+
+
+H3_FRAME_TYPES = ("data", "headers", "cancel_push", "settings", "push_promise", "goaway", "max_push_id",
+                  "duplicate_push", "priority_update")
+H2_FRAME_TYPES = ("data", "headers", "priority", "rst_stream", "settings", "push_promise", "ping", "goaway",
+                  "window_update", "continuation", "altsvc", "origin", "priority_update")
+
+
+def _frame_base(kind: str, prefix: str) -> dict[str, Any]:
+    """``{"frame_type": ...}`` with qlog's names; a type it has no name for becomes "unknown" or "reserved"."""
+    name = kind.lower()
+    if name in (H3_FRAME_TYPES if prefix == "http" else H2_FRAME_TYPES):
+        return {"frame_type": name}
+    frame: dict[str, Any] = {"frame_type": "reserved" if name.startswith("reserved") else "unknown"}
+    if "_0x" in name:
+        try:
+            frame["raw_frame_type"] = int(name.rsplit("_0x", 1)[1], 16)
+        except ValueError:
+            pass
+    frame["name"] = kind
+    return frame
+
+
+def _field_list(headers: list[tuple[str, str]], redact: bool) -> list[dict[str, str]]:
+    return [{"name": name, "value": value} for name, value in redact_headers(headers, redact)]
+
+
+class _Trace:
+    """Collects one connection's events, relative to the moment the connection was first seen."""
+
+    def __init__(self, conn: Connection, redact: bool) -> None:
+        self.conn, self.redact = conn, redact
+        self.prefix = "http" if conn.protocol == "h3" else "http2"
+        self.events: list[tuple[float, int, dict[str, Any]]] = []
+
+    def add(self, at: float, name: str, data: dict[str, Any]) -> None:
+        time = round((at - self.conn.opened_at) * 1000, 3)
+        self.events.append((time, len(self.events), {"time": time, "name": name, "data": data}))
+
+    def frame(self, at: float, sender: str, frame: dict[str, Any], stream_id: int | None, length: int | None,
+              flags: tuple[str, ...] = ()) -> None:
+        verb = "frame_created" if sender == "client" else "frame_parsed"
+        data: dict[str, Any] = {}
+        if stream_id is not None:
+            data["stream_id"] = stream_id
+        if length is not None:
+            data["length"] = length
+        data["frame"] = frame
+        if flags and self.prefix == "http2":
+            data["flags"] = list(flags)
+        self.add(at, f"{self.prefix}:{verb}", data)
+
+    def reset(self, at: float, sender: str, kind: str, stream_id: int | None, error: str) -> None:
+        if self.prefix == "http2":
+            self.frame(at, sender, {"frame_type": "rst_stream", "error_code": error}, stream_id, 4)
+            return
+        verb = "packet_sent" if sender == "client" else "packet_received"
+        frame: dict[str, Any] = {"frame_type": kind.lower(), "error_code": error}
+        if stream_id is not None:
+            frame["stream_id"] = stream_id
+        self.add(at, f"transport:{verb}", {"header": {"packet_type": "1RTT"}, "frames": [frame]})
+
+    def result(self) -> list[dict[str, Any]]:
+        return [event for _, _, event in sorted(self.events, key=lambda e: (e[0], e[1]))]
+
+
+def _stream_frames(capture: Capture, conn: Connection) -> tuple[dict[int, list[FrameRecord]], list[FrameRecord]]:
+    """Frame records per exchange, with stream frames filed at connection level put back on their stream.
+
+    A HEADERS record can reach ``Connection.frames`` when its frame was seen before the stream's exchange
+    existed; it is matched back by its moment (the request or response start it completed).
+    """
+    exchanges = [e for e in capture.exchanges if e.connection_id == conn.id]
+    per: dict[int, list[FrameRecord]] = {e.id: list(e.frames) for e in exchanges}
+    by_stream = {e.stream_id: e for e in exchanges if e.stream_id is not None}
+    by_moment: dict[tuple[str, float], Exchange] = {}
+    for e in exchanges:
+        if e.request_start is not None and not e.pushed:
+            by_moment.setdefault(("client", e.request_start), e)
+        if e.response_start is not None:
+            by_moment.setdefault(("server", e.response_start), e)
+    rest: list[FrameRecord] = []
+    for record in conn.frames:
+        sid = getattr(record, "stream_id", None)  # in case the model records it one day
+        owner = by_stream.get(sid) if sid is not None else None
+        if owner is None and record.frame_type in ("HEADERS", "DATA", "CONTINUATION"):
+            owner = by_moment.get((record.sender, record.at))
+        if owner is not None:
+            per[owner.id].append(record)
+        else:
+            rest.append(record)
+    for records in per.values():
+        records.sort(key=lambda r: r.at)
+    return per, rest
+
+
+def _exchange_events(trace: _Trace, exchange: Exchange, records: list[FrameRecord], push: Push | None,
+                     seen_resets: set[tuple[float, str, str]]) -> None:
+    blocks = {"client": [exchange.request_headers] if not exchange.pushed else [],
+              "server": [*exchange.informational, exchange.response_headers]}
+    if exchange.trailers:
+        blocks["server" if exchange.response_headers else "client"].append(exchange.trailers)
+    sid = exchange.stream_id
+    if push is not None and trace.prefix == "http" and sid is not None:
+        first = records[0].at if records else push.promised_at
+        trace.add(first, "http:stream_type_set",
+                  {"stream_id": sid, "owner": "remote", "new": "push", "associated_push_id": push.push_id})
+    for record in records:
+        kind = record.frame_type
+        if kind in RESET_KINDS:
+            key = (round(record.at, 6), record.sender, kind)
+            if key not in seen_resets:
+                seen_resets.add(key)
+                error = record.flags[0] if record.flags else (exchange.reset.name if exchange.reset else "")
+                trace.reset(record.at, record.sender, kind, sid, error)
+            continue
+        if kind in FROM_MODEL:
+            continue
+        frame = _frame_base(kind, trace.prefix)
+        if kind == "HEADERS":
+            queue = blocks[record.sender]
+            frame["headers"] = _field_list(queue.pop(0), trace.redact) if queue else []
+        trace.frame(record.at, record.sender, frame, sid, record.length, record.flags)
+    reset = exchange.reset
+    if reset is not None and reset.kind in RESET_KINDS:
+        key = (round(reset.at, 6), reset.by, reset.kind)
+        if key not in seen_resets:
+            seen_resets.add(key)
+            trace.reset(reset.at, reset.by, reset.kind, sid, reset.name)
+
+
+def _push_events(trace: _Trace, push: Push, exchange: Exchange | None, seen: set[tuple[float, str, str]]) -> None:
+    for parent, at in push.references or [(push.parent_stream_id, push.promised_at)]:
+        frame: dict[str, Any] = {"frame_type": "push_promise"}
+        if trace.prefix == "http":
+            frame["push_id"] = push.push_id
+        else:
+            frame["promised_stream_id"] = push.promised_stream_id
+        frame["headers"] = _field_list(push.promise_headers, trace.redact)
+        trace.frame(at, "server", frame, parent, push.promise_wire_bytes)
+    reset = push.reset
+    if reset is not None and reset.kind == "CANCEL_PUSH":
+        trace.frame(reset.at, reset.by, {"frame_type": "cancel_push", "push_id": push.push_id}, None, None)
+    elif reset is not None and (round(reset.at, 6), reset.by, reset.kind) not in seen:
+        seen.add((round(reset.at, 6), reset.by, reset.kind))
+        trace.reset(reset.at, reset.by, reset.kind, push.promised_stream_id, reset.name)
+    ends = [t for t in (reset.at if reset else None, exchange.response_end if exchange else None) if t is not None]
+    data: dict[str, Any] = {}
+    if push.push_id is not None:
+        data["push_id"] = push.push_id
+    if push.promised_stream_id is not None:
+        data["stream_id"] = push.promised_stream_id
+    decision = {"used": "claimed", "wasted": "abandoned", "cache-duplicated": "abandoned"}.get(push.outcome)
+    if decision:
+        data["decision"] = decision
+    data.update(outcome=push.outcome, reason=push.reason, wasted_bytes=push.cost.wasted_bytes,
+                pushed_bytes=push.cost.pushed_bytes, url=push.url)
+    trace.add(min(ends) if ends else push.promised_at, f"{trace.prefix}:push_resolved", data)
+
+
+def _connection_events(trace: _Trace, rest: list[FrameRecord]) -> None:
+    conn = trace.conn
+    settings_done: set[str] = set()
+    max_push = [r for r in rest if r.frame_type == "MAX_PUSH_ID" and r.sender == "client"]
+    for record in rest:
+        kind = record.frame_type
+        if kind in FROM_MODEL:
+            continue
+        frame = _frame_base(kind, trace.prefix)
+        if kind == "SETTINGS" and "ACK" not in record.flags and record.sender not in settings_done:
+            settings_done.add(record.sender)
+            frame["settings"] = [{"name": k.lower(), "value": v} for k, v in conn.settings[record.sender].items()]
+        elif kind == "MAX_PUSH_ID" and record is (max_push[-1] if max_push else None):
+            frame["push_id"] = conn.max_push_id
+        trace.frame(record.at, record.sender, frame, 0 if trace.prefix == "http2" else None, record.length,
+                    record.flags)
+    for side in ("client", "server"):
+        if side not in settings_done and conn.settings[side]:
+            frame = {"frame_type": "settings",
+                     "settings": [{"name": k.lower(), "value": v} for k, v in conn.settings[side].items()]}
+            trace.frame(conn.opened_at, side, frame, 0 if trace.prefix == "http2" else None, None)
+    for by, last, error, at in conn.goaways:
+        frame = {"frame_type": "goaway", "id": last} if trace.prefix == "http" else {
+            "frame_type": "goaway", "last_stream_id": last, "error_code": error}
+        trace.frame(at, by, frame, 0 if trace.prefix == "http2" else None, None)
+
+
+def trace_dict(capture: Capture, conn: Connection, *, redact: bool = True) -> dict[str, Any]:
+    trace = _Trace(conn, redact)
+    per, rest = _stream_frames(capture, conn)
+    pushes = {p.exchange_id: p for p in capture.pushes if p.connection_id == conn.id}
+    seen: set[tuple[float, str, str]] = set()
+    for exchange in capture.exchanges:
+        if exchange.connection_id == conn.id:
+            _exchange_events(trace, exchange, per.get(exchange.id, []), pushes.get(exchange.id), seen)
+    for push in pushes.values():
+        _push_events(trace, push, capture.exchange(push.exchange_id), seen)
+    _connection_events(trace, rest)
+    return {
+        "title": f"connection {conn.id}",
+        "description": f"{conn.protocol} {conn.client} -> {conn.server} ({conn.transport})",
+        "vantage_point": {"name": "pushscope", "type": "network", "flow": "client"},
+        "common_fields": {"group_id": conn.id, "protocol_type": ["HTTP3" if conn.protocol == "h3" else "HTTP2"],
+                          "reference_time": round(conn.opened_at * 1000, 3), "time_format": "relative"},
+        "events": trace.result(),
+    }
+
+
+def qlog_dict(capture: Capture, *, redact: bool = True) -> dict[str, Any]:
+    traces = [trace_dict(capture, conn, redact=redact) for conn in capture.connections.values()
+              if conn.protocol in ("h2", "h3")]
+    return {
+        "qlog_version": QLOG_VERSION, "qlog_format": "JSON",
+        "title": f"pushscope {__version__}: {capture.name or capture.source}",
+        "description": "HTTP/2 and HTTP/3 frames and server push verdicts, from a packet capture",
+        "traces": [t for t in traces if t["events"]],
+    }
+
+
+def render_qlog(capture: Capture, *, redact: bool = True) -> str:
+    return json.dumps(qlog_dict(capture, redact=redact), indent=1, ensure_ascii=False) + "\n"

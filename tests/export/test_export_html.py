@@ -1,0 +1,146 @@
+"""The HTML report: self-contained, escaped, and drawn by plotly in a real (headless) browser."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from export_models import (
+    AUTH_SECRET,
+    CHROMIUM,
+    COOKIE_SECRET,
+    SET_COOKIE_SECRET,
+    XSS_HEADER_PAYLOAD,
+    XSS_URL_PAYLOAD,
+    build_capture,
+    dump_dom,
+)
+
+from pushscope.export.html_report import html_page, render_html, waterfall_figure
+from pushscope.export.json_report import report_dict
+
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (CI installs it)")
+
+
+@pytest.fixture(scope="module")
+def page() -> str:
+    return render_html(build_capture())
+
+
+@pytest.fixture(scope="module")
+def xss_page() -> str:
+    return render_html(build_capture(xss=True))
+
+
+def test_self_contained_offline(page: str) -> None:
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<script src" not in page.lower()
+    outside_bundle = page.split("<script>", 1)[0] + page.rsplit("<script>", 1)[1]
+    assert "cdn.plot.ly" not in outside_bundle and "https://" not in outside_bundle.replace("https://example.test", "")
+    assert len(page) > 2_000_000, "plotly.js must be embedded"
+    assert "Content-Security-Policy" in page and "connect-src 'none'" in page
+
+
+def test_sections_and_tables(page: str) -> None:
+    for marker in ('id="waterfall"', "id=summary", "id=pushes", "id=connections", "id=exchanges", "id=diagnostics"):
+        assert marker in page
+    for outcome in ("used", "wasted", "cache-duplicated", "unknown"):
+        assert f">{outcome}</span>" in page
+    assert "advice for reset-by-client" in page
+    assert "PUSH_PROMISE for /app.js on stream 1" in page
+    assert "CANCEL_PUSH by client" in page
+
+
+def test_bar_count_matches_exchanges(page: str) -> None:
+    capture = build_capture()
+    figure, bars = waterfall_figure(report_dict(capture))
+    assert bars == len(capture.exchanges)
+    assert f'data-bars="{bars}"' in page
+    names = [t["name"] for t in figure["data"]]
+    assert names[:5] == ["request", "push: used", "push: wasted", "push: cache-duplicated", "push: unknown"]
+    assert "PUSH_PROMISE" in names and "reset / cancel" in names
+    bar_points = sum(len(t["y"]) for t in figure["data"] if t["type"] == "bar")
+    assert bar_points == bars
+    promise = next(t for t in figure["data"] if t["name"] == "PUSH_PROMISE")
+    assert len(promise["x"]) == len(capture.pushes)
+    resets = next(t for t in figure["data"] if t["name"] == "reset / cancel")
+    assert len(resets["x"]) == 2
+
+
+def test_rows_grouped_by_connection() -> None:
+    figure, _ = waterfall_figure(report_dict(build_capture()))
+    labels = figure["layout"]["yaxis"]["categoryarray"]
+    conns = [label.split(" ", 1)[0] for label in labels]
+    assert conns == sorted(conns, key=lambda c: {"t0": 0, "q0": 1}[c])
+    assert len(set(labels)) == len(labels)
+
+
+def test_hover_has_url_status_timings_verdict() -> None:
+    figure, _ = waterfall_figure(report_dict(build_capture()))
+    wasted = next(t for t in figure["data"] if t["name"] == "push: wasted")
+    text = wasted["hovertext"][0]
+    for part in ("https://example.test/app.js", "status 200", "start +", "first byte", "wasted", "reset-by-client",
+                 "RST_STREAM by client CANCEL"):
+        assert part in text
+
+
+def test_redacted_by_default(page: str) -> None:
+    for secret in (COOKIE_SECRET, SET_COOKIE_SECRET, AUTH_SECRET, "c00k1e", "s3cr3t"):
+        assert secret not in page
+    assert "[redacted]" in page
+    assert COOKIE_SECRET in render_html(build_capture(), redact=False)
+
+
+def test_payloads_escaped_everywhere(xss_page: str) -> None:
+    # Outside plotly's own bundle, no raw payload: not in tables, hover text, tick labels or the figure JSON.
+    ours = xss_page.split("<script>", 1)[0] + xss_page.rsplit("</script>", 2)[-2].rsplit("<script>", 1)[-1]
+    for payload in (XSS_URL_PAYLOAD, XSS_HEADER_PAYLOAD, "<script>alert(1)</script>", "<b>"):
+        assert payload not in ours
+    assert "&lt;script&gt;document.title=&#x27;pwned&#x27;&lt;/script&gt;" in xss_page
+    assert "&lt;img src=x onerror=" in xss_page
+    # The figure JSON in <script> writes < > / as \u escapes: no "</script" can close the block early.
+    plot_script = xss_page.rsplit("<script>", 1)[1].split("</script>", 1)[0]
+    assert "</" not in plot_script and "<" not in plot_script
+    assert xss_page.lower().count("<script>") == 2
+
+
+@needs_chromium
+def test_chromium_renders_bars_and_scripts_do_not_run(tmp_path: Path) -> None:
+    capture = build_capture(xss=True)
+    path = tmp_path / "report.html"
+    path.write_text(render_html(capture), encoding="utf-8")
+    dom, log = dump_dom(path, tmp_path)
+    title = re.search(r"<title>(.*?)</title>", dom, re.S)
+    assert title and title.group(1).startswith("pushscope: ")
+    assert "pwned" not in (title.group(1) if title else "")
+    expected = len(capture.exchanges)
+    assert f'data-bars="{expected}"' in dom
+    assert f'data-rendered-bars="{expected}"' in dom, "plotly did not draw one bar per exchange"
+    assert dom.count('<g class="point">') == expected
+    assert re.search(r'data-page-height="\d+"', dom), "the PNG export reads the page height from here"
+    assert "<img" not in dom, "the header payload became an element"
+    assert "<script>document.title" not in dom and "&lt;script&gt;document.title" in dom
+    assert "Refused to" not in log, "the page's own scripts must satisfy its CSP"
+    assert "Uncaught" not in log
+
+
+@needs_chromium
+def test_csp_blocks_an_unescaped_script(tmp_path: Path) -> None:
+    """Defence in depth: even a script that slipped through escaping is refused (only hashed scripts run)."""
+    ok = "document.body.setAttribute('data-ok','1');"
+    body = "<p>x</p><script>document.title='pwned'</script><img src=x onerror=\"document.title='pwned'\">"
+    path = tmp_path / "csp.html"
+    path.write_text(html_page("csp", body, [ok]), encoding="utf-8")
+    dom, log = dump_dom(path, tmp_path)
+    assert 'data-ok="1"' in dom
+    assert "<title>csp</title>" in dom and "pwned</title>" not in dom
+    assert "Content Security Policy" in log
+
+
+def test_empty_capture_page() -> None:
+    from pushscope.model.entities import Capture
+
+    page = render_html(Capture(source="capture", name="empty"))
+    assert 'data-bars="0"' in page and "No server push" in page
+    assert "<script>" not in page
