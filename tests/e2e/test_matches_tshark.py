@@ -30,15 +30,18 @@ def _tshark_view(capture: str, keys: str | None, tmp_path: Path) -> dict[str, Co
         plain = tmp_path / "keys.txt"
         plain.write_bytes(gzip.open(keys).read())
         keys = str(plain)
-    command = ["tshark", "-r", capture, "-Y", "http2", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=|",
+    command = ["tshark", "-r", capture, "-Y", "http2 or http", "-T", "fields", "-E", "occurrence=a",
+               "-E", "aggregator=|",
                "-e", "http2.headers.method", "-e", "http2.headers.path", "-e", "http2.headers.status",
-               "-e", "http2.push_promise.promised_stream_id"]
+               "-e", "http2.push_promise.promised_stream_id", "-e", "http.request.method", "-e", "http.request.uri"]
     if keys:
         command[3:3] = ["-o", f"tls.keylog_file:{keys}"]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     view: dict[str, Counter] = {"method": Counter(), "path": Counter(), "status": Counter(), "promised": Counter()}
     for line in out.splitlines():
-        methods, paths, statuses, promised = (line.split("\t") + ["", "", "", ""])[:4]
+        methods, paths, statuses, promised, h1_method, h1_uri = (line.split("\t") + [""] * 6)[:6]
+        # An h2c Upgrade's first request is HTTP/1.1 on the wire; pushscope lists it as stream 1.
+        methods, paths = f"{methods}|{h1_method}", f"{paths}|{h1_uri}"
         view["method"].update(m for m in methods.split("|") if m)
         view["path"].update(p for p in paths.split("|") if p)
         view["status"].update(s for s in statuses.split("|") if s)
