@@ -47,6 +47,7 @@ class PushFacts:
     references: list[ReferenceSeen] = field(default_factory=list)
     references_elsewhere: list[ReferenceSeen] = field(default_factory=list)
     unreadable_documents: list[str] = field(default_factory=list)
+    documents_checked: list[str] = field(default_factory=list)
     preload: PreloadLink | None = None
 
     @property
@@ -232,6 +233,8 @@ def _references(facts: PushFacts, index: CaptureIndex) -> None:
     for document in index.loaded_documents(push):
         if document.id == push.exchange_id:
             continue
+        if document.connection_id == push.connection_id:
+            facts.documents_checked.append(document.url)
         why = index.unreadable_reason(document)
         if why is not None:
             facts.unreadable_documents.append(f"{document.url}: {why}")

@@ -117,6 +117,10 @@ def _reference_items(facts: PushFacts, reason: str, origin: float) -> list[Evide
         for seen in facts.references_elsewhere[:2]:
             items.append(Evidence("reference-elsewhere", f"referenced only by {seen.document.url} on another "
                                   f"connection ({seen.document.connection_id})", seen.needed_at, seen.document.id))
+        checked = facts.documents_checked
+        listed = ", ".join(checked[:4]) + (f" and {len(checked) - 4} more" if len(checked) > 4 else "")
+        items.append(Evidence("documents-checked", f"checked {len(checked)} documents loaded on this connection"
+                              + (f": {listed}" if checked else "")))
         items.append(Evidence("never-requested", "the client never requested it"))
     for why in facts.unreadable_documents[:2]:
         items.append(Evidence("unreadable-document", why))
