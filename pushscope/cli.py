@@ -42,6 +42,16 @@ def _report_parser() -> argparse.ArgumentParser:
 
 def run_report(argv: list[str]) -> int:
     args = _report_parser().parse_args(argv)
+    if args.capture:
+        from pushscope.sources.probe.recording import is_saved_session, render_saved_session
+
+        if is_saved_session(args.capture):
+            text = render_saved_session(args.capture, args.format, redact=not args.no_redact)
+            if args.output:
+                Path(args.output).write_text(text, encoding="utf-8")
+            else:
+                sys.stdout.write(text)
+            return 0
     capture_path, keylog = (args.capture, args.keylog) if args.capture else demo_capture()
     from pushscope.pipeline import load_capture
 
@@ -75,6 +85,14 @@ def main(argv: list[str] | None = None) -> int:
         return run_report(argv[1:])
     if argv and argv[0] == "tui":
         return run_tui(argv[1:])
+    if argv and argv[0] == "probe":
+        from pushscope.probe_cli import run_probe
+
+        return run_probe(argv[1:])
+    if argv and argv[0] == "live":
+        from pushscope.probe_cli import run_live
+
+        return run_live(argv[1:])
     if argv and argv[0] == "diff":
         from pushscope.export.commands import run_diff
 

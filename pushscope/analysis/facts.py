@@ -176,7 +176,7 @@ def _fresh_copy(facts: PushFacts, index: CaptureIndex) -> None:
             continue  # an unclaimed push never reached the client's HTTP cache
         if not index.same_client(candidate, push):
             continue
-        rule = freshness(candidate.status, candidate.response_headers)
+        rule = freshness(candidate.status, candidate.response_headers, candidate.response_end)
         age = current_age(candidate.response_headers, candidate.response_end, push.promised_at)
         varies, vary_why = vary_matches(candidate.response_headers, candidate.request_headers, push.promise_headers)
         if rule.fresh_at_age(age) and varies and (best is None or candidate.response_end > (best.response_end or 0)):
@@ -193,6 +193,9 @@ def _earlier_promise(facts: PushFacts, capture: Capture) -> None:
         if other.connection_id == push.connection_id and normalize_url(other.url) == facts.url:
             if other.push_id is not None and other.push_id == push.push_id:
                 continue
+            earlier = capture.exchange(other.exchange_id)
+            if other.reset is not None and (earlier is None or not earlier.complete):
+                continue  # the earlier promise was refused: this push is the one that delivers the URL
             facts.earlier_promise = other
             return
 

@@ -46,7 +46,8 @@ def _http_date(value: str | None) -> float | None:
         return None
 
 
-def freshness(status: int | None, headers: Headers) -> Freshness:
+def freshness(status: int | None, headers: Headers, response_time: float | None = None) -> Freshness:
+    """How long a response stays fresh; ``response_time`` stands in for a missing Date (RFC 9111 §4.2.1)."""
     directives = cache_directives(headers)
     if "no-store" in directives:
         return Freshness(False, 0.0, "Cache-Control: no-store")
@@ -60,7 +61,7 @@ def freshness(status: int | None, headers: Headers) -> Freshness:
     expires = header_value(headers, "expires")
     if expires is not None:
         expires_at = _http_date(expires)
-        date = _http_date(header_value(headers, "date"))
+        date = _http_date(header_value(headers, "date")) or response_time
         if expires_at is None or date is None:
             return Freshness(True, 0.0, "Expires unparseable (treated as stale)")
         return Freshness(True, max(0.0, expires_at - date), f"Expires - Date = {expires_at - date:.0f}s")

@@ -39,12 +39,13 @@ def normalize_url(url: str) -> str:
     """Scheme and host lower-cased, default ports and fragments dropped: the form push matching uses."""
     try:
         parts = urlsplit(url)
-    except ValueError:
+        port_number = parts.port
+    except ValueError:  # a malformed URL or port in a document must never stop the analysis
         return url
     host = (parts.hostname or "").lower()
     if ":" in host:
         host = f"[{host}]"
-    port = parts.port if parts.port not in (None, 443 if parts.scheme == "https" else 80) else None
+    port = port_number if port_number not in (None, 443 if parts.scheme == "https" else 80) else None
     netloc = f"{host}:{port}" if port else host
     return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))
 
@@ -60,6 +61,7 @@ class _ReferenceParser(HTMLParser):
         self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
         self._in_style = False
         self._text = text
+        self.base_href: str | None = None
 
     def _offset(self) -> int:
         line, column = self.getpos()
@@ -70,6 +72,8 @@ class _ReferenceParser(HTMLParser):
         offset = self._offset()
         tag_end = self._text.find(">", offset)
         end = tag_end + 1 if tag_end >= 0 else offset
+        if tag == "base" and self.base_href is None and values.get("href"):
+            self.base_href = values["href"]
         if tag == "link":
             rels = set(values.get("rel", "").lower().split())
             if rels & FETCHED_LINK_RELS and values.get("href"):
@@ -85,7 +89,7 @@ class _ReferenceParser(HTMLParser):
         if tag == "style":
             self._in_style = True
         if "style" in values:
-            self.found += [(u, end, "style=url()") for u, _ in _css_urls(values["style"])]
+            self.found += [(u, end, "style=url()") for u, _, _ in _css_urls(values["style"])]
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "style":
@@ -94,15 +98,18 @@ class _ReferenceParser(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._in_style:
             base = self._offset()
-            self.found += [(u, base + pos, "<style> url()") for u, pos in _css_urls(data)]
+            self.found += [(u, base + pos, f"<style> {kind}") for u, pos, kind in _css_urls(data)]
 
 
-def _css_urls(text: str) -> list[tuple[str, int]]:
+def _css_urls(text: str) -> list[tuple[str, int, str]]:
+    """(url, end offset, kind): kind is "@import" for `@import "x"` and `@import url(x)`, else "url()"."""
     found = []
     for match in CSS_URL.finditer(text):
         url = match.group(2) or match.group(4)
-        if url and not url.startswith("data:"):
-            found.append((url, match.end()))
+        if not url or url.startswith("data:"):
+            continue
+        imported = match.group(4) is not None or text[:match.start()].rstrip().lower().endswith("@import")
+        found.append((url, match.end(), "@import" if imported else "url()"))
     return found
 
 
@@ -118,14 +125,14 @@ def html_references(body: bytes, base_url: str) -> list[Reference]:
         parser.close()
     except Exception:  # html.parser is lenient, but a hostile document must never stop the analysis
         pass
+    if parser.base_href:
+        base_url = urljoin(base_url, parser.base_href)
     return _resolve(parser.found, text, base_url)
 
 
 def css_references(body: bytes, base_url: str) -> list[Reference]:
     text = body.decode("utf-8", "replace")
-    found = [(url, pos, "url()" if "@import" not in text[max(0, pos - 200):pos] else "@import")
-             for url, pos in _css_urls(text)]
-    return _resolve(found, text, base_url)
+    return _resolve(_css_urls(text), text, base_url)
 
 
 def _resolve(found: list[tuple[str, int, str]], text: str, base_url: str) -> list[Reference]:

@@ -43,10 +43,10 @@ from pushscope.events import (
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 FRAME_HEADER_LENGTH = 9
-# Far above any real SETTINGS_MAX_FRAME_SIZE (2**24 - 1 is the protocol's limit); a longer length means we
-# have lost frame sync, most likely because the capture started mid-connection.
-MAX_PLAUSIBLE_FRAME = 2**24 - 1
+# The default SETTINGS_MAX_FRAME_SIZE: a first frame this small is a plausible mid-connection start.
+DEFAULT_MAX_FRAME = 16384
 KNOWN_FRAME_TYPES = range(0, 0x11)
+FRAME_TYPE_CODES = range(0, 0x0A)  # the RFC 9113 frame types a mid-connection capture may start with
 HTTP1_HEADER_LIMIT = 64 * 1024
 
 
@@ -285,6 +285,12 @@ class H2ConnectionDecoder:
         return self.client.receive(rest, at) if rest else []
 
     def _maybe_upgrade_request(self, prelude: bytes, at: float) -> list[Event]:
+        if not _looks_like_http1_request(prelude) and _looks_like_frame_header(prelude):
+            self._client_state = "frames"
+            self._client_prelude.clear()
+            self.is_http2 = True
+            message = "no connection preface: the capture started mid-connection (HPACK state unknown)"
+            return [ProtocolAnomaly(self.connection_id, at, "client", message), *self.client.receive(prelude, at)]
         end = prelude.find(b"\r\n\r\n")
         if end < 0:
             if len(prelude) > HTTP1_HEADER_LIMIT or not _looks_like_http1_request(prelude):
@@ -341,6 +347,14 @@ class H2ConnectionDecoder:
         if pending_client:
             events += self._receive_client(pending_client, at)
         return events
+
+
+def _looks_like_frame_header(prelude: bytes) -> bool:
+    if len(prelude) < FRAME_HEADER_LENGTH:
+        return False
+    length, frame_type = int.from_bytes(prelude[:3], "big"), prelude[3]
+    reserved_bit_clear = not prelude[5] & 0x80
+    return frame_type in FRAME_TYPE_CODES and length <= DEFAULT_MAX_FRAME and reserved_bit_clear
 
 
 def _looks_like_http1_request(prelude: bytes) -> bool:

@@ -53,6 +53,6 @@ def _undo(coding: str, data: bytes, *, complete: bool) -> bytes:
 def _zlib(data: bytes, wbits: int, complete: bool) -> bytes:
     decompressor = zlib.decompressobj(wbits)
     out = decompressor.decompress(data, MAX_DECODED)
-    if complete and not decompressor.eof and not out:
+    if complete and not decompressor.eof and len(out) < MAX_DECODED:
         raise zlib.error("stream ended early")
     return out

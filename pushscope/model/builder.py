@@ -285,7 +285,8 @@ class CaptureBuilder:
         assert exchange is not None
         if exchange.reset is None:
             exchange.reset = reset
-        exchange.frames.append(FrameRecord(reset.at, reset.by, reset.kind, 4, (reset.name,), stream_id))
+        if reset.kind != "RST_STREAM":  # an RST_STREAM frame is already on the timeline from its FrameReceived
+            exchange.frames.append(FrameRecord(reset.at, reset.by, reset.kind, 4, (reset.name,), stream_id))
         if exchange.pushed:
             push = self.capture.push_for_exchange(exchange)
             if push is not None and push.reset is None:

@@ -110,7 +110,7 @@ class TcpRowReader:
 
     def _open(self, conn: _TcpConnection, row: Mapping[str, str], at: float) -> ConnectionOpened:
         conn.opened = True
-        conn.is_tls = conn.is_tls or bool(row.get("tls.record.content_type"))
+        conn.is_tls = conn.is_tls or bool(row.get("tls.record.content_type") or row.get("tls.record.opaque_type"))
         assert conn.client is not None and conn.server is not None
         return ConnectionOpened(
             conn.connection_id, at, conn.client, conn.server, "tls" if conn.is_tls else "tcp"
@@ -119,10 +119,12 @@ class TcpRowReader:
     def _tls_facts(self, conn: _TcpConnection, row: Mapping[str, str], sender: Side, at: float) -> Output:
         types = row.get("tls.handshake.type", "").split(",")
         content_types = row.get("tls.record.content_type", "")
-        if not content_types:
+        # An undecrypted TLS 1.3 record shows only its outer (opaque) type.
+        opaque_types = row.get("tls.record.opaque_type", "")
+        if not content_types and not opaque_types:
             return []
         conn.is_tls = True
-        conn.app_records += content_types.split(",").count("23")
+        conn.app_records += max(content_types.split(",").count("23"), opaque_types.split(",").count("23"))
         update = ConnectionUpdated(conn.connection_id, at)
         changed = False
         if "1" in types and sender == "client":

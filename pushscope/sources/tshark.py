@@ -38,6 +38,7 @@ TCP_FIELDS = [
     "tls.handshake.extensions_server_name",
     "tls.handshake.extensions_alpn_str",
     "tls.record.content_type",
+    "tls.record.opaque_type",
     "data.data",
     "udp.stream",
 ]

@@ -189,7 +189,8 @@ class ProbeConnection:
     def __init__(self, connection_id: str, origin: Origin, options: ProbeOptions, emit: Emit,
                  on_promise: PromiseHandler) -> None:
         self.connection_id = connection_id
-        self.origin = origin
+        self.origin = origin  # the page's origin: the :authority of requests
+        self.target = origin  # where to connect (another host/port when Alt-Svc moved it)
         self.options = options
         self.emit = emit
         self.on_promise = on_promise
@@ -242,9 +243,8 @@ class ProbeConnection:
     def open_transfers(self) -> list[Transfer]:
         return [t for t in self.requests + self.pushes if not t.finished and t.state != "cancelled"]
 
-    def fail_all(self, why: str) -> None:
+    def fail_all(self) -> None:
         """The connection ended: whatever is unfinished will never finish."""
-        self.error = self.error or why
         for transfer in self.requests + self.pushes:
             if not transfer.finished:
                 transfer.abandoned = True

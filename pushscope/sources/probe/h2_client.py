@@ -25,7 +25,16 @@ from h2.stream import StreamClosedBy
 from hyperframe.frame import RstStreamFrame
 
 from pushscope.decode.h2 import H2ConnectionDecoder
-from pushscope.events import BytesSeen, ConnectionClosed, ConnectionOpened, ConnectionUpdated, Headers, Side
+from pushscope.decode.h2_names import error_name
+from pushscope.events import (
+    BytesSeen,
+    ConnectionClosed,
+    ConnectionOpened,
+    ConnectionUpdated,
+    Diagnostic,
+    Headers,
+    Side,
+)
 from pushscope.model.entities import header_value
 from pushscope.sources.probe.connection import (
     Emit,
@@ -175,7 +184,8 @@ class _QuietH2Connection(h2.connection.H2Connection):
 
     def _prepare_for_sending(self, frames):  # type: ignore[no-untyped-def, override]
         if self._suppress_rst_for is not None:
-            frames = [f for f in frames if not (isinstance(f, RstStreamFrame) and f.stream_id == self._suppress_rst_for)]
+            suppressed = self._suppress_rst_for
+            frames = [f for f in frames if not (isinstance(f, RstStreamFrame) and f.stream_id == suppressed)]
         super()._prepare_for_sending(frames)
 
 
@@ -188,9 +198,13 @@ class H2ProbeConnection(ProbeConnection):
         config = h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
         self.h2 = _QuietH2Connection(config=config)
         self.h2.local_settings = h2.settings.Settings(client=True, initial_values=dict(LOCAL_SETTINGS))
+        # Settings given as initial values are never "acknowledged", so h2 would not apply them to its decoder.
+        self.h2.decoder.max_allowed_table_size = LOCAL_SETTINGS[SettingCodes.HEADER_TABLE_SIZE]
+        self.h2.decoder.max_header_list_size = LOCAL_SETTINGS[SettingCodes.MAX_HEADER_LIST_SIZE]
         self.decoder = H2ConnectionDecoder(connection_id)
         self.channel: _Channel | None = None
         self._streams: dict[int, Transfer] = {}
+        self._inbox = bytearray()
         self._reader_task: asyncio.Task[None] | None = None
         self._upgrade: Transfer | None = None
         self._closed_event = asyncio.Event()
@@ -216,13 +230,13 @@ class H2ProbeConnection(ProbeConnection):
 
     # -- connecting --------------------------------------------------------------------------------------
     async def connect(self, first_request: tuple[str, Headers] | None = None) -> None:
-        origin, options = self.origin, self.options
+        origin, target, options = self.origin, self.target, self.options
         started = time.time()
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(origin.host, origin.port),
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(target.host, target.port),
                                                     options.timeout)
-        except (OSError, asyncio.TimeoutError) as exc:
-            raise ProbeError(f"cannot connect to {origin.host} port {origin.port} (TCP): {exc or 'timed out'}") from exc
+        except (TimeoutError, OSError) as exc:
+            raise ProbeError(f"cannot connect to {target.host} port {target.port} (TCP): {exc or 'timed out'}") from exc
         sock = writer.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -255,7 +269,7 @@ class H2ProbeConnection(ProbeConnection):
             self._abort("tls-failed")
             raise ProbeError(f"{self.origin}: certificate verification failed ({exc.verify_message or exc}); "
                              "pass --cacert FILE to trust the server's certificate, or --insecure") from exc
-        except (ssl.SSLError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, ssl.SSLError, OSError) as exc:
             self._abort("tls-failed")
             raise ProbeError(f"{self.origin}: TLS handshake failed: {exc or 'timed out'}") from exc
         self.emit(ConnectionUpdated(self.connection_id, time.time(), tls_version=channel.version, sni=sni,
@@ -270,20 +284,27 @@ class H2ProbeConnection(ProbeConnection):
         """HTTP/1.1 ``Upgrade: h2c``; the request becomes stream 1 and its response arrives in HTTP/2."""
         settings = self.h2.initiate_upgrade_connection()
         assert settings is not None and self.channel is not None
-        path = header_value(headers, ":path") or "/"
+        request_headers = self.request_headers(url, [(n, v) for n, v in headers if not n.startswith(":")])
+        path = header_value(request_headers, ":path") or "/"
         lines = [f"GET {path} HTTP/1.1", f"Host: {self.origin.authority}", "Connection: Upgrade, HTTP2-Settings",
                  "Upgrade: h2c", f"HTTP2-Settings: {settings.decode().rstrip('=')}"]
-        lines += [f"{name.title()}: {value}" for name, value in headers if not name.startswith(":")]
-        transfer = Transfer(self.connection_id, url, list(headers), 1, time.time())
+        lines += [f"{name.title()}: {value}" for name, value in request_headers if not name.startswith(":")]
+        transfer = Transfer(self.connection_id, url, request_headers, 1, time.time())
         self._streams[1] = transfer
         self.requests.append(transfer)
         self._upgrade = transfer
         self._send_plain(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         received = b""
         while b"\r\n\r\n" not in received:
-            chunk = await asyncio.wait_for(self.channel.recv(), self.options.timeout)
+            try:
+                chunk = await asyncio.wait_for(self.channel.recv(), self.options.timeout)
+            except (TimeoutError, OSError) as exc:
+                self._abort("fin")
+                raise ProbeError(f"{self.origin}: no answer to the h2c Upgrade ({exc or 'timed out'})") from exc
             if not chunk:
-                raise ProbeError(f"{self.origin} closed the connection during the h2c Upgrade")
+                self._abort("fin")
+                raise ProbeError(f"{self.origin} closed the connection during the h2c Upgrade (it may not support "
+                                 "Upgrade: try --h2c prior-knowledge)")
             self._decode("server", chunk, time.time())
             received += chunk
         head, rest = received.split(b"\r\n\r\n", 1)
@@ -321,14 +342,23 @@ class H2ProbeConnection(ProbeConnection):
             self._finish(how)
 
     def _receive(self, data: bytes, now: float) -> bool:
-        try:
-            events = self.h2.receive_data(data)
-        except h2.exceptions.ProtocolError as exc:
-            self.error = f"HTTP/2 protocol error from the server: {exc}"
-            self._flush()  # our GOAWAY
-            return False
-        for event in events:
-            self._handle(event, now)
+        """Hand h2 one frame at a time and act on its events before the next frame, as a browser's frame loop
+        does: a push cancelled on its PUSH_PROMISE is reset even if its response came in the same read."""
+        self._inbox += data
+        while len(self._inbox) >= 9:
+            end = 9 + int.from_bytes(self._inbox[:3], "big")
+            if len(self._inbox) < end:
+                break
+            frame = bytes(self._inbox[:end])
+            del self._inbox[:end]
+            try:
+                events = self.h2.receive_data(frame)
+            except h2.exceptions.ProtocolError as exc:
+                self.error = f"HTTP/2 protocol error from the server: {exc}"
+                self._flush()  # our GOAWAY
+                return False
+            for event in events:
+                self._handle(event, now)
         self._flush()
         return True
 
@@ -366,7 +396,7 @@ class H2ProbeConnection(ProbeConnection):
                     transfer.done.set()
                     transfer.headers_seen.set()
             if event.error_code and not self._closing:
-                self.error = self.error or f"the server sent GOAWAY {ErrorCodes(event.error_code).name}"
+                self.error = self.error or f"the server sent GOAWAY {error_name(int(event.error_code))}"
 
     def _on_promise(self, event: h2.events.PushedStreamReceived, now: float) -> None:
         headers = _str_headers(event.headers)
@@ -382,16 +412,22 @@ class H2ProbeConnection(ProbeConnection):
         if self.closed:
             return
         self.closed = True
-        self.fail_all(self.error or "the connection closed")
+        self.fail_all()
         self.emit(ConnectionClosed(self.connection_id, time.time(), how))
+        if self.error and not self._closing:
+            self.emit(Diagnostic("warning", f"{self.connection_id}: {self.error}", self.connection_id,
+                                 "probe-connection-error"))
         if self.channel is not None:
             self.channel.abort()
         self._closed_event.set()
 
     def _abort(self, how: str) -> None:
+        if self.closed:
+            return
         if self.channel is not None:
             self.channel.abort()
         self.closed = True
+        self.fail_all()
         self.emit(ConnectionClosed(self.connection_id, time.time(), how))
 
     # -- the loader's interface --------------------------------------------------------------------------
@@ -431,7 +467,7 @@ class H2ProbeConnection(ProbeConnection):
             self.channel.shutdown()
         try:
             await asyncio.wait_for(self._closed_event.wait(), 2.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._finish("fin")
         if self._reader_task is not None:
             self._reader_task.cancel()

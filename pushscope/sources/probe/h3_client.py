@@ -10,6 +10,7 @@ counted as BytesSeen, as a capture counts them.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import ssl
 import time
@@ -40,6 +41,7 @@ from pushscope.events import (
     ConnectionClosed,
     ConnectionOpened,
     ConnectionUpdated,
+    Diagnostic,
     Event,
     Headers,
     PushStreamOpened,
@@ -59,6 +61,13 @@ from pushscope.sources.probe.connection import (
 )
 
 IDLE_TIMEOUT = 30.0
+
+
+def _quiet_aioquic() -> None:
+    """aioquic logs handshake failures as warnings; the probe reports them itself."""
+    logger = logging.getLogger("quic")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.ERROR)
 
 
 class _CountingTransport:
@@ -85,12 +94,16 @@ class _ProbeProtocol(QuicConnectionProtocol):
         self._transport = _CountingTransport(transport, self.probe)  # type: ignore[assignment]
         self.probe._transport_ready(self, transport)
 
+    def error_received(self, exc: Exception) -> None:
+        self.probe._network_error(exc)
+
     def datagram_received(self, data: bytes | str, addr: Any) -> None:
         self.probe._count("server", len(data))
         super().datagram_received(data, addr)
 
     def quic_event_received(self, event: QuicEvent) -> None:
-        super().quic_event_received(event)
+        # Not the base class's: it wraps every stream in asyncio streams whose writers, when collected, send a
+        # FIN of their own. The probe handles streams through H3Connection only.
         self.probe._quic_event(event)
 
 
@@ -112,6 +125,9 @@ class H3ProbeConnection(ProbeConnection):
         self._started = 0.0
         self._terminated: ConnectionTerminated | None = None
         self._closing = False
+        self._unreachable: Exception | None = None
+        self._unreachable_event: asyncio.Event | None = None
+        self.handshake_timeout: float | None = None  # shorter for an Alt-Svc alternative, which can fall back
 
     # -- wiring ------------------------------------------------------------------------------------------
     def _count(self, sender: Side, length: int) -> None:
@@ -122,6 +138,13 @@ class H3ProbeConnection(ProbeConnection):
             if isinstance(event, PushStreamOpened):
                 self._push_stream_opened(event.push_id, event.stream_id)
             self.emit(event)
+
+    def _network_error(self, exc: Exception) -> None:
+        """ICMP unreachable and the like: while connecting, nothing listens there; fail fast."""
+        if self._unreachable is None:
+            self._unreachable = exc
+            if self._unreachable_event is not None:
+                self._unreachable_event.set()
 
     def _transport_ready(self, protocol: _ProbeProtocol, transport: asyncio.BaseTransport) -> None:
         """Before the first packet: announce the connection, then let H3Connection write its streams."""
@@ -167,6 +190,12 @@ class H3ProbeConnection(ProbeConnection):
             self._emit_all(self.decoder.receive_stop_sending("server", event.stream_id, event.error_code, now))
         elif isinstance(event, ConnectionTerminated):
             self._terminated = event
+            if not self._closing and not self.closed and self._h3 is not None and self._protocol is not None \
+                    and self._protocol._connected:
+                self.error = (f"the QUIC connection was closed: {event.reason_phrase or 'no reason given'} "
+                              f"(code 0x{event.error_code:x})")
+                self.emit(Diagnostic("warning", f"{self.connection_id}: {self.error}", self.connection_id,
+                                     "probe-connection-error"))
             self._finish(now, "server" if not self._closing else "client", event.error_code)
             return
         if self._h3 is not None:
@@ -175,13 +204,14 @@ class H3ProbeConnection(ProbeConnection):
 
     # -- connecting --------------------------------------------------------------------------------------
     async def connect(self, first_request: tuple[str, Headers] | None = None) -> None:
-        origin, options = self.origin, self.options
+        origin, target, options = self.origin, self.target, self.options
+        _quiet_aioquic()
         loop = asyncio.get_running_loop()
         self._started = time.time()
         try:
-            infos = await loop.getaddrinfo(origin.host, origin.port, type=socket.SOCK_DGRAM)
+            infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_DGRAM)
         except OSError as exc:
-            raise ProbeError(f"cannot resolve {origin.host}: {exc}") from exc
+            raise ProbeError(f"cannot resolve {target.host}: {exc}") from exc
         family, address = infos[0][0], infos[0][4]
         self._server_address = address
         configuration = QuicConfiguration(is_client=True, alpn_protocols=list(H3_ALPN), server_name=origin.host,
@@ -197,12 +227,24 @@ class H3ProbeConnection(ProbeConnection):
             _transport, protocol = await loop.create_datagram_endpoint(
                 lambda: _ProbeProtocol(quic, self), family=family, remote_addr=address[:2])
         except OSError as exc:
-            raise ProbeError(f"cannot open a UDP socket to {origin.host} port {origin.port}: {exc}") from exc
+            raise ProbeError(f"cannot open a UDP socket to {target.host} port {target.port}: {exc}") from exc
+        self._unreachable_event = asyncio.Event()
         protocol.connect(address)
+        connected = loop.create_task(protocol.wait_connected())
+        refused = loop.create_task(self._unreachable_event.wait())
+        done, _pending = await asyncio.wait({connected, refused}, timeout=self.handshake_timeout or options.timeout,
+                                            return_when=asyncio.FIRST_COMPLETED)
+        refused.cancel()
+        if connected not in done:
+            connected.cancel()
         try:
-            await asyncio.wait_for(protocol.wait_connected(), options.timeout)
-        except (ConnectionError, asyncio.TimeoutError) as exc:
+            if connected not in done:
+                raise ConnectionError(str(self._unreachable or "timed out"))
+            connected.result()
+        except (ConnectionError, asyncio.CancelledError) as exc:
             why = self._terminated.reason_phrase if self._terminated is not None else ""
+            if not why and self._unreachable is not None:
+                why = f"nothing answers on UDP port {target.port} ({self._unreachable})"
             protocol.close()
             protocol._transport.close()  # type: ignore[union-attr]
             if not self.closed:
@@ -210,7 +252,8 @@ class H3ProbeConnection(ProbeConnection):
             hint = ""
             if "certificate" in why.lower() or "verify" in why.lower() or "hostname" in why.lower():
                 hint = "; pass --cacert FILE to trust the server's certificate, or --insecure"
-            raise ProbeError(f"{origin}: QUIC/HTTP/3 handshake failed: {why or 'no answer (timed out)'}{hint}") from exc
+            raise ProbeError(f"{origin} (UDP {target.host}:{target.port}): QUIC/HTTP/3 handshake failed: "
+                             f"{why or 'no answer (timed out)'}{hint}") from exc
 
     # -- HTTP/3 events -----------------------------------------------------------------------------------
     def _handle(self, event: H3Event, now: float) -> None:
@@ -274,7 +317,7 @@ class H3ProbeConnection(ProbeConnection):
             return
         self.closed = True
         self._emit_all(self.decoder.finish(now))
-        self.fail_all(self.error or "the connection closed")
+        self.fail_all()
         name = error_name(error_code, "h3") if by == "client" or error_code >= 0x100 else f"0x{error_code:x}"
         self.emit(ConnectionClosed(self.connection_id, now, f"close-by-{by} ({name})"))
 
@@ -314,7 +357,7 @@ class H3ProbeConnection(ProbeConnection):
             self._finish(time.time(), "client", int(ErrorCode.H3_NO_ERROR))
         try:
             await asyncio.wait_for(self._protocol.wait_closed(), 2.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         transport = self._protocol._transport
         if transport is not None:

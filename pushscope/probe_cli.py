@@ -1,0 +1,310 @@
+"""``pushscope probe URL`` and ``pushscope live -i IFACE``: the active probe and live capture, headless.
+
+Both print the same report as ``pushscope report`` (``--format text|json``). For the TUI, ``probe_events``
+and ``live_events`` yield the sources' items (events, diagnostics, progress) as they happen, like a capture
+source, so the inspector can fold them while the page loads or the traffic flows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import queue
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from pushscope.events import Diagnostic, Event, SourceFinished, SourceProgress
+
+PROBE_EPILOG = """\
+runs: every run loads the page on new connections; the HTTP cache (RFC 9111) is kept between runs, so a
+"warm" run shows which pushes duplicate what the client already holds. "cold" empties it first.
+  pushscope probe https://example.test/ --runs cold,warm
+  pushscope probe https://127.0.0.1:8443/index.html --cacert cert.pem --runs cold,warm --cancel-cached
+  pushscope probe http://127.0.0.1:8080/ --h2c upgrade --format json --save session.jsonl
+"""
+
+
+# --------------------------------------------------------------------------------------------------------
+# probe
+# --------------------------------------------------------------------------------------------------------
+def probe_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pushscope probe", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=PROBE_EPILOG,
+        description="Load a page like a browser that accepts server push, and report what every push did.")
+    parser.add_argument("url", help="the page to load (https:// for h2 or h3, http:// for h2c)")
+    parser.add_argument("--http", choices=["2", "3", "auto"], default="auto",
+                        help="HTTP version: 2, 3, or auto = HTTP/2 first, then HTTP/3 if Alt-Svc offers it "
+                             "(for later connections, as browsers do). Default: auto")
+    parser.add_argument("--h2c", choices=["prior-knowledge", "upgrade"], default="prior-knowledge",
+                        help="for http:// URLs: start HTTP/2 directly, or with an HTTP/1.1 Upgrade")
+    runs = parser.add_mutually_exclusive_group()
+    runs.add_argument("--runs", default="cold", help="comma-separated runs: cold, warm (default: cold)")
+    runs.add_argument("--repeat", type=int, metavar="N", help="N runs, the first cold, the others warm")
+    parser.add_argument("--cancel-cached", action="store_true",
+                        help="reset pushes for URLs already held fresh (RST_STREAM CANCEL / CANCEL_PUSH), as "
+                             "soon as their PUSH_PROMISE arrives")
+    parser.add_argument("--insecure", action="store_true", help="do not verify the server's certificate")
+    parser.add_argument("--cacert", metavar="FILE", help="trust the CA (or self-signed certificate) in FILE")
+    parser.add_argument("--keylog", metavar="FILE",
+                        help="append TLS and QUIC secrets to FILE (NSS key log) so a capture taken at the same "
+                             "time can be decrypted; default: $SSLKEYLOGFILE")
+    parser.add_argument("--save", metavar="FILE", help="save the session (JSON lines) for `pushscope FILE`")
+    parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    parser.add_argument("--no-redact", action="store_true", help="keep Cookie/Set-Cookie/Authorization values")
+    parser.add_argument("-H", "--header", action="append", default=[], metavar="'NAME: VALUE'",
+                        help="an extra request header (repeatable)")
+    parser.add_argument("--user-agent", help="User-Agent to send")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a connection or a "
+                        "response (default 10)")
+    parser.add_argument("--linger", type=float, default=0.5,
+                        help="seconds to keep each run's connections open for pushes still arriving (default 0.5)")
+    parser.add_argument("--concurrency", type=int, default=6, help="requests in flight at once (default 6)")
+    return parser
+
+
+def parse_runs(text: str | None, repeat: int | None) -> list[str | int]:
+    if repeat is not None:
+        if repeat < 1:
+            raise ValueError("--repeat needs at least 1")
+        return list(range(1, repeat + 1))
+    labels = [part.strip().lower() for part in (text or "cold").split(",") if part.strip()]
+    unknown = [label for label in labels if label not in ("cold", "warm")]
+    if unknown or not labels:
+        raise ValueError(f"--runs takes cold and warm, comma-separated (got {text!r})")
+    return list(labels)
+
+
+def probe_options(args: argparse.Namespace) -> Any:
+    from pushscope.sources.probe.connection import USER_AGENT, Origin, ProbeError, ProbeOptions
+
+    try:
+        Origin.of(args.url)
+    except ProbeError as exc:
+        raise ValueError(str(exc)) from exc
+    headers = []
+    for text in args.header:
+        name, sep, value = text.partition(":")
+        if not sep or not name.strip():
+            raise ValueError(f"--header wants 'Name: value', got {text!r}")
+        headers.append((name.strip().lower(), value.strip()))
+    if args.cacert and not Path(args.cacert).is_file():
+        raise ValueError(f"--cacert {args.cacert}: no such file")
+    return ProbeOptions(
+        url=args.url, http=args.http, h2c=args.h2c, runs=parse_runs(args.runs, args.repeat),
+        cancel_cached=args.cancel_cached, insecure=args.insecure, cacert=args.cacert,
+        keylog=args.keylog or os.environ.get("SSLKEYLOGFILE") or None, timeout=args.timeout, linger=args.linger,
+        concurrency=args.concurrency, user_agent=args.user_agent or USER_AGENT, extra_headers=headers)
+
+
+def _options_dict(options: Any) -> dict[str, Any]:
+    return {"http": options.http, "h2c": options.h2c, "runs": options.runs, "cancel_cached": options.cancel_cached,
+            "insecure": options.insecure, "concurrency": options.concurrency, "linger": options.linger}
+
+
+def run_probe(argv: Sequence[str]) -> int:
+    parser = probe_parser()
+    args = parser.parse_args(list(argv))
+    try:
+        options = probe_options(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    from pushscope.sources.probe.session import build_capture, probe_report, render_probe_text, run_session
+
+    try:
+        result = run_session(options)
+    except KeyboardInterrupt:
+        print("pushscope probe: interrupted", file=sys.stderr)
+        return 130
+    capture = build_capture(result.items, result.name, result.truth)
+    if args.save:
+        from pushscope.sources.probe.recording import write_session
+
+        write_session(args.save, result.items, result.runs, result.truth, url=options.url,
+                      options=_options_dict(options))
+    redact = not args.no_redact
+    if args.format == "json":
+        import json
+
+        report = probe_report(capture, result.runs_by_connection, result.truth, result.runs, redact=redact)
+        text = json.dumps(report, indent=2) + "\n"
+    else:
+        text = render_probe_text(capture, result.runs_by_connection, result.truth, result.runs, redact=redact)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    if not result.loaded:
+        for diagnostic in capture.diagnostics:
+            if diagnostic.level == "error":
+                print(f"pushscope probe: {diagnostic.message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+class ProbeEventStream:
+    """Iterate to run the probe on a background thread and receive its items as they happen.
+
+    After the iteration, ``result`` holds the session (runs, truth) and ``capture`` the analysed model. The
+    last items are the verdict/truth disagreement diagnostics and a SourceFinished. ``cancel()`` stops it.
+    """
+
+    _DONE = object()
+
+    def __init__(self, options: Any) -> None:
+        self.options = options
+        self.result: Any = None
+        self.capture: Any = None
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._session: Any = None
+        self._error: BaseException | None = None
+
+    def cancel(self) -> None:
+        if self._session is not None:
+            self._session.cancelled = True
+        if self._loop is not None and self._task is not None:
+            self._loop.call_soon_threadsafe(self._task.cancel)
+
+    def _run(self) -> None:
+        from pushscope.sources.probe.session import ProbeSession
+
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._session = ProbeSession(self.options, sink=self._queue.put)
+        try:
+            self._task = loop.create_task(self._session.run())
+            loop.run_until_complete(self._task)
+        except asyncio.CancelledError:
+            self._queue.put(Diagnostic("warning", "probe cancelled", code="cancelled"))
+        except BaseException as exc:  # reported as a diagnostic: the TUI must not die with the probe
+            self._error = exc
+        finally:
+            self.result = self._session.result
+            loop.close()
+            self._queue.put(self._DONE)
+
+    def __iter__(self) -> Iterator[Event | Diagnostic | SourceProgress | SourceFinished]:
+        thread = threading.Thread(target=self._run, name="pushscope-probe", daemon=True)
+        thread.start()
+        while True:
+            item = self._queue.get()
+            if item is self._DONE:
+                break
+            yield item
+        thread.join()
+        if self._error is not None:
+            yield Diagnostic("error", f"the probe failed: {self._error!r}", code="probe-failed")
+        from pushscope.sources.probe.session import build_capture
+
+        self.capture = build_capture(self.result.items, self.result.name, self.result.truth)
+        yield from (d for d in self.capture.diagnostics if d.code == "probe-disagrees")
+        yield SourceFinished({"runs": len(self.result.runs), "pushes": len(self.result.truth)})
+
+
+def probe_events(args: argparse.Namespace | Sequence[str] | Any) -> ProbeEventStream:
+    """The probe as a source for the TUI: pass ``pushscope probe`` arguments (a list or parsed Namespace) or
+    ProbeOptions; iterate the returned stream for Event | Diagnostic | SourceProgress (then SourceFinished)."""
+    from pushscope.sources.probe.connection import ProbeOptions
+
+    if isinstance(args, ProbeOptions):
+        return ProbeEventStream(args)
+    if not isinstance(args, argparse.Namespace):
+        args = probe_parser().parse_args(list(args))
+    return ProbeEventStream(probe_options(args))
+
+
+# --------------------------------------------------------------------------------------------------------
+# live
+# --------------------------------------------------------------------------------------------------------
+def live_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pushscope live",
+        description="Capture through tshark and fold HTTP/2 and HTTP/3 push traffic as it arrives. Stop with "
+                    "Ctrl-C or --duration; everything seen so far is reported.")
+    parser.add_argument("-i", "--interface", required=True, help="interface to capture on (tshark -D lists them)")
+    parser.add_argument("--keylog", metavar="FILE",
+                        help="NSS key log a client keeps writing (SSLKEYLOGFILE); default: $SSLKEYLOGFILE")
+    parser.add_argument("-f", "--filter", dest="capture_filter", metavar="FILTER",
+                        help="capture filter (BPF), e.g. 'tcp port 443 or udp port 443'")
+    parser.add_argument("-w", "--write", dest="write_to", metavar="FILE", help="also write the packets to FILE")
+    parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    parser.add_argument("--quic-port", type=int, action="append", default=[], metavar="PORT",
+                        help="decode UDP PORT as QUIC (443 always is; repeatable)")
+    parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    parser.add_argument("--no-redact", action="store_true", help="keep Cookie/Set-Cookie/Authorization values")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on standard error")
+    return parser
+
+
+def live_events(interface: str, *, keylog: str | None = None, capture_filter: str | None = None,
+                write_to: str | None = None, duration: float | None = None, quic_ports: Sequence[int] = (),
+                stop: threading.Event | None = None) -> Iterator[Event | Diagnostic | SourceProgress | SourceFinished]:
+    """Live capture as a source (see :func:`pushscope.sources.live.live_events`)."""
+    from pushscope.sources.live import live_events as _live_events
+
+    return _live_events(interface, keylog=keylog, capture_filter=capture_filter, write_to=write_to,
+                        duration=duration, quic_ports=quic_ports, stop=stop)
+
+
+def run_live(argv: Sequence[str]) -> int:
+    args = live_parser().parse_args(list(argv))
+    from pushscope.analysis import analyse
+    from pushscope.model.builder import CaptureBuilder
+
+    stop = threading.Event()
+    keylog = args.keylog or os.environ.get("SSLKEYLOGFILE") or None
+    builder = CaptureBuilder(source="live", name=f"live capture on {args.interface}")
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    failed = False
+    tty = sys.stderr.isatty()
+    try:
+        for item in live_events(args.interface, keylog=keylog, capture_filter=args.capture_filter,
+                                write_to=args.write_to, duration=args.duration, quic_ports=args.quic_port, stop=stop):
+            if isinstance(item, SourceProgress):
+                if args.quiet:
+                    continue
+                if tty:
+                    print(f"\r\x1b[Kpushscope live: {item.detail}", end="", file=sys.stderr, flush=True)
+                elif item.detail.startswith("capturing on") and ":" not in item.detail:
+                    print(f"pushscope live: {item.detail} (Ctrl-C stops)", file=sys.stderr, flush=True)
+                elif item.detail.startswith("stopped"):
+                    print(f"pushscope live: {item.detail}", file=sys.stderr, flush=True)
+                continue
+            if isinstance(item, SourceFinished):
+                continue
+            if isinstance(item, Diagnostic) and item.code.startswith("live-") and item.level == "error":
+                failed = True
+                print(("\n" if tty and not args.quiet else "") + f"pushscope live: {item.message}", file=sys.stderr)
+            builder.apply(item)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if tty and not args.quiet:
+        print(file=sys.stderr)
+    capture = analyse(builder.capture)
+    if failed and not capture.connections:
+        return 2
+    redact = not args.no_redact
+    if args.format == "json":
+        from pushscope.export.json_report import render_json
+
+        text = render_json(capture, redact=redact)
+    else:
+        from pushscope.export.text_report import render_text
+
+        text = render_text(capture, redact=redact)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
