@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pushscope.analysis.facts import PushFacts, _parent_exchange
-from pushscope.model.entities import Capture, Exchange, PushCost
+from pushscope.analysis.facts import CaptureIndex, PushFacts
+from pushscope.model.entities import Exchange, PushCost
 
 
-def push_cost(facts: PushFacts, capture: Capture) -> PushCost:
+def push_cost(facts: PushFacts, index: CaptureIndex) -> PushCost:
     push, exchange = facts.push, facts.exchange
     cost = PushCost()
     cost.header_bytes = push.promise_wire_bytes + (exchange.response_header_bytes if exchange else 0)
@@ -14,12 +14,12 @@ def push_cost(facts: PushFacts, capture: Capture) -> PushCost:
     cost.pushed_bytes = cost.header_bytes + cost.body_bytes
     end = _end_time(facts)
     cost.duration = None if end is None else max(0.0, end - push.promised_at)
-    parent = _parent_exchange(push, capture)
+    parent = index.parent_of(push)
     if exchange is not None and parent is not None:
         cost.competed_bytes, cost.competed_delay = _competition(exchange, parent)
     if push.outcome == "used":
         cost.late_by = facts.late_by or None
-        cost.saved_time = _saved_time(facts, capture)
+        cost.saved_time = _saved_time(facts, index)
     if push.outcome in ("wasted", "cache-duplicated"):
         cost.wasted_bytes = cost.pushed_bytes
     return cost
@@ -51,21 +51,10 @@ def _competition(pushed: Exchange, parent: Exchange) -> tuple[int, float | None]
     return competed, transfer * share
 
 
-def _saved_time(facts: PushFacts, capture: Capture) -> float | None:
+def _saved_time(facts: PushFacts, index: CaptureIndex) -> float | None:
     """A used push saved the round trip the client would have spent asking: needed + rtt - available."""
     needed, completed = facts.needed_at, facts.completed_at
-    rtt = _request_round_trip(facts.push.connection_id, capture)
+    rtt = index.request_round_trip(facts.push.connection_id)
     if needed is None or completed is None or rtt is None:
         return None
     return max(0.0, needed + rtt - max(completed, needed))
-
-
-def _request_round_trip(connection_id: str, capture: Capture) -> float | None:
-    """The quickest request-to-first-byte on the connection: a floor for what a request would have cost."""
-    times = [
-        e.response_start - e.request_start
-        for e in capture.exchanges
-        if e.connection_id == connection_id and not e.pushed and e.request_start is not None
-        and e.response_start is not None and e.response_start >= e.request_start
-    ]
-    return min(times) if times else None

@@ -11,7 +11,7 @@ from pushscope.analysis.freshness import current_age, freshness, vary_matches
 from pushscope.analysis.links import PreloadLink, preload_links
 from pushscope.analysis.references import Reference, normalize_url, references_in
 from pushscope.model.bodies import BodyUnavailable, decoded_body
-from pushscope.model.entities import Capture, Connection, Evidence, Exchange, Push, Reset
+from pushscope.model.entities import Capture, Connection, Exchange, Push, Reset
 
 DOCUMENT_TYPES = ("text/html", "application/xhtml+xml", "text/css")
 # Headers whose difference makes a browser refuse a pushed response for its own request.
@@ -63,18 +63,34 @@ class PushFacts:
 
 
 class CaptureIndex:
-    """Lookups over the whole capture that every push's facts need."""
+    """Lookups over the whole capture that every push's facts need, built once so judging is linear."""
 
     def __init__(self, capture: Capture) -> None:
         self.capture = capture
         self.client_of = {cid: conn.client.address for cid, conn in capture.connections.items()}
+        self.url_of: dict[int, str] = {e.id: normalize_url(e.url) for e in capture.exchanges}
         self.requests_by_url: dict[str, list[Exchange]] = {}
+        self.exchanges_by_url: dict[str, list[Exchange]] = {}
+        self.documents_by_client: dict[str | None, list[Exchange]] = {}
+        self.requests_by_stream: dict[tuple[str, int | None], Exchange] = {}
         for exchange in capture.exchanges:
+            url = self.url_of[exchange.id]
+            self.exchanges_by_url.setdefault(url, []).append(exchange)
             if not exchange.pushed and exchange.request_headers:
-                self.requests_by_url.setdefault(normalize_url(exchange.url), []).append(exchange)
+                self.requests_by_url.setdefault(url, []).append(exchange)
+            if not exchange.pushed:
+                self.requests_by_stream[(exchange.connection_id, exchange.stream_id)] = exchange
+            if _is_document(exchange):
+                self.documents_by_client.setdefault(self.client_of.get(exchange.connection_id), []).append(exchange)
+        self.pushes_by_connection_url: dict[tuple[str, str], list[Push]] = {}
+        for push in capture.pushes:
+            self.pushes_by_connection_url.setdefault((push.connection_id, normalize_url(push.url)), []).append(push)
         self.used_pushes: set[int] = set()
         self._references: dict[int, list[Reference]] = {}
         self._unreadable: dict[int, str] = {}
+        self._loaded: dict[str | None, list[Exchange]] = {}
+        self._referrers: dict[str | None, dict[str, list[tuple[Exchange, Reference]]]] = {}
+        self._round_trip: dict[str, float | None] = {}
 
     def same_client(self, a: Exchange | Push, b: Exchange | Push) -> bool:
         return self.client_of.get(a.connection_id) == self.client_of.get(b.connection_id)
@@ -95,20 +111,52 @@ class CaptureIndex:
 
     def loaded_documents(self, push: Push) -> list[Exchange]:
         """HTML and CSS the push's client loaded: its own requests, plus pushed ones that something references."""
-        documents = [e for e in self.capture.exchanges if _is_document(e) and self.same_client(e, push)]
-        loaded = [e for e in documents if not e.pushed]
-        referenced = {normalize_url(r.url) for doc in loaded for r in self.references_of(doc)}
-        pending = [e for e in documents if e.pushed]
-        changed = True
-        while changed:  # pushed stylesheets count once a loaded document references them
-            changed = False
-            for doc in list(pending):
-                if normalize_url(doc.url) in referenced:
-                    loaded.append(doc)
-                    pending.remove(doc)
-                    referenced |= {normalize_url(r.url) for r in self.references_of(doc)}
-                    changed = True
-        return loaded
+        client = self.client_of.get(push.connection_id)
+        if client not in self._loaded:
+            documents = self.documents_by_client.get(client, [])
+            loaded = [e for e in documents if not e.pushed]
+            referenced = {r.url for doc in loaded for r in self.references_of(doc)}
+            pending = [e for e in documents if e.pushed]
+            changed = True
+            while changed:  # pushed stylesheets count once a loaded document references them
+                changed = False
+                for doc in list(pending):
+                    if self.url_of[doc.id] in referenced:
+                        loaded.append(doc)
+                        pending.remove(doc)
+                        referenced |= {r.url for r in self.references_of(doc)}
+                        changed = True
+            self._loaded[client] = loaded
+        return self._loaded[client]
+
+    def referrers(self, push: Push, url: str) -> list[tuple[Exchange, Reference]]:
+        """Loaded documents of the push's client that reference ``url``, with the first such reference each."""
+        client = self.client_of.get(push.connection_id)
+        if client not in self._referrers:
+            by_url: dict[str, list[tuple[Exchange, Reference]]] = {}
+            for document in self.loaded_documents(push):
+                seen: set[str] = set()
+                for reference in self.references_of(document):
+                    if reference.url not in seen:
+                        seen.add(reference.url)
+                        by_url.setdefault(reference.url, []).append((document, reference))
+            self._referrers[client] = by_url
+        return self._referrers[client].get(url, [])
+
+    def parent_of(self, push: Push) -> Exchange | None:
+        return self.requests_by_stream.get((push.connection_id, push.parent_stream_id))
+
+    def request_round_trip(self, connection_id: str) -> float | None:
+        """The quickest request-to-first-byte on the connection: a floor for what a request would have cost."""
+        if connection_id not in self._round_trip:
+            times = [
+                e.response_start - e.request_start
+                for (cid, _), e in self.requests_by_stream.items()
+                if cid == connection_id and e.request_start is not None and e.response_start is not None
+                and e.response_start >= e.request_start
+            ]
+            self._round_trip[connection_id] = min(times) if times else None
+        return self._round_trip[connection_id]
 
 
 def _is_document(exchange: Exchange) -> bool:
@@ -124,10 +172,10 @@ def gather_facts(push: Push, index: CaptureIndex) -> PushFacts:
     _completion(facts)
     _push_permission(facts)
     _fresh_copy(facts, index)
-    _earlier_promise(facts, capture)
+    _earlier_promise(facts, index)
     _own_request(facts, index)
     _references(facts, index)
-    _preload(facts, capture)
+    _preload(facts, index)
     return facts
 
 
@@ -167,8 +215,8 @@ def _push_permission(facts: PushFacts) -> None:
 def _fresh_copy(facts: PushFacts, index: CaptureIndex) -> None:
     push = facts.push
     best: Exchange | None = None
-    for candidate in index.capture.exchanges:
-        if candidate.id == push.exchange_id or normalize_url(candidate.url) != facts.url:
+    for candidate in index.exchanges_by_url.get(facts.url, []):
+        if candidate.id == push.exchange_id:
             continue
         if candidate.response_end is None or candidate.response_end > push.promised_at or candidate.reset:
             continue
@@ -185,19 +233,18 @@ def _fresh_copy(facts: PushFacts, index: CaptureIndex) -> None:
     facts.fresh_copy = best
 
 
-def _earlier_promise(facts: PushFacts, capture: Capture) -> None:
-    push = facts.push
-    for other in capture.pushes:
+def _earlier_promise(facts: PushFacts, index: CaptureIndex) -> None:
+    push, capture = facts.push, index.capture
+    for other in index.pushes_by_connection_url.get((push.connection_id, facts.url), []):
         if other is push:
             break
-        if other.connection_id == push.connection_id and normalize_url(other.url) == facts.url:
-            if other.push_id is not None and other.push_id == push.push_id:
-                continue
-            earlier = capture.exchange(other.exchange_id)
-            if other.reset is not None and (earlier is None or not earlier.complete):
-                continue  # the earlier promise was refused: this push is the one that delivers the URL
-            facts.earlier_promise = other
-            return
+        if other.push_id is not None and other.push_id == push.push_id:
+            continue
+        earlier = capture.exchange(other.exchange_id)
+        if other.reset is not None and (earlier is None or not earlier.complete):
+            continue  # the earlier promise was refused: this push is the one that delivers the URL
+        facts.earlier_promise = other
+        return
 
 
 def _own_request(facts: PushFacts, index: CaptureIndex) -> None:
@@ -234,23 +281,20 @@ def _mismatch_reason(push: Push, request: Exchange) -> str:
 def _references(facts: PushFacts, index: CaptureIndex) -> None:
     push = facts.push
     for document in index.loaded_documents(push):
-        if document.id == push.exchange_id:
+        if document.connection_id != push.connection_id or document.id == push.exchange_id:
             continue
-        if document.connection_id == push.connection_id:
-            facts.documents_checked.append(document.url)
+        facts.documents_checked.append(document.url)
         why = index.unreadable_reason(document)
         if why is not None:
             facts.unreadable_documents.append(f"{document.url}: {why}")
+    for document, reference in index.referrers(push, facts.url):
+        if document.id == push.exchange_id:
             continue
-        for reference in index.references_of(document):
-            if reference.url != facts.url:
-                continue
-            seen = ReferenceSeen(document, reference, _needed_at(document, reference))
-            if document.connection_id == push.connection_id:
-                facts.references.append(seen)
-            else:
-                facts.references_elsewhere.append(seen)
-            break
+        seen = ReferenceSeen(document, reference, _needed_at(document, reference))
+        if document.connection_id == push.connection_id:
+            facts.references.append(seen)
+        else:
+            facts.references_elsewhere.append(seen)
 
 
 def _needed_at(document: Exchange, reference: Reference) -> float | None:
@@ -268,23 +312,11 @@ def _needed_at(document: Exchange, reference: Reference) -> float | None:
     return data_frames[-1].at
 
 
-def _preload(facts: PushFacts, capture: Capture) -> None:
-    parent = _parent_exchange(facts.push, capture)
+def _preload(facts: PushFacts, index: CaptureIndex) -> None:
+    parent = index.parent_of(facts.push)
     if parent is None:
         return
     for link in preload_links(parent):
         if link.url == facts.url:
             facts.preload = link
             return
-
-
-def _parent_exchange(push: Push, capture: Capture) -> Exchange | None:
-    for exchange in capture.exchanges:
-        if (exchange.connection_id == push.connection_id and exchange.stream_id == push.parent_stream_id
-                and not exchange.pushed):
-            return exchange
-    return None
-
-
-def evidence_at(facts: PushFacts, kind: str, text: str, at: float | None, exchange: Exchange | None = None) -> Evidence:
-    return Evidence(kind, text, at, exchange.id if exchange else None, exchange.stream_id if exchange else None)

@@ -22,7 +22,7 @@ def classify_all(capture: Capture) -> None:
         push.outcome, push.reason = rule.outcome, rule.reason
         push.reason_detail = facts.own_request_detail if rule.reason == "client-requested-anyway" else ""
         push.evidence = explain(facts, rule, origin)
-        push.cost = push_cost(facts, capture)
+        push.cost = push_cost(facts, index)
         push.advice, push.advice_text = advise(push)
         push.preload_link = facts.preload.text if facts.preload else None
         if push.outcome == "used" and push.exchange_id is not None:

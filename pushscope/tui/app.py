@@ -1,0 +1,332 @@
+"""``PushscopeApp``: the inspector's composition, key bindings and actions.
+
+Loading runs in a thread worker (``LoadSession``) that posts ``CaptureUpdated`` snapshots at most every 0.25 s;
+this class only ever touches widgets on the UI thread, in the message handlers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from pushscope.model.entities import Capture
+from pushscope.tui.commands import palette_commands
+from pushscope.tui.export import available_formats, write_report
+from pushscope.tui.loading import Analyser, CaptureUpdated, LoadSession, Reader, capture_file_reader, default_analyser
+from pushscope.tui.screens import DiagnosticsScreen, ExportScreen, HelpScreen
+from pushscope.tui.view import CaptureView, FilterState, filter_rows
+from pushscope.tui.widgets.connections import ConnectionsTree
+from pushscope.tui.widgets.detail import DetailPane, exchange_content, overview_content
+from pushscope.tui.widgets.summary import DiagnosticsPanel, LoadStatus, SummaryBar, diagnostics_content
+from pushscope.tui.widgets.waterfall import Waterfall, legend_line
+
+PROTOCOL_CYCLE = (None, "h2", "h3")
+OUTCOME_KEYS = Binding.Group("✔✘◆? filter", compact=True)
+ZOOM_KEYS = Binding.Group("zoom", compact=True)
+
+
+class PushscopeApp(App[None]):
+    """Inspect one capture: connections, the push waterfall, and each push's verdict, evidence and cost."""
+
+    TITLE = "pushscope"
+    CSS_PATH = Path(__file__).with_name("pushscope.tcss")  # absolute: subclasses live elsewhere
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (90, "-wide"), (180, "-huge")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
+
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", tooltip="Help: keys and legend"),
+        Binding("slash", "search", "Search", tooltip="Search URLs"),
+        Binding("1", "toggle_outcome('used')", "✔used", group=OUTCOME_KEYS, tooltip="Show/hide used pushes"),
+        Binding("2", "toggle_outcome('wasted')", "✘wasted", group=OUTCOME_KEYS,
+                tooltip="Show/hide wasted pushes"),
+        Binding("3", "toggle_outcome('cache-duplicated')", "◆dup", group=OUTCOME_KEYS,
+                tooltip="Show/hide cache-duplicated pushes"),
+        Binding("4", "toggle_outcome('unknown')", "?unknown", group=OUTCOME_KEYS,
+                tooltip="Show/hide pushes of unknown outcome"),
+        Binding("p", "pushes_only", "Pushes only", tooltip="Pushes only (with their parent requests)"),
+        Binding("h", "cycle_protocol", "h2/h3", tooltip="Protocol filter: all, h2, h3"),
+        Binding("0", "clear_filters", "Clear filters", show=False, tooltip="Clear all filters"),
+        Binding("plus,equals_sign", "zoom(0.5)", "Zoom in", key_display="+", group=ZOOM_KEYS,
+                tooltip="Zoom in on the time axis"),
+        Binding("minus", "zoom(2)", "Zoom out", key_display="-", group=ZOOM_KEYS,
+                tooltip="Zoom out on the time axis"),
+        Binding("left_square_bracket,less_than_sign", "pan(-0.25)", "Pan left", show=False,
+                tooltip="Pan the time axis left"),
+        Binding("right_square_bracket,greater_than_sign", "pan(0.25)", "Pan right", show=False,
+                tooltip="Pan the time axis right"),
+        Binding("f", "fit", "Fit time axis", show=False, tooltip="Fit all exchanges on the time axis"),
+        Binding("e", "export", "Export", tooltip="Export a report"),
+        Binding("d", "diagnostics", "Diagnostics", show=False, tooltip="Show all diagnostics"),
+        Binding("s", "toggle_sidebar", "Sidebar", show=False, tooltip="Show/hide the connections sidebar"),
+        Binding("c", "focus('connections')", "Connections", show=False, tooltip="Focus the connections tree"),
+        Binding("w", "focus('waterfall')", "Waterfall", show=False, tooltip="Focus the waterfall"),
+        Binding("ctrl+c", "cancel_load", "Cancel load", priority=True, tooltip="Cancel loading"),
+        Binding("escape", "escape", "Back", show=False, tooltip="Cancel loading / close the search"),
+        Binding("q", "quit", "Quit", tooltip="Quit pushscope"),
+    ]
+
+    def __init__(self, capture_path: str | None = None, keylog: str | None = None, *,
+                 reader: Reader | None = None, analyser: Analyser | None = None) -> None:
+        super().__init__()
+        if capture_path is None:
+            from pushscope.cli import demo_capture
+
+            capture_path, keylog = demo_capture()
+        self.capture_path = capture_path
+        self.keylog = keylog
+        self.capture_name = Path(capture_path).name
+        self.sub_title = self.capture_name
+        self._reader = reader or capture_file_reader(capture_path, keylog)
+        self._analyser = analyser or default_analyser
+        self._cancel = threading.Event()
+        self.capture: Capture | None = None
+        self.view = CaptureView(name=self.capture_name)
+        self.filters = FilterState()
+        self.loading = True
+        self.cancelled = False
+        self.load_finished = asyncio.Event()
+
+    # --- composition -------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        # Kept as attributes: message handlers must reach them even while a modal screen is on top.
+        self.summary_bar = SummaryBar("loading…", id="summary")
+        self.load_status = LoadStatus(id="load-status")
+        self.sidebar = Vertical(id="sidebar")
+        self.connections_tree = ConnectionsTree(id="connections")
+        self.diagnostics_panel = DiagnosticsPanel(id="diagnostics")
+        self.search_input = Input(placeholder="search URLs (enter: keep, esc: clear)", id="search")
+        self.waterfall = Waterfall(id="waterfall")
+        self.detail = DetailPane(id="detail")
+        yield self.summary_bar
+        yield self.load_status
+        with Horizontal(id="body"):
+            with self.sidebar:
+                yield self.connections_tree
+                yield self.diagnostics_panel
+            with Horizontal(id="main"):
+                with Vertical(id="waterfall-column"):
+                    yield self.search_input
+                    yield self.waterfall
+                    yield Static(legend_line(), id="legend")
+                yield self.detail
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.connections_tree.border_title = "Connections"
+        self.diagnostics_panel.border_title = "Diagnostics"
+        self.detail.border_title = "Detail"
+        self._update_waterfall_titles()
+        self.detail.show(overview_content(self.view))
+        self.waterfall.focus()
+        self.load()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield from palette_commands(self)
+
+    # --- loading -----------------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False, name="load capture")
+    def load(self) -> None:
+        """Runs in a thread: folds the source and posts snapshots; never touches a widget."""
+        LoadSession(self.capture_name, self.post_message, self._cancel).run(self._reader, self._analyser)
+
+    def on_capture_updated(self, message: CaptureUpdated) -> None:
+        self.capture, self.view = message.capture, message.view
+        view = self.view
+        self.summary_bar.show(view.summary, loading=not message.final)
+        self.connections_tree.update_connections(view.name, view.connections)
+        self.diagnostics_panel.show(view.diagnostics)
+        if message.progress is not None:
+            progress = message.progress
+            self.load_status.show_progress(progress.done, progress.total, progress.detail)
+        self._apply_filters()
+        if message.final:
+            self._finish(message)
+
+    def _finish(self, message: CaptureUpdated) -> None:
+        self.loading = False
+        self.cancelled = message.cancelled
+        self.load_status.display = False
+        waterfall = self.waterfall
+        waterfall.empty_message = "no exchanges in this capture: see the diagnostics" if not self.view.rows \
+            else "no row matches the filters (0 clears them)"
+        waterfall.refresh()
+        self._show_detail()
+        errors = [d for d in self.view.diagnostics if d.level == "error"]
+        if errors:
+            self.notify("\n".join(d.message for d in errors[:3]), title="Capture problem", severity="error",
+                        timeout=10, markup=False)
+        if message.cancelled:
+            self.notify(f"Loading cancelled: showing {len(self.view.rows)} exchanges read so far",
+                        severity="warning", markup=False)
+        self.refresh_bindings()
+        self.load_finished.set()
+
+    def action_cancel_load(self) -> None:
+        self._cancel.set()
+        self.load_status.cancelling()
+
+    # --- filters -----------------------------------------------------------------------------------------
+
+    def _apply_filters(self, *, refit: bool = False) -> None:
+        rows = filter_rows(self.view.rows, self.filters)
+        self.waterfall.set_rows(rows, self.view.duration, self.view.extent, refit=refit)
+        self._update_waterfall_titles()
+
+    def _update_waterfall_titles(self) -> None:
+        waterfall = self.waterfall
+        shown, total = len(waterfall.rows), len(self.view.rows)
+        description = self.filters.describe()
+        title = "Waterfall" + (f" · {description}" if description else "")
+        waterfall.border_title = title + (f" · {shown} of {total}" if shown != total else "")
+        window = waterfall.window
+        waterfall.border_subtitle = "+/- zoom · [ ] pan · f fit"
+        if not waterfall.is_fitted:
+            waterfall.border_subtitle = f"zoomed · {window.span * 1000:.4g} ms wide · f fit"
+
+    def _set_filters(self, filters: FilterState) -> None:
+        self.filters = filters
+        self._apply_filters()
+
+    def action_toggle_outcome(self, outcome: str) -> None:
+        self._set_filters(self.filters.toggle_outcome(outcome))
+
+    def action_pushes_only(self) -> None:
+        self._set_filters(replace(self.filters, pushes_only=not self.filters.pushes_only))
+
+    def action_cycle_protocol(self) -> None:
+        index = PROTOCOL_CYCLE.index(self.filters.protocol) if self.filters.protocol in PROTOCOL_CYCLE else 0
+        self._set_filters(replace(self.filters, protocol=PROTOCOL_CYCLE[(index + 1) % len(PROTOCOL_CYCLE)]))
+
+    def action_clear_filters(self) -> None:
+        search = self.search_input
+        search.value = ""
+        search.display = False
+        self._set_filters(FilterState())
+
+    def filter_connection(self, connection_id: str | None) -> None:
+        self._set_filters(replace(self.filters, connection_id=connection_id))
+
+    @on(ConnectionsTree.Chosen)
+    def _connection_chosen(self, message: ConnectionsTree.Chosen) -> None:
+        self.filter_connection(message.connection_id)
+        if message.exchange_id is not None:
+            waterfall = self.waterfall
+            waterfall.select_exchange(message.exchange_id)
+            waterfall.focus()
+
+    # --- search ------------------------------------------------------------------------------------------
+
+    def action_search(self) -> None:
+        search = self.search_input
+        search.display = True
+        search.focus()
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self._set_filters(replace(self.filters, search=event.value))
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        if not event.value:
+            event.input.display = False
+        self.waterfall.focus()
+
+    def action_escape(self) -> None:
+        search = self.search_input
+        if self.loading:
+            self.action_cancel_load()
+        elif search.has_focus or (search.display and search.value):
+            search.value = ""
+            search.display = False
+            self.waterfall.focus()
+
+    # --- time axis ---------------------------------------------------------------------------------------
+
+    def action_zoom(self, factor: float) -> None:
+        self.waterfall.zoom(factor)
+        self._update_waterfall_titles()
+
+    def action_pan(self, fraction: float) -> None:
+        self.waterfall.pan(fraction)
+        self._update_waterfall_titles()
+
+    def action_fit(self) -> None:
+        self.waterfall.fit()
+        self._update_waterfall_titles()
+
+    # --- selection and detail ----------------------------------------------------------------------------
+
+    @on(Waterfall.Highlighted)
+    def _row_highlighted(self, message: Waterfall.Highlighted) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        row = self.waterfall.selected
+        detail = self.detail
+        if row is None or self.capture is None:
+            detail.show(overview_content(self.view))
+            detail.border_title = "Detail"
+            return
+        detail.show(exchange_content(self.capture, row))
+        detail.border_title = f"Detail · {'push' if row.pushed else 'request'} #{row.exchange_id}"
+
+    # --- screens and panels ------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_diagnostics(self) -> None:
+        self.push_screen(DiagnosticsScreen(diagnostics_content(self.view.diagnostics)))
+
+    def action_toggle_sidebar(self) -> None:
+        screen = self.waterfall.screen
+        visible = self.sidebar.display
+        screen.set_class(visible, "-sidebar-off")
+        screen.set_class(not visible, "-sidebar-on")
+
+    def action_focus(self, widget_id: str) -> None:
+        widget = self.connections_tree if widget_id == "connections" else self.waterfall
+        if widget is self.connections_tree and not self.sidebar.display:
+            self.action_toggle_sidebar()
+        widget.focus()
+
+    def action_export(self) -> None:
+        if self.capture is None or self.loading:
+            self.notify("The capture is still loading", severity="warning")
+            return
+        self.push_screen(ExportScreen(self.capture_name, available_formats()), self._export_chosen)
+
+    def _export_chosen(self, choice: tuple[str, Path] | None) -> None:
+        if choice is not None and self.capture is not None:
+            self.notify(f"Writing the {choice[0]} report…", markup=False, timeout=2)
+            self._export(self.capture, *choice)
+
+    @work(thread=True, group="export", exit_on_error=False, name="export report")
+    def _export(self, capture: Capture, fmt: str, path: Path) -> None:
+        """In a thread: some formats (html, png) take a while to render. ``notify`` is thread-safe."""
+        try:
+            written = write_report(capture, fmt, path)
+        except Exception as exc:  # any exporter failure is a message, never a crash
+            self.notify(f"Export failed: {exc}", severity="error", markup=False)
+            return
+        self.notify(f"{fmt} report written to {written}", title="Exported", markup=False)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_load":
+            return self.loading
+        if action == "export":
+            return None if self.loading else True
+        return True

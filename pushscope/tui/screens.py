@@ -1,0 +1,139 @@
+"""Modal screens: help (bindings and legend) and export (format and path).
+
+The help screen is generated from the app's bindings, so it cannot drift from what the keys really do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+
+from pushscope.model.entities import OUTCOMES
+from pushscope.tui.export import default_path
+from pushscope.tui.view import OUTCOME_GLYPHS, OUTCOME_STYLES
+from pushscope.tui.widgets.waterfall import LEGEND
+
+OUTCOME_MEANINGS = {
+    "used": "the page requested it and the push delivered it (saved a round trip)",
+    "wasted": "never requested, or arrived too late, or was reset: bytes spent for nothing",
+    "cache-duplicated": "the client already held it fresh in its cache: pushed again for nothing",
+    "unknown": "the capture cannot tell (not decrypted, cut short, or analysis pending)",
+}
+
+
+def legend_content() -> Content:
+    """Outcome glyphs with their colours, and the bar characters: the same legend as the waterfall's."""
+    lines = [Content.assemble(("Outcomes", "bold $accent"))]
+    for outcome in OUTCOMES:
+        lines.append(Content.assemble("  ", (f"{OUTCOME_GLYPHS[outcome]} {outcome:<17}", OUTCOME_STYLES[outcome]),
+                                      OUTCOME_MEANINGS[outcome]))
+    lines.append(Content(""))
+    lines.append(Content.assemble(("Bars", "bold $accent")))
+    for char, name, meaning in LEGEND:
+        lines.append(Content.assemble("  ", (char * 3, "bold"), f"  {name:<11}", meaning))
+    lines.append(Content.assemble("  ", ("✘1.2 KiB", "$error"), "  bytes a wasted push cost (size column)"))
+    return Content("\n").join(lines)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every binding of the app and the legend; any of escape, q, ? closes it."""
+
+    BINDINGS = [Binding("escape,q,question_mark,f1", "close", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-dialog") as dialog:
+            dialog.border_title = "pushscope help"
+            yield Static(self._bindings_content(), id="help-keys")
+            yield Static(legend_content(), id="help-legend")
+            yield Static(Content.assemble(
+                ("Mouse: ", "bold"), "click a row to select it, a connection to filter to it; scroll to move.\n",
+                ("Command palette: ", "bold"), "ctrl+p lists every action by name."), id="help-mouse")
+
+    def _bindings_content(self) -> Content:
+        lines = [Content.assemble(("Keys", "bold $accent"))]
+        seen: set[str] = set()
+        for binding in self.app.BINDINGS:
+            if not isinstance(binding, Binding) or not binding.description or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            keys = " ".join(self.app.get_key_display(Binding(k.strip(), binding.action))
+                            for k in binding.key.split(","))
+            lines.append(Content.assemble("  ", (f"{keys:<14}", "bold $secondary"),
+                                          binding.tooltip or binding.description))
+        lines.append(Content.assemble("  ", (f"{'↑ ↓ pgup pgdn':<14}", "bold $secondary"), "move in the waterfall"))
+        return Content("\n").join(lines)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class ExportScreen(ModalScreen[tuple[str, Path] | None]):
+    """Pick a format and a path; returns ``(format, path)`` or ``None`` when cancelled."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, capture_name: str, formats: tuple[str, ...]) -> None:
+        super().__init__()
+        self.capture_name = capture_name
+        self.formats = formats
+        self.fmt = formats[0]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="export-dialog") as dialog:
+            dialog.border_title = "Export report"
+            yield Label("Write the report (Cookie/Set-Cookie/Authorization redacted) to:")
+            yield Input(str(default_path(self.capture_name, self.fmt)), id="export-path")
+            if len(self.formats) > 1:
+                with RadioSet(id="export-format"):
+                    for fmt in self.formats:
+                        yield RadioButton(fmt, value=fmt == self.fmt, name=fmt)
+            with Horizontal(id="export-buttons"):
+                yield Button("Export", variant="primary", id="export-ok")
+                yield Button("Cancel", id="export-cancel")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    @on(RadioSet.Changed)
+    def _format_changed(self, event: RadioSet.Changed) -> None:
+        new = event.pressed.name or self.fmt
+        path_input = self.query_one("#export-path", Input)
+        if Path(path_input.value) == default_path(self.capture_name, self.fmt):
+            path_input.value = str(default_path(self.capture_name, new))
+        self.fmt = new
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#export-ok")
+    def _submit(self) -> None:
+        value = self.query_one("#export-path", Input).value.strip()
+        if value:
+            self.dismiss((self.fmt, Path(value)))
+
+    @on(Button.Pressed, "#export-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class DiagnosticsScreen(ModalScreen[None]):
+    """All capture diagnostics, full width: what was decrypted, what is missing, what failed."""
+
+    BINDINGS = [Binding("escape,q,d", "close", "Close")]
+
+    def __init__(self, diagnostics: Content) -> None:
+        super().__init__()
+        self.body = diagnostics
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="diagnostics-dialog") as dialog:
+            dialog.border_title = "Diagnostics"
+            yield Static(self.body)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,265 @@
+"""The model folded into what the screen shows: waterfall rows, connection summaries, filters. No Textual here.
+
+The loader thread builds a ``CaptureView`` snapshot from the capture it is still filling, and hands it to the UI
+thread in a message; widgets then only ever read immutable snapshots, so they never race the builder.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pushscope.events import Diagnostic
+from pushscope.export.json_report import summary_dict
+from pushscope.export.text_report import OUTCOME_GLYPHS
+from pushscope.model.entities import OUTCOMES, Capture, Connection, Exchange, Push
+
+__all__ = ["OUTCOME_GLYPHS", "OUTCOMES", "OUTCOME_STYLES"]
+
+# Theme variables, never fixed colours, so outcomes read in light and dark themes alike.
+OUTCOME_STYLES = {"used": "$success", "wasted": "$error", "cache-duplicated": "$warning", "unknown": "$text-muted"}
+LEVEL_GLYPHS = {"error": ("✖", "$error"), "warning": ("⚠", "$warning"), "info": ("ℹ", "$text-muted")}
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One waterfall line: an exchange, times relative to the capture start (seconds)."""
+
+    exchange_id: int
+    connection_id: str
+    connection_index: int
+    protocol: str
+    pushed: bool
+    depth: int
+    url: str
+    path: str
+    method: str
+    status: int | None
+    stream_id: int | None
+    body_bytes: int
+    start: float | None
+    response_start: float | None
+    end: float | None
+    promised_at: float | None = None
+    reset_at: float | None = None
+    push_index: int | None = None
+    outcome: str | None = None
+    wasted_bytes: int = 0
+    parent_exchange_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionInfo:
+    """What the connections tree shows for one connection."""
+
+    id: str
+    index: int
+    protocol: str
+    transport: str
+    server: str
+    sni: str | None
+    alpn: str | None
+    tls_version: str | None
+    decrypted: bool | None
+    requests: int
+    pushes_by_outcome: dict[str, int]
+    page_loads: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def pushes(self) -> int:
+        return sum(self.pushes_by_outcome.values())
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureView:
+    """An immutable snapshot of a (possibly still loading) capture, built off the UI thread."""
+
+    name: str
+    rows: tuple[Row, ...] = ()
+    connections: tuple[ConnectionInfo, ...] = ()
+    summary: dict[str, Any] = field(default_factory=dict)
+    diagnostics: tuple[Diagnostic, ...] = ()
+    duration: float = 0.0
+    extent: float = 0.0  # the last moment any row shows: the waterfall fits this, not a long idle tail
+    analysed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FilterState:
+    """What the waterfall shows: outcome toggles, pushes only, one connection, one protocol, a URL search."""
+
+    outcomes: frozenset[str] = frozenset(OUTCOMES)
+    pushes_only: bool = False
+    connection_id: str | None = None
+    protocol: str | None = None
+    search: str = ""
+
+    @property
+    def active(self) -> bool:
+        return self != FilterState()
+
+    def toggle_outcome(self, outcome: str) -> FilterState:
+        outcomes = set(self.outcomes)
+        outcomes.symmetric_difference_update({outcome})
+        return replace(self, outcomes=frozenset(outcomes))
+
+    def describe(self) -> str:
+        """One line for the waterfall's title, so a filtered view never looks like the whole capture."""
+        parts: list[str] = []
+        if self.pushes_only:
+            parts.append("pushes only")
+        hidden = [o for o in OUTCOMES if o not in self.outcomes]
+        if hidden:
+            parts.append("hiding " + " ".join(f"{OUTCOME_GLYPHS[o]}{o}" for o in hidden))
+        if self.connection_id is not None:
+            parts.append(f"connection {self.connection_id}")
+        if self.protocol is not None:
+            parts.append(self.protocol)
+        if self.search:
+            parts.append(f"url ~ {self.search!r}")
+        return " · ".join(parts)
+
+
+def _rel(at: float | None, t0: float) -> float | None:
+    return None if at is None else at - t0
+
+
+def _row(exchange: Exchange, conn: Connection | None, push: Push | None, t0: float, depth: int,
+         parent_id: int | None) -> Row:
+    outcome = push.outcome if push is not None else None
+    wasted = push.cost.wasted_bytes if push is not None and push.outcome == "wasted" else 0
+    reset = (push.reset if push is not None else None) or exchange.reset
+    url = exchange.url or (push.url if push is not None else "")
+    return Row(
+        exchange_id=exchange.id,
+        connection_id=exchange.connection_id,
+        connection_index=conn.index if conn is not None else 0,
+        protocol=exchange.protocol,
+        pushed=exchange.pushed,
+        depth=depth,
+        url=url,
+        path=exchange.path or url or f"stream {exchange.stream_id}",
+        method=exchange.method,
+        status=exchange.status,
+        stream_id=exchange.stream_id,
+        body_bytes=exchange.body_bytes,
+        start=_rel(exchange.request_start if exchange.request_start is not None else
+                   (push.promised_at if push is not None and push.promised_at else exchange.response_start), t0),
+        response_start=_rel(exchange.response_start, t0),
+        end=_rel(exchange.response_end, t0),
+        promised_at=_rel(push.promised_at, t0) if push is not None and push.promised_at else None,
+        reset_at=_rel(reset.at, t0) if reset is not None else None,
+        push_index=push.id if push is not None else None,
+        outcome=outcome,
+        wasted_bytes=wasted,
+        parent_exchange_id=parent_id,
+    )
+
+
+def _start_key(exchange: Exchange, push: Push | None) -> tuple[float, int]:
+    for at in (exchange.request_start, push.promised_at if push else None, exchange.response_start):
+        if at:
+            return (at, exchange.id)
+    return (math.inf, exchange.id)
+
+
+def build_rows(capture: Capture, exchanges: Sequence[Exchange], pushes: Sequence[Push]) -> list[Row]:
+    """Requests in start order, each followed by the pushes promised on its stream (same connection)."""
+    t0 = capture.started_at or 0.0
+    connections = capture.connections
+    push_of = {p.exchange_id: p for p in pushes if p.exchange_id is not None}
+    parents: dict[tuple[str, int], Exchange] = {}
+    for exchange in exchanges:
+        if not exchange.pushed and exchange.stream_id is not None:
+            parents.setdefault((exchange.connection_id, exchange.stream_id), exchange)
+    children: dict[int, list[Exchange]] = {}
+    top: list[Exchange] = []
+    for exchange in exchanges:
+        push = push_of.get(exchange.id)
+        parent = None
+        if exchange.pushed and push is not None and push.parent_stream_id is not None:
+            parent = parents.get((exchange.connection_id, push.parent_stream_id))
+        if parent is not None:
+            children.setdefault(parent.id, []).append(exchange)
+        else:
+            top.append(exchange)
+    top.sort(key=lambda e: _start_key(e, push_of.get(e.id)))
+    rows: list[Row] = []
+    for exchange in top:
+        conn = connections.get(exchange.connection_id)
+        rows.append(_row(exchange, conn, push_of.get(exchange.id), t0, 0, None))
+        kids = children.get(exchange.id, ())
+        for child in sorted(kids, key=lambda e: _start_key(e, push_of.get(e.id))):
+            rows.append(_row(child, conn, push_of.get(child.id), t0, 1, exchange.id))
+    return rows
+
+
+def _connection_info(conn: Connection, exchanges: Sequence[Exchange], pushes: Sequence[Push]) -> ConnectionInfo:
+    by_outcome = {o: 0 for o in OUTCOMES}
+    parent_streams: set[int] = set()
+    for push in pushes:
+        if push.connection_id == conn.id:
+            by_outcome[push.outcome] = by_outcome.get(push.outcome, 0) + 1
+            if push.parent_stream_id is not None:
+                parent_streams.add(push.parent_stream_id)
+    requests = 0
+    loads: list[tuple[int, str]] = []
+    for exchange in exchanges:
+        if exchange.connection_id != conn.id or exchange.pushed:
+            continue
+        requests += 1
+        is_page = exchange.content_type in ("text/html", "application/xhtml+xml")
+        if is_page or exchange.stream_id in parent_streams:
+            loads.append((exchange.id, exchange.path or exchange.url))
+    return ConnectionInfo(
+        id=conn.id, index=conn.index, protocol=conn.protocol, transport=conn.transport, server=str(conn.server),
+        sni=conn.sni, alpn=conn.alpn, tls_version=conn.tls_version, decrypted=conn.decrypted,
+        requests=requests, pushes_by_outcome=by_outcome, page_loads=tuple(loads),
+    )
+
+
+def build_view(capture: Capture) -> CaptureView:
+    """Snapshot the capture; safe to call from the loader thread while it is the capture's only writer."""
+    exchanges = list(capture.exchanges)
+    pushes = list(capture.pushes)
+    connections = sorted(list(capture.connections.values()), key=lambda c: c.index)
+    rows = build_rows(capture, exchanges, pushes)
+    duration = max(0.0, (capture.ended_at or 0.0) - (capture.started_at or 0.0))
+    moments = [t for r in rows for t in (r.start, r.response_start, r.end, r.reset_at) if t is not None]
+    # The same numbers as report_dict(capture)["summary"] (that is where summary_dict is called from).
+    summary = summary_dict(capture)
+    return CaptureView(
+        name=capture.name or capture.source,
+        rows=tuple(rows),
+        connections=tuple(_connection_info(c, exchanges, pushes) for c in connections),
+        summary=summary,
+        diagnostics=tuple(capture.diagnostics),
+        duration=duration,
+        extent=min(max(moments, default=duration), duration) if duration else max(moments, default=0.0),
+        analysed=capture.analysed,
+    )
+
+
+def _matches(row: Row, needle: str) -> bool:
+    return not needle or needle in row.url.lower() or needle in row.path.lower()
+
+
+def filter_rows(rows: Iterable[Row], state: FilterState) -> list[Row]:
+    """Apply the filters. A kept push keeps its parent request visible, so the push is never shown out of context."""
+    needle = state.search.strip().lower()
+    base = [r for r in rows
+            if (state.connection_id is None or r.connection_id == state.connection_id)
+            and (state.protocol is None or r.protocol == state.protocol)]
+    kept_pushes = {r.exchange_id for r in base
+                   if r.pushed and (r.outcome or "unknown") in state.outcomes and _matches(r, needle)}
+    needed_parents = {r.parent_exchange_id for r in base if r.exchange_id in kept_pushes}
+    out: list[Row] = []
+    for row in base:
+        if row.pushed:
+            if row.exchange_id in kept_pushes:
+                out.append(row)
+        elif row.exchange_id in needed_parents or (not state.pushes_only and _matches(row, needle)):
+            out.append(row)
+    return out

@@ -1,0 +1,93 @@
+"""The one-line summary bar, the load progress row and the diagnostics panel: the capture at a glance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
+from textual.widgets import Label, ProgressBar, Static
+
+from pushscope.events import Diagnostic
+from pushscope.model.entities import OUTCOMES
+from pushscope.tui.fmt import fmt_bytes, fmt_duration
+from pushscope.tui.view import LEVEL_GLYPHS, OUTCOME_GLYPHS, OUTCOME_STYLES
+
+
+def _keep(text: str) -> str:
+    """Non-breaking spaces inside a value, so a wrapped summary never splits "8.0 | ms"."""
+    return text.replace(" ", "\u00a0")
+
+
+def summary_content(summary: dict[str, Any], *, loading: bool = False) -> Content:
+    """Pushes by outcome, wasted bytes, time saved/added: the numbers of ``report_dict(capture)["summary"]``."""
+    if not summary:
+        return Content("loading…" if loading else "no capture")
+    by_outcome = summary.get("pushes_by_outcome", {})
+    parts: list[str | tuple[str, str]] = [(f"{summary.get('pushes', 0)} pushes:", "bold")]
+    for outcome in OUTCOMES:
+        short = "cache-dup" if outcome == "cache-duplicated" else outcome
+        text = _keep(f"{OUTCOME_GLYPHS[outcome]}{short} {by_outcome.get(outcome, 0)}")
+        parts += [" ", (text, OUTCOME_STYLES[outcome])]
+    parts += [(" │ ", "$text-muted"), "wasted ", (_keep(fmt_bytes(summary.get("wasted_bytes", 0))), "bold $error")]
+    if summary.get("cache_duplicated_bytes"):
+        parts += [" · cache-dup ", (_keep(fmt_bytes(summary["cache_duplicated_bytes"])), "bold $warning")]
+    parts += [" · saved ", (_keep(fmt_duration(summary.get("time_saved") or 0.0)), "bold $success"),
+              " · added ", (_keep(fmt_duration(summary.get("time_added") or 0.0)), "bold $error")]
+    if loading:
+        parts.append(("  (loading…)", "$text-muted"))
+    return Content.assemble(*parts)
+
+
+class SummaryBar(Static):
+    """Pushes by outcome and what they cost, always visible."""
+
+    def show(self, summary: dict[str, Any], *, loading: bool = False) -> None:
+        self.update(summary_content(summary, loading=loading))
+
+
+class LoadStatus(Horizontal):
+    """Bytes read so far, while the loader runs; hidden once the capture is analysed."""
+
+    def compose(self) -> ComposeResult:
+        yield Label("Loading", id="load-label")
+        yield ProgressBar(total=None, show_eta=False, id="load-bar")
+        yield Label("esc cancels", id="load-hint")
+
+    def show_progress(self, done: int, total: int | None, detail: str) -> None:
+        bar = self.query_one(ProgressBar)
+        if total:
+            bar.update(total=total, progress=min(done, total))
+        label = f"Loading {fmt_bytes(done)}" + (f" of {fmt_bytes(total)}" if total else "")
+        self.query_one("#load-label", Label).update(label + (f" · {detail}" if detail else ""))
+
+    def cancelling(self) -> None:
+        self.query_one("#load-label", Label).update("Cancelling…")
+
+
+def diagnostics_content(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> Content:
+    if not diagnostics:
+        return Content.assemble(("no diagnostics", "$text-muted"))
+    lines = []
+    for item in diagnostics:
+        glyph, style = LEVEL_GLYPHS.get(item.level, ("•", ""))
+        lines.append(Content.assemble((f"{glyph} ", style), item.message))
+    return Content("\n").join(lines)
+
+
+class DiagnosticsPanel(VerticalScroll):
+    """Capture-level messages: what was decrypted, what is missing, what went wrong."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(diagnostics_content(()), id="diagnostics-body")
+
+    def show(self, diagnostics: tuple[Diagnostic, ...]) -> None:
+        self.query_one("#diagnostics-body", Static).update(diagnostics_content(diagnostics))
+        errors = sum(1 for d in diagnostics if d.level == "error")
+        warnings = sum(1 for d in diagnostics if d.level == "warning")
+        title = "Diagnostics"
+        if errors or warnings:
+            title += f" ✖{errors} ⚠{warnings}"
+        self.border_title = title
+        self.set_class(bool(errors), "-error")
