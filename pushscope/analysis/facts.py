@@ -5,6 +5,7 @@ Keeping the gathering here lets ``rules.py`` be a short ordered table of predica
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from pushscope.analysis.freshness import current_age, freshness, vary_matches
@@ -82,6 +83,10 @@ class CaptureIndex:
                 self.requests_by_stream[(exchange.connection_id, exchange.stream_id)] = exchange
             if _is_document(exchange):
                 self.documents_by_client.setdefault(self.client_of.get(exchange.connection_id), []).append(exchange)
+        self.completed_by_url = {
+            url: sorted((e for e in exchanges if e.response_end is not None), key=lambda e: e.response_end or 0.0)
+            for url, exchanges in self.exchanges_by_url.items()
+        }
         self.pushes_by_connection_url: dict[tuple[str, str], list[Push]] = {}
         for push in capture.pushes:
             self.pushes_by_connection_url.setdefault((push.connection_id, normalize_url(push.url)), []).append(push)
@@ -89,7 +94,8 @@ class CaptureIndex:
         self._references: dict[int, list[Reference]] = {}
         self._unreadable: dict[int, str] = {}
         self._loaded: dict[str | None, list[Exchange]] = {}
-        self._referrers: dict[str | None, dict[str, list[tuple[Exchange, Reference]]]] = {}
+        self._referrers: dict[str | None, dict[str, dict[str, list[tuple[Exchange, Reference]]]]] = {}
+        self._loaded_on: dict[str | None, dict[str, list[Exchange]]] = {}
         self._round_trip: dict[str, float | None] = {}
 
     def same_client(self, a: Exchange | Push, b: Exchange | Push) -> bool:
@@ -129,19 +135,29 @@ class CaptureIndex:
             self._loaded[client] = loaded
         return self._loaded[client]
 
-    def referrers(self, push: Push, url: str) -> list[tuple[Exchange, Reference]]:
-        """Loaded documents of the push's client that reference ``url``, with the first such reference each."""
+    def loaded_on_connection(self, push: Push) -> list[Exchange]:
+        client = self.client_of.get(push.connection_id)
+        if client not in self._loaded_on:
+            by_connection: dict[str, list[Exchange]] = {}
+            for document in self.loaded_documents(push):
+                by_connection.setdefault(document.connection_id, []).append(document)
+            self._loaded_on[client] = by_connection
+        return self._loaded_on[client].get(push.connection_id, [])
+
+    def referrers(self, push: Push, url: str) -> dict[str, list[tuple[Exchange, Reference]]]:
+        """Loaded documents of the push's client that reference ``url``, by connection, first reference each."""
         client = self.client_of.get(push.connection_id)
         if client not in self._referrers:
-            by_url: dict[str, list[tuple[Exchange, Reference]]] = {}
+            by_url: dict[str, dict[str, list[tuple[Exchange, Reference]]]] = {}
             for document in self.loaded_documents(push):
                 seen: set[str] = set()
                 for reference in self.references_of(document):
                     if reference.url not in seen:
                         seen.add(reference.url)
-                        by_url.setdefault(reference.url, []).append((document, reference))
+                        by_connection = by_url.setdefault(reference.url, {})
+                        by_connection.setdefault(document.connection_id, []).append((document, reference))
             self._referrers[client] = by_url
-        return self._referrers[client].get(url, [])
+        return self._referrers[client].get(url, {})
 
     def parent_of(self, push: Push) -> Exchange | None:
         return self.requests_by_stream.get((push.connection_id, push.parent_stream_id))
@@ -213,24 +229,27 @@ def _push_permission(facts: PushFacts) -> None:
 
 
 def _fresh_copy(facts: PushFacts, index: CaptureIndex) -> None:
+    """The client's cache holds the latest stored response for the URL (per Vary variant): is it fresh?"""
     push = facts.push
-    best: Exchange | None = None
-    for candidate in index.exchanges_by_url.get(facts.url, []):
-        if candidate.id == push.exchange_id:
-            continue
-        if candidate.response_end is None or candidate.response_end > push.promised_at or candidate.reset:
+    completed = index.completed_by_url.get(facts.url, [])
+    position = bisect_right(completed, push.promised_at, key=lambda e: e.response_end or 0.0)
+    for candidate in reversed(completed[:position]):
+        if candidate.id == push.exchange_id or candidate.reset or not index.same_client(candidate, push):
             continue
         if candidate.pushed and candidate.id not in index.used_pushes:
             continue  # an unclaimed push never reached the client's HTTP cache
-        if not index.same_client(candidate, push):
-            continue
         rule = freshness(candidate.status, candidate.response_headers, candidate.response_end)
+        if not rule.storable:
+            continue
+        varies, _why = vary_matches(candidate.response_headers, candidate.request_headers, push.promise_headers)
+        if not varies:
+            continue  # another variant: look further back for the one this request would use
+        assert candidate.response_end is not None
         age = current_age(candidate.response_headers, candidate.response_end, push.promised_at)
-        varies, vary_why = vary_matches(candidate.response_headers, candidate.request_headers, push.promise_headers)
-        if rule.fresh_at_age(age) and varies and (best is None or candidate.response_end > (best.response_end or 0)):
-            best = candidate
+        if rule.fresh_at_age(age):
+            facts.fresh_copy = candidate
             facts.fresh_copy_why = f"{rule.why}, age {age:.1f}s at the promise"
-    facts.fresh_copy = best
+        return
 
 
 def _earlier_promise(facts: PushFacts, index: CaptureIndex) -> None:
@@ -280,21 +299,22 @@ def _mismatch_reason(push: Push, request: Exchange) -> str:
 
 def _references(facts: PushFacts, index: CaptureIndex) -> None:
     push = facts.push
-    for document in index.loaded_documents(push):
-        if document.connection_id != push.connection_id or document.id == push.exchange_id:
+    for document in index.loaded_on_connection(push):
+        if document.id == push.exchange_id:
             continue
         facts.documents_checked.append(document.url)
         why = index.unreadable_reason(document)
         if why is not None:
             facts.unreadable_documents.append(f"{document.url}: {why}")
-    for document, reference in index.referrers(push, facts.url):
-        if document.id == push.exchange_id:
-            continue
-        seen = ReferenceSeen(document, reference, _needed_at(document, reference))
-        if document.connection_id == push.connection_id:
-            facts.references.append(seen)
-        else:
-            facts.references_elsewhere.append(seen)
+    by_connection = index.referrers(push, facts.url)
+    for document, reference in by_connection.get(push.connection_id, []):
+        if document.id != push.exchange_id:
+            facts.references.append(ReferenceSeen(document, reference, _needed_at(document, reference)))
+    if not facts.references:
+        # Only the evidence of a not-referenced verdict reads these: a few suffice.
+        others = [pair for cid, pairs in by_connection.items() if cid != push.connection_id for pair in pairs[:1]]
+        for document, reference in others[:2]:
+            facts.references_elsewhere.append(ReferenceSeen(document, reference, _needed_at(document, reference)))
 
 
 def _needed_at(document: Exchange, reference: Reference) -> float | None:

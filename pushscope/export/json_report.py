@@ -16,6 +16,7 @@ from pushscope.model.entities import OUTCOMES, Capture, Connection, Exchange, Pu
 REDACTED_HEADERS = {"cookie", "set-cookie", "authorization", "proxy-authorization"}
 REDACTED = "[redacted]"
 SCHEMA_VERSION = 1
+LARGE_REPORT = 5000
 
 
 def redact_headers(headers: Headers, redact: bool = True) -> list[list[str]]:
@@ -177,4 +178,7 @@ def report_dict(capture: Capture, *, redact: bool = True) -> dict[str, Any]:
 
 
 def render_json(capture: Capture, *, redact: bool = True) -> str:
-    return json.dumps(report_dict(capture, redact=redact), indent=2, sort_keys=False) + "\n"
+    report = report_dict(capture, redact=redact)
+    # Indented JSON goes through the pure-Python encoder; past a few thousand exchanges use the fast compact one.
+    indent = 2 if len(report["exchanges"]) <= LARGE_REPORT else None
+    return json.dumps(report, indent=indent) + "\n"

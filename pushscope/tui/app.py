@@ -174,6 +174,11 @@ class PushscopeApp(App[None]):
         self.refresh_bindings()
         self.load_finished.set()
 
+    def exit(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
+        # Quitting mid-load: stop the loader (and its tshark) so the process does not wait for it at exit.
+        self._cancel.set()
+        super().exit(*args, **kwargs)  # type: ignore[arg-type]
+
     def action_cancel_load(self) -> None:
         self._cancel.set()
         self.load_status.cancelling()

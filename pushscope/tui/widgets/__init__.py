@@ -1,0 +1,1 @@
+"""The inspector's widgets, one per module: waterfall, connections tree, detail pane, summary and diagnostics."""
