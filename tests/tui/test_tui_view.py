@@ -1,0 +1,127 @@
+"""The inspector's pure parts: rows and their order, filters, the time axis, batching of load updates, export."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+from fake_capture import fake_analyse, fake_events
+
+from pushscope.model.builder import CaptureBuilder
+from pushscope.tui.export import available_formats, default_path, write_report
+from pushscope.tui.loading import CaptureUpdated, LoadSession
+from pushscope.tui.timeaxis import TimeWindow, axis_line, tick_step
+from pushscope.tui.view import FilterState, build_view, filter_rows
+
+
+def _capture(extra: int = 0):
+    builder = CaptureBuilder("capture", "shop.pcapng")
+    for item in fake_events(extra):
+        if hasattr(item, "at") or type(item).__name__ == "Diagnostic":
+            builder.apply(item)  # type: ignore[arg-type]
+    return fake_analyse(builder.capture)
+
+
+def test_pushes_sit_under_their_parent_request() -> None:
+    view = build_view(_capture())
+    paths = [(row.connection_id, row.depth, row.path) for row in view.rows]
+    assert paths[:5] == [
+        ("t0", 0, "/index.html"),
+        ("t0", 1, "/style.css"),
+        ("t0", 1, "/app.js"),
+        ("t0", 1, "/unused.js"),
+        ("t0", 1, "/logo.png"),
+    ]
+    # The HTTP/3 push (push ID, no promised stream) also lands under its parent on its own connection.
+    h3 = [(row.depth, row.path, row.outcome) for row in view.rows if row.connection_id == "q1"]
+    assert h3 == [(0, "/index.html", None), (1, "/style.css", "cache-duplicated"), (1, "/font.woff2", "unknown")]
+
+
+def test_rows_carry_times_markers_and_wasted_bytes() -> None:
+    view = build_view(_capture())
+    unused = next(r for r in view.rows if r.path == "/unused.js")
+    assert unused.outcome == "wasted" and unused.wasted_bytes > 0
+    assert abs(unused.promised_at - 0.021) < 1e-6 and unused.start <= unused.response_start <= unused.end
+    logo = next(r for r in view.rows if r.path == "/logo.png")
+    assert logo.reset_at is not None and logo.end is None
+    assert view.summary["pushes_by_outcome"] == {"used": 2, "wasted": 2, "cache-duplicated": 1, "unknown": 1}
+    assert view.extent <= view.duration
+
+
+def test_filters_keep_parents_of_kept_pushes() -> None:
+    rows = build_view(_capture()).rows
+    only_wasted = FilterState(outcomes=frozenset({"wasted"}), pushes_only=True)
+    assert [r.path for r in filter_rows(rows, only_wasted)] == ["/index.html", "/unused.js", "/logo.png"]
+    h3 = [r.path for r in filter_rows(rows, FilterState(protocol="h3"))]
+    assert h3 == ["/index.html", "/style.css", "/font.woff2"]
+    found = [r.path for r in filter_rows(rows, FilterState(search="UNUSED"))]
+    assert found == ["/index.html", "/unused.js"]
+    assert [r.path for r in filter_rows(rows, FilterState(connection_id="q1"))][0] == "/index.html"
+    assert "hiding ✔used" in FilterState().toggle_outcome("used").describe()
+
+
+def test_time_window_zoom_pan_and_ticks() -> None:
+    window = TimeWindow.fit(0.1)
+    assert window.start < 0 < 0.1 < window.end
+    zoomed = window.zoom(0.5, centre=0.05)
+    assert abs(zoomed.span - window.span / 2) < 1e-12 and zoomed.start < 0.05 < zoomed.end
+    assert zoomed.pan(0.25, 0.1).start > zoomed.start
+    assert window.pan(-10, 0.1).start >= -window.span  # never lost far off the capture
+    assert tick_step(1.0, 100) in (0.1, 0.2, 0.25)
+    line = axis_line(TimeWindow(0, 0.3), 60)
+    assert len(line) == 60 and line.startswith("┆0") and "100ms" in line
+
+
+def test_load_session_batches_updates_and_finishes() -> None:
+    posted: list[CaptureUpdated] = []
+    ticks = iter(float(i) * 0.1 for i in range(10_000))
+    session = LoadSession("shop.pcapng", posted.append, threading.Event(), interval=0.25,
+                          clock=lambda: next(ticks))
+    capture = session.run(lambda cancel: fake_events(20), fake_analyse)
+    assert posted[-1].final and not posted[-1].cancelled
+    assert 1 < len(posted) < 100  # batched, not one message per event
+    assert len(posted[-1].view.rows) == len(capture.exchanges) == 9 + 20
+
+
+def test_load_session_cancel_and_broken_source() -> None:
+    cancel = threading.Event()
+    posted: list[CaptureUpdated] = []
+
+    def reader(event: threading.Event):
+        for n, item in enumerate(fake_events()):
+            if n == 5:
+                cancel.set()
+            yield item
+
+    LoadSession("x", posted.append, cancel).run(reader, fake_analyse)
+    assert posted[-1].final and posted[-1].cancelled
+    assert any(d.code == "cancelled" for d in posted[-1].view.diagnostics)
+
+    def broken(event: threading.Event):
+        yield from list(fake_events())[:10]
+        raise RuntimeError("tshark exploded")
+
+    posted.clear()
+    LoadSession("x", posted.append, threading.Event()).run(broken, fake_analyse)
+    assert any("tshark exploded" in d.message for d in posted[-1].view.diagnostics)
+
+
+def test_export_writes_json_named_after_the_capture(tmp_path: Path) -> None:
+    assert "json" in available_formats()
+    path = default_path("nginx-push-basic.pcapng", "json", tmp_path)
+    assert path == tmp_path / "nginx-push-basic.json"
+    written = write_report(_capture(), "json", path)
+    report = json.loads(written.read_text())
+    assert report["summary"]["pushes"] == 6
+    cookies = [v for ex in report["exchanges"] for k, v in ex["request_headers"] if k == "cookie"]
+    assert cookies == ["[redacted]"]
+
+
+def test_every_offered_format_writes_a_file(tmp_path: Path) -> None:
+    capture = _capture()
+    for fmt in available_formats():
+        if fmt == "png":  # seconds to render; the export tests cover it, and the TUI writes it in a thread
+            continue
+        path = write_report(capture, fmt, default_path("shop.pcapng", fmt, tmp_path))
+        assert path.stat().st_size > 0, fmt

@@ -1,0 +1,57 @@
+"""Helpers for the inspector's tests: build an app on the synthetic capture or a real one, wait for the load."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+from fake_capture import fake_analyse, fake_reader
+from textual.content import Content
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from pushscope.tui.app import PushscopeApp
+
+CAPTURES = Path(__file__).resolve().parents[2] / "captures"
+LOAD_TIMEOUT = 60.0
+
+
+def fake_app(extra_requests: int = 0, delay: float = 0.0) -> PushscopeApp:
+    """The app on the synthetic capture, with fixed verdicts (independent of the real rules)."""
+    return PushscopeApp("shop.pcapng", reader=fake_reader(extra_requests, delay), analyser=fake_analyse)
+
+
+def real_capture(name: str) -> tuple[str, str | None]:
+    """A capture made by ``captures/make_captures.py`` from real servers; skips when it (or tshark) is missing."""
+    pcap = CAPTURES / f"{name}.pcapng"
+    if not pcap.exists():
+        pytest.skip(f"{pcap.name} not generated")
+    if shutil.which("tshark") is None:
+        pytest.skip("tshark not installed")
+    keys = pcap.with_suffix(".keys")
+    return str(pcap), (str(keys) if keys.exists() else None)
+
+
+async def wait_loaded(pilot: Pilot, *, clear_notifications: bool = True) -> None:
+    app = pilot.app
+    assert isinstance(app, PushscopeApp)
+    await asyncio.wait_for(app.load_finished.wait(), LOAD_TIMEOUT)
+    await pilot.pause()
+    if clear_notifications:
+        app.clear_notifications()
+        await pilot.pause()
+
+
+def text_of(static: Static) -> str:
+    content = static.content
+    return content.plain if isinstance(content, Content) else str(content)
+
+
+def detail_text(app: PushscopeApp) -> str:
+    return text_of(app.detail.query_one("#detail-body", Static))
+
+
+def row_paths(app: PushscopeApp) -> list[str]:
+    return [row.path for row in app.waterfall.rows]
