@@ -70,12 +70,17 @@ def run_tui(argv: list[str]) -> int:
     _add_capture_args(parser)
     args = parser.parse_args(argv)
     capture_path, keylog = (args.capture, args.keylog) if args.capture else demo_capture()
-    try:
-        from pushscope.tui.app import PushscopeApp
-    except ImportError:
-        # The inspector is not built yet: fall back to the text report so the main command still works.
-        return run_report([capture_path] + (["--keylog", keylog] if keylog else []))
-    PushscopeApp(capture_path, keylog).run()
+    from pushscope.sources.probe.recording import is_saved_session
+    from pushscope.tui.app import PushscopeApp
+
+    reader = None
+    if Path(capture_path).is_file() and is_saved_session(capture_path):
+        from pushscope.sources.probe.recording import read_saved_session
+
+        def reader(_cancel):  # type: ignore[no-untyped-def]
+            return read_saved_session(capture_path)
+
+    PushscopeApp(capture_path, keylog, reader=reader).run()
     return 0
 
 

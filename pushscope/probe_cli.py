@@ -54,7 +54,8 @@ def probe_parser() -> argparse.ArgumentParser:
                         help="append TLS and QUIC secrets to FILE (NSS key log) so a capture taken at the same "
                              "time can be decrypted; default: $SSLKEYLOGFILE")
     parser.add_argument("--save", metavar="FILE", help="save the session (JSON lines) for `pushscope FILE`")
-    parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.add_argument("--format", choices=["tui", "text", "json"], default=None,
+                        help="tui: the inspector, filling in live (default on a terminal); text or json: headless")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
     parser.add_argument("--no-redact", action="store_true", help="keep Cookie/Set-Cookie/Authorization values")
     parser.add_argument("-H", "--header", action="append", default=[], metavar="'NAME: VALUE'",
@@ -107,6 +108,19 @@ def _options_dict(options: Any) -> dict[str, Any]:
             "insecure": options.insecure, "concurrency": options.concurrency, "linger": options.linger}
 
 
+def _resolve_format(args: argparse.Namespace) -> str:
+    if args.format is None:
+        args.format = "tui" if sys.stdout.isatty() and not args.output else "text"
+    return args.format
+
+
+def _open_inspector(name: str, read: Any) -> int:
+    from pushscope.tui.app import PushscopeApp
+
+    PushscopeApp(name, None, reader=read, live=True).run()
+    return 0
+
+
 def run_probe(argv: Sequence[str]) -> int:
     parser = probe_parser()
     args = parser.parse_args(list(argv))
@@ -114,6 +128,16 @@ def run_probe(argv: Sequence[str]) -> int:
         options = probe_options(args)
     except ValueError as exc:
         parser.error(str(exc))
+    if _resolve_format(args) == "tui":
+        def read(cancel: threading.Event) -> Any:
+            stream = probe_events(options)
+            for item in stream:
+                if cancel.is_set():
+                    stream.cancel()
+                    break
+                yield item
+
+        return _open_inspector(f"probe {options.url}", read)
     from pushscope.sources.probe.session import build_capture, probe_report, render_probe_text, run_session
 
     try:
@@ -237,7 +261,8 @@ def live_parser() -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     parser.add_argument("--quic-port", type=int, action="append", default=[], metavar="PORT",
                         help="decode UDP PORT as QUIC (443 always is; repeatable)")
-    parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.add_argument("--format", choices=["tui", "text", "json"], default=None,
+                        help="tui: the inspector, filling in live (default on a terminal); text or json: headless")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
     parser.add_argument("--no-redact", action="store_true", help="keep Cookie/Set-Cookie/Authorization values")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on standard error")
@@ -256,6 +281,14 @@ def live_events(interface: str, *, keylog: str | None = None, capture_filter: st
 
 def run_live(argv: Sequence[str]) -> int:
     args = live_parser().parse_args(list(argv))
+    keylog_for_tui = args.keylog or os.environ.get("SSLKEYLOGFILE") or None
+    if _resolve_format(args) == "tui":
+        def read(cancel: threading.Event) -> Any:
+            return live_events(args.interface, keylog=keylog_for_tui, capture_filter=args.capture_filter,
+                               write_to=args.write_to, duration=args.duration, quic_ports=args.quic_port,
+                               stop=cancel)
+
+        return _open_inspector(f"live {args.interface}", read)
     from pushscope.analysis import analyse
     from pushscope.model.builder import CaptureBuilder
 

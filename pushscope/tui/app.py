@@ -76,7 +76,7 @@ class PushscopeApp(App[None]):
     ]
 
     def __init__(self, capture_path: str | None = None, keylog: str | None = None, *,
-                 reader: Reader | None = None, analyser: Analyser | None = None) -> None:
+                 reader: Reader | None = None, analyser: Analyser | None = None, live: bool = False) -> None:
         super().__init__()
         if capture_path is None:
             from pushscope.cli import demo_capture
@@ -88,6 +88,7 @@ class PushscopeApp(App[None]):
         self.sub_title = self.capture_name
         self._reader = reader or capture_file_reader(capture_path, keylog)
         self._analyser = analyser or default_analyser
+        self._live = live
         self._cancel = threading.Event()
         self.capture: Capture | None = None
         self.view = CaptureView(name=self.capture_name)
@@ -140,7 +141,10 @@ class PushscopeApp(App[None]):
     @work(thread=True, exclusive=True, group="load", exit_on_error=False, name="load capture")
     def load(self) -> None:
         """Runs in a thread: folds the source and posts snapshots; never touches a widget."""
-        LoadSession(self.capture_name, self.post_message, self._cancel).run(self._reader, self._analyser)
+        live_analyser = self._analyser if self._live else None
+        LoadSession(self.capture_name, self.post_message, self._cancel, analyser=live_analyser).run(
+            self._reader, self._analyser
+        )
 
     def on_capture_updated(self, message: CaptureUpdated) -> None:
         self.capture, self.view = message.capture, message.view

@@ -67,7 +67,8 @@ class LoadSession:
     """Folds one source into a new capture; posts a snapshot when ``interval`` has passed since the last one."""
 
     def __init__(self, name: str, post: Callable[[Message], object], cancel: threading.Event,
-                 interval: float = UPDATE_INTERVAL, clock: Callable[[], float] = time.monotonic) -> None:
+                 interval: float = UPDATE_INTERVAL, clock: Callable[[], float] = time.monotonic,
+                 analyser: Analyser | None = None) -> None:
         self.builder = CaptureBuilder(source="capture", name=name)
         self.post = post
         self.cancel = cancel
@@ -78,6 +79,8 @@ class LoadSession:
         self._last_post = clock()
         self._gap = interval
         self._dirty = False
+        # Live sources (probe, live capture) never "finish loading": judge the pushes on every snapshot.
+        self._live_analyser = analyser
 
     @property
     def capture(self) -> Capture:
@@ -133,6 +136,11 @@ class LoadSession:
 
     def _publish(self) -> None:
         started = self.clock()
+        if self._live_analyser is not None:
+            try:
+                self._live_analyser(self.capture)
+            except Exception:  # an early, partial capture may not analyse yet; the final pass reports errors
+                pass
         view = build_view(self.capture)
         cost = self.clock() - started
         # Snapshots cost O(exchanges): space them out as the capture grows so they never take more than

@@ -26,8 +26,8 @@ async def test_loading_completes_and_shows_rows() -> None:
         assert "6 pushes" in summary and "✘wasted 2" in summary and "◆cache-dup 1" in summary
         tree = app.query_one(ConnectionsTree)
         labels = [str(node.label) for node in tree.root.children]
-        assert labels[0].startswith("c0 h2 shop.example") and "✔2" in labels[0] and "✘2" in labels[0]
-        assert labels[1].startswith("c1 h3") and "◆1" in labels[1]
+        assert labels[0].startswith("t0 h2 shop.example") and "✔2" in labels[0] and "✘2" in labels[0]
+        assert labels[1].startswith("q1 h3") and "◆1" in labels[1]
 
 
 async def test_waterfall_fills_in_while_loading() -> None:

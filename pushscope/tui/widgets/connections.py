@@ -69,7 +69,7 @@ class ConnectionsTree(Tree[NodeData]):
     def _label(self, info: ConnectionInfo) -> Text:
         colours = self.app.get_css_variables()
         host = info.sni or info.server
-        text = Text.assemble((f"c{info.index} ", "dim"), (f"{info.protocol} ", "bold"), host)
+        text = Text.assemble((f"{info.id} ", "dim"), (f"{info.protocol} ", "bold"), host)
         if info.pushes == 0:
             text.append("  no push", style="dim")
             return text

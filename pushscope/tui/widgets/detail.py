@@ -119,7 +119,7 @@ def exchange_content(capture: Capture, row: Row) -> Content:
     title_style = OUTCOME_STYLES.get(push.outcome, MUTED) if push is not None else "bold"
     lines = [_line((f"{exchange.method or 'GET'} ", "bold"), (row.url or exchange.url or row.path, title_style))]
     conn = capture.connections.get(exchange.connection_id)
-    where = f"c{conn.index} {exchange.protocol}" if conn is not None else exchange.protocol
+    where = f"{conn.id} {exchange.protocol}" if conn is not None else exchange.protocol
     lines.append(_line("  ", (str(exchange.status or "no status"), "bold"), " · ",
                        exchange.content_type or "-", " · body ", fmt_bytes(exchange.body_bytes),
                        " · ", where, f" stream {exchange.stream_id if exchange.stream_id is not None else '-'}"))

@@ -110,7 +110,7 @@ class Waterfall(ScrollView, can_focus=True):
         self.rows = rows
         self.duration = duration
         self.extent = extent
-        self._tag_width = len(str(max((r.connection_index for r in rows), default=0))) + 2
+        self._tag_width = max((len(r.connection_id) for r in rows), default=2) + 1
         if selected is not None:
             index = next((i for i, r in enumerate(rows) if r.exchange_id == selected.exchange_id), None)
             self.cursor = index if index is not None else min(self.cursor, max(len(rows) - 1, 0))
@@ -264,7 +264,7 @@ class Waterfall(ScrollView, can_focus=True):
         label = _fit(prefix + row.path, label_w)
         segments = [
             Segment(f"{glyph} ", colour),
-            Segment(f"c{row.connection_index}".ljust(tag_w), dim),
+            Segment(row.connection_id.ljust(tag_w), dim),
             Segment(label, colour if row.pushed else base),
             Segment("│", dim),
         ]
