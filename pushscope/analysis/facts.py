@@ -5,7 +5,8 @@ Keeping the gathering here lets ``rules.py`` be a short ordered table of predica
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_right, insort
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from pushscope.analysis.freshness import current_age, freshness, vary_matches
@@ -83,10 +84,13 @@ class CaptureIndex:
                 self.requests_by_stream[(exchange.connection_id, exchange.stream_id)] = exchange
             if _is_document(exchange):
                 self.documents_by_client.setdefault(self.client_of.get(exchange.connection_id), []).append(exchange)
-        self.completed_by_url = {
-            url: sorted((e for e in exchanges if e.response_end is not None), key=lambda e: e.response_end or 0.0)
-            for url, exchanges in self.exchanges_by_url.items()
-        }
+        # What can sit in each client's HTTP cache: its own complete responses; claimed pushes join as judged.
+        self.stored: dict[tuple[str | None, str], list[Exchange]] = {}
+        for exchange in capture.exchanges:
+            if not exchange.pushed and exchange.response_end is not None and exchange.reset is None:
+                self.stored.setdefault(self._cache_key(exchange), []).append(exchange)
+        for entries in self.stored.values():
+            entries.sort(key=_received_at)
         self.pushes_by_connection_url: dict[tuple[str, str], list[Push]] = {}
         for push in capture.pushes:
             self.pushes_by_connection_url.setdefault((push.connection_id, normalize_url(push.url)), []).append(push)
@@ -97,6 +101,21 @@ class CaptureIndex:
         self._referrers: dict[str | None, dict[str, dict[str, list[tuple[Exchange, Reference]]]]] = {}
         self._loaded_on: dict[str | None, dict[str, list[Exchange]]] = {}
         self._round_trip: dict[str, float | None] = {}
+
+    def _cache_key(self, exchange: Exchange) -> tuple[str | None, str]:
+        return self.client_of.get(exchange.connection_id), self.url_of[exchange.id]
+
+    def stored_copies(self, push: Push, url: str) -> list[Exchange]:
+        return self.stored.get((self.client_of.get(push.connection_id), url), [])
+
+    def mark_used(self, push: Push) -> None:
+        """A claimed push enters its client's HTTP cache, so later pushes of that URL may duplicate it."""
+        exchange = self.capture.exchange(push.exchange_id)
+        if exchange is None:
+            return
+        self.used_pushes.add(exchange.id)
+        if exchange.response_end is not None and exchange.reset is None:
+            insort(self.stored.setdefault(self._cache_key(exchange), []), exchange, key=_received_at)
 
     def same_client(self, a: Exchange | Push, b: Exchange | Push) -> bool:
         return self.client_of.get(a.connection_id) == self.client_of.get(b.connection_id)
@@ -231,13 +250,9 @@ def _push_permission(facts: PushFacts) -> None:
 def _fresh_copy(facts: PushFacts, index: CaptureIndex) -> None:
     """The client's cache holds the latest stored response for the URL (per Vary variant): is it fresh?"""
     push = facts.push
-    completed = index.completed_by_url.get(facts.url, [])
-    position = bisect_right(completed, push.promised_at, key=lambda e: e.response_end or 0.0)
-    for candidate in reversed(completed[:position]):
-        if candidate.id == push.exchange_id or candidate.reset or not index.same_client(candidate, push):
-            continue
-        if candidate.pushed and candidate.id not in index.used_pushes:
-            continue  # an unclaimed push never reached the client's HTTP cache
+    stored = index.stored_copies(push, facts.url)
+    position = bisect_right(stored, push.promised_at, key=_received_at)
+    for candidate in _backwards(stored, position):
         rule = freshness(candidate.status, candidate.response_headers, candidate.response_end)
         if not rule.storable:
             continue
@@ -250,6 +265,16 @@ def _fresh_copy(facts: PushFacts, index: CaptureIndex) -> None:
             facts.fresh_copy = candidate
             facts.fresh_copy_why = f"{rule.why}, age {age:.1f}s at the promise"
         return
+
+
+def _backwards(items: list[Exchange], end: int) -> Iterator[Exchange]:
+    """items[end-1], items[end-2], ... without copying the list."""
+    for position in range(end - 1, -1, -1):
+        yield items[position]
+
+
+def _received_at(exchange: Exchange) -> float:
+    return exchange.response_end or 0.0
 
 
 def _earlier_promise(facts: PushFacts, index: CaptureIndex) -> None:

@@ -25,8 +25,8 @@ def classify_all(capture: Capture) -> None:
         push.cost = push_cost(facts, index)
         push.advice, push.advice_text = advise(push)
         push.preload_link = facts.preload.text if facts.preload else None
-        if push.outcome == "used" and push.exchange_id is not None:
-            index.used_pushes.add(push.exchange_id)
+        if push.outcome == "used":
+            index.mark_used(push)
 
 
 def _ms(at: float | None, origin: float) -> str:

@@ -1,0 +1,415 @@
+#!/usr/bin/env python3
+"""Time pushscope against plain tshark on a large capture, and check both see the same requests and promises.
+
+    bench/run_bench.py [--capture bench/out/big.pcapng --keys bench/out/big.keys] [--make] [--public]
+
+For each capture, in the same run and on the same machine:
+
+* ``tshark``: ``tshark -r CAP -o tls.keylog_file:KEYS -Y http2 -T fields -e http2.type > /dev/null`` (tshark's own
+  HTTP/2 dissection, the baseline);
+* ``pushscope json`` / ``pushscope text``: ``.venv/bin/pushscope report CAP --keylog KEYS --format json|text -o
+  /dev/null`` (the first json run writes ``bench/out/NAME.report.json`` instead, for the count check);
+* ``its tshark pass``: the tshark command(s) pushscope itself ran, replayed alone with the output thrown away,
+  to split pushscope's time between tshark and Python (learned from a logging ``tshark`` shim put first on PATH
+  for the first json run; the shim only execs the real tshark).
+
+Each is timed wall-clock, best of ``--runs`` (a run slower than ``--repeat-limit`` seconds is not repeated), under
+``/usr/bin/time -v`` for "Maximum resident set size" (the largest single process: for pushscope that is the larger
+of Python and its tshark child); the whole process tree's RSS is also sampled from /proc every 50 ms, since
+pushscope's Python and tshark run at the same time.
+
+The check counts HTTP/2 requests and PUSH_PROMISEs with tshark (``-Y http2 -e http2.type -e
+http2.headers.method``: PUSH_PROMISE frames carry a ``:method`` too, so requests = methods - promises) and
+compares them with the HTTP/2 exchanges and pushes of pushscope's JSON report: MATCH or MISMATCH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gzip
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+OUT = HERE / "out"
+PUSHSCOPE = ROOT / ".venv" / "bin" / "pushscope"
+PUBLIC = ROOT.parent / "shared" / "captures" / "public"
+TIME = "/usr/bin/time"
+
+
+@dataclass
+class Workload:
+    name: str
+    capture: Path
+    tshark_keys: Path | None  # plain text key log for tshark (it cannot read a gzipped one)
+    pushscope_keys: Path | None  # what a user would pass to pushscope (gzipped is fine)
+
+
+@dataclass
+class Result:
+    tool: str
+    seconds: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # user + system seconds of the whole tree, per run
+    rss_kib: int = 0  # largest single process (time -v / getrusage)
+    tree_kib: int = 0  # sampled sum over the process tree
+    failed: str = ""
+
+    @property
+    def best(self) -> float | None:
+        return min(self.seconds) if self.seconds else None
+
+
+# --------------------------------------------------------------------------------------------------- measuring
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                found += [int(c) for c in fh.read().split()]
+    except OSError:
+        pass
+    return found
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+class TreeSampler(threading.Thread):
+    """Peak of the summed RSS of a process and all its descendants, sampled every ``interval`` seconds."""
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            pids, todo = [], [self.pid]
+            while todo:
+                pid = todo.pop()
+                pids.append(pid)
+                todo += _children(pid)
+            self.peak = max(self.peak, sum(_rss_kib(p) for p in pids))
+            self.done.wait(self.interval)
+
+
+def have_time() -> bool:
+    return os.access(TIME, os.X_OK)
+
+
+RUSAGE_WRAPPER = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.run(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL).returncode\n"
+    "r = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "open(sys.argv[1], 'w').write('User time (seconds): %f\\nSystem time (seconds): %f\\n"
+    "Maximum resident set size (kbytes): %d\\n' % (r.ru_utime, r.ru_stime, r.ru_maxrss))\n"
+    "sys.exit(code)\n"
+)
+
+
+def measure_once(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, int, int, str]:
+    """Run ``command`` once, stdout thrown away: (wall s, CPU s, max RSS KiB of the largest process, tree peak KiB,
+    exit code, stderr)."""
+    with tempfile.TemporaryDirectory(prefix="pushscope-bench-") as tmp:
+        report = Path(tmp) / "rusage.txt"
+        if have_time():
+            wrapped = [TIME, "-v", "-o", str(report)] + command
+        else:  # getrusage(RUSAGE_CHILDREN) in a fresh wrapper process holds only this command's children
+            wrapped = [sys.executable, "-c", RUSAGE_WRAPPER, str(report)] + command
+        with open(Path(tmp) / "stderr.txt", "w+b") as err:
+            start = time.monotonic()
+            proc = subprocess.Popen(wrapped, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL,
+                                    env=env)
+            sampler = TreeSampler(proc.pid)
+            sampler.start()
+            code = proc.wait()
+            seconds = time.monotonic() - start
+            sampler.done.set()
+            sampler.join()
+            err.seek(0)
+            stderr = err.read().decode(errors="replace")
+        text = report.read_text(errors="replace") if report.exists() else ""
+    match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
+    cpu = sum(float(m) for m in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", text))
+    return seconds, cpu, int(match.group(1)) if match else 0, sampler.peak, code, stderr
+
+
+def measure(tool: str, commands: list[list[str]], repeat_limit: float,
+            first_env: dict[str, str] | None = None) -> Result:
+    """Run each command (the same work, ``runs`` times) until one is slower than ``repeat_limit`` seconds."""
+    result = Result(tool)
+    for i, command in enumerate(commands):
+        seconds, cpu, rss, tree, code, stderr = measure_once(command, first_env if i == 0 else None)
+        if code != 0:
+            result.failed = f"exit {code}: {' '.join(stderr.strip().splitlines()[-1:])}"
+            break
+        result.seconds.append(seconds)
+        result.cpu.append(cpu)
+        result.rss_kib, result.tree_kib = max(result.rss_kib, rss), max(result.tree_kib, tree)
+        print(f"    {tool:<22} run {i + 1}: {seconds:8.2f} s wall  {cpu:8.2f} s cpu  {rss / 1024:7.1f} MiB  "
+              f"(tree {tree / 1024:.1f} MiB)", file=sys.stderr, flush=True)
+        if seconds > repeat_limit:
+            break
+    return result
+
+
+# --------------------------------------------------------------------------------------------------- commands
+
+def tshark_command(work: Workload) -> list[str]:
+    command = ["tshark", "-n", "-r", str(work.capture)]
+    if work.tshark_keys:
+        command += ["-o", f"tls.keylog_file:{work.tshark_keys}"]
+    return command + ["-Y", "http2", "-T", "fields", "-e", "http2.type"]
+
+
+def pushscope_command(work: Workload, fmt: str, output: str) -> list[str]:
+    command = [str(PUSHSCOPE), "report", str(work.capture), "--format", fmt, "-o", output]
+    if work.pushscope_keys:
+        command += ["--keylog", str(work.pushscope_keys)]
+    return command
+
+
+SHIM = """#!/bin/sh
+# pushscope bench: log how pushscope runs tshark, then run the real one.
+printf '%s\\0' "$@" >> "$PUSHSCOPE_BENCH_TSHARK_LOG"
+printf '\\n\\0' >> "$PUSHSCOPE_BENCH_TSHARK_LOG"
+exec {tshark} "$@"
+"""
+
+
+def make_shim(directory: Path) -> Path:
+    """A ``tshark`` for the front of PATH that logs its arguments and execs the real tshark."""
+    real = shutil.which("tshark") or "tshark"
+    shim = directory / "tshark"
+    shim.write_text(SHIM.replace("{tshark}", real), encoding="utf-8")
+    shim.chmod(0o755)
+    return directory / "tshark-calls.log"
+
+
+def logged_tshark_command(log: Path, work: Workload) -> list[str] | None:
+    """The tshark commands pushscope ran (as logged by the shim), as one shell command to replay."""
+    if not log.is_file():
+        return None
+    calls: list[list[str]] = [[]]
+    for item in log.read_text(encoding="utf-8", errors="surrogateescape").split("\0"):
+        if item == "\n":
+            calls.append([])
+        elif item:
+            calls[-1].append(item)
+    calls = [c for c in calls if c]
+    if not calls:
+        return None
+    real = shutil.which("tshark") or "tshark"
+    lines = []
+    for args in calls:
+        # pushscope's own plain copy of the key log is gone by now: point at ours.
+        args = [f"tls.keylog_file:{work.tshark_keys}" if a.startswith("tls.keylog_file:") and work.tshark_keys
+                else a for a in args]
+        lines.append(shlex.join([real] + args) + " > /dev/null")
+    return ["sh", "-c", "\n".join(lines)]
+
+
+def packet_count(capture: Path) -> int | None:
+    exe = shutil.which("capinfos")
+    if exe is None:
+        return None
+    result = subprocess.run([exe, "-M", "-c", str(capture)], capture_output=True, text=True)
+    match = re.search(r"Number of packets:\s+(\d+)", result.stdout)
+    return int(match.group(1)) if match else None
+
+
+# --------------------------------------------------------------------------------------------------- check
+
+def tshark_counts(work: Workload) -> tuple[int, int]:
+    """(HTTP/2 requests, PUSH_PROMISEs) as tshark dissects them."""
+    command = ["tshark", "-n", "-r", str(work.capture)]
+    if work.tshark_keys:
+        command += ["-o", f"tls.keylog_file:{work.tshark_keys}"]
+    command += ["-Y", "http2", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=;",
+                "-e", "http2.type", "-e", "http2.headers.method"]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    methods = promises = 0
+    for line in out.splitlines():
+        types, _, found = line.partition("\t")
+        promises += sum(1 for t in types.split(";") if t.strip() == "5")
+        methods += sum(1 for m in found.split(";") if m.strip())
+    return methods - promises, promises
+
+
+def pushscope_counts(report: Path) -> tuple[int, int]:
+    data = json.loads(report.read_text(encoding="utf-8"))
+    requests = sum(1 for e in data["exchanges"] if e["protocol"] == "h2" and not e["pushed"])
+    pushes = sum(1 for p in data["pushes"] if p["protocol"] == "h2")
+    return requests, pushes
+
+
+# --------------------------------------------------------------------------------------------------- main
+
+def run_workload(work: Workload, runs: int, repeat_limit: float, text: bool, own_tshark: bool) -> dict:
+    print(f"\n== {work.name}: {work.capture}", file=sys.stderr, flush=True)
+    packets = packet_count(work.capture)
+    report_path = OUT / f"{work.name}.report.json"
+    results = [measure("tshark", [tshark_command(work)] * runs, repeat_limit)]
+    # The first json run writes the report the count check reads; the others write to /dev/null.
+    json_runs = [pushscope_command(work, "json", str(report_path))]
+    json_runs += [pushscope_command(work, "json", os.devnull)] * (runs - 1)
+    # ... and runs with a logging tshark shim first on PATH, to learn pushscope's own tshark command.
+    with tempfile.TemporaryDirectory(prefix="pushscope-bench-shim-") as shim_dir:
+        log = make_shim(Path(shim_dir))
+        env = dict(os.environ, PATH=f"{shim_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+                   PUSHSCOPE_BENCH_TSHARK_LOG=str(log))
+        results.append(measure("pushscope json", json_runs, repeat_limit, first_env=env))
+        own_command = logged_tshark_command(log, work) if own_tshark else None
+    if text:
+        results.append(measure("pushscope text", [pushscope_command(work, "text", os.devnull)] * runs, repeat_limit))
+    if own_command is not None:
+        results.append(measure("  its tshark pass", [own_command] * runs, repeat_limit))
+    check = {}
+    try:
+        t_req, t_prom = tshark_counts(work)
+        p_req, p_prom = pushscope_counts(report_path)
+        ok = (t_req, t_prom) == (p_req, p_prom)
+        check = {"tshark": (t_req, t_prom), "pushscope": (p_req, p_prom), "ok": ok}
+    except (OSError, ValueError, KeyError, subprocess.CalledProcessError) as exc:
+        check = {"error": f"{type(exc).__name__}: {exc}", "ok": False}
+    return {"work": work, "packets": packets, "results": results, "check": check}
+
+
+def print_table(outcome: dict) -> None:
+    work, packets, results, check = outcome["work"], outcome["packets"], outcome["results"], outcome["check"]
+    base = results[0].best
+    print(f"\n{work.name}: {work.capture.name}, {packets if packets is not None else '?'} packets")
+    print("| tool | best s | packets/s | CPU s (min) | peak RSS MiB | tree RSS MiB | x tshark |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        if r.best is None:
+            print(f"| {r.tool.strip()} | failed: {r.failed} | | | | | |")
+            continue
+        rate = f"{packets / r.best:,.0f}" if packets else "?"
+        ratio = f"{r.best / base:.1f}" if base else "?"
+        runs = f" ({len(r.seconds)} run{'s' if len(r.seconds) > 1 else ''})" if len(r.seconds) > 1 else " (1 run)"
+        print(f"| {r.tool.strip()}{runs} | {r.best:.2f} | {rate} | {min(r.cpu):.2f} | {r.rss_kib / 1024:.0f} | "
+              f"{r.tree_kib / 1024:.0f} | {ratio} |")
+    if "error" in check:
+        print(f"count check: MISMATCH (could not compare: {check['error']})")
+    else:
+        (t_req, t_prom), (p_req, p_prom) = check["tshark"], check["pushscope"]
+        verdict = "MATCH" if check["ok"] else "MISMATCH"
+        print(f"count check: {verdict}: requests tshark {t_req} / pushscope {p_req}, "
+              f"PUSH_PROMISEs tshark {t_prom} / pushscope {p_prom}")
+
+
+def public_workloads(scratch: Path) -> list[Workload]:
+    works: list[Workload] = []
+    amazon = PUBLIC / "wt-amazon1"
+    if (amazon / "amazon1.cap.gz").is_file() and (amazon / "amazon1.key_log.txt.gz").is_file():
+        plain = scratch / "amazon1.keys"  # tshark cannot read a gzipped key log; this copy lives in /tmp only
+        plain.write_bytes(gzip.decompress((amazon / "amazon1.key_log.txt.gz").read_bytes()))
+        works.append(Workload("amazon1", amazon / "amazon1.cap.gz", plain, amazon / "amazon1.key_log.txt.gz"))
+    for folder, name in (("ws-http2-follow-multistream-dsb", "http2_follow_multistream.pcapng"),
+                         ("foxio-http2-with-cookies-dsb", "http2-with-cookies.pcapng")):
+        if (PUBLIC / folder / name).is_file():
+            works.append(Workload(folder, PUBLIC / folder / name, None, None))
+    if not works:
+        print(f"(no public captures under {PUBLIC})", file=sys.stderr)
+    return works
+
+
+def describe_machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    tshark = subprocess.run(["tshark", "--version"], capture_output=True, text=True).stdout.splitlines()[:1]
+    mem = ""
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kib / 1048576:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return (f"{datetime.date.today().isoformat()}, {os.cpu_count()} cores ({cpu}){mem}, "
+            f"Python {platform.python_version()}, {tshark[0] if tshark else 'tshark ?'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--capture", type=Path, default=OUT / "big.pcapng")
+    parser.add_argument("--keys", type=Path, help="key log (default: CAPTURE with .keys)")
+    parser.add_argument("--make", action="store_true", help="make the capture first (bench/make_big_capture.py)")
+    parser.add_argument("--connections", type=int, default=2000, help="with --make")
+    parser.add_argument("--streams-per-connection", type=int, default=10, help="with --make")
+    parser.add_argument("--runs", type=int, default=3, help="best of this many runs")
+    parser.add_argument("--repeat-limit", type=float, default=300.0,
+                        help="do not repeat a command whose run took longer than this many seconds")
+    parser.add_argument("--no-text", action="store_true", help="skip the text-format runs")
+    parser.add_argument("--no-own-tshark", action="store_true", help="skip timing pushscope's tshark pass alone")
+    parser.add_argument("--public", action="store_true", help=f"also the public captures under {PUBLIC}")
+    parser.add_argument("--only-public", action="store_true", help="only the public captures")
+    args = parser.parse_args(argv)
+
+    if shutil.which("tshark") is None or not PUSHSCOPE.exists():
+        print(f"error: needs tshark on PATH and {PUSHSCOPE}", file=sys.stderr)
+        return 1
+    if not have_time():
+        print(f"note: {TIME} missing (apt-get install time); using getrusage in a wrapper process",
+              file=sys.stderr)
+    OUT.mkdir(parents=True, exist_ok=True)
+    capture = args.capture.resolve()
+    keys = (args.keys or capture.with_suffix(".keys")).resolve()
+    if args.make and not args.only_public:
+        make = [sys.executable, str(HERE / "make_big_capture.py"), "--connections", str(args.connections),
+                "--streams-per-connection", str(args.streams_per_connection), "--out", str(capture),
+                "--keys", str(keys)]
+        if subprocess.run(make).returncode != 0:
+            return 1
+
+    outcomes = []
+    with tempfile.TemporaryDirectory(prefix="pushscope-bench-") as tmp:
+        works: list[Workload] = []
+        if not args.only_public:
+            if not capture.is_file():
+                print(f"error: {capture} does not exist: run with --make, or bench/make_big_capture.py",
+                      file=sys.stderr)
+                return 1
+            works.append(Workload(capture.stem, capture, keys if keys.is_file() else None,
+                                  keys if keys.is_file() else None))
+        if args.public or args.only_public:
+            works += public_workloads(Path(tmp))
+        for work in works:
+            outcomes.append(run_workload(work, max(1, args.runs), args.repeat_limit, not args.no_text,
+                                         not args.no_own_tshark))
+
+    print(f"\nmachine: {describe_machine()}")
+    for outcome in outcomes:
+        print_table(outcome)
+    return 0 if all(o["check"].get("ok") for o in outcomes) else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())
