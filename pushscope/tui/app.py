@@ -321,7 +321,15 @@ class PushscopeApp(App[None]):
     def _export_chosen(self, choice: tuple[str, Path] | None) -> None:
         if choice is not None and self.capture is not None:
             self.notify(f"Writing the {choice[0]} report…", markup=False, timeout=2)
-            self._export(self.capture, *choice)
+            self._export(self._view_capture(), *choice)
+
+    def _view_capture(self) -> Capture:
+        """What the waterfall shows now: the whole capture, or the exchanges the filters left."""
+        from pushscope.model.subset import is_whole, subset
+
+        assert self.capture is not None
+        shown = [row.exchange_id for row in self.waterfall.rows]
+        return self.capture if is_whole(self.capture, shown) else subset(self.capture, shown)
 
     @work(thread=True, group="export", exit_on_error=False, name="export report")
     def _export(self, capture: Capture, fmt: str, path: Path) -> None:

@@ -160,6 +160,26 @@ async def test_export_writes_a_report(tmp_path: Path) -> None:
         assert any(n.severity == "error" and "Export failed" in n.message for n in app._notifications)
 
 
+async def test_export_writes_the_filtered_view(tmp_path: Path) -> None:
+    app = fake_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_loaded(pilot)
+        await pilot.press("p")  # pushes only (their parents stay)
+        await pilot.pause()
+        shown = {row.url for row in app.waterfall.rows}
+        assert 0 < len(shown) < len(app.capture.exchanges)
+        await pilot.press("e")
+        target = tmp_path / "view.json"
+        app.screen.query_one("#export-path", Input).value = str(target)
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        report = json.loads(target.read_text())
+        assert {e["url"] for e in report["exchanges"]} == shown
+        assert report["summary"]["pushes"] == 6 and report["name"].endswith("(filtered view)")
+        assert all(report["exchanges"][p["exchange"]]["url"] == p["url"] for p in report["pushes"])
+
+
 async def test_missing_capture_shows_a_message_and_does_not_crash(tmp_path: Path) -> None:
     app = PushscopeApp(str(tmp_path / "missing.pcapng"))
     async with app.run_test(size=(80, 24)) as pilot:
