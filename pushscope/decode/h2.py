@@ -194,7 +194,8 @@ class H2DirectionDecoder:
         block = b"".join(pending.fragments)
         events: list[Event] = []
         try:
-            headers = [(str(name), str(value)) for name, value in self._hpack.decode(block)]
+            # raw=True: header octets need not be UTF-8; a stray byte must not cost the whole block.
+            headers = [(_text(name), _text(value)) for name, value in self._hpack.decode(block, raw=True)]
         except (hpack.HPACKError, ValueError, IndexError, UnicodeDecodeError) as exc:
             # The dynamic table is now out of step with the encoder: later blocks may decode wrongly, so say so.
             message = f"HPACK could not decode a {pending.kind} header block ({exc})"
@@ -347,6 +348,13 @@ class H2ConnectionDecoder:
         if pending_client:
             events += self._receive_client(pending_client, at)
         return events
+
+
+def _text(octets: bytes) -> str:
+    try:
+        return octets.decode("utf-8")
+    except UnicodeDecodeError:
+        return octets.decode("latin-1")
 
 
 def _looks_like_frame_header(prelude: bytes) -> bool:
