@@ -18,23 +18,17 @@ failed.
 
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
-import json
 import shutil
-import signal
 import sys
-import tempfile
-import time
-import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from lab import CLIENT_NAME, CLIENT_VERSION, certs, site  # noqa: E402
-from lab.capture import Capture, dumpcap_path  # noqa: E402
+from lab import CLIENT_NAME, CLIENT_VERSION, certs, runner, site  # noqa: E402
+from lab.capture import Capture  # noqa: E402
 from lab.extclients import run_curl, run_nghttp  # noqa: E402
 from lab.h2client import run_client  # noqa: E402
 from lab.scenarios import SCENARIOS, Scenario  # noqa: E402
@@ -70,13 +64,8 @@ def _fill_ports_from_capture(truth: dict, seen: dict) -> None:
             p["client_port"] = by_index.get(p["connection_index"])
 
 
-def run_scenario(sc: Scenario, out: Path, base: Path, cert: certs.CertPair | None, docroot: Path,
+def run_scenario(sc: Scenario, out: Path, work: Path, cert: certs.CertPair | None, docroot: Path,
                  verify: bool) -> dict:
-    work = base / sc.name
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    work.chmod(0o755)
     port = free_port(HOST, prefer=TSHARK_HTTP_PORTS if sc.transport == "h2c-prior-knowledge" else ())
     server = SERVERS[sc.server](workdir=work / "server", docroot=docroot, cert=cert if sc.server_tls else None,
                                 port=port, tls=sc.server_tls, options=dict(sc.server_options))
@@ -142,118 +131,38 @@ def run_scenario(sc: Scenario, out: Path, base: Path, cert: certs.CertPair | Non
             problems.append(f"connection {c['index']}: closed_by={c.get('closed_by')} "
                             f"goaway_from_server={c.get('goaway_from_server')}")
 
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(pcap, out / f"{sc.name}.pcapng")
-    shutil.copyfile(keys, out / f"{sc.name}.keys")
-    (out / f"{sc.name}.truth.json").write_text(json.dumps(truth, indent=2) + "\n")
     return {"truth": truth, "seen": seen, "problems": problems,
-            "size": (out / f"{sc.name}.pcapng").stat().st_size}
+            "size": runner.write_outputs(out, sc.name, pcap, keys, truth)}
 
 
 def describe(result: dict) -> str:
     truth, seen = result["truth"], result["seen"]
-    outcomes: dict[str, int] = {}
-    for p in truth["pushes"]:
-        k = f"{p['outcome']}/{p['reason']}"
-        outcomes[k] = outcomes.get(k, 0) + 1
     n_req = sum(1 for r in truth["requests"] if not r.get("from_push"))
     parts = [f"{truth['server']} {truth['server_version']}", f"tls={truth['tls']}", truth["transport"],
              f"conns={len(truth['connections'])}", f"requests={n_req}", f"pushes={len(truth['pushes'])}"]
     if seen is not None:
         parts.append(f"tshark: HEADERS={len(seen['client_headers'])} PUSH_PROMISE={len(seen['push_promises'])}")
     parts.append(f"{result['size']} B")
-    s = "  " + ", ".join(parts)
-    if outcomes:
-        s += "\n  outcomes: " + ", ".join(f"{k} x{v}" for k, v in sorted(outcomes.items()))
-    return s
+    return "  " + ", ".join(parts) + runner.outcome_counts(truth["pushes"])
+
+
+def prepare(base: Path, selected: list[Scenario]) -> runner.RunScenario:
+    """The site and (for TLS scenarios) the certificate every scenario shares."""
+    docroot = site.write_site(base / "www")
+    cert = certs.make_cert(base / "cert") if any(s.server_tls for s in selected) else None
+    return lambda sc, out, work, verify: run_scenario(sc, out, work, cert, docroot, verify)
+
+
+LAB = runner.Lab(
+    description=__doc__, default_out=HERE, scenarios=SCENARIOS, prepare=prepare, describe=describe,
+    list_line=lambda sc: f"{sc.name:26} {sc.server:8} {sc.client:9} {sc.transport:20} {sc.description}",
+    missing=missing_binaries, retries=2, verify_help="skip the tshark cross-check",
+    workdir_prefix="pushscope-lab-",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", type=Path, default=HERE, help="output directory (default: %(default)s)")
-    ap.add_argument("--only", nargs="+", action="extend", metavar="NAME", default=[],
-                    help="regenerate only these scenarios")
-    ap.add_argument("--list", action="store_true", help="list the scenarios and exit")
-    ap.add_argument("--no-verify", action="store_true", help="skip the tshark cross-check")
-    ap.add_argument("--retries", type=int, default=2, help="re-run a failing scenario this many times")
-    ap.add_argument("--keep-workdir", action="store_true", help="keep server configs/logs (temp dir)")
-    args = ap.parse_args(argv)
-
-    if args.list:
-        for sc in SCENARIOS:
-            print(f"{sc.name:26} {sc.server:8} {sc.client:9} {sc.transport:20} {sc.description}")
-        return 0
-
-    names = {s.name for s in SCENARIOS}
-    unknown = [n for n in args.only if n not in names]
-    if unknown:
-        print(f"error: unknown scenario(s): {', '.join(unknown)} (see --list)", file=sys.stderr)
-        return 2
-    selected = [s for s in SCENARIOS if not args.only or s.name in args.only]
-
-    if dumpcap_path() is None:
-        print("error: dumpcap not found (apt-get install tshark); cannot capture anything", file=sys.stderr)
-        return 1
-    if tshark_path() is None and not args.no_verify:
-        print("warning: tshark not found; captures will not be cross-checked", file=sys.stderr)
-
-    # turn SIGTERM (e.g. a test-runner timeout) into SystemExit so that the servers and dumpcap we
-    # started are stopped by the finally blocks instead of being left behind
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-
-    base = Path(tempfile.mkdtemp(prefix="pushscope-lab-"))
-    base.chmod(0o755)  # servers may drop privileges (apache runs its children as nobody)
-    failed, skipped, ok = [], [], []
-    started = time.monotonic()
-    try:
-        docroot = site.write_site(base / "www")
-        cert = certs.make_cert(base / "cert") if any(s.server_tls for s in selected) else None
-        for sc in selected:
-            missing = missing_binaries(sc)
-            if missing:
-                print(f"SKIP {sc.name}: {', '.join(missing)} not installed")
-                skipped.append(sc.name)
-                continue
-            t0 = time.monotonic()
-            for attempt in range(args.retries + 1):
-                try:
-                    result = run_scenario(sc, args.out, base, cert, docroot, verify=not args.no_verify)
-                except Exception as e:  # noqa: BLE001 - report and carry on with the next scenario
-                    result = {"error": f"{type(e).__name__}: {e}", "tb": traceback.format_exc()}
-                if "error" not in result and not result["problems"]:
-                    break
-                if attempt < args.retries:
-                    why = result.get("error") or "; ".join(result["problems"])
-                    print(f"RETRY {sc.name}: {why}")
-                    if args.keep_workdir and (base / sc.name).exists():
-                        (base / sc.name).rename(base / f"{sc.name}.attempt{attempt}")
-            dt = time.monotonic() - t0
-            if "error" in result:
-                print(f"FAIL {sc.name} ({dt:.1f}s): {result['error']}")
-                if args.keep_workdir:
-                    print(result["tb"])
-                failed.append(sc.name)
-            elif result["problems"]:
-                print(f"FAIL {sc.name} ({dt:.1f}s): written but inconsistent with the capture:")
-                for prob in result["problems"]:
-                    print(f"  - {prob}")
-                failed.append(sc.name)
-            else:
-                print(f"OK   {sc.name} ({dt:.1f}s)\n{describe(result)}")
-                ok.append(sc.name)
-    finally:
-        if args.keep_workdir:
-            print(f"work dir kept: {base}")
-        else:
-            shutil.rmtree(base, ignore_errors=True)
-    total = time.monotonic() - started
-    print(f"\n{len(ok)} ok, {len(skipped)} skipped, {len(failed)} failed in {total:.1f}s -> {args.out}")
-    if skipped:
-        print("skipped: " + ", ".join(skipped))
-    if failed:
-        print("failed: " + ", ".join(failed))
-    return 1 if failed else 0
+    return runner.main(LAB, argv)
 
 
 if __name__ == "__main__":

@@ -16,16 +16,9 @@ the client made and every push it was promised must be found, with the same push
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as _dt
-import json
-import shutil
-import socket
 import sys
-import tempfile
-import time
-import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -33,29 +26,13 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from h3lab import CLIENT_NAME, CLIENT_VERSION, SERVER_NAME  # noqa: E402
-from h3lab.capture import UdpCapture  # noqa: E402
 from h3lab.client import run_client  # noqa: E402
 from h3lab.scenarios import SCENARIOS, Scenario  # noqa: E402
-from h3lab.server import SERVER_VERSION, LabServer, Site  # noqa: E402
-from lab import certs, site  # noqa: E402  (the HTTP/2 lab's demo site and certificate helper)
+from h3lab.server import SERVER_VERSION, LabServer, free_udp_port, lab_site  # noqa: E402
+from lab import certs, runner  # noqa: E402  (the HTTP/2 lab's certificate helper and command line)
+from lab.capture import Capture  # noqa: E402
 
 HOST = "127.0.0.1"
-PREFERRED_PORT = 4433
-
-
-def free_udp_port(host: str = HOST, prefer: int = PREFERRED_PORT) -> int:
-    for port in (prefer, 0):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            try:
-                sock.bind((host, port))
-            except OSError:
-                continue
-            return sock.getsockname()[1]
-    raise RuntimeError("no free UDP port")
-
-
-def lab_site() -> Site:
-    return Site(dict(site.FILES), dict(site.MIME_TYPES), site.HTML_CACHE_CONTROL, site.STATIC_CACHE_CONTROL)
 
 
 async def _serve_and_load(sc: Scenario, port: int, cert: certs.CertPair, keys: Path) -> tuple[dict, list]:
@@ -69,9 +46,9 @@ async def _serve_and_load(sc: Scenario, port: int, cert: certs.CertPair, keys: P
 
 
 def run_scenario(sc: Scenario, out: Path, work: Path, cert: certs.CertPair, verify: bool) -> dict:
-    port = free_udp_port()
+    port = free_udp_port(HOST)
     pcap, keys = work / f"{sc.name}.pcapng", work / f"{sc.name}.keys"
-    with UdpCapture(pcap, port):
+    with Capture(pcap, port, host=HOST, transport="udp"):
         client_truth, server_log = asyncio.run(_serve_and_load(sc, port, cert, keys))
     if keys.stat().st_size == 0:
         raise RuntimeError("the client wrote no key log")
@@ -102,11 +79,8 @@ def run_scenario(sc: Scenario, out: Path, work: Path, cert: certs.CertPair, veri
     if verify:
         seen = decode_capture(pcap, keys, port)
         problems += compare(truth, seen)
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(pcap, out / f"{sc.name}.pcapng")
-    shutil.copyfile(keys, out / f"{sc.name}.keys")
-    (out / f"{sc.name}.truth.json").write_text(json.dumps(truth, indent=2) + "\n")
-    return {"truth": truth, "seen": seen, "problems": problems, "size": (out / f"{sc.name}.pcapng").stat().st_size}
+    return {"truth": truth, "seen": seen, "problems": problems,
+            "size": runner.write_outputs(out, sc.name, pcap, keys, truth)}
 
 
 def decode_capture(pcap: Path, keys: Path, port: int) -> dict:
@@ -174,77 +148,28 @@ def compare(truth: dict, seen: dict) -> list[str]:
 
 def describe(result: dict) -> str:
     truth, seen = result["truth"], result["seen"]
-    outcomes: dict[str, int] = {}
-    for push in truth["pushes"]:
-        key = f"{push['outcome']}/{push['reason']}"
-        outcomes[key] = outcomes.get(key, 0) + 1
     requests = sum(1 for r in truth["requests"] if not r["from_push"])
     text = (f"  {truth['server']} {truth['server_version']}, conns={len(truth['connections'])}, "
             f"requests={requests}, pushes={len(truth['pushes'])}, {result['size']} B")
     if seen is not None:
         text += f", decoded: requests={len(seen['requests'])} promises={len(seen['promises'])}"
-    if outcomes:
-        text += "\n  outcomes: " + ", ".join(f"{k} x{v}" for k, v in sorted(outcomes.items()))
-    return text
+    return text + runner.outcome_counts(truth["pushes"])
+
+
+def prepare(base: Path, selected: list[Scenario]) -> runner.RunScenario:
+    cert = certs.make_cert(base / "cert")
+    return lambda sc, out, work, verify: run_scenario(sc, out, work, cert, verify)
+
+
+LAB = runner.Lab(
+    description=__doc__, default_out=HERE, scenarios=SCENARIOS, prepare=prepare, describe=describe,
+    list_line=lambda sc: f"{sc.name:20} {sc.description}", retries=1,
+    verify_help="skip decoding the capture with pushscope", workdir_prefix="pushscope-h3lab-",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=HERE, help="output directory (default: %(default)s)")
-    parser.add_argument("--only", nargs="+", action="extend", metavar="NAME", default=[],
-                        help="regenerate only these scenarios")
-    parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
-    parser.add_argument("--no-verify", action="store_true", help="skip decoding the capture with pushscope")
-    parser.add_argument("--retries", type=int, default=1, help="re-run a failing scenario this many times")
-    args = parser.parse_args(argv)
-    if args.list:
-        for scenario in SCENARIOS:
-            print(f"{scenario.name:20} {scenario.description}")
-        return 0
-    unknown = [name for name in args.only if name not in {s.name for s in SCENARIOS}]
-    if unknown:
-        print(f"error: unknown scenario(s): {', '.join(unknown)} (see --list)", file=sys.stderr)
-        return 2
-    if shutil.which("dumpcap") is None:
-        print("error: dumpcap not found (apt-get install tshark); cannot capture anything", file=sys.stderr)
-        return 1
-    selected = [s for s in SCENARIOS if not args.only or s.name in args.only]
-    base = Path(tempfile.mkdtemp(prefix="pushscope-h3lab-"))
-    base.chmod(0o755)  # dumpcap may run as another user and must write here
-    failed, ok = [], []
-    started = time.monotonic()
-    try:
-        cert = certs.make_cert(base / "cert")
-        for scenario in selected:
-            t0 = time.monotonic()
-            for attempt in range(args.retries + 1):
-                try:
-                    result = run_scenario(scenario, args.out, base, cert, verify=not args.no_verify)
-                except Exception as exc:  # noqa: BLE001 - report and carry on with the next scenario
-                    result = {"error": f"{type(exc).__name__}: {exc}", "tb": traceback.format_exc()}
-                if "error" not in result and not result["problems"]:
-                    break
-                if attempt < args.retries:
-                    print(f"RETRY {scenario.name}: {result.get('error') or '; '.join(result['problems'])}")
-            elapsed = time.monotonic() - t0
-            if "error" in result:
-                print(f"FAIL {scenario.name} ({elapsed:.1f}s): {result['error']}\n{result['tb']}")
-                failed.append(scenario.name)
-            elif result["problems"]:
-                print(f"FAIL {scenario.name} ({elapsed:.1f}s): written but inconsistent with the capture:")
-                for problem in result["problems"]:
-                    print(f"  - {problem}")
-                failed.append(scenario.name)
-            else:
-                print(f"OK   {scenario.name} ({elapsed:.1f}s)\n{describe(result)}")
-                ok.append(scenario.name)
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
-    print(f"\n{len(ok)} ok, {len(failed)} failed in {time.monotonic() - started:.1f}s -> {args.out}")
-    if failed:
-        print("failed: " + ", ".join(failed))
-    return 1 if failed else 0
+    return runner.main(LAB, argv)
 
 
 if __name__ == "__main__":

@@ -138,7 +138,9 @@ def run_probe(argv: Sequence[str]) -> int:
                 yield item
 
         return _open_inspector(f"probe {options.url}", read)
-    from pushscope.sources.probe.session import build_capture, probe_report, render_probe_text, run_session
+    from pushscope.sources.probe.report import probe_report, render_probe_text
+    from pushscope.sources.probe.session import run_session
+    from pushscope.sources.probe.truth import build_capture
 
     try:
         result = run_session(options)
@@ -225,7 +227,7 @@ class ProbeEventStream:
         thread.join()
         if self._error is not None:
             yield Diagnostic("error", f"the probe failed: {self._error!r}", code="probe-failed")
-        from pushscope.sources.probe.session import build_capture
+        from pushscope.sources.probe.truth import build_capture
 
         self.capture = build_capture(self.result.items, self.result.name, self.result.truth)
         yield from (d for d in self.capture.diagnostics if d.code == "probe-disagrees")

@@ -1,13 +1,14 @@
 """pushscope HTTP/3 capture lab: real aioquic push traffic on loopback, with key logs and ground truth.
 
 Modules:
-  capture    dumpcap on ``lo`` filtered to one UDP port (ready on "Capturing on", stopped with SIGTERM)
-  server     an aioquic HTTP/3 server that serves the demo site and pushes on the page request
+  server     an aioquic HTTP/3 server that serves the demo site and pushes on the page request (also a script,
+             for the probe tests)
   client     an aioquic HTTP/3 client that loads pages like a browser and records every push's fate
   scenarios  the scenario table used by ``captures/make_h3_captures.py``
 
 The demo site (bytes, references, cache headers) is the HTTP/2 lab's ``captures/lab/site.py``, so both
-protocols are judged on the same pages.
+protocols are judged on the same pages; the capture (``lab.capture.Capture(..., transport="udp")``), the
+certificate and the command line (``lab.runner``) are the HTTP/2 lab's too.
 """
 
 CLIENT_NAME = "pushscope-lab-h3client"

@@ -5,11 +5,17 @@ configured paths, then the pushed responses and the page. With ``push_delay`` th
 little later, so a client's CANCEL_PUSH or STOP_SENDING can still stop them, as RFC 9114 §4.6 intends: a
 cancelled push's stream is reset with H3_REQUEST_CANCELLED instead of carrying the response (aioquic itself
 discards CANCEL_PUSH unread, so this server reads the client's control stream alongside it).
+
+Run as a script (``python -m h3lab.server --port N --cert C --key K`` from ``captures/``) it serves the lab site
+until SIGTERM/SIGINT and prints "ready" once listening: the probe tests start it that way.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import signal
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -22,8 +28,22 @@ from aioquic.h3.events import HeadersReceived
 from aioquic.h3.exceptions import NoAvailablePushIDError
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import ProtocolNegotiated, QuicEvent, StopSendingReceived, StreamDataReceived
+from lab import site as lab_site_files  # the HTTP/2 lab's demo site: both protocols serve the same bytes
 
 SERVER_VERSION = aioquic.__version__
+PREFERRED_PORT = 4433
+
+
+def free_udp_port(host: str = "127.0.0.1", prefer: int | None = PREFERRED_PORT) -> int:
+    """``prefer`` when it is free for UDP on ``host``, else a port the kernel picks."""
+    for port in ((prefer,) if prefer else ()) + (0,):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise RuntimeError("no free UDP port")
 
 
 @dataclass(frozen=True)
@@ -65,6 +85,12 @@ class Site:
             (b"cache-control", cache.encode()),
         ]
         return 200, headers, body
+
+
+def lab_site() -> Site:
+    """The lab's demo site (``captures/lab/site.py``) with its cache headers."""
+    return Site(dict(lab_site_files.FILES), dict(lab_site_files.MIME_TYPES), lab_site_files.HTML_CACHE_CONTROL,
+                lab_site_files.STATIC_CACHE_CONTROL)
 
 
 class _ControlStreamSniffer:
@@ -209,3 +235,33 @@ class LabServer:
         if self._server is not None:
             self._server.close()
             self._server = None
+
+
+async def _serve_until_stopped(server: LabServer) -> None:
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    print("ready", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve the lab site over HTTP/3 with pushes until stopped.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--cert", required=True)
+    parser.add_argument("--key", required=True)
+    parser.add_argument("--push-delay", type=float, default=0.0, help="seconds between promises and responses")
+    args = parser.parse_args(argv)
+    server = LabServer(args.host, args.port, args.cert, args.key, lab_site(),
+                       ServerOptions(push_delay=args.push_delay))
+    asyncio.run(_serve_until_stopped(server))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,4 +1,4 @@
-"""dumpcap on the loopback interface, filtered to one TCP port.
+"""dumpcap on the loopback interface, filtered to one TCP (HTTP/2 lab) or UDP (HTTP/3 lab) port.
 
 The capture is started and confirmed ready ("Capturing on ..." on dumpcap's stderr)
 before any traffic, and stopped with SIGINT (then waited for) so the pcapng is complete.
@@ -25,17 +25,24 @@ def dumpcap_path() -> str | None:
 
 class Capture:
     """``with Capture(path, port): ...`` records ``tcp port PORT and host 127.0.0.1`` on ``lo``
-    into ``path``."""
+    into ``path``; ``transport="udp"`` records the UDP port instead (QUIC)."""
 
     def __init__(self, out: Path, port: int, interface: str = "lo", ready_timeout: float = 10.0,
-                 host: str = "127.0.0.1") -> None:
+                 host: str = "127.0.0.1", transport: str = "tcp") -> None:
+        if transport not in ("tcp", "udp"):
+            raise ValueError(f"transport must be tcp or udp, not {transport!r}")
         self.out = Path(out)
         self.port = port
         self.host = host
+        self.transport = transport
         self.interface = interface
         self.ready_timeout = ready_timeout
         self.proc: subprocess.Popen[bytes] | None = None
         self.stderr_text = ""
+
+    @property
+    def capture_filter(self) -> str:
+        return f"{self.transport} port {self.port} and host {self.host}"
 
     def start(self) -> None:
         exe = dumpcap_path()
@@ -44,7 +51,7 @@ class Capture:
         if self.out.exists():
             self.out.unlink()
         self.proc = subprocess.Popen(
-            [exe, "-i", self.interface, "-f", f"tcp port {self.port} and host {self.host}", "-w", str(self.out), "-n"],
+            [exe, "-i", self.interface, "-f", self.capture_filter, "-w", str(self.out), "-n"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         assert self.proc.stderr is not None
@@ -66,13 +73,13 @@ class Capture:
                 buf += chunk
         self.stderr_text = buf.decode(errors="replace")
         # dumpcap prints "Capturing on" right after activating the pcap handle; a short grace
-        # period keeps the first SYN safely inside the capture.
+        # period keeps the first SYN (or QUIC Initial) safely inside the capture.
         time.sleep(0.15)
 
     def stop(self, settle: float = 0.2) -> None:
         if self.proc is None:
             return
-        # let the last FIN/ACKs reach the ring buffer before stopping
+        # let the last FIN/ACKs (or CONNECTION_CLOSE datagrams) reach the ring buffer before stopping
         time.sleep(settle)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)

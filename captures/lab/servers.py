@@ -109,6 +109,11 @@ class Server:
         return shutil.which(cls.binary)
 
     @property
+    def url(self) -> str:
+        """The demo page on this server."""
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}/index.html"
+
+    @property
     def log_path(self) -> Path:
         return self.workdir / f"{self.kind}.stdout.log"
 
@@ -172,7 +177,8 @@ class Server:
 
 
 class Nginx(Server):
-    """nginx 1.22. options: ``mode`` = "push" (http2_push) or "preload" (http2_push_preload + Link)."""
+    """nginx 1.22. options: ``mode`` = "push" (http2_push) or "preload" (http2_push_preload + Link);
+    ``alt_svc``: an ``Alt-Svc`` header value for the page (e.g. ``h3=":4433"; ma=60``, for the probe)."""
 
     kind = "nginx"
     binary = "nginx"
@@ -193,6 +199,8 @@ class Nginx(Server):
                 f'      add_header Link "{link}";\n' for link in PRELOAD_LINKS)
         else:
             raise ValueError(f"unknown nginx mode {mode!r}")
+        if self.options.get("alt_svc"):
+            push += f"      add_header Alt-Svc '{self.options['alt_svc']}' always;\n"
         if self.tls:
             listen = f"listen {self.host}:{self.port} ssl http2;"
             ssl = (f"    ssl_certificate {self.cert.cert};\n    ssl_certificate_key {self.cert.key};\n"

@@ -13,6 +13,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pushscope.events import Diagnostic
+
 TLS12_LABEL = "CLIENT_RANDOM"
 TLS13_LABELS = {
     "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
@@ -44,6 +46,44 @@ class KeyLogSummary:
 
     def covers(self, client_random: str | None) -> bool:
         return client_random is not None and client_random.lower() in self.client_randoms
+
+
+NO_KEYLOG = "no key log was given (--keylog FILE, SSLKEYLOGFILE, or secrets embedded in the pcapng)"
+
+
+def connection_label(kind: str, connection_id: str, client: object, server: object, sni: str | None) -> str:
+    """``TLS connection c3 (client -> server, SNI example.test)``: how a not-decrypted diagnostic names it."""
+    where = f"{kind} connection {connection_id} ({client} -> {server}"
+    return where + (f", SNI {sni})" if sni else ")")
+
+
+def why_not_decrypted(keylog: KeyLogSummary | None, client_random: str | None, *, no_handshake: str,
+                      covered: str) -> str:
+    """Why a TLS or QUIC connection was not decrypted, as far as the key log can tell: ``no_handshake`` when the
+    capture lacks its ClientHello (no client random to look up), ``covered`` when the key log has the random."""
+    if client_random is None:
+        return no_handshake
+    if keylog is None:
+        return NO_KEYLOG
+    if not keylog.exists:
+        return f"the key log {keylog.path} does not exist"
+    if not keylog.covers(client_random):
+        return f"the key log has no secret for client random {client_random[:16]}…"
+    return covered
+
+
+def decryption_summary(what: str, total: int, decrypted: int, code: str,
+                       uncovered: list[str] | None = None) -> list[Diagnostic]:
+    """``"{total} {what}, {decrypted} decrypted"``: info when every one was, else a warning naming up to three
+    client randoms the key log has no secret for (``uncovered``); nothing when there are none."""
+    if not total:
+        return []
+    level = "info" if decrypted == total else "warning"
+    message = f"{total} {what}, {decrypted} decrypted"
+    if uncovered:
+        sample = ", ".join(random[:16] + "…" for random in uncovered[:3])
+        message += f": the key log has no secret for client random {sample}"
+    return [Diagnostic(level, message, None, code)]
 
 
 def summarize_keylog(path: str | os.PathLike[str]) -> KeyLogSummary:

@@ -30,7 +30,7 @@ from pushscope.events import (
     ProtocolAnomaly,
     Side,
 )
-from pushscope.sources.keylog import KeyLogSummary
+from pushscope.sources.keylog import KeyLogSummary, connection_label, decryption_summary, why_not_decrypted
 
 QUIC_FIELDS = [
     "frame.number",
@@ -284,24 +284,17 @@ class QuicRowReader:
 
     def _not_decrypted(self, conn: _QuicConnection) -> Output:
         conn.diagnosed = True
-        where = f"QUIC connection {conn.connection_id} ({conn.client} -> {conn.server}"
-        where += f", SNI {conn.sni})" if conn.sni else ")"
+        where = connection_label("QUIC", conn.connection_id, conn.client, conn.server, conn.sni)
         if conn.initial_failed:
             why = (f"even its Initial packets (keyed by the client's DCID, no key log needed) failed: QUIC "
                    f"version {conn.version or '?'} is not one this tshark can decrypt")
             return [Diagnostic("warning", f"{where}: not decrypted: {why}", conn.connection_id, "quic-version")]
-        if conn.client_random is None:
-            why = ("its ClientHello is not in the capture (it started mid-connection), so the key log entry "
-                   "for it cannot be found")
-        elif self._keylog is None:
-            why = "no key log was given (--keylog FILE, SSLKEYLOGFILE, or secrets embedded in the pcapng)"
-        elif not self._keylog.exists:
-            why = f"the key log {self._keylog.path} does not exist"
-        elif not self._keylog.covers(conn.client_random):
-            why = f"the key log has no secret for client random {conn.client_random[:16]}…"
-        else:
-            why = ("the key log has its client random but not usable traffic secrets "
-                   "(CLIENT_TRAFFIC_SECRET_0 / SERVER_TRAFFIC_SECRET_0 missing or wrong?)")
+        why = why_not_decrypted(
+            self._keylog, conn.client_random,
+            no_handshake=("its ClientHello is not in the capture (it started mid-connection), so the key log entry "
+                          "for it cannot be found"),
+            covered=("the key log has its client random but not usable traffic secrets "
+                     "(CLIENT_TRAFFIC_SECRET_0 / SERVER_TRAFFIC_SECRET_0 missing or wrong?)"))
         return [Diagnostic("warning", f"{where}: 1-RTT packets not decrypted: {why}", conn.connection_id,
                            "not-decrypted")]
 
@@ -370,12 +363,8 @@ class QuicRowReader:
 
     def _summary(self) -> Output:
         quic = [c for c in self._connections.values() if c.short_ok or c.short_failed]
-        if not quic:
-            return []
-        decrypted = sum(1 for c in quic if c.short_ok)
-        level = "info" if decrypted == len(quic) else "warning"
-        return [Diagnostic(level, f"{len(quic)} QUIC connections with 1-RTT packets, {decrypted} decrypted",
-                           None, "quic-summary")]
+        return decryption_summary("QUIC connections with 1-RTT packets", len(quic),
+                                  sum(1 for c in quic if c.short_ok), "quic-summary")
 
 
 def _frames(row: Mapping[str, str]) -> _Frames:

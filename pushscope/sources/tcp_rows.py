@@ -21,7 +21,7 @@ from pushscope.events import (
     Event,
     Side,
 )
-from pushscope.sources.keylog import KeyLogSummary
+from pushscope.sources.keylog import KeyLogSummary, connection_label, decryption_summary, why_not_decrypted
 
 TLS_VERSIONS = {"0x0304": "1.3", "0x0303": "1.2", "0x0302": "1.1", "0x0301": "1.0"}
 HTTP1_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"OPTIONS ", b"DELETE ", b"PATCH ", b"CONNECT ")
@@ -190,18 +190,11 @@ class TcpRowReader:
     def _decryption_diagnostics(self, conn: _TcpConnection) -> Output:
         if not conn.is_tls or conn.app_records == 0 or conn.decrypted_records > 0:
             return []
-        where = f"TLS connection {conn.connection_id} ({conn.client} -> {conn.server}"
-        where += f", SNI {conn.sni})" if conn.sni else ")"
-        if conn.client_random is None:
-            why = "its handshake is not in the capture (it started mid-connection), so it cannot be decrypted"
-        elif self._keylog is None:
-            why = "no key log was given (--keylog FILE, SSLKEYLOGFILE, or secrets embedded in the pcapng)"
-        elif not self._keylog.exists:
-            why = f"the key log {self._keylog.path} does not exist"
-        elif not self._keylog.covers(conn.client_random):
-            why = f"the key log has no secret for client random {conn.client_random[:16]}…"
-        else:
-            why = "the key log has its client random, but decryption still failed (wrong or partial secrets?)"
+        where = connection_label("TLS", conn.connection_id, conn.client, conn.server, conn.sni)
+        why = why_not_decrypted(
+            self._keylog, conn.client_random,
+            no_handshake="its handshake is not in the capture (it started mid-connection), so it cannot be decrypted",
+            covered="the key log has its client random, but decryption still failed (wrong or partial secrets?)")
         message = f"{where}: {conn.app_records} encrypted records not decrypted: {why}"
         return [Diagnostic("warning", message, conn.connection_id, "not-decrypted")]
 
@@ -219,18 +212,12 @@ class TcpRowReader:
 
     def _tls_summary(self) -> Output:
         tls = [c for c in self._connections.values() if c.is_tls and c.app_records]
-        if not tls:
-            return []
-        decrypted = sum(1 for c in tls if c.decrypted_records)
-        level = "info" if decrypted == len(tls) else "warning"
-        message = f"{len(tls)} TLS sessions with application data, {decrypted} decrypted"
-        missing = [c for c in tls if not c.decrypted_records and c.client_random]
-        if missing and self._keylog is not None and self._keylog.exists:
-            uncovered = [c for c in missing if not self._keylog.covers(c.client_random)]
-            if uncovered:
-                sample = ", ".join((c.client_random or "")[:16] + "…" for c in uncovered[:3])
-                message += f": the key log has no secret for client random {sample}"
-        return [Diagnostic(level, message, None, "tls-summary")]
+        uncovered: list[str] = []
+        if self._keylog is not None and self._keylog.exists:
+            uncovered = [c.client_random for c in tls if not c.decrypted_records and c.client_random
+                         and not self._keylog.covers(c.client_random)]
+        return decryption_summary("TLS sessions with application data", len(tls),
+                                  sum(1 for c in tls if c.decrypted_records), "tls-summary", uncovered)
 
 
 def _learn_direction(

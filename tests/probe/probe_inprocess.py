@@ -1,7 +1,8 @@
 """A tiny cleartext HTTP/2 push server built on ``h2``, in a thread of the test process (no binaries needed).
 
-It serves the demo site from memory and, for /index.html, promises /style.css, /app.js and /unused.js before
-the document, like ``http2_push``. Used by the tests that must run everywhere (no nginx, no dumpcap).
+It serves the capture lab's demo site (``captures/lab/site.py``, put on ``sys.path`` by ``conftest.py``) from
+memory and, for /index.html, promises /style.css, /app.js and /unused.js before the document, like
+``http2_push``. Used by the tests that must run everywhere (no nginx, no dumpcap).
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ import threading
 import h2.config
 import h2.connection
 import h2.events
-from probe_lab import FILES, MIME, PUSHED
+from lab.site import FILES, HTML_CACHE_CONTROL, MIME_TYPES, PUSHED_PATHS, STATIC_CACHE_CONTROL
 
 
 class InProcessH2Server:
-    def __init__(self, pushed: tuple[str, ...] = PUSHED) -> None:
+    def __init__(self, pushed: tuple[str, ...] = PUSHED_PATHS) -> None:
         self.pushed = pushed
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -85,7 +86,8 @@ class InProcessH2Server:
             conn.send_headers(stream_id, [(":status", "404"), ("content-length", "0")], end_stream=True)
             return
         suffix = "." + path.rsplit(".", 1)[-1]
-        cache = "no-cache" if suffix == ".html" else "max-age=3600"
-        conn.send_headers(stream_id, [(":status", "200"), ("content-type", MIME[suffix]), ("cache-control", cache),
-                                      ("content-length", str(len(body))), ("set-cookie", "session=s3cr3t; Path=/")])
+        cache = HTML_CACHE_CONTROL if suffix == ".html" else STATIC_CACHE_CONTROL
+        conn.send_headers(stream_id, [(":status", "200"), ("content-type", MIME_TYPES[suffix]),
+                                      ("cache-control", cache), ("content-length", str(len(body))),
+                                      ("set-cookie", "session=s3cr3t; Path=/")])
         conn.send_data(stream_id, body, end_stream=True)

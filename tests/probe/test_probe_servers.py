@@ -17,7 +17,8 @@ from pushscope.model.entities import Capture
 from pushscope.pipeline import load_capture
 from pushscope.probe_cli import probe_options, probe_parser
 from pushscope.sources.probe.recording import load_saved_session, write_session
-from pushscope.sources.probe.session import SessionResult, build_capture, compare_with_capture, run_session
+from pushscope.sources.probe.session import SessionResult, run_session
+from pushscope.sources.probe.truth import build_capture, compare_with_capture
 
 pytestmark = pytest.mark.servers
 
@@ -26,10 +27,11 @@ WARM = {"/style.css": ("cache-duplicated", "already-cached"), "/app.js": ("cache
         "/unused.js": ("wasted", "not-referenced")}
 WARM_CANCELLED = {"/style.css": ("cache-duplicated", "cancelled-cached"),
                   "/app.js": ("cache-duplicated", "cancelled-cached"), "/unused.js": ("wasted", "not-referenced")}
+# the probe's own truth, in the verdict rules' reason codes
 TRUTH = {
-    ("cold", "/style.css"): "claimed", ("cold", "/app.js"): "claimed", ("cold", "/unused.js"): "ignored-not-referenced",
-    ("warm", "/style.css"): "already-had-fresh-copy", ("warm", "/app.js"): "already-had-fresh-copy",
-    ("warm", "/unused.js"): "ignored-not-referenced",
+    ("cold", "/style.css"): "claimed", ("cold", "/app.js"): "claimed", ("cold", "/unused.js"): "not-referenced",
+    ("warm", "/style.css"): "already-cached", ("warm", "/app.js"): "already-cached",
+    ("warm", "/unused.js"): "not-referenced",
 }
 
 
@@ -61,7 +63,7 @@ def assert_cold_warm(result: SessionResult, capture: Capture, *, cancelled: bool
     assert verdicts(capture, runs, "warm") == (WARM_CANCELLED if cancelled else WARM)
     expected = dict(TRUTH)
     if cancelled:
-        expected[("warm", "/style.css")] = expected[("warm", "/app.js")] = "cancelled"
+        expected[("warm", "/style.css")] = expected[("warm", "/app.js")] = "cancelled-cached"
     assert reasons(result) == expected
     assert not [d for d in capture.diagnostics if d.code == "probe-disagrees"], capture.diagnostics
     # the warm run fetched nothing it held fresh: only the document went to the network
@@ -74,7 +76,8 @@ def client_resets(capture: Capture, runs: dict, run: str) -> dict[str, tuple[str
 
 
 def captured(dumpcap_run, keylog: Path) -> Capture:  # type: ignore[no-untyped-def]
-    return load_capture(str(dumpcap_run.stop()), str(keylog))
+    dumpcap_run.stop()
+    return load_capture(str(dumpcap_run.out), str(keylog))
 
 
 @pytest.mark.parametrize("kind", ["nginx", "h2o", "apache", "nghttpd"])
@@ -83,7 +86,7 @@ def test_h2_server_cold_warm_cancel_and_capture_agree(kind: str, lab: dict, star
     server = start_server(kind)
     keylog = tmp_path / "keys.log"
 
-    capture_run = dumpcap(f"{kind}-accept", f"tcp port {server.port}")
+    capture_run = dumpcap(f"{kind}-accept", server.port)
     result, model = probe(server.url, lab, "--runs", "cold,warm", "--http", "2", keylog=keylog)
     wire = captured(capture_run, keylog)
     assert_cold_warm(result, model)
@@ -91,7 +94,7 @@ def test_h2_server_cold_warm_cancel_and_capture_agree(kind: str, lab: dict, star
     assert compare_with_capture(result.truth, model, wire) == []
     assert len(wire.pushes) == len(model.pushes) == 6
 
-    capture_run = dumpcap(f"{kind}-cancel", f"tcp port {server.port}")
+    capture_run = dumpcap(f"{kind}-cancel", server.port)
     result, model = probe(server.url, lab, "--runs", "cold,warm", "--cancel-cached", keylog=keylog)
     wire = captured(capture_run, keylog)
     assert_cold_warm(result, model, cancelled=True)
@@ -108,7 +111,7 @@ def test_h3_server_cold_warm_cancel_and_capture_agree(lab: dict, start_server, d
     server = start_server("h3", push_delay=0.05)
     keylog = tmp_path / "keys.log"
 
-    capture_run = dumpcap("h3-accept", f"udp port {server.port}")
+    capture_run = dumpcap("h3-accept", server.port, "udp")
     result, model = probe(server.url, lab, "--runs", "cold,warm", "--http", "3", keylog=keylog)
     wire = captured(capture_run, keylog)
     assert_cold_warm(result, model)
@@ -117,7 +120,7 @@ def test_h3_server_cold_warm_cancel_and_capture_agree(lab: dict, start_server, d
     assert compare_with_capture(result.truth, model, wire) == []
     assert len(wire.pushes) == 6
 
-    capture_run = dumpcap("h3-cancel", f"udp port {server.port}")
+    capture_run = dumpcap("h3-cancel", server.port, "udp")
     result, model = probe(server.url, lab, "--runs", "cold,warm", "--http", "3", "--cancel-cached", keylog=keylog)
     wire = captured(capture_run, keylog)
     assert_cold_warm(result, model, cancelled=True)
@@ -172,6 +175,7 @@ def test_save_and_reopen(lab: dict, start_server, tmp_path: Path) -> None:
     assert report["source"] == "probe"
     assert {p["run"] for p in report["pushes"]} == {"cold", "warm"}
     assert all(p["probe_truth"]["agrees"] for p in report["pushes"])
+    assert report["probe"]["agreement"]["reason_disagree"] == report["probe"]["agreement"]["outcome_disagree"] == 0
 
 
 def test_live_capture_on_lo(lab: dict, start_server, tmp_path: Path) -> None:

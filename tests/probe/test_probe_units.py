@@ -18,6 +18,7 @@ import pytest
 from probe_inprocess import InProcessH2Server
 
 from pushscope.analysis.references import Reference
+from pushscope.analysis.rules import RULES
 from pushscope.events import (
     ConnectionOpened,
     DataReceived,
@@ -40,7 +41,11 @@ from pushscope.sources.probe.recording import (
     read_saved_session,
     write_session,
 )
-from pushscope.sources.probe.session import PushTruth, RunInfo, judge, parse_alt_svc, probe_report_schema
+from pushscope.sources.probe.report import probe_report_schema
+from pushscope.sources.probe.session import RunInfo, parse_alt_svc
+from pushscope.sources.probe.truth import PushTruth, agreement, compare_truth, judge
+
+VERDICT_REASONS = {rule.reason for rule in RULES}
 
 URL = "https://example.test/style.css"
 GET = [(":method", "GET"), (":scheme", "https"), (":authority", "example.test"), (":path", "/style.css"),
@@ -112,14 +117,17 @@ def _push(**changes: object) -> Transfer:
 
 @pytest.mark.parametrize(("changes", "requested", "referenced", "expected"), [
     ({"state": "claimed"}, [], True, ("used", "claimed")),
-    ({"state": "cancelled", "had_fresh_copy": True, "reset_by": "client"}, [], True, ("cache-duplicated", "cancelled")),
-    ({"had_fresh_copy": True}, [], True, ("cache-duplicated", "already-had-fresh-copy")),
+    ({"state": "cancelled", "had_fresh_copy": True, "reset_by": "client"}, [], True,
+     ("cache-duplicated", "cancelled-cached")),
+    ({"state": "cancelled"}, [], True, ("wasted", "rejected")),
+    ({"had_fresh_copy": True}, [], True, ("cache-duplicated", "already-cached")),
     ({"pushed_twice": True}, [], True, ("cache-duplicated", "pushed-twice")),
-    ({"requested_before": True}, [], True, ("wasted", "requested-anyway")),
-    ({}, [11.0], True, ("wasted", "requested-anyway")),
+    ({"requested_before": True}, [], True, ("wasted", "client-requested-anyway")),
+    ({}, [11.0], True, ("wasted", "client-requested-anyway")),
     ({"reset_by": "server", "reset_code": 8, "ended_at": None}, [], True, ("wasted", "server-reset")),
     ({"abandoned": True, "ended_at": None}, [], True, ("wasted", "connection-closed")),
-    ({}, [], False, ("wasted", "ignored-not-referenced")),
+    ({}, [], False, ("wasted", "not-referenced")),
+    ({}, [], True, ("wasted", "not-referenced")),  # referenced elsewhere, never claimed on this connection
 ])
 def test_judge(changes: dict, requested: list[float], referenced: bool, expected: tuple[str, str]) -> None:
     push = _push(**changes)
@@ -127,6 +135,35 @@ def test_judge(changes: dict, requested: list[float], referenced: bool, expected
     loader = SimpleNamespace(requested={push.key: own}, referenced={push.key: "https://a.test/"} if referenced else {})
     truth = judge(push, SimpleNamespace(connection_id="p1"), loader, "cold")  # type: ignore[arg-type]
     assert (truth.outcome, truth.reason) == expected
+    assert truth.reason in VERDICT_REASONS  # the probe speaks the verdict rules' reason codes
+
+
+@pytest.mark.parametrize(("verdict", "expected"), [
+    (("used", "claimed"), (True, True)),
+    (("used", "claimed-late"), (True, True)),  # lateness is the verdict's finer measure
+    (("wasted", "not-referenced"), (False, False)),
+])
+def test_agreement_compares_outcome_and_reason(verdict: tuple[str, str], expected: tuple[bool, bool]) -> None:
+    item = PushTruth("p1", "cold", "https://a.test/x.js", 2, None, 1.0, "used", "claimed")
+    push = SimpleNamespace(outcome=verdict[0], reason=verdict[1])
+    found = agreement(item, push)  # type: ignore[arg-type]
+    assert (found.outcome, found.reason) == expected
+
+
+def test_reason_disagreement_is_a_diagnostic() -> None:
+    item = PushTruth("p1", "warm", "https://a.test/x.js", 2, None, 1.0, "cache-duplicated", "already-cached")
+    push = SimpleNamespace(url=item.url, connection_id="p1", push_id=None, promised_stream_id=2,
+                           outcome="cache-duplicated", reason="pushed-twice")
+    [diagnostic] = compare_truth(SimpleNamespace(pushes=[push]), [item])  # type: ignore[arg-type]
+    assert diagnostic.code == "probe-disagrees" and "the reason differs" in diagnostic.message
+    push.reason = "already-cached"
+    assert compare_truth(SimpleNamespace(pushes=[push]), [item]) == []  # type: ignore[arg-type]
+
+
+def test_saved_truth_with_old_reason_words() -> None:
+    old = {"connection": "p1", "run": "warm", "url": "https://a.test/x.js", "outcome": "cache-duplicated",
+           "reason": "already-had-fresh-copy"}
+    assert PushTruth.from_dict(old).reason == "already-cached"
 
 
 # -- recording ----------------------------------------------------------------------------------------------
@@ -226,9 +263,11 @@ def test_probe_cli_json_save_and_reopen(tmp_path: Path, capsys: pytest.CaptureFi
     warm = pushes[("warm", "style.css")]
     assert (warm["outcome"], warm["reason"]) == ("cache-duplicated", "cancelled-cached")
     assert warm["reset"]["by"] == "client" and warm["reset"]["code"] == "CANCEL"
-    assert warm["probe_truth"] == {"outcome": "cache-duplicated", "reason": "cancelled", "agrees": True,
+    assert warm["probe_truth"] == {"outcome": "cache-duplicated", "reason": "cancelled-cached", "agrees": True,
+                                   "outcome_agrees": True, "reason_agrees": True,
                                    "detail": warm["probe_truth"]["detail"]}
-    assert report["probe"]["agreement"] == {"pushes": 6, "agree": 6, "disagree": 0}
+    assert report["probe"]["agreement"] == {"pushes": 6, "agree": 6, "disagree": 0, "outcome_disagree": 0,
+                                            "reason_disagree": 0}
     assert [r["label"] for r in report["probe"]["runs"]] == ["cold", "warm"]
     # the cookie the server set is sent back, and redacted in the report
     cookies = [v for e in report["exchanges"] for n, v in e["request_headers"] if n == "cookie"]

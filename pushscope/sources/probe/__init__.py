@@ -6,7 +6,8 @@ so the model, the verdicts and the reports are the capture's; on top, the probe 
 push (its ground truth) and says where the capture-style verdict disagrees.
 
 Modules: ``connection`` (shared types), ``h2_client``, ``h3_client``, ``page_loader``, ``http_cache``,
-``session`` (runs, truth, report), ``recording`` (``--save`` files).
+``session`` (runs), ``truth`` (the probe's truth and its agreement with the verdicts), ``report`` (JSON and
+text reports), ``recording`` (``--save`` files).
 """
 
 from pushscope.sources.probe.connection import ProbeError, ProbeOptions

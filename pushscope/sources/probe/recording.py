@@ -33,15 +33,9 @@ from typing import IO, Any
 from pushscope import __version__, events
 from pushscope.events import Diagnostic, Endpoint, Event
 from pushscope.model.entities import Capture
-from pushscope.sources.probe.session import (
-    PushTruth,
-    RunInfo,
-    RunLabel,
-    build_capture,
-    probe_report,
-    render_probe_text,
-    session_name,
-)
+from pushscope.sources.probe.report import probe_report, render_probe_text
+from pushscope.sources.probe.session import RunInfo, session_name
+from pushscope.sources.probe.truth import PushTruth, RunLabel, build_capture
 
 FORMAT = "pushscope-session"
 VERSION = 1

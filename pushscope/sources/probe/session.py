@@ -1,25 +1,8 @@
 """A probe session: one or more page loads ("runs"), each on new connections, sharing one HTTP cache.
 
 The first run starts with an empty cache ("cold"); later runs keep what earlier runs stored ("warm"), unless
-a run is named "cold", which empties it again. Every push gets the probe's own ground truth:
-
-=====================  =================  ===========================================================
-truth reason           outcome            meaning
-=====================  =================  ===========================================================
-claimed                used               a page request was satisfied by the push
-cancelled              cache-duplicated   held fresh, so reset as soon as promised (``--cancel-cached``)
-already-had-fresh-copy cache-duplicated   held fresh, accepted anyway (never used)
-pushed-twice           cache-duplicated   the URL was already promised on this connection
-requested-anyway       wasted             the probe sent its own request (in flight before the promise,
-                                          or the pushed response varied on a header that differed)
-server-reset           wasted             the server reset its own push
-connection-closed      wasted             the connection ended before the pushed response completed
-ignored-not-referenced wasted             no loaded document or stylesheet references it
-ignored                wasted             referenced, yet never claimed (another origin's connection...)
-=====================  =================  ===========================================================
-
-The same traffic is folded into the model and analysed like a capture; every push whose verdict differs from
-the probe's truth gets a Diagnostic (code ``probe-disagrees``).
+a run is named "cold", which empties it again. Every push gets the probe's own ground truth (``truth.judge``);
+``truth.build_capture`` folds the same traffic into the model and compares, ``report`` renders both.
 """
 
 from __future__ import annotations
@@ -30,12 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from pushscope.analysis import analyse
-from pushscope.analysis.references import normalize_url
-from pushscope.events import Diagnostic, Event, Headers, SourceProgress
-from pushscope.model.builder import CaptureBuilder
-from pushscope.model.entities import Capture, Push, header_values
-from pushscope.pipeline import fold
+from pushscope.events import Diagnostic, Headers, SourceProgress
+from pushscope.model.entities import header_values
 from pushscope.sources.probe.connection import (
     Origin,
     ProbeConnection,
@@ -46,51 +25,12 @@ from pushscope.sources.probe.connection import (
 from pushscope.sources.probe.h2_client import H2ProbeConnection
 from pushscope.sources.probe.http_cache import HttpCache
 from pushscope.sources.probe.page_loader import CookieJar, PageLoader
+from pushscope.sources.probe.truth import Item, PushTruth, RunLabel, judge
 
-RunLabel = str | int
-Item = Event | Diagnostic
-Sink = Callable[[Event | Diagnostic | SourceProgress], None]
+Sink = Callable[[Item | SourceProgress], None]
 LATE_PROMISE_GRACE = 0.1  # seconds to wait for promises after the page finished, even with nothing pending
 DEFAULT_ALT_SVC_MAX_AGE = 86400
 ALT_SVC_HANDSHAKE_TIMEOUT = 3.0  # an alternative that does not answer falls back to HTTP/2 this soon
-
-TRUTH_OUTCOMES = {
-    "claimed": "used",
-    "cancelled": "cache-duplicated",
-    "already-had-fresh-copy": "cache-duplicated",
-    "pushed-twice": "cache-duplicated",
-    "requested-anyway": "wasted",
-    "server-reset": "wasted",
-    "connection-closed": "wasted",
-    "ignored-not-referenced": "wasted",
-    "ignored": "wasted",
-    "cancelled-uncached": "wasted",
-}
-
-
-@dataclass(slots=True)
-class PushTruth:
-    """What the probe itself knows happened to one push."""
-
-    connection_id: str
-    run: RunLabel
-    url: str
-    stream_id: int | None
-    push_id: int | None
-    promised_at: float
-    outcome: str
-    reason: str
-    detail: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"connection": self.connection_id, "run": self.run, "url": self.url, "stream_id": self.stream_id,
-                "push_id": self.push_id, "promised_at": round(self.promised_at, 6), "outcome": self.outcome,
-                "reason": self.reason, "detail": self.detail}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PushTruth:
-        return cls(data["connection"], data["run"], data["url"], data.get("stream_id"), data.get("push_id"),
-                   float(data.get("promised_at") or 0.0), data["outcome"], data["reason"], data.get("detail", ""))
 
 
 @dataclass(slots=True)
@@ -392,215 +332,5 @@ class ProbeSession:
                 self.result.truth.append(judge(push, connection, loader, label))
 
 
-def judge(push: Transfer, connection: ProbeConnection, loader: PageLoader, run: RunLabel) -> PushTruth:
-    """The probe's own account of one push, from what it did and knew."""
-    key = normalize_url(push.url)
-    own = [t for t in loader.requested.get(key, []) if t is not push]
-    requested_after = [t for t in own if t.started_at >= push.started_at]
-    referenced_by = loader.referenced.get(key)
-    if push.state == "cancelled":
-        if push.had_fresh_copy:
-            reason, detail = "cancelled", "the probe held a fresh copy and reset the push as soon as it was promised"
-        else:
-            reason, detail = "cancelled-uncached", "the probe reset the push without holding a copy"
-    elif push.had_fresh_copy:
-        reason, detail = "already-had-fresh-copy", "the probe held a fresh copy when it was promised and never used it"
-    elif push.pushed_twice:
-        reason, detail = "pushed-twice", "the same URL was already promised on this connection"
-    elif push.requested_before or (push.state != "claimed" and requested_after):
-        when = "before the promise arrived" if push.requested_before else "after the promise (not claimable)"
-        reason, detail = "requested-anyway", f"the probe sent its own request for it {when}"
-    elif push.reset_by == "server":
-        reason, detail = "server-reset", f"the server reset the push (code {push.reset_code})"
-    elif not push.complete:
-        reason, detail = "connection-closed", "the connection ended before the pushed response completed"
-    elif push.state == "claimed":
-        reason, detail = "claimed", f"claimed for a page request (referenced by {referenced_by or '?'})"
-    elif referenced_by is None:
-        reason, detail = "ignored-not-referenced", "no loaded document or stylesheet references it"
-    else:
-        reason, detail = "ignored", f"referenced by {referenced_by} but never claimed on this connection"
-    stream_id = push.stream_id
-    return PushTruth(connection.connection_id, run, push.url, stream_id, push.push_id, push.started_at,
-                     TRUTH_OUTCOMES[reason], reason, detail)
-
-
-# --------------------------------------------------------------------------------------------------------
-# model, verdicts and truth
-# --------------------------------------------------------------------------------------------------------
 def run_session(options: ProbeOptions, sink: Sink | None = None) -> SessionResult:
     return asyncio.run(ProbeSession(options, sink).run())
-
-
-def build_capture(items: list[Item], name: str, truth: list[PushTruth]) -> Capture:
-    """Fold the session's events like a capture's, analyse, and add a Diagnostic per verdict/truth disagreement."""
-    builder = CaptureBuilder(source="probe", name=name)
-    fold(items, builder)
-    capture = analyse(builder.capture)
-    capture.diagnostics.extend(compare_truth(capture, truth))
-    return capture
-
-
-def truth_for(push: Push, truth: list[PushTruth]) -> PushTruth | None:
-    for item in truth:
-        if item.connection_id != push.connection_id:
-            continue
-        if push.push_id is not None:
-            if item.push_id == push.push_id:
-                return item
-        elif item.stream_id is not None and item.stream_id == push.promised_stream_id:
-            return item
-    return None
-
-
-def compare_truth(capture: Capture, truth: list[PushTruth]) -> list[Diagnostic]:
-    """A Diagnostic for every push whose capture-style verdict differs from the probe's own truth."""
-    diagnostics: list[Diagnostic] = []
-    matched: set[int] = set()
-    for push in capture.pushes:
-        item = truth_for(push, truth)
-        if item is None:
-            diagnostics.append(Diagnostic("warning", f"push of {push.url} on {push.connection_id} is in the model "
-                                          "but the probe has no record of it", push.connection_id, "probe-disagrees"))
-            continue
-        matched.add(id(item))
-        if item.outcome != push.outcome:
-            diagnostics.append(Diagnostic(
-                "warning", f"run {item.run}: push of {push.url} on {push.connection_id}: the verdict is "
-                f"{push.outcome}/{push.reason} but the probe saw {item.outcome}/{item.reason} ({item.detail})",
-                push.connection_id, "probe-disagrees"))
-    for item in truth:
-        if id(item) not in matched:
-            diagnostics.append(Diagnostic("warning", f"run {item.run}: the probe's push of {item.url} on "
-                                          f"{item.connection_id} is missing from the model", item.connection_id,
-                                          "probe-disagrees"))
-    return diagnostics
-
-
-def match_capture(truth: list[PushTruth], probe_capture: Capture,
-                  capture: Capture) -> list[tuple[PushTruth, Push | None]]:
-    """Each of the probe's pushes with the same push in a capture of the same traffic (found by the client's
-    port, then the promised stream or push ID), or None when the capture does not show it."""
-    ports = {cid: conn.client.port for cid, conn in probe_capture.connections.items()}
-    by_port = {conn.client.port: cid for cid, conn in capture.connections.items()}
-    pairs: list[tuple[PushTruth, Push | None]] = []
-    for item in truth:
-        captured = by_port.get(ports.get(item.connection_id, -1))
-        found = None
-        for push in capture.pushes:
-            if push.connection_id != captured:
-                continue
-            if (item.push_id is not None and push.push_id == item.push_id) or (
-                    item.push_id is None and push.promised_stream_id == item.stream_id):
-                found = push
-                break
-        pairs.append((item, found))
-    return pairs
-
-
-def compare_with_capture(truth: list[PushTruth], probe_capture: Capture, capture: Capture) -> list[Diagnostic]:
-    """Diagnostics for every push where a capture's verdict (e.g. ``load_capture`` of a dumpcap taken with the
-    probe's key log) differs from the probe's truth, or where the capture misses the push."""
-    out = []
-    for item, push in match_capture(truth, probe_capture, capture):
-        if push is None:
-            out.append(Diagnostic("warning", f"run {item.run}: push of {item.url} ({item.connection_id}) is not in "
-                                  "the capture", item.connection_id, "probe-capture-missing"))
-        elif push.outcome != item.outcome:
-            out.append(Diagnostic("warning", f"run {item.run}: push of {item.url}: the capture says "
-                                  f"{push.outcome}/{push.reason}, the probe saw {item.outcome}/{item.reason}",
-                                  item.connection_id, "probe-capture-disagrees"))
-    return out
-
-
-def probe_report(capture: Capture, runs_by_connection: dict[str, RunLabel], truth: list[PushTruth],
-                 runs: list[RunInfo] | None = None, *, redact: bool = True) -> dict[str, Any]:
-    """``report_dict`` plus ``source: "probe"``, ``run`` on every exchange and push, and ``probe_truth``."""
-    from pushscope.export.json_report import report_dict
-
-    report = report_dict(capture, redact=redact)
-    report["source"] = "probe"
-    for exchange in report["exchanges"]:
-        exchange["run"] = runs_by_connection.get(exchange["connection"])
-    agree = disagree = 0
-    for entry, push in zip(report["pushes"], capture.pushes, strict=True):
-        entry["run"] = runs_by_connection.get(entry["connection"])
-        item = truth_for(push, truth)
-        if item is None:
-            entry["probe_truth"] = None
-            continue
-        agrees = item.outcome == push.outcome
-        agree, disagree = agree + agrees, disagree + (not agrees)
-        entry["probe_truth"] = {"outcome": item.outcome, "reason": item.reason, "detail": item.detail,
-                                "agrees": agrees}
-    report["probe"] = {
-        "runs": [run.as_dict() for run in runs or []],
-        "agreement": {"pushes": len(capture.pushes), "agree": agree, "disagree": disagree},
-    }
-    return report
-
-
-RUN_SCHEMA = {"type": ["string", "integer", "null"], "description": "the probe run: cold, warm, or a --repeat index"}
-PROBE_TRUTH_SCHEMA = {
-    "type": ["object", "null"], "additionalProperties": False, "required": ["outcome", "reason", "detail", "agrees"],
-    "properties": {
-        "outcome": {"enum": ["used", "wasted", "cache-duplicated", "unknown"]},
-        "reason": {"enum": sorted(TRUTH_OUTCOMES)},
-        "detail": {"type": "string"},
-        "agrees": {"type": "boolean", "description": "the capture-style verdict has the same outcome"},
-    },
-}
-PROBE_SECTION_SCHEMA = {
-    "type": "object", "required": ["runs", "agreement"],
-    "properties": {
-        "runs": {"type": "array", "items": {"type": "object", "required": ["label", "index", "cold", "connections"]}},
-        "agreement": {"type": "object", "required": ["pushes", "agree", "disagree"]},
-    },
-}
-
-
-def probe_report_schema() -> dict[str, Any]:
-    """``report.schema.json`` extended with what a probe report adds (``run``, ``probe_truth``, ``probe``)."""
-    import copy
-    import json
-    from importlib.resources import files
-
-    schema = copy.deepcopy(json.loads(files("pushscope.export").joinpath("report.schema.json").read_text()))
-    schema["$id"] = schema.get("$id", "").replace("report-1", "probe-report-1")
-    schema["title"] = "pushscope probe report"
-    schema["properties"]["probe"] = PROBE_SECTION_SCHEMA
-    schema["properties"]["source"] = {"const": "probe"}
-    schema["$defs"]["exchange"]["properties"]["run"] = RUN_SCHEMA
-    schema["$defs"]["push"]["properties"]["run"] = RUN_SCHEMA
-    schema["$defs"]["push"]["properties"]["probe_truth"] = PROBE_TRUTH_SCHEMA
-    return schema
-
-
-def render_probe_text(capture: Capture, runs_by_connection: dict[str, RunLabel], truth: list[PushTruth],
-                      runs: list[RunInfo] | None = None, *, redact: bool = True) -> str:
-    """The text report plus the runs and, per push, the probe's truth beside the verdict."""
-    from pushscope.export.text_report import render_text
-
-    lines = [render_text(capture, redact=redact).rstrip("\n"), "", "Probe runs"]
-    for run in runs or []:
-        connections = ", ".join(f"{cid} ({run.protocols.get(cid, '?')})" for cid in run.connections) or "-"
-        sources = ", ".join(f"{n} from {src}" for src, n in sorted(run.sources.items())) or "nothing fetched"
-        state = "empty cache" if run.cold else f"{run.cached_at_start} cached"
-        status = run.error or f"document {run.status}"
-        lines.append(f"  {run.label!s:<6} {state:<14} {connections:<24} {status}; {sources}")
-    lines += ["", "Probe truth vs. verdicts"]
-    for push in capture.pushes:
-        item = truth_for(push, truth)
-        run = runs_by_connection.get(push.connection_id, "?")
-        ident = f"push_id={push.push_id}" if push.push_id is not None else f"stream {push.promised_stream_id}"
-        if item is None:
-            lines.append(f"  ? {run!s:<5} {push.connection_id:<4} {ident:<12} {push.url}: no probe record")
-            continue
-        mark = "=" if item.outcome == push.outcome else "≠"
-        probe, verdict = f"{item.outcome}/{item.reason}", f"{push.outcome}/{push.reason}"
-        lines.append(f"  {mark} {run!s:<5} {push.connection_id:<4} {ident:<12} probe {probe:<40} verdict "
-                     f"{verdict:<34} {push.url}")
-    if not capture.pushes:
-        lines.append("  (no pushes)")
-    return "\n".join(lines) + "\n"
-
