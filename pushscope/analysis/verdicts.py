@@ -77,7 +77,7 @@ def _reason_items(facts: PushFacts, reason: str, origin: float) -> list[Evidence
     items: list[Evidence] = []
     reset = facts.client_reset or facts.server_reset
     if reset is not None:
-        items.append(Evidence("reset", f"{reset.by} sent {reset.kind} {reset.name} at {_ms(reset.at, origin)}",
+        items.append(Evidence("reset", f"{reset.by} sent {reset.label} at {_ms(reset.at, origin)}",
                               reset.at))
     if facts.fresh_copy is not None and reason in ("cancelled-cached", "already-cached"):
         copy = facts.fresh_copy

@@ -51,6 +51,11 @@ class Reset:
     at: float
     kind: Literal["RST_STREAM", "RESET_STREAM", "STOP_SENDING", "CANCEL_PUSH"]
 
+    @property
+    def label(self) -> str:
+        """"RST_STREAM CANCEL"; a CANCEL_PUSH carries no error code, so it is just "CANCEL_PUSH"."""
+        return self.kind if self.name in ("", self.kind) else f"{self.kind} {self.name}"
+
 
 @dataclass(slots=True)
 class Connection:

@@ -58,7 +58,7 @@ def _verdict(push: Push, t0: float) -> list[Content]:
                        (" — ", MUTED), push.reason or "no reason given (analysis pending)"))
     if push.reset is not None:
         reset = push.reset
-        lines.append(_line("  ", ("reset ", MUTED), f"{reset.kind} {reset.name} by the {reset.by} at ",
+        lines.append(_line("  ", ("reset ", MUTED), f"{reset.label} by the {reset.by} at ",
                            fmt_offset(reset.at - t0)))
     if push.evidence:
         lines += _heading("Evidence")
@@ -130,7 +130,7 @@ def exchange_content(capture: Capture, row: Row) -> Content:
     lines.append(_timing(exchange, t0))
     if exchange.reset is not None and (push is None or push.reset is None):
         reset = exchange.reset
-        lines.append(_line("  ", ("reset ", "$error"), f"{reset.kind} {reset.name} by the {reset.by} at ",
+        lines.append(_line("  ", ("reset ", "$error"), f"{reset.label} by the {reset.by} at ",
                            fmt_offset(reset.at - t0)))
     if push is not None:
         lines += _verdict(push, t0)
