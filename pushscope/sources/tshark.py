@@ -157,6 +157,8 @@ def build_command(
         command += ["-r", capture]
     # TLS records that span TCP segments are decrypted only when TCP and TLS reassembly are on.
     command += ["-o", "tcp.desegment_tcp_streams:TRUE", "-o", "tls.desegment_ssl_records:TRUE"]
+    # Real captures reorder segments; without this tshark cannot decrypt a record whose segments came out of order.
+    command += ["-o", "tcp.reassemble_out_of_order:TRUE"]
     if keylog:
         command += ["-o", f"tls.keylog_file:{keylog}"]
     for protocol in DISABLED_PROTOCOLS:

@@ -30,12 +30,14 @@ def _tshark_view(capture: str, keys: str | None, tmp_path: Path) -> dict[str, Co
         plain = tmp_path / "keys.txt"
         plain.write_bytes(gzip.open(keys).read())
         keys = str(plain)
-    command = ["tshark", "-r", capture, "-Y", "http2 or http", "-T", "fields", "-E", "occurrence=a",
+    # The same reassembly preference pushscope uses: tshark's default drops records whose segments were reordered.
+    command = ["tshark", "-r", capture, "-o", "tcp.reassemble_out_of_order:TRUE", "-Y", "http2 or http",
+               "-T", "fields", "-E", "occurrence=a",
                "-E", "aggregator=|",
                "-e", "http2.headers.method", "-e", "http2.headers.path", "-e", "http2.headers.status",
                "-e", "http2.push_promise.promised_stream_id", "-e", "http.request.method", "-e", "http.request.uri"]
     if keys:
-        command[3:3] = ["-o", f"tls.keylog_file:{keys}"]
+        command[3:3] = ["-o", f"tls.keylog_file:{keys}"]  # after "-r CAPTURE"
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     view: dict[str, Counter] = {"method": Counter(), "path": Counter(), "status": Counter(), "promised": Counter()}
     for line in out.splitlines():
