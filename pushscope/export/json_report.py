@@ -22,14 +22,19 @@ LARGE_REPORT = 5000
 def redact_headers(headers: Headers, redact: bool = True) -> list[list[str]]:
     if not redact:
         return [[name, value] for name, value in headers]
-    return [[name, REDACTED if name.lower() in REDACTED_HEADERS else value] for name, value in headers]
+    return [[name, REDACTED if _redacted(name) else value] for name, value in headers]
+
+
+def _redacted(name: str) -> bool:
+    # HTTP/2 and HTTP/3 header names are lower-case on the wire; lower-case others before the lookup.
+    return name in REDACTED_HEADERS or (not name.islower() and name.lower() in REDACTED_HEADERS)
 
 
 def _round(value: float | None, digits: int = 6) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def connection_dict(conn: Connection) -> dict[str, Any]:
+def connection_dict(conn: Connection, pushes: list[Push] | None = None) -> dict[str, Any]:
     return {
         "id": conn.id,
         "index": conn.index,
@@ -51,6 +56,7 @@ def connection_dict(conn: Connection) -> dict[str, Any]:
                    for by, last, name, at in conn.goaways],
         "anomalies": [{"by": a.sender, "at": _round(a.at), "stream_id": a.stream_id, "message": a.message}
                       for a in conn.anomalies],
+        "push_summary": push_summary(pushes or []),
     }
 
 
@@ -130,15 +136,28 @@ def _pushed_bytes(exchange: Exchange | None) -> int:
     return 0 if exchange is None else exchange.response_header_bytes + exchange.body_bytes
 
 
-def summary_dict(capture: Capture) -> dict[str, Any]:
+def push_summary(pushes: list[Push]) -> dict[str, Any]:
+    """Pushes by outcome with what they cost and saved: for the capture, and for each connection."""
     by_outcome = {outcome: 0 for outcome in OUTCOMES}
     bytes_by_outcome = {outcome: 0 for outcome in OUTCOMES}
     saved = added = 0.0
-    for push in capture.pushes:
+    for push in pushes:
         by_outcome[push.outcome] += 1
         bytes_by_outcome[push.outcome] += push.cost.pushed_bytes
         saved += push.cost.saved_time or 0.0
         added += push.cost.competed_delay or 0.0
+    return {
+        "pushes": len(pushes),
+        "pushes_by_outcome": by_outcome,
+        "pushed_bytes_by_outcome": bytes_by_outcome,
+        "wasted_bytes": sum(p.cost.wasted_bytes for p in pushes if p.outcome == "wasted"),
+        "cache_duplicated_bytes": bytes_by_outcome["cache-duplicated"],
+        "time_saved": round(saved, 6),
+        "time_added": round(added, 6),
+    }
+
+
+def summary_dict(capture: Capture) -> dict[str, Any]:
     protocols: dict[str, int] = {}
     for conn in capture.connections.values():
         protocols[conn.protocol] = protocols.get(conn.protocol, 0) + 1
@@ -147,18 +166,15 @@ def summary_dict(capture: Capture) -> dict[str, Any]:
         "connections_by_protocol": protocols,
         "exchanges": len(capture.exchanges),
         "requests": sum(1 for e in capture.exchanges if not e.pushed),
-        "pushes": len(capture.pushes),
-        "pushes_by_outcome": by_outcome,
-        "pushed_bytes_by_outcome": bytes_by_outcome,
-        "wasted_bytes": sum(p.cost.wasted_bytes for p in capture.pushes if p.outcome == "wasted"),
-        "cache_duplicated_bytes": bytes_by_outcome["cache-duplicated"],
-        "time_saved": round(saved, 6),
-        "time_added": round(added, 6),
+        **push_summary(capture.pushes),
         "duration": _round((capture.ended_at or 0) - (capture.started_at or 0)),
     }
 
 
 def report_dict(capture: Capture, *, redact: bool = True) -> dict[str, Any]:
+    pushes_by_connection: dict[str, list[Push]] = {}
+    for push in capture.pushes:
+        pushes_by_connection.setdefault(push.connection_id, []).append(push)
     return {
         "pushscope": __version__,
         "schema_version": SCHEMA_VERSION,
@@ -166,7 +182,7 @@ def report_dict(capture: Capture, *, redact: bool = True) -> dict[str, Any]:
         "name": capture.name,
         "started_at": _round(capture.started_at),
         "ended_at": _round(capture.ended_at),
-        "connections": [connection_dict(c) for c in capture.connections.values()],
+        "connections": [connection_dict(c, pushes_by_connection.get(c.id, [])) for c in capture.connections.values()],
         "exchanges": [exchange_dict(e, redact) for e in capture.exchanges],
         "pushes": [push_dict(p, capture) for p in capture.pushes],
         "summary": summary_dict(capture),

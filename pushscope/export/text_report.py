@@ -28,6 +28,12 @@ def render_text(capture: Capture, *, redact: bool = True) -> str:
             f"  SNI={conn['sni'] or '-'} ALPN={conn['alpn'] or '-'}"
             f"  sent c/s={_bytes(conn['bytes_sent']['client'])}/{_bytes(conn['bytes_sent']['server'])}"
         )
+        pushes = conn["push_summary"]
+        if pushes["pushes"]:
+            counts = ", ".join(f"{k} {v}" for k, v in pushes["pushes_by_outcome"].items() if v)
+            lines.append(f"         pushes: {counts}; wasted {_bytes(pushes['wasted_bytes'])}, cache-duplicated "
+                         f"{_bytes(pushes['cache_duplicated_bytes'])}, saved {_ms(pushes['time_saved'])}, "
+                         f"added {_ms(pushes['time_added'])}")
     lines += ["", "Exchanges"]
     lines.append(f"  {'conn':<6} {'stream':>6} {'':1} {'method':<7} {'status':>6} {'body':>10} {'start':>10}  url")
     for ex in report["exchanges"]:
