@@ -27,6 +27,8 @@ def demo_capture() -> tuple[str, str | None]:
 def _add_capture_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("capture", nargs="?", help="pcap, pcapng or gzipped capture")
     parser.add_argument("--keylog", help="TLS key log (SSLKEYLOGFILE format); default: $SSLKEYLOGFILE")
+    parser.add_argument("--quic-port", type=int, action="append", default=[], metavar="PORT",
+                        help="decode UDP PORT as QUIC when tshark does not recognise it (repeatable)")
 
 
 def _report_parser() -> argparse.ArgumentParser:
@@ -55,7 +57,7 @@ def run_report(argv: list[str]) -> int:
     capture_path, keylog = (args.capture, args.keylog) if args.capture else demo_capture()
     from pushscope.pipeline import load_capture
 
-    capture = load_capture(capture_path, args.keylog or (None if args.capture else keylog))
+    capture = load_capture(capture_path, args.keylog or (None if args.capture else keylog), quic_ports=args.quic_port)
     from pushscope.export.commands import emit_report
 
     status = emit_report(capture, args.format, args.output, redact=not args.no_redact)
@@ -70,16 +72,14 @@ def run_tui(argv: list[str]) -> int:
     _add_capture_args(parser)
     args = parser.parse_args(argv)
     capture_path, keylog = (args.capture, args.keylog) if args.capture else demo_capture()
-    from pushscope.sources.probe.recording import is_saved_session
+    from pushscope.sources.probe.recording import is_saved_session, read_saved_session
     from pushscope.tui.app import PushscopeApp
+    from pushscope.tui.loading import capture_file_reader
 
-    reader = None
     if Path(capture_path).is_file() and is_saved_session(capture_path):
-        from pushscope.sources.probe.recording import read_saved_session
-
-        def reader(_cancel):  # type: ignore[no-untyped-def]
-            return read_saved_session(capture_path)
-
+        reader = lambda _cancel: read_saved_session(capture_path)  # noqa: E731
+    else:
+        reader = capture_file_reader(capture_path, keylog, args.quic_port)
     PushscopeApp(capture_path, keylog, reader=reader).run()
     return 0
 

@@ -32,10 +32,11 @@ def load_capture(
     *,
     cancel: threading.Event | None = None,
     on_progress: ProgressCallback | None = None,
+    quic_ports: list[int] | None = None,
 ) -> Capture:
     from pushscope.sources.capture_file import read_capture
 
     builder = CaptureBuilder(source="capture", name=Path(path).name)
-    fold(read_capture(path, keylog, cancel=cancel), builder, on_progress)
+    fold(read_capture(path, keylog, cancel=cancel, quic_ports=quic_ports), builder, on_progress)
     analyse(builder.capture)
     return builder.capture

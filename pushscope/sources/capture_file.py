@@ -98,6 +98,7 @@ def _run(
     last_progress = time.monotonic()
     last_at: float | None = None
     rows = 0
+    undecoded_quic: dict[int, int] = {}
     try:
         for row in run.rows():
             rows += 1
@@ -110,6 +111,8 @@ def _run(
                 yield from tcp.feed(row, at)
             elif row.get("udp.stream"):
                 yield from quic.feed(row, at, int(row["frame.number"] or 0))
+                if not row.get("quic.header_form"):
+                    _note_undecoded_quic(row, undecoded_quic)
             now = time.monotonic()
             if now - last_progress >= PROGRESS_EVERY:
                 last_progress = now
@@ -124,6 +127,7 @@ def _run(
     yield from tcp.finish(last_at)
     yield from quic.finish(last_at)
     yield from _tshark_diagnostics(path, code, run.stderr_lines, rows)
+    yield from _undecoded_quic_diagnostics(undecoded_quic, quic_ports)
     yield SourceProgress(total, total, "bytes", f"{rows} packets")
     yield SourceFinished({"packets": rows})
 
@@ -140,3 +144,30 @@ def _tshark_diagnostics(path: str, code: int, stderr: list[str], rows: int) -> I
         yield Diagnostic("error", f"tshark failed (exit {code}): {stderr[-1][:300]}", code="tshark-failed")
     if rows == 0 and not stderr:
         yield Diagnostic("warning", f"{path} holds no packets", code="empty-capture")
+
+
+# QUIC versions whose long-header packets we recognise in payload tshark left undecoded: v1, v2, drafts.
+QUIC_VERSION_PREFIXES = ("00000001", "6b3343cf", "ff0000")
+
+
+def _note_undecoded_quic(row: dict[str, str], ports: dict[int, int]) -> None:
+    """A UDP payload that starts like a QUIC long-header packet, on a port tshark did not decode as QUIC."""
+    payload = row.get("data.data", "").split(",")[0]
+    if len(payload) < 10 or payload[0] not in "cdef" or not payload[2:10].startswith(QUIC_VERSION_PREFIXES):
+        return
+    for field in ("udp.dstport", "udp.srcport"):
+        try:
+            port = int(row.get(field, "").split(",")[0])
+        except ValueError:
+            continue
+        ports[port] = ports.get(port, 0) + 1
+
+
+def _undecoded_quic_diagnostics(ports: dict[int, int], forced: list[int]) -> Iterator[Diagnostic]:
+    # Both ends of a flow are counted; the server port is the one shared by the most packets (usually the lower).
+    candidates = sorted((p for p in ports if p not in forced), key=lambda p: (-ports[p], p))
+    if candidates:
+        port = candidates[0]
+        yield Diagnostic("warning", f"UDP port {port} carries {ports[port]} packets that look like QUIC long headers "
+                         f"but tshark did not decode them as QUIC: run again with --quic-port {port}",
+                         code="quic-port")

@@ -46,13 +46,13 @@ class CaptureUpdated(Message):
         self.cancelled = cancelled
 
 
-def capture_file_reader(path: str, keylog: str | None) -> Reader:
+def capture_file_reader(path: str, keylog: str | None, quic_ports: list[int] | None = None) -> Reader:
     """The real source: tshark over a capture file (imported lazily; it starts a subprocess)."""
 
     def read(cancel: threading.Event) -> Iterable[object]:
         from pushscope.sources.capture_file import read_capture
 
-        return read_capture(path, keylog, cancel=cancel)
+        return read_capture(path, keylog, cancel=cancel, quic_ports=quic_ports)
 
     return read
 
