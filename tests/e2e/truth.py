@@ -53,6 +53,10 @@ def compare_pushes(capture: Capture, truth: dict) -> tuple[list[Disagreement], i
         got = f"{push.outcome}/{push.reason}"
         if want != got or push.url != expected["url"]:
             problems.append(Disagreement(label, f"{want} {expected['url']}", f"{got} {push.url}"))
+        exchange = capture.exchange(push.exchange_id)
+        body = expected.get("body_bytes")
+        if body is not None and expected.get("completed", True) and exchange is not None and exchange.body_bytes != body:
+            problems.append(Disagreement(f"{label} body bytes", str(body), str(exchange.body_bytes)))
     for key, push in ours.items():
         problems.append(Disagreement(f"{key} {push.url}", "no such push", f"{push.outcome}/{push.reason}"))
     return problems, len(truth.get("pushes", []))
@@ -61,13 +65,15 @@ def compare_pushes(capture: Capture, truth: dict) -> tuple[list[Disagreement], i
 def compare_requests(capture: Capture, truth: dict) -> list[Disagreement]:
     """Every request the client made (not pushes it claimed) is an exchange with that URL and status."""
     problems = []
-    ours = [(e.url, e.status) for e in capture.exchanges if not e.pushed]
+    # Bodies: the client counted DATA payload bytes; none of the lab's servers pads frames, so they must agree.
+    ours = [(e.url, e.status, e.body_bytes) for e in capture.exchanges if not e.pushed]
     for request in truth.get("requests", []):
         if request.get("from_push"):
             continue
-        wanted = (request["url"], request.get("status"))
+        wanted = (request["url"], request.get("status"), request.get("body_bytes"))
         if wanted in ours:
             ours.remove(wanted)
         else:
-            problems.append(Disagreement(f"request {request['url']}", str(request.get("status")), "missing"))
+            problems.append(Disagreement(f"request {request['url']}", f"{wanted[1]} with {wanted[2]} body bytes",
+                                         "missing"))
     return problems
