@@ -55,7 +55,8 @@ def compare_pushes(capture: Capture, truth: dict) -> tuple[list[Disagreement], i
             problems.append(Disagreement(label, f"{want} {expected['url']}", f"{got} {push.url}"))
         exchange = capture.exchange(push.exchange_id)
         body = expected.get("body_bytes")
-        if body is not None and expected.get("completed", True) and exchange is not None and exchange.body_bytes != body:
+        complete = expected.get("completed", True)
+        if body is not None and complete and exchange is not None and exchange.body_bytes != body:
             problems.append(Disagreement(f"{label} body bytes", str(body), str(exchange.body_bytes)))
     for key, push in ours.items():
         problems.append(Disagreement(f"{key} {push.url}", "no such push", f"{push.outcome}/{push.reason}"))
