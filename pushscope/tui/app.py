@@ -154,7 +154,7 @@ class PushscopeApp(App[None]):
         self.diagnostics_panel.show(view.diagnostics)
         if message.progress is not None:
             progress = message.progress
-            self.load_status.show_progress(progress.done, progress.total, progress.detail)
+            self.load_status.show_progress(progress.done, progress.total, progress.detail, progress.unit)
         self._apply_filters()
         if message.final:
             self._finish(message)

@@ -55,10 +55,13 @@ class LoadStatus(Horizontal):
         yield ProgressBar(total=None, show_eta=False, id="load-bar")
         yield Label("esc cancels", id="load-hint")
 
-    def show_progress(self, done: int, total: int | None, detail: str) -> None:
+    def show_progress(self, done: int, total: int | None, detail: str, unit: str = "bytes") -> None:
         bar = self.query_one(ProgressBar)
         if total:
             bar.update(total=total, progress=min(done, total))
+        if unit != "bytes":  # a live source: there is no end to measure against, the detail says it all
+            self.query_one("#load-label", Label).update(detail or f"{done} {unit}")
+            return
         label = f"Loading {fmt_bytes(done)}" + (f" of {fmt_bytes(total)}" if total else "")
         self.query_one("#load-label", Label).update(label + (f" · {detail}" if detail else ""))
 
