@@ -13,7 +13,7 @@ from pushscope.analysis.freshness import current_age, freshness, vary_matches
 from pushscope.analysis.links import PreloadLink, preload_links
 from pushscope.analysis.references import Reference, normalize_url, references_in
 from pushscope.model.bodies import BodyUnavailable, decoded_body
-from pushscope.model.entities import Capture, Connection, Exchange, Push, Reset
+from pushscope.model.entities import Capture, Connection, Exchange, Push, Reset, header_value
 
 DOCUMENT_TYPES = ("text/html", "application/xhtml+xml", "text/css")
 # Headers whose difference makes a browser refuse a pushed response for its own request.
@@ -82,8 +82,18 @@ class CaptureIndex:
                 self.requests_by_url.setdefault(url, []).append(exchange)
             if not exchange.pushed:
                 self.requests_by_stream[(exchange.connection_id, exchange.stream_id)] = exchange
-            if _is_document(exchange):
+            if _is_document(exchange) or _is_revalidated_document(exchange):
                 self.documents_by_client.setdefault(self.client_of.get(exchange.connection_id), []).append(exchange)
+        # A 304 reuses the client's stored copy: its references are those of the last full copy seen, if any.
+        self.revalidated_from: dict[int, Exchange | None] = {}
+        for documents in self.documents_by_client.values():
+            latest: dict[str, Exchange] = {}
+            for document in sorted(documents, key=lambda e: e.request_start or 0.0):
+                url = self.url_of[document.id]
+                if document.status == 304:
+                    self.revalidated_from[document.id] = latest.get(url)
+                elif not document.pushed:
+                    latest[url] = document
         # What can sit in each client's HTTP cache: its own complete responses; claimed pushes join as judged.
         self.stored: dict[tuple[str | None, str], list[Exchange]] = {}
         for exchange in capture.exchanges:
@@ -121,6 +131,14 @@ class CaptureIndex:
         return self.client_of.get(a.connection_id) == self.client_of.get(b.connection_id)
 
     def references_of(self, document: Exchange) -> list[Reference]:
+        if document.id in self.revalidated_from and document.id not in self._references:
+            source = self.revalidated_from[document.id]
+            if source is None:
+                self._unreadable[document.id] = ("304 Not Modified: the document's body is in the client's cache, "
+                                                 "not in this capture")
+                self._references[document.id] = []
+            else:
+                self._references[document.id] = self.references_of(source)
         if document.id not in self._references:
             try:
                 body = decoded_body(document)
@@ -192,6 +210,17 @@ class CaptureIndex:
             ]
             self._round_trip[connection_id] = min(times) if times else None
         return self._round_trip[connection_id]
+
+
+def _is_revalidated_document(exchange: Exchange) -> bool:
+    """A 304 answer to a request for a page or stylesheet (by its Accept, Sec-Fetch-Dest or path)."""
+    if exchange.pushed or exchange.status != 304:
+        return False
+    accept = header_value(exchange.request_headers, "accept") or ""
+    destination = header_value(exchange.request_headers, "sec-fetch-dest") or ""
+    path = exchange.path.split("?")[0]
+    return ("text/html" in accept or accept.startswith("text/css") or destination in ("document", "style", "iframe")
+            or path.endswith(("/", ".html", ".htm", ".css")))
 
 
 def _is_document(exchange: Exchange) -> bool:

@@ -518,3 +518,31 @@ def test_every_push_has_promise_response_and_verdict_evidence() -> None:
     promise = push.evidence[0]
     assert "promised stream 2" in promise.text and "+20.0 ms" in promise.text
     assert promise.exchange_id == push.exchange_id and promise.stream_id == 2
+
+
+# --- documents revalidated with 304 --------------------------------------------------------------------------
+
+
+def test_a_304_document_reuses_the_references_of_its_earlier_copy() -> None:
+    lab, conn, parent = page()
+    document(conn, parent, "/app.js", headers=[("cache-control", "no-cache")])
+    _, again, parent2 = page(lab, at=1.0)
+    again.push(parent2, "/app.js", 1.020, content_type=JS, end=1.025)
+    again.respond(parent2, 1.030, status=304, content_type=None)
+    lab.analyse()
+    push = lab.push("/app.js")
+    # The page came from the client's cache (304), and that copy references /app.js: the push was used.
+    assert (push.outcome, push.reason) == ("used", "claimed")
+
+
+def test_a_304_document_with_no_earlier_copy_is_unknown_not_wasted() -> None:
+    lab = Lab()
+    conn = lab.h2(0.0)
+    parent = conn.request("/", 0.010, headers=[("accept", "text/html,*/*;q=0.8")])
+    conn.push(parent, "/app.js", 0.020, content_type=JS, end=0.025)
+    conn.respond(parent, 0.030, status=304, content_type=None)
+    lab.analyse()
+    push = lab.push("/app.js")
+    # Whether the cached page references /app.js is not in the capture: never call it wasted.
+    assert (push.outcome, push.reason) == ("unknown", "documents-unreadable")
+    assert "304 Not Modified" in evidence(push, "unreadable-document")
