@@ -268,9 +268,10 @@ def _push_permission(facts: PushFacts) -> None:
     if conn is None:
         return
     if conn.protocol == "h3" or facts.push.push_id is not None:
-        if conn.max_push_id is None:
-            facts.push_disabled = "the client sent no MAX_PUSH_ID, so no push was allowed"
-        elif facts.push.push_id is not None and facts.push.push_id > conn.max_push_id:
+        if conn.max_push_id is None and conn.settings["client"]:
+            # Only said when the client's control stream was seen (its SETTINGS come first on it).
+            facts.push_disabled = "the client sent no MAX_PUSH_ID on its control stream, so no push was allowed"
+        elif conn.max_push_id is not None and facts.push.push_id is not None and facts.push.push_id > conn.max_push_id:
             facts.push_disabled = f"push ID {facts.push.push_id} is beyond the client's MAX_PUSH_ID {conn.max_push_id}"
     elif conn.settings["client"].get("ENABLE_PUSH", 1) == 0:
         facts.push_disabled = "the client sent SETTINGS_ENABLE_PUSH=0, yet the server pushed"

@@ -183,12 +183,17 @@ def test_push_disabled_h2() -> None:
     assert push.advice == "drop"
 
 
-@pytest.mark.parametrize(("max_push_id", "push_id", "disabled", "why"),
-                         [(2, 5, True, "beyond the client's MAX_PUSH_ID 2"), (None, 0, True, "no MAX_PUSH_ID"),
-                          (5, 5, False, "")])
-def test_push_disabled_h3(max_push_id: int | None, push_id: int, disabled: bool, why: str) -> None:
+@pytest.mark.parametrize(("max_push_id", "push_id", "control_seen", "disabled", "why"),
+                         [(2, 5, True, True, "beyond the client's MAX_PUSH_ID 2"),
+                          (None, 0, True, True, "no MAX_PUSH_ID"),
+                          (None, 0, False, False, ""),  # the client's control stream is not in the capture
+                          (5, 5, True, False, "")])
+def test_push_disabled_h3(max_push_id: int | None, push_id: int, control_seen: bool, disabled: bool,
+                          why: str) -> None:
     lab = Lab()
     conn = lab.h3(0.0, max_push_id=max_push_id)
+    if control_seen:
+        conn.settings("client", 0.0, QPACK_MAX_TABLE_CAPACITY=0)
     parent = conn.request("/", 0.010)
     conn.push(parent, push_id, "/style.css", 0.020, end=0.025)
     conn.respond(parent, 0.030, body=html("/style.css"), end=0.040)
