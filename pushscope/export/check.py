@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pushscope.export.html_report import fmt_bytes
+from pushscope.units import fmt_bytes
 
 
 @dataclass(slots=True)

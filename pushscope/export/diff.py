@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pushscope.export.html_report import badge, esc, fmt_bytes, fmt_ms, html_page
+from pushscope.export.html_report import badge, esc, html_page
 from pushscope.model.entities import OUTCOMES
+from pushscope.units import fmt_bytes, fmt_ms
 
 SUMMARY_KEYS = ("connections", "requests", "pushes", "wasted_bytes", "cache_duplicated_bytes", "time_saved",
                 "time_added", "duration")

@@ -16,7 +16,9 @@ import html
 from typing import Any
 
 from pushscope.export.json_report import report_dict
+from pushscope.export.wording import cost_phrases
 from pushscope.model.entities import OUTCOMES, Capture
+from pushscope.units import fmt_bytes, fmt_ms
 
 OUTCOME_COLOURS = {"used": "#2e9d4f", "wasted": "#d23c3c", "cache-duplicated": "#e69522", "unknown": "#8a7fb0"}
 REQUEST_COLOUR = "#4a78c2"
@@ -28,18 +30,6 @@ _LABEL_LIMIT = 48
 def esc(value: object) -> str:
     """Escape anything from a capture for HTML text or attribute values."""
     return html.escape("" if value is None else str(value), quote=True)
-
-
-def fmt_bytes(n: int | None) -> str:
-    if n is None:
-        return "-"
-    return f"{n} B" if abs(n) < 1024 else f"{n / 1024:.1f} KiB"
-
-
-def fmt_ms(seconds: float | None, signed: bool = False) -> str:
-    if seconds is None:
-        return "-"
-    return f"{seconds * 1000:+.1f} ms" if signed else f"{seconds * 1000:.1f} ms"
 
 
 def _sha256(script: str) -> str:
@@ -292,16 +282,7 @@ def _pushes_table(report: dict[str, Any]) -> str:
         evidence = "".join(
             f"<li>{'' if e['at'] is None else _rel(e['at'], t0) + ' '}{esc(e['text'])}</li>" for e in p["evidence"]
         )
-        cost = p["cost"]
-        costs = [f"pushed {fmt_bytes(p['pushed_bytes'])}"]
-        if cost["wasted_bytes"]:
-            costs.append(f"wasted {fmt_bytes(cost['wasted_bytes'])}")
-        if cost["saved_time"]:
-            costs.append(f"saved {fmt_ms(cost['saved_time'])}")
-        if cost["competed_delay"]:
-            costs.append(f"added ~{fmt_ms(cost['competed_delay'])} ({fmt_bytes(cost['competed_bytes'])} competed)")
-        if cost["late_by"]:
-            costs.append(f"late by {fmt_ms(cost['late_by'])}")
+        costs = cost_phrases(p)
         reset = p["reset"]
         reset_text = f"{reset['frame']} by {reset['by']} {reset['code']}" if reset else "-"
         advice = p["advice_text"] or p["advice"]

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 from pushscope.export.json_report import report_dict
+from pushscope.export.wording import cost_phrases
 from pushscope.model.entities import Capture
+from pushscope.units import fmt_bytes, fmt_ms
 
 OUTCOME_GLYPHS = {"used": "✔", "wasted": "✘", "cache-duplicated": "◆", "unknown": "?"}
-
-
-def _bytes(n: int) -> str:
-    return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KiB"
-
-
-def _ms(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds * 1000:.1f} ms"
 
 
 def render_text(capture: Capture, *, redact: bool = True) -> str:
@@ -26,14 +20,14 @@ def render_text(capture: Capture, *, redact: bool = True) -> str:
         lines.append(
             f"  {conn['id']:<6} {conn['protocol']:<7} {conn['client']} -> {conn['server']}  {tls}"
             f"  SNI={conn['sni'] or '-'} ALPN={conn['alpn'] or '-'}"
-            f"  sent c/s={_bytes(conn['bytes_sent']['client'])}/{_bytes(conn['bytes_sent']['server'])}"
+            f"  sent c/s={fmt_bytes(conn['bytes_sent']['client'])}/{fmt_bytes(conn['bytes_sent']['server'])}"
         )
         pushes = conn["push_summary"]
         if pushes["pushes"]:
             counts = ", ".join(f"{k} {v}" for k, v in pushes["pushes_by_outcome"].items() if v)
-            lines.append(f"         pushes: {counts}; wasted {_bytes(pushes['wasted_bytes'])}, cache-duplicated "
-                         f"{_bytes(pushes['cache_duplicated_bytes'])}, saved {_ms(pushes['time_saved'])}, "
-                         f"added {_ms(pushes['time_added'])}")
+            lines.append(f"         pushes: {counts}; wasted {fmt_bytes(pushes['wasted_bytes'])}, cache-duplicated "
+                         f"{fmt_bytes(pushes['cache_duplicated_bytes'])}, saved {fmt_ms(pushes['time_saved'])}, "
+                         f"added {fmt_ms(pushes['time_added'])}")
     lines += ["", "Exchanges"]
     lines.append(f"  {'conn':<6} {'stream':>6} {'':1} {'method':<7} {'status':>6} {'body':>10} {'start':>10}  url")
     for ex in report["exchanges"]:
@@ -42,7 +36,7 @@ def render_text(capture: Capture, *, redact: bool = True) -> str:
         mark = "P" if ex["pushed"] else " "
         lines.append(
             f"  {ex['connection']:<6} {sid!s:>6} {mark:1} {ex['method']:<7} {ex['status'] or '-'!s:>6} "
-            f"{_bytes(ex['body_bytes']):>10} {rel:>10}  {ex['url']}"
+            f"{fmt_bytes(ex['body_bytes']):>10} {rel:>10}  {ex['url']}"
         )
     lines += ["", "Pushes"]
     for push in report["pushes"]:
@@ -53,21 +47,11 @@ def render_text(capture: Capture, *, redact: bool = True) -> str:
             reset = f"  reset by {push['reset']['by']} {push['reset']['code']}"
         lines.append(
             f"  {glyph} {push['outcome']:<16} {push['reason']:<24} {push['connection']:<6} {ident:<12} "
-            f"{_bytes(push['pushed_bytes']):>10}  {push['url']}{reset}"
+            f"{fmt_bytes(push['pushed_bytes']):>10}  {push['url']}{reset}"
         )
         for item in push["evidence"]:
             lines.append(f"        - {item['text']}")
-        cost = push["cost"]
-        extras = []
-        if cost["wasted_bytes"]:
-            extras.append(f"wasted {_bytes(cost['wasted_bytes'])}")
-        if cost["saved_time"]:
-            extras.append(f"saved {_ms(cost['saved_time'])}")
-        if cost["late_by"]:
-            extras.append(f"late by {_ms(cost['late_by'])}")
-        if cost["competed_bytes"]:
-            extras.append(f"competed with the document: {_bytes(cost['competed_bytes'])}, "
-                          f"~{_ms(cost['competed_delay'])} added")
+        extras = cost_phrases(push)[1:]  # the pushed size is already on the row
         if push["advice"]:
             extras.append(f"advice: {push['advice']}")
         if extras:
@@ -81,8 +65,9 @@ def render_text(capture: Capture, *, redact: bool = True) -> str:
         + ", ".join(f"{k} {v}" for k, v in summary["pushes_by_outcome"].items() if v)
     )
     lines.append(
-        f"  wasted {_bytes(summary['wasted_bytes'])}, cache-duplicated {_bytes(summary['cache_duplicated_bytes'])}"
-        f", time saved {_ms(summary['time_saved'])}, time added {_ms(summary['time_added'])}"
+        f"  wasted {fmt_bytes(summary['wasted_bytes'])}, "
+        f"cache-duplicated {fmt_bytes(summary['cache_duplicated_bytes'])}, "
+        f"time saved {fmt_ms(summary['time_saved'])}, time added {fmt_ms(summary['time_added'])}"
     )
     if report["diagnostics"]:
         lines += ["", "Diagnostics"]

@@ -1,37 +1,7 @@
-"""Small formatting helpers shared by the widgets, so sizes and times read the same everywhere."""
+"""The inspector's formatting helpers: the shared units, so sizes and times read as in the reports."""
 
 from __future__ import annotations
 
+from pushscope.units import fmt_bytes, fmt_duration, fmt_offset
 
-def fmt_bytes(n: int | None) -> str:
-    """``1.2 KiB``-style sizes; ``-`` when unknown."""
-    if n is None:
-        return "-"
-    if abs(n) < 1024:
-        return f"{n} B"
-    if abs(n) < 1024 * 1024:
-        return f"{n / 1024:.1f} KiB"
-    return f"{n / (1024 * 1024):.1f} MiB"
-
-
-def fmt_duration(seconds: float | None) -> str:
-    """A duration in the unit that keeps it short: µs, ms or s."""
-    if seconds is None:
-        return "-"
-    if seconds == 0:
-        return "0 ms"
-    value = abs(seconds)
-    sign = "-" if seconds < 0 else ""
-    if value < 0.001:
-        return f"{sign}{value * 1e6:.0f} µs"
-    if value < 1:
-        return f"{sign}{value * 1000:.1f} ms"
-    return f"{sign}{value:.2f} s"
-
-
-def fmt_offset(seconds: float | None) -> str:
-    """A moment relative to the capture start, always signed so it reads as a time offset."""
-    if seconds is None:
-        return "-"
-    text = fmt_duration(seconds)
-    return text if text.startswith("-") else f"+{text}"
+__all__ = ["fmt_bytes", "fmt_duration", "fmt_offset"]
