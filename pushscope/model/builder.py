@@ -45,7 +45,6 @@ class CaptureBuilder:
         self.capture = Capture(source=source, name=name)
         self._streams: dict[tuple[str, int], Exchange] = {}
         self._pushes_by_id: dict[tuple[str, int], Push] = {}
-        self._push_of_exchange: dict[int, Push] = {}
         self.events_applied = 0
 
     def apply(self, event: Event | Diagnostic) -> None:
@@ -175,7 +174,6 @@ class CaptureBuilder:
         exchange.protocol = protocol
         exchange.push_id = push_id
         push.exchange_id = exchange.id
-        self._push_of_exchange[exchange.id] = push
         self.capture.pushes.append(push)
         if promised is not None:
             self._streams[(connection_id, promised)] = exchange
@@ -289,7 +287,7 @@ class CaptureBuilder:
         if reset.kind != "RST_STREAM":  # an RST_STREAM frame is already on the timeline from its FrameReceived
             exchange.frames.append(FrameRecord(reset.at, reset.by, reset.kind, 4, (reset.name,), stream_id))
         if exchange.pushed:
-            push = self._push_of_exchange.get(exchange.id)
+            push = self.capture.push_for_exchange(exchange)
             if push is not None and push.reset is None:
                 push.reset = reset
 

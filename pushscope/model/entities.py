@@ -232,6 +232,9 @@ class Capture:
     started_at: float | None = None
     ended_at: float | None = None
     analysed: bool = False
+    # exchange id -> push, extended as pushes are appended (they never are removed or reordered).
+    _push_by_exchange: dict[int, Push] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _pushes_indexed: int = field(default=0, init=False, repr=False, compare=False)
 
     def exchange(self, exchange_id: int | None) -> Exchange | None:
         if exchange_id is None or not 0 <= exchange_id < len(self.exchanges):
@@ -239,7 +242,9 @@ class Capture:
         return self.exchanges[exchange_id]
 
     def push_for_exchange(self, exchange: Exchange) -> Push | None:
-        for push in self.pushes:
-            if push.exchange_id == exchange.id:
-                return push
-        return None
+        if self._pushes_indexed != len(self.pushes):
+            for push in self.pushes[self._pushes_indexed:]:
+                if push.exchange_id is not None:
+                    self._push_by_exchange[push.exchange_id] = push
+            self._pushes_indexed = len(self.pushes)
+        return self._push_by_exchange.get(exchange.id)
