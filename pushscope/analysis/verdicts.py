@@ -10,7 +10,7 @@ from pushscope.analysis.advice import advise
 from pushscope.analysis.cost import push_cost
 from pushscope.analysis.facts import CaptureIndex, PushFacts, gather_facts
 from pushscope.analysis.rules import Rule, first_rule
-from pushscope.model.entities import Capture, Evidence, Exchange, Push
+from pushscope.model.entities import Capture, Evidence, Exchange
 
 
 def classify_all(capture: Capture) -> None:
@@ -38,39 +38,41 @@ def _where(exchange: Exchange) -> str:
 
 
 def explain(facts: PushFacts, rule: Rule, origin: float) -> list[Evidence]:
-    push, exchange = facts.push, facts.exchange
-    items = [_promise_item(push, origin), _response_item(facts, origin)]
+    items = [_promise_item(facts, origin), _response_item(facts, origin)]
     items += _reason_items(facts, rule.reason, origin)
     if facts.preload is not None:
         note = " (it says nopush, yet the server pushed)" if facts.preload.nopush else ""
         source = "103 Early Hints" if facts.preload.early_hint else "the parent response"
         items.append(Evidence("preload-link", f"caused by Link: {facts.preload.text} in {source}{note}"))
     items.append(Evidence("verdict", f"{rule.outcome} / {rule.reason}: {rule.summary}"))
-    if exchange is not None:
-        for item in items:
-            if item.exchange_id is None and item.kind in ("promise", "response"):
-                item.exchange_id, item.stream_id = exchange.id, exchange.stream_id
     return items
 
 
-def _promise_item(push: Push, origin: float) -> Evidence:
+def _pushed(facts: PushFacts) -> tuple[int | None, int | None]:
+    """The pushed exchange and its stream, which the promise and response evidence point at."""
+    exchange = facts.exchange
+    return (exchange.id, exchange.stream_id) if exchange is not None else (None, None)
+
+
+def _promise_item(facts: PushFacts, origin: float) -> Evidence:
+    push = facts.push
     ident = f"push ID {push.push_id}" if push.push_id is not None else f"promised stream {push.promised_stream_id}"
     refs = f", promised on {len(push.references)} streams" if len(push.references) > 1 else ""
     text = f"PUSH_PROMISE for {push.url} on stream {push.parent_stream_id} ({ident}{refs})"
     text += f" at {_ms(push.promised_at, origin)}"
-    return Evidence("promise", text, push.promised_at)
+    return Evidence("promise", text, push.promised_at, *_pushed(facts))
 
 
 def _response_item(facts: PushFacts, origin: float) -> Evidence:
     exchange = facts.exchange
     if exchange is None or exchange.response_start is None:
-        return Evidence("response", "no pushed response was seen")
+        return Evidence("response", "no pushed response was seen", None, *_pushed(facts))
     size = f"{exchange.body_bytes} body bytes"
     if exchange.complete:
         return Evidence("response", f"pushed response {exchange.status}, {size}, complete at "
-                        f"{_ms(exchange.response_end, origin)}", exchange.response_end)
+                        f"{_ms(exchange.response_end, origin)}", exchange.response_end, *_pushed(facts))
     return Evidence("response", f"pushed response {exchange.status or '(no status)'}, {size}, never completed",
-                    exchange.response_start)
+                    exchange.response_start, *_pushed(facts))
 
 
 def _reason_items(facts: PushFacts, reason: str, origin: float) -> list[Evidence]:
