@@ -47,7 +47,6 @@ class ConnectionOpened(Event):
     tls_version: str | None = None
     sni: str | None = None
     alpn: str | None = None
-    client_random: str | None = None
 
 
 @dataclass(slots=True)

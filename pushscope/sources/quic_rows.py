@@ -221,8 +221,7 @@ class QuicRowReader:
         alpn = conn.alpn or (conn.offered_alpn if len(offers) == 1 else None)
         conn.announced_alpn = alpn
         return ConnectionOpened(conn.connection_id, at, conn.client, conn.server, "quic",
-                                "h3" if conn.protocol == "h3" else "unknown", "1.3", conn.sni, alpn,
-                                conn.client_random)
+                                "h3" if conn.protocol == "h3" else "unknown", "1.3", conn.sni, alpn)
 
     def _tls_facts(self, conn: _QuicConnection, row: Mapping[str, str], sender: Side, at: float) -> Output:
         types = _list(row, "tls.handshake.type")
