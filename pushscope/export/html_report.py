@@ -258,8 +258,7 @@ def _summary_table(report: dict[str, Any]) -> str:
 def _connections_table(report: dict[str, Any]) -> str:
     rows = []
     for c in report["connections"]:
-        push_ok = c["settings"].get("client", {}).get("ENABLE_PUSH", 1) != 0 if c["protocol"] != "h3" else (
-            c["max_push_id"] is not None)
+        push_ok = c.get("push_allowed", True)  # reports written before the field existed: assume allowed
         rows.append(
             f"<tr><td>{esc(c['id'])}</td><td>{esc(c['protocol'])}</td><td>{esc(c['client'])} → "
             f"{esc(c['server'])}</td><td>{esc(c['tls_version'] or c['transport'])}</td><td>{esc(c['sni'] or '-')}"

@@ -51,6 +51,7 @@ def connection_dict(conn: Connection, pushes: list[Push] | None = None) -> dict[
         "close": conn.close_how,
         "settings": conn.settings,
         "max_push_id": conn.max_push_id,
+        "push_allowed": conn.push_enabled_by_client,
         "bytes_sent": conn.bytes_sent,
         "goaway": [{"by": by, "last_stream_id": last, "error": name, "at": _round(at)}
                    for by, last, name, at in conn.goaways],
