@@ -6,11 +6,12 @@ Headless commands must never import textual (a test checks it), so the TUI is im
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 DEMO_CAPTURE = "nginx-push-basic"
-COMMANDS = ("report", "tui", "diff", "check", "probe", "live")
 
 
 def captures_dir() -> Path:
@@ -84,26 +85,27 @@ def run_tui(argv: list[str]) -> int:
     return 0
 
 
+def _lazy(module: str, function: str) -> Callable[[list[str]], int]:
+    """A command whose module is imported only when it runs (keeps `report` free of textual, probe of aioquic)."""
+
+    def run(argv: list[str]) -> int:
+        return int(getattr(importlib.import_module(module), function)(argv))
+
+    return run
+
+
+COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "report": run_report,
+    "tui": run_tui,
+    "probe": _lazy("pushscope.probe_cli", "run_probe"),
+    "live": _lazy("pushscope.probe_cli", "run_live"),
+    "diff": _lazy("pushscope.export.commands", "run_diff"),
+    "check": _lazy("pushscope.export.commands", "run_check"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "report":
-        return run_report(argv[1:])
-    if argv and argv[0] == "tui":
-        return run_tui(argv[1:])
-    if argv and argv[0] == "probe":
-        from pushscope.probe_cli import run_probe
-
-        return run_probe(argv[1:])
-    if argv and argv[0] == "live":
-        from pushscope.probe_cli import run_live
-
-        return run_live(argv[1:])
-    if argv and argv[0] == "diff":
-        from pushscope.export.commands import run_diff
-
-        return run_diff(argv[1:])
-    if argv and argv[0] == "check":
-        from pushscope.export.commands import run_check
-
-        return run_check(argv[1:])
+    if argv and argv[0] in COMMANDS:
+        return COMMANDS[argv[0]](argv[1:])
     return run_tui(argv)
