@@ -77,11 +77,12 @@ def run_tui(argv: list[str]) -> int:
     from pushscope.tui.app import PushscopeApp
     from pushscope.tui.loading import capture_file_reader
 
+    source = "capture"
     if Path(capture_path).is_file() and is_saved_session(capture_path):
-        reader = lambda _cancel: read_saved_session(capture_path)  # noqa: E731
+        reader, source = (lambda _cancel: read_saved_session(capture_path)), "probe"
     else:
         reader = capture_file_reader(capture_path, keylog, args.quic_port)
-    PushscopeApp(capture_path, keylog, reader=reader).run()
+    PushscopeApp(capture_path, keylog, reader=reader, source=source).run()
     return 0
 
 

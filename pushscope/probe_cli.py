@@ -114,10 +114,10 @@ def _resolve_format(args: argparse.Namespace) -> str:
     return args.format
 
 
-def _open_inspector(name: str, read: Any) -> int:
+def _open_inspector(name: str, read: Any, source: str) -> int:
     from pushscope.tui.app import PushscopeApp
 
-    PushscopeApp(name, None, reader=read, live=True).run()
+    PushscopeApp(name, None, reader=read, live=True, source=source).run()
     return 0
 
 
@@ -137,7 +137,7 @@ def run_probe(argv: Sequence[str]) -> int:
                     break
                 yield item
 
-        return _open_inspector(f"probe {options.url}", read)
+        return _open_inspector(f"probe {options.url}", read, "probe")
     from pushscope.sources.probe.report import probe_report, render_probe_text
     from pushscope.sources.probe.session import run_session
     from pushscope.sources.probe.truth import build_capture
@@ -290,7 +290,7 @@ def run_live(argv: Sequence[str]) -> int:
                                write_to=args.write_to, duration=args.duration, quic_ports=args.quic_port,
                                stop=cancel)
 
-        return _open_inspector(f"live {args.interface}", read)
+        return _open_inspector(f"live {args.interface}", read, "live")
     from pushscope.analysis import analyse
     from pushscope.model.builder import CaptureBuilder
 

@@ -76,7 +76,8 @@ class PushscopeApp(App[None]):
     ]
 
     def __init__(self, capture_path: str | None = None, keylog: str | None = None, *,
-                 reader: Reader | None = None, analyser: Analyser | None = None, live: bool = False) -> None:
+                 reader: Reader | None = None, analyser: Analyser | None = None, live: bool = False,
+                 source: str = "capture") -> None:
         super().__init__()
         if capture_path is None:
             from pushscope.cli import demo_capture
@@ -89,6 +90,7 @@ class PushscopeApp(App[None]):
         self._reader = reader or capture_file_reader(capture_path, keylog)
         self._analyser = analyser or default_analyser
         self._live = live
+        self._source = source  # "capture", "probe" or "live": what an export from here says it came from
         self._cancel = threading.Event()
         self.capture: Capture | None = None
         self.view = CaptureView(name=self.capture_name)
@@ -142,7 +144,8 @@ class PushscopeApp(App[None]):
     def load(self) -> None:
         """Runs in a thread: folds the source and posts snapshots; never touches a widget."""
         live_analyser = self._analyser if self._live else None
-        LoadSession(self.capture_name, self.post_message, self._cancel, analyser=live_analyser).run(
+        LoadSession(self.capture_name, self.post_message, self._cancel, analyser=live_analyser,
+                    source=self._source).run(
             self._reader, self._analyser
         )
 

@@ -68,8 +68,8 @@ class LoadSession:
 
     def __init__(self, name: str, post: Callable[[Message], object], cancel: threading.Event,
                  interval: float = UPDATE_INTERVAL, clock: Callable[[], float] = time.monotonic,
-                 analyser: Analyser | None = None) -> None:
-        self.builder = CaptureBuilder(source="capture", name=name)
+                 analyser: Analyser | None = None, source: str = "capture") -> None:
+        self.builder = CaptureBuilder(source=source, name=name)
         self.post = post
         self.cancel = cancel
         self.interval = interval
