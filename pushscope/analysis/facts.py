@@ -107,6 +107,7 @@ class CaptureIndex:
         self.used_pushes: set[int] = set()
         self._references: dict[int, list[Reference]] = {}
         self._unreadable: dict[int, str] = {}
+        self._decoded_length: dict[int, int] = {}
         self._loaded: dict[str | None, list[Exchange]] = {}
         self._referrers: dict[str | None, dict[str, dict[str, list[tuple[Exchange, Reference]]]]] = {}
         self._loaded_on: dict[str | None, dict[str, list[Exchange]]] = {}
@@ -142,11 +143,30 @@ class CaptureIndex:
         if document.id not in self._references:
             try:
                 body = decoded_body(document)
+                self._decoded_length[document.id] = len(body)
                 self._references[document.id] = references_in(document.content_type, body, document.url)
             except BodyUnavailable as exc:
                 self._unreadable[document.id] = str(exc)
                 self._references[document.id] = []
         return self._references[document.id]
+
+    def needed_at(self, document: Exchange, reference: Reference) -> float | None:
+        """When the bytes naming the reference arrived: its decoded offset mapped onto the DATA frames.
+
+        Offsets are in the decoded body and frames carry encoded bytes, so with a Content-Encoding the
+        position is mapped proportionally (compression is roughly even across a document).
+        """
+        data_frames = [f for f in document.frames if f.frame_type == "DATA" and f.sender == "server"]
+        if not data_frames:
+            return document.response_end  # e.g. a 304: usable once its headers are in
+        decoded_length = self._decoded_length.get(document.id) or 1
+        wire_offset = min(reference.offset, decoded_length) * document.body_bytes / decoded_length
+        seen = 0
+        for frame in data_frames:
+            seen += frame.length
+            if seen >= wire_offset:
+                return frame.at
+        return data_frames[-1].at
 
     def unreadable_reason(self, document: Exchange) -> str | None:
         self.references_of(document)
@@ -364,27 +384,12 @@ def _references(facts: PushFacts, index: CaptureIndex) -> None:
     by_connection = index.referrers(push, facts.url)
     for document, reference in by_connection.get(push.connection_id, []):
         if document.id != push.exchange_id:
-            facts.references.append(ReferenceSeen(document, reference, _needed_at(document, reference)))
+            facts.references.append(ReferenceSeen(document, reference, index.needed_at(document, reference)))
     if not facts.references:
         # Only the evidence of a not-referenced verdict reads these: a few suffice.
         others = [pair for cid, pairs in by_connection.items() if cid != push.connection_id for pair in pairs[:1]]
         for document, reference in others[:2]:
-            facts.references_elsewhere.append(ReferenceSeen(document, reference, _needed_at(document, reference)))
-
-
-def _needed_at(document: Exchange, reference: Reference) -> float | None:
-    """When the bytes naming the reference arrived: its offset mapped onto the document's DATA frames."""
-    data_frames = [f for f in document.frames if f.frame_type == "DATA" and f.sender == "server"]
-    if not data_frames:
-        return document.response_end
-    decoded_length = max(1, len(document.body)) if not document.body_truncated else max(1, document.body_bytes)
-    wire_offset = reference.offset * document.body_bytes / max(decoded_length, reference.offset, 1)
-    seen = 0
-    for frame in data_frames:
-        seen += frame.length
-        if seen >= wire_offset:
-            return frame.at
-    return data_frames[-1].at
+            facts.references_elsewhere.append(ReferenceSeen(document, reference, index.needed_at(document, reference)))
 
 
 def _preload(facts: PushFacts, index: CaptureIndex) -> None:

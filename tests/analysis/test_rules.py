@@ -551,3 +551,17 @@ def test_a_304_document_with_no_earlier_copy_is_unknown_not_wasted() -> None:
     # Whether the cached page references /app.js is not in the capture: never call it wasted.
     assert (push.outcome, push.reason) == ("unknown", "documents-unreadable")
     assert "304 Not Modified" in evidence(push, "unreadable-document")
+
+
+def test_needed_at_maps_a_reference_in_a_compressed_document_onto_its_wire_bytes() -> None:
+    import gzip
+
+    body = gzip.compress(b"x" * 20000 + b'<link rel="stylesheet" href="/style.css">' + b"y" * 30000)
+    lab, conn, parent = page()
+    conn.push(parent, "/style.css", 0.020, end=0.080)
+    # Two DATA frames, at +60 ms and +90 ms: the reference sits 40% into the decoded page.
+    conn.respond(parent, 0.030, body=body, end=0.090, chunks=2, headers=[("content-encoding", "gzip")])
+    lab.analyse()
+    push = lab.push("/style.css")
+    assert (push.outcome, push.reason) == ("used", "claimed-late")
+    assert push.cost.late_by is not None and abs(push.cost.late_by - 0.020) < 0.002
