@@ -5,7 +5,7 @@ QUIC field with ``-E occurrence=a``. A datagram can hold several coalesced QUIC 
 frames, and optional fields (a STREAM frame's offset and length) are printed only when present, so the value
 lists do not line up by index. We walk ``quic.frame_type`` in order and take, for each frame, the values its
 type always carries, using the per-frame OFF/LEN flags to know whether an offset or a length was printed.
-STREAM data then goes through :mod:`pushscope.decode.quic_streams` (retransmissions, reordering, holes) and
+STREAM data then goes through :mod:`pushscope.decode.reassembly` (retransmissions, reordering, holes) and
 on to :class:`pushscope.decode.h3.H3ConnectionDecoder`.
 
 Each ``udp.stream`` is one connection, ``"q" + udp.stream``.
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from pushscope.decode.h3 import H3ConnectionDecoder
 from pushscope.decode.h3_frames import error_name
-from pushscope.decode.quic_streams import StreamReassembler
+from pushscope.decode.reassembly import StreamReassembler
 from pushscope.events import (
     BytesSeen,
     ConnectionClosed,

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pushscope.decode.h2 import PREFACE, H2ConnectionDecoder
+from pushscope.decode.reassembly import StreamReassembler
 from pushscope.events import (
     BytesSeen,
     ConnectionClosed,
@@ -47,7 +48,8 @@ class _TcpConnection:
     decrypted_records: int = 0
     decoder: H2ConnectionDecoder | None = None
     held_server_chunks: list[tuple[bytes, float]] = field(default_factory=list)
-    next_seq: dict[str, int] = field(default_factory=dict)
+    # Cleartext only (TLS reassembly is tshark's): each direction's bytes in sequence order, once each.
+    cleartext: dict[str, StreamReassembler] = field(default_factory=dict)
     fins: set[str] = field(default_factory=set)
     closed: bool = False
     announced_h2: bool = False
@@ -85,7 +87,7 @@ class TcpRowReader:
             out.append(BytesSeen(conn.connection_id, at, sender, length))
         if payload_chunks:
             if not conn.is_tls:
-                payload_chunks = _fresh_cleartext(conn, sender, row, payload_chunks)
+                payload_chunks = _in_order_cleartext(conn, sender, row, payload_chunks, at)
             out.extend(self._payload(conn, sender, payload_chunks, at))
         out.extend(self._closing(conn, row, sender, at))
         return out
@@ -203,6 +205,11 @@ class TcpRowReader:
         if decoder is None or not decoder.is_http2:
             return []
         out: Output = []
+        for sender, reassembler in conn.cleartext.items():
+            if reassembler.buffered_bytes:
+                message = (f"{conn.connection_id}: {reassembler.buffered_bytes} bytes from the {sender} follow a gap "
+                           "in the capture (segments missing) and could not be decoded")
+                out.append(Diagnostic("warning", message, conn.connection_id, "tcp-gap"))
         for side in (decoder.client, decoder.server):
             if side.unparsed_bytes:
                 message = (f"{conn.connection_id}: the {side.sender}'s last {side.unparsed_bytes} bytes are an "
@@ -235,18 +242,15 @@ def _learn_direction(
         conn.client, conn.server = (src, dst) if src.port > dst.port else (dst, src)
 
 
-def _fresh_cleartext(conn: _TcpConnection, sender: Side, row: Mapping[str, str], chunks: list[bytes]) -> list[bytes]:
-    """Drop retransmitted bytes of a cleartext stream (TLS reassembly already does this for TLS)."""
-    seq, length = _int(row.get("tcp.seq")), _int(row.get("tcp.len"))
-    expected = conn.next_seq.get(sender)
-    data = b"".join(chunks)
-    if expected is not None and seq < expected:
-        skip = expected - seq
-        if skip >= len(data):
-            return []
-        data = data[skip:]
-    conn.next_seq[sender] = max(expected or 0, seq + length)
-    return [data] if data else []
+def _in_order_cleartext(conn: _TcpConnection, sender: Side, row: Mapping[str, str], chunks: list[bytes],
+                        at: float) -> list[bytes]:
+    """Cleartext payload put in sequence order: retransmissions dropped, early segments held until their turn.
+
+    tshark's relative sequence numbers start at 1 for the first byte of each direction.
+    """
+    reassembler = conn.cleartext.setdefault(sender, StreamReassembler())
+    delivery = reassembler.receive(max(0, _int(row.get("tcp.seq")) - 1), b"".join(chunks), False, at)
+    return [delivery.data] if delivery.data else []
 
 
 def _tls_version(row: Mapping[str, str]) -> str | None:

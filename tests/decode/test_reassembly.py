@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from pushscope.decode.quic_streams import Gap, StreamReassembler
+from pushscope.decode.reassembly import Gap, StreamReassembler
 
 DATA = bytes(range(256)) * 8
 

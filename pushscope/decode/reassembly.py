@@ -1,9 +1,9 @@
-"""Reassembling one direction of a QUIC stream from STREAM frames as a capture shows them.
+"""Reassembling one direction of a byte stream (a QUIC stream, or cleartext TCP) as a capture shows it.
 
-A capture sees every frame the sender put on the wire, not what the receiver accepted: retransmissions repeat
+A capture sees every frame or segment the sender put on the wire, not what the receiver accepted: retransmissions repeat
 ranges, a repacketised retransmission overlaps earlier frames at other boundaries, frames arrive out of order,
-and a capture that dropped a packet leaves a hole. The HTTP/3 decoder needs each stream's bytes once, in order,
-so this sits between the two. Sans-IO: offsets and bytes in, contiguous bytes out; it never raises on odd input
+and a capture that dropped a packet leaves a hole. The HTTP/2 and HTTP/3 decoders need each stream's bytes once, in
+order, so this sits between the two. Sans-IO: offsets and bytes in, contiguous bytes out; it never raises on odd input
 (a conflict or data past the final size is counted and reported, and the first copy of each byte wins).
 """
 

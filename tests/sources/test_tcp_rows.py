@@ -1,0 +1,55 @@
+"""Cleartext TCP rows as tshark gives them: out-of-order segments and retransmissions still decode in order."""
+
+from __future__ import annotations
+
+import hpack
+from hyperframe.frame import HeadersFrame, SettingsFrame
+
+from pushscope.decode.h2 import PREFACE
+from pushscope.events import Diagnostic, HeadersReceived
+from pushscope.sources.tcp_rows import TcpRowReader
+
+
+def _row(src_port: int, dst_port: int, seq: int, payload: bytes = b"", syn: bool = False, ack: bool = True) -> dict:
+    return {
+        "tcp.stream": "0", "ip.src": "127.0.0.1", "ip.dst": "127.0.0.1",
+        "tcp.srcport": str(src_port), "tcp.dstport": str(dst_port), "tcp.seq": str(seq), "tcp.len": str(len(payload)),
+        "tcp.flags.syn": "1" if syn else "0", "tcp.flags.ack": "1" if ack else "0", "tcp.flags.fin": "0",
+        "tcp.flags.reset": "0", "data.data": payload.hex(),
+    }
+
+
+def _client_bytes() -> bytes:
+    headers = HeadersFrame(1, hpack.Encoder().encode([(":method", "GET"), (":scheme", "http"),
+                                                       (":authority", "h"), (":path", "/index.html")]))
+    headers.flags.add("END_HEADERS")
+    headers.flags.add("END_STREAM")
+    return PREFACE + SettingsFrame(0).serialize() + headers.serialize()
+
+
+def _requests(items: list) -> list[str]:
+    return [dict(e.headers)[":path"] for e in items if isinstance(e, HeadersReceived)]
+
+
+def test_out_of_order_and_retransmitted_cleartext_segments_decode_in_order() -> None:
+    data = _client_bytes()
+    first, second = data[:30], data[30:]
+    reader = TcpRowReader()
+    out = reader.feed(_row(50000, 8080, 0, syn=True, ack=False), 0.0)
+    out += reader.feed(_row(50000, 8080, 1 + len(first), second), 0.001)  # arrives first
+    assert _requests(out) == []
+    out += reader.feed(_row(50000, 8080, 1, first), 0.002)
+    out += reader.feed(_row(50000, 8080, 1, first), 0.003)  # a retransmission
+    assert _requests(out) == ["/index.html"]
+    assert not [e for e in out + reader.finish(0.01) if isinstance(e, Diagnostic) and e.level != "info"]
+
+
+def test_a_gap_that_never_fills_is_reported() -> None:
+    data = _client_bytes()
+    reader = TcpRowReader()
+    reader.feed(_row(50000, 8080, 0, syn=True, ack=False), 0.0)
+    reader.feed(_row(50000, 8080, 1, data[:24]), 0.001)  # the preface
+    out = reader.feed(_row(50000, 8080, 1 + len(data) - 5, data[-5:]), 0.002)  # the rest is missing before it
+    assert _requests(out) == []
+    gaps = [e for e in reader.finish(0.01) if isinstance(e, Diagnostic) and e.code == "tcp-gap"]
+    assert gaps and "follow a gap" in gaps[0].message
