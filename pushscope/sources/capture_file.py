@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pushscope.events import Diagnostic, Event, SourceFinished, SourceProgress
 from pushscope.sources.keylog import KeyLogSummary, plain_keylog_path, private_scratch_dir, summarize_keylog
+from pushscope.sources.quic_rows import QUIC_FIELDS, QUIC_TSHARK_ARGS, QuicRowReader, quic_decode_as_args
 from pushscope.sources.tcp_rows import TcpRowReader
 from pushscope.sources.tshark import TCP_FIELDS, TsharkNotFound, TsharkRun, build_command, find_tshark
 
@@ -28,12 +29,10 @@ def resolve_keylog(explicit: str | None) -> tuple[str | None, str]:
     return None, ""
 
 
-def _quic_reader(summary: KeyLogSummary | None, quic_ports: list[int]):  # type: ignore[no-untyped-def]
-    from pushscope.sources import quic_rows
-
-    args = list(quic_rows.QUIC_TSHARK_ARGS) + quic_rows.quic_decode_as_args(quic_ports)
-    reader = quic_rows.QuicRowReader(summary, server_ports=tuple(quic_ports))
-    return reader, list(quic_rows.QUIC_FIELDS), args
+def _quic_reader(summary: KeyLogSummary | None, quic_ports: list[int]) -> tuple[QuicRowReader, list[str], list[str]]:
+    """The QUIC half of the pass: its reader, the fields it needs, and tshark's arguments for it."""
+    args = list(QUIC_TSHARK_ARGS) + quic_decode_as_args(quic_ports)
+    return QuicRowReader(summary, server_ports=tuple(quic_ports)), list(QUIC_FIELDS), args
 
 
 def read_capture(
