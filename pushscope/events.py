@@ -15,6 +15,8 @@ from typing import Literal
 
 Side = Literal["client", "server"]
 Headers = list[tuple[str, str]]
+# The application protocols pushscope decodes; "unknown" until a connection shows which.
+AppProtocol = Literal["h2", "h3", "http/1.1", "unknown"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +45,7 @@ class ConnectionOpened(Event):
     client: Endpoint
     server: Endpoint
     transport: Literal["tls", "tcp", "quic"]
-    protocol: Literal["h2", "h3", "unknown"] = "unknown"
+    protocol: AppProtocol = "unknown"
     tls_version: str | None = None
     sni: str | None = None
     alpn: str | None = None
@@ -53,7 +55,7 @@ class ConnectionOpened(Event):
 class ConnectionUpdated(Event):
     """Later knowledge about a connection (ALPN from the ServerHello, decryption status, protocol found)."""
 
-    protocol: Literal["h2", "h3", "unknown"] | None = None
+    protocol: AppProtocol | None = None
     tls_version: str | None = None
     sni: str | None = None
     alpn: str | None = None
@@ -106,6 +108,9 @@ class HeadersReceived(Event):
     end_stream: bool
     wire_length: int
     push_id: int | None = None
+    # Names of fields the block carries but the capture cannot show (they refer to an HPACK/QPACK dynamic-table
+    # entry inserted before the capture began); they are absent from ``headers``.
+    unknown_fields: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -133,6 +138,7 @@ class PushPromiseReceived(Event):
     headers: Headers
     wire_length: int
     push_id: int | None = None
+    unknown_fields: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -197,6 +203,32 @@ class ProtocolAnomaly(Event):
     sender: Side | None
     message: str
     stream_id: int | None = None
+
+
+ConversationStatus = Literal["decoded", "undecodable", "not-web"]
+
+
+@dataclass(slots=True)
+class ConversationAccounted:
+    """One TCP or UDP conversation of a capture and what became of it: every conversation ends in exactly one.
+
+    ``decoded``: its HTTP was read (``protocol``; ``how`` it was decrypted: "handshake", "dsb", "cleartext",
+    "trial: key-log line N"). ``undecodable``: it carries application data pushscope could not read (``reason``:
+    no key, TLS 1.2 without its handshake, not HTTP ...). ``not-web``: DNS and other traffic that is not HTTP.
+    """
+
+    transport: Literal["tcp", "udp"]
+    client: Endpoint
+    server: Endpoint
+    status: ConversationStatus
+    packets: int = 0
+    bytes: int = 0
+    protocol: str = ""
+    how: str = ""
+    reason: str = ""
+    connection_id: str | None = None
+    first_at: float | None = None
+    last_at: float | None = None
 
 
 @dataclass(slots=True)

@@ -7,6 +7,7 @@ from pushscope.events import (
     ConnectionClosed,
     ConnectionOpened,
     ConnectionUpdated,
+    ConversationAccounted,
     DataReceived,
     Diagnostic,
     Endpoint,
@@ -47,9 +48,12 @@ class CaptureBuilder:
         self._pushes_by_id: dict[tuple[str, int], Push] = {}
         self.events_applied = 0
 
-    def apply(self, event: Event | Diagnostic) -> None:
+    def apply(self, event: Event | Diagnostic | ConversationAccounted) -> None:
         if isinstance(event, Diagnostic):
             self.capture.diagnostics.append(event)
+            return
+        if isinstance(event, ConversationAccounted):
+            self.capture.conversations.append(event)
             return
         self.events_applied += 1
         capture = self.capture
@@ -194,8 +198,10 @@ class CaptureBuilder:
             push.parent_stream_id, push.promised_at = event.stream_id, event.at
             push.promise_headers = list(event.headers)
             push.promise_wire_bytes = event.wire_length
+            push.unknown_fields = event.unknown_fields
             if exchange is not None:
                 exchange.request_headers = list(event.headers)
+                exchange.unknown_fields = event.unknown_fields
                 exchange.request_start = exchange.request_end = event.at
                 exchange.request_header_bytes = event.wire_length
         push.references.append((event.stream_id, event.at))
@@ -222,8 +228,9 @@ class CaptureBuilder:
             self._response_headers(exchange, event)
 
     def _request_headers(self, exchange: Exchange, event: HeadersReceived) -> None:
-        if not exchange.request_headers:
+        if not exchange.request_headers and not exchange.unknown_fields:
             exchange.request_headers = list(event.headers)
+            exchange.unknown_fields = event.unknown_fields
             exchange.request_start = event.at
         else:
             exchange.trailers = list(event.headers)

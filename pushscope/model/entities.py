@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pushscope.events import Diagnostic, Endpoint, Headers, ProtocolAnomaly, Side
+from pushscope.events import AppProtocol, ConversationAccounted, Diagnostic, Endpoint, Headers, ProtocolAnomaly, Side
 
 Outcome = Literal["used", "wasted", "cache-duplicated", "unknown"]
 OUTCOMES: tuple[Outcome, ...] = ("used", "wasted", "cache-duplicated", "unknown")
@@ -65,7 +65,7 @@ class Connection:
     server: Endpoint
     transport: Literal["tls", "tcp", "quic"]
     opened_at: float
-    protocol: Literal["h2", "h3", "unknown"] = "unknown"
+    protocol: AppProtocol = "unknown"
     tls_version: str | None = None
     sni: str | None = None
     alpn: str | None = None
@@ -98,7 +98,7 @@ class Exchange:
 
     id: int
     connection_id: str
-    protocol: Literal["h2", "h3"]
+    protocol: Literal["h2", "h3", "http/1.1"]
     stream_id: int | None
     pushed: bool = False
     push_id: int | None = None
@@ -119,6 +119,13 @@ class Exchange:
     first_data_at: float | None = None
     frames: list[FrameRecord] = field(default_factory=list)
     reset: Reset | None = None
+    # Request fields the capture cannot show (see ``HeadersReceived.unknown_fields``).
+    unknown_fields: tuple[str, ...] = ()
+
+    @property
+    def url_known(self) -> bool:
+        """False when the URL rests on a field the capture cannot show: such a URL equals no other URL."""
+        return not {":path", ":authority", ":scheme"} & set(self.unknown_fields)
 
     @property
     def method(self) -> str:
@@ -138,9 +145,11 @@ class Exchange:
 
     @property
     def url(self) -> str:
-        if not self.request_headers:
+        if not self.request_headers and not self.unknown_fields:
             return ""
-        return f"{self.scheme}://{self.authority}{self.path}"
+        path = "<unknown path>" if ":path" in self.unknown_fields else self.path
+        authority = self.authority or ("<unknown authority>" if ":authority" in self.unknown_fields else "")
+        return f"{self.scheme}://{authority}{path}"
 
     @property
     def status(self) -> int | None:
@@ -210,12 +219,20 @@ class Push:
     advice: str = ""
     advice_text: str = ""
     preload_link: str | None = None
+    # Promised request fields the capture cannot show (see ``HeadersReceived.unknown_fields``).
+    unknown_fields: tuple[str, ...] = ()
+
+    @property
+    def url_known(self) -> bool:
+        return not {":path", ":authority", ":scheme"} & set(self.unknown_fields)
 
     @property
     def url(self) -> str:
         scheme = header_value(self.promise_headers, ":scheme") or "https"
         authority = header_value(self.promise_headers, ":authority") or ""
         path = header_value(self.promise_headers, ":path") or ""
+        if ":path" in self.unknown_fields:
+            path = "<unknown path>"
         return f"{scheme}://{authority}{path}" if path or authority else ""
 
 
@@ -229,6 +246,8 @@ class Capture:
     exchanges: list[Exchange] = field(default_factory=list)
     pushes: list[Push] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # Every TCP/UDP conversation of the capture and what became of it (empty for sources that do not know).
+    conversations: list[ConversationAccounted] = field(default_factory=list)
     started_at: float | None = None
     ended_at: float | None = None
     analysed: bool = False
