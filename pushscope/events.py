@@ -60,6 +60,8 @@ class ConnectionUpdated(Event):
     sni: str | None = None
     alpn: str | None = None
     decrypted: bool | None = None
+    # How it was decrypted: "handshake", "dsb", "cleartext", "trial: key-log line N" (no handshake in the capture).
+    decrypted_how: str | None = None
 
 
 @dataclass(slots=True)

@@ -104,6 +104,7 @@ class CaptureBuilder:
         conn.alpn = event.alpn or conn.alpn
         if event.decrypted is not None:
             conn.decrypted = event.decrypted
+        conn.decrypted_how = event.decrypted_how or conn.decrypted_how
 
     def _on_closed(self, event: ConnectionClosed) -> None:
         conn = self._connection(event)

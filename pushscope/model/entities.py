@@ -70,6 +70,7 @@ class Connection:
     sni: str | None = None
     alpn: str | None = None
     decrypted: bool | None = None
+    decrypted_how: str | None = None
     closed_at: float | None = None
     close_how: str | None = None
     settings: dict[str, dict[str, int]] = field(default_factory=lambda: {"client": {}, "server": {}})
