@@ -1,0 +1,70 @@
+"""Text from a capture, a key log, a saved session or a probed server, made safe for a terminal.
+
+Every byte from outside is hostile: an ESC in a header value could clear the screen, set the window title, query
+the terminal or write the clipboard (OSC 52). ``visible`` is the one function every terminal output path uses: it
+replaces C0 and C1 control characters, DEL and the bidirectional overrides (which can make text read differently
+from what it is) with visible escapes such as ``\\x1b`` and ``\\u202e``. What it keeps is a choice made per use:
+a report line keeps nothing (``visible(text)``), a multi-line message keeps newlines (``keep="\\n"``).
+
+It is one ``str.translate`` over a precomputed table, so it costs about as much as a copy of the string.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 controls, DEL, C1 controls; the bidi embeddings/overrides/isolates; and the line/paragraph separators that
+# some terminals treat as a newline.
+_UNSAFE_CODEPOINTS: tuple[int, ...] = (
+    *range(0x00, 0x20),
+    0x7F,
+    *range(0x80, 0xA0),
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+    0x2028,
+    0x2029,
+)
+
+
+def _escape_for(codepoint: int) -> str:
+    return f"\\x{codepoint:02x}" if codepoint < 0x100 else f"\\u{codepoint:04x}"
+
+
+_TABLE: dict[int, str] = {cp: _escape_for(cp) for cp in _UNSAFE_CODEPOINTS}
+_TABLES: dict[str, dict[int, str]] = {"": _TABLE}
+_UNSAFE_RE = re.compile("[" + "".join(re.escape(chr(cp)) for cp in _UNSAFE_CODEPOINTS) + "]")
+
+
+def _table(keep: str) -> dict[int, str]:
+    table = _TABLES.get(keep)
+    if table is None:
+        table = {cp: esc for cp, esc in _TABLE.items() if chr(cp) not in keep}
+        _TABLES[keep] = table
+    return table
+
+
+def visible(text: object, keep: str = "") -> str:
+    """``text`` with every control character shown as an escape; the characters in ``keep`` (e.g. "\\n" or
+    "\\n\\t") pass through. A non-string is formatted with ``str`` first; ``None`` becomes ""."""
+    if text is None:
+        return ""
+    if not isinstance(text, str):
+        text = str(text)
+    if not has_unsafe(text):  # the common case: no copy at all
+        return text
+    return text.translate(_table(keep))
+
+
+def has_unsafe(text: str) -> bool:
+    """Whether ``text`` holds any character ``visible`` would escape (including those a caller might keep)."""
+    return _UNSAFE_RE.search(text) is not None
+
+
+def visible_bytes(raw: bytes, keep: str = "") -> str:
+    """Bytes that may not be UTF-8, as safe text: undecodable bytes appear as ``\\xNN`` escapes."""
+    return visible(raw.decode("utf-8", errors="backslashreplace"), keep)
+
+
+def visible_lines(text: object) -> str:
+    """Multi-line text (a report, a help message): newlines kept, a tab kept, everything else escaped."""
+    return visible(text, keep="\n\t")
