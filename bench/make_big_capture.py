@@ -206,9 +206,10 @@ def client_context(keylog: Path) -> ssl.SSLContext:
     return ctx
 
 
-def one_connection(ctx: ssl.SSLContext, port: int, paths: list[str], totals: Totals) -> None:
+def one_connection(ctx: ssl.SSLContext, port: int, paths: list[str], totals: Totals,
+                   client_port: int = 0) -> None:
     authority = f"{HOST}:{port}"
-    raw = socket.create_connection((HOST, port), timeout=30)
+    raw = socket.create_connection((HOST, port), timeout=30, source_address=(HOST, client_port))
     raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock = ctx.wrap_socket(raw, server_hostname=HOST)
     try:
@@ -270,13 +271,15 @@ def one_connection(ctx: ssl.SSLContext, port: int, paths: list[str], totals: Tot
         sock.close()
 
 
-def run_clients(port: int, connections: int, paths: list[str], keylog: Path, concurrency: int) -> Totals:
+def run_clients(port: int, connections: int, paths: list[str], keylog: Path, concurrency: int,
+                client_port: int = 0) -> Totals:
     ctx = client_context(keylog)
     totals = Totals()
 
-    def task(_: int) -> None:
+    def task(index: int) -> None:
         try:
-            one_connection(ctx, port, paths, totals)
+            # The first connection may come from a chosen port (one tshark assigns to another protocol).
+            one_connection(ctx, port, paths, totals, client_port if index == 0 else 0)
         except Exception as exc:  # noqa: BLE001 - counted and reported
             with totals.lock:
                 totals.errors.append(f"{type(exc).__name__}: {exc}")
@@ -315,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keys", type=Path, help="key log path (default: OUT with .keys)")
     parser.add_argument("--concurrency", type=int, default=16, help="connections open at once (threads)")
     parser.add_argument("--workers", type=int, default=2, help="nghttpd worker threads")
+    parser.add_argument("--client-port", type=int, default=0,
+                        help="the first connection's client port (default: any), e.g. 44818 (EtherNet/IP to tshark)")
     args = parser.parse_args(argv)
     if args.connections < 1 or args.streams_per_connection < 1:
         parser.error("--connections and --streams-per-connection must be at least 1")
@@ -345,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
             cap.start()
             try:
                 t0 = time.monotonic()
-                totals = run_clients(port, args.connections, paths, keys, args.concurrency)
+                totals = run_clients(port, args.connections, paths, keys, args.concurrency, args.client_port)
                 client_seconds = time.monotonic() - t0
             finally:
                 cap.stop()

@@ -159,6 +159,9 @@ def build_command(
     command += ["-o", "tcp.desegment_tcp_streams:TRUE", "-o", "tls.desegment_ssl_records:TRUE"]
     # Real captures reorder segments; without this tshark cannot decrypt a record whose segments came out of order.
     command += ["-o", "tcp.reassemble_out_of_order:TRUE"]
+    # Heuristics (TLS among them) before the port table: otherwise a client whose random port tshark assigns to
+    # another protocol (44818 is EtherNet/IP) never reaches the TLS dissector and its connection is lost.
+    command += ["-o", "tcp.try_heuristic_first:TRUE"]
     if keylog:
         command += ["-o", f"tls.keylog_file:{keylog}"]
     for protocol in DISABLED_PROTOCOLS:
