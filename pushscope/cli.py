@@ -30,6 +30,8 @@ def _add_capture_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keylog", help="TLS key log (SSLKEYLOGFILE format); default: $SSLKEYLOGFILE")
     parser.add_argument("--quic-port", type=int, action="append", default=[], metavar="PORT",
                         help="decode UDP PORT as QUIC when tshark does not recognise it (repeatable)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="read the capture again instead of reusing (and keeping) its analysis in the cache")
 
 
 def _report_parser() -> argparse.ArgumentParser:
@@ -58,7 +60,8 @@ def run_report(argv: list[str]) -> int:
     capture_path, keylog = (args.capture, args.keylog) if args.capture else demo_capture()
     from pushscope.pipeline import load_capture
 
-    capture = load_capture(capture_path, args.keylog or (None if args.capture else keylog), quic_ports=args.quic_port)
+    capture = load_capture(capture_path, args.keylog or (None if args.capture else keylog), quic_ports=args.quic_port,
+                           use_cache=not args.no_cache)
     from pushscope.export.commands import emit_report
 
     status = emit_report(capture, args.format, args.output, redact=not args.no_redact)
@@ -81,7 +84,7 @@ def run_tui(argv: list[str]) -> int:
     if Path(capture_path).is_file() and is_saved_session(capture_path):
         reader, source = (lambda _cancel: read_saved_session(capture_path)), "probe"
     else:
-        reader = capture_file_reader(capture_path, keylog, args.quic_port)
+        reader = capture_file_reader(capture_path, keylog, args.quic_port, use_cache=not args.no_cache)
     PushscopeApp(capture_path, keylog, reader=reader, source=source).run()
     return 0
 
@@ -102,6 +105,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "live": _lazy("pushscope.probe_cli", "run_live"),
     "diff": _lazy("pushscope.export.commands", "run_diff"),
     "check": _lazy("pushscope.export.commands", "run_check"),
+    "cache": _lazy("pushscope.cache_cli", "run_cache"),
 }
 
 

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
 import socket
+import tempfile
 from collections.abc import Callable
 
 import pytest
+
+# The cache of analysed captures goes to a private directory for this run, never the user's (subprocesses too).
+_CACHE_DIR = tempfile.mkdtemp(prefix="pushscope-test-cache-")
+os.environ["PUSHSCOPE_CACHE_DIR"] = _CACHE_DIR
+atexit.register(shutil.rmtree, _CACHE_DIR, True)
 
 
 def _free_port() -> int:

@@ -86,7 +86,8 @@ def emit_report(capture: Capture, fmt: str, output: str | None, *, redact: bool 
     return 0
 
 
-def load_report(path: str, keylog: str | None = None, *, redact: bool = True) -> dict[str, Any]:
+def load_report(path: str, keylog: str | None = None, *, redact: bool = True,
+                use_cache: bool = False) -> dict[str, Any]:
     """A report dict from a JSON report (``*.json``) or from a capture (analysed now). Raises InputError."""
     source = Path(path)
     if not source.is_file():
@@ -103,7 +104,7 @@ def load_report(path: str, keylog: str | None = None, *, redact: bool = True) ->
     from pushscope.pipeline import load_capture
 
     try:
-        capture = load_capture(path, keylog)
+        capture = load_capture(path, keylog, use_cache=use_cache)
     except Exception as exc:  # a broken file must give exit 2 and a message, whatever the reader raised
         raise InputError(f"{path}: cannot read the capture ({exc})") from exc
     errors = [d.message for d in capture.diagnostics if d.level == "error"]
@@ -123,6 +124,7 @@ def _diff_parser() -> argparse.ArgumentParser:
     parser.add_argument("--keylog-b", help="TLS key log for the second capture")
     parser.add_argument("--format", choices=("text", "html", "json"), default="text")
     parser.add_argument("-o", "--output", help="write to FILE instead of standard output")
+    parser.add_argument("--no-cache", action="store_true", help="read captures again instead of using the cache")
     return parser
 
 
@@ -132,8 +134,8 @@ def run_diff(argv: list[str]) -> int:
     from pushscope.export import diff
 
     try:
-        before = load_report(args.before, args.keylog_a or args.keylog)
-        after = load_report(args.after, args.keylog_b or args.keylog)
+        before = load_report(args.before, args.keylog_a or args.keylog, use_cache=not args.no_cache)
+        after = load_report(args.after, args.keylog_b or args.keylog, use_cache=not args.no_cache)
     except InputError as exc:
         print(f"pushscope diff: {exc}", file=sys.stderr)
         return 2
@@ -156,6 +158,7 @@ def _check_parser() -> argparse.ArgumentParser:
                         help="most pushes of resources the client already had cached")
     parser.add_argument("--max-unknown", type=int, metavar="N", help="most pushes without a verdict")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only when a budget is exceeded")
+    parser.add_argument("--no-cache", action="store_true", help="read the capture again instead of using the cache")
     return parser
 
 
@@ -164,7 +167,7 @@ def run_check(argv: list[str]) -> int:
     from pushscope.export.check import Budgets, check_report, render_check
 
     try:
-        report = load_report(args.capture, args.keylog)
+        report = load_report(args.capture, args.keylog, use_cache=not args.no_cache)
     except InputError as exc:
         print(f"pushscope check: {exc}", file=sys.stderr)
         return 2

@@ -7,16 +7,20 @@ waterfall progressively without flooding the message queue.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from textual.message import Message
 
+from pushscope.cache import CachedCapture, CacheSlot
 from pushscope.events import Diagnostic, SourceFinished, SourceProgress
 from pushscope.model.builder import CaptureBuilder
 from pushscope.model.entities import Capture
+from pushscope.pipeline import collector_paused
 from pushscope.tui.view import CaptureView, build_view
 
 # A source: given the cancel Event, yields events, diagnostics, progress and a final SourceFinished.
@@ -46,12 +50,24 @@ class CaptureUpdated(Message):
         self.cancelled = cancelled
 
 
-def capture_file_reader(path: str, keylog: str | None, quic_ports: list[int] | None = None) -> Reader:
-    """The real source: tshark over a capture file (imported lazily; it starts a subprocess)."""
+def capture_file_reader(path: str, keylog: str | None, quic_ports: list[int] | None = None,
+                        use_cache: bool = False) -> Reader:
+    """The real source: tshark over a capture file (imported lazily; it starts a subprocess); with ``use_cache``
+    the analysed capture from the cache when it is there (a CachedCapture item), else a CacheSlot item first."""
 
     def read(cancel: threading.Event) -> Iterable[object]:
         from pushscope.sources.capture_file import read_capture
 
+        if use_cache:
+            from pushscope.pipeline import cache_lookup
+
+            cache, key = cache_lookup(path, keylog, quic_ports)
+            if cache is not None and key is not None:
+                cached = cache.load(key)
+                if cached is not None:
+                    return [CachedCapture(cached), SourceFinished()]
+                return itertools.chain([CacheSlot(cache, key)], read_capture(path, keylog, cancel=cancel,
+                                                                             quic_ports=quic_ports))
         return read_capture(path, keylog, cancel=cancel, quic_ports=quic_ports)
 
     return read
@@ -81,6 +97,8 @@ class LoadSession:
         self._dirty = False
         # Live sources (probe, live capture) never "finish loading": judge the pushes on every snapshot.
         self._live_analyser = analyser
+        self._cache_slot: CacheSlot | None = None
+        self._from_cache = False
 
     @property
     def capture(self) -> Capture:
@@ -88,6 +106,16 @@ class LoadSession:
 
     def run(self, reader: Reader, analyser: Analyser) -> Capture:
         """Read everything (or until cancelled), analyse, post the final snapshot. Never raises."""
+        # A file is loaded once, with the collector paused (see pipeline); a live source runs for as long as it likes.
+        with collector_paused() if self._live_analyser is None else nullcontext():
+            self._read_and_analyse(reader, analyser)
+        if self._cache_slot is not None and not self.cancelled:
+            self._cache_slot.keep(self.capture)
+        self.post(CaptureUpdated(self.capture, build_view(self.capture), self.progress, final=True,
+                                  cancelled=self.cancelled))
+        return self.capture
+
+    def _read_and_analyse(self, reader: Reader, analyser: Analyser) -> None:
         items: Iterable[object] = ()
         try:
             items = reader(self.cancel)
@@ -99,12 +127,10 @@ class LoadSession:
             if close is not None:
                 close()  # a generator source stops tshark in its ``finally``
         try:
-            analyser(self.capture)
+            if not self._from_cache:  # a capture from the cache comes analysed
+                analyser(self.capture)
         except Exception as exc:
             self._diagnose("error", f"analysis failed: {type(exc).__name__}: {exc}", "analysis-failed")
-        self.post(CaptureUpdated(self.capture, build_view(self.capture), self.progress, final=True,
-                                  cancelled=self.cancelled))
-        return self.capture
 
     def _fold(self, items: Iterable[object]) -> None:
         apply = self.builder.apply
@@ -114,6 +140,12 @@ class LoadSession:
                 self._dirty = True
             elif isinstance(item, SourceFinished):
                 continue
+            elif isinstance(item, CachedCapture):
+                self.builder.capture = item.capture
+                self._from_cache = True
+                self._dirty = True
+            elif isinstance(item, CacheSlot):
+                self._cache_slot = item
             else:
                 apply(item)  # type: ignore[arg-type]
                 self._dirty = True
