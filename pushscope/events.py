@@ -231,6 +231,8 @@ class ConversationAccounted:
     connection_id: str | None = None
     first_at: float | None = None
     last_at: float | None = None
+    # The conversation's own name: "t" + tcp.stream or "q" + udp.stream (a connection's id when it is one).
+    conversation_id: str = ""
 
 
 @dataclass(slots=True)

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from pushscope import __version__
-from pushscope.events import Headers
+from pushscope.events import ConversationAccounted, Headers
 from pushscope.model.entities import OUTCOMES, Capture, Connection, Exchange, Push
 
 REDACTED_HEADERS = {"cookie", "set-cookie", "authorization", "proxy-authorization"}
@@ -158,6 +158,24 @@ def push_summary(pushes: list[Push]) -> dict[str, Any]:
     }
 
 
+def conversation_dict(account: ConversationAccounted) -> dict[str, Any]:
+    return {
+        "id": account.conversation_id,
+        "transport": account.transport,
+        "client": str(account.client),
+        "server": str(account.server),
+        "status": account.status,
+        "protocol": account.protocol,
+        "how": account.how,
+        "reason": account.reason,
+        "connection": account.connection_id,
+        "packets": account.packets,
+        "bytes": account.bytes,
+        "first_at": _round(account.first_at),
+        "last_at": _round(account.last_at),
+    }
+
+
 def summary_dict(capture: Capture) -> dict[str, Any]:
     protocols: dict[str, int] = {}
     for conn in capture.connections.values():
@@ -187,6 +205,7 @@ def report_dict(capture: Capture, *, redact: bool = True) -> dict[str, Any]:
         "exchanges": [exchange_dict(e, redact) for e in capture.exchanges],
         "pushes": [push_dict(p, capture) for p in capture.pushes],
         "summary": summary_dict(capture),
+        "conversations": [conversation_dict(a) for a in capture.conversations],
         "diagnostics": [
             {"level": d.level, "message": d.message, "code": d.code, "connection": d.connection_id}
             for d in capture.diagnostics

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pushscope.export.json_report import report_dict
 from pushscope.export.wording import cost_phrases
 from pushscope.model.entities import Capture
@@ -69,8 +71,23 @@ def render_text(capture: Capture, *, redact: bool = True) -> str:
         f"cache-duplicated {fmt_bytes(summary['cache_duplicated_bytes'])}, "
         f"time saved {fmt_ms(summary['time_saved'])}, time added {fmt_ms(summary['time_added'])}"
     )
+    lines += _conversation_lines(report["conversations"])
     if report["diagnostics"]:
         lines += ["", "Diagnostics"]
         for diag in report["diagnostics"]:
             lines.append(f"  [{diag['level']}] {diag['message']}")
     return "\n".join(lines) + "\n"
+
+
+def _conversation_lines(conversations: list[dict[str, Any]]) -> list[str]:
+    """Counts by status; each undecoded one is a diagnostic (with packets and bytes, biggest first)."""
+    if not conversations:
+        return []
+    counts: dict[str, int] = {}
+    for conv in conversations:
+        counts[conv["status"]] = counts.get(conv["status"], 0) + 1
+    lines = ["", "Conversations",
+             f"  {len(conversations)} TCP/UDP conversations: " + ", ".join(f"{k} {v}" for k, v in counts.items())]
+    if counts.get("undecodable"):
+        lines.append("  (the undecoded ones are listed under Diagnostics, biggest first)")
+    return lines

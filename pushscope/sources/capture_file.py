@@ -9,13 +9,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from pushscope.events import Diagnostic, Event, SourceFinished, SourceProgress
+from pushscope.events import ConversationAccounted, Diagnostic, Event, SourceFinished, SourceProgress
+from pushscope.sources.conversations import ConversationLedger
 from pushscope.sources.keylog import KeyLogSummary, plain_keylog_path, private_scratch_dir, summarize_keylog
 from pushscope.sources.quic_rows import QUIC_FIELDS, QUIC_TSHARK_ARGS, QuicRowReader, quic_decode_as_args
 from pushscope.sources.tcp_rows import TcpRowReader
 from pushscope.sources.tshark import TCP_FIELDS, TsharkNotFound, TsharkRun, build_command, find_tshark
 
-SourceItem = Event | Diagnostic | SourceProgress | SourceFinished
+SourceItem = Event | Diagnostic | ConversationAccounted | SourceProgress | SourceFinished
 PROGRESS_EVERY = 0.2  # seconds between progress items, so a UI can show them without flooding
 
 
@@ -93,6 +94,7 @@ def _run(
     run = TsharkRun(build_command(tshark, path, fields, keylog=keylog, extra_args=quic_args), fields)
     run.start()
     tcp = TcpRowReader(summary)
+    ledger = ConversationLedger(secrets="handshake" if keylog else "dsb")
     total = os.path.getsize(path)
     last_progress = time.monotonic()
     last_at: float | None = None
@@ -106,10 +108,11 @@ def _run(
             except ValueError:
                 continue
             last_at = at
+            ledger.packet(row, at)
             if row.get("tcp.stream"):
-                yield from tcp.feed(row, at)
+                yield from ledger.passing(tcp.feed(row, at))
             elif row.get("udp.stream"):
-                yield from quic.feed(row, at, int(row["frame.number"] or 0))
+                yield from ledger.passing(quic.feed(row, at, int(row["frame.number"] or 0)))
                 if not row.get("quic.header_form"):
                     _note_undecoded_quic(row, undecoded_quic)
             now = time.monotonic()
@@ -123,8 +126,9 @@ def _run(
     finally:
         run.stop()
     code = run.wait()
-    yield from tcp.finish(last_at)
-    yield from quic.finish(last_at)
+    yield from ledger.passing(tcp.finish(last_at))
+    yield from ledger.passing(quic.finish(last_at))
+    yield from ledger.finish()
     yield from _tshark_diagnostics(path, code, run.stderr_lines, rows)
     yield from _undecoded_quic_diagnostics(undecoded_quic, quic_ports)
     yield SourceProgress(total, total, "bytes", f"{rows} packets")

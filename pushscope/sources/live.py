@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from pushscope.events import Diagnostic, Event, SourceFinished, SourceProgress
+from pushscope.sources.conversations import ConversationLedger
 from pushscope.sources.keylog import KeyLogSummary, summarize_keylog
 from pushscope.sources.tcp_rows import TcpRowReader
 from pushscope.sources.tshark import TCP_FIELDS, TsharkNotFound, TsharkRun, build_command, find_tshark
@@ -122,6 +123,7 @@ def live_events(
     reader = threading.Thread(target=_pump_rows, args=(run, rows), name="pushscope-live-rows", daemon=True)
     reader.start()
     tcp = TcpRowReader(summary)
+    ledger = ConversationLedger()
     quic = quic_rows.QuicRowReader(summary, server_ports=quic_ports) if quic_rows is not None else None
     started = time.monotonic()
     last_progress = 0.0
@@ -158,10 +160,11 @@ def live_events(
                 except ValueError:
                     continue
                 last_at = at
+                ledger.packet(row, at)
                 if row.get("tcp.stream"):
-                    yield from tcp.feed(row, at)
+                    yield from ledger.passing(tcp.feed(row, at))
                 elif quic is not None and row.get("udp.stream"):
-                    yield from quic.feed(row, at, int(row.get("frame.number") or 0))
+                    yield from ledger.passing(quic.feed(row, at, int(row.get("frame.number") or 0)))
             now = time.monotonic()
             if now - last_progress >= PROGRESS_EVERY:
                 last_progress = now
@@ -175,9 +178,10 @@ def live_events(
         fresh = summarize_keylog(keylog)  # the client kept writing: judge decryption with what is there now
         summary.exists, summary.client_randoms = fresh.exists, fresh.client_randoms
         summary.lines, summary.bad_lines = fresh.lines, fresh.bad_lines
-    yield from tcp.finish(last_at)
+    yield from ledger.passing(tcp.finish(last_at))
     if quic is not None:
-        yield from quic.finish(last_at)
+        yield from ledger.passing(quic.finish(last_at))
+    yield from ledger.finish()
     stderr = list(run.stderr_lines)
     errors = error_lines(stderr)
     if not announced and packets == 0 and (errors or (not stopped_by_us and code not in (0, -15, -2))):
