@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from pushscope.events import Diagnostic, Endpoint
+from pushscope.events import ConversationAccounted, Diagnostic, Endpoint
 from pushscope.model.entities import (
     Capture,
     Connection,
@@ -128,6 +128,13 @@ def build_capture(xss: bool = False) -> Capture:
     cap.diagnostics = [Diagnostic("info", "2 TLS sessions, 2 decrypted"),
                        Diagnostic("warning", "push <b>" + ("<script>alert(1)</script>" if xss else "") + "</b> odd",
                                   "t0", "odd")]
+    cap.conversations = [
+        ConversationAccounted("tcp", Endpoint("10.0.0.1", 50000), Endpoint("10.0.0.2", 443), "decoded", 40, 52000,
+                              "h2", "handshake", "", "t0", T0, T0 + 0.5, "t0"),
+        ConversationAccounted("udp", Endpoint("10.0.0.1", 50001), Endpoint("10.0.0.2", 443), "undecodable", 766,
+                              700_000, "", "", "1-RTT packets not decrypted", None, T0, T0 + 0.9, "q3"),
+        ConversationAccounted("udp", Endpoint("10.0.0.1", 40000), Endpoint("10.0.0.53", 53), "not-web", 2, 90, "",
+                              "", "DNS", None, T0, T0 + 0.01, "q4")]
     cap.analysed = True
     return cap
 

@@ -58,6 +58,7 @@ def test_schema_covers_every_report_field() -> None:
     assert set(report["exchanges"][0]) == set(schema["$defs"]["exchange"]["properties"])
     assert set(report["connections"][0]) == set(schema["$defs"]["connection"]["properties"])
     assert set(report["summary"]) == set(schema["$defs"]["summary"]["properties"])
+    assert set(report["conversations"][0]) == set(schema["$defs"]["conversation"]["properties"])
 
 
 def test_golden_report_for_hand_built_model() -> None:

@@ -159,7 +159,7 @@ def item_from_record(record: dict[str, Any]) -> Event | Diagnostic | None:
             value = base64.b64decode(value)
         elif spec.name == "headers" and isinstance(value, list):
             value = [(str(k), str(v)) for k, v in value]
-        elif spec.name == "flags" and isinstance(value, list):
+        elif spec.name in ("flags", "unknown_fields") and isinstance(value, list):
             value = tuple(value)
         elif spec.name == "settings" and isinstance(value, dict):
             value = {str(k): int(v) for k, v in value.items()}
