@@ -16,23 +16,28 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from pushscope.model.entities import Capture
+from pushscope.tui import timer_guard
 from pushscope.tui.commands import palette_commands
 from pushscope.tui.export import available_formats, write_report
+from pushscope.tui.fmt import unit_for
 from pushscope.tui.loading import Analyser, CaptureUpdated, LoadSession, Reader, capture_file_reader, default_analyser
-from pushscope.tui.screens import DiagnosticsScreen, ExportScreen, HelpScreen
-from pushscope.tui.view import CaptureView, FilterState, filter_rows
+from pushscope.tui.screens import CopyScreen, DiagnosticsScreen, ExportScreen, HelpScreen
+from pushscope.tui.view import SORTS, CaptureView, FilterState, filter_rows, sort_rows
 from pushscope.tui.widgets.connections import ConnectionsTree
-from pushscope.tui.widgets.detail import DetailPane, exchange_content, overview_content
+from pushscope.tui.widgets.detail import DetailPane, exchange_content, overview_content, verdict_text
 from pushscope.tui.widgets.summary import DiagnosticsPanel, LoadStatus, SummaryBar, diagnostics_content
 from pushscope.tui.widgets.waterfall import Waterfall, legend_line
 
 PROTOCOL_CYCLE = (None, "h2", "h3")
 OUTCOME_KEYS = Binding.Group("✔✘◆? filter", compact=True)
 ZOOM_KEYS = Binding.Group("zoom", compact=True)
+COPY_KEYS = Binding.Group("copy", compact=True)
+LOAD_KEYS = Binding.Group("load", compact=True)
 
 
 class PushscopeApp(App[None]):
@@ -44,8 +49,8 @@ class PushscopeApp(App[None]):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
 
     BINDINGS = [
-        Binding("question_mark", "help", "Help", tooltip="Help: keys and legend"),
-        Binding("slash", "search", "Search", tooltip="Search URLs"),
+        Binding("question_mark", "help", "Help", tooltip="Help: every key and the legend (esc closes it)"),
+        Binding("slash", "search", "Search", tooltip="Search URLs and header values"),
         Binding("1", "toggle_outcome('used')", "✔used", group=OUTCOME_KEYS, tooltip="Show/hide used pushes"),
         Binding("2", "toggle_outcome('wasted')", "✘wasted", group=OUTCOME_KEYS,
                 tooltip="Show/hide wasted pushes"),
@@ -55,34 +60,42 @@ class PushscopeApp(App[None]):
                 tooltip="Show/hide pushes of unknown outcome"),
         Binding("p", "pushes_only", "Pushes only", tooltip="Pushes only (with their parent requests)"),
         Binding("h", "cycle_protocol", "h2/h3", tooltip="Protocol filter: all, h2, h3"),
-        Binding("0", "clear_filters", "Clear filters", show=False, tooltip="Clear all filters"),
+        Binding("o", "cycle_sort", "Sort", tooltip="Sort rows by start, duration, size or outcome"),
+        Binding("0", "clear_filters", "Clear filters", tooltip="Clear all filters (and the page-load view)"),
         Binding("plus,equals_sign", "zoom(0.5)", "Zoom in", key_display="+", group=ZOOM_KEYS,
                 tooltip="Zoom in on the time axis"),
         Binding("minus", "zoom(2)", "Zoom out", key_display="-", group=ZOOM_KEYS,
                 tooltip="Zoom out on the time axis"),
-        Binding("left_square_bracket,less_than_sign", "pan(-0.25)", "Pan left", show=False,
+        Binding("z", "zoom_to_row", "Zoom to row", group=ZOOM_KEYS, tooltip="Zoom the time axis to the selected row"),
+        Binding("Z", "zoom_to_connection", "Zoom to connection", group=ZOOM_KEYS,
+                tooltip="Zoom the time axis to the selected row's connection"),
+        Binding("f", "fit", "Fit", group=ZOOM_KEYS, tooltip="Fit the time axis to the rows the filters show"),
+        Binding("left_square_bracket,less_than_sign", "pan(-0.25)", "Pan left", key_display="[", group=ZOOM_KEYS,
                 tooltip="Pan the time axis left"),
-        Binding("right_square_bracket,greater_than_sign", "pan(0.25)", "Pan right", show=False,
-                tooltip="Pan the time axis right"),
-        Binding("f", "fit", "Fit time axis", show=False, tooltip="Fit all exchanges on the time axis"),
+        Binding("right_square_bracket,greater_than_sign", "pan(0.25)", "Pan right", key_display="]",
+                group=ZOOM_KEYS, tooltip="Pan the time axis right"),
+        Binding("g", "toggle_gaps", "Gaps", tooltip="Collapse idle gaps between page loads on the axis, or show them"),
+        Binding("l", "page_load(1)", "Next load", group=LOAD_KEYS, tooltip="Show the next page load on its own"),
+        Binding("L", "page_load(-1)", "Previous load", group=LOAD_KEYS,
+                tooltip="Show the previous page load on its own"),
+        Binding("y", "copy('url')", "Copy URL", group=COPY_KEYS, tooltip="Copy the selected row's URL"),
+        Binding("v", "copy('verdict')", "Copy verdict", group=COPY_KEYS,
+                tooltip="Copy the selected push's verdict and reason"),
         Binding("e", "export", "Export", tooltip="Export a report"),
-        Binding("d", "diagnostics", "Diagnostics", show=False, tooltip="Show all diagnostics"),
-        Binding("s", "toggle_sidebar", "Sidebar", show=False, tooltip="Show/hide the connections sidebar"),
-        Binding("c", "focus('connections')", "Connections", show=False, tooltip="Focus the connections tree"),
-        Binding("w", "focus('waterfall')", "Waterfall", show=False, tooltip="Focus the waterfall"),
-        Binding("ctrl+c", "cancel_load", "Cancel load", priority=True, tooltip="Cancel loading"),
+        Binding("d", "diagnostics", "Diagnostics", tooltip="Show all diagnostics"),
+        Binding("s", "toggle_sidebar", "Sidebar", tooltip="Show/hide the connections sidebar"),
+        Binding("c", "focus('connections')", "Connections", tooltip="Focus the connections tree (enter filters)"),
+        Binding("w", "focus('waterfall')", "Waterfall", tooltip="Focus the waterfall"),
         Binding("escape", "escape", "Back", show=False, tooltip="Cancel loading / close the search"),
         Binding("q", "quit", "Quit", tooltip="Quit pushscope"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, tooltip="Quit pushscope"),
     ]
 
-    def __init__(self, capture_path: str | None = None, keylog: str | None = None, *,
+    def __init__(self, capture_path: str, keylog: str | None = None, *,
                  reader: Reader | None = None, analyser: Analyser | None = None, live: bool = False,
                  source: str = "capture") -> None:
+        timer_guard.install()  # before any timer exists: see timer_guard for the freeze it prevents
         super().__init__()
-        if capture_path is None:
-            from pushscope.cli import demo_capture
-
-            capture_path, keylog = demo_capture()
         self.capture_path = capture_path
         self.keylog = keylog
         self.capture_name = Path(capture_path).name
@@ -95,6 +108,7 @@ class PushscopeApp(App[None]):
         self.capture: Capture | None = None
         self.view = CaptureView(name=self.capture_name)
         self.filters = FilterState()
+        self.sort = SORTS[0]
         self.loading = True
         self.cancelled = False
         self.load_finished = asyncio.Event()
@@ -108,7 +122,8 @@ class PushscopeApp(App[None]):
         self.sidebar = Vertical(id="sidebar")
         self.connections_tree = ConnectionsTree(id="connections")
         self.diagnostics_panel = DiagnosticsPanel(id="diagnostics")
-        self.search_input = Input(placeholder="search URLs (enter: keep, esc: clear)", id="search")
+        self.search_input = Input(placeholder="search URLs and header values (enter: keep, esc: clear)",
+                                  id="search")
         self.waterfall = Waterfall(id="waterfall")
         self.detail = DetailPane(id="detail")
         yield self.summary_bar
@@ -193,20 +208,29 @@ class PushscopeApp(App[None]):
     # --- filters -----------------------------------------------------------------------------------------
 
     def _apply_filters(self, *, refit: bool = False) -> None:
-        rows = filter_rows(self.view.rows, self.filters)
-        self.waterfall.set_rows(rows, self.view.duration, self.view.extent, refit=refit)
+        rows = sort_rows(filter_rows(self.view.rows, self.filters), self.sort)
+        self.waterfall.set_rows(rows, self.view.duration, refit=refit)
         self._update_waterfall_titles()
 
     def _update_waterfall_titles(self) -> None:
         waterfall = self.waterfall
         shown, total = len(waterfall.rows), len(self.view.rows)
-        description = self.filters.describe()
-        title = "Waterfall" + (f" · {description}" if description else "")
-        waterfall.border_title = title + (f" · {shown} of {total}" if shown != total else "")
-        window = waterfall.window
-        waterfall.border_subtitle = "+/- zoom · [ ] pan · f fit"
-        if not waterfall.is_fitted:
-            waterfall.border_subtitle = f"zoomed · {window.span * 1000:.4g} ms wide · f fit"
+        parts = ["Waterfall"]
+        if description := self.filters.describe():
+            parts.append(description)
+        if self.sort != SORTS[0]:
+            parts.append(f"by {self.sort}")
+        if shown != total:
+            parts.append(f"{shown} of {total}")
+        # A str title would be read as markup; the parts may hold capture text (a page load's path).
+        waterfall.border_title = Content(" · ".join(parts))
+        gaps = "gaps collapsed (g)" if waterfall.scale.collapses else ""
+        if waterfall.is_fitted:
+            subtitle = ["+/- zoom", "z row", "f fit"]
+        else:
+            span = waterfall.window.span
+            subtitle = ["zoomed", f"{unit_for([span]).duration(span)} wide", "f fit"]
+        waterfall.border_subtitle = " · ".join(([gaps] if gaps else []) + subtitle)
 
     def _set_filters(self, filters: FilterState) -> None:
         self.filters = filters
@@ -226,10 +250,33 @@ class PushscopeApp(App[None]):
         search = self.search_input
         search.value = ""
         search.display = False
-        self._set_filters(FilterState())
+        self.filters = FilterState()
+        self._apply_filters(refit=True)
+
+    def action_cycle_sort(self) -> None:
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        self._apply_filters()
+        self.notify(f"Rows sorted by {self.sort}", timeout=2, markup=False)
+
+    def action_page_load(self, step: int) -> None:
+        """Show one page load on its own (the next or previous), its time axis fitted to it."""
+        loads = self.view.loads
+        if not loads:
+            self.notify("No page loads to step through yet", severity="warning", markup=False)
+            return
+        current = self.filters.load
+        index = (current.index + step) % len(loads) if current is not None else (0 if step > 0 else len(loads) - 1)
+        self.filters = replace(self.filters, load=loads[index])
+        self._apply_filters(refit=True)
+
+    def action_toggle_gaps(self) -> None:
+        waterfall = self.waterfall
+        waterfall.set_collapse_gaps(not waterfall.collapse_gaps)
+        self._update_waterfall_titles()
 
     def filter_connection(self, connection_id: str | None) -> None:
-        self._set_filters(replace(self.filters, connection_id=connection_id))
+        self.filters = replace(self.filters, connection_id=connection_id)
+        self._apply_filters(refit=True)
 
     @on(ConnectionsTree.Chosen)
     def _connection_chosen(self, message: ConnectionsTree.Chosen) -> None:
@@ -279,6 +326,37 @@ class PushscopeApp(App[None]):
         self.waterfall.fit()
         self._update_waterfall_titles()
 
+    def action_zoom_to_row(self) -> None:
+        row = self.waterfall.selected
+        if row is None or not self.waterfall.zoom_to([row]):
+            self.notify("The selected row has no time to zoom to", severity="warning", markup=False)
+        self._update_waterfall_titles()
+
+    def action_zoom_to_connection(self) -> None:
+        row = self.waterfall.selected
+        if row is not None:
+            self.waterfall.zoom_to([r for r in self.view.rows if r.connection_id == row.connection_id])
+        self._update_waterfall_titles()
+
+    # --- copy --------------------------------------------------------------------------------------------
+
+    def action_copy(self, what: str) -> None:
+        """Copy through OSC 52 (terminals that allow it), and show the text so it can be selected by hand."""
+        row = self.waterfall.selected
+        if row is None or self.capture is None:
+            self.notify("Select a row first", severity="warning", markup=False)
+            return
+        if what == "verdict":
+            if row.push_index is None:
+                self.notify("The selected row is a request, not a push: it has no verdict", severity="warning",
+                            markup=False)
+                return
+            text = verdict_text(self.capture.pushes[row.push_index])
+        else:
+            text = row.url or row.path
+        self.copy_to_clipboard(text)
+        self.push_screen(CopyScreen("verdict" if what == "verdict" else "URL", text))
+
     # --- selection and detail ----------------------------------------------------------------------------
 
     @on(Waterfall.Highlighted)
@@ -293,7 +371,8 @@ class PushscopeApp(App[None]):
             detail.border_title = "Detail"
             return
         detail.show(exchange_content(self.capture, row))
-        detail.border_title = f"Detail · {'push' if row.pushed else 'request'} #{row.exchange_id}"
+        kind = f"push · {row.outcome or 'unknown'}" if row.pushed else "request"
+        detail.border_title = f"Detail · {kind} #{row.exchange_id}"
 
     # --- screens and panels ------------------------------------------------------------------------------
 
@@ -345,8 +424,6 @@ class PushscopeApp(App[None]):
         self.notify(f"{fmt} report written to {written}", title="Exported", markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "cancel_load":
-            return self.loading
         if action == "export":
             return None if self.loading else True
         return True

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from textual.app import SystemCommand
 from textual.binding import Binding
+from textual.content import Content
 
 if TYPE_CHECKING:
     from pushscope.tui.app import PushscopeApp
@@ -24,10 +25,15 @@ def palette_commands(app: PushscopeApp) -> Iterator[SystemCommand]:
         seen.add(binding.action)
         key = binding.key.split(",")[0]
         title = binding.tooltip or binding.description
-        yield SystemCommand(title, f"{binding.description} (key: {app.get_key_display(Binding(key, ''))})",
-                            partial(app.run_action, binding.action))
+        help_text = f"{binding.description} (key: {app.get_key_display(Binding(key, ''))})"
+        yield SystemCommand(_plain(title), _plain(help_text), partial(app.run_action, binding.action))
     yield SystemCommand("Show all connections", "Clear the connection filter", partial(app.filter_connection, None))
     for info in app.view.connections:
-        host = info.sni or info.server
-        yield SystemCommand(f"Show connection c{info.index} {info.protocol} {host}",
+        host = info.sni or info.server  # already made visible (no control characters) by the view
+        yield SystemCommand(_plain(f"Show connection {info.id} {info.protocol_label} {host}"),
                             f"Filter the waterfall to connection {info.id}", partial(app.filter_connection, info.id))
+
+
+def _plain(text: str) -> str:
+    """The palette reads titles and help as markup: escape them so ``[`` (a key, or a hostile SNI) is text."""
+    return Content(text).markup

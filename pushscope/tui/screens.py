@@ -1,4 +1,4 @@
-"""Modal screens: help (bindings and legend) and export (format and path).
+"""Modal screens: help (bindings and legend), export (format and path), diagnostics, and copied text.
 
 The help screen is generated from the app's bindings, so it cannot drift from what the keys really do.
 """
@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static, TextArea
 
 from pushscope.model.entities import OUTCOMES
 from pushscope.tui.export import default_path
@@ -26,6 +26,17 @@ OUTCOME_MEANINGS = {
     "cache-duplicated": "the client already held it fresh in its cache: pushed again for nothing",
     "unknown": "the capture cannot tell (not decrypted, cut short, or analysis pending)",
 }
+
+
+MOVEMENT_KEYS = (
+    ("↑ ↓ j k", "move the selection in the waterfall (or in the connections tree)"),
+    ("pgup pgdn", "move a page in the waterfall"),
+    ("home end", "first / last row"),
+    ("tab shift+tab", "move the focus: waterfall, detail pane, connections tree"),
+    ("enter", "on a connection or page load in the tree: filter the waterfall to it and fit the axis"),
+    ("ctrl+p", "the command palette: every action by name, and one entry per connection"),
+    ("ctrl+q", "quit (as q and ctrl+c do)"),
+)
 
 
 def legend_content() -> Content:
@@ -50,11 +61,15 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-dialog") as dialog:
             dialog.border_title = "pushscope help"
+            dialog.border_subtitle = "esc, q or ? closes this help"
+            yield Static(Content.assemble(("esc", "bold $secondary"), ", ", ("q", "bold $secondary"), " or ",
+                                          ("?", "bold $secondary"), " closes this help; ↑ ↓ scroll it."),
+                         id="help-close")
             yield Static(self._bindings_content(), id="help-keys")
             yield Static(legend_content(), id="help-legend")
             yield Static(Content.assemble(
-                ("Mouse: ", "bold"), "click a row to select it, a connection to filter to it; scroll to move.\n",
-                ("Command palette: ", "bold"), "ctrl+p lists every action by name."), id="help-mouse")
+                ("Mouse: ", "bold"), "click a row to select it, a connection to filter to it; scroll to move."),
+                id="help-mouse")
 
     def _bindings_content(self) -> Content:
         lines = [Content.assemble(("Keys", "bold $accent"))]
@@ -67,7 +82,8 @@ class HelpScreen(ModalScreen[None]):
                             for k in binding.key.split(","))
             lines.append(Content.assemble("  ", (f"{keys:<14}", "bold $secondary"),
                                           binding.tooltip or binding.description))
-        lines.append(Content.assemble("  ", (f"{'↑ ↓ pgup pgdn':<14}", "bold $secondary"), "move in the waterfall"))
+        for keys, meaning in MOVEMENT_KEYS:
+            lines.append(Content.assemble("  ", (f"{keys:<14}", "bold $secondary"), meaning))
         return Content("\n").join(lines)
 
     def action_close(self) -> None:
@@ -134,6 +150,33 @@ class DiagnosticsScreen(ModalScreen[None]):
         with VerticalScroll(id="diagnostics-dialog") as dialog:
             dialog.border_title = "Diagnostics"
             yield Static(self.body)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class CopyScreen(ModalScreen[None]):
+    """What was just copied: sent to the clipboard by OSC 52, and shown here for terminals that ignore it."""
+
+    BINDINGS = [Binding("escape,q,enter", "close", "Close")]
+
+    def __init__(self, what: str, text: str) -> None:
+        super().__init__()
+        self.what = what
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="copy-dialog") as dialog:
+            dialog.border_title = f"Copied the {self.what}"
+            dialog.border_subtitle = "esc closes"
+            yield Label(Content(f"Sent the {self.what} to the clipboard (OSC 52). If your terminal does not allow "
+                                "that, select it below (shift+drag or your terminal's selection) and copy it."))
+            yield TextArea(self.text, read_only=True, soft_wrap=True, id="copy-text")
+
+    def on_mount(self) -> None:
+        area = self.query_one(TextArea)
+        area.focus()
+        area.select_all()
 
     def action_close(self) -> None:
         self.dismiss(None)

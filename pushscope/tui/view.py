@@ -6,21 +6,28 @@ thread in a message; widgets then only ever read immutable snapshots, so they ne
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pushscope.events import Diagnostic
-from pushscope.export.json_report import summary_dict
+from pushscope.export.json_report import redact_headers, summary_dict
 from pushscope.export.text_report import OUTCOME_GLYPHS
 from pushscope.model.entities import OUTCOMES, Capture, Connection, Exchange, Push
+from pushscope.safe_text import visible
+from pushscope.tui.timescale import activity_spans
 
-__all__ = ["OUTCOME_GLYPHS", "OUTCOMES", "OUTCOME_STYLES"]
+__all__ = ["OUTCOME_GLYPHS", "OUTCOMES", "OUTCOME_STYLES", "SORTS"]
 
 # Theme variables, never fixed colours, so outcomes read in light and dark themes alike.
 OUTCOME_STYLES = {"used": "$success", "wasted": "$error", "cache-duplicated": "$warning", "unknown": "$text-muted"}
 LEVEL_GLYPHS = {"error": ("✖", "$error"), "warning": ("⚠", "$warning"), "info": ("ℹ", "$text-muted")}
+SORTS = ("start", "duration", "size", "outcome")
+# Sorting by outcome puts what needs attention first; requests (no outcome) come last.
+OUTCOME_RANK = {"wasted": 0, "cache-duplicated": 1, "unknown": 2, "used": 3, None: 4}
+SEARCH_TEXT_LIMIT = 4096  # header text kept per row for search: bounded, whatever a header holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +55,21 @@ class Row:
     outcome: str | None = None
     wasted_bytes: int = 0
     parent_exchange_id: int | None = None
+    content_type: str = ""
+    search_text: str = ""  # lower-cased URL and (redacted) header values, for the search
+
+    @property
+    def last(self) -> float | None:
+        """The last moment the row shows (end, else reset, else first byte, else start)."""
+        for at in (self.end, self.reset_at, self.response_start, self.start):
+            if at is not None:
+                return at
+        return None
+
+    @property
+    def duration(self) -> float:
+        start, last = self.start, self.last
+        return 0.0 if start is None or last is None else max(last - start, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +88,29 @@ class ConnectionInfo:
     requests: int
     pushes_by_outcome: dict[str, int]
     page_loads: tuple[tuple[int, str], ...] = ()
+    anomalies: tuple[str, ...] = ()
 
     @property
     def pushes(self) -> int:
         return sum(self.pushes_by_outcome.values())
+
+    @property
+    def protocol_label(self) -> str:
+        """``h2``; ``h2 (no requests)`` for a connection that carried none (never "unknown" when ALPN says)."""
+        protocol = self.protocol
+        if protocol in ("", "unknown") and self.alpn in ("h2", "h3", "http/1.1"):
+            protocol = self.alpn
+        return f"{protocol} (no requests)" if self.requests == 0 and protocol != "unknown" else protocol
+
+
+@dataclass(frozen=True, slots=True)
+class PageLoad:
+    """A burst of activity between idle gaps (see ``timescale.activity_spans``): one page load, as shown."""
+
+    index: int
+    start: float
+    end: float
+    label: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +125,7 @@ class CaptureView:
     duration: float = 0.0
     extent: float = 0.0  # the last moment any row shows: the waterfall fits this, not a long idle tail
     analysed: bool = False
+    loads: tuple[PageLoad, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +137,7 @@ class FilterState:
     connection_id: str | None = None
     protocol: str | None = None
     search: str = ""
+    load: PageLoad | None = None
 
     @property
     def active(self) -> bool:
@@ -117,8 +160,10 @@ class FilterState:
             parts.append(f"connection {self.connection_id}")
         if self.protocol is not None:
             parts.append(self.protocol)
+        if self.load is not None:
+            parts.append(f"load {self.load.index + 1}: {self.load.label}")
         if self.search:
-            parts.append(f"url ~ {self.search!r}")
+            parts.append(f"search {visible(self.search)!r}")
         return " · ".join(parts)
 
 
@@ -131,7 +176,8 @@ def _row(exchange: Exchange, conn: Connection | None, push: Push | None, t0: flo
     outcome = push.outcome if push is not None else None
     wasted = push.cost.wasted_bytes if push is not None and push.outcome == "wasted" else 0
     reset = (push.reset if push is not None else None) or exchange.reset
-    url = exchange.url or (push.url if push is not None else "")
+    url = visible(exchange.url or (push.url if push is not None else ""))
+    path = visible(exchange.path) if exchange.path else url or f"stream {exchange.stream_id}"
     return Row(
         exchange_id=exchange.id,
         connection_id=exchange.connection_id,
@@ -140,7 +186,7 @@ def _row(exchange: Exchange, conn: Connection | None, push: Push | None, t0: flo
         pushed=exchange.pushed,
         depth=depth,
         url=url,
-        path=exchange.path or url or f"stream {exchange.stream_id}",
+        path=path,
         method=exchange.method,
         status=exchange.status,
         stream_id=exchange.stream_id,
@@ -155,7 +201,17 @@ def _row(exchange: Exchange, conn: Connection | None, push: Push | None, t0: flo
         outcome=outcome,
         wasted_bytes=wasted,
         parent_exchange_id=parent_id,
+        content_type=visible(exchange.content_type or ""),
+        search_text=_search_text(url, exchange),
     )
+
+
+def _search_text(url: str, exchange: Exchange) -> str:
+    """What the search looks in: the URL and every header value (redacted ones stay redacted), bounded."""
+    values = [url]
+    for headers in (exchange.request_headers, exchange.response_headers):
+        values += (f"{name}: {value}" for name, value in redact_headers(headers))
+    return visible("\n".join(values)[:SEARCH_TEXT_LIMIT]).lower()
 
 
 def _start_key(exchange: Exchange, push: Push | None) -> tuple[float, int]:
@@ -212,12 +268,34 @@ def _connection_info(conn: Connection, exchanges: Sequence[Exchange], pushes: Se
         requests += 1
         is_page = exchange.content_type in ("text/html", "application/xhtml+xml")
         if is_page or exchange.stream_id in parent_streams:
-            loads.append((exchange.id, exchange.path or exchange.url))
+            loads.append((exchange.id, visible(exchange.path or exchange.url)))
     return ConnectionInfo(
-        id=conn.id, index=conn.index, protocol=conn.protocol, transport=conn.transport, server=str(conn.server),
-        sni=conn.sni, alpn=conn.alpn, tls_version=conn.tls_version, decrypted=conn.decrypted,
+        id=conn.id, index=conn.index, protocol=conn.protocol, transport=conn.transport,
+        server=visible(str(conn.server)), sni=visible(conn.sni) if conn.sni else None,
+        alpn=visible(conn.alpn) if conn.alpn else None, tls_version=conn.tls_version, decrypted=conn.decrypted,
         requests=requests, pushes_by_outcome=by_outcome, page_loads=tuple(loads),
+        anomalies=tuple(visible(a.message) for a in conn.anomalies[:100]),
     )
+
+
+def page_loads(rows: Sequence[Row]) -> tuple[PageLoad, ...]:
+    """The bursts of activity in ``rows``, each named after its first request (a document, usually)."""
+    spans = activity_spans((r.start, r.last or r.start) for r in rows if r.start is not None)
+    if not spans:
+        return ()
+    starts = [span[0] for span in spans]
+    labels: list[str | None] = [None] * len(spans)
+    for row in rows:
+        if row.start is None or row.pushed:
+            continue
+        i = _span_index(starts, row.start)
+        if labels[i] is None:
+            labels[i] = row.path
+    return tuple(PageLoad(i, a, b, labels[i] or "(pushes only)") for i, (a, b) in enumerate(spans))
+
+
+def _span_index(starts: list[float], at: float) -> int:
+    return max(bisect.bisect_right(starts, at) - 1, 0)
 
 
 def build_view(capture: Capture) -> CaptureView:
@@ -239,11 +317,16 @@ def build_view(capture: Capture) -> CaptureView:
         duration=duration,
         extent=min(max(moments, default=duration), duration) if duration else max(moments, default=0.0),
         analysed=capture.analysed,
+        loads=page_loads(rows),
     )
 
 
 def _matches(row: Row, needle: str) -> bool:
-    return not needle or needle in row.url.lower() or needle in row.path.lower()
+    return not needle or needle in row.search_text or needle in row.path.lower()
+
+
+def _in_load(row: Row, load: PageLoad | None) -> bool:
+    return load is None or (row.start is not None and load.start <= row.start <= load.end)
 
 
 def filter_rows(rows: Iterable[Row], state: FilterState) -> list[Row]:
@@ -251,7 +334,7 @@ def filter_rows(rows: Iterable[Row], state: FilterState) -> list[Row]:
     needle = state.search.strip().lower()
     base = [r for r in rows
             if (state.connection_id is None or r.connection_id == state.connection_id)
-            and (state.protocol is None or r.protocol == state.protocol)]
+            and (state.protocol is None or r.protocol == state.protocol) and _in_load(r, state.load)]
     kept_pushes = {r.exchange_id for r in base
                    if r.pushed and (r.outcome or "unknown") in state.outcomes and _matches(r, needle)}
     needed_parents = {r.parent_exchange_id for r in base if r.exchange_id in kept_pushes}
@@ -263,3 +346,14 @@ def filter_rows(rows: Iterable[Row], state: FilterState) -> list[Row]:
         elif row.exchange_id in needed_parents or (not state.pushes_only and _matches(row, needle)):
             out.append(row)
     return out
+
+
+def sort_rows(rows: list[Row], by: str) -> list[Row]:
+    """``start`` keeps the tree order (pushes under their request); the others are flat, biggest first."""
+    if by == "duration":
+        return sorted(rows, key=lambda r: -r.duration)
+    if by == "size":
+        return sorted(rows, key=lambda r: -r.body_bytes)
+    if by == "outcome":
+        return sorted(rows, key=lambda r: (OUTCOME_RANK.get(r.outcome if r.pushed else None, 4), -r.wasted_bytes))
+    return rows

@@ -53,8 +53,26 @@ def _promise(conn: str, at: float, parent: int, promised: int | None, path: str,
     yield PushPromiseReceived(conn, T0 + at, "server", parent, promised, headers, 24, push_id=push_id)
 
 
-def fake_events(extra_requests: int = 0) -> Iterator[object]:
-    """Two connections (h2 over TLS, h3 over QUIC) with used, wasted, reset, cache-duplicated and unknown pushes."""
+def later_load(at: float, paths: tuple[str, ...] = ("/[bold red]x[/]", "/osc\x1b]52;c;cHduZWQ=\x07")):
+    """A second page load ``at`` seconds in, on a new connection t2, with hostile paths (markup, OSC 52)."""
+    conn = "t2"
+    yield ConnectionOpened(conn, T0 + at, Endpoint("127.0.0.1", 50002), Endpoint("127.0.0.1", 8443), "tls", "h2",
+                           "1.3", HOST, "h2")
+    yield ConnectionUpdated(conn, T0 + at + 0.002, decrypted=True)
+    yield from _request(conn, at + 0.010, 1, "/next.html", [("x-note", "[link=https://evil.example]y[/link]")])
+    for i, path in enumerate(paths):
+        yield from _promise(conn, at + 0.012 + i * 0.001, 1, 2 + 2 * i, path)
+    yield from _response(conn, at + 0.020, at + 0.050, 1, "text/html", 3000)
+    for i in range(len(paths)):
+        yield from _response(conn, at + 0.022 + i * 0.002, at + 0.060, 2 + 2 * i, "text/css", 900)
+    yield ConnectionClosed(conn, T0 + at + 0.1, "fin")
+
+
+def fake_events(extra_requests: int = 0, later_load_at: float | None = None) -> Iterator[object]:
+    """Two connections (h2 over TLS, h3 over QUIC) with used, wasted, reset, cache-duplicated and unknown pushes.
+
+    ``later_load_at``: a second page load that many seconds later (an idle gap to collapse), see ``later_load``.
+    """
     h2, h3 = "t0", "q1"
     yield ConnectionOpened(h2, T0, Endpoint("127.0.0.1", 50000), Endpoint("127.0.0.1", 8443), "tls", "h2",
                            "1.3", HOST, "h2")
@@ -92,15 +110,17 @@ def fake_events(extra_requests: int = 0) -> Iterator[object]:
     yield from _response(h3, 0.222, 0.250, 19, "font/woff2", 30000, push_id=1)
     yield ConnectionClosed(h2, T0 + 0.3, "fin")
     yield ConnectionClosed(h3, T0 + 0.3, "capture-end")
+    if later_load_at is not None:
+        yield from later_load(later_load_at)
     yield SourceProgress(100_000, 100_000, "bytes", "300 packets")
     yield SourceFinished({"packets": 300})
 
 
-def fake_reader(extra_requests: int = 0, delay: float = 0.0):
+def fake_reader(extra_requests: int = 0, delay: float = 0.0, later_load_at: float | None = None):
     """A reader for ``PushscopeApp(reader=...)``; ``delay`` (seconds per item) makes loading slow enough to cancel."""
 
     def read(cancel: threading.Event) -> Iterator[object]:
-        for item in fake_events(extra_requests):
+        for item in fake_events(extra_requests, later_load_at):
             if delay:
                 time.sleep(delay)
             yield item
@@ -132,6 +152,9 @@ def fake_analyse(capture: Capture) -> Capture:
             push.cost.wasted_bytes = size
             push.cost.competed_bytes, push.cost.competed_delay = 4200, 0.004
             push.advice, push.advice_text = "stop-pushing", f"Remove the push of {path}."
+        elif exchange is not None and exchange.connection_id == "t2":
+            push.outcome, push.reason = "wasted", f"never referenced by /next.html: {path}"
+            push.cost.wasted_bytes = size
         else:
             push.outcome, push.reason = "unknown", "the capture ends before the page could use it"
     capture.analysed = True

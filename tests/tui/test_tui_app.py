@@ -213,7 +213,7 @@ async def test_cancel_loading_keeps_what_was_read() -> None:
         while not app.view.rows:
             await pilot.pause(0.05)
         assert app.loading and app.load_status.display
-        await pilot.press("ctrl+c")
+        await pilot.press("escape")
         await asyncio.wait_for(app.load_finished.wait(), 10)
         await pilot.pause()
         assert app.cancelled and not app.loading
@@ -224,13 +224,19 @@ async def test_cancel_loading_keeps_what_was_read() -> None:
         assert app.is_running
 
 
-async def test_escape_also_cancels_loading() -> None:
+async def test_ctrl_c_quits_even_mid_load_and_from_the_search() -> None:
     app = fake_app(extra_requests=2000, delay=0.002)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause(0.2)
-        await pilot.press("escape")
-        await asyncio.wait_for(app.load_finished.wait(), 10)
-        assert app.cancelled
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert not app.is_running
+    app = fake_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_loaded(pilot)
+        await pilot.press("slash", "x", "ctrl+c")
+        await pilot.pause()
+        assert not app.is_running
 
 
 async def test_help_screen_lists_keys_and_legend() -> None:
@@ -254,7 +260,7 @@ async def test_every_action_is_in_the_command_palette() -> None:
         titles = [command.title for command in app.get_system_commands(app.screen)]
         for binding in app.BINDINGS:
             assert binding.tooltip in titles, binding.action
-        assert "Show connection c1 h3 shop.example" in titles
+        assert "Show connection q1 h3 shop.example" in titles
         await pilot.press("ctrl+p")
         await pilot.pause()
         assert app.screen.__class__.__name__ == "CommandPalette"

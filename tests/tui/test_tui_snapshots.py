@@ -59,9 +59,17 @@ def test_light_theme(snap_compare) -> None:
     assert snap_compare(fake_app(), terminal_size=SIZE, run_before=after_load(["down"] * 3, theme="textual-light"))
 
 
-def test_narrow_80x24(snap_compare) -> None:
+def test_verdict_above_the_fold_80x24(snap_compare) -> None:
     assert snap_compare(fake_app(), terminal_size=(80, 24), run_before=after_load(["down"] * 3))
 
 
 def test_large_200x50(snap_compare) -> None:
     assert snap_compare(fake_app(), terminal_size=(200, 50), run_before=after_load(["down"] * 3))
+
+
+def test_verdict_above_the_fold_160x45(snap_compare) -> None:
+    assert snap_compare(fake_app(), terminal_size=(160, 45), run_before=after_load(["down"] * 3))
+
+
+def test_collapsed_gap_between_page_loads(snap_compare) -> None:
+    assert snap_compare(fake_app(later_load_at=600.0), terminal_size=SIZE, run_before=after_load(["down"] * 3))

@@ -18,9 +18,10 @@ CAPTURES = Path(__file__).resolve().parents[2] / "captures"
 LOAD_TIMEOUT = 60.0
 
 
-def fake_app(extra_requests: int = 0, delay: float = 0.0) -> PushscopeApp:
+def fake_app(extra_requests: int = 0, delay: float = 0.0, later_load_at: float | None = None) -> PushscopeApp:
     """The app on the synthetic capture, with fixed verdicts (independent of the real rules)."""
-    return PushscopeApp("shop.pcapng", reader=fake_reader(extra_requests, delay), analyser=fake_analyse)
+    return PushscopeApp("shop.pcapng", reader=fake_reader(extra_requests, delay, later_load_at),
+                        analyser=fake_analyse)
 
 
 def real_capture(name: str) -> tuple[str, str | None]:

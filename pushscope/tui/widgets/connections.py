@@ -13,6 +13,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from pushscope.model.entities import OUTCOMES
+from pushscope.safe_text import visible
 from pushscope.tui.view import OUTCOME_GLYPHS, OUTCOME_STYLES, ConnectionInfo
 
 NodeKind = Literal["all", "connection", "page"]
@@ -46,7 +47,7 @@ class ConnectionsTree(Tree[NodeData]):
 
     def update_connections(self, name: str, connections: tuple[ConnectionInfo, ...]) -> None:
         requests = sum(info.requests for info in connections)
-        self.root.set_label(Text(f"{name} · {len(connections)} conn · {requests} req"))
+        self.root.set_label(Text(f"{visible(name)} · {len(connections)} conn · {requests} req"))
         for info in connections:
             node = self._conn_nodes.get(info.id)
             old = self._infos.get(info.id)
@@ -57,9 +58,10 @@ class ConnectionsTree(Tree[NodeData]):
                 node.set_label(self._label(info))
             if old is None or (old.page_loads, self._details(old)) != (info.page_loads, self._details(info)):
                 node.remove_children()
-                node.add_leaf(Text(self._details(info), style="dim"), data=("connection", info.id, None))
+                for line in self._details(info):  # short lines: a narrow sidebar cuts nothing that matters
+                    node.add_leaf(Text(line, style="dim"), data=("connection", info.id, None))
                 for exchange_id, path in info.page_loads:
-                    node.add_leaf(Text(f"⌂ {path}"), data=("page", info.id, exchange_id))
+                    node.add_leaf(Text(f"⌂ {path}"), data=("page", info.id, exchange_id))  # path: visible()
             self._infos[info.id] = info
 
     def _relabel(self) -> None:
@@ -69,7 +71,9 @@ class ConnectionsTree(Tree[NodeData]):
     def _label(self, info: ConnectionInfo) -> Text:
         colours = self.app.get_css_variables()
         host = info.sni or info.server
-        text = Text.assemble((f"{info.id} ", "dim"), (f"{info.protocol} ", "bold"), host)
+        text = Text.assemble((f"{info.id} ", "dim"), (f"{info.protocol_label} ", "bold"), host)
+        if info.anomalies:
+            text.append(f" ⚠{len(info.anomalies)}", style=colours.get("warning", "") or None)
         if info.pushes == 0:
             text.append("  no push", style="dim")
             return text
@@ -82,7 +86,7 @@ class ConnectionsTree(Tree[NodeData]):
         return text
 
     @staticmethod
-    def _details(info: ConnectionInfo) -> str:
+    def _details(info: ConnectionInfo) -> tuple[str, ...]:
         parts = [f"ALPN {info.alpn or '-'}"]
         if info.decrypted is False:
             parts.append("NOT decrypted")
@@ -90,8 +94,10 @@ class ConnectionsTree(Tree[NodeData]):
             parts.append(f"TLS {info.tls_version}")
         elif info.transport != "tls":
             parts.append(info.transport)
-        parts += [f"{info.requests} req", info.server]
-        return " · ".join(parts)
+        lines = [" · ".join(parts), f"{info.requests} req · {info.server}"]
+        if info.anomalies:
+            lines.append(f"⚠ {len(info.anomalies)} protocol anomalies: {info.anomalies[0]}")
+        return tuple(lines)
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[NodeData]) -> None:
         event.stop()

@@ -12,16 +12,19 @@ from textual.widgets import Static
 
 from pushscope.export.json_report import redact_headers
 from pushscope.model.entities import Capture, Exchange, Push
-from pushscope.tui.fmt import fmt_bytes, fmt_duration, fmt_offset
+from pushscope.safe_text import visible
+from pushscope.tui.fmt import fmt_bytes, fmt_duration, unit_for
 from pushscope.tui.view import LEVEL_GLYPHS, OUTCOME_GLYPHS, OUTCOME_STYLES, CaptureView, Row
 
 HEADING = "bold $accent"
 MUTED = "$text-muted"
+ANOMALY_LIMIT = 20
 
 Part = str | tuple[str, str]
 
 
 def _line(*parts: Part) -> Content:
+    """One line; every ``str`` part is plain text (``Content.assemble`` never reads markup from it)."""
     return Content.assemble(*parts)
 
 
@@ -34,55 +37,90 @@ def _headers(title: str, headers: list[tuple[str, str]]) -> list[Content]:
     if not headers:
         return lines + [_line(("  (none in the capture)", MUTED))]
     for name, value in redact_headers(headers):
-        lines.append(_line("  ", (name, "bold"), ": ", value))
+        lines.append(_line("  ", (visible(name), "bold"), ": ", visible(value)))
     return lines
 
 
-def _timing(exchange: Exchange, t0: float) -> Content:
-    def rel(at: float | None) -> str:
-        return fmt_offset(None if at is None else at - t0)
+def _rel(at: float | None, t0: float) -> float | None:
+    return None if at is None else at - t0
 
+
+def _timing(exchange: Exchange, t0: float) -> Content:
+    moments = [_rel(at, t0) for at in (exchange.request_start, exchange.response_start, exchange.response_end)]
     took = None
     if exchange.request_start is not None and exchange.response_end is not None:
         took = exchange.response_end - exchange.request_start
+    unit = unit_for([*moments, took])
     first = "promised" if exchange.pushed else "request"
-    return _line("  ", (f"{first} ", MUTED), rel(exchange.request_start), (" → response ", MUTED),
-                 rel(exchange.response_start), (" → end ", MUTED), rel(exchange.response_end),
-                 (" · took ", MUTED), fmt_duration(took))
+    return _line("  ", (f"{first} ", MUTED), unit.offset(moments[0]), (" → response ", MUTED),
+                 unit.offset(moments[1]), (" → end ", MUTED), unit.offset(moments[2]),
+                 (" · took ", MUTED), unit.duration(took))
 
 
-def _verdict(push: Push, t0: float) -> list[Content]:
+def verdict_text(push: Push) -> str:
+    """The verdict as one line of plain text: what ``copy verdict`` puts on the clipboard."""
+    reason = push.reason or "no reason given (analysis pending)"
+    cost = push.cost
+    wasted = f"; wasted {fmt_bytes(cost.wasted_bytes)}" if cost.wasted_bytes else ""
+    return visible(f"{push.outcome} — {reason}{wasted}: {push.url}")
+
+
+def _verdict_head(push: Push, t0: float) -> list[Content]:
+    """Verdict, reason and cost: the first lines of a push's detail, above the fold at any size."""
     style = OUTCOME_STYLES.get(push.outcome, MUTED)
-    lines = _heading("Verdict")
-    lines.append(_line("  ", (f"{OUTCOME_GLYPHS.get(push.outcome, '?')} {push.outcome}", f"bold {style}"),
-                       (" — ", MUTED), push.reason or "no reason given (analysis pending)"))
+    lines = [_line((f"{OUTCOME_GLYPHS.get(push.outcome, '?')} {push.outcome}", f"bold {style}"), (" — ", MUTED),
+                   visible(push.reason or "no reason given (analysis pending)"))]
+    if push.reason_detail:
+        lines.append(_line("  ", (visible(push.reason_detail), MUTED)))
+    cost = push.cost
+    unit = unit_for([cost.competed_delay, cost.saved_time, cost.late_by])
+    parts: list[Part] = ["  ", ("cost ", MUTED), (fmt_bytes(cost.pushed_bytes), "bold"), " pushed"]
+    if cost.wasted_bytes:
+        parts += [" · ", (f"{fmt_bytes(cost.wasted_bytes)} wasted", "bold $error")]
+    if cost.saved_time:
+        parts += [" · ", (f"saved {unit.duration(cost.saved_time)}", "$success")]
+    if cost.competed_delay:
+        parts += [" · ", (f"delay added {unit.duration(cost.competed_delay)}", "$error")]
+    if cost.late_by:
+        parts += [" · ", f"late by {unit.duration(cost.late_by)}"]
+    lines.append(_line(*parts))
     if push.reset is not None:
         reset = push.reset
         lines.append(_line("  ", ("reset ", MUTED), f"{reset.label} by the {reset.by} at ",
-                           fmt_offset(reset.at - t0)))
+                           unit_for([reset.at - t0]).offset(reset.at - t0)))
+    return lines
+
+
+def _verdict_body(push: Push, t0: float) -> list[Content]:
+    """Evidence, the full cost, advice and the preload header: after the request's own facts."""
+    lines: list[Content] = []
     if push.evidence:
         lines += _heading("Evidence")
+        unit = unit_for([_rel(item.at, t0) for item in push.evidence])
         for item in push.evidence:
-            when = fmt_offset(item.at - t0) if item.at is not None else "-"
-            lines.append(_line("  ", (when.rjust(11), MUTED), "  ", (item.kind, "bold"), "  ", item.text))
+            when = unit.offset(_rel(item.at, t0)) if item.at is not None else "-"
+            lines.append(_line("  ", (when.rjust(11), MUTED), "  ", (visible(item.kind), "bold"), "  ",
+                               visible(item.text)))
     cost = push.cost
     lines += _heading("Cost")
     lines.append(_line("  pushed ", (fmt_bytes(cost.pushed_bytes), "bold"),
                        f" (headers {fmt_bytes(cost.header_bytes)} + body {fmt_bytes(cost.body_bytes)})",
                        ("  wasted ", MUTED), (fmt_bytes(cost.wasted_bytes), "$error" if cost.wasted_bytes else "")))
-    lines.append(_line("  ", ("duration ", MUTED), fmt_duration(cost.duration),
+    unit = unit_for([cost.duration, cost.competed_delay])
+    lines.append(_line("  ", ("duration ", MUTED), unit.duration(cost.duration),
                        ("  competed with ", MUTED), fmt_bytes(cost.competed_bytes),
-                       ("  delay added ", MUTED), fmt_duration(cost.competed_delay)))
-    lines.append(_line("  ", ("time saved ", MUTED), fmt_duration(cost.saved_time),
-                       ("  late by ", MUTED), fmt_duration(cost.late_by)))
+                       ("  delay added ", MUTED), unit.duration(cost.competed_delay)))
+    unit = unit_for([cost.saved_time, cost.late_by])
+    lines.append(_line("  ", ("time saved ", MUTED), unit.duration(cost.saved_time),
+                       ("  late by ", MUTED), unit.duration(cost.late_by)))
     if push.advice or push.advice_text:
         lines += _heading("Advice")
         if push.advice:
-            lines.append(_line("  ", (push.advice, "bold")))
+            lines.append(_line("  ", (visible(push.advice), "bold")))
         if push.advice_text:
-            lines.append(_line("  ", push.advice_text))
+            lines.append(_line("  ", visible(push.advice_text)))
     lines += _heading("Link preload header")
-    lines.append(_line("  ", push.preload_link or ("(none for this URL)", MUTED)))
+    lines.append(_line("  ", visible(push.preload_link) if push.preload_link else ("(none for this URL)", MUTED)))
     return lines
 
 
@@ -90,10 +128,13 @@ def _frames(exchange: Exchange, t0: float) -> list[Content]:
     lines = _heading(f"Frames on stream {exchange.stream_id if exchange.stream_id is not None else '-'}")
     if not exchange.frames:
         return lines + [_line(("  (none recorded)", MUTED))]
-    for frame in sorted(exchange.frames, key=lambda f: f.at):
+    frames = sorted(exchange.frames, key=lambda f: f.at)
+    unit = unit_for([frames[-1].at - t0])
+    for frame in frames:
         flags = " ".join(frame.flags)
-        lines.append(_line("  ", (fmt_offset(frame.at - t0).rjust(11), MUTED), f"  {frame.sender:<6} ",
-                           (f"{frame.frame_type:<13}", "bold"), f"{fmt_bytes(frame.length):>10}  ", (flags, MUTED)))
+        lines.append(_line("  ", (unit.offset(frame.at - t0).rjust(11), MUTED), f"  {frame.sender:<6} ",
+                           (f"{visible(frame.frame_type):<13}", "bold"), f"{fmt_bytes(frame.length):>10}  ",
+                           (visible(flags), MUTED)))
     return lines
 
 
@@ -105,36 +146,66 @@ def _children(capture: Capture, exchange: Exchange) -> list[Content]:
     lines = _heading(f"Pushes promised on this stream ({len(pushes)})")
     for push in pushes:
         style = OUTCOME_STYLES.get(push.outcome, MUTED)
-        lines.append(_line("  ", (f"{OUTCOME_GLYPHS.get(push.outcome, '?')} {push.outcome:<16}", style), push.url))
+        lines.append(_line("  ", (f"{OUTCOME_GLYPHS.get(push.outcome, '?')} {push.outcome:<16}", style),
+                           " ", visible(push.url)))
+    return lines
+
+
+def _anomalies(capture: Capture, exchange: Exchange) -> list[Content]:
+    """Protocol anomalies on this exchange's stream: what a conforming peer would not have sent."""
+    conn = capture.connections.get(exchange.connection_id)
+    if conn is None or exchange.stream_id is None:
+        return []
+    found = [a for a in conn.anomalies if a.stream_id == exchange.stream_id]
+    if not found:
+        return []
+    lines = _heading(f"Protocol anomalies on this stream ({len(found)})")
+    for anomaly in found[:ANOMALY_LIMIT]:
+        sender = f"{anomaly.sender}: " if anomaly.sender else ""
+        lines.append(_line("  ", ("⚠ ", "$warning"), sender, visible(anomaly.message)))
+    if len(found) > ANOMALY_LIMIT:
+        lines.append(_line(("  … and more: see the JSON report", MUTED)))
+    return lines
+
+
+def _facts(capture: Capture, exchange: Exchange, row: Row, push: Push | None, t0: float) -> list[Content]:
+    """The request line, status, where it travelled, when it was promised, its timing and any reset."""
+    title_style = OUTCOME_STYLES.get(push.outcome, MUTED) if push is not None else "bold"
+    method = visible(exchange.method or "GET")
+    lines = [_line((f"{method} ", "bold"), (row.url or visible(exchange.url) or row.path, title_style))]
+    conn = capture.connections.get(exchange.connection_id)
+    where = f"{conn.id} {exchange.protocol}" if conn is not None else exchange.protocol
+    lines.append(_line("  ", (str(exchange.status or "no status"), "bold"), " · ",
+                       visible(exchange.content_type or "-"), " · body ", fmt_bytes(exchange.body_bytes),
+                       " · ", where, f" stream {exchange.stream_id if exchange.stream_id is not None else '-'}"))
+    if push is not None:
+        extra = f" · push id {push.push_id}" if push.push_id is not None else ""
+        promised = _rel(push.promised_at, t0) if push.promised_at else None
+        lines.append(_line("  ", ("pushed", "bold"), f" · promised on stream {push.parent_stream_id} at ",
+                           unit_for([promised]).offset(promised), extra))
+    lines.append(_timing(exchange, t0))
+    if exchange.reset is not None and (push is None or push.reset is None):
+        reset = exchange.reset
+        lines.append(_line("  ", ("reset ", "$error"), f"{reset.label} by the {reset.by} at ",
+                           unit_for([reset.at - t0]).offset(reset.at - t0)))
     return lines
 
 
 def exchange_content(capture: Capture, row: Row) -> Content:
-    """The full story of one row."""
+    """The full story of one row: for a push its verdict, reason and cost first, headers and frames last."""
     exchange = capture.exchange(row.exchange_id)
     if exchange is None:
         return Content("exchange not found")
     t0 = capture.started_at or 0.0
     push = capture.pushes[row.push_index] if row.push_index is not None else None
-    title_style = OUTCOME_STYLES.get(push.outcome, MUTED) if push is not None else "bold"
-    lines = [_line((f"{exchange.method or 'GET'} ", "bold"), (row.url or exchange.url or row.path, title_style))]
-    conn = capture.connections.get(exchange.connection_id)
-    where = f"{conn.id} {exchange.protocol}" if conn is not None else exchange.protocol
-    lines.append(_line("  ", (str(exchange.status or "no status"), "bold"), " · ",
-                       exchange.content_type or "-", " · body ", fmt_bytes(exchange.body_bytes),
-                       " · ", where, f" stream {exchange.stream_id if exchange.stream_id is not None else '-'}"))
+    lines: list[Content] = []
     if push is not None:
-        extra = f" · push id {push.push_id}" if push.push_id is not None else ""
-        lines.append(_line("  ", ("pushed", "bold"), f" — promised on stream {push.parent_stream_id} at ",
-                           fmt_offset(push.promised_at - t0 if push.promised_at else None), extra))
-    lines.append(_timing(exchange, t0))
-    if exchange.reset is not None and (push is None or push.reset is None):
-        reset = exchange.reset
-        lines.append(_line("  ", ("reset ", "$error"), f"{reset.label} by the {reset.by} at ",
-                           fmt_offset(reset.at - t0)))
+        lines += _verdict_head(push, t0)
+    lines += _facts(capture, exchange, row, push, t0)
     if push is not None:
-        lines += _verdict(push, t0)
+        lines += _verdict_body(push, t0)
     lines += _children(capture, exchange)
+    lines += _anomalies(capture, exchange)
     lines += _headers("Request headers" if not exchange.pushed else "Promised request headers",
                       exchange.request_headers)
     lines += _headers("Response headers", exchange.response_headers)
@@ -145,20 +216,29 @@ def exchange_content(capture: Capture, row: Row) -> Content:
 def overview_content(view: CaptureView) -> Content:
     """What the pane shows before anything is selected: the capture's headline numbers."""
     summary = view.summary
-    lines = [_line((view.name, "bold"))]
+    lines = [_line((visible(view.name), "bold"))]
     if summary:
+        pushes = summary.get("pushes", 0)
         lines.append(_line(f"  {summary.get('connections', 0)} connections · {summary.get('requests', 0)} requests"
-                           f" · {summary.get('pushes', 0)} pushes · {fmt_duration(view.duration)}"))
+                           f" · {pushes} {'push' if pushes == 1 else 'pushes'} · {fmt_duration(view.duration)}"))
+    if len(view.loads) > 1:
+        lines.append(_line(f"  {len(view.loads)} page loads (l shows one at a time, g collapses idle gaps)"))
     if not view.rows:
         lines.append(_line(("  No exchanges to show. The diagnostics say why:", MUTED)))
     else:
-        lines.append(_line(("  Select a row in the waterfall to see its headers, frames and verdict.", MUTED)))
+        lines.append(_line(("  Select a row in the waterfall to see its verdict, headers and frames.", MUTED)))
+    anomalous = [c for c in view.connections if c.anomalies]
+    if anomalous:
+        lines += _heading("Protocol anomalies")
+        for info in anomalous:
+            lines.append(_line("  ", ("⚠ ", "$warning"), f"{info.id}: {len(info.anomalies)}", " · ",
+                               info.anomalies[0]))
     problems = [d for d in view.diagnostics if d.level != "info"]
     if problems or not view.rows:
         lines += _heading("Diagnostics")
         for item in problems or view.diagnostics:
             glyph, style = LEVEL_GLYPHS.get(item.level, ("•", ""))
-            lines.append(_line("  ", (f"{glyph} ", style), item.message))
+            lines.append(_line("  ", (f"{glyph} ", style), visible(item.message, keep="\n")))
     return Content("\n").join(lines)
 
 

@@ -11,6 +11,7 @@ from textual.widgets import Label, ProgressBar, Static
 
 from pushscope.events import Diagnostic
 from pushscope.model.entities import OUTCOMES
+from pushscope.safe_text import visible
 from pushscope.tui.fmt import fmt_bytes, fmt_duration
 from pushscope.tui.view import LEVEL_GLYPHS, OUTCOME_GLYPHS, OUTCOME_STYLES
 
@@ -25,7 +26,16 @@ def summary_content(summary: dict[str, Any], *, loading: bool = False) -> Conten
     if not summary:
         return Content("loading…" if loading else "no capture")
     by_outcome = summary.get("pushes_by_outcome", {})
-    parts: list[str | tuple[str, str]] = [(f"{summary.get('pushes', 0)} pushes:", "bold")]
+    requests, pushes = summary.get("requests", 0), summary.get("pushes", 0)
+    parts: list[str | tuple[str, str]] = [
+        (_keep(f"{requests} {'request' if requests == 1 else 'requests'}"), "bold"), " · ",
+    ]
+    if not pushes:
+        parts.append(("no pushes", "bold"))
+        if loading:
+            parts.append(("  (loading…)", "$text-muted"))
+        return Content.assemble(*parts)
+    parts.append((_keep(f"{pushes} {'push' if pushes == 1 else 'pushes'}:"), "bold"))
     for outcome in OUTCOMES:
         short = "cache-dup" if outcome == "cache-duplicated" else outcome
         text = _keep(f"{OUTCOME_GLYPHS[outcome]}{short} {by_outcome.get(outcome, 0)}")
@@ -75,7 +85,7 @@ def diagnostics_content(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) 
     lines = []
     for item in diagnostics:
         glyph, style = LEVEL_GLYPHS.get(item.level, ("•", ""))
-        lines.append(Content.assemble((f"{glyph} ", style), item.message))
+        lines.append(Content.assemble((f"{glyph} ", style), visible(item.message, keep="\n")))
     return Content("\n").join(lines)
 
 

@@ -22,7 +22,8 @@ from textual.strip import Strip
 
 from pushscope.model.entities import OUTCOMES
 from pushscope.tui.fmt import fmt_bytes
-from pushscope.tui.timeaxis import TimeWindow, axis_line
+from pushscope.tui.timeaxis import BREAK, MIN_SPAN, TimeWindow, axis_line
+from pushscope.tui.timescale import TimeScale, activity_spans
 from pushscope.tui.view import OUTCOME_GLYPHS, OUTCOME_STYLES, Row
 
 WAIT, RECEIVE, INCOMPLETE, PROMISE, RESET = "░", "█", "▒", "▾", "╳"
@@ -32,6 +33,7 @@ LEGEND = (
     (INCOMPLETE, "incomplete", "never completed in the capture"),
     (PROMISE, "promise", "the PUSH_PROMISE moment"),
     (RESET, "reset", "RST_STREAM / CANCEL_PUSH / STOP_SENDING"),
+    (BREAK, "break", "an idle gap collapsed on the axis (g shows it)"),
 )
 SIZE_WIDTH = 11
 
@@ -84,7 +86,11 @@ class Waterfall(ScrollView, can_focus=True):
         self.rows: list[Row] = []
         self.window = TimeWindow.fit(0.0)
         self.duration = 0.0
-        self.extent = 0.0
+        self.extent = 0.0  # axis seconds: the last moment a shown row reaches
+        self.first = 0.0  # axis seconds: the first moment a shown row starts
+        self.collapse_gaps = True
+        self.scale = TimeScale()
+        self._fitted = True
         self._tag_width = 3
         self.cursor = 0
         self.empty_message = "loading…"
@@ -101,15 +107,16 @@ class Waterfall(ScrollView, can_focus=True):
                  refit: bool = False) -> None:
         """Replace the visible rows, keeping the selected exchange selected if it is still shown.
 
-        ``duration`` is the whole capture; ``extent`` the last moment a row shows, which is what "fit" fits.
+        ``duration`` is the whole capture. The axis fits the rows given (what the filters show), with idle gaps
+        collapsed when ``collapse_gaps`` is on; it keeps fitting them as they change until the user zooms or pans.
         """
         selected = self.selected
-        extent = duration if extent is None else extent
-        if refit or (extent != self.extent and self.is_fitted):
-            self.window = TimeWindow.fit(extent)
         self.rows = rows
         self.duration = duration
-        self.extent = extent
+        self._rescale()
+        if refit or self._fitted:
+            self.window = self._fit_window()
+            self._fitted = True
         self._tag_width = max((len(r.connection_id) for r in rows), default=2) + 1
         if selected is not None:
             index = next((i for i, r in enumerate(rows) if r.exchange_id == selected.exchange_id), None)
@@ -122,10 +129,25 @@ class Waterfall(ScrollView, can_focus=True):
         self._announce()
         self._scroll_to_cursor()
 
+    def _rescale(self) -> None:
+        intervals = [(r.start, r.last or r.start) for r in self.rows if r.start is not None]
+        spans = activity_spans(intervals)
+        self.scale = TimeScale.collapsing(spans) if self.collapse_gaps else TimeScale()
+        to_axis = self.scale.to_axis
+        self.first = to_axis(spans[0][0]) if spans else 0.0
+        self.extent = to_axis(max(end for _start, end in spans)) if spans else 0.0
+
+    def _fit_window(self) -> TimeWindow:
+        return TimeWindow.fit(self.extent, self.first)
+
     @property
     def is_fitted(self) -> bool:
-        """Still showing the whole capture (not zoomed or panned): keep fitting it as the capture grows."""
-        return self.window == TimeWindow.fit(self.extent)
+        """Still showing all the rows (not zoomed or panned): keep fitting them as the capture grows."""
+        return self._fitted
+
+    def set_collapse_gaps(self, collapse: bool) -> None:
+        self.collapse_gaps = collapse
+        self.set_rows(self.rows, self.duration, refit=True)
 
     def select_exchange(self, exchange_id: int) -> bool:
         index = next((i for i, r in enumerate(self.rows) if r.exchange_id == exchange_id), None)
@@ -134,23 +156,36 @@ class Waterfall(ScrollView, can_focus=True):
         self.move_cursor(index)
         return True
 
-    def set_window(self, window: TimeWindow) -> None:
+    def set_window(self, window: TimeWindow, *, fitted: bool = False) -> None:
         self.window = window
+        self._fitted = fitted
         self._cache.clear()
         self.refresh()
 
     def zoom(self, factor: float) -> None:
         row = self.selected
         centre = None
-        if row is not None and row.start is not None and self.window.start <= row.start <= self.window.end:
-            centre = row.start
+        if row is not None and row.start is not None:
+            at = self.scale.to_axis(row.start)
+            centre = at if self.window.start <= at <= self.window.end else None
         self.set_window(self.window.zoom(factor, centre))
 
     def pan(self, fraction: float) -> None:
-        self.set_window(self.window.pan(fraction, self.duration))
+        self.set_window(self.window.pan(fraction, self.extent))
 
     def fit(self) -> None:
-        self.set_window(TimeWindow.fit(self.extent))
+        """Fit the rows shown (what the filters leave), not the whole capture."""
+        self.set_window(self._fit_window(), fitted=True)
+
+    def zoom_to(self, rows: list[Row]) -> bool:
+        """Fit the axis to ``rows`` (the selected row, or its connection's rows); False when they have no time."""
+        moments = [(r.start, r.last or r.start) for r in rows if r.start is not None]
+        if not moments:
+            return False
+        lo = self.scale.to_axis(min(a for a, _b in moments))
+        hi = self.scale.to_axis(max(b for _a, b in moments))
+        self.set_window(TimeWindow.fit(hi, lo, minimum=MIN_SPAN * 10))
+        return True
 
     # --- cursor ------------------------------------------------------------------------------------------
 
@@ -228,7 +263,7 @@ class Waterfall(ScrollView, can_focus=True):
         if not 0 <= index < len(self.rows):
             return Strip.blank(width, self.rich_style)
         is_cursor = index == self.cursor
-        key = (index, width, is_cursor, self.has_focus, self.window)
+        key = (index, width, is_cursor, self.has_focus, self.window, self.scale)
         strip = self._cache.get(key)
         if strip is None:
             strip = self._row_line(self.rows[index], width, is_cursor)
@@ -245,7 +280,7 @@ class Waterfall(ScrollView, can_focus=True):
         style = self.get_component_rich_style("waterfall--axis")
         title = f"{len(self.rows)} rows"
         left = (" " * (2 + tag) + title).ljust(2 + tag + label)[: 2 + tag + label] + "│"
-        text = left + axis_line(self.window, bar) + "size".rjust(SIZE_WIDTH)
+        text = left + axis_line(self.window, bar, self.scale) + "size".rjust(SIZE_WIDTH)
         return Strip([Segment(text.ljust(width)[:width], style)], width)
 
     def _row_style(self, row: Row) -> Style:
@@ -285,12 +320,14 @@ class Waterfall(ScrollView, can_focus=True):
     def _bar(self, row: Row, width: int, colour: Style, marker: Style) -> list[Segment]:
         cells = [" "] * width
         window = self.window
+        to_axis = self.scale.to_axis
         start = row.start if row.start is not None else row.response_start
         if start is None:
             return [Segment("".join(cells))]
-        first = row.response_start
-        end = row.end
-        limit = row.reset_at if row.reset_at is not None else self.duration
+        start = to_axis(start)
+        first = None if row.response_start is None else to_axis(row.response_start)
+        end = None if row.end is None else to_axis(row.end)
+        limit = to_axis(row.reset_at if row.reset_at is not None else self.duration)
 
         def fill(a: float, b: float, char: str) -> None:
             lo = window.column(a, width)
@@ -310,7 +347,7 @@ class Waterfall(ScrollView, can_focus=True):
         for at, char, step in ((row.promised_at, PROMISE, -1), (row.reset_at, RESET, 1)):
             if at is None:
                 continue
-            col = int(math.floor(window.column(at, width)))
+            col = int(math.floor(window.column(to_axis(at), width)))
             # A marker sharing its cell with the bar would hide a short bar: nudge it into the free cell
             # before (promise) or after (reset). The detail pane has the exact times.
             if 0 <= col < width and cells[col] != " " and 0 <= col + step < width and cells[col + step] == " ":
@@ -322,6 +359,10 @@ class Waterfall(ScrollView, can_focus=True):
             cells[0] = "◂"
         elif width and window.column(start, width) >= width:
             cells[-1] = "▸"
+        for axis_at, _gap_start, _gap_end in self.scale.break_marks():
+            col = int(window.column(axis_at, width))
+            if 0 <= col < width and cells[col] == " ":
+                cells[col] = BREAK
         segments: list[Segment] = []
         marked = dict(marks)
         run = ""
