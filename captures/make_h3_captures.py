@@ -52,6 +52,8 @@ def run_scenario(sc: Scenario, out: Path, work: Path, cert: certs.CertPair, veri
         client_truth, server_log = asyncio.run(_serve_and_load(sc, port, cert, keys))
     if keys.stat().st_size == 0:
         raise RuntimeError("the client wrote no key log")
+    if sc.cut_after_handshake:
+        cut_capture(pcap, client_truth["cut_at"])
     truth = {
         "scenario": sc.name,
         "description": sc.description,
@@ -83,8 +85,23 @@ def run_scenario(sc: Scenario, out: Path, work: Path, cert: certs.CertPair, veri
             "size": runner.write_outputs(out, sc.name, pcap, keys, truth)}
 
 
+def cut_capture(pcap: Path, cut_at: float) -> None:
+    """Keep only the packets from ``cut_at`` (epoch seconds) on, in place (editcap -r on frame numbers)."""
+    import subprocess
+
+    times = subprocess.run(["tshark", "-n", "-r", str(pcap), "-T", "fields", "-e", "frame.time_epoch"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    first = next((number for number, at in enumerate(times, start=1) if float(at) >= cut_at), None)
+    if first is None or first == 1:
+        raise RuntimeError(f"no quiet moment to cut the capture at ({first=})")
+    cut = pcap.with_suffix(".cut.pcapng")
+    subprocess.run(["editcap", "-r", str(pcap), str(cut), f"{first}-{len(times)}"], check=True)
+    cut.replace(pcap)
+
+
 def decode_capture(pcap: Path, keys: Path, port: int) -> dict:
-    """What pushscope's tshark QUIC reader finds: requests, promises, refusals, per client port."""
+    """What pushscope's capture reader finds (tshark, and its own trial decryption where tshark cannot):
+    requests, promises, refusals, per client port."""
     from pushscope.events import (
         ConnectionOpened,
         HeadersReceived,
@@ -93,22 +110,9 @@ def decode_capture(pcap: Path, keys: Path, port: int) -> dict:
         StopSendingReceived,
         StreamReset,
     )
-    from pushscope.sources.keylog import summarize_keylog
-    from pushscope.sources.quic_rows import QUIC_FIELDS, QUIC_TSHARK_ARGS, QuicRowReader, quic_decode_as_args
-    from pushscope.sources.tshark import TsharkRun, build_command, find_tshark
+    from pushscope.sources.capture_file import read_capture
 
-    fields = list(dict.fromkeys(QUIC_FIELDS))
-    command = build_command(find_tshark(), str(pcap), fields, keylog=str(keys),
-                            extra_args=[*QUIC_TSHARK_ARGS, *quic_decode_as_args([port])])
-    run = TsharkRun(command, fields)
-    run.start()
-    reader = QuicRowReader(summarize_keylog(keys), server_ports=[port])
-    events = []
-    for row in run.rows():
-        if row.get("udp.stream"):
-            events += reader.feed(row, float(row["frame.time_epoch"]), int(row["frame.number"]))
-    events += reader.finish(None)
-    run.wait()
+    events = list(read_capture(str(pcap), str(keys), quic_ports=[port]))
     ports = {e.connection_id: e.client.port for e in events if isinstance(e, ConnectionOpened)}
     seen: dict = {"requests": set(), "promises": set(), "cancels": set(), "stops": set(), "resets": set()}
     for e in events:

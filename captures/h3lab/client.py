@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -44,6 +45,12 @@ class ClientOptions:
     stop_paths: tuple[str, ...] = ()  # STOP_SENDING on these pushes' streams
     cancel_cached: bool = False  # CANCEL_PUSH every push of a URL held fresh in the HTTP cache
     linger: float = 0.3  # seconds to keep a connection open after its pages, so unclaimed pushes finish
+    # Seconds of quiet between the handshake and the first page; the capture's cut point (``cut_at``) is in
+    # its middle, so a capture cut there starts with an established connection.
+    settle: float = 0.0
+    # What happens on each connection before each page after the first: "key-update" (the client updates
+    # its 1-RTT keys), "migrate" (the client moves to a new UDP port and a new connection ID).
+    between_pages: tuple[str, ...] = ()
 
 
 @dataclass
@@ -233,6 +240,7 @@ class LabClient:
         self.pushes: list[PushRecord] = []
         self.requests: list[dict] = []
         self.cache_hits: list[dict] = []
+        self.cut_at: float | None = None  # epoch seconds, when ``settle`` is set
 
     def ms(self, moment: float | None) -> float | None:
         return None if moment is None else round((moment - self.started) * 1000, 3)
@@ -253,7 +261,13 @@ class LabClient:
             record = {"index": index, "client_port": client_port, "max_push_id": protocol.h3._max_push_id,
                       "alpn": protocol._quic.tls.alpn_negotiated, "errors": []}
             self.connections.append(record)
+            if self.options.settle:
+                await asyncio.sleep(self.options.settle / 2)
+                self.cut_at = self.cut_at or time.time()
+                await asyncio.sleep(self.options.settle / 2)
             for load_index, page in enumerate(pages):
+                if load_index:
+                    await self._between_pages(protocol, record)
                 protocol.on_promise = self._promise_handler(protocol, index, client_port, load_index)
                 await asyncio.wait_for(self._load_page(protocol, index, load_index, page), timeout=15)
             await asyncio.sleep(self.options.linger)
@@ -261,6 +275,16 @@ class LabClient:
                 if push.response is not None and push.response.ended_at is None and push.response.reset_code is None:
                     record["errors"].append(f"push {push.push_id} ({push.url}) unfinished at close")
         self.keylog.flush()
+
+    async def _between_pages(self, protocol: LabClientProtocol, record: dict) -> None:
+        if "key-update" in self.options.between_pages:
+            protocol._quic.request_key_update()
+            protocol._quic.send_ping(1)
+            protocol.transmit()
+            record["key_updates"] = record.get("key_updates", 0) + 1
+        if "migrate" in self.options.between_pages:
+            record.setdefault("migrated_to_ports", []).append(await migrate(protocol, self.host))
+        await asyncio.sleep(0.1)
 
     def _promise_handler(self, protocol: LabClientProtocol, index: int, port: int, load_index: int):  # noqa: ANN202
         def on_promise(parent: int, push_id: int, url: str) -> PushRecord:
@@ -346,8 +370,36 @@ class LabClient:
             if push.reason == "claimed-late":
                 entry["wait_ms"] = push.wait_ms
             pushes.append(entry)
-        return {"tls": "1.3", "transport": "quic", "connections": self.connections, "pushes": pushes,
-                "requests": self.requests, "cache_hits": self.cache_hits}
+        truth = {"tls": "1.3", "transport": "quic", "connections": self.connections, "pushes": pushes,
+                 "requests": self.requests, "cache_hits": self.cache_hits}
+        if self.cut_at is not None:
+            truth["cut_at"] = self.cut_at
+        return truth
+
+
+class _Forward(asyncio.DatagramProtocol):
+    """A second UDP socket whose datagrams go to the same QUIC connection (connection migration)."""
+
+    def __init__(self, protocol: LabClientProtocol) -> None:
+        self.protocol = protocol
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:  # type: ignore[type-arg]
+        self.protocol.datagram_received(data, addr)
+
+
+async def migrate(protocol: LabClientProtocol, host: str) -> int:
+    """Move the connection to a new local port and a new connection ID; returns the new port. The old
+    socket stays open (closing it would end the protocol)."""
+    loop = asyncio.get_running_loop()
+    # The same address family as aioquic's own socket (dual-stack IPv6, sending to ::ffff:127.0.0.1).
+    family = protocol._transport.get_extra_info("socket").family  # type: ignore[union-attr]
+    local = ("::", 0) if family == socket.AF_INET6 else (host, 0)
+    transport, _ = await loop.create_datagram_endpoint(lambda: _Forward(protocol), local_addr=local)
+    protocol._quic.change_connection_id()
+    protocol._transport = transport  # type: ignore[assignment]
+    protocol._quic.send_ping(2)
+    protocol.transmit()
+    return transport.get_extra_info("sockname")[1]
 
 
 def finalize_push(push: PushRecord) -> None:

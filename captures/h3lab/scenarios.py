@@ -16,6 +16,9 @@ class Scenario:
     description: str
     server_options: ServerOptions = field(default_factory=ServerOptions)
     client_options: ClientOptions = field(default_factory=ClientOptions)
+    # Cut the capture at the client's ``cut_at`` (after the handshake): the connection is already established
+    # when the capture starts, so only pushscope's own trial decryption can read it.
+    cut_after_handshake: bool = False
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -50,6 +53,20 @@ SCENARIOS: tuple[Scenario, ...] = (
                     "of a URL it holds fresh; the server (pushing 50 ms later) resets those push streams.",
         server_options=ServerOptions(push_delay=0.05),
         client_options=ClientOptions(connections=TWO_CONNECTIONS, cancel_cached=True),
+    ),
+    Scenario(
+        name="h3-midstream",
+        description="The capture starts after the handshake (cut at a quiet moment): the page and a second page "
+                    "are loaded on the established connection, with a key update between the loads.",
+        client_options=ClientOptions(connections=(("/index.html", "/page2.html"),), settle=0.4,
+                                     between_pages=("key-update",)),
+        cut_after_handshake=True,
+    ),
+    Scenario(
+        name="h3-migration",
+        description="The page is loaded, then the client moves to a new UDP port and connection ID and loads a "
+                    "second page on the same connection.",
+        client_options=ClientOptions(connections=(("/index.html", "/page2.html"),), between_pages=("migrate",)),
     ),
 )
 

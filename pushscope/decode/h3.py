@@ -104,6 +104,12 @@ class H3ConnectionDecoder:
         self._promises: dict[int, Headers] = {}
         self._duplicates: dict[int, list[tuple[int, float]]] = {}
 
+    def assume_started_before_capture(self, max_table_capacity: int) -> None:
+        """The capture missed the connection's start (and so both SETTINGS): size both QPACK tables with a
+        guess instead of waiting for SETTINGS that will never come."""
+        for direction in self._qpack.values():
+            direction.configure(max_table_capacity)
+
     # -- input -------------------------------------------------------------------------------------------
 
     def receive_stream_data(self, sender: Side, stream_id: int, data: bytes, fin: bool, at: float) -> list[Event]:

@@ -13,7 +13,9 @@ from pushscope.events import ConversationAccounted, Diagnostic, Event, SourceFin
 from pushscope.sources.conversations import ConversationLedger
 from pushscope.sources.keylog import KeyLogSummary, plain_keylog_path, private_scratch_dir, summarize_keylog
 from pushscope.sources.quic_rows import QUIC_FIELDS, QUIC_TSHARK_ARGS, QuicRowReader, quic_decode_as_args
+from pushscope.sources.quic_trial import TRIAL_FIELDS, QuicTrial, account_trial
 from pushscope.sources.tcp_rows import TcpRowReader
+from pushscope.sources.trial_keys import read_secret_pairs
 from pushscope.sources.tshark import TCP_FIELDS, TsharkNotFound, TsharkRun, build_command, find_tshark
 
 SourceItem = Event | Diagnostic | ConversationAccounted | SourceProgress | SourceFinished
@@ -30,10 +32,15 @@ def resolve_keylog(explicit: str | None) -> tuple[str | None, str]:
     return None, ""
 
 
-def _quic_reader(summary: KeyLogSummary | None, quic_ports: list[int]) -> tuple[QuicRowReader, list[str], list[str]]:
-    """The QUIC half of the pass: its reader, the fields it needs, and tshark's arguments for it."""
+def _quic_reader(summary: KeyLogSummary | None, quic_ports: list[int],
+                 keylog: str | None) -> tuple[QuicRowReader, QuicTrial, list[str], list[str]]:
+    """The QUIC half of the pass: its reader, the trial decryption of what tshark leaves undecrypted (on only
+    when the key log has TLS 1.3 secrets), the fields they need, and tshark's arguments for them."""
     args = list(QUIC_TSHARK_ARGS) + quic_decode_as_args(quic_ports)
-    return QuicRowReader(summary, server_ports=tuple(quic_ports)), list(QUIC_FIELDS), args
+    pairs = read_secret_pairs(keylog)
+    reader = QuicRowReader(summary, server_ports=tuple(quic_ports), trial=bool(pairs))
+    trial = QuicTrial(pairs, reader.feed_decrypted, tuple(quic_ports), join=reader.join)
+    return reader, trial, list(QUIC_FIELDS) + (TRIAL_FIELDS if pairs else []), args
 
 
 def read_capture(
@@ -89,7 +96,7 @@ def _run(
     cancel: threading.Event | None,
     quic_ports: list[int],
 ) -> Iterator[SourceItem]:
-    quic, quic_fields, quic_args = _quic_reader(summary, quic_ports)
+    quic, trial, quic_fields, quic_args = _quic_reader(summary, quic_ports, keylog)
     fields = list(dict.fromkeys(TCP_FIELDS + quic_fields))
     run = TsharkRun(build_command(tshark, path, fields, keylog=keylog, extra_args=quic_args), fields)
     run.start()
@@ -109,10 +116,14 @@ def _run(
                 continue
             last_at = at
             ledger.packet(row, at)
+            if trial.enabled:
+                trial.note_row(row)
             if row.get("tcp.stream"):
                 yield from ledger.passing(tcp.feed(row, at))
             elif row.get("udp.stream"):
                 yield from ledger.passing(quic.feed(row, at, int(row["frame.number"] or 0)))
+                if trial.enabled and trial.wants(row):
+                    yield from ledger.passing(trial.feed(row, at))
                 if not row.get("quic.header_form"):
                     _note_undecoded_quic(row, undecoded_quic)
             now = time.monotonic()
@@ -127,7 +138,8 @@ def _run(
         run.stop()
     code = run.wait()
     yield from ledger.passing(tcp.finish(last_at))
-    yield from ledger.passing(quic.finish(last_at))
+    trial_undecrypted = account_trial(trial, quic, ledger, "handshake" if keylog else "dsb")
+    yield from ledger.passing(quic.finish(last_at, trial.undecrypted(), trial_undecrypted))
     yield from ledger.finish()
     yield from _tshark_diagnostics(path, code, run.stderr_lines, rows)
     yield from _undecoded_quic_diagnostics(undecoded_quic, quic_ports)

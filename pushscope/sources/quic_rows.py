@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from pushscope.decode.h3 import H3ConnectionDecoder
 from pushscope.decode.h3_frames import error_name
+from pushscope.decode.quic_frames import StreamFrame as _StreamFrame
 from pushscope.decode.reassembly import StreamReassembler
 from pushscope.events import (
     BytesSeen,
@@ -31,6 +32,7 @@ from pushscope.events import (
     Side,
 )
 from pushscope.sources.keylog import KeyLogSummary, connection_label, decryption_summary, why_not_decrypted
+from pushscope.sources.quic_midway import MIDWAY_TABLE_CAPACITY, midway_stream_start
 
 QUIC_FIELDS = [
     "frame.number",
@@ -42,6 +44,7 @@ QUIC_FIELDS = [
     "icmp.type",
     "icmpv6.type",
     "udp.stream",
+    "quic.connection.number",
     "udp.srcport",
     "udp.dstport",
     "udp.length",
@@ -82,6 +85,7 @@ STREAM_FRAMES = range(0x08, 0x10)
 RESET_STREAM, STOP_SENDING = 0x04, 0x05
 CONNECTION_CLOSE_QUIC, CONNECTION_CLOSE_APP = 0x1C, 0x1D
 LONG_INITIAL = "0"
+H3_EVIDENCE = ("SettingsReceived", "HeadersReceived")
 TLS_CLIENT_HELLO, TLS_SERVER_HELLO = "1", "2"
 
 Output = list[Event | Diagnostic]
@@ -94,14 +98,6 @@ def quic_decode_as_args(ports: Iterable[int]) -> list[str]:
         if port not in DEFAULT_QUIC_PORTS:
             args += ["-d", f"udp.port=={port},quic"]
     return args
-
-
-@dataclass(slots=True)
-class _StreamFrame:
-    stream_id: int
-    offset: int
-    data: bytes
-    fin: bool
 
 
 @dataclass(slots=True)
@@ -138,20 +134,29 @@ class _QuicConnection:
     decoder: H3ConnectionDecoder | None = None
     closed: bool = False
     misaligned_rows: int = 0
+    trial_how: str | None = None  # decrypted by pushscope's own trial (no handshake): which key-log line
+    trial_ok: int = 0
 
 
 class QuicRowReader:
     """Feeds QUIC rows of one capture; keeps per-connection state; emits events in capture order."""
 
-    def __init__(self, keylog: KeyLogSummary | None = None, server_ports: Iterable[int] = ()) -> None:
+    def __init__(self, keylog: KeyLogSummary | None = None, server_ports: Iterable[int] = (),
+                 *, trial: bool = False) -> None:
         self._connections: dict[str, _QuicConnection] = {}
         self._keylog = keylog
         self._server_ports = set(server_ports) | set(DEFAULT_QUIC_PORTS)
+        # With trial decryption on, a connection tshark could not decrypt is diagnosed at the end, once the
+        # trial has had its chance.
+        self._trial = trial
+        self._by_number: dict[str, str] = {}  # tshark's quic.connection.number -> first udp.stream
+        self._moved: dict[str, str] = {}  # udp.stream of a new path -> udp.stream of its connection
 
     def feed(self, row: Mapping[str, str], at: float, frame_number: int) -> Output:
         stream = row.get("udp.stream", "")
         if not stream or not row.get("quic.header_form") or row.get("icmp.type") or row.get("icmpv6.type"):
             return []  # not QUIC (DNS, ...), or a UDP header quoted inside an ICMP error
+        stream = self._same_connection(stream, _first(row, "quic.connection.number"))
         conn = self._connections.get(stream)
         if conn is None:
             conn = self._connections[stream] = _QuicConnection(f"q{stream}", first_at=at)
@@ -162,7 +167,7 @@ class QuicRowReader:
         opening = conn.client is None
         if opening:
             self._learn_direction(conn, row, src, dst)
-        sender: Side = "client" if src == conn.client else "server"
+        sender = _sender(conn, src)
         facts = self._tls_facts(conn, row, sender, at)
         if opening:
             out.append(self._open(conn, at))  # carries what this first row told (SNI, ALPN)
@@ -180,7 +185,69 @@ class QuicRowReader:
             out += self._frame(conn, sender, kind, item, at)
         return out
 
-    def finish(self, at: float | None) -> Output:
+    def _same_connection(self, stream: str, number: str) -> str:
+        """The udp.stream of the connection this row belongs to: a connection that moved to a new address or
+        port (migration, NAT rebinding) is a new UDP conversation but the same QUIC connection, which tshark
+        numbers alike when it followed the move (by connection ID)."""
+        known = self._moved.get(stream)
+        if known is not None:
+            return known
+        if number:
+            first = self._by_number.setdefault(number, stream)
+            if first != stream:
+                self._moved[stream] = first
+                return first
+        return stream
+
+    def join(self, stream: str, original: str) -> None:
+        """``stream`` is ``original``'s connection on a new path (found by pushscope's trial decryption)."""
+        if stream != original and original in self._connections and stream not in self._connections:
+            self._moved[stream] = original
+
+    def moved_connections(self) -> list[tuple[str, str, str, str | None]]:
+        """(udp.stream of a new path, udp.stream of its connection, the connection's protocol, how pushscope
+        decrypted it if tshark did not) for each connection that moved."""
+        out = []
+        for moved, original in self._moved.items():
+            conn = self._connections.get(original)
+            if conn is not None:
+                out.append((moved, original, conn.protocol, conn.trial_how))
+        return out
+
+    def known_streams(self) -> set[str]:
+        """The udp.stream numbers this reader has a connection for."""
+        return set(self._connections)
+
+    def feed_decrypted(self, stream: str, at: float, src: Endpoint, dst: Endpoint, src_is_client: bool,
+                       items: list[tuple[str, object]], how: str, uncounted_bytes: int) -> Output:
+        """Frames of a packet that pushscope decrypted itself (sources/quic_trial.py), as if tshark had."""
+        stream = self._moved.get(stream, stream)
+        conn = self._connections.get(stream)
+        if conn is None:
+            conn = self._connections[stream] = _QuicConnection(f"q{stream}", first_at=at)
+        conn.last_at = max(conn.last_at, at)
+        if conn.client is None:
+            conn.client, conn.server = (src, dst) if src_is_client else (dst, src)
+        out: Output = []
+        if not conn.opened:
+            out.append(self._open(conn, at))
+        sender = _sender(conn, src)
+        if uncounted_bytes:
+            out.append(BytesSeen(conn.connection_id, at, sender, uncounted_bytes))
+        conn.trial_ok += 1
+        if conn.trial_how is None and not conn.short_ok:
+            conn.trial_how = how
+            conn.decrypted_announced = True
+            out.append(ConnectionUpdated(conn.connection_id, at, decrypted=True, decrypted_how=how))
+        for kind, item in items:
+            out += self._frame(conn, sender, kind, item, at)
+        return out
+
+    def finish(self, at: float | None, trial_reasons: Mapping[str, str] | None = None,
+               trial_only_undecrypted: int = 0) -> Output:
+        """``trial_reasons``: why the trial could not decrypt a connection, by udp.stream;
+        ``trial_only_undecrypted``: QUIC-looking conversations tshark did not dissect and the trial could not
+        decrypt (diagnosed by the trial), counted in the summary."""
         out: Output = []
         for conn in self._connections.values():
             end = conn.last_at if at is None else at
@@ -190,9 +257,10 @@ class QuicRowReader:
             if not conn.closed:
                 conn.closed = True
                 out.append(ConnectionClosed(conn.connection_id, end, "capture-end"))
-            if conn.short_ok == 0 and (conn.short_failed or conn.long_failed) and not conn.diagnosed:
-                out += self._not_decrypted(conn)
-        out += self._summary()
+            undecrypted = conn.short_ok == 0 and conn.trial_ok == 0 and (conn.short_failed or conn.long_failed)
+            if undecrypted and not conn.diagnosed:
+                out += self._not_decrypted(conn, (trial_reasons or {}).get(conn.connection_id[1:]))
+        out += self._summary(trial_only_undecrypted)
         return out
 
     # -- connection facts ----------------------------------------------------------------------------------
@@ -273,15 +341,15 @@ class QuicRowReader:
         if failed and decrypted == 0 and LONG_INITIAL in _list(row, "quic.long.packet_type"):
             conn.initial_failed = True
         out: Output = []
-        state = True if conn.short_ok else (False if conn.short_failed else None)
+        state = True if conn.short_ok or conn.trial_ok else (False if conn.short_failed else None)
         if state is not None and state != conn.decrypted_announced:
             conn.decrypted_announced = state
             out.append(ConnectionUpdated(conn.connection_id, at, decrypted=state))
-            if not state and not conn.diagnosed:
+            if not state and not conn.diagnosed and not self._trial:
                 out += self._not_decrypted(conn)
         return out
 
-    def _not_decrypted(self, conn: _QuicConnection) -> Output:
+    def _not_decrypted(self, conn: _QuicConnection, trial_reason: str | None = None) -> Output:
         conn.diagnosed = True
         where = connection_label("QUIC", conn.connection_id, conn.client, conn.server, conn.sni)
         if conn.initial_failed:
@@ -294,6 +362,8 @@ class QuicRowReader:
                           "for it cannot be found"),
             covered=("the key log has its client random but not usable traffic secrets "
                      "(CLIENT_TRAFFIC_SECRET_0 / SERVER_TRAFFIC_SECRET_0 missing or wrong?)"))
+        if trial_reason:
+            why += f"; without its handshake, {trial_reason}"
         return [Diagnostic("warning", f"{where}: 1-RTT packets not decrypted: {why}", conn.connection_id,
                            "not-decrypted")]
 
@@ -324,15 +394,22 @@ class QuicRowReader:
             if conn.alpn is not None and not conn.alpn.startswith("h3"):
                 return None  # another protocol over QUIC (DoQ, hq-interop...): counted, not decoded
             conn.decoder = H3ConnectionDecoder(conn.connection_id, alpn=conn.alpn)
+            if conn.trial_how:
+                conn.decoder.assume_started_before_capture(MIDWAY_TABLE_CAPACITY)
         return conn.decoder
 
     def _stream_data(self, conn: _QuicConnection, decoder: H3ConnectionDecoder, sender: Side,
                      frame: _StreamFrame, at: float) -> Output:
         key = (sender, frame.stream_id)
         reassembler = conn.streams.get(key)
+        prefix = b""
         if reassembler is None:
-            reassembler = conn.streams[key] = StreamReassembler()
+            midway = midway_stream_start(frame.stream_id, frame.offset) if conn.trial_how else None
+            reassembler = conn.streams[key] = StreamReassembler(midway[0] if midway else 0)
+            prefix = midway[1] if midway else b""
         delivery = reassembler.receive(frame.offset, frame.data, frame.fin, at)
+        if prefix:
+            delivery.data = prefix + delivery.data
         out: Output = []
         if delivery.conflict or delivery.beyond_final_size:
             what = "bytes that differ from an earlier copy" if delivery.conflict else "data past the final size"
@@ -341,7 +418,8 @@ class QuicRowReader:
                                        frame.stream_id))
         if delivery.data or delivery.fin:
             out += decoder.receive_stream_data(sender, frame.stream_id, delivery.data, delivery.fin, at)
-        if conn.protocol != "h3" and any(type(event).__name__ == "SettingsReceived" for event in out):
+        # A connection decrypted without its handshake may never show SETTINGS: HEADERS say HTTP/3 as well.
+        if conn.protocol != "h3" and any(type(event).__name__ in H3_EVIDENCE for event in out):
             conn.protocol = "h3"
             out.insert(0, ConnectionUpdated(conn.connection_id, at, protocol="h3"))
         return out
@@ -360,10 +438,20 @@ class QuicRowReader:
                     f"{reassembler.buffered_bytes} bytes after the gap not decoded", stream_id))
         return out
 
-    def _summary(self) -> Output:
-        quic = [c for c in self._connections.values() if c.short_ok or c.short_failed]
-        return decryption_summary("QUIC connections with 1-RTT packets", len(quic),
-                                  sum(1 for c in quic if c.short_ok), "quic-summary")
+    def _summary(self, trial_only_undecrypted: int = 0) -> Output:
+        quic = [c for c in self._connections.values() if c.short_ok or c.short_failed or c.trial_ok]
+        out = decryption_summary("QUIC connections with 1-RTT packets", len(quic) + trial_only_undecrypted,
+                                 sum(1 for c in quic if c.short_ok or c.trial_ok), "quic-summary")
+        trial = sum(1 for c in quic if c.trial_how and not c.short_ok)
+        if out and trial:
+            out[0].message += (f" ({trial} of them by pushscope itself, with key-log secrets tried on a connection "
+                               "whose handshake the capture lacks)")
+        return out
+
+
+def _sender(conn: _QuicConnection, src: Endpoint) -> Side:
+    # The server's address stays put; a client that moved sends from a new one.
+    return "server" if src == conn.server and src != conn.client else "client"
 
 
 def _frames(row: Mapping[str, str]) -> _Frames:

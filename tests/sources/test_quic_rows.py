@@ -40,7 +40,10 @@ from pushscope.sources.quic_rows import QUIC_FIELDS, QUIC_TSHARK_ARGS, QuicRowRe
 REPO = Path(__file__).resolve().parents[2]
 CAPTURES = REPO / "captures"
 PUBLIC = REPO.parent / "shared" / "captures" / "public"
-H3_SCENARIOS = sorted(path.name.removesuffix(".truth.json") for path in CAPTURES.glob("h3-*.truth.json"))
+# A capture cut after its handshake is read by pushscope's own trial decryption, not by tshark: see
+# tests/sources/test_quic_trial.py.
+H3_SCENARIOS = sorted(path.name.removesuffix(".truth.json") for path in CAPTURES.glob("h3-*.truth.json")
+                      if "cut_at" not in json.loads(path.read_text()))
 
 needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
 
