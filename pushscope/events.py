@@ -5,7 +5,8 @@ these events; the model folds them into connections, exchanges and pushes. Nothi
 came from. Events are named in the past tense, like h2's and aioquic's.
 
 ``sender`` is always "client" or "server": the endpoint that *sent* the frame. ``at`` is the capture time in
-seconds since the epoch of the packet that completed the frame.
+seconds since the epoch of the packet that completed the frame. ``position`` is where the event sits in what its
+sender wrote on the connection (see ``Event``): frames that share a packet share ``at`` but not ``position``.
 """
 
 from __future__ import annotations
@@ -32,10 +33,17 @@ class Endpoint:
 
 @dataclass(slots=True)
 class Event:
-    """Base class: every event belongs to a connection and has a time."""
+    """Base class: every event belongs to a connection and has a time.
+
+    ``position`` orders the events one sender wrote on one connection, and only those: HTTP/2, the byte offset
+    just past the frame in that direction's byte stream; HTTP/3, the QUIC packet number of the packet that
+    completed the frame, times 2**16, plus the event's rank within that packet. ``None`` when the source cannot
+    tell (then time decides).
+    """
 
     connection_id: str
     at: float
+    position: int | None = field(default=None, kw_only=True)
 
 
 @dataclass(slots=True)

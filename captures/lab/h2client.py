@@ -740,8 +740,9 @@ def finalize_push(rec: PushRecord) -> None:
     wasted/push-disabled               promised although we sent SETTINGS_ENABLE_PUSH=0 (a
                                        connection error for us: we answer with GOAWAY)
     wasted/rejected                    we reset it (CANCEL) and held no copy
+    wasted/server-cancelled            the server reset its own push before completing it (our own
+                                       request for it is then the consequence, not a mismatch)
     wasted/client-requested-anyway     we requested the URL ourselves although it was promised
-    wasted/server-reset                the server reset its own push before completing it
     wasted/connection-closed           the connection closed before the push completed
     used/claimed-late                  claimed, but when we needed it (after processing all bytes
                                        already received) it was incomplete and we waited more than
@@ -761,11 +762,11 @@ def finalize_push(rec: PushRecord) -> None:
         rec.outcome, rec.reason = "wasted", "push-disabled"
     elif rec.client_action == "cancelled":
         rec.outcome, rec.reason = "wasted", "rejected"
+    elif st is not None and st.reset_by == "server":
+        rec.outcome, rec.reason = "wasted", "server-cancelled"
     elif rec.client_action == "requested-anyway" or rec.requested_before_promise:
         rec.client_action = "requested-anyway"
         rec.outcome, rec.reason = "wasted", "client-requested-anyway"
-    elif st is not None and st.reset_by == "server":
-        rec.outcome, rec.reason = "wasted", "server-reset"
     elif not completed:
         rec.outcome, rec.reason = "wasted", "connection-closed"
     elif rec.client_action == "claimed":

@@ -9,9 +9,16 @@ from bisect import bisect_right, insort
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from pushscope.analysis.freshness import current_age, freshness, vary_matches
+from pushscope.analysis.freshness import current_age, explain_age, freshness, vary_matches
 from pushscope.analysis.links import PreloadLink, preload_links
-from pushscope.analysis.references import Reference, normalize_url, references_in
+from pushscope.analysis.order import response_arrived_before_promise
+from pushscope.analysis.references import Reference, references_in
+from pushscope.analysis.unreadable import (
+    UnreadableTraffic,
+    known_authorities,
+    resolve_unreadable_document,
+    url_key,
+)
 from pushscope.model.bodies import BodyUnavailable, decoded_body
 from pushscope.model.entities import Capture, Connection, Exchange, Push, Reset, header_value
 
@@ -26,6 +33,7 @@ class ReferenceSeen:
     document: Exchange
     reference: Reference
     needed_at: float | None
+    assumed: str = ""  # what was assumed to read a document whose URL the capture cannot show
 
 
 @dataclass(slots=True)
@@ -38,11 +46,23 @@ class PushFacts:
     server_reset: Reset | None = None
     fresh_copy: Exchange | None = None
     fresh_copy_why: str = ""
+    # The latest stored copy that existed but could not serve the push (stale), and why, with the numbers.
+    stale_copy: Exchange | None = None
+    stale_copy_why: str = ""
+    # What Vary compared when it decided which stored copy applies (header names and both values).
+    vary_notes: list[str] = field(default_factory=list)
     earlier_promise: Push | None = None
     push_disabled: str = ""
     own_request: Exchange | None = None
     own_request_detail: str = ""
     own_request_why: str = ""
+    # A later request of the URL that is not evidence against the push (a new need, or after it was claimed).
+    later_request: Exchange | None = None
+    later_request_why: str = ""
+    url_unknown: bool = False
+    # The client's earlier traffic the capture holds but pushscope could not read (count, first few).
+    unreadable_traffic: list[str] = field(default_factory=list)
+    unreadable_traffic_count: int = 0
     complete: bool = False
     completed_at: float | None = None
     closed_before_complete: bool = False
@@ -70,7 +90,9 @@ class CaptureIndex:
     def __init__(self, capture: Capture) -> None:
         self.capture = capture
         self.client_of = {cid: conn.client.address for cid, conn in capture.connections.items()}
-        self.url_of: dict[int, str] = {e.id: normalize_url(e.url) for e in capture.exchanges}
+        self.url_of: dict[int, str] = {e.id: url_key(e) for e in capture.exchanges}
+        self.authorities = known_authorities(capture)
+        self.unreadable_traffic = UnreadableTraffic(capture)
         self.requests_by_url: dict[str, list[Exchange]] = {}
         self.exchanges_by_url: dict[str, list[Exchange]] = {}
         self.documents_by_client: dict[str | None, list[Exchange]] = {}
@@ -103,11 +125,12 @@ class CaptureIndex:
             entries.sort(key=_received_at)
         self.pushes_by_connection_url: dict[tuple[str, str], list[Push]] = {}
         for push in capture.pushes:
-            self.pushes_by_connection_url.setdefault((push.connection_id, normalize_url(push.url)), []).append(push)
+            self.pushes_by_connection_url.setdefault((push.connection_id, url_key(push)), []).append(push)
         self.used_pushes: set[int] = set()
         self._references: dict[int, list[Reference]] = {}
         self._unreadable: dict[int, str] = {}
         self._decoded_length: dict[int, int] = {}
+        self._assumed: dict[int, str] = {}
         self._loaded: dict[str | None, list[Exchange]] = {}
         self._referrers: dict[str | None, dict[str, dict[str, list[tuple[Exchange, Reference]]]]] = {}
         self._loaded_on: dict[str | None, dict[str, list[Exchange]]] = {}
@@ -144,11 +167,25 @@ class CaptureIndex:
             try:
                 body = decoded_body(document)
                 self._decoded_length[document.id] = len(body)
-                self._references[document.id] = references_in(document.content_type, body, document.url)
+                self._references[document.id] = self._read_references(document, body)
             except BodyUnavailable as exc:
                 self._unreadable[document.id] = str(exc)
                 self._references[document.id] = []
         return self._references[document.id]
+
+    def _read_references(self, document: Exchange, body: bytes) -> list[Reference]:
+        if document.url_known:
+            return references_in(document.content_type, body, document.url)
+        resolved = resolve_unreadable_document(document, body, self.capture, self.authorities)
+        self._assumed[document.id] = resolved.assumed
+        if resolved.unresolved:
+            self._unreadable[document.id] = resolved.assumed
+        return resolved.references
+
+    def assumed(self, document: Exchange) -> str:
+        """What was assumed to read a document whose URL the capture cannot show ("" when nothing was)."""
+        source = self.revalidated_from.get(document.id) or document
+        return self._assumed.get(source.id, "")
 
     def needed_at(self, document: Exchange, reference: Reference) -> float | None:
         """When the bytes naming the reference arrived: its decoded offset mapped onto the DATA frames.
@@ -251,14 +288,16 @@ def _is_document(exchange: Exchange) -> bool:
 def gather_facts(push: Push, index: CaptureIndex) -> PushFacts:
     capture = index.capture
     exchange = capture.exchange(push.exchange_id)
-    facts = PushFacts(push, exchange, capture.connections.get(push.connection_id), normalize_url(push.url))
+    facts = PushFacts(push, exchange, capture.connections.get(push.connection_id), url_key(push))
+    facts.url_unknown = not push.url_known
     _resets(facts)
     _completion(facts)
     _push_permission(facts)
     _fresh_copy(facts, index)
     _earlier_promise(facts, index)
-    _own_request(facts, index)
     _references(facts, index)
+    _own_request(facts, index)
+    _unreadable_traffic(facts, index)
     _preload(facts, index)
     return facts
 
@@ -303,18 +342,29 @@ def _fresh_copy(facts: PushFacts, index: CaptureIndex) -> None:
     stored = index.stored_copies(push, facts.url)
     position = bisect_right(stored, push.promised_at, key=_received_at)
     for candidate in _backwards(stored, position):
+        if not response_arrived_before_promise(candidate, push):
+            continue  # same timestamp, but written after the promise on the same connection
         rule = freshness(candidate.status, candidate.response_headers, candidate.response_end)
         if not rule.storable:
             continue
-        varies, _why = vary_matches(candidate.response_headers, candidate.request_headers, push.promise_headers)
+        varies, why = vary_matches(candidate.response_headers, candidate.request_headers, push.promise_headers)
+        if why and len(facts.vary_notes) < 3:
+            facts.vary_notes.append(f"{why}: {_where(candidate)}")
         if not varies:
             continue  # another variant: look further back for the one this request would use
         assert candidate.response_end is not None
         age = current_age(candidate.response_headers, candidate.response_end, push.promised_at)
         if rule.fresh_at_age(age):
             facts.fresh_copy = candidate
-            facts.fresh_copy_why = f"{rule.why}, age {age:.1f}s at the promise"
+            facts.fresh_copy_why = explain_age(rule, candidate.response_headers, age) + " at the promise"
+        else:
+            facts.stale_copy = candidate
+            facts.stale_copy_why = explain_age(rule, candidate.response_headers, age) + " at the promise"
         return
+
+
+def _where(exchange: Exchange) -> str:
+    return f"exchange #{exchange.id} on {exchange.connection_id} stream {exchange.stream_id}"
 
 
 def _backwards(items: list[Exchange], end: int) -> Iterator[Exchange]:
@@ -342,21 +392,72 @@ def _earlier_promise(facts: PushFacts, index: CaptureIndex) -> None:
 
 
 def _own_request(facts: PushFacts, index: CaptureIndex) -> None:
+    """The client's own request for the URL that shows it did not use the push, if any.
+
+    In flight when the promise came: too late. Sent after it: evidence only while the push could still have
+    been claimed (another connection: its own still open and the push not yet needed there), and not when a
+    later load needed the URL afresh because the pushed copy could not be reused (no-store, stale).
+    """
     push = facts.push
     for request in index.requests_by_url.get(facts.url, []):
         if not index.same_client(request, push) or request.request_start is None:
             continue
-        in_flight = request.request_start <= push.promised_at and (
-            request.response_end is None or request.response_end > push.promised_at
-        )
-        if in_flight:
-            facts.own_request, facts.own_request_detail = request, "too-late"
-            facts.own_request_why = "the client had already requested it when the promise arrived"
-            return
-        if request.request_start > push.promised_at:
-            facts.own_request, facts.own_request_detail = request, "mismatch"
-            facts.own_request_why = _mismatch_reason(push, request)
-            return
+        if request.request_start <= push.promised_at:
+            if not response_arrived_before_promise(request, push):
+                facts.own_request, facts.own_request_detail = request, "too-late"
+                facts.own_request_why = "the client had already requested it when the promise arrived"
+                return
+            continue
+        not_evidence = _not_evidence_against(facts, request)
+        if not_evidence:
+            if facts.later_request is None:
+                facts.later_request, facts.later_request_why = request, not_evidence
+            continue
+        facts.own_request, facts.own_request_detail = request, "mismatch"
+        facts.own_request_why = _mismatch_reason(push, request)
+        return
+
+
+def _not_evidence_against(facts: PushFacts, request: Exchange) -> str:
+    """Why a request sent after the promise says nothing about the push ("" when it does)."""
+    assert request.request_start is not None
+    at = request.request_start
+    needs = sorted(r.needed_at for r in facts.references if r.needed_at is not None)
+    if request.connection_id != facts.push.connection_id:
+        conn = facts.connection
+        if conn is not None and conn.closed_at is not None and conn.closed_at <= at:
+            return f"sent on {request.connection_id} after the push's connection {conn.id} had closed"
+        if needs and needs[0] <= at:
+            return f"sent on {request.connection_id} after the push was claimed on {facts.push.connection_id}"
+        return ""
+    if len(needs) > 1 and needs[1] <= at and not _reusable_at(facts.exchange, at):
+        return "a later load needed it afresh: the pushed response could not be reused then (" + \
+               _reuse_why(facts.exchange, at) + ")"
+    return ""
+
+
+def _reusable_at(exchange: Exchange | None, at: float) -> bool:
+    if exchange is None or exchange.response_end is None:
+        return True  # nothing says it could not be reused: the request stays evidence
+    rule = freshness(exchange.status, exchange.response_headers, exchange.response_end)
+    return rule.fresh_at_age(current_age(exchange.response_headers, exchange.response_end, at))
+
+
+def _reuse_why(exchange: Exchange | None, at: float) -> str:
+    assert exchange is not None and exchange.response_end is not None
+    rule = freshness(exchange.status, exchange.response_headers, exchange.response_end)
+    if not rule.storable:
+        return f"not storable: {rule.why}"
+    return explain_age(rule, exchange.response_headers, current_age(exchange.response_headers,
+                                                                     exchange.response_end, at))
+
+
+def _unreadable_traffic(facts: PushFacts, index: CaptureIndex) -> None:
+    conn = facts.connection
+    if conn is None:
+        return
+    count, shown = index.unreadable_traffic.before(conn.client.address, conn.server.address, facts.push.promised_at)
+    facts.unreadable_traffic_count, facts.unreadable_traffic = count, shown
 
 
 def _mismatch_reason(push: Push, request: Exchange) -> str:
@@ -384,7 +485,8 @@ def _references(facts: PushFacts, index: CaptureIndex) -> None:
     by_connection = index.referrers(push, facts.url)
     for document, reference in by_connection.get(push.connection_id, []):
         if document.id != push.exchange_id:
-            facts.references.append(ReferenceSeen(document, reference, index.needed_at(document, reference)))
+            facts.references.append(ReferenceSeen(document, reference, index.needed_at(document, reference),
+                                                  index.assumed(document)))
     if not facts.references:
         # Only the evidence of a not-referenced verdict reads these: a few suffice.
         others = [pair for cid, pairs in by_connection.items() if cid != push.connection_id for pair in pairs[:1]]

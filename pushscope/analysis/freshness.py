@@ -91,10 +91,29 @@ def vary_matches(stored_response: Headers, stored_request: Headers, new_request:
     fields = [f for f in fields if f]
     if "*" in fields:
         return False, "Vary: * never matches"
+    matched = []
     for name in fields:
-        if _normalized(stored_request, name) != _normalized(new_request, name):
-            return False, f"Vary: {name} differs"
-    return True, ""
+        stored, new = _normalized(stored_request, name), _normalized(new_request, name)
+        if stored != new:
+            return False, f"Vary: {name} differs (stored request {_shown(stored_request, name)}, " \
+                          f"new request {_shown(new_request, name)})"
+        matched.append(f"{name} {_shown(new_request, name)} on both")
+    return True, ("Vary: " + ", ".join(matched) + " matched") if matched else ""
+
+
+def _shown(headers: Headers, name: str) -> str:
+    values = header_values(headers, name)
+    return repr(", ".join(values)) if values else "absent"
+
+
+def explain_age(rule: Freshness, headers: Headers, age: float) -> str:
+    """The numbers behind a fresh/stale judgement: lifetime, age, and Date's one-second resolution."""
+    state = "fresh" if rule.fresh_at_age(age) else "stale"
+    text = f"{state}: {rule.why}, lifetime {rule.lifetime:.0f}s, age {age:.1f}s"
+    if header_value(headers, "date") is not None and abs(rule.lifetime - age) < 1.0:
+        # Date is truncated to whole seconds, so the apparent age is only known to within a second.
+        text += " (within Date's 1 s resolution of the lifetime, so the margin is uncertain)"
+    return text
 
 
 def _normalized(headers: Headers, name: str) -> str:

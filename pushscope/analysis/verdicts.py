@@ -85,8 +85,9 @@ def _reason_items(facts: PushFacts, reason: str, origin: float) -> list[Evidence
         copy = facts.fresh_copy
         kind = "a claimed push" if copy.pushed else "its own request"
         items.append(Evidence("cached-copy", f"the client already held {copy.url} from {kind} on {_where(copy)}, "
-                              f"received at {_ms(copy.response_end, origin)}, fresh ({facts.fresh_copy_why})",
+                              f"received at {_ms(copy.response_end, origin)}, {facts.fresh_copy_why}",
                               copy.response_end, copy.id, copy.stream_id))
+    items += _cache_items(facts, reason, origin)
     if facts.earlier_promise is not None and reason == "pushed-twice":
         earlier = facts.earlier_promise
         items.append(Evidence("earlier-promise", f"already promised at {_ms(earlier.promised_at, origin)} "
@@ -98,6 +99,26 @@ def _reason_items(facts: PushFacts, reason: str, origin: float) -> list[Evidence
         items.append(Evidence(facts.own_request_detail, f"the client requested it itself on {_where(req)} at "
                               f"{_ms(req.request_start, origin)}: {facts.own_request_why}",
                               req.request_start, req.id, req.stream_id))
+    if facts.own_request is not None and reason == "server-cancelled":
+        req = facts.own_request
+        items.append(Evidence("requested-after-cancel", f"the client then requested it itself on {_where(req)} at "
+                              f"{_ms(req.request_start, origin)}: a consequence of the withdrawn promise",
+                              req.request_start, req.id, req.stream_id))
+    if facts.later_request is not None and reason != "client-requested-anyway":
+        req = facts.later_request
+        items.append(Evidence("later-request", f"the client requested it again on {_where(req)} at "
+                              f"{_ms(req.request_start, origin)}, which is not evidence against this push: "
+                              f"{facts.later_request_why}", req.request_start, req.id, req.stream_id))
+    if reason == "earlier-traffic-unreadable":
+        more = facts.unreadable_traffic_count - len(facts.unreadable_traffic)
+        for text in facts.unreadable_traffic:
+            items.append(Evidence("unreadable-traffic", f"before the promise, {text}"))
+        if more > 0:
+            items.append(Evidence("unreadable-traffic", f"and {more} more unreadable connections of this client"))
+    if reason == "url-unreadable":
+        fields = ", ".join(facts.push.unknown_fields)
+        items.append(Evidence("unreadable-url", f"the PUSH_PROMISE's {fields} refer to header-table entries from "
+                              "before the capture began"))
     if facts.connection is not None and facts.connection.closed_at is not None and reason == "connection-closed":
         conn = facts.connection
         items.append(Evidence("connection-closed", f"connection {conn.id} closed ({conn.close_how}) at "
@@ -106,12 +127,24 @@ def _reason_items(facts: PushFacts, reason: str, origin: float) -> list[Evidence
     return items
 
 
+def _cache_items(facts: PushFacts, reason: str, origin: float) -> list[Evidence]:
+    """What the cache judgement used: Vary's comparisons, and a stored copy that was there but stale."""
+    items = [Evidence("vary", note) for note in facts.vary_notes]
+    copy = facts.stale_copy
+    if copy is not None and reason not in ("cancelled-cached", "already-cached"):
+        items.append(Evidence("stale-copy", f"the client held {copy.url} from {_where(copy)}, received at "
+                              f"{_ms(copy.response_end, origin)}, but it was {facts.stale_copy_why}",
+                              copy.response_end, copy.id, copy.stream_id))
+    return items
+
+
 def _reference_items(facts: PushFacts, reason: str, origin: float) -> list[Evidence]:
     items = []
     for seen in facts.references[:3]:
         doc, ref = seen.document, seen.reference
-        items.append(Evidence("reference", f"{doc.url} references it ({ref.kind}) at byte {ref.offset}, needed at "
-                              f"{_ms(seen.needed_at, origin)}", seen.needed_at, doc.id, doc.stream_id))
+        assumed = f" ({seen.assumed})" if seen.assumed else ""
+        items.append(Evidence("reference", f"{doc.url}{assumed} references it ({ref.kind}) at byte {ref.offset}, "
+                              f"needed at {_ms(seen.needed_at, origin)}", seen.needed_at, doc.id, doc.stream_id))
     if reason == "claimed-late":
         items.append(Evidence("late", f"it completed {facts.late_by * 1000:.1f} ms after it was needed",
                               facts.completed_at))

@@ -76,6 +76,8 @@ class H2DirectionDecoder:
         self._lost_sync = False
         self._hpack_broken = False
         self.frames_decoded = 0
+        # Bytes of this direction's frame stream consumed so far: the wire order of its events.
+        self.offset = 0
 
     def receive(self, data: bytes, at: float) -> list[Event]:
         if self._lost_sync:
@@ -92,7 +94,11 @@ class H2DirectionDecoder:
                 break
             body = bytes(self._buffer[FRAME_HEADER_LENGTH : FRAME_HEADER_LENGTH + length])
             del self._buffer[: FRAME_HEADER_LENGTH + length]
-            events.extend(self._decode_frame(header, body, at))
+            self.offset += FRAME_HEADER_LENGTH + length
+            decoded = self._decode_frame(header, body, at)
+            for event in decoded:
+                event.position = self.offset
+            events.extend(decoded)
         return events
 
     @property

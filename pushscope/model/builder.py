@@ -197,6 +197,7 @@ class CaptureBuilder:
         exchange = self.capture.exchange(push.exchange_id)
         if not push.references:
             push.parent_stream_id, push.promised_at = event.stream_id, event.at
+            push.promised_position = event.position
             push.promise_headers = list(event.headers)
             push.promise_wire_bytes = event.wire_length
             push.unknown_fields = event.unknown_fields
@@ -233,6 +234,7 @@ class CaptureBuilder:
             exchange.request_headers = list(event.headers)
             exchange.unknown_fields = event.unknown_fields
             exchange.request_start = event.at
+            exchange.request_start_position = event.position
         else:
             exchange.trailers = list(event.headers)
         exchange.request_header_bytes += event.wire_length
@@ -251,7 +253,7 @@ class CaptureBuilder:
         else:
             exchange.trailers = list(event.headers)
         if event.end_stream:
-            exchange.response_end = event.at
+            exchange.response_end, exchange.response_end_position = event.at, event.position
 
     def _on_data(self, event: DataReceived) -> None:
         exchange = self._exchange_for(event.connection_id, event.stream_id, event.push_id)
@@ -271,7 +273,7 @@ class CaptureBuilder:
             exchange.body += event.data[:room]
             exchange.body_truncated = exchange.body_truncated or len(event.data) > room
         if event.end_stream:
-            exchange.response_end = event.at
+            exchange.response_end, exchange.response_end_position = event.at, event.position
 
     def _on_reset(self, event: StreamReset) -> None:
         reset = Reset(event.sender, event.error_code, event.error_name, event.at, _reset_kind(self, event))

@@ -122,6 +122,10 @@ class Exchange:
     reset: Reset | None = None
     # Request fields the capture cannot show (see ``HeadersReceived.unknown_fields``).
     unknown_fields: tuple[str, ...] = ()
+    # Wire order within the connection (``Event.position``) of the request's first header block (client side)
+    # and of the response's last frame (server side): times tie for frames sharing a packet, these do not.
+    request_start_position: int | None = None
+    response_end_position: int | None = None
 
     @property
     def url_known(self) -> bool:
@@ -222,6 +226,8 @@ class Push:
     preload_link: str | None = None
     # Promised request fields the capture cannot show (see ``HeadersReceived.unknown_fields``).
     unknown_fields: tuple[str, ...] = ()
+    # Wire order of the (first) PUSH_PROMISE among the server's events on the connection (``Event.position``).
+    promised_position: int | None = None
 
     @property
     def url_known(self) -> bool:

@@ -181,9 +181,11 @@ class QuicRowReader:
             out.append(ProtocolAnomaly(conn.connection_id, at, sender,
                                        f"frame {frame_number}: tshark's QUIC fields do not line up; "
                                        "some STREAM frames of this datagram may be misread"))
+        decoded: Output = []
         for kind, item in frames.items:
-            out += self._frame(conn, sender, kind, item, at)
-        return out
+            decoded += self._frame(conn, sender, kind, item, at)
+        _stamp_positions(decoded, _last_packet_number(row))
+        return out + decoded
 
     def _same_connection(self, stream: str, number: str) -> str:
         """The udp.stream of the connection this row belongs to: a connection that moved to a new address or
@@ -452,6 +454,21 @@ class QuicRowReader:
 def _sender(conn: _QuicConnection, src: Endpoint) -> Side:
     # The server's address stays put; a client that moved sends from a new one.
     return "server" if src == conn.server and src != conn.client else "client"
+
+
+def _last_packet_number(row: Mapping[str, str]) -> int | None:
+    """The datagram's last packet number: the 1-RTT packet, which carries the HTTP/3 frames."""
+    numbers = _list(row, "quic.packet_number")
+    return _int(numbers[-1]) if numbers and numbers[-1].isdigit() else None
+
+
+def _stamp_positions(events: Output, packet_number: int | None) -> None:
+    """The sender's wire order: its packet number, then the order of the events within the packet."""
+    if packet_number is None:
+        return
+    for rank, event in enumerate(events):
+        if isinstance(event, Event) and event.position is None:
+            event.position = (packet_number << 16) + min(rank, 0xFFFF)
 
 
 def _frames(row: Mapping[str, str]) -> _Frames:

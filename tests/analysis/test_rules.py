@@ -270,26 +270,27 @@ def test_client_requested_anyway_mismatch_credentials() -> None:
 
 
 def test_client_requested_anyway_on_another_connection() -> None:
+    """Requested elsewhere while the push was still claimable: its connection open, the document not yet read."""
     lab, conn, parent = page()
     conn.push(parent, "/a.js", 0.020, content_type=JS, end=0.025)
     document(conn, parent, "/a.js")
-    other = lab.h2(0.05)
-    own = other.request("/a.js", 0.060)
-    other.respond(own, 0.070, content_type=JS, body=b"x", end=0.08)
+    other = lab.h2(0.021)
+    own = other.request("/a.js", 0.022)
+    other.respond(own, 0.023, content_type=JS, body=b"x", end=0.024)
     lab.analyse()
     push = lab.push("/a.js")
     assert push.reason_detail == "mismatch"
     assert "requested on another connection" in evidence(push, "mismatch")
 
 
-def test_server_reset() -> None:
+def test_server_cancelled() -> None:
     lab, conn, parent = page()
     pushed = conn.push(parent, "/style.css", 0.020, end=0.021, complete=False)
     conn.reset(pushed, 0.023, by="server", code=INTERNAL_ERROR)
     document(conn, parent, "/style.css")
     lab.analyse()
     push = lab.push("/style.css")
-    assert (push.outcome, push.reason) == ("wasted", "server-reset")
+    assert (push.outcome, push.reason) == ("wasted", "server-cancelled")
     assert "server sent RST_STREAM INTERNAL_ERROR" in evidence(push, "reset")
 
 

@@ -530,3 +530,16 @@ def test_non_http_bytes_are_not_http2() -> None:
     dec = decoder()
     assert dec.receive("client", b"\x16\x03\x01\x02\x00garbage", 1.0) == []
     assert dec.is_http2 is False
+
+
+def test_events_carry_their_position_in_the_senders_byte_stream() -> None:
+    """Frames fed in one piece (one segment, one timestamp) are still ordered by where they sit on the wire."""
+    events = decode_session(h2_session())
+    server = [e for e in events if e.sender == "server" and not isinstance(e, FrameReceived)]
+    positions = [e.position for e in server]
+    assert all(p is not None for p in positions) and positions == sorted(positions)
+    (promise,) = of(events, PushPromiseReceived)
+    response = next(e for e in of(events, HeadersReceived) if e.sender == "server" and e.stream_id == 1)
+    assert promise.position is not None and response.position is not None and promise.position < response.position
+    chunked = decode_session(h2_session(), chunk=7)
+    assert [e.position for e in chunked] == [e.position for e in events]

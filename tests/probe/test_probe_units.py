@@ -124,7 +124,9 @@ def _push(**changes: object) -> Transfer:
     ({"pushed_twice": True}, [], True, ("cache-duplicated", "pushed-twice")),
     ({"requested_before": True}, [], True, ("wasted", "client-requested-anyway")),
     ({}, [11.0], True, ("wasted", "client-requested-anyway")),
-    ({"reset_by": "server", "reset_code": 8, "ended_at": None}, [], True, ("wasted", "server-reset")),
+    ({"reset_by": "server", "reset_code": 8, "ended_at": None}, [], True, ("wasted", "server-cancelled")),
+    # the server withdrew the promise: the probe's own request is the consequence, not a mismatch
+    ({"reset_by": "server", "reset_code": 8, "ended_at": None}, [11.0], True, ("wasted", "server-cancelled")),
     ({"abandoned": True, "ended_at": None}, [], True, ("wasted", "connection-closed")),
     ({}, [], False, ("wasted", "not-referenced")),
     ({}, [], True, ("wasted", "not-referenced")),  # referenced elsewhere, never claimed on this connection

@@ -255,6 +255,10 @@ def test_stream_frames_line_up_by_their_flags() -> None:
     [headers] = of(events, HeadersReceived)
     assert headers.headers == [(":method", "GET"), (":path", "/")] and headers.end_stream
     assert not of(events, ProtocolAnomaly)
+    # The wire order of the decoded events: packet number 3, then their rank within the packet.
+    settings = next(e for e in events if type(e).__name__ == "SettingsReceived")
+    assert settings.position is not None and headers.position is not None
+    assert settings.position >> 16 == headers.position >> 16 == 3 and settings.position < headers.position
 
 
 def test_rows_without_quic_are_ignored() -> None:

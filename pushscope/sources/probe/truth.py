@@ -11,9 +11,10 @@ cancelled-cached         cache-duplicated   held fresh, so reset as soon as prom
 already-cached           cache-duplicated   held fresh, accepted anyway (never used)
 pushed-twice             cache-duplicated   the URL was already promised on this connection
 rejected                 wasted             reset by the probe without holding a copy
+server-cancelled         wasted             the server withdrew its own push (outranks the probe's own
+                                            request, which is then its consequence)
 client-requested-anyway  wasted             the probe sent its own request (in flight before the promise,
                                             or the pushed response varied on a header that differed)
-server-reset             wasted             the server reset its own push
 connection-closed        wasted             the connection ended before the pushed response completed
 not-referenced           wasted             nothing the probe loaded on this connection needed it (the
                                             detail says when a document elsewhere references it)
@@ -48,7 +49,7 @@ TRUTH_OUTCOMES = {
     "pushed-twice": "cache-duplicated",
     "rejected": "wasted",
     "client-requested-anyway": "wasted",
-    "server-reset": "wasted",
+    "server-cancelled": "wasted",
     "connection-closed": "wasted",
     "not-referenced": "wasted",
 }
@@ -58,6 +59,7 @@ MATCHING_VERDICT_REASONS = {"claimed": ("claimed", "claimed-late")}
 LEGACY_REASONS = {
     "cancelled": "cancelled-cached",
     "already-had-fresh-copy": "already-cached",
+    "server-reset": "server-cancelled",
     "cancelled-uncached": "rejected",
     "requested-anyway": "client-requested-anyway",
     "ignored-not-referenced": "not-referenced",
@@ -131,11 +133,11 @@ def judge(push: Transfer, connection: ProbeConnection, loader: PageLoader, run: 
         reason, detail = "already-cached", "the probe held a fresh copy when it was promised and never used it"
     elif push.pushed_twice:
         reason, detail = "pushed-twice", "the same URL was already promised on this connection"
+    elif push.reset_by == "server":
+        reason, detail = "server-cancelled", f"the server withdrew the push (code {push.reset_code})"
     elif push.requested_before or (push.state != "claimed" and requested_after):
         when = "before the promise arrived" if push.requested_before else "after the promise (not claimable)"
         reason, detail = "client-requested-anyway", f"the probe sent its own request for it {when}"
-    elif push.reset_by == "server":
-        reason, detail = "server-reset", f"the server reset the push (code {push.reset_code})"
     elif not push.complete:
         reason, detail = "connection-closed", "the connection ended before the pushed response completed"
     elif push.state == "claimed":
