@@ -29,6 +29,7 @@ if str(HERE) not in sys.path:
 
 from lab import CLIENT_NAME, CLIENT_VERSION, certs, runner, site  # noqa: E402
 from lab.capture import Capture  # noqa: E402
+from lab.cut import cut_capture  # noqa: E402
 from lab.extclients import run_curl, run_nghttp  # noqa: E402
 from lab.h2client import run_client  # noqa: E402
 from lab.scenarios import SCENARIOS, Scenario  # noqa: E402
@@ -109,6 +110,7 @@ def run_scenario(sc: Scenario, out: Path, work: Path, cert: certs.CertPair | Non
         truth["client_options"] = {"enable_push": o.enable_push, "connections": [list(c) for c in o.connections],
                                    "cancel_paths": list(o.cancel_paths), "cancel_cached": o.cancel_cached,
                                    "rerequest_paths": list(o.rerequest_paths), "keep_cookies": o.keep_cookies,
+                                   "prefetch_paths": list(o.prefetch_paths),
                                    "tls_version": o.tls_version}
 
     problems: list[str] = []
@@ -124,6 +126,8 @@ def run_scenario(sc: Scenario, out: Path, work: Path, cert: certs.CertPair | Non
                                         "reason": "push-disabled", "client_action": "ignored",
                                         "had_fresh_copy": False, "source": "capture"})
         problems = compare(truth, seen)
+    if sc.cut_after_load is not None and not problems:
+        truth = cut_capture(pcap, truth, sc.cut_after_load)
     for c in truth["connections"]:
         errs = c.get("errors") or []
         problems += [f"connection {c['index']}: {e}" for e in errs]

@@ -60,7 +60,8 @@ def run_scenario(sc: Scenario, out: Path, work: Path, cert: certs.CertPair, veri
         "server": SERVER_NAME,
         "server_version": SERVER_VERSION,
         "server_options": {"push_paths": list(sc.server_options.push_paths),
-                           "push_delay": sc.server_options.push_delay},
+                           "push_delay": sc.server_options.push_delay,
+                           "cancel_paths": list(sc.server_options.cancel_paths)},
         "client": CLIENT_NAME,
         "client_version": CLIENT_VERSION,
         "tls": client_truth.pop("tls"),
@@ -69,6 +70,7 @@ def run_scenario(sc: Scenario, out: Path, work: Path, cert: certs.CertPair, veri
         **client_truth,
         "server_pushes": [{"push_id": p.push_id, "push_stream_id": p.stream_id, "path": p.path,
                            "cancelled_by_client": p.cancelled_by_client, "stopped_by_client": p.stopped_by_client,
+                           "cancelled_by_server": p.cancelled_by_server,
                            "sent": p.sent, "reset": p.reset} for p in server_log],
         "client_options": {"connections": [list(c) for c in sc.client_options.connections],
                            "cancel_paths": list(sc.client_options.cancel_paths),
@@ -114,7 +116,8 @@ def decode_capture(pcap: Path, keys: Path, port: int) -> dict:
 
     events = list(read_capture(str(pcap), str(keys), quic_ports=[port]))
     ports = {e.connection_id: e.client.port for e in events if isinstance(e, ConnectionOpened)}
-    seen: dict = {"requests": set(), "promises": set(), "cancels": set(), "stops": set(), "resets": set()}
+    seen: dict = {"requests": set(), "promises": set(), "cancels": set(), "server_cancels": set(), "stops": set(),
+                  "resets": set()}
     for e in events:
         port_of = ports.get(getattr(e, "connection_id", ""), 0)
         if isinstance(e, HeadersReceived) and e.sender == "client":
@@ -123,7 +126,7 @@ def decode_capture(pcap: Path, keys: Path, port: int) -> dict:
         elif isinstance(e, PushPromiseReceived):
             seen["promises"].add((port_of, e.stream_id, e.push_id, dict(e.headers).get(":path")))
         elif isinstance(e, PushCancelled):
-            seen["cancels"].add((port_of, e.push_id))
+            seen["cancels" if e.sender == "client" else "server_cancels"].add((port_of, e.push_id))
         elif isinstance(e, StopSendingReceived) and e.push_id is not None:
             seen["stops"].add((port_of, e.push_id))
         elif isinstance(e, StreamReset) and e.push_id is not None:
@@ -147,6 +150,8 @@ def compare(truth: dict, seen: dict) -> list[str]:
         refusal = {"cancelled": "cancels", "stop-sending": "stops"}.get(push["client_action"])
         if refusal and (push["client_port"], push["push_id"]) not in seen[refusal]:
             problems.append(f"{push['client_action']} of push {push['push_id']} not seen in the capture")
+        if push.get("server_cancelled") and (push["client_port"], push["push_id"]) not in seen["server_cancels"]:
+            problems.append(f"the server's CANCEL_PUSH of push {push['push_id']} not seen in the capture")
     return problems
 
 

@@ -33,7 +33,9 @@ from aioquic.buffer import encode_uint_var
 from aioquic.h3.connection import H3_ALPN, ErrorCode, FrameType, H3Connection, encode_frame
 from aioquic.h3.events import DataReceived, H3Event, HeadersReceived, PushPromiseReceived
 from aioquic.quic.configuration import QuicConfiguration
-from aioquic.quic.events import QuicEvent, StreamReset
+from aioquic.quic.events import QuicEvent, StreamDataReceived, StreamReset
+
+from .server import ControlStreamSniffer
 
 CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")\s]+)['\"]?\s*\)")
 
@@ -89,6 +91,7 @@ class PushRecord:
     reason: str | None = None
     claimed_at: float | None = None
     wait_ms: float | None = None
+    server_cancelled: bool = False  # the server sent CANCEL_PUSH for it
 
 
 class _RefParser(HTMLParser):
@@ -133,11 +136,16 @@ class LabClientProtocol(QuicConnectionProtocol):
         self.pushes: dict[int, PushRecord] = {}
         self.on_promise = None  # set by the page loader: Callable[[int, int, str], PushRecord]
         self._stop_wanted: set[int] = set()
+        # CANCEL_PUSH from the server (read from its control stream, which aioquic reads and discards).
+        self.server_cancelled: set[int] = set()
+        self._sniffer = ControlStreamSniffer(self._server_cancelled, peer_uni=3)
 
     def quic_event_received(self, event: QuicEvent) -> None:
         now = time.monotonic()
         if isinstance(event, StreamReset):
             self._stream_reset(event.stream_id, event.error_code, now)
+        if isinstance(event, StreamDataReceived):
+            self._sniffer.feed(event.stream_id, event.data)
         for h3_event in self.h3.handle_event(event):
             self._h3_event(h3_event, now)
         self._stop_pushes()
@@ -148,6 +156,7 @@ class LabClientProtocol(QuicConnectionProtocol):
             url = f"https://{headers.get(':authority', '')}{headers.get(':path', '/')}"
             assert self.on_promise is not None
             self.pushes[event.push_id] = self.on_promise(event.stream_id, event.push_id, url)
+            self.pushes[event.push_id].server_cancelled = event.push_id in self.server_cancelled
             return
         if isinstance(event, HeadersReceived | DataReceived):
             response = self._response_for(event.stream_id, event.push_id)
@@ -161,6 +170,11 @@ class LabClientProtocol(QuicConnectionProtocol):
                 response.body += event.data
             if event.stream_ended:
                 response.finish(now)
+
+    def _server_cancelled(self, push_id: int) -> None:
+        self.server_cancelled.add(push_id)  # the promise may not have been read yet
+        if push_id in self.pushes:
+            self.pushes[push_id].server_cancelled = True
 
     def _response_for(self, stream_id: int, push_id: int | None) -> Response | None:
         if push_id is None:
@@ -323,8 +337,8 @@ class LabClient:
                                         "initiator": initiator, "at_ms": self.ms(now)})
                 out.append((url, self.cache.entries[url][2], ""))
                 continue
-            push = next((p for p in protocol.pushes.values() if p.url == url and p.client_action == "ignored"),
-                        None)
+            push = next((p for p in protocol.pushes.values()
+                         if p.url == url and p.client_action == "ignored" and not p.server_cancelled), None)
             if push is not None:
                 push.client_action, push.claimed_at = "claimed", now
                 if push.response is None:
@@ -358,6 +372,7 @@ class LabClient:
                 "load_index": push.load_index, "parent_stream_id": push.parent_stream_id, "push_id": push.push_id,
                 "push_stream_id": push.push_stream_id, "url": push.url, "outcome": push.outcome,
                 "reason": push.reason, "client_action": push.client_action, "had_fresh_copy": push.had_fresh_copy,
+                "server_cancelled": push.server_cancelled,
                 "promised_ms": self.ms(push.promised_at),
                 "completed": bool(response and response.ended_at is not None),
                 "status": response.status if response else None,
@@ -407,6 +422,8 @@ def finalize_push(push: PushRecord) -> None:
 
     cache-duplicated/cancelled-cached  refused (CANCEL_PUSH or STOP_SENDING) because we held a fresh copy
     wasted/rejected                    refused, no copy held
+    wasted/server-cancelled            the server sent CANCEL_PUSH for it (we then fetch it ourselves: the
+                                       consequence of the withdrawal, not a mismatch)
     used/claimed                       claimed; the push had finished when we needed it
     used/claimed-late                  claimed; we waited ``wait_ms`` for it to finish
     wasted/connection-closed           claimed or not, the push never completed before the connection closed
@@ -418,6 +435,8 @@ def finalize_push(push: PushRecord) -> None:
     if push.client_action in ("cancelled", "stop-sending"):
         push.outcome, push.reason = (("cache-duplicated", "cancelled-cached") if push.had_fresh_copy
                                      else ("wasted", "rejected"))
+    elif push.server_cancelled and not push.had_fresh_copy:
+        push.outcome, push.reason = "wasted", "server-cancelled"
     elif push.client_action == "claimed" and completed:
         push.outcome, push.reason = "used", "claimed-late" if push.wait_ms is not None else "claimed"
     elif push.had_fresh_copy:

@@ -42,6 +42,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         client_options=ClientOptions(stop_paths=("/style.css",)),
     ),
     Scenario(
+        name="h3-server-cancel",
+        description="The server withdraws its own push of /app.js right after promising it: CANCEL_PUSH on "
+                    "its control stream and a reset of the push stream; the client, which never got the push, "
+                    "requests /app.js itself (the consequence of the withdrawal, not a mismatch).",
+        server_options=ServerOptions(cancel_paths=("/app.js",)),
+    ),
+    Scenario(
         name="h3-two-connections",
         description="The page is loaded on connection 0, then again on a new connection with the HTTP cache "
                     "kept: connection 1's pushes of /style.css and /app.js are cache-duplicated.",

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import aioquic
 from aioquic.asyncio import QuicConnectionProtocol, serve
 from aioquic.asyncio.server import QuicServer
-from aioquic.buffer import Buffer, BufferReadError
-from aioquic.h3.connection import H3_ALPN, ErrorCode, FrameType, H3Connection
+from aioquic.buffer import Buffer, BufferReadError, encode_uint_var
+from aioquic.h3.connection import H3_ALPN, ErrorCode, FrameType, H3Connection, encode_frame
 from aioquic.h3.events import HeadersReceived
 from aioquic.h3.exceptions import NoAvailablePushIDError
 from aioquic.quic.configuration import QuicConfiguration
@@ -50,6 +50,9 @@ def free_udp_port(host: str = "127.0.0.1", prefer: int | None = PREFERRED_PORT) 
 class ServerOptions:
     push_paths: tuple[str, ...] = ("/style.css", "/app.js", "/unused.js")
     push_delay: float = 0.0  # seconds between the promises and the pushed responses
+    # The server withdraws these pushes right after promising them: CANCEL_PUSH on its control stream and a
+    # reset of the push stream aioquic had already opened (RFC 9114 §4.6, §7.2.3).
+    cancel_paths: tuple[str, ...] = ()
 
 
 @dataclass
@@ -61,6 +64,7 @@ class ServerPush:
     path: str
     cancelled_by_client: bool = False
     stopped_by_client: bool = False
+    cancelled_by_server: bool = False
     sent: bool = False
     reset: bool = False
 
@@ -93,17 +97,21 @@ def lab_site() -> Site:
                 lab_site_files.STATIC_CACHE_CONTROL)
 
 
-class _ControlStreamSniffer:
-    """Reads the client's control stream alongside aioquic, which discards CANCEL_PUSH frames unread."""
+class ControlStreamSniffer:
+    """Reads the peer's control stream alongside aioquic, which discards CANCEL_PUSH frames unread.
 
-    def __init__(self, on_cancel_push: Callable[[int], None]) -> None:
+    ``peer_uni`` is stream_id % 4 of the peer's unidirectional streams: 2 for a client, 3 for a server.
+    """
+
+    def __init__(self, on_cancel_push: Callable[[int], None], peer_uni: int = 2) -> None:
         self._on_cancel_push = on_cancel_push
+        self._peer_uni = peer_uni
         self._buffers: dict[int, bytes] = {}
         self._typed: dict[int, bool] = {}
 
     def feed(self, stream_id: int, data: bytes) -> None:
-        if stream_id % 4 != 2 or self._typed.get(stream_id) is False:
-            return  # only client-initiated unidirectional streams can be its control stream
+        if stream_id % 4 != self._peer_uni or self._typed.get(stream_id) is False:
+            return  # only the peer's unidirectional streams can be its control stream
         buffer = self._buffers.get(stream_id, b"") + data
         while True:
             buf = Buffer(data=buffer)
@@ -136,7 +144,7 @@ class PushServerProtocol(QuicConnectionProtocol):
         self._h3: H3Connection | None = None
         self._pushes: dict[int, ServerPush] = {}
         self._stopped: set[int] = set()
-        self._sniffer = _ControlStreamSniffer(self._cancel_push)
+        self._sniffer = ControlStreamSniffer(self._cancel_push)
 
     def quic_event_received(self, event: QuicEvent) -> None:
         if isinstance(event, ProtocolNegotiated) and event.alpn_protocol in H3_ALPN:
@@ -180,6 +188,8 @@ class PushServerProtocol(QuicConnectionProtocol):
                 self._pushes[push.push_id] = push
                 self.log.append(push)
                 pushed.append(push)
+                if push_path in self.options.cancel_paths:
+                    self._withdraw(push)
         if pushed and self.options.push_delay > 0:
             loop = asyncio.get_running_loop()
             loop.call_later(self.options.push_delay, self._send_pushes, pushed)
@@ -188,8 +198,19 @@ class PushServerProtocol(QuicConnectionProtocol):
         self._respond(stream_id, path)
         self.transmit()
 
+    def _withdraw(self, push: ServerPush) -> None:
+        """CANCEL_PUSH from the server (aioquic has no API for it: write the frame ourselves), then the reset."""
+        assert self._h3 is not None
+        control = self._h3._local_control_stream_id
+        assert control is not None
+        self._quic.send_stream_data(control, encode_frame(FrameType.CANCEL_PUSH, encode_uint_var(push.push_id)))
+        self._quic.reset_stream(push.stream_id, ErrorCode.H3_REQUEST_CANCELLED)
+        push.cancelled_by_server = push.reset = True
+
     def _send_pushes(self, pushes: list[ServerPush]) -> None:
         for push in pushes:
+            if push.cancelled_by_server:
+                continue
             if push.cancelled_by_client:
                 # RFC 9114 §7.2.3: a server that has opened the push stream resets it.
                 self._quic.reset_stream(push.stream_id, ErrorCode.H3_REQUEST_CANCELLED)

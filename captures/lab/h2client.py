@@ -67,6 +67,8 @@ class ClientOptions:
     cancel_paths: tuple[str, ...] = ()  # RST_STREAM(CANCEL) pushes for these paths
     cancel_cached: bool = False  # RST_STREAM(CANCEL) pushes for URLs fresh in the HTTP cache
     rerequest_paths: tuple[str, ...] = ()  # request these itself even when a push was promised
+    # requested with each page's document, in the same write (like a browser's preload scanner)
+    prefetch_paths: tuple[str, ...] = ()
     keep_cookies: bool = True
     idle_wait: float = 0.3  # idle time after the last load before GOAWAY (late pushes)
     pause_between_loads: float = 0.1
@@ -489,7 +491,7 @@ class Connection:
             st.reset_code = int(ErrorCodes.CANCEL)
 
     # -- requests --------------------------------------------------------------------------
-    def send_request(self, url: str, initiator: str) -> Stream:
+    def send_request(self, url: str, initiator: str, *, flush: bool = True) -> Stream:
         parts = urlsplit(url)
         if self.closed or self.h2.state_machine.state == h2.connection.ConnectionState.CLOSED:
             st = Stream(stream_id=-1, url=url, opened_at=time.monotonic(), reset_by="not-sent")
@@ -506,7 +508,8 @@ class Connection:
         st = Stream(stream_id=sid, url=url, opened_at=time.monotonic())
         self.streams[sid] = st
         self.h2.send_headers(sid, headers, end_stream=True)
-        self._flush()
+        if flush:
+            self._flush()
         return st
 
     def find_unclaimed_push(self, url: str) -> PushRecord | None:
@@ -619,7 +622,9 @@ class Client:
         conn.load_index = load_index
         doc_url = conn.url(path)
         seen: set[str] = {doc_url}
-        results = self.fetch_all(conn, [(doc_url, "document", None)], load_index)
+        prefetch = [(conn.url(p), "prefetch", doc_url) for p in self.opts.prefetch_paths]
+        results = self.fetch_all(conn, [(doc_url, "document", None), *prefetch], load_index)
+        results = results[:1]  # the prefetched resources are in the cache now; the page's references say if needed
         wave: list[tuple[str, str, str | None]] = []
         for url, body, ctype in results:
             if "html" in ctype or url.endswith((".html", "/")):
@@ -674,8 +679,9 @@ class Client:
                 st = conn.upgrade_stream
                 conn.upgrade_stream = None
             else:
-                st = conn.send_request(url, initiator)
+                st = conn.send_request(url, initiator, flush=False)  # one write for all: as a browser batches
             waiting.append((url, initiator, referrer, st, None, now))
+        conn._flush()
 
         conn.pump(until=lambda: all(w[3].done for w in waiting))
 

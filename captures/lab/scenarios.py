@@ -22,6 +22,8 @@ class Scenario:
     # for the external clients
     paths: tuple[str, ...] = ("/index.html",)
     nghttp_upgrade: bool = False
+    # Cut the capture after this page load (editcap -A), as if the capture had started later (see lab/cut.py).
+    cut_after_load: int | None = None
 
     @property
     def transport(self) -> str:
@@ -55,6 +57,15 @@ SCENARIOS: tuple[Scenario, ...] = (
                     "connection (new TLS session) with the HTTP cache kept: connection 1's pushes "
                     "of /style.css and /app.js are cache-duplicated.",
         client_options=ClientOptions(tls_version="1.3", connections=TWO_CONNECTIONS),
+    ),
+    Scenario(
+        name="nginx-cut-after-first-load",
+        server="nginx", server_options={"mode": "push"},
+        description="As nginx-second-connection, but the capture is cut with editcap after the first "
+                    "load: only connection 0's closing records (no handshake) remain of it, so what the "
+                    "client held is not in the capture and connection 1's pushes can only be unknown.",
+        client_options=ClientOptions(tls_version="1.3", connections=TWO_CONNECTIONS),
+        cut_after_load=0,
     ),
     Scenario(
         name="nginx-cancel-cached",
@@ -109,6 +120,15 @@ SCENARIOS: tuple[Scenario, ...] = (
         server="nghttpd", server_tls=False,
         description="nghttpd --no-tls, h2c with prior knowledge; one load of /; python client.",
         client_options=ClientOptions(transport="h2c-prior-knowledge", connections=(("/",),)),
+    ),
+    Scenario(
+        name="nghttpd-h2c-one-segment",
+        server="nghttpd", server_tls=False,
+        description="nghttpd --no-tls, h2c prior knowledge; the client requests / and /style.css in one "
+                    "write, and nghttpd answers in one segment: the PUSH_PROMISE of /style.css is written "
+                    "before the end of the client's own /style.css response, with the same timestamp.",
+        client_options=ClientOptions(transport="h2c-prior-knowledge", connections=(("/",),),
+                                     prefetch_paths=("/style.css",)),
     ),
     Scenario(
         name="nghttpd-h2c-nghttp",

@@ -78,16 +78,17 @@ class UnreadableTraffic:
     """Per client and server address, the connections and conversations the capture holds but could not read.
 
     Keyed by the server's address too: only traffic with the same server can have put its resources in the
-    client's cache (a client's unreadable connection to some other site says nothing about this one).
+    client's cache (a client's unreadable connection to some other site says nothing about this one). The pair
+    is unordered: without its handshake or SYN, which end of an unreadable connection was the client is a guess.
     """
 
     def __init__(self, capture: Capture) -> None:
-        by_client: dict[tuple[str, str], list[tuple[float, str]]] = {}
+        by_client: dict[frozenset[str], list[tuple[float, str]]] = {}
         named: set[str] = set()
         for conn in capture.connections.values():
             if conn.decrypted is False:
                 named.add(conn.id)
-                by_client.setdefault((conn.client.address, conn.server.address), []).append(
+                by_client.setdefault(frozenset((conn.client.address, conn.server.address)), []).append(
                     (conn.opened_at, f"connection {conn.id} ({conn.client} to {conn.server}) could not be decrypted"))
         for conversation in capture.conversations:
             if conversation.status != "undecodable" or conversation.connection_id in named:
@@ -95,7 +96,7 @@ class UnreadableTraffic:
             where = f"{conversation.transport.upper()} {conversation.client} to {conversation.server}"
             why = f": {conversation.reason}" if conversation.reason else ""
             at = conversation.first_at if conversation.first_at is not None else float("-inf")
-            key = (conversation.client.address, conversation.server.address)
+            key = frozenset((conversation.client.address, conversation.server.address))
             by_client.setdefault(key, []).append((at, f"{where} could not be read{why}"))
         for entries in by_client.values():
             entries.sort(key=lambda entry: entry[0])
@@ -103,6 +104,6 @@ class UnreadableTraffic:
 
     def before(self, client: str, server: str, at: float, *, shown: int = 3) -> tuple[int, list[str]]:
         """How much of the client's traffic with ``server`` that began by ``at`` was unreadable; the first few."""
-        entries = self._by_client.get((client, server), [])
+        entries = self._by_client.get(frozenset((client, server)), [])
         count = bisect_right(entries, at, key=lambda entry: entry[0])
         return count, [text for _, text in entries[:min(count, shown)]]

@@ -290,8 +290,14 @@ class CaptureBuilder:
             push.reset = Reset(event.sender, 0, "CANCEL_PUSH", event.at, "CANCEL_PUSH")
 
     def _record_reset(self, connection_id: str, stream_id: int, push_id: int | None, reset: Reset) -> None:
-        exchange = self._exchange_for(connection_id, stream_id, push_id)
-        assert exchange is not None
+        conn = self.capture.connections.get(connection_id)
+        # An HTTP/3 unidirectional stream never carries a request: a reset of one whose push ID never showed
+        # (a push stream reset before its first bytes) belongs to the connection's timeline, not to an exchange.
+        uni = push_id is None and conn is not None and conn.protocol == "h3" and bool(stream_id & 2)
+        exchange = self._exchange_for(connection_id, stream_id, push_id, create=not uni)
+        if exchange is None:
+            self._connection_record(connection_id, reset, stream_id)
+            return
         if exchange.reset is None:
             exchange.reset = reset
         if reset.kind != "RST_STREAM":  # an RST_STREAM frame is already on the timeline from its FrameReceived
@@ -300,6 +306,12 @@ class CaptureBuilder:
             push = self.capture.push_for_exchange(exchange)
             if push is not None and push.reset is None:
                 push.reset = reset
+
+
+    def _connection_record(self, connection_id: str, reset: Reset, stream_id: int) -> None:
+        conn = self.capture.connections.get(connection_id)
+        if conn is not None and reset.kind != "RST_STREAM":
+            conn.frames.append(FrameRecord(reset.at, reset.by, reset.kind, 4, (reset.name,), stream_id))
 
 
 def _reset_kind(builder: CaptureBuilder, event: StreamReset) -> str:

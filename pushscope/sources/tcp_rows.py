@@ -198,7 +198,9 @@ class TcpRowReader:
             no_handshake="its handshake is not in the capture (it started mid-connection), so it cannot be decrypted",
             covered="the key log has its client random, but decryption still failed (wrong or partial secrets?)")
         message = f"{where}: {conn.app_records} encrypted records not decrypted: {why}"
-        return [Diagnostic("warning", message, conn.connection_id, "not-decrypted")]
+        # The model must know too: an unreadable connection may hide what the client already holds.
+        return [ConnectionUpdated(conn.connection_id, conn.last_at, decrypted=False),
+                Diagnostic("warning", message, conn.connection_id, "not-decrypted")]
 
     def _decoder_leftovers(self, conn: _TcpConnection) -> Output:
         decoder = conn.decoder
