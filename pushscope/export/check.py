@@ -1,8 +1,9 @@
 """``pushscope check``: push budgets for CI. Exit 1 names the pushes that broke a budget; 0 when within.
 
-Works on a report dict, so it checks a capture or a saved JSON report alike. Budgets (each optional):
-wasted bytes (the summary's ``wasted_bytes``), wasted ratio (wasted bytes / all pushed bytes), and the number
-of cache-duplicated and of unknown pushes. A budget is broken when the measured value is greater than it.
+Works on a report dict, so it checks a capture or a saved JSON report alike. Budgets: wasted bytes (the
+summary's ``wasted_bytes``), wasted ratio (wasted bytes / all pushed bytes), and the number of cache-duplicated
+and of unknown pushes. A budget is broken when the measured value is greater than it. With no budget given,
+``DEFAULT_BUDGETS`` apply (never a silent pass): at most a quarter of the pushed bytes wasted, no push unjudged.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pushscope.export.coverage import Coverage, coverage_of
 from pushscope.units import fmt_bytes
 
 
@@ -19,6 +21,22 @@ class Budgets:
     max_wasted_ratio: float | None = None
     max_cache_duplicated: int | None = None
     max_unknown: int | None = None
+    defaults: bool = False  # these are DEFAULT_BUDGETS, applied because no budget was given
+
+    @property
+    def given(self) -> bool:
+        return any(value is not None for value in (self.max_wasted_bytes, self.max_wasted_ratio,
+                                                    self.max_cache_duplicated, self.max_unknown))
+
+    def describe(self) -> str:
+        parts = [f"{name} {value:g}" if isinstance(value, float) else f"{name} {value}" for name, value in (
+            ("--max-wasted-bytes", self.max_wasted_bytes), ("--max-wasted-ratio", self.max_wasted_ratio),
+            ("--max-cache-duplicated", self.max_cache_duplicated), ("--max-unknown", self.max_unknown))
+            if value is not None]
+        return (", ".join(parts) or "none") + (" (the defaults: no --max-* option given)" if self.defaults else "")
+
+
+DEFAULT_BUDGETS = Budgets(max_wasted_ratio=0.25, max_unknown=0, defaults=True)
 
 
 @dataclass(slots=True)
@@ -41,21 +59,35 @@ class Violation:
 class CheckResult:
     measured: dict[str, float]
     violations: list[Violation]
+    budgets: Budgets = field(default_factory=Budgets)
+    coverage: Coverage = field(default_factory=Coverage)
+    allow_undecrypted: bool = False
+
+    @property
+    def undecrypted(self) -> bool:
+        """The capture could not be fully read: a gate must not pass on what it did not see."""
+        return self.coverage.nothing_decoded or (bool(self.coverage.undecoded) and not self.allow_undecrypted)
 
     @property
     def ok(self) -> bool:
-        return not self.violations
+        return not self.violations and not self.undecrypted
+
+    @property
+    def verdict(self) -> str:
+        return "UNDECRYPTED" if self.undecrypted else "FAIL" if self.violations else "OK"
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.ok else 1
+        """0 within budget; 1 a budget exceeded; 3 application data not decoded (see pushscope.cli.exitcodes)."""
+        return 3 if self.undecrypted else 1 if self.violations else 0
 
 
 def _wasted(push: dict[str, Any]) -> bool:
     return push["outcome"] == "wasted" or push["cost"]["wasted_bytes"] > 0
 
 
-def check_report(report: dict[str, Any], budgets: Budgets) -> CheckResult:
+def check_report(report: dict[str, Any], budgets: Budgets, coverage: Coverage | None = None, *,
+                 allow_undecrypted: bool = False) -> CheckResult:
     pushes = report["pushes"]
     wasted_bytes = report["summary"]["wasted_bytes"]
     pushed_bytes = sum(p["pushed_bytes"] for p in pushes)
@@ -77,15 +109,23 @@ def check_report(report: dict[str, Any], budgets: Budgets) -> CheckResult:
     ]
     violations = [Violation(name, limit, value, offenders)
                   for name, limit, value, offenders in checks if limit is not None and value > limit]
-    return CheckResult(measured, violations)
+    return CheckResult(measured, violations, budgets, coverage or coverage_of(report), allow_undecrypted)
 
 
 def render_check(result: CheckResult, source: str) -> str:
     m = result.measured
-    head = (f"pushscope check {source}: {'OK' if result.ok else 'FAIL'} — wasted {fmt_bytes(int(m['wasted_bytes']))}"
+    head = (f"pushscope check {source}: {result.verdict} — wasted {fmt_bytes(int(m['wasted_bytes']))}"
             f" of {fmt_bytes(int(m['pushed_bytes']))} pushed (ratio {m['wasted_ratio']:.3f}), "
             f"{int(m['cache_duplicated'])} cache-duplicated, {int(m['unknown'])} unknown")
-    lines = [head]
+    lines = [head, f"  budgets: {result.budgets.describe()}"]
+    coverage = result.coverage
+    if coverage.undecoded:
+        lines.append(f"  {coverage.headline()}")
+        lines += [f"    {cid or '-'}: {why}" for cid, why in coverage.undecoded[:10]]
+        if len(coverage.undecoded) > 10:
+            lines.append(f"    … and {len(coverage.undecoded) - 10} more")
+        if result.undecrypted and not coverage.nothing_decoded:
+            lines.append("  (--allow-undecrypted judges the connections that were decoded)")
     for violation in result.violations:
         lines.append(f"  budget exceeded: {violation.describe()}")
         for push in violation.pushes:

@@ -113,7 +113,8 @@ def _fmt_summary(key: str, value: float | int | None, signed: bool = False) -> s
 
 def render_diff_text(diff: dict[str, Any]) -> str:
     a, b = diff["before"], diff["after"]
-    lines = [f"pushscope diff: {a['name']} = {a['source']}  →  {b['name']} = {b['source']}", "", "Resources"]
+    notes = [f"{side['name']}: {side['coverage']}" for side in (a, b) if side.get("coverage")]
+    lines = notes + [f"pushscope diff: {a['name']} = {a['source']}  →  {b['name']} = {b['source']}", "", "Resources"]
     lines.append(f"  {'push before':<20} {'push after':<20} {'bytes before':>12} {'bytes after':>12} "
                  f"{'ready before':>13} {'ready after':>13}  resource")
     for row in diff["resources"]:

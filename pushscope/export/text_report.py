@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pushscope.export.coverage import coverage_of
 from pushscope.export.json_report import report_dict
 from pushscope.export.wording import cost_phrases
 from pushscope.model.entities import Capture
@@ -15,7 +16,9 @@ OUTCOME_GLYPHS = {"used": "✔", "wasted": "✘", "cache-duplicated": "◆", "un
 def render_text(capture: Capture, *, redact: bool = True) -> str:
     report = report_dict(capture, redact=redact)
     start = capture.started_at or 0.0
-    lines = [f"pushscope report: {capture.name or capture.source}", ""]
+    headline = coverage_of(report).headline()  # first, so nobody reads the zeros below as a clean result
+    lines = [headline] if headline else []
+    lines += [f"pushscope report: {capture.name or capture.source}", ""]
     lines.append("Connections")
     for conn in report["connections"]:
         tls = f"TLS {conn['tls_version']}" if conn["tls_version"] else conn["transport"]

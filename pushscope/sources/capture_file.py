@@ -49,9 +49,15 @@ def read_capture(
     *,
     cancel: threading.Event | None = None,
     quic_ports: list[int] | None = None,
+    keylog_origin: str | None = None,
 ) -> Iterator[SourceItem]:
-    """Yield events in capture order, progress every ~0.2 s, and diagnostics for whatever is missing."""
-    keylog_path, keylog_origin = resolve_keylog(keylog)
+    """Yield events in capture order, progress every ~0.2 s, and diagnostics for whatever is missing.
+
+    ``keylog_origin`` says where a key log the caller already chose came from (the CLI resolves it, see
+    ``pushscope.cli.keys``); without it, ``keylog`` or else $SSLKEYLOGFILE is used.
+    """
+    keylog_path, keylog_origin = (keylog or None, keylog_origin) if keylog_origin is not None else \
+        resolve_keylog(keylog)
     if not Path(path).is_file():
         yield Diagnostic("error", f"capture file {path} does not exist", code="no-capture")
         yield SourceFinished()

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from export_models import PUBLIC_H2, XSS_URL_PAYLOAD, build_capture
 
-from pushscope.export.check import Budgets, check_report
-from pushscope.export.commands import run_check, run_diff
+from pushscope.cli.check import run_check
+from pushscope.cli.diff import run_diff
+from pushscope.export.check import Budgets, CheckResult, check_report
 from pushscope.export.diff import diff_reports
 from pushscope.export.json_report import render_json, report_dict
 
@@ -53,7 +54,9 @@ def test_diff_per_resource_and_summary() -> None:
 @pytest.mark.parametrize("fmt", ["text", "html", "json"])
 def test_run_diff_formats(reports: tuple[Path, Path], tmp_path: Path, fmt: str) -> None:
     out = tmp_path / f"diff.{fmt}"
-    assert run_diff([str(reports[0]), str(reports[1]), "--format", fmt, "-o", str(out)]) == 0
+    # The model holds one conversation that could not be decrypted: a comparison says so and fails closed.
+    assert run_diff([str(reports[0]), str(reports[1]), "--format", fmt, "-o", str(out)]) == 3
+    assert run_diff([str(reports[0]), str(reports[1]), "--format", fmt, "-o", str(out), "--allow-undecrypted"]) == 0
     text = out.read_text(encoding="utf-8")
     if fmt == "json":
         assert json.loads(text)["summary"]["pushes"] == {"before": 6, "after": 5, "delta": -1}
@@ -83,33 +86,41 @@ def test_run_diff_unreadable(tmp_path: Path, reports: tuple[Path, Path], capsys:
 
 def test_check_budgets() -> None:
     report = report_dict(build_capture())
-    assert check_report(report, Budgets()).exit_code == 0
-    assert check_report(report, Budgets(max_wasted_bytes=3030, max_cache_duplicated=1, max_unknown=1)).ok
-    result = check_report(report, Budgets(max_wasted_bytes=3029))
+    assert check_report(report, Budgets()).exit_code == 3  # one conversation was not decrypted
+
+    def judge(budgets: Budgets) -> CheckResult:
+        return check_report(report, budgets, allow_undecrypted=True)
+
+    assert judge(Budgets()).exit_code == 0
+    assert judge(Budgets(max_wasted_bytes=3030, max_cache_duplicated=1, max_unknown=1)).ok
+    result = judge(Budgets(max_wasted_bytes=3029))
     assert [v.budget for v in result.violations] == ["max-wasted-bytes"]
     assert {p["url"] for p in result.violations[0].pushes} == {"https://example.test/app.js",
                                                                "https://example.test/h3.js"}
-    ratio = check_report(report, Budgets(max_wasted_ratio=0.05)).measured["wasted_ratio"]
+    ratio = judge(Budgets(max_wasted_ratio=0.05)).measured["wasted_ratio"]
     assert ratio == pytest.approx(3030 / sum(p["pushed_bytes"] for p in report["pushes"]))
-    assert not check_report(report, Budgets(max_wasted_ratio=0.05)).ok
-    assert not check_report(report, Budgets(max_cache_duplicated=0)).ok
-    assert not check_report(report, Budgets(max_unknown=0)).ok
+    assert not judge(Budgets(max_wasted_ratio=0.05)).ok
+    assert not judge(Budgets(max_cache_duplicated=0)).ok
+    assert not judge(Budgets(max_unknown=0)).ok
 
 
 def test_run_check_exit_codes(reports: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     before = str(reports[0])
-    assert run_check([before, "--max-wasted-bytes", "100000"]) == 0
+    assert run_check([before, "--max-wasted-bytes", "100000"]) == 3
+    assert "PARTLY DECODED: 1 of 3 connections" in capsys.readouterr().out
+    before = "--allow-undecrypted", before
+    assert run_check([*before, "--max-wasted-bytes", "100000"]) == 0
     assert "OK" in capsys.readouterr().out
-    assert run_check([before, "--max-wasted-bytes", "0", "--max-unknown", "0"]) == 1
+    assert run_check([*before, "--max-wasted-bytes", "0", "--max-unknown", "0"]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "--max-wasted-bytes" in out and "--max-unknown" in out
     assert "https://example.test/app.js" in out and "reset-by-client" in out and "font.woff2" in out
     assert run_check([str(tmp_path / "nope.pcapng")]) == 2
-    assert "no such file" in capsys.readouterr().err
+    assert "does not exist" in capsys.readouterr().err
     garbage = tmp_path / "garbage.pcapng"
     garbage.write_bytes(b"this is not a capture")
     assert run_check([str(garbage)]) == 2
-    assert run_check([before, "--max-unknown", "5", "-q"]) == 0
+    assert run_check([*before, "--max-unknown", "5", "-q"]) == 0
     assert capsys.readouterr().out == ""
 
 

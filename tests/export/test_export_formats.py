@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from export_models import AUTH_SECRET, CHROMIUM, COOKIE_SECRET, PUBLIC_H2, REPO, SET_COOKIE_SECRET, build_capture
 
-from pushscope.export.commands import FORMATS, emit_report, render_report
+from pushscope.cli import main
+from pushscope.export.commands import FORMATS, render_report
 
 TEXT_FORMATS = [f for f in FORMATS if f != "png"]
 SECRETS = (COOKIE_SECRET, SET_COOKIE_SECRET, AUTH_SECRET, "c00k1e", "s3cr3t")
@@ -53,16 +54,24 @@ def _png_size(data: bytes) -> tuple[int, int]:
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (CI installs it)")
 def test_png(tmp_path: Path) -> None:
     out = tmp_path / "report.png"
-    assert emit_report(build_capture(), "png", str(out)) == 0
+    out.write_bytes(render_report(build_capture(), "png"))  # type: ignore[arg-type]
     width, height = _png_size(out.read_bytes())
     assert width == 1400 and height >= 900
     assert out.stat().st_size > 20_000, "a blank page compresses far smaller than a drawn report"
 
 
 def test_png_without_chromium(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))
+    import shutil
+
+    tshark = shutil.which("tshark")
+    if tshark is None:
+        pytest.skip("tshark is not installed")
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "tshark").symlink_to(tshark)  # a PATH with tshark and no Chromium
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
     monkeypatch.delenv("PUSHSCOPE_CHROMIUM", raising=False)
-    assert emit_report(build_capture(), "png", str(tmp_path / "x.png")) == 2
+    capture = REPO / "captures" / "nginx-push-basic.pcapng"
+    assert main(["report", str(capture), "-o", str(tmp_path / "x.png")]) == 4  # the format chosen by -o
     assert "needs Chromium" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
 

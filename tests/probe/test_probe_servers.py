@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from pushscope.cli.probe import probe_options, probe_parser
 from pushscope.model.entities import Capture
 from pushscope.pipeline import load_capture
-from pushscope.probe_cli import probe_options, probe_parser
 from pushscope.sources.probe.recording import load_saved_session, write_session
 from pushscope.sources.probe.session import SessionResult, run_session
 from pushscope.sources.probe.truth import build_capture, compare_with_capture

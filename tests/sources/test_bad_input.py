@@ -211,8 +211,8 @@ def test_control_with_the_right_key_log_decrypts(session: Session, capsys: pytes
 def test_capture_without_key_log_still_lists_the_connection(name: str, request: pytest.FixtureRequest,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     session = request.getfixturevalue(name)
-    code, out = report(capsys, str(session.capture))
-    assert code == 0
+    code, out = report(capsys, str(session.capture), "--no-keylog")
+    assert code == 3  # nothing decoded
     connection = next(line for line in out.splitlines() if f"-> 127.0.0.1:{session.port}" in line)
     assert f"SNI={SNI}" in connection and f"TLS {session.tls}" in connection
     sent = re.search(r"sent c/s=([\d.]+) (B|KiB)/([\d.]+) (B|KiB)", connection)
@@ -225,8 +225,9 @@ def test_capture_without_key_log_still_lists_the_connection(name: str, request: 
 def test_capture_without_key_log_warns(name: str, request: pytest.FixtureRequest,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     session = any_session(request, name)
-    code, out = report(capsys, str(session.capture))
-    assert code == 0
+    code, out = report(capsys, str(session.capture), "--no-keylog")
+    assert code == 3
+    assert out.startswith("NOTHING DECODED: 1 connection with application data")
     assert "[warning]" in out and "not decrypted" in out and "no key log" in out
 
 
@@ -235,7 +236,8 @@ def test_capture_without_key_log_warns(name: str, request: pytest.FixtureRequest
 def test_wrong_key_log(name: str, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]) -> None:
     session = any_session(request, name)
     code, out = report(capsys, str(session.capture), "--keylog", str(session.other_keylog))
-    assert code == 0
+    assert code == 3
+    assert out.startswith("NOTHING DECODED")
     assert "not decrypted" in out and "no secret for client random" in out
 
 
@@ -243,8 +245,8 @@ def test_wrong_key_log(name: str, request: pytest.FixtureRequest, capsys: pytest
 def test_key_log_that_does_not_exist(session: Session, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "keys.txt"
     code, out = report(capsys, str(session.capture), "--keylog", str(missing))
-    assert f"key log {missing}" in out and "does not exist" in out
-    assert "[error]" in out
+    assert out == f"pushscope report: key log (from --keylog) {missing} does not exist\n"  # stderr only
+    assert code == 2
 
 
 @pytest.mark.servers
@@ -252,16 +254,27 @@ def test_key_log_from_environment_that_does_not_exist(session: Session, capsys: 
                                                       monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     missing = tmp_path / "env-keys.txt"
     monkeypatch.setenv("SSLKEYLOGFILE", str(missing))
-    _, out = report(capsys, str(session.capture))
-    assert f"key log {missing} (from SSLKEYLOGFILE) does not exist" in out
+    alone = tmp_path / "alone.pcapng"  # no key log beside it, so $SSLKEYLOGFILE is the one used
+    shutil.copy(session.capture, alone)
+    code, out = report(capsys, str(alone))
+    assert out == f"pushscope report: key log (from SSLKEYLOGFILE) {missing} does not exist\n"
+    assert code == 2
+
+
+@pytest.mark.servers
+def test_key_log_beside_the_capture_is_found(session: Session, capsys: pytest.CaptureFixture[str]) -> None:
+    assert session.keylog == session.capture.with_suffix(".keys")
+    code, out = report(capsys, str(session.capture))
+    assert code == 0 and "not decrypted" not in out and f"https://{SNI}/style.css" in out
 
 
 @pytest.mark.servers
 def test_file_that_is_not_a_key_log(session: Session, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     bogus = tmp_path / "notes.txt"
     bogus.write_text("these are my notes\nnot secrets at all\n")
-    _, out = report(capsys, str(session.capture), "--keylog", str(bogus))
+    code, out = report(capsys, str(session.capture), "--keylog", str(bogus))
     assert "not an NSS key log" in out and str(bogus) in out
+    assert code == 2 and "Connections" not in out  # an error before any report
 
 
 @pytest.mark.servers

@@ -1,8 +1,8 @@
-"""``pushscope probe URL`` and ``pushscope live -i IFACE``: the active probe and live capture, headless.
+"""``pushscope probe URL``: the active probe, headless or in the inspector.
 
-Both print the same report as ``pushscope report`` (``--format text|json``). For the TUI, ``probe_events``
-and ``live_events`` yield the sources' items (events, diagnostics, progress) as they happen, like a capture
-source, so the inspector can fold them while the page loads or the traffic flows.
+It prints the same report as ``pushscope report`` (``--format text|json``). For the TUI, ``probe_events``
+yields the probe's items (events, diagnostics, progress) as they happen, like a capture source, so the
+inspector can fold them while the page loads.
 """
 
 from __future__ import annotations
@@ -11,13 +11,16 @@ import argparse
 import asyncio
 import os
 import queue
-import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from pushscope.cli.args import add_output
+from pushscope.cli.errors import command, say
+from pushscope.cli.exitcodes import Exit
+from pushscope.cli.output import check_output_path, format_for, write_output
 from pushscope.events import Diagnostic, Event, SourceFinished, SourceProgress
 
 PROBE_EPILOG = """\
@@ -55,8 +58,9 @@ def probe_parser() -> argparse.ArgumentParser:
                              "time can be decrypted; default: $SSLKEYLOGFILE")
     parser.add_argument("--save", metavar="FILE", help="save the session (JSON lines) for `pushscope FILE`")
     parser.add_argument("--format", choices=["tui", "text", "json"], default=None,
-                        help="tui: the inspector, filling in live (default on a terminal); text or json: headless")
-    parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+                        help="tui: the inspector, filling in live (default on a terminal without -o); text or "
+                             "json: headless (default: from the -o extension, else text)")
+    add_output(parser)
     parser.add_argument("--no-redact", action="store_true", help="keep Cookie/Set-Cookie/Authorization values")
     parser.add_argument("-H", "--header", action="append", default=[], metavar="'NAME: VALUE'",
                         help="an extra request header (repeatable)")
@@ -108,27 +112,30 @@ def _options_dict(options: Any) -> dict[str, Any]:
             "insecure": options.insecure, "concurrency": options.concurrency, "linger": options.linger}
 
 
-def _resolve_format(args: argparse.Namespace) -> str:
+def resolve_format(args: argparse.Namespace) -> str:
+    """--format; else the -o extension (text or json); else the inspector on a terminal, text otherwise."""
     if args.format is None:
-        args.format = "tui" if sys.stdout.isatty() and not args.output else "text"
-    return args.format
+        default = "tui" if sys.stdout.isatty() and not args.output else "text"
+        args.format = format_for(args.output, None, ("text", "json"), default)
+    return str(args.format)
 
 
-def _open_inspector(name: str, read: Any, source: str) -> int:
+def open_inspector(name: str, read: Any, source: str) -> int:
     from pushscope.tui.app import PushscopeApp
 
     PushscopeApp(name, None, reader=read, live=True, source=source).run()
     return 0
 
 
-def run_probe(argv: Sequence[str]) -> int:
+@command("probe")
+def run_probe(argv: list[str]) -> int:
     parser = probe_parser()
-    args = parser.parse_args(list(argv))
+    args = parser.parse_args(argv)
     try:
         options = probe_options(args)
     except ValueError as exc:
         parser.error(str(exc))
-    if _resolve_format(args) == "tui":
+    if resolve_format(args) == "tui":
         def read(cancel: threading.Event) -> Any:
             stream = probe_events(options)
             for item in stream:
@@ -137,16 +144,14 @@ def run_probe(argv: Sequence[str]) -> int:
                     break
                 yield item
 
-        return _open_inspector(f"probe {options.url}", read, "probe")
+        return open_inspector(f"probe {options.url}", read, "probe")
     from pushscope.sources.probe.report import probe_report, render_probe_text
     from pushscope.sources.probe.session import run_session
     from pushscope.sources.probe.truth import build_capture
 
-    try:
-        result = run_session(options)
-    except KeyboardInterrupt:
-        print("pushscope probe: interrupted", file=sys.stderr)
-        return 130
+    if args.output:
+        check_output_path(args.output, (args.keylog,))  # before the page loads, not after
+    result = run_session(options)
     capture = build_capture(result.items, result.name, result.truth)
     if args.save:
         from pushscope.sources.probe.recording import write_session
@@ -161,16 +166,13 @@ def run_probe(argv: Sequence[str]) -> int:
         text = json.dumps(report, indent=2) + "\n"
     else:
         text = render_probe_text(capture, result.runs_by_connection, result.truth, result.runs, redact=redact)
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
+    write_output(text, args.output, inputs=(args.keylog, args.save))
     if not result.loaded:
         for diagnostic in capture.diagnostics:
             if diagnostic.level == "error":
-                print(f"pushscope probe: {diagnostic.message}", file=sys.stderr)
-        return 2
-    return 0
+                say("probe", diagnostic.message)
+        return Exit.INPUT_ERROR
+    return Exit.OK
 
 
 class ProbeEventStream:
@@ -244,102 +246,3 @@ def probe_events(args: argparse.Namespace | Sequence[str] | Any) -> ProbeEventSt
     if not isinstance(args, argparse.Namespace):
         args = probe_parser().parse_args(list(args))
     return ProbeEventStream(probe_options(args))
-
-
-# --------------------------------------------------------------------------------------------------------
-# live
-# --------------------------------------------------------------------------------------------------------
-def live_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="pushscope live",
-        description="Capture through tshark and fold HTTP/2 and HTTP/3 push traffic as it arrives. Stop with "
-                    "Ctrl-C or --duration; everything seen so far is reported.")
-    parser.add_argument("-i", "--interface", required=True, help="interface to capture on (tshark -D lists them)")
-    parser.add_argument("--keylog", metavar="FILE",
-                        help="NSS key log a client keeps writing (SSLKEYLOGFILE); default: $SSLKEYLOGFILE")
-    parser.add_argument("-f", "--filter", dest="capture_filter", metavar="FILTER",
-                        help="capture filter (BPF), e.g. 'tcp port 443 or udp port 443'")
-    parser.add_argument("-w", "--write", dest="write_to", metavar="FILE", help="also write the packets to FILE")
-    parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
-    parser.add_argument("--quic-port", type=int, action="append", default=[], metavar="PORT",
-                        help="decode UDP PORT as QUIC (443 always is; repeatable)")
-    parser.add_argument("--format", choices=["tui", "text", "json"], default=None,
-                        help="tui: the inspector, filling in live (default on a terminal); text or json: headless")
-    parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
-    parser.add_argument("--no-redact", action="store_true", help="keep Cookie/Set-Cookie/Authorization values")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on standard error")
-    return parser
-
-
-def live_events(interface: str, *, keylog: str | None = None, capture_filter: str | None = None,
-                write_to: str | None = None, duration: float | None = None, quic_ports: Sequence[int] = (),
-                stop: threading.Event | None = None) -> Iterator[Event | Diagnostic | SourceProgress | SourceFinished]:
-    """Live capture as a source (see :func:`pushscope.sources.live.live_events`)."""
-    from pushscope.sources.live import live_events as _live_events
-
-    return _live_events(interface, keylog=keylog, capture_filter=capture_filter, write_to=write_to,
-                        duration=duration, quic_ports=quic_ports, stop=stop)
-
-
-def run_live(argv: Sequence[str]) -> int:
-    args = live_parser().parse_args(list(argv))
-    keylog_for_tui = args.keylog or os.environ.get("SSLKEYLOGFILE") or None
-    if _resolve_format(args) == "tui":
-        def read(cancel: threading.Event) -> Any:
-            return live_events(args.interface, keylog=keylog_for_tui, capture_filter=args.capture_filter,
-                               write_to=args.write_to, duration=args.duration, quic_ports=args.quic_port,
-                               stop=cancel)
-
-        return _open_inspector(f"live {args.interface}", read, "live")
-    from pushscope.analysis import analyse
-    from pushscope.model.builder import CaptureBuilder
-
-    stop = threading.Event()
-    keylog = args.keylog or os.environ.get("SSLKEYLOGFILE") or None
-    builder = CaptureBuilder(source="live", name=f"live capture on {args.interface}")
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
-    failed = False
-    tty = sys.stderr.isatty()
-    try:
-        for item in live_events(args.interface, keylog=keylog, capture_filter=args.capture_filter,
-                                write_to=args.write_to, duration=args.duration, quic_ports=args.quic_port, stop=stop):
-            if isinstance(item, SourceProgress):
-                if args.quiet:
-                    continue
-                if tty:
-                    print(f"\r\x1b[Kpushscope live: {item.detail}", end="", file=sys.stderr, flush=True)
-                elif item.detail.startswith("capturing on") and ":" not in item.detail:
-                    print(f"pushscope live: {item.detail} (Ctrl-C stops)", file=sys.stderr, flush=True)
-                elif item.detail.startswith("stopped"):
-                    print(f"pushscope live: {item.detail}", file=sys.stderr, flush=True)
-                continue
-            if isinstance(item, SourceFinished):
-                continue
-            if isinstance(item, Diagnostic) and item.code.startswith("live-") and item.level == "error":
-                failed = True
-                print(("\n" if tty and not args.quiet else "") + f"pushscope live: {item.message}", file=sys.stderr)
-            builder.apply(item)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-    if tty and not args.quiet:
-        print(file=sys.stderr)
-    capture = analyse(builder.capture)
-    if failed and not capture.connections:
-        return 2
-    redact = not args.no_redact
-    if args.format == "json":
-        from pushscope.export.json_report import render_json
-
-        text = render_json(capture, redact=redact)
-    else:
-        from pushscope.export.text_report import render_text
-
-        text = render_text(capture, redact=redact)
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
-    return 0

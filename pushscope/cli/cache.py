@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from pushscope.cache import CACHE_DIR_ENV, CACHE_LIMIT_ENV, CaptureCache
+from pushscope.cli.errors import command
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -18,6 +19,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@command("cache")
 def run_cache(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     cache = CaptureCache()

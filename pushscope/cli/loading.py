@@ -1,0 +1,71 @@
+"""Reading what a command is given: a capture (with its key log), a saved probe session, or a JSON report.
+
+Fatal problems (the file is missing, not a capture, the key log missing or not a key log) become a CliError
+before anything is printed; everything else stays a diagnostic in the report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pushscope.cli.errors import CliError
+from pushscope.cli.inputs import check_readable, looks_like_json, read_json_report
+from pushscope.cli.keys import KeySource, find_keylog
+from pushscope.export.coverage import Coverage, coverage_of
+from pushscope.model.entities import Capture
+
+# Diagnostics that mean the input itself is unusable; the key log ones always, the others when nothing was read.
+FATAL_ALWAYS = ("no-keylog", "bad-keylog")
+FATAL_WHEN_EMPTY = ("no-capture", "not-a-capture", "no-tshark", "tshark-failed")
+
+
+@dataclass(slots=True)
+class CaptureArgs:
+    path: str
+    keylog: str | None = None
+    no_keylog: bool = False
+    quic_ports: tuple[int, ...] = ()
+    use_cache: bool = True
+
+
+def resolve_keys(args: CaptureArgs) -> KeySource:
+    keys = find_keylog(args.path, args.keylog, disabled=args.no_keylog)
+    if keys.path:
+        check_readable(keys.path, f"key log (from {keys.origin})")
+    return keys
+
+
+def load_capture_file(args: CaptureArgs) -> tuple[Capture, KeySource]:
+    """The analysed capture and the key log it used; CliError when the input cannot be read at all."""
+    check_readable(args.path, "capture file")
+    if looks_like_json(args.path):
+        raise CliError(f"{args.path} is a JSON report, not a capture: `check` and `diff` read JSON reports")
+    keys = resolve_keys(args)
+    from pushscope.pipeline import load_capture
+
+    try:
+        capture = load_capture(args.path, keys.path, keylog_origin=keys.origin, quic_ports=list(args.quic_ports),
+                               use_cache=args.use_cache)
+    except (OSError, ValueError, EOFError) as exc:
+        raise CliError(f"{args.path}: cannot read the capture ({exc})") from None
+    errors = [d for d in capture.diagnostics if d.level == "error"]
+    fatal = [d for d in errors if d.code in FATAL_ALWAYS]
+    if not capture.connections:
+        fatal += [d for d in errors if d.code in FATAL_WHEN_EMPTY or not d.code]
+    if fatal:
+        raise CliError("; ".join(dict.fromkeys(d.message for d in fatal)))
+    return capture, keys
+
+
+def load_report(args: CaptureArgs, *, redact: bool = True) -> tuple[dict[str, Any], Coverage]:
+    """A report dict from a JSON report (validated) or a capture (analysed now), with what it decoded."""
+    check_readable(args.path, "capture or report")
+    if looks_like_json(args.path):
+        report = read_json_report(args.path)
+    else:
+        from pushscope.export.json_report import report_dict
+
+        capture, _ = load_capture_file(args)
+        report = report_dict(capture, redact=redact)
+    return report, coverage_of(report)

@@ -1,0 +1,83 @@
+"""``pushscope report CAPTURE``: the push report, headless (never imports textual)."""
+
+from __future__ import annotations
+
+import argparse
+
+from pushscope.cli.args import add_capture, add_output, capture_argument
+from pushscope.cli.errors import CliError, command, say
+from pushscope.cli.exitcodes import Exit
+from pushscope.cli.inputs import check_readable
+from pushscope.cli.loading import CaptureArgs, load_capture_file
+from pushscope.cli.output import format_for, write_output
+from pushscope.export.commands import FORMATS
+
+DESCRIPTION = "Print a push report, headless: text, json, html, har, qlog or png."
+EPILOG = """\
+examples:
+  pushscope report capture.pcapng                        # key log: capture.keys beside it, else $SSLKEYLOGFILE
+  pushscope report -r capture.pcapng -o tls.keylog_file:keys.txt -o report.html
+  pushscope report capture.pcapng --format json -o report.json
+  pushscope report session.jsonl                         # a saved probe session
+
+exit status: 0 written; 2 unreadable input; 3 nothing could be decoded (the report is still written);
+4 the output could not be written. A report that could not decode some connections says so in its first line.
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pushscope report", description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_capture(p, optional=True)
+    p.add_argument("--format", choices=FORMATS, help="default: from the -o extension, else text")
+    add_output(p, keylog_preference=True)
+    p.add_argument("--no-redact", action="store_true", help="keep Cookie/Set-Cookie/Authorization values")
+    return p
+
+
+@command("report")
+def run_report(argv: list[str]) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    path = capture_argument(p, args, optional=True)
+    fmt = format_for(args.output, args.format, FORMATS, "text")
+    if path is None:
+        from pushscope.cli.tui import demo_capture
+
+        path = demo_capture()
+    check_readable(path, "capture file")  # before anything opens it: a FIFO would block
+    from pushscope.sources.probe.recording import is_saved_session
+
+    if is_saved_session(path):
+        return _saved_session(path, fmt, args)
+    capture, keys = load_capture_file(CaptureArgs(path, args.keylog, args.no_keylog, tuple(args.quic_port),
+                                               not args.no_cache))
+    from pushscope.export.commands import render_report
+    from pushscope.export.coverage import coverage_of_capture
+    from pushscope.export.png_report import ChromiumNotFound
+
+    try:
+        data = render_report(capture, fmt, redact=not args.no_redact)
+    except (ChromiumNotFound, RuntimeError) as exc:  # png only: no Chromium, or it drew nothing
+        if fmt != "png":
+            raise
+        raise CliError(str(exc), Exit.OUTPUT_ERROR) from None
+    write_output(data, args.output, inputs=(path, keys.path))
+    coverage = coverage_of_capture(capture)
+    if coverage.nothing_decoded:
+        say("report", coverage.headline() or "")
+        return Exit.UNDECRYPTED
+    return Exit.OK
+
+
+def _saved_session(path: str, fmt: str, args: argparse.Namespace) -> int:
+    if fmt not in ("text", "json"):
+        raise CliError(f"a saved probe session is reported as text or json, not {fmt}")
+    from pushscope.sources.probe.recording import SavedSessionError, render_saved_session
+
+    try:
+        text = render_saved_session(path, fmt, redact=not args.no_redact)
+    except SavedSessionError as exc:
+        raise CliError(str(exc)) from None
+    write_output(text, args.output, inputs=(path,))
+    return Exit.OK
