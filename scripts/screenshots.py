@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Regenerate the README screenshots: the real inspector on the bundled captures, saved as SVG.
+"""Regenerate the README screenshots: the real inspector on the bundled captures, saved as SVG, and report.png.
 
     .venv/bin/python scripts/screenshots.py [--out screenshots] [--size 120x36] [--theme textual-dark]
 
 Each picture runs the real app (real tshark decoding, real verdict rules) headless at a fixed size, waits until
-the capture is loaded and analysed, drives it like a user would, and saves ``app.save_screenshot``.
+the capture is loaded and analysed, drives it like a user would, and saves ``app.save_screenshot``. Then
+``report.png`` is the HTML report of a two-page-load capture rendered by the png export (``scripts/report_png.py``).
 """
 
 from __future__ import annotations
@@ -69,7 +70,10 @@ SHOTS = (
          "a cache-duplicated push selected (page loaded again on a second connection)"),
     Shot("filtered.svg", "nginx-second-connection", press("p", "1"), "pushes only, used pushes hidden"),
     Shot("help.svg", "nginx-push-basic", press("question_mark"), "the help screen: keys and legend"),
+    Shot("page-load.svg", "nginx-second-connection", press("l", "l", "down"),
+         "the second page load on its own (l), its idle gap collapsed"),
 )
+REPORT_CAPTURE = "nginx-second-connection"  # two page loads: the HTML waterfall shows its per-load buttons
 
 
 async def shoot(shot: Shot, out: Path, size: tuple[int, int], theme: str | None) -> list[str]:
@@ -114,6 +118,12 @@ def main(argv: list[str] | None = None) -> int:
             continue
         notes += asyncio.run(shoot(shot, out, (width, height), args.theme))
         print(f"wrote {out / shot.filename}: {shot.what}")
+    if not args.only or "report.png" in args.only:
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from report_png import main as report_png
+
+        capture = ROOT / "captures" / f"{REPORT_CAPTURE}.pcapng"
+        report_png([str(capture), "-o", str(out / "report.png")])
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     return 0

@@ -15,16 +15,14 @@ import hashlib
 import html
 from typing import Any
 
+from pushscope.export.html_waterfall import OUTCOME_COLOURS, REQUEST_COLOUR, rel_ms, waterfall_figure
 from pushscope.export.json_report import report_dict
 from pushscope.export.wording import cost_phrases
 from pushscope.model.entities import OUTCOMES, Capture
 from pushscope.units import fmt_bytes, fmt_ms
 
-OUTCOME_COLOURS = {"used": "#2e9d4f", "wasted": "#d23c3c", "cache-duplicated": "#e69522", "unknown": "#8a7fb0"}
-REQUEST_COLOUR = "#4a78c2"
+__all__ = ["OUTCOME_COLOURS", "REQUEST_COLOUR", "html_page", "render_html", "render_html_report", "waterfall_figure"]
 PLOT_ID = "waterfall"
-_URL_HOVER_LIMIT = 140
-_LABEL_LIMIT = 48
 
 
 def esc(value: object) -> str:
@@ -67,152 +65,7 @@ def badge(outcome: str) -> str:
     return f'<span class="badge" style="background:{colour}">{esc(outcome)}</span>'
 
 
-# --- waterfall ----------------------------------------------------------------------------------------------
-
-
-def _rows(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per exchange with a known moment, grouped by connection (in connection order), then by start."""
-    order = {conn["id"]: conn["index"] for conn in report["connections"]}
-    pushes = {p["exchange"]: p for p in report["pushes"] if p["exchange"] is not None}
-    rows = []
-    for ex in report["exchanges"]:
-        start = _first(ex["request_start"], ex["response_start"], ex["response_end"])
-        push = pushes.get(ex["id"])
-        if start is None and push is not None:
-            start = push["promised_at"]
-        if start is None:
-            continue
-        reset = ex["reset"] or (push["reset"] if push else None)
-        end = _first(ex["response_end"], reset["at"] if reset else None, report["ended_at"], start)
-        rows.append({"ex": ex, "push": push, "start": start, "end": max(end, start), "reset": reset})
-    rows.sort(key=lambda r: (order.get(r["ex"]["connection"], 1 << 30), r["ex"]["connection"], r["start"],
-                             r["ex"]["id"]))
-    return rows
-
-
-def _first(*values: float | None) -> float | None:
-    return next((v for v in values if v is not None), None)
-
-
-def _label(ex: dict[str, Any]) -> str:
-    path = ex["url"].split("://", 1)[-1]
-    path = path[path.find("/"):] if "/" in path else path
-    if len(path) > _LABEL_LIMIT:
-        path = path[: _LABEL_LIMIT - 1] + "…"
-    where = f"s{ex['stream_id']}" if ex["stream_id"] is not None else f"push {ex['push_id']}"
-    return esc(f"{ex['connection']} #{ex['id']} {where} {'⇠ ' if ex['pushed'] else ''}{path or '(no request)'}")
-
-
-def _hover(row: dict[str, Any], t0: float) -> str:
-    ex, push, reset = row["ex"], row["push"], row["reset"]
-    url = ex["url"] if len(ex["url"]) <= _URL_HOVER_LIMIT else ex["url"][: _URL_HOVER_LIMIT - 1] + "…"
-    ids = f"stream {ex['stream_id']}" + (f", push ID {ex['push_id']}" if ex["push_id"] is not None else "")
-    lines = [
-        f"<b>{esc(ex['method'] or 'PUSH')} {esc(url)}</b>",
-        f"status {esc(ex['status'] or '-')} · body {esc(fmt_bytes(ex['body_bytes']))}"
-        f" · headers {esc(fmt_bytes(ex['response_header_bytes']))} · {esc(ex['content_type'] or '')}",
-        f"connection {esc(ex['connection'])} · {esc(ids)}",
-        "start " + _rel(row["start"], t0) + " · first byte " + _rel(ex["response_start"], t0)
-        + " · end " + _rel(ex["response_end"], t0) + f" ({esc(fmt_ms(row['end'] - row['start']))})",
-    ]
-    if push is not None:
-        lines.append(f"pushed: <b>{esc(push['outcome'])}</b> · {esc(push['reason'] or 'no reason given')}")
-        if push["reason_detail"]:
-            lines.append(esc(push["reason_detail"][:200]))
-        lines.append(f"promised {_rel(push['promised_at'], t0)} · pushed {esc(fmt_bytes(push['pushed_bytes']))}"
-                     f" · wasted {esc(fmt_bytes(push['cost']['wasted_bytes']))}")
-    if reset is not None:
-        lines.append(f"{esc(reset['frame'])} by {esc(reset['by'])} {esc(reset['code'])} at {_rel(reset['at'], t0)}")
-    return "<br>".join(lines)
-
-
-def _rel(at: float | None, t0: float) -> str:
-    return "-" if at is None else esc(f"+{(at - t0) * 1000:.1f} ms")
-
-
-def waterfall_figure(report: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """The plotly figure (as a dict) and the number of bars it draws: one per exchange with a known moment."""
-    import plotly.graph_objects as go
-
-    rows = _rows(report)
-    t0 = _first(report["started_at"], min((r["start"] for r in rows), default=None)) or 0.0
-    span = max((r["end"] for r in rows), default=t0) - t0
-    min_width = max(span * 1000 * 0.004, 0.05)
-    labels = [_label(r["ex"]) for r in rows]
-    fig = go.Figure()
-    groups: dict[str, list[int]] = {}
-    for i, row in enumerate(rows):
-        key = "request" if row["push"] is None else row["push"]["outcome"]
-        groups.setdefault(key, []).append(i)
-    for key in ("request", *OUTCOMES):
-        members = groups.get(key, [])
-        if not members:
-            continue
-        fig.add_trace(go.Bar(
-            orientation="h", name="request" if key == "request" else f"push: {key}",
-            y=[labels[i] for i in members],
-            base=[(rows[i]["start"] - t0) * 1000 for i in members],
-            x=[max((rows[i]["end"] - rows[i]["start"]) * 1000, min_width) for i in members],
-            marker_color=REQUEST_COLOUR if key == "request" else OUTCOME_COLOURS[key],
-            hovertext=[_hover(rows[i], t0) for i in members], hovertemplate="%{hovertext}<extra></extra>",
-        ))
-    _add_markers(fig, rows, labels, t0)
-    _add_connection_bands(fig, rows)
-    fig.update_layout(
-        barmode="overlay", height=170 + 22 * max(len(rows), 3), margin={"l": 20, "r": 20, "t": 40, "b": 50},
-        xaxis={"title": {"text": "ms since capture start"}, "zeroline": False},
-        yaxis={"type": "category", "categoryorder": "array", "categoryarray": labels, "autorange": "reversed",
-               "automargin": True, "tickfont": {"family": "monospace", "size": 11}},
-        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
-        hoverlabel={"align": "left"}, plot_bgcolor="#fff", template="plotly_white",
-    )
-    return fig.to_plotly_json(), len(rows)
-
-
-def _add_markers(fig: Any, rows: list[dict[str, Any]], labels: list[str], t0: float) -> None:
-    import plotly.graph_objects as go
-
-    promise_x, promise_y, promise_text, reset_x, reset_y, reset_text = [], [], [], [], [], []
-    for row, label in zip(rows, labels, strict=True):
-        push, reset = row["push"], row["reset"]
-        if push is not None:
-            for ref in push["references"] or [{"stream_id": push["parent_stream_id"], "at": push["promised_at"]}]:
-                if ref["at"] is None:
-                    continue
-                promise_x.append((ref["at"] - t0) * 1000)
-                promise_y.append(label)
-                promise_text.append(f"PUSH_PROMISE on stream {esc(ref['stream_id'])} at {_rel(ref['at'], t0)}"
-                                    f"<br>{esc(push['url'])[:_URL_HOVER_LIMIT]}")
-        if reset is not None and reset["at"] is not None:
-            reset_x.append((reset["at"] - t0) * 1000)
-            reset_y.append(label)
-            reset_text.append(f"{esc(reset['frame'])} by {esc(reset['by'])}: {esc(reset['code'])}"
-                              f" at {_rel(reset['at'], t0)}")
-    if promise_x:
-        fig.add_trace(go.Scatter(
-            x=promise_x, y=promise_y, mode="markers", name="PUSH_PROMISE", hovertext=promise_text,
-            hovertemplate="%{hovertext}<extra></extra>",
-            marker={"symbol": "triangle-right", "size": 10, "color": "#222", "line": {"width": 1, "color": "#fff"}},
-        ))
-    if reset_x:
-        fig.add_trace(go.Scatter(
-            x=reset_x, y=reset_y, mode="markers", name="reset / cancel", hovertext=reset_text,
-            hovertemplate="%{hovertext}<extra></extra>",
-            marker={"symbol": "x-thin", "size": 11, "color": "#000", "line": {"width": 2.5, "color": "#000"}},
-        ))
-
-
-def _add_connection_bands(fig: Any, rows: list[dict[str, Any]]) -> None:
-    """Shade alternate connections so rows read as groups; the connection ID also starts every row label."""
-    bounds: list[tuple[int, int]] = []
-    for i, row in enumerate(rows):
-        if bounds and rows[bounds[-1][0]]["ex"]["connection"] == row["ex"]["connection"]:
-            bounds[-1] = (bounds[-1][0], i)
-        else:
-            bounds.append((i, i))
-    for first, last in bounds[::2]:
-        fig.add_shape(type="rect", xref="paper", x0=0, x1=1, yref="y", y0=first - 0.5, y1=last + 0.5,
-                      fillcolor="rgba(70,100,160,0.07)", line={"width": 0}, layer="below")
+# --- waterfall (built in html_waterfall) ----------------------------------------------------------------
 
 
 def _plot_script(figure: dict[str, Any]) -> str:
@@ -220,12 +73,16 @@ def _plot_script(figure: dict[str, Any]) -> str:
 
     data, layout = to_json_plotly(figure.get("data", [])), to_json_plotly(figure.get("layout", {}))
     config = to_json_plotly({"responsive": True, "displaylogo": False, "showLink": False})
-    # After rendering, write how many bars plotly drew into the DOM, so a headless browser test can compare it
-    # with data-bars (what this module meant to draw), and the page height, so the PNG export can fit it.
+    # After rendering, write how many bars plotly drew into the main plot (the range slider draws them again)
+    # and the narrowest one's width in pixels, so a headless browser test can compare them with data-bars (what
+    # this module meant to draw); and the page height, so the PNG export can fit it.
     return (
         f'(function(){{var el=document.getElementById("{PLOT_ID}");'
         f"Plotly.newPlot(el,{data},{layout},{config}).then(function(){{"
-        'el.setAttribute("data-rendered-bars",String(el.querySelectorAll(".barlayer .point").length));'
+        'var bars=el.querySelectorAll(".cartesianlayer .barlayer .point path"),least=Infinity;'
+        "bars.forEach(function(b){least=Math.min(least,b.getBBox().width);});"
+        'el.setAttribute("data-rendered-bars",String(bars.length));'
+        'el.setAttribute("data-min-bar-px",String(bars.length?Math.round(least*10)/10:0));'
         'var root=document.documentElement;root.setAttribute("data-page-height",String(root.scrollHeight));});})();'
     )
 
@@ -279,7 +136,7 @@ def _pushes_table(report: dict[str, Any]) -> str:
     for p in report["pushes"]:
         ident = f"push ID {p['push_id']}" if p["push_id"] is not None else f"stream {p['promised_stream_id']}"
         evidence = "".join(
-            f"<li>{'' if e['at'] is None else _rel(e['at'], t0) + ' '}{esc(e['text'])}</li>" for e in p["evidence"]
+            f"<li>{'' if e['at'] is None else rel_ms(e['at'], t0) + ' '}{esc(e['text'])}</li>" for e in p["evidence"]
         )
         costs = cost_phrases(p)
         reset = p["reset"]

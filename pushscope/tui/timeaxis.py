@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from pushscope.timescale import TimeScale
 from pushscope.tui.fmt import TimeUnit, unit_for
-from pushscope.tui.timescale import TimeScale
 
 MIN_SPAN = 1e-5  # 10 µs: zooming further shows nothing new
 FIT_MIN_SPAN = 0.001  # fitting a whole capture never shows less than 1 ms

@@ -17,7 +17,7 @@ from pushscope.export.json_report import redact_headers, summary_dict
 from pushscope.export.text_report import OUTCOME_GLYPHS
 from pushscope.model.entities import OUTCOMES, Capture, Connection, Exchange, Push
 from pushscope.safe_text import visible
-from pushscope.tui.timescale import activity_spans
+from pushscope.timescale import activity_spans
 
 __all__ = ["OUTCOME_GLYPHS", "OUTCOMES", "OUTCOME_STYLES", "SORTS"]
 

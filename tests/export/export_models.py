@@ -82,8 +82,11 @@ def _push(capture: Capture, ex: Exchange, parent: int, at: float, outcome: str, 
     return push
 
 
-def build_capture(xss: bool = False) -> Capture:
-    """Two connections: h2 (used, wasted+RST_STREAM, cache-duplicated, unknown) and h3 (used, CANCEL_PUSH)."""
+def build_capture(xss: bool = False, later_load_at: float | None = None) -> Capture:
+    """Two connections: h2 (used, wasted+RST_STREAM, cache-duplicated, unknown) and h3 (used, CANCEL_PUSH).
+
+    ``later_load_at``: a second page load that many seconds later, on a third connection (t2), after idle time.
+    """
     cap = Capture(source="capture", name="hand-built.pcapng", started_at=T0, ended_at=T0 + 0.5)
     h2 = Connection("t0", 0, Endpoint("10.0.0.1", 50000), Endpoint("10.0.0.2", 443), "tls", T0, protocol="h2",
                     tls_version="TLS 1.3", sni="example.test", alpn="h2", decrypted=True, closed_at=T0 + 0.5,
@@ -135,8 +138,21 @@ def build_capture(xss: bool = False) -> Capture:
                               700_000, "", "", "1-RTT packets not decrypted", None, T0, T0 + 0.9, "q3"),
         ConversationAccounted("udp", Endpoint("10.0.0.1", 40000), Endpoint("10.0.0.53", 53), "not-web", 2, 90, "",
                               "", "DNS", None, T0, T0 + 0.01, "q4")]
+    if later_load_at is not None:
+        _later_load(cap, later_load_at)
     cap.analysed = True
     return cap
+
+
+def _later_load(cap: Capture, at: float) -> None:
+    conn = Connection("t2", 2, Endpoint("10.0.0.1", 50002), Endpoint("10.0.0.2", 443), "tls", T0 + at,
+                      protocol="h2", tls_version="TLS 1.3", sni="example.test", alpn="h2", decrypted=True,
+                      closed_at=T0 + at + 0.3, close_how="fin")
+    cap.connections["t2"] = conn
+    _exchange(cap, "t2", "h2", 1, "/second.html", at + 0.010, at + 0.080, "text/html", 6000)
+    css = _exchange(cap, "t2", "h2", 2, "/second.css", at + 0.012, at + 0.050, "text/css", 1500, pushed=True)
+    _push(cap, css, 1, at + 0.012, "used", "requested-later", saved=0.020)
+    cap.ended_at = T0 + at + 0.3
 
 
 def dump_dom(html_path: Path, tmp: Path) -> tuple[str, str]:

@@ -117,7 +117,8 @@ def test_chromium_renders_bars_and_scripts_do_not_run(tmp_path: Path) -> None:
     expected = len(capture.exchanges)
     assert f'data-bars="{expected}"' in dom
     assert f'data-rendered-bars="{expected}"' in dom, "plotly did not draw one bar per exchange"
-    assert dom.count('<g class="point">') == expected
+    assert dom.count('<g class="point">') == 2 * expected  # the main plot, and the range slider's copy
+    assert "rangeslider-container" in dom
     assert re.search(r'data-page-height="\d+"', dom), "the PNG export reads the page height from here"
     assert "<img" not in dom, "the header payload became an element"
     assert "<script>document.title" not in dom and "&lt;script&gt;document.title" in dom
@@ -144,3 +145,42 @@ def test_empty_capture_page() -> None:
     page = render_html(Capture(source="capture", name="empty"))
     assert 'data-bars="0"' in page and "No server push" in page
     assert "<script>" not in page
+
+
+def test_axis_starts_at_zero_with_a_range_slider() -> None:
+    figure, _ = waterfall_figure(report_dict(build_capture()))
+    xaxis = figure["layout"]["xaxis"]
+    assert xaxis["range"][0] == 0 and xaxis["rangeslider"]["visible"]
+    assert "updatemenus" not in figure["layout"]  # one page load: nothing to pick
+    assert all(base >= 0 for t in figure["data"] if t["type"] == "bar" for base in t["base"])
+
+
+def test_idle_gap_collapsed_and_each_page_load_has_a_view() -> None:
+    figure, bars = waterfall_figure(report_dict(build_capture(later_load_at=600.0)))
+    layout = figure["layout"]
+    xaxis = layout["xaxis"]
+    full = xaxis["range"][1]
+    assert full < 1000, "ten idle minutes must not take the plot's width (ms on the collapsed axis)"
+    assert any(text.startswith("600") for text in xaxis["ticktext"])
+    assert any("idle" in a["text"] for a in layout["annotations"])
+    buttons = layout["updatemenus"][0]["buttons"]
+    assert [b["label"] for b in buttons] == ["all page loads", "load 1: /index.html?lang=en&amp;q=1",
+                                             "load 2: /second.html"]
+    first, second = (b["args"][0]["xaxis.range"] for b in buttons[1:])
+    assert 0 <= first[0] < first[1] < second[1] <= full and first[0] < second[0] < first[1] + 10
+    widths = [x for t in figure["data"] if t["type"] == "bar" for x in t["x"]]
+    assert len(widths) == bars and min(widths) >= full / 1.02 * 0.004 * 0.99  # never a hairline
+
+
+@needs_chromium
+def test_chromium_draws_no_hairline_bars_and_the_load_buttons(tmp_path: Path) -> None:
+    capture = build_capture(later_load_at=600.0)
+    path = tmp_path / "loads.html"
+    path.write_text(render_html(capture), encoding="utf-8")
+    dom, log = dump_dom(path, tmp_path)
+    expected = len(capture.exchanges)
+    assert f'data-rendered-bars="{expected}"' in dom
+    least = re.search(r'data-min-bar-px="([0-9.]+)"', dom)
+    assert least and float(least.group(1)) >= 2.0, "a bar one pixel wide or less"
+    assert dom.count('class="updatemenu-button"') == 3
+    assert "Uncaught" not in log and "Refused to" not in log

@@ -23,6 +23,8 @@ def after_load(keys: Iterable[str] = (), theme: str | None = None) -> Callable[[
         if keys:
             await pilot.press(*keys)
         await pilot.pause()
+        await pilot.pause(0.1)  # on a busy machine, the last key's messages (Input.Changed) may still be queued
+        await pilot.pause()
 
     return run_before
 

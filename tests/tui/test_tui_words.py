@@ -15,7 +15,7 @@ def test_one_unit_per_line() -> None:
 
 
 def test_idle_gaps_collapse_and_map_back() -> None:
-    from pushscope.tui.timescale import TimeScale, activity_spans
+    from pushscope.timescale import TimeScale, activity_spans
 
     spans = activity_spans([(0.0, 0.5), (0.2, 0.9), (60.0, 61.0), (61.5, 62.0), (300.0, 300.4)])
     assert spans == [(0.0, 0.9), (60.0, 62.0), (300.0, 300.4)]

@@ -21,9 +21,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from pushscope.model.entities import OUTCOMES
+from pushscope.timescale import TimeScale, activity_spans
 from pushscope.tui.fmt import fmt_bytes
 from pushscope.tui.timeaxis import BREAK, MIN_SPAN, TimeWindow, axis_line
-from pushscope.tui.timescale import TimeScale, activity_spans
 from pushscope.tui.view import OUTCOME_GLYPHS, OUTCOME_STYLES, Row
 
 WAIT, RECEIVE, INCOMPLETE, PROMISE, RESET = "░", "█", "▒", "▾", "╳"
@@ -33,7 +33,7 @@ LEGEND = (
     (INCOMPLETE, "incomplete", "never completed in the capture"),
     (PROMISE, "promise", "the PUSH_PROMISE moment"),
     (RESET, "reset", "RST_STREAM / CANCEL_PUSH / STOP_SENDING"),
-    (BREAK, "break", "an idle gap collapsed on the axis (g shows it)"),
+    (BREAK, "break", "an idle gap (over 0.5 s) collapsed on the axis"),
 )
 SIZE_WIDTH = 11
 

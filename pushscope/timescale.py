@@ -11,7 +11,7 @@ import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-GAP = 1.0  # seconds with nothing in flight: longer than any wait inside one page load, short for a user
+GAP = 0.5  # seconds with nothing in flight: longer than a wait inside one page load, short for a user
 SHOWN_GAP_SHARE = 0.1  # all the breaks together take at most this share of the collapsed axis
 SHOWN_GAP_MAX_SHARE = 0.03  # and one break at most this share
 
