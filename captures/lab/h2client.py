@@ -69,6 +69,8 @@ class ClientOptions:
     rerequest_paths: tuple[str, ...] = ()  # request these itself even when a push was promised
     # requested with each page's document, in the same write (like a browser's preload scanner)
     prefetch_paths: tuple[str, ...] = ()
+    # revalidate stale cached copies (If-None-Match / If-Modified-Since) instead of fetching them again
+    revalidate: bool = False
     keep_cookies: bool = True
     idle_wait: float = 0.3  # idle time after the last load before GOAWAY (late pushes)
     pause_between_loads: float = 0.1
@@ -84,6 +86,8 @@ class CacheEntry:
     body: bytes
     content_type: str
     source: str  # "request" / "push"
+    etag: str | None = None
+    last_modified: str | None = None
 
     def fresh(self, now: float) -> bool:
         return (not self.no_cache and self.max_age is not None
@@ -104,7 +108,7 @@ class HttpCache:
         self.entries[url] = CacheEntry(
             url=url, stored_at=time.monotonic(), max_age=int(m.group(1)) if m else None,
             no_cache="no-cache" in cc, body=body, content_type=headers.get("content-type", ""),
-            source=source)
+            source=source, etag=headers.get("etag"), last_modified=headers.get("last-modified"))
 
     def fresh(self, url: str) -> CacheEntry | None:
         e = self.entries.get(url)
@@ -505,6 +509,11 @@ class Connection:
         cookie = self.client.cookie_header()
         if cookie:
             headers.append(("cookie", cookie))
+        stored = self.client.cache.entries.get(url) if self.opts.revalidate else None
+        if stored is not None and stored.etag:
+            headers.append(("if-none-match", stored.etag))
+        elif stored is not None and stored.last_modified:
+            headers.append(("if-modified-since", stored.last_modified))
         st = Stream(stream_id=sid, url=url, opened_at=time.monotonic())
         self.streams[sid] = st
         self.h2.send_headers(sid, headers, end_stream=True)
@@ -702,6 +711,10 @@ class Client:
             self.requests.append(entry)
             if st.ended_at is not None and st.status == 200:
                 self.cache.store(url, st.headers, bytes(st.body), "push" if rec else "request")
+            stored = self.cache.entries.get(url)
+            if st.status == 304 and stored is not None:  # revalidated: the cached copy is the response
+                out.append((url, stored.body, stored.content_type))
+                continue
             out.append((url, bytes(st.body), st.headers.get("content-type", "")))
         return out
 

@@ -103,6 +103,15 @@ SCENARIOS: tuple[Scenario, ...] = (
         client_options=ClientOptions(rerequest_paths=("/style.css",)),
     ),
     Scenario(
+        name="apache-no-store-304",
+        server="apache", server_options={"mode": "link", "no_store": ("/app.js",)},
+        description="apache mod_http2 pushing from Link headers, /app.js served with no-store; the page "
+                    "is loaded on connection 0, then again on a new connection where the client revalidates "
+                    "it (If-None-Match, 304) and, holding no copy of the no-store /app.js, fetches it again: "
+                    "a new need, not evidence against connection 0's claimed push.",
+        client_options=ClientOptions(connections=TWO_CONNECTIONS, revalidate=True),
+    ),
+    Scenario(
         name="apache-h2c-upgrade",
         server="apache", server_tls=False, server_options={"mode": "link", "mpm": "worker"},
         description="Cleartext: HTTP/1.1 GET /index.html with Upgrade: h2c, then HTTP/2; apache "

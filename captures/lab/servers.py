@@ -348,6 +348,9 @@ class Apache(Server):
             push = "".join(f"    H2PushResource {p}\n" for p in site.PUSHED_PATHS)
         else:
             raise ValueError(f"unknown apache mode {mode!r}")
+        # ``no_store``: files served with Cache-Control: no-store (needed afresh by every load)
+        no_store = "".join(f'  <Files "{name.lstrip("/")}">\n    Header set Cache-Control "no-store"\n  </Files>\n'
+                           for name in self.options.get("no_store", ()))
         if self.tls:
             proto = (f"  Protocols h2 http/1.1\n  SSLEngine on\n  SSLCertificateFile {self.cert.cert}\n"
                      f"  SSLCertificateKeyFile {self.cert.key}\n  SSLProtocol -all +TLSv1.2 +TLSv1.3\n")
@@ -391,7 +394,7 @@ DirectoryIndex index.html
   </Files>
   <Files "index.html">
 {push}  </Files>
-</VirtualHost>
+{no_store}</VirtualHost>
 """
         (w / "apache2.conf").write_text(conf)
 
