@@ -70,6 +70,9 @@ class ConnectionUpdated(Event):
     decrypted: bool | None = None
     # How it was decrypted: "handshake", "dsb", "cleartext", "trial: key-log line N" (no handshake in the capture).
     decrypted_how: str | None = None
+    # The names the server's certificate is valid for (subjectAltName DNS names and IP addresses), once read from
+    # the decrypted handshake; None when no certificate was seen.
+    certificate_names: tuple[str, ...] | None = None
 
 
 @dataclass(slots=True)

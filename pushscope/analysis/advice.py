@@ -19,7 +19,7 @@ def advise(push: Push) -> tuple[str, str]:
         code = "cache-aware"
     elif outcome == "used":
         code = "keep" if reason == "claimed" or (push.cost.saved_time or 0) > 0 else "preload"
-    elif reason in ("not-referenced", "push-disabled"):
+    elif reason in ("not-referenced", "push-disabled", "must-refuse"):
         code = "drop"
     elif outcome == "wasted":
         code = "preload"

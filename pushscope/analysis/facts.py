@@ -13,6 +13,7 @@ from pushscope.analysis.freshness import current_age, explain_age, freshness, va
 from pushscope.analysis.links import PreloadLink, preload_links
 from pushscope.analysis.order import response_arrived_before_promise
 from pushscope.analysis.references import Reference, references_in
+from pushscope.analysis.refusal import Refusal, RefusalIndex
 from pushscope.analysis.unreadable import (
     UnreadableTraffic,
     known_authorities,
@@ -53,6 +54,7 @@ class PushFacts:
     vary_notes: list[str] = field(default_factory=list)
     earlier_promise: Push | None = None
     push_disabled: str = ""
+    must_refuse: Refusal | None = None  # a push the client must refuse (RFC 9113 §8.4)
     own_request: Exchange | None = None
     own_request_detail: str = ""
     own_request_why: str = ""
@@ -93,6 +95,7 @@ class CaptureIndex:
         self.url_of: dict[int, str] = {e.id: url_key(e) for e in capture.exchanges}
         self.authorities = known_authorities(capture)
         self.unreadable_traffic = UnreadableTraffic(capture)
+        self.refusals = RefusalIndex(capture)
         self.requests_by_url: dict[str, list[Exchange]] = {}
         self.exchanges_by_url: dict[str, list[Exchange]] = {}
         self.documents_by_client: dict[str | None, list[Exchange]] = {}
@@ -293,6 +296,7 @@ def gather_facts(push: Push, index: CaptureIndex) -> PushFacts:
     _resets(facts)
     _completion(facts)
     _push_permission(facts)
+    facts.must_refuse = index.refusals.refusal(push, facts.connection)
     _fresh_copy(facts, index)
     _earlier_promise(facts, index)
     _references(facts, index)

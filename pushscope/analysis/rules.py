@@ -26,6 +26,9 @@ class Rule:
 
 
 RULES: tuple[Rule, ...] = (
+    Rule("wasted", "must-refuse",
+         lambda f: f.must_refuse is not None,
+         "the client must refuse this push (RFC 9113 §8.4), so it cannot have been used or cached"),
     Rule("cache-duplicated", "cancelled-cached",
          lambda f: f.client_reset is not None and f.fresh_copy is not None,
          "the client reset the push because it already held a fresh copy"),

@@ -20,13 +20,21 @@ def classify_all(capture: Capture) -> None:
         facts = gather_facts(push, index)
         rule = first_rule(facts)
         push.outcome, push.reason = rule.outcome, rule.reason
-        push.reason_detail = facts.own_request_detail if rule.reason == "client-requested-anyway" else ""
+        push.reason_detail = _detail(facts, rule.reason)
         push.evidence = explain(facts, rule, origin)
         push.cost = push_cost(facts, index)
         push.advice, push.advice_text = advise(push)
         push.preload_link = facts.preload.text if facts.preload else None
         if push.outcome == "used":
             index.mark_used(push)
+
+
+def _detail(facts: PushFacts, reason: str) -> str:
+    if reason == "client-requested-anyway":
+        return facts.own_request_detail
+    if reason == "must-refuse" and facts.must_refuse is not None:
+        return facts.must_refuse.detail
+    return ""
 
 
 def _ms(at: float | None, origin: float) -> str:
@@ -94,6 +102,8 @@ def _reason_items(facts: PushFacts, reason: str, origin: float) -> list[Evidence
                               f"(push #{earlier.id})", earlier.promised_at, earlier.exchange_id))
     if facts.push_disabled:
         items.append(Evidence("push-disabled", facts.push_disabled))
+    if facts.must_refuse is not None and reason == "must-refuse":
+        items.append(Evidence("must-refuse", facts.must_refuse.why))
     if facts.own_request is not None and reason == "client-requested-anyway":
         req = facts.own_request
         items.append(Evidence(facts.own_request_detail, f"the client requested it itself on {_where(req)} at "

@@ -105,6 +105,8 @@ class CaptureBuilder:
         if event.decrypted is not None:
             conn.decrypted = event.decrypted
         conn.decrypted_how = event.decrypted_how or conn.decrypted_how
+        if event.certificate_names is not None and conn.certificate_names is None:
+            conn.certificate_names = tuple(event.certificate_names)
 
     def _on_closed(self, event: ConnectionClosed) -> None:
         conn = self._connection(event)

@@ -71,6 +71,8 @@ class Connection:
     alpn: str | None = None
     decrypted: bool | None = None
     decrypted_how: str | None = None
+    # subjectAltName DNS names and IP addresses of the server's certificate (None: no certificate seen).
+    certificate_names: tuple[str, ...] | None = None
     closed_at: float | None = None
     close_how: str | None = None
     settings: dict[str, dict[str, int]] = field(default_factory=lambda: {"client": {}, "server": {}})

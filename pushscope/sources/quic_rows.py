@@ -33,6 +33,7 @@ from pushscope.events import (
 )
 from pushscope.sources.keylog import KeyLogSummary, connection_label, decryption_summary, why_not_decrypted
 from pushscope.sources.quic_midway import MIDWAY_TABLE_CAPACITY, midway_stream_start
+from pushscope.sources.tshark import CERTIFICATE_FIELDS, certificate_names
 
 QUIC_FIELDS = [
     "frame.number",
@@ -71,6 +72,7 @@ QUIC_FIELDS = [
     "tls.handshake.random",
     "tls.handshake.extensions_server_name",
     "tls.handshake.extensions_alpn_str",
+    *CERTIFICATE_FIELDS,
 ]
 
 # tshark's own HTTP/3 dissector adds nothing we read (quic.stream_data is printed either way) but keeps its
@@ -302,6 +304,9 @@ class QuicRowReader:
             return []
         update = ConnectionUpdated(conn.connection_id, at)
         changed = False
+        names = certificate_names(row) if sender == "server" else None
+        if names is not None:
+            update.certificate_names, changed = names, True
         if TLS_CLIENT_HELLO in types and sender == "client" and conn.client_random is None:
             conn.client_random = (_first(row, "tls.handshake.random") or "").lower() or None
             conn.sni = update.sni = _first(row, "tls.handshake.extensions_server_name") or None

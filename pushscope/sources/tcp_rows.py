@@ -23,6 +23,7 @@ from pushscope.events import (
     Side,
 )
 from pushscope.sources.keylog import KeyLogSummary, connection_label, decryption_summary, why_not_decrypted
+from pushscope.sources.tshark import certificate_names
 
 TLS_VERSIONS = {"0x0304": "1.3", "0x0303": "1.2", "0x0302": "1.1", "0x0301": "1.0"}
 HTTP1_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"OPTIONS ", b"DELETE ", b"PATCH ", b"CONNECT ")
@@ -144,6 +145,9 @@ class TcpRowReader:
             if alpn:
                 conn.alpn = update.alpn = alpn
                 changed = True
+        names = certificate_names(row) if sender == "server" else None
+        if names is not None:
+            update.certificate_names, changed = names, True
         return [update] if changed else []
 
     # --- payload ------------------------------------------------------------------------------------------

@@ -11,9 +11,26 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# The names a server certificate is valid for: subjectAltName DNS names and IP addresses (decrypted handshake).
+CERTIFICATE_FIELDS = ["x509ce.dNSName", "x509ce.IPAddress.ipv4", "x509ce.IPAddress.ipv6"]
+TLS_CERTIFICATE = "11"
+
+
+def certificate_names(row: Mapping[str, str]) -> tuple[str, ...] | None:
+    """The subjectAltNames of a server's Certificate message in this row, if it carries one.
+
+    With several certificates in the chain the names of all are taken: CA certificates rarely carry any, and
+    a union can only make fewer pushes look unauthorised, never more.
+    """
+    if TLS_CERTIFICATE not in row.get("tls.handshake.type", "").split(","):
+        return None
+    names = [name for field in CERTIFICATE_FIELDS for name in row.get(field, "").split(",") if name]
+    return tuple(dict.fromkeys(names)) or None
+
 
 TCP_FIELDS = [
     "frame.number",
@@ -37,6 +54,7 @@ TCP_FIELDS = [
     "tls.handshake.extensions.supported_version",
     "tls.handshake.extensions_server_name",
     "tls.handshake.extensions_alpn_str",
+    *CERTIFICATE_FIELDS,
     "tls.record.content_type",
     "tls.record.opaque_type",
     "data.data",
