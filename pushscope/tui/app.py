@@ -33,7 +33,7 @@ from pushscope.tui.widgets.detail import DetailPane, exchange_content, overview_
 from pushscope.tui.widgets.summary import DiagnosticsPanel, LoadStatus, SummaryBar, diagnostics_content
 from pushscope.tui.widgets.waterfall import Waterfall, legend_line
 
-PROTOCOL_CYCLE = (None, "h2", "h3")
+PROTOCOLS = ("h2", "h3", "http/1.1")  # the order the protocol filter steps through those present
 OUTCOME_KEYS = Binding.Group("✔✘◆? filter", compact=True)
 ZOOM_KEYS = Binding.Group("zoom", compact=True)
 COPY_KEYS = Binding.Group("copy", compact=True)
@@ -59,7 +59,8 @@ class PushscopeApp(App[None]):
         Binding("4", "toggle_outcome('unknown')", "?unknown", group=OUTCOME_KEYS,
                 tooltip="Show/hide pushes of unknown outcome"),
         Binding("p", "pushes_only", "Pushes only", tooltip="Pushes only (with their parent requests)"),
-        Binding("h", "cycle_protocol", "h2/h3", tooltip="Protocol filter: all, h2, h3"),
+        Binding("h", "cycle_protocol", "Protocol",
+                tooltip="Protocol filter: all, then h2, h3, http/1.1 (those in the capture)"),
         Binding("o", "cycle_sort", "Sort", tooltip="Sort rows by start, duration, size or outcome"),
         Binding("0", "clear_filters", "Clear filters", tooltip="Clear all filters (and the page-load view)"),
         Binding("plus,equals_sign", "zoom(0.5)", "Zoom in", key_display="+", group=ZOOM_KEYS,
@@ -243,8 +244,10 @@ class PushscopeApp(App[None]):
         self._set_filters(replace(self.filters, pushes_only=not self.filters.pushes_only))
 
     def action_cycle_protocol(self) -> None:
-        index = PROTOCOL_CYCLE.index(self.filters.protocol) if self.filters.protocol in PROTOCOL_CYCLE else 0
-        self._set_filters(replace(self.filters, protocol=PROTOCOL_CYCLE[(index + 1) % len(PROTOCOL_CYCLE)]))
+        present = {row.protocol for row in self.view.rows}
+        cycle: list[str | None] = [None, *(p for p in PROTOCOLS if p in present)]
+        index = cycle.index(self.filters.protocol) if self.filters.protocol in cycle else 0
+        self._set_filters(replace(self.filters, protocol=cycle[(index + 1) % len(cycle)]))
 
     def action_clear_filters(self) -> None:
         search = self.search_input

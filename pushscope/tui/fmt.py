@@ -24,13 +24,22 @@ class TimeUnit:
     def duration(self, seconds: float | None) -> str:
         if seconds is None:
             return "-"
-        return f"{seconds * self.per_second:.{self.decimals}f} {self.name}"
+        value = seconds * self.per_second
+        return f"{value:.{self._decimals(value)}f} {self.name}"
 
     def offset(self, seconds: float | None) -> str:
         """A moment since the capture start, signed (``+2.02 s``)."""
         if seconds is None:
             return "-"
-        return f"{seconds * self.per_second:+.{self.decimals}f} {self.name}"
+        value = seconds * self.per_second
+        return f"{value:+.{self._decimals(value)}f} {self.name}"
+
+    def _decimals(self, value: float) -> int:
+        """More decimals for a small value in a big unit (4 ms beside 2.5 s reads 0.004 s, not 0.00 s)."""
+        decimals = self.decimals
+        while value and abs(value) < 10 ** -decimals and decimals < 6:
+            decimals += 1
+        return decimals
 
 
 SECONDS, MILLISECONDS, MICROSECONDS = TimeUnit("s", 1.0, 2), TimeUnit("ms", 1e3, 1), TimeUnit("µs", 1e6, 0)

@@ -84,7 +84,7 @@ async def test_outcome_protocol_and_pushes_only_filters() -> None:
         assert "hiding ✔used ?unknown" in str(app.waterfall.border_title)
         await pilot.press("h")  # h2 only
         assert row_paths(app) == ["/index.html", "/unused.js", "/logo.png"]
-        await pilot.press("h", "h")  # back to all protocols
+        await pilot.press("h", "h")  # h3, then back to all protocols (only h2 and h3 are present)
         await pilot.press("0")
         assert len(app.waterfall.rows) == 9
 

@@ -28,3 +28,26 @@ def test_idle_gaps_collapse_and_map_back() -> None:
     assert scale.to_time(scale.to_axis(61.25)) == 61.25
     assert scale.to_axis(300.4) < 4.0
     assert TimeScale().to_axis(5.0) == 5.0
+
+
+def test_idle_connection_says_no_requests_not_unknown() -> None:
+    from pushscope.tui.view import ConnectionInfo
+
+    def info(protocol: str, alpn: str | None, requests: int) -> ConnectionInfo:
+        return ConnectionInfo("t4", 4, protocol, "tls", "127.0.0.1:443", None, alpn, "1.3", True, requests, {})
+
+    assert info("unknown", "h2", 0).protocol_label == "h2 (no requests)"
+    assert info("h2", "h2", 0).protocol_label == "h2 (no requests)"
+    assert info("h3", "h3", 2).protocol_label == "h3"
+    assert info("unknown", None, 0).protocol_label == "unknown"  # nothing says what it is: unknown it stays
+
+
+def test_summary_line_counts_requests_and_never_dangles() -> None:
+    from pushscope.tui.widgets.summary import summary_content
+
+    none = summary_content({"requests": 1, "pushes": 0}).plain.replace("\u00a0", " ")
+    assert none == "1 request · no pushes"
+    mixed = summary_content({"requests": 3, "pushes": 1, "pushes_by_outcome": {"used": 1}, "wasted_bytes": 0,
+                             "time_saved": 2.5, "time_added": 0.004}).plain.replace("\u00a0", " ")
+    assert mixed.startswith("3 requests · 1 push: ✔used 1")
+    assert "saved 2.50 s" in mixed and "added 0.004 s" in mixed  # one unit on the line, nothing lost

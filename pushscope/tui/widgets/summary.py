@@ -12,7 +12,7 @@ from textual.widgets import Label, ProgressBar, Static
 from pushscope.events import Diagnostic
 from pushscope.model.entities import OUTCOMES
 from pushscope.safe_text import visible
-from pushscope.tui.fmt import fmt_bytes, fmt_duration
+from pushscope.tui.fmt import fmt_bytes, unit_for
 from pushscope.tui.view import LEVEL_GLYPHS, OUTCOME_GLYPHS, OUTCOME_STYLES
 
 
@@ -43,8 +43,10 @@ def summary_content(summary: dict[str, Any], *, loading: bool = False) -> Conten
     parts += [(" │ ", "$text-muted"), "wasted ", (_keep(fmt_bytes(summary.get("wasted_bytes", 0))), "bold $error")]
     if summary.get("cache_duplicated_bytes"):
         parts += [" · cache-dup ", (_keep(fmt_bytes(summary["cache_duplicated_bytes"])), "bold $warning")]
-    parts += [" · saved ", (_keep(fmt_duration(summary.get("time_saved") or 0.0)), "bold $success"),
-              " · added ", (_keep(fmt_duration(summary.get("time_added") or 0.0)), "bold $error")]
+    saved, added = summary.get("time_saved") or 0.0, summary.get("time_added") or 0.0
+    unit = unit_for([saved, added])  # one unit on the line
+    parts += [" · saved ", (_keep(unit.duration(saved)), "bold $success"),
+              " · added ", (_keep(unit.duration(added)), "bold $error")]
     if loading:
         parts.append(("  (loading…)", "$text-muted"))
     return Content.assemble(*parts)
