@@ -28,13 +28,13 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from lab import CLIENT_NAME, CLIENT_VERSION, certs, runner, site  # noqa: E402
-from lab.capture import Capture  # noqa: E402
+from lab.capture import Capture, cut_before  # noqa: E402
 from lab.cut import cut_capture  # noqa: E402
 from lab.extclients import run_curl, run_nghttp  # noqa: E402
 from lab.h2client import run_client  # noqa: E402
 from lab.scenarios import SCENARIOS, Scenario  # noqa: E402
 from lab.servers import SERVERS, TSHARK_HTTP_PORTS, free_port  # noqa: E402
-from lab.verify import compare, summarize, tshark_path  # noqa: E402
+from lab.verify import compare, summarize, summarize_with_pushscope, tshark_path  # noqa: E402
 
 HOST = "127.0.0.1"
 
@@ -86,6 +86,8 @@ def run_scenario(sc: Scenario, out: Path, work: Path, cert: certs.CertPair | Non
                 raise ValueError(f"unknown client {sc.client!r}")
     finally:
         server.stop()
+    if sc.client_options.settle:
+        cut_before(pcap, client_truth["cut_at"])
     if not keys.exists():
         keys.write_text("")
     if sc.transport == "tls" and keys.stat().st_size == 0:
@@ -116,7 +118,10 @@ def run_scenario(sc: Scenario, out: Path, work: Path, cert: certs.CertPair | Non
     problems: list[str] = []
     seen = None
     if verify and tshark_path() is not None:
-        seen = summarize(pcap, port, sc.transport, keys if sc.transport == "tls" else None)
+        if sc.client_options.settle:  # cut after the handshake: only pushscope's trial decryption reads it
+            seen = summarize_with_pushscope(pcap, keys)
+        else:
+            seen = summarize(pcap, port, sc.transport, keys if sc.transport == "tls" else None)
         _fill_ports_from_capture(truth, seen)
         if sc.client == "curl" and seen["push_promises"]:
             # curl disabled push; anything promised anyway is wasted/push-disabled

@@ -30,7 +30,7 @@ from h3lab.client import run_client  # noqa: E402
 from h3lab.scenarios import SCENARIOS, Scenario  # noqa: E402
 from h3lab.server import SERVER_VERSION, LabServer, free_udp_port, lab_site  # noqa: E402
 from lab import certs, runner  # noqa: E402  (the HTTP/2 lab's certificate helper and command line)
-from lab.capture import Capture  # noqa: E402
+from lab.capture import Capture, cut_before  # noqa: E402
 
 HOST = "127.0.0.1"
 
@@ -53,7 +53,7 @@ def run_scenario(sc: Scenario, out: Path, work: Path, cert: certs.CertPair, veri
     if keys.stat().st_size == 0:
         raise RuntimeError("the client wrote no key log")
     if sc.cut_after_handshake:
-        cut_capture(pcap, client_truth["cut_at"])
+        cut_before(pcap, client_truth["cut_at"])
     truth = {
         "scenario": sc.name,
         "description": sc.description,
@@ -85,20 +85,6 @@ def run_scenario(sc: Scenario, out: Path, work: Path, cert: certs.CertPair, veri
         problems += compare(truth, seen)
     return {"truth": truth, "seen": seen, "problems": problems,
             "size": runner.write_outputs(out, sc.name, pcap, keys, truth)}
-
-
-def cut_capture(pcap: Path, cut_at: float) -> None:
-    """Keep only the packets from ``cut_at`` (epoch seconds) on, in place (editcap -r on frame numbers)."""
-    import subprocess
-
-    times = subprocess.run(["tshark", "-n", "-r", str(pcap), "-T", "fields", "-e", "frame.time_epoch"],
-                           capture_output=True, text=True, check=True).stdout.split()
-    first = next((number for number, at in enumerate(times, start=1) if float(at) >= cut_at), None)
-    if first is None or first == 1:
-        raise RuntimeError(f"no quiet moment to cut the capture at ({first=})")
-    cut = pcap.with_suffix(".cut.pcapng")
-    subprocess.run(["editcap", "-r", str(pcap), str(cut), f"{first}-{len(times)}"], check=True)
-    cut.replace(pcap)
 
 
 def decode_capture(pcap: Path, keys: Path, port: int) -> dict:

@@ -111,3 +111,16 @@ class Capture:
                 pass
         else:
             self.stop()
+
+
+def cut_before(pcap: Path, cut_at: float) -> None:
+    """Keep only the packets from ``cut_at`` (epoch seconds) on, in place (editcap -r on frame numbers): the
+    capture then starts with the connection already established."""
+    times = subprocess.run(["tshark", "-n", "-r", str(pcap), "-T", "fields", "-e", "frame.time_epoch"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    first = next((number for number, at in enumerate(times, start=1) if float(at) >= cut_at), None)
+    if first is None or first == 1:
+        raise CaptureError(f"no quiet moment to cut the capture at ({first=})")
+    cut = pcap.with_suffix(".cut.pcapng")
+    subprocess.run(["editcap", "-r", str(pcap), str(cut), f"{first}-{len(times)}"], check=True)
+    cut.replace(pcap)

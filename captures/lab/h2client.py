@@ -75,6 +75,9 @@ class ClientOptions:
     idle_wait: float = 0.3  # idle time after the last load before GOAWAY (late pushes)
     pause_between_loads: float = 0.1
     timeout: float = 10.0
+    # Seconds of quiet between the handshake (and the HTTP/2 preface and SETTINGS) and the first page; the
+    # capture's cut point (``cut_at``) is in its middle, so a capture cut there starts mid-connection.
+    settle: float = 0.0
 
 
 @dataclass
@@ -612,6 +615,10 @@ class Client:
             conn = Connection(self, ci)
             self.connections.append(conn)
             conn.connect(loads[0])
+            if self.opts.settle:
+                conn.pump(timeout=self.opts.settle / 2)
+                self.cut_at = getattr(self, "cut_at", None) or time.time()
+                conn.pump(timeout=self.opts.settle / 2)
             try:
                 for li, path in enumerate(loads):
                     if li:
@@ -746,7 +753,8 @@ class Client:
         return {"tls": tls, "transport": self.opts.transport, "client_t0_epoch": round(self.started_wall, 6),
                 "connections": conns,
                 "pushes": pushes, "requests": self.requests, "cache_hits": self.cache_hits,
-                "cookies_sent": bool(self.cookies) and self.opts.keep_cookies}
+                "cookies_sent": bool(self.cookies) and self.opts.keep_cookies,
+                **({"cut_at": self.cut_at} if getattr(self, "cut_at", None) else {})}
 
 
 def finalize_push(rec: PushRecord) -> None:

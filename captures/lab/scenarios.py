@@ -43,6 +43,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         client_options=ClientOptions(tls_version="1.3", connections=(("/",),)),
     ),
     Scenario(
+        name="nginx-midstream",
+        server="nginx", server_options={"mode": "push"},
+        description="As nginx-push-basic (TLS 1.3), but the capture starts after the handshake, the HTTP/2 "
+                    "preface and SETTINGS (cut at a quiet moment): only a trial of the key log's secrets opens it.",
+        client_options=ClientOptions(tls_version="1.3", connections=(("/",),), settle=0.4),
+    ),
+    Scenario(
         name="nginx-preload-twoloads",
         server="nginx", server_options={"mode": "preload"},
         description="nginx http2_push_preload on + Link preload headers (/logo.png carries nopush and "

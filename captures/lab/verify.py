@@ -103,3 +103,24 @@ def compare(truth: dict, seen: dict) -> list[str]:
     if truth.get("transport") == "h2c-upgrade" and not seen["http1_requests"]:
         problems.append("no HTTP/1.1 upgrade request in the capture")
     return problems
+
+
+def summarize_with_pushscope(pcap: Path, keys: Path | None) -> dict:
+    """As :func:`summarize`, from pushscope's own reading: for a capture tshark cannot decrypt (cut after its
+    handshake), which pushscope opens by trying the key log's secrets."""
+    from pushscope.events import ConnectionOpened, HeadersReceived, PushPromiseReceived
+    from pushscope.sources.capture_file import read_capture
+
+    out: dict = {"client_ports": [], "client_headers": [], "push_promises": [], "client_rst": [],
+                 "server_rst": [], "goaway": Counter(), "http1_requests": [], "frames": Counter(), "packets": 0}
+    port_of: dict[str, int] = {}
+    for event in read_capture(str(pcap), str(keys) if keys else None):
+        if isinstance(event, ConnectionOpened):
+            port_of[event.connection_id] = event.client.port
+            out["client_ports"].append(event.client.port)
+        elif isinstance(event, HeadersReceived) and event.sender == "client":
+            out["client_headers"].append((port_of.get(event.connection_id), event.stream_id))
+        elif isinstance(event, PushPromiseReceived):
+            out["push_promises"].append((port_of.get(event.connection_id), event.stream_id,
+                                         event.promised_stream_id))
+    return out

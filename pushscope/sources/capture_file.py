@@ -15,6 +15,7 @@ from pushscope.sources.keylog import KeyLogSummary, plain_keylog_path, private_s
 from pushscope.sources.quic_rows import QUIC_FIELDS, QUIC_TSHARK_ARGS, QuicRowReader, quic_decode_as_args
 from pushscope.sources.quic_trial import TRIAL_FIELDS, QuicTrial, account_trial
 from pushscope.sources.tcp_rows import TcpRowReader
+from pushscope.sources.tls_trial import run_tls_trial
 from pushscope.sources.trial_keys import read_secret_pairs
 from pushscope.sources.tshark import TCP_FIELDS, TsharkNotFound, TsharkRun, build_command, find_tshark
 
@@ -143,7 +144,12 @@ def _run(
     finally:
         run.stop()
     code = run.wait()
-    yield from ledger.passing(tcp.finish(last_at))
+    if trial.enabled:  # TLS 1.3 without its handshake: a second, narrow pass, only if there is any
+        tls_events, tls_reasons = run_tls_trial(tshark, path, tcp, trial.pairs, trial.claimed)
+        yield from ledger.passing(tls_events)
+    else:
+        tls_reasons = {}
+    yield from ledger.passing(tcp.finish(last_at, tls_reasons))
     trial_undecrypted = account_trial(trial, quic, ledger, "handshake" if keylog else "dsb")
     yield from ledger.passing(quic.finish(last_at, trial.undecrypted(), trial_undecrypted))
     yield from ledger.finish()

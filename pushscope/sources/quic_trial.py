@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from pushscope.decode.quic_frames import PacketFrames, parse_frames
-from pushscope.decode.quic_packet import DirectionKeys, PacketKeys, ShortPacket, keys_for_secret, unprotect_short
 from pushscope.events import Endpoint
 from pushscope.sources.trial_keys import SecretPair
 
 if TYPE_CHECKING:
+    from pushscope.decode.quic_packet import DirectionKeys, PacketKeys, ShortPacket
     from pushscope.sources.conversations import ConversationLedger
 
 # Small fields, except quic.remaining_payload, which tshark prints only for a packet of a connection it does not
@@ -103,6 +103,17 @@ class QuicTrial:
     @property
     def enabled(self) -> bool:
         return bool(self._pairs)
+
+    @property
+    def pairs(self) -> list[SecretPair]:
+        """The key log's secret pairs, less those this trial found a QUIC connection for."""
+        used = {conv.pair.client_random for conv in self._conversations.values() if conv.pair is not None}
+        return [pair for pair in self._pairs if pair.client_random not in used]
+
+    @property
+    def claimed(self) -> set[str]:
+        """Client randoms of the handshakes in the capture (TCP and QUIC)."""
+        return self._claimed
 
     # -- what the rest of the pass tells us -----------------------------------------------------------------
 
@@ -217,6 +228,7 @@ class QuicTrial:
 
     def _try(self, conv: _Conversation, packet: _Packet, pair: SecretPair, keys: PacketKeys, is_client: bool,
              lengths: list[int]) -> _Direction | None:
+        from pushscope.decode.quic_packet import DirectionKeys, unprotect_short  # aioquic's TLS: slow to import
         for length in lengths:
             trial = DirectionKeys(keys)
             result = unprotect_short(packet.data, length, trial, packet.first_byte_known)
@@ -258,6 +270,8 @@ class QuicTrial:
     def _keys_of(self, secret: bytes) -> list[PacketKeys]:
         keys = self._keys.get(secret)
         if keys is None:
+            from pushscope.decode.quic_packet import keys_for_secret
+
             keys = self._keys[secret] = keys_for_secret(secret)
         return keys
 
@@ -276,6 +290,7 @@ class QuicTrial:
         return out
 
     def _decrypt(self, conv: _Conversation, direction: _Direction, packet: _Packet) -> list:
+        from pushscope.decode.quic_packet import unprotect_short
         result = unprotect_short(packet.data, direction.cid_length, direction.keys, packet.first_byte_known)
         if result is None:
             conv.failed += 1

@@ -54,6 +54,7 @@ class _TcpConnection:
     fins: set[str] = field(default_factory=set)
     closed: bool = False
     announced_h2: bool = False
+    trial_how: str | None = None  # decrypted by pushscope's trial (no handshake): which key-log line
 
 
 class TcpRowReader:
@@ -62,6 +63,7 @@ class TcpRowReader:
     def __init__(self, keylog: KeyLogSummary | None = None) -> None:
         self._connections: dict[str, _TcpConnection] = {}
         self._keylog = keylog
+        self._trial_reasons: Mapping[str, str] = {}
 
     def feed(self, row: Mapping[str, str], at: float) -> Output:
         stream = row.get("tcp.stream", "")
@@ -93,7 +95,41 @@ class TcpRowReader:
         out.extend(self._closing(conn, row, sender, at))
         return out
 
-    def finish(self, at: float | None) -> Output:
+    def trial_candidates(self) -> list[str]:
+        """tcp.stream of each TLS conversation with application records, none decrypted, and no ClientHello:
+        what pushscope's own trial decryption (sources/tls_trial.py) may still open."""
+        return [stream for stream, conn in self._connections.items()
+                if conn.is_tls and conn.app_records and not conn.decrypted_records and conn.client_random is None]
+
+    def feed_decrypted(self, stream: str, src: Endpoint, sender: Side, data: bytes, at: float, how: str,
+                       http2: bool) -> Output:
+        """Application data that pushscope decrypted itself, from a frame boundary on (no preface: the
+        connection began before the capture). ``sender`` is known from the secret that opened it, which
+        corrects a client and server guessed from the ports."""
+        conn = self._connections.get(stream)
+        if conn is None:
+            return []
+        out: Output = []
+        if conn.client is not None and conn.server is not None and (src == conn.client) != (sender == "client"):
+            conn.client, conn.server = conn.server, conn.client
+            out.append(ConnectionOpened(conn.connection_id, conn.first_at, conn.client, conn.server, "tls"))
+        if conn.trial_how is None:
+            conn.trial_how = how
+            conn.tls_version = conn.tls_version or "1.3"
+            out.append(ConnectionUpdated(conn.connection_id, at, tls_version="1.3", decrypted=True, decrypted_how=how,
+                                         protocol="h2" if http2 else None))
+            if http2:
+                conn.decoder = H2ConnectionDecoder(conn.connection_id, expect_preface=False)
+                conn.announced_h2 = True
+        conn.decrypted_records += 1
+        if conn.decoder is not None:
+            out.extend(conn.decoder.receive(sender, data, at))
+        # HTTP/1.1 (not HTTP/2) is left for an HTTP/1.1 decoder to take here.
+        return out
+
+    def finish(self, at: float | None, trial_reasons: Mapping[str, str] | None = None) -> Output:
+        """``trial_reasons``: why pushscope's trial decryption could not open a connection, by tcp.stream."""
+        self._trial_reasons = trial_reasons or {}
         out: Output = []
         for conn in self._connections.values():
             if conn.client is None:
@@ -201,6 +237,9 @@ class TcpRowReader:
             self._keylog, conn.client_random,
             no_handshake="its handshake is not in the capture (it started mid-connection), so it cannot be decrypted",
             covered="the key log has its client random, but decryption still failed (wrong or partial secrets?)")
+        trial = self._trial_reasons.get(conn.connection_id[1:])
+        if trial:
+            why += f"; {trial}"
         message = f"{where}: {conn.app_records} encrypted records not decrypted: {why}"
         # The model must know too: an unreadable connection may hide what the client already holds.
         return [ConnectionUpdated(conn.connection_id, conn.last_at, decrypted=False),
@@ -229,8 +268,13 @@ class TcpRowReader:
         if self._keylog is not None and self._keylog.exists:
             uncovered = [c.client_random for c in tls if not c.decrypted_records and c.client_random
                          and not self._keylog.covers(c.client_random)]
-        return decryption_summary("TLS sessions with application data", len(tls),
-                                  sum(1 for c in tls if c.decrypted_records), "tls-summary", uncovered)
+        out = decryption_summary("TLS sessions with application data", len(tls),
+                                 sum(1 for c in tls if c.decrypted_records), "tls-summary", uncovered)
+        trial = sum(1 for c in tls if c.trial_how)
+        if out and trial:
+            out[0].message += (f" ({trial} of them by pushscope itself, with key-log secrets tried on a connection "
+                               "whose handshake the capture lacks)")
+        return out
 
 
 def _learn_direction(

@@ -5,6 +5,7 @@ Also run on the public third-party captures beside the project when they are the
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -69,7 +70,10 @@ def _our_view(capture_path: str, keys: str | None) -> dict[str, Counter]:
 
 
 def _h2_scenarios() -> list[str]:
-    return [n for n in scenarios() if not n.startswith("h3")]
+    # A capture cut after its handshake (truth "cut_at") is one tshark cannot decrypt: pushscope reads it by
+    # trying the key log's secrets (tests/sources/test_tls_trial.py), so there is no tshark view to match.
+    return [n for n in scenarios() if not n.startswith("h3")
+            and "cut_at" not in json.loads((CAPTURES / f"{n}.truth.json").read_text())]
 
 
 @pytest.mark.parametrize("name", _h2_scenarios())
