@@ -28,7 +28,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from lab import CLIENT_NAME, CLIENT_VERSION, certs, runner, site  # noqa: E402
-from lab.capture import Capture, cut_before  # noqa: E402
+from lab.capture import Capture, cut_before, pushes_unknown_after_cut  # noqa: E402
 from lab.cut import cut_capture  # noqa: E402
 from lab.extclients import run_curl, run_nghttp  # noqa: E402
 from lab.h2client import run_client  # noqa: E402
@@ -133,6 +133,8 @@ def run_scenario(sc: Scenario, out: Path, work: Path, cert: certs.CertPair | Non
         problems = compare(truth, seen)
     if sc.cut_after_load is not None and not problems:
         truth = cut_capture(pcap, truth, sc.cut_after_load)
+    if sc.client_options.settle:
+        truth = pushes_unknown_after_cut(truth, truth["cut_at"])
     for c in truth["connections"]:
         errs = c.get("errors") or []
         problems += [f"connection {c['index']}: {e}" for e in errs]

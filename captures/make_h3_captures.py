@@ -30,7 +30,7 @@ from h3lab.client import run_client  # noqa: E402
 from h3lab.scenarios import SCENARIOS, Scenario  # noqa: E402
 from h3lab.server import SERVER_VERSION, LabServer, free_udp_port, lab_site  # noqa: E402
 from lab import certs, runner  # noqa: E402  (the HTTP/2 lab's certificate helper and command line)
-from lab.capture import Capture, cut_before  # noqa: E402
+from lab.capture import Capture, cut_before, pushes_unknown_after_cut  # noqa: E402
 
 HOST = "127.0.0.1"
 
@@ -83,6 +83,8 @@ def run_scenario(sc: Scenario, out: Path, work: Path, cert: certs.CertPair, veri
     if verify:
         seen = decode_capture(pcap, keys, port)
         problems += compare(truth, seen)
+    if sc.cut_after_handshake:
+        truth = pushes_unknown_after_cut(truth, truth["cut_at"])
     return {"truth": truth, "seen": seen, "problems": problems,
             "size": runner.write_outputs(out, sc.name, pcap, keys, truth)}
 

@@ -124,3 +124,18 @@ def cut_before(pcap: Path, cut_at: float) -> None:
     cut = pcap.with_suffix(".cut.pcapng")
     subprocess.run(["editcap", "-r", str(pcap), str(cut), f"{first}-{len(times)}"], check=True)
     cut.replace(pcap)
+
+
+def pushes_unknown_after_cut(truth: dict, cut_at: float) -> dict:
+    """The truth a capture cut at ``cut_at`` can support: its connection began before the capture, so what the
+    client held may have come from traffic that is not in it, and every push's verdict can only be unknown
+    (as lab/cut.py says for a capture cut after a load). The client's own outcome is kept beside it."""
+    from lab.cut import CUT_REASON
+
+    truth = dict(truth)
+    truth["cut"] = {"tool": "editcap -r", "start_epoch": round(cut_at, 6),
+                    "why": "the capture starts after the handshake: pushscope decrypts it by trying the key log's "
+                           "secrets, but what the connection carried before is not in the capture"}
+    truth["pushes"] = [{**push, "client_outcome": push["outcome"], "client_reason": push["reason"],
+                        "outcome": "unknown", "reason": CUT_REASON} for push in truth["pushes"]]
+    return truth

@@ -90,6 +90,12 @@ class UnreadableTraffic:
                 named.add(conn.id)
                 by_client.setdefault(frozenset((conn.client.address, conn.server.address)), []).append(
                     (conn.opened_at, f"connection {conn.id} ({conn.client} to {conn.server}) could not be decrypted"))
+            elif (conn.decrypted_how or "").startswith("trial"):
+                # Decrypted without its handshake: it began before the capture, and what it carried then is not
+                # in the capture.
+                by_client.setdefault(frozenset((conn.client.address, conn.server.address)), []).append(
+                    (conn.opened_at, f"connection {conn.id} ({conn.client} to {conn.server}) began before the "
+                                     "capture (decrypted without its handshake): its earlier traffic is not in it"))
         for conversation in capture.conversations:
             if conversation.status != "undecodable" or conversation.connection_id in named:
                 continue
