@@ -24,6 +24,8 @@ if (( want_test )); then
   command -v openssl >/dev/null || missing+=(openssl)
   command -v tmux >/dev/null || missing+=(tmux)
   command -v chromium >/dev/null || missing+=(chromium)
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
 fi
 
 if (( ${#missing[@]} )); then
@@ -47,4 +49,10 @@ if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" || "$(cat "$stamp" 2>/dev/nul
   .venv/bin/python -m pip install -q --upgrade pip >&2
   .venv/bin/python -m pip install -q -e ".${extra}" >&2
   echo "installed${extra}" > "$stamp"
+fi
+
+# The HAR viewers the export tests check against (PerfCascade, har-validator): npm packages pinned by
+# tests/js/package-lock.json, installed into tests/js/node_modules (not committed).
+if (( want_test )) && [[ ! -d tests/js/node_modules || tests/js/package-lock.json -nt tests/js/node_modules ]]; then
+  (cd tests/js && npm ci --no-audit --no-fund --loglevel=error >&2) && touch tests/js/node_modules
 fi

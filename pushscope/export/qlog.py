@@ -58,6 +58,12 @@ class _Trace:
         self.conn, self.redact = conn, redact
         self.prefix = "http" if conn.protocol == "h3" else "http2"
         self.events: list[tuple[float, int, dict[str, Any]]] = []
+        # HTTP/3 control stream of each side, learned from its frames: connection-level frames belong to it.
+        self.control: dict[str, int] = {}
+
+    def control_stream(self, sender: str) -> int | None:
+        """Where a connection-level frame travels: stream 0 in HTTP/2, the sender's control stream in HTTP/3."""
+        return 0 if self.prefix == "http2" else self.control.get(sender)
 
     def add(self, at: float, name: str, data: dict[str, Any]) -> None:
         time = round((at - self.conn.opened_at) * 1000, 3)
@@ -166,7 +172,8 @@ def _push_events(trace: _Trace, push: Push, exchange: Exchange | None, seen: set
         trace.frame(at, "server", frame, parent, push.promise_wire_bytes)
     reset = push.reset
     if reset is not None and reset.kind == "CANCEL_PUSH":
-        trace.frame(reset.at, reset.by, {"frame_type": "cancel_push", "push_id": push.push_id}, None, None)
+        trace.frame(reset.at, reset.by, {"frame_type": "cancel_push", "push_id": push.push_id},
+                    trace.control_stream(reset.by), None)
     elif reset is not None and (round(reset.at, 6), reset.by, reset.kind) not in seen:
         seen.add((round(reset.at, 6), reset.by, reset.kind))
         trace.reset(reset.at, reset.by, reset.kind, push.promised_stream_id, reset.name)
@@ -181,7 +188,10 @@ def _push_events(trace: _Trace, push: Push, exchange: Exchange | None, seen: set
         data["decision"] = decision
     data.update(outcome=push.outcome, reason=push.reason, wasted_bytes=push.cost.wasted_bytes,
                 pushed_bytes=push.cost.pushed_bytes, url=push.url)
-    trace.add(min(ends) if ends else push.promised_at, f"{trace.prefix}:push_resolved", data)
+    # http:push_resolved requires a decision (claimed or abandoned); a push nobody can judge is not resolved, so
+    # its verdict goes in an event of our own namespace rather than a malformed standard one.
+    name = f"{trace.prefix}:push_resolved" if decision or trace.prefix == "http2" else "pushscope:push_verdict"
+    trace.add(min(ends) if ends else push.promised_at, name, data)
 
 
 def _connection_events(trace: _Trace, rest: list[FrameRecord]) -> None:
@@ -198,22 +208,24 @@ def _connection_events(trace: _Trace, rest: list[FrameRecord]) -> None:
             frame["settings"] = [{"name": k.lower(), "value": v} for k, v in conn.settings[record.sender].items()]
         elif kind == "MAX_PUSH_ID" and record is (max_push[-1] if max_push else None):
             frame["push_id"] = conn.max_push_id
-        trace.frame(record.at, record.sender, frame, 0 if trace.prefix == "http2" else None, record.length,
-                    record.flags)
+        stream = record.stream_id if record.stream_id is not None else trace.control_stream(record.sender)
+        trace.frame(record.at, record.sender, frame, stream, record.length, record.flags)
     for side in ("client", "server"):
         if side not in settings_done and conn.settings[side]:
             frame = {"frame_type": "settings",
                      "settings": [{"name": k.lower(), "value": v} for k, v in conn.settings[side].items()]}
-            trace.frame(conn.opened_at, side, frame, 0 if trace.prefix == "http2" else None, None)
+            trace.frame(conn.opened_at, side, frame, trace.control_stream(side), None)
     for by, last, error, at in conn.goaways:
         frame = {"frame_type": "goaway", "id": last} if trace.prefix == "http" else {
             "frame_type": "goaway", "last_stream_id": last, "error_code": error}
-        trace.frame(at, by, frame, 0 if trace.prefix == "http2" else None, None)
+        trace.frame(at, by, frame, trace.control_stream(by), None)
 
 
 def trace_dict(capture: Capture, conn: Connection, *, redact: bool = True) -> dict[str, Any]:
     trace = _Trace(conn, redact)
     per, rest = _stream_frames(capture, conn)
+    trace.control = {r.sender: r.stream_id for r in rest
+                     if r.frame_type in ("SETTINGS", "MAX_PUSH_ID", "GOAWAY") and r.stream_id is not None}
     pushes = {p.exchange_id: p for p in capture.pushes if p.connection_id == conn.id}
     seen: set[tuple[float, str, str]] = set()
     for exchange in capture.exchanges:

@@ -10,7 +10,14 @@ from pushscope.export.wording import cost_phrases
 from pushscope.model.entities import Capture
 from pushscope.units import fmt_bytes, fmt_ms
 
+# What the report is of, in its own words: a probe is not a capture.
+SOURCE_WORDS = {"capture": "capture", "probe": "probe", "live": "live capture"}
 OUTCOME_GLYPHS = {"used": "✔", "wasted": "✘", "cache-duplicated": "◆", "unknown": "?"}
+
+
+def counted(n: int, singular: str, plural: str | None = None) -> str:
+    """``1 connection``, ``2 connections``."""
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"
 
 
 def render_text(capture: Capture, *, redact: bool = True) -> str:
@@ -18,7 +25,8 @@ def render_text(capture: Capture, *, redact: bool = True) -> str:
     start = capture.started_at or 0.0
     headline = coverage_of(report).headline()  # first, so nobody reads the zeros below as a clean result
     lines = [headline] if headline else []
-    lines += [f"pushscope report: {capture.name or capture.source}", ""]
+    source = SOURCE_WORDS.get(capture.source, "capture")
+    lines += [f"pushscope {'probe' if capture.source == 'probe' else 'report'}: {capture.name or capture.source}", ""]
     lines.append("Connections")
     for conn in report["connections"]:
         tls = f"TLS {conn['tls_version']}" if conn["tls_version"] else conn["transport"]
@@ -62,12 +70,14 @@ def render_text(capture: Capture, *, redact: bool = True) -> str:
         if extras:
             lines.append("        " + "; ".join(extras))
     if not report["pushes"]:
-        lines.append("  (no PUSH_PROMISE in this capture)")
+        lines.append(f"  (no PUSH_PROMISE in this {source})")
     summary = report["summary"]
     lines += ["", "Summary"]
     lines.append(
-        f"  {summary['connections']} connections, {summary['requests']} requests, {summary['pushes']} pushes: "
-        + ", ".join(f"{k} {v}" for k, v in summary["pushes_by_outcome"].items() if v)
+        f"  {counted(summary['connections'], 'connection')}, {counted(summary['requests'], 'request')}, "
+        f"{counted(summary['pushes'], 'push', 'pushes')}"
+        + "".join(f"{': ' if i == 0 else ', '}{k} {v}"
+                  for i, (k, v) in enumerate((k, v) for k, v in summary["pushes_by_outcome"].items() if v))
     )
     lines.append(
         f"  wasted {fmt_bytes(summary['wasted_bytes'])}, "

@@ -101,8 +101,10 @@ def build_capture(xss: bool = False, later_load_at: float | None = None) -> Capt
     h3 = Connection("q0", 1, Endpoint("::1", 50001), Endpoint("::1", 443), "quic", T0 + 0.1, protocol="h3",
                     tls_version="TLS 1.3", sni="example.test", alpn="h3", decrypted=True, max_push_id=8)
     h3.settings = {"client": {"QPACK_MAX_TABLE_CAPACITY": 4096}, "server": {"QPACK_MAX_TABLE_CAPACITY": 4096}}
-    h3.frames = [FrameRecord(T0 + 0.101, "client", "SETTINGS", 4), FrameRecord(T0 + 0.102, "client", "MAX_PUSH_ID", 1),
-                 FrameRecord(T0 + 0.103, "server", "SETTINGS", 4)]
+    # On each side's control stream (client 2, server 3), as the HTTP/3 decoder records them.
+    h3.frames = [FrameRecord(T0 + 0.101, "client", "SETTINGS", 4, (), 2),
+                 FrameRecord(T0 + 0.102, "client", "MAX_PUSH_ID", 1, (), 2),
+                 FrameRecord(T0 + 0.103, "server", "SETTINGS", 4, (), 3)]
     cap.connections = {"t0": h2, "q0": h3}
     doc_path = "/index.html?lang=en&q=1" + (XSS_URL_PAYLOAD if xss else "")
     doc_extra = [("x-evil", XSS_HEADER_PAYLOAD)] if xss else []

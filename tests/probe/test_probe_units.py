@@ -300,6 +300,7 @@ def test_probe_text_report_and_errors(capsys: pytest.CaptureFixture[str]) -> Non
         assert run_probe([server.url, "--repeat", "2"]) == 0
     out = capsys.readouterr().out
     assert "Probe runs" in out and "Probe truth vs. verdicts" in out and "≠" not in out
+    assert out.startswith("pushscope probe: ") and "this capture" not in out  # a probe, not a capture
     assert run_probe(["http://127.0.0.1:1/"]) == 2
     assert "cannot connect" in capsys.readouterr().err
     assert run_probe(["ftp://example.test/"]) == 2  # a usage error
