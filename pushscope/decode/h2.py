@@ -28,6 +28,7 @@ from hyperframe.frame import (
 )
 
 from pushscope.decode.h2_names import error_name, frame_type_name, settings_by_name
+from pushscope.decode.hpack_tolerant import TolerantHpackDecoder, unknown_field_names
 from pushscope.events import (
     DataReceived,
     Event,
@@ -75,9 +76,16 @@ class H2DirectionDecoder:
         self._pending: _PendingHeaderBlock | None = None
         self._lost_sync = False
         self._hpack_broken = False
+        # Field-by-field HPACK once the dynamic table is known to be incomplete (mid-connection, or broken).
+        self._tolerant: TolerantHpackDecoder | None = None
         self.frames_decoded = 0
         # Bytes of this direction's frame stream consumed so far: the wire order of its events.
         self.offset = 0
+
+    def start_mid_connection(self) -> None:
+        """The capture began after this connection did: header blocks may refer to entries never seen."""
+        if self._tolerant is None:
+            self._tolerant = TolerantHpackDecoder()
 
     def receive(self, data: bytes, at: float) -> list[Event]:
         if self._lost_sync:
@@ -199,17 +207,21 @@ class H2DirectionDecoder:
     def _finish_block(self, pending: _PendingHeaderBlock, at: float) -> list[Event]:
         block = b"".join(pending.fragments)
         events: list[Event] = []
-        try:
-            # raw=True: header octets need not be UTF-8; a stray byte must not cost the whole block.
-            headers = [(_text(name), _text(value)) for name, value in self._hpack.decode(block, raw=True)]
-        except (hpack.HPACKError, ValueError, IndexError, UnicodeDecodeError) as exc:
-            # The dynamic table is now out of step with the encoder: later blocks may decode wrongly, so say so.
-            message = f"HPACK could not decode a {pending.kind} header block ({exc})"
-            if not self._hpack_broken:
-                message += "; the capture may have started mid-connection (HPACK state unknown)"
-            self._hpack_broken = True
-            events.append(self._anomaly(at, message, pending.stream_id))
-            headers = []
+        unknown: tuple[str, ...] = ()
+        if self._tolerant is None:
+            try:
+                # raw=True: header octets need not be UTF-8; a stray byte must not cost the whole block.
+                headers = [(_text(name), _text(value)) for name, value in self._hpack.decode(block, raw=True)]
+            except (hpack.HPACKError, ValueError, IndexError, UnicodeDecodeError) as exc:
+                # The dynamic table is out of step with the encoder: from here on, field by field.
+                message = (f"HPACK could not decode a {pending.kind} header block ({exc}); the capture may have "
+                           "started mid-connection (HPACK state unknown): header fields that need dynamic-table "
+                           "entries it did not show are listed as unknown")
+                self._hpack_broken = True
+                self._tolerant = TolerantHpackDecoder()
+                events.append(self._anomaly(at, message, pending.stream_id))
+        if self._tolerant is not None:
+            headers, unknown = self._tolerant_block(pending, block, at, events)
         if pending.kind == "PUSH_PROMISE":
             events.append(
                 PushPromiseReceived(
@@ -220,6 +232,7 @@ class H2DirectionDecoder:
                     pending.promised_stream_id,
                     headers,
                     len(block),
+                    unknown_fields=unknown,
                 )
             )
         else:
@@ -232,9 +245,22 @@ class H2DirectionDecoder:
                     headers,
                     pending.end_stream,
                     len(block),
+                    unknown_fields=unknown,
                 )
             )
         return events
+
+    def _tolerant_block(self, pending: _PendingHeaderBlock, block: bytes, at: float,
+                        events: list[Event]) -> tuple[list[tuple[str, str]], tuple[str, ...]]:
+        assert self._tolerant is not None
+        result = self._tolerant.decode(block)
+        headers = [(_text(name), _text(value)) for name, value in result.headers]
+        if result.unreadable:
+            events.append(self._anomaly(at, f"part of a {pending.kind} header block could not be parsed; the rest "
+                                        "of it is unknown", pending.stream_id))
+        request = pending.kind == "PUSH_PROMISE" or self.sender == "client"
+        unknown = unknown_field_names({name for name, _ in headers}, result.unknown_fields, request=request)
+        return headers, unknown
 
 
 class H2ConnectionDecoder:
@@ -297,6 +323,8 @@ class H2ConnectionDecoder:
             self._client_prelude.clear()
             self.is_http2 = True
             message = "no connection preface: the capture started mid-connection (HPACK state unknown)"
+            self.client.start_mid_connection()
+            self.server.start_mid_connection()
             return [ProtocolAnomaly(self.connection_id, at, "client", message), *self.client.receive(prelude, at)]
         end = prelude.find(b"\r\n\r\n")
         if end < 0:

@@ -46,6 +46,8 @@ class CaptureBuilder:
         self.capture = Capture(source=source, name=name)
         self._streams: dict[tuple[str, int], Exchange] = {}
         self._pushes_by_id: dict[tuple[str, int], Push] = {}
+        # The last :authority a request on each connection showed: assumed where a request's cannot be read.
+        self._authorities: dict[str, str] = {}
         self.events_applied = 0
 
     def apply(self, event: Event | Diagnostic | ConversationAccounted) -> None:
@@ -145,7 +147,7 @@ class CaptureBuilder:
 
     def _new_exchange(self, connection_id: str, stream_id: int | None, pushed: bool = False) -> Exchange:
         conn = self.capture.connections.get(connection_id)
-        protocol = "h3" if conn is not None and conn.protocol == "h3" else "h2"
+        protocol = conn.protocol if conn is not None and conn.protocol in ("h3", "http/1.1") else "h2"
         exchange = Exchange(len(self.capture.exchanges), connection_id, protocol, stream_id, pushed=pushed)
         self.capture.exchanges.append(exchange)
         return exchange
@@ -203,9 +205,11 @@ class CaptureBuilder:
             push.promise_headers = list(event.headers)
             push.promise_wire_bytes = event.wire_length
             push.unknown_fields = event.unknown_fields
+            push.assumed_authority = self._authority_for(event.connection_id, event.headers, event.unknown_fields)
             if exchange is not None:
                 exchange.request_headers = list(event.headers)
                 exchange.unknown_fields = event.unknown_fields
+                exchange.assumed_authority = push.assumed_authority
                 exchange.request_start = exchange.request_end = event.at
                 exchange.request_header_bytes = event.wire_length
         push.references.append((event.stream_id, event.at))
@@ -235,6 +239,7 @@ class CaptureBuilder:
         if not exchange.request_headers and not exchange.unknown_fields:
             exchange.request_headers = list(event.headers)
             exchange.unknown_fields = event.unknown_fields
+            exchange.assumed_authority = self._authority_for(event.connection_id, event.headers, event.unknown_fields)
             exchange.request_start = event.at
             exchange.request_start_position = event.position
         else:
@@ -242,6 +247,17 @@ class CaptureBuilder:
         exchange.request_header_bytes += event.wire_length
         if event.end_stream:
             exchange.request_end = event.at
+
+    def _authority_for(self, connection_id: str, headers: list[tuple[str, str]], unknown: tuple[str, ...]) -> str:
+        """Remember a request's :authority; for one that cannot be read, the one assumed (else "")."""
+        authority = header_value(headers, ":authority") or header_value(headers, "host")
+        if authority:
+            self._authorities[connection_id] = authority
+            return ""
+        if ":authority" not in unknown:
+            return ""
+        conn = self.capture.connections.get(connection_id)
+        return self._authorities.get(connection_id) or (conn.sni if conn is not None and conn.sni else "")
 
     def _response_headers(self, exchange: Exchange, event: HeadersReceived) -> None:
         status = header_value(event.headers, ":status")

@@ -128,6 +128,8 @@ class Exchange:
     # and of the response's last frame (server side): times tie for frames sharing a packet, these do not.
     request_start_position: int | None = None
     response_end_position: int | None = None
+    # When :authority is unknown: the one assumed from what the connection shows (other requests, SNI).
+    assumed_authority: str = ""
 
     @property
     def url_known(self) -> bool:
@@ -154,8 +156,10 @@ class Exchange:
     def url(self) -> str:
         if not self.request_headers and not self.unknown_fields:
             return ""
-        path = "<unknown path>" if ":path" in self.unknown_fields else self.path
-        authority = self.authority or ("<unknown authority>" if ":authority" in self.unknown_fields else "")
+        path = "/<unknown path>" if ":path" in self.unknown_fields else self.path
+        authority = self.authority or self.assumed_authority
+        if not authority and ":authority" in self.unknown_fields:
+            authority = "<unknown authority>"
         return f"{self.scheme}://{authority}{path}"
 
     @property
@@ -230,6 +234,7 @@ class Push:
     unknown_fields: tuple[str, ...] = ()
     # Wire order of the (first) PUSH_PROMISE among the server's events on the connection (``Event.position``).
     promised_position: int | None = None
+    assumed_authority: str = ""  # as for Exchange
 
     @property
     def url_known(self) -> bool:
@@ -238,10 +243,12 @@ class Push:
     @property
     def url(self) -> str:
         scheme = header_value(self.promise_headers, ":scheme") or "https"
-        authority = header_value(self.promise_headers, ":authority") or ""
+        authority = header_value(self.promise_headers, ":authority") or self.assumed_authority
         path = header_value(self.promise_headers, ":path") or ""
+        if not authority and ":authority" in self.unknown_fields:
+            authority = "<unknown authority>"
         if ":path" in self.unknown_fields:
-            path = "<unknown path>"
+            path = "/<unknown path>"
         return f"{scheme}://{authority}{path}" if path or authority else ""
 
 

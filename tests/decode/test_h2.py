@@ -411,11 +411,26 @@ def test_capture_starting_mid_connection_unknown_hpack_entries() -> None:
     dec = decoder(expect_preface=False)
     events = dec.receive("server", data, 1.0)
     anomalies = of(events, ProtocolAnomaly)
-    assert len(anomalies) == 2 and all("HPACK" in a.message for a in anomalies)
-    assert "mid-connection" in anomalies[0].message and "mid-connection" not in anomalies[1].message
+    # One anomaly: from the failing block on, HPACK is decoded field by field.
+    assert len(anomalies) == 1 and "HPACK" in anomalies[0].message and "mid-connection" in anomalies[0].message
     headers = of(events, HeadersReceived)
-    assert [h.stream_id for h in headers] == [5, 7] and headers[0].headers == []
+    assert [h.stream_id for h in headers] == [5, 7]
+    # :status 200 is in the static table: kept; the other field needs the unseen entry: unknown.
+    assert [h.headers for h in headers] == [[(":status", "200")]] * 2
+    assert [h.unknown_fields for h in headers] == [("?",)] * 2
     assert of(events, DataReceived)[0].data == b"body"
+
+
+def test_mid_connection_request_keeps_its_static_and_literal_fields() -> None:
+    encoder = hpack.Encoder()
+    encoder.encode([(":authority", "www.example.test"), ("user-agent", "b/1")])  # before the capture
+    block = encoder.encode([(":method", "GET"), (":scheme", "https"), (":authority", "www.example.test"),
+                            (":path", "/late.js"), ("user-agent", "b/1")])
+    dec = decoder()
+    events = dec.receive("client", frames(flagged(HeadersFrame(9, block), "END_HEADERS", "END_STREAM")), 1.0)
+    request = of(events, HeadersReceived)[0]
+    assert dict(request.headers) == {":method": "GET", ":scheme": "https", ":path": "/late.js"}
+    assert request.unknown_fields == (":authority", "?")  # the name of an indexed unknown entry is unknown too
 
 
 def test_default_decoder_on_mid_connection_frames_reports_instead_of_dropping() -> None:

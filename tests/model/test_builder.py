@@ -275,3 +275,22 @@ def test_event_before_connection_opened_creates_a_placeholder() -> None:
     conn = builder.capture.connections["late"]
     assert conn.client == CLIENT and conn.bytes_sent["client"] == 10
     assert builder.capture.started_at == 1.0
+
+
+def test_unreadable_url_takes_the_authority_the_connection_shows_and_equals_no_other() -> None:
+    builder = CaptureBuilder("capture")
+    builder.apply(ConnectionOpened("t0", 1.0, CLIENT, SERVER, "tls", "h2", "1.3", "sni.example.test", "h2"))
+    unknown = (":authority", ":path")
+    builder.apply(HeadersReceived("t0", 1.1, "client", 1, [(":method", "GET"), (":scheme", "https")], True, 9,
+                                  unknown_fields=unknown))
+    builder.apply(HeadersReceived("t0", 1.2, "client", 3, req("/known.css"), True, 20))
+    builder.apply(HeadersReceived("t0", 1.3, "client", 5, [(":method", "GET"), (":scheme", "https")], True, 9,
+                                  unknown_fields=unknown))
+    first, known, later = builder.capture.exchanges
+    assert first.url == "https://sni.example.test/<unknown path>" and first.assumed_authority == "sni.example.test"
+    assert later.url == "https://example.test/<unknown path>" and later.assumed_authority == "example.test"
+    assert known.url == "https://example.test/known.css" and not known.assumed_authority and known.url_known
+    assert not first.url_known and not later.url_known
+    builder.apply(PushPromiseReceived("t0", 1.4, "server", 3, 2, [(":method", "GET")], 5, unknown_fields=unknown))
+    push = builder.capture.pushes[0]
+    assert push.url == "https://example.test/<unknown path>" and not push.url_known
