@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from pushscope.decode.h1 import H1ConnectionDecoder, looks_like_request, looks_like_response
 from pushscope.decode.h2 import PREFACE, H2ConnectionDecoder
 from pushscope.decode.reassembly import StreamReassembler
 from pushscope.events import (
@@ -27,6 +28,7 @@ from pushscope.sources.tshark import certificate_names
 
 TLS_VERSIONS = {"0x0304": "1.3", "0x0303": "1.2", "0x0302": "1.1", "0x0301": "1.0"}
 HTTP1_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"OPTIONS ", b"DELETE ", b"PATCH ", b"CONNECT ")
+SNIFF_LIMIT = 64 * 1024  # bytes held while the first ones do not yet tell HTTP/2 from HTTP/1.1
 
 Output = list[Event | Diagnostic]
 
@@ -47,7 +49,9 @@ class _TcpConnection:
     client_random: str | None = None
     app_records: int = 0
     decrypted_records: int = 0
-    decoder: H2ConnectionDecoder | None = None
+    decoder: H2ConnectionDecoder | H1ConnectionDecoder | None = None
+    # Payload held, in capture order, until the first bytes tell which protocol this is.
+    sniffed: list[tuple[Side, bytes, float]] = field(default_factory=list)
     held_server_chunks: list[tuple[bytes, float]] = field(default_factory=list)
     # Cleartext only (TLS reassembly is tshark's): each direction's bytes in sequence order, once each.
     cleartext: dict[str, StreamReassembler] = field(default_factory=dict)
@@ -189,16 +193,42 @@ class TcpRowReader:
     # --- payload ------------------------------------------------------------------------------------------
 
     def _payload(self, conn: _TcpConnection, sender: Side, chunks: list[bytes], at: float) -> Output:
-        if conn.is_tls:
-            conn.decrypted_records += len(chunks)
         out: Output = []
-        if conn.decoder is None:
-            if conn.alpn not in (None, "h2", "h2c"):
-                return out  # another protocol (http/1.1 ...): counted, not decoded
-            conn.decoder = H2ConnectionDecoder(conn.connection_id)
-            if conn.is_tls:
+        if conn.is_tls:
+            if not conn.decrypted_records:
                 out.append(ConnectionUpdated(conn.connection_id, at, decrypted=True))
+            conn.decrypted_records += len(chunks)
+        if conn.decoder is None:
+            if conn.alpn not in (None, "h2", "h2c", "http/1.1"):
+                return out  # another protocol: counted, not decoded
+            conn.sniffed += [(sender, chunk, at) for chunk in chunks]
+            protocol = _choose_protocol(conn)
+            if protocol is None:
+                return out
+            out += self._start_decoder(conn, protocol, at)
+            held, conn.sniffed = conn.sniffed, []
+            for held_sender, chunk, chunk_at in held:
+                out += self._decode(conn, held_sender, [chunk], chunk_at)
+            return out
+        return self._decode(conn, sender, chunks, at)
+
+    def _start_decoder(self, conn: _TcpConnection, protocol: str, at: float) -> Output:
+        out: Output = []
+        if protocol == "http/1.1":
+            authority = conn.sni or (str(conn.server) if conn.server is not None else "")
+            conn.decoder = H1ConnectionDecoder(conn.connection_id, scheme="https" if conn.is_tls else "http",
+                                               authority=authority)
+            out.append(ConnectionUpdated(conn.connection_id, at, protocol="http/1.1"))
+        else:
+            conn.decoder = H2ConnectionDecoder(conn.connection_id)
+        return out
+
+    def _decode(self, conn: _TcpConnection, sender: Side, chunks: list[bytes], at: float) -> Output:
         decoder = conn.decoder
+        if isinstance(decoder, H1ConnectionDecoder):
+            return [event for chunk in chunks for event in decoder.receive(sender, chunk, at)]
+        assert decoder is not None
+        out: Output = []
         for chunk in chunks:
             if sender == "server" and decoder.waiting_for_client:
                 conn.held_server_chunks.append((chunk, at))
@@ -217,15 +247,19 @@ class TcpRowReader:
     def _closing(self, conn: _TcpConnection, row: Mapping[str, str], sender: Side, at: float) -> Output:
         if conn.closed:
             return []
-        if _has_flag(row, "tcp.flags.reset"):
+        out: Output = []
+        reset, fin = _has_flag(row, "tcp.flags.reset"), _has_flag(row, "tcp.flags.fin")
+        if (reset or fin) and isinstance(conn.decoder, H1ConnectionDecoder):
+            out += conn.decoder.close(sender, at)  # a response read until close ends here
+        if reset:
             conn.closed = True
-            return [ConnectionClosed(conn.connection_id, at, f"rst-by-{sender}")]
-        if _has_flag(row, "tcp.flags.fin"):
+            out.append(ConnectionClosed(conn.connection_id, at, f"rst-by-{sender}"))
+        elif fin:
             conn.fins.add(sender)
             if len(conn.fins) == 2:
                 conn.closed = True
-                return [ConnectionClosed(conn.connection_id, at, "fin")]
-        return []
+                out.append(ConnectionClosed(conn.connection_id, at, "fin"))
+        return out
 
     # --- end-of-capture diagnostics ---------------------------------------------------------------------
 
@@ -247,6 +281,12 @@ class TcpRowReader:
 
     def _decoder_leftovers(self, conn: _TcpConnection) -> Output:
         decoder = conn.decoder
+        if isinstance(decoder, H1ConnectionDecoder):
+            if not decoder.unparsed_bytes:
+                return []
+            message = (f"{conn.connection_id}: the last {decoder.unparsed_bytes} bytes are an incomplete HTTP/1.1 "
+                       "message head or chunk line (capture cut short or segments missing)")
+            return [Diagnostic("warning", message, conn.connection_id, "truncated-frame")]
         if decoder is None or not decoder.is_http2:
             return []
         out: Output = []
@@ -275,6 +315,36 @@ class TcpRowReader:
             out[0].message += (f" ({trial} of them by pushscope itself, with key-log secrets tried on a connection "
                                "whose handshake the capture lacks)")
         return out
+
+
+def _choose_protocol(conn: _TcpConnection) -> str | None:
+    """"h2" or "http/1.1" from ALPN or the first bytes (held in ``conn.sniffed``); None: not yet known.
+
+    An HTTP/1.1 request asking for ``Upgrade: h2c`` goes to the HTTP/2 decoder, which follows the upgrade.
+    """
+    if conn.alpn in ("h2", "h2c"):
+        return "h2"
+    if conn.alpn == "http/1.1":
+        return "http/1.1"
+    client = b"".join(chunk for sender, chunk, _ in conn.sniffed if sender == "client")
+    held = sum(len(chunk) for _, chunk, _ in conn.sniffed)
+    if not client:
+        server = b"".join(chunk for sender, chunk, _ in conn.sniffed if sender == "server")
+        if looks_like_response(server):
+            return "http/1.1"  # the capture began after a request: its response still shows the protocol
+        return "h2" if held > SNIFF_LIMIT else None
+    if PREFACE.startswith(client[: len(PREFACE)]):
+        return "h2"
+    if not looks_like_request(client):
+        if len(client) < 8 and client.isalpha() and client.isupper():
+            return None  # a method name still arriving
+        return "h2"  # perhaps HTTP/2 frames of a connection that began before the capture
+    end = client.find(b"\r\n\r\n")
+    if end < 0:
+        return "http/1.1" if held > SNIFF_LIMIT else None
+    head = client[:end].lower()
+    upgrade = [line for line in head.split(b"\r\n") if line.startswith(b"upgrade:")]
+    return "h2" if any(b"h2c" in line for line in upgrade) else "http/1.1"
 
 
 def _learn_direction(

@@ -56,11 +56,13 @@ def _our_view(capture_path: str, keys: str | None) -> dict[str, Counter]:
     capture = load_capture(capture_path, keys)
     view: dict[str, Counter] = {"method": Counter(), "path": Counter(), "status": Counter(), "promised": Counter()}
     for exchange in capture.exchanges:
-        if exchange.protocol != "h2":
+        if exchange.protocol not in ("h2", "http/1.1"):
             continue
         # tshark lists a promised request's headers on the PUSH_PROMISE, ours on the pushed exchange.
         view["method"][exchange.method] += 1
         view["path"][exchange.path] += 1
+        if exchange.protocol == "http/1.1":
+            continue  # tshark's HTTP/1.1 statuses are another field (http.response.code), not compared here
         for headers in exchange.informational + [exchange.response_headers]:
             for name, value in headers:
                 if name == ":status":
