@@ -143,6 +143,13 @@ class H3ConnectionDecoder:
                                 error_name(error_code, self.alpn), push_id)
         ]
 
+    def start_mid_connection(self) -> None:
+        """The connection began before the capture: QPACK encoder streams are not readable from their start, so
+        header blocks that use the dynamic table are read field by field (those fields unknown) instead of
+        waiting for entries that will never come."""
+        for direction in self._qpack.values():
+            direction.mid_connection = True
+
     def finish(self, at: float) -> list[Event]:
         """The capture ended: report what was left half-done (blocked header blocks, frames cut short)."""
         out: list[Event] = []
@@ -364,8 +371,14 @@ class H3ConnectionDecoder:
         if frame_type == FrameType.PUSH_PROMISE and (stream.sender != "server" or stream.kind != "request"):
             out.append(self._anomaly(at, stream, f"PUSH_PROMISE from the {stream.sender} on a {stream.kind} stream"))
         stream.waiting = _HeaderWait(frame_type, len(block), push_id)
+        direction = self._qpack[stream.sender]
+        if direction.needs_missing_entries(block):
+            request = frame_type == FrameType.PUSH_PROMISE or stream.sender == "client"
+            headers, unknown = direction.decode_partial(block, request=request)
+            self._header_block_done(stream, headers, at, out, unknown)
+            return
         try:
-            headers = self._qpack[stream.sender].decode(stream.stream_id, block)
+            headers = direction.decode(stream.stream_id, block)
         except QpackError as exc:
             stream.waiting = None
             out.append(self._anomaly(at, stream, str(exc)))
@@ -373,14 +386,15 @@ class H3ConnectionDecoder:
         if headers is not None:
             self._header_block_done(stream, headers, at, out)
 
-    def _header_block_done(self, stream: _Stream, headers: Headers, at: float, out: list[Event]) -> None:
+    def _header_block_done(self, stream: _Stream, headers: Headers, at: float, out: list[Event],
+                           unknown: tuple[str, ...] = ()) -> None:
         wait = stream.waiting
         assert wait is not None
         stream.waiting = None
         if wait.frame_type == FrameType.PUSH_PROMISE:
             assert wait.push_id is not None
             out.append(PushPromiseReceived(self.connection_id, at, stream.sender, stream.stream_id, None, headers,
-                                           wait.wire_length, wait.push_id))
+                                           wait.wire_length, wait.push_id, unknown))
             if wait.push_id not in self._promises:
                 self._promises[wait.push_id] = headers
                 for parent, when in self._duplicates.pop(wait.push_id, []):
@@ -389,7 +403,7 @@ class H3ConnectionDecoder:
             return
         end = stream.fin and not stream.buffer
         out.append(HeadersReceived(self.connection_id, at, stream.sender, stream.stream_id, headers, end,
-                                   wait.wire_length, stream.push_id))
+                                   wait.wire_length, stream.push_id, unknown))
         stream.ended = stream.ended or end
 
     def _duplicate_push(self, stream: _Stream, push_id: int | None, at: float, out: list[Event]) -> None:

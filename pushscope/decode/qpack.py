@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import pylsqpack
 
+from pushscope.decode.hpack_tolerant import unknown_field_names
+from pushscope.decode.qpack_tolerant import decode_without_dynamic_table
 from pushscope.events import Headers
 
 # We only read: allow as many blocked streams as a capture can hold rather than enforcing the peer's limit.
@@ -33,6 +35,8 @@ class QpackDirection:
 
     max_table_capacity: int | None = None
     encoder_error: str | None = None
+    # The encoder stream began before the capture: dynamic-table references cannot be resolved.
+    mid_connection: bool = False
     _decoder: pylsqpack.Decoder | None = None
     _encoder_backlog: bytearray = field(default_factory=bytearray)
     _waiting_for_settings: dict[int, bytes] = field(default_factory=dict)
@@ -96,6 +100,16 @@ class QpackDirection:
             self._waiting_for_settings[key] = block
             return None
         return self._feed_header(key, block)
+
+    def needs_missing_entries(self, block: bytes) -> bool:
+        """True when ``block`` uses the dynamic table and this direction's table cannot be known."""
+        return self.mid_connection and not _required_insert_count_is_zero(block)
+
+    def decode_partial(self, block: bytes, *, request: bool) -> tuple[Headers, tuple[str, ...]]:
+        """Field by field, without the dynamic table: (fields read, names of the fields that are unknown)."""
+        result = decode_without_dynamic_table(block)
+        headers = _text_headers(result.headers)
+        return headers, unknown_field_names({name for name, _ in headers}, result.unknown_fields, request=request)
 
     def take(self, key: int) -> Headers:
         """The result for a key that :meth:`configure` or :meth:`feed_encoder` reported ready."""
