@@ -108,3 +108,41 @@ def test_seed_reaches_the_deep_states() -> None:
     decoder.receive("client", PREFACE, 0.0)
     kinds = {type(e) for e in decoder.receive("server", SEED, 0.0)}
     assert {HeadersReceived, PushPromiseReceived, DataReceived, StreamReset} <= kinds
+
+
+H1_SEED = (b"GET /index.html HTTP/1.1\r\nHost: a.test\r\n\r\nPOST /f HTTP/1.1\r\nHost: a.test\r\n"
+           b"Transfer-Encoding: chunked\r\n\r\n3;x=1\r\nabc\r\n0\r\nt: 1\r\n\r\n")
+H1_SERVER_SEED = (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"
+                  b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n")
+
+
+@FUZZ
+@given(cuts=st.lists(st.integers(0, 10_000), max_size=5), noise=st.binary(max_size=12), position=st.integers(0, 10_000),
+       chunk=st.integers(1, 64), server_first=st.booleans())
+def test_http1_decoder_never_raises(cuts: list[int], noise: bytes, position: int, chunk: int,
+                                    server_first: bool) -> None:
+    from pushscope.decode.h1 import H1ConnectionDecoder
+
+    decoder = H1ConnectionDecoder("c")
+    client = _mutate(H1_SEED, cuts, noise, position)
+    server = _mutate(H1_SERVER_SEED, cuts[::-1], noise[::-1], position // 2)
+    order = [("server", server), ("client", client)] if server_first else [("client", client), ("server", server)]
+    events = []
+    for sender, data in order:
+        for i in range(0, len(data), chunk):
+            events += decoder.receive(sender, data[i:i + chunk], 1.0)  # type: ignore[arg-type]
+        events += decoder.close(sender, 2.0)  # type: ignore[arg-type]
+    _fold(events)
+
+
+@FUZZ
+@given(cuts=st.lists(st.integers(0, 10_000), max_size=5), noise=st.binary(max_size=12), position=st.integers(0, 10_000))
+def test_tolerant_header_decoders_never_raise(cuts: list[int], noise: bytes, position: int) -> None:
+    from pushscope.decode.hpack_tolerant import TolerantHpackDecoder
+    from pushscope.decode.qpack_tolerant import decode_without_dynamic_table
+
+    block = _mutate(hpack.Encoder().encode([(":method", "GET"), (":path", "/x"), ("a", "b" * 40)]), cuts, noise,
+                    position)
+    TolerantHpackDecoder().decode(block)
+    TolerantHpackDecoder(state_known=True).decode(block)
+    decode_without_dynamic_table(block)
