@@ -88,6 +88,11 @@ class Lab:
             conn.settings("client", at, ENABLE_PUSH=int(enable_push))
         return conn
 
+    def h1(self, at: float = 0.0, *, client: str = "127.0.0.1", cid: str | None = None) -> H1Conn:
+        conn = H1Conn(self, cid or f"t{self._connections}", Endpoint(client, 50000 + self._connections), at)
+        self._connections += 1
+        return conn
+
     def h3(self, at: float = 0.0, *, client: str = "127.0.0.1", cid: str | None = None,
            max_push_id: int | None = 8) -> H3Conn:
         conn = H3Conn(self, cid or f"q{self._connections}", Endpoint(client, 50000 + self._connections), at)
@@ -192,6 +197,12 @@ class H2Conn(_Conn):
         self.respond(promised, at + 0.001, content_type=content_type, body=body, end=end, headers=headers,
                      complete=complete)
         return promised
+
+
+class H1Conn(_Conn):
+    """HTTP/1.1 as the decoder gives it: pseudo-headers, stream ids 1, 3, 5 ... (no push)."""
+
+    protocol = "http/1.1"
 
 
 class H3Conn(_Conn):
