@@ -72,6 +72,8 @@ class _HeaderWait:
     frame_type: int
     wire_length: int
     push_id: int | None  # the promised push ID, for PUSH_PROMISE
+    block: bytes = b""  # kept so that a block still waiting when the capture ends can be read field by field
+    at: float = 0.0
 
 
 @dataclass(slots=True)
@@ -89,6 +91,7 @@ class _Stream:
     skip_left: int = 0
     waiting: _HeaderWait | None = None
     frames: int = 0
+    last_at: float = 0.0  # when its last bytes came
 
 
 class H3ConnectionDecoder:
@@ -119,6 +122,7 @@ class H3ConnectionDecoder:
         if stream.ended or stream.kind == "ignored":
             return []
         stream.buffer += data
+        stream.last_at = at
         return self._pump(stream, at)
 
     def receive_reset_stream(self, sender: Side, stream_id: int, error_code: int, at: float) -> list[Event]:
@@ -155,18 +159,30 @@ class H3ConnectionDecoder:
         out: list[Event] = []
         for stream in self._streams.values():
             if stream.waiting is not None:
-                why = (
-                    "its encoder stream never delivered the entries it needs"
-                    if self._qpack[stream.sender].configured
-                    else "the peer's SETTINGS (QPACK table size) were never seen"
-                )
-                out.append(self._anomaly(at, stream, f"header block never decoded: {why}"))
+                out += self._read_blocked_block(stream, at)
             elif stream.buffer and stream.kind not in ("ignored", "decoder"):
                 out.append(self._anomaly(at, stream, f"{len(stream.buffer)} bytes of an incomplete frame left"))
         for push_id in self._duplicates:
             out.append(ProtocolAnomaly(self.connection_id, at, "server",
                                        f"DUPLICATE_PUSH for push ID {push_id} that was never promised"))
         return out
+
+    def _read_blocked_block(self, stream: _Stream, at: float) -> list[Event]:
+        """A header block still waiting at the end (its dynamic-table entries never came, e.g. an encoder stream
+        that began before the capture): read it field by field, those fields unknown, and let the frames that
+        waited behind it through (timed by the stream's last bytes: when they arrived is not known better)."""
+        wait = stream.waiting
+        assert wait is not None
+        direction = self._qpack[stream.sender]
+        why = ("its encoder stream never delivered the entries it needs" if direction.configured
+               else "the peer's SETTINGS (QPACK table size) were never seen")
+        direction.cancel(stream.stream_id)
+        request = wait.frame_type == FrameType.PUSH_PROMISE or stream.sender == "client"
+        headers, unknown = direction.decode_partial(wait.block, request=request)
+        out: list[Event] = [self._anomaly(at, stream, f"header block never decoded in full: {why}; read field by "
+                                          f"field, {len(unknown)} of its fields unknown")]
+        self._header_block_done(stream, headers, wait.at, out, unknown)
+        return out + self._pump(stream, max(stream.last_at, wait.at))
 
     # -- streams -----------------------------------------------------------------------------------------
 
@@ -370,7 +386,7 @@ class H3ConnectionDecoder:
             return
         if frame_type == FrameType.PUSH_PROMISE and (stream.sender != "server" or stream.kind != "request"):
             out.append(self._anomaly(at, stream, f"PUSH_PROMISE from the {stream.sender} on a {stream.kind} stream"))
-        stream.waiting = _HeaderWait(frame_type, len(block), push_id)
+        stream.waiting = _HeaderWait(frame_type, len(block), push_id, block, at)
         direction = self._qpack[stream.sender]
         if direction.needs_missing_entries(block):
             request = frame_type == FrameType.PUSH_PROMISE or stream.sender == "client"

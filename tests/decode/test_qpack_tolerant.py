@@ -68,3 +68,21 @@ def _varint(value: int) -> bytes:
     if value < 64:
         return bytes([value])
     return (0x4000 | value).to_bytes(2, "big")
+
+
+def test_a_block_still_waiting_at_the_end_is_read_field_by_field_with_what_followed_it() -> None:
+    from pushscope.events import DataReceived, ProtocolAnomaly
+
+    block, _ = _encoded()
+    headers_frame = bytes([0x01]) + _varint(len(block)) + block
+    data_frame = bytes([0x00, 0x02]) + b"hi"
+    decoder = H3ConnectionDecoder("q0", alpn="h3")  # never sees SETTINGS nor the encoder stream
+    early = decoder.receive_stream_data("client", 0, headers_frame, False, 1.0)
+    early += decoder.receive_stream_data("client", 0, data_frame, True, 2.0)
+    assert not [e for e in early if isinstance(e, (HeadersReceived, DataReceived))]  # it waits
+    events = decoder.finish(3.0)
+    request = next(e for e in events if isinstance(e, HeadersReceived))
+    assert request.at == 1.0 and dict(request.headers)[":path"] == "/later.js" and request.unknown_fields
+    body = [e for e in events if isinstance(e, DataReceived)]
+    assert [(e.data, e.end_stream, e.at) for e in body] == [(b"hi", True, 2.0)]
+    assert any(isinstance(e, ProtocolAnomaly) and "field by field" in e.message for e in events)
