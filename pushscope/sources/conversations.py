@@ -76,30 +76,42 @@ class ConversationLedger:
         # How tshark decrypted what it did: "handshake" (key log) or "dsb" (secrets embedded in the pcapng).
         self._secrets = secrets
         self._conversations: dict[str, _Conversation] = {}
+        # The raw tshark stream field -> its conversation, so the hot path builds no key string.
+        self._by_tcp_stream: dict[str, _Conversation] = {}
+        self._by_udp_stream: dict[str, _Conversation] = {}
         # connection id -> conversation key, for connections whose id differs from their conversation's key.
         self._by_connection: dict[str, str] = {}
 
     # -- input from the row loop -------------------------------------------------------------------------
 
     def packet(self, row: Mapping[str, str], at: float) -> None:
-        """One tshark row: count it against its TCP or UDP conversation."""
+        """One tshark row: count it against its TCP or UDP conversation. On the hot path: kept cheap."""
         stream = row.get("tcp.stream")
         if stream:
-            key, transport, length = "t" + stream.split(",", 1)[0], "tcp", _int(row.get("tcp.len"))
+            conv = self._by_tcp_stream.get(stream)
+            if conv is None:
+                conv = self._by_tcp_stream[stream] = self._new(row, "tcp", "t" + stream.split(",", 1)[0], at)
+            length = row.get("tcp.len", "")
+            conv.bytes += int(length) if length.isdigit() else _int(length)
         else:
             stream = row.get("udp.stream")
             if not stream or row.get("icmp.type") or row.get("icmpv6.type"):
                 return  # ICMP errors quote a UDP header: not the conversation's own traffic
-            key, transport = "q" + stream.split(",", 1)[0], "udp"
+            conv = self._by_udp_stream.get(stream)
+            if conv is None:
+                conv = self._by_udp_stream[stream] = self._new(row, "udp", "q" + stream.split(",", 1)[0], at)
             length = max(0, _int(row.get("udp.length")) - 8)
-        conv = self._conversations.get(key)
+            conv.bytes += length
+            if conv.looks_quic is None and length:
+                conv.looks_quic = bool(row.get("quic.header_form")) or _looks_like_quic(conv, row.get("data.data", ""))
+        conv.packets += 1
+        conv.last_at = at
+
+    def _new(self, row: Mapping[str, str], transport: str, key: str, at: float) -> _Conversation:
+        conv = self._conversations.get(key)  # a second stream text for the same key (tunnelled) joins it
         if conv is None:
             conv = self._conversations[key] = _new_conversation(key, transport, row, at)
-        conv.packets += 1
-        conv.bytes += length
-        conv.last_at = at
-        if transport == "udp" and conv.looks_quic is None and length:
-            conv.looks_quic = bool(row.get("quic.header_form")) or _looks_like_quic(conv, row.get("data.data", ""))
+        return conv
 
     def observe(self, item: object) -> None:
         """An event or diagnostic a reader emitted: learn orientation, protocol, decryption and HTTP seen."""
