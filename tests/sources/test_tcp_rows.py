@@ -53,3 +53,41 @@ def test_a_gap_that_never_fills_is_reported() -> None:
     assert _requests(out) == []
     gaps = [e for e in reader.finish(0.01) if isinstance(e, Diagnostic) and e.code == "tcp-gap"]
     assert gaps and "follow a gap" in gaps[0].message
+
+
+def _protocol_of(client: list[bytes], server: list[bytes], *, server_first: bool = False) -> tuple[str | None, list]:
+    """Feed cleartext segments (in the order given) and return the protocol announced and the events."""
+    from pushscope.events import ConnectionUpdated
+
+    reader = TcpRowReader()
+    out = reader.feed(_row(50000, 8080, 0, syn=True, ack=False), 0.0)
+    seqs = {"client": 1, "server": 1}
+    order = [("server", s) for s in server] + [("client", c) for c in client] if server_first else \
+        [("client", c) for c in client] + [("server", s) for s in server]
+    for n, (side, data) in enumerate(order):
+        ports = (50000, 8080) if side == "client" else (8080, 50000)
+        out += reader.feed(_row(*ports, seqs[side], data), 0.001 * (n + 1))
+        seqs[side] += len(data)
+    out += reader.finish(1.0)
+    protocols = [e.protocol for e in out if isinstance(e, ConnectionUpdated) and e.protocol]
+    requests = [e for e in out if not isinstance(e, HeadersReceived) or e.sender == "client"]
+    return (protocols[0] if protocols else None), requests
+
+
+def test_cleartext_http1_request_lines_go_to_the_http1_decoder_even_split_mid_method() -> None:
+    request = b"GET /a.css HTTP/1.1\r\nHost: h\r\n\r\n"
+    protocol, out = _protocol_of([request[:2], request[2:]], [b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"])
+    assert protocol == "http/1.1" and _requests(out) == ["/a.css"]
+
+
+def test_an_h2c_upgrade_request_still_goes_to_the_http2_decoder() -> None:
+    upgrade = (b"GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+               b"HTTP2-Settings: \r\n\r\n")
+    protocol, out = _protocol_of([upgrade], [b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n"])
+    assert protocol == "h2" and _requests(out) == ["/"]
+
+
+def test_a_capture_that_begins_with_a_response_is_http1() -> None:
+    protocol, out = _protocol_of([b"GET /next HTTP/1.1\r\nHost: h\r\n\r\n"],
+                                 [b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"], server_first=True)
+    assert protocol == "http/1.1" and _requests(out) == ["/next"]
