@@ -184,3 +184,36 @@ async def test_header_counts_and_connection_ids() -> None:
         titles = [c.title for c in palette_commands(app)]
         assert any(t.startswith("Show connection t0 h2") for t in titles)
         assert any(t.startswith("Show connection q1 h3") for t in titles)
+
+
+async def test_real_capture_two_page_loads_one_at_a_time() -> None:
+    from tui_helpers import real_capture
+
+    from pushscope.tui.app import PushscopeApp
+
+    pcap, keys = real_capture("nginx-second-connection")  # the page loaded twice, ~0.66 s apart
+    app = PushscopeApp(pcap, keys)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_loaded(pilot)
+        assert len(app.view.loads) == 2 and app.waterfall.scale.collapses
+        await pilot.press("l", "l")
+        rows = app.waterfall.rows
+        assert {r.connection_id for r in rows} == {"t1"} and rows[0].path == "/index.html"
+        window = app.waterfall.window
+        assert window.start > 0.5 and window.span < 0.05  # the second load fills the axis
+        await pilot.press("0")
+        assert len(app.waterfall.rows) == len(app.view.rows)
+
+
+async def test_a_cut_tree_label_ends_in_an_ellipsis() -> None:
+    from pushscope.tui.widgets.connections import ConnectionsTree
+
+    app = fake_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_loaded(pilot)
+        await pilot.press("s")  # the narrow sidebar
+        tree = app.query_one(ConnectionsTree)
+        texts = [tree.render_line(y).text.rstrip() for y in range(tree.size.height)]
+        cut = [t for t in texts if t.endswith("…")]
+        assert cut, texts
+        assert all(len(t) <= tree.size.width for t in texts)

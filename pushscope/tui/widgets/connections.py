@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from rich.style import Style
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import Tree
@@ -63,6 +64,17 @@ class ConnectionsTree(Tree[NodeData]):
                 for exchange_id, path in info.page_loads:
                     node.add_leaf(Text(f"⌂ {path}"), data=("page", info.id, exchange_id))  # path: visible()
             self._infos[info.id] = info
+
+    def render_label(self, node: TreeNode[NodeData], base_style: Style, style: Style) -> Text:
+        """The label, cut with an ellipsis where the sidebar is too narrow (never silently clipped)."""
+        text = super().render_label(node, base_style, style)
+        depth, parent = 0, node.parent
+        while parent is not None:
+            depth, parent = depth + 1, parent.parent
+        room = self.scrollable_content_region.width - depth * self.guide_depth
+        if room > 1 and text.cell_len > room:
+            text.truncate(room, overflow="ellipsis")
+        return text
 
     def _relabel(self) -> None:
         for conn_id, node in self._conn_nodes.items():
