@@ -61,7 +61,8 @@ def run_scenario(sc: Scenario, out: Path, work: Path, cert: certs.CertPair, veri
         "server_version": SERVER_VERSION,
         "server_options": {"push_paths": list(sc.server_options.push_paths),
                            "push_delay": sc.server_options.push_delay,
-                           "cancel_paths": list(sc.server_options.cancel_paths)},
+                           "cancel_paths": list(sc.server_options.cancel_paths),
+                           "foreign_paths": list(sc.server_options.foreign_paths)},
         "client": CLIENT_NAME,
         "client_version": CLIENT_VERSION,
         "tls": client_truth.pop("tls"),
@@ -135,7 +136,7 @@ def compare(truth: dict, seen: dict) -> list[str]:
         key = (push["client_port"], push["parent_stream_id"], push["push_id"], "/" + push["url"].split("/", 3)[3])
         if key not in seen["promises"]:
             problems.append(f"push promise {key} not decoded from the capture")
-        refusal = {"cancelled": "cancels", "stop-sending": "stops"}.get(push["client_action"])
+        refusal = {"cancelled": "cancels", "refused": "cancels", "stop-sending": "stops"}.get(push["client_action"])
         if refusal and (push["client_port"], push["push_id"]) not in seen[refusal]:
             problems.append(f"{push['client_action']} of push {push['push_id']} not seen in the capture")
         if push.get("server_cancelled") and (push["client_port"], push["push_id"]) not in seen["server_cancels"]:

@@ -34,6 +34,7 @@ from aioquic.h3.connection import H3_ALPN, ErrorCode, FrameType, H3Connection, e
 from aioquic.h3.events import DataReceived, H3Event, HeadersReceived, PushPromiseReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import QuicEvent, StreamDataReceived, StreamReset
+from cryptography import x509
 
 from .server import ControlStreamSniffer
 
@@ -92,6 +93,7 @@ class PushRecord:
     claimed_at: float | None = None
     wait_ms: float | None = None
     server_cancelled: bool = False  # the server sent CANCEL_PUSH for it
+    must_refuse: bool = False  # promised for a host the server's certificate does not name
 
 
 class _RefParser(HTMLParser):
@@ -306,7 +308,11 @@ class LabClient:
                               had_fresh_copy=self.cache.fresh(url))
             self.pushes.append(push)
             path = urlsplit(url).path
-            if path in self.options.cancel_paths or (self.options.cancel_cached and push.had_fresh_copy):
+            if not certificate_covers(protocol, url):
+                # RFC 9114 §4.6 / RFC 9113 §8.4: not authoritative for it, so it must not be used: refuse it.
+                push.client_action, push.must_refuse = "refused", True
+                protocol.cancel_push(push_id)
+            elif path in self.options.cancel_paths or (self.options.cancel_cached and push.had_fresh_copy):
                 push.client_action = "cancelled"
                 protocol.cancel_push(push_id)
             elif path in self.options.stop_paths:
@@ -420,6 +426,8 @@ async def migrate(protocol: LabClientProtocol, host: str) -> int:
 def finalize_push(push: PushRecord) -> None:
     """Decide outcome/reason from what the client did and knew.
 
+    wasted/must-refuse                 promised for a host the server's certificate does not name: refused
+                                       with CANCEL_PUSH, never usable (RFC 9114 §4.6, RFC 9113 §8.4)
     cache-duplicated/cancelled-cached  refused (CANCEL_PUSH or STOP_SENDING) because we held a fresh copy
     wasted/rejected                    refused, no copy held
     wasted/server-cancelled            the server sent CANCEL_PUSH for it (we then fetch it ourselves: the
@@ -432,7 +440,9 @@ def finalize_push(push: PushRecord) -> None:
     """
     response = push.response
     completed = response is not None and response.ended_at is not None
-    if push.client_action in ("cancelled", "stop-sending"):
+    if push.must_refuse:
+        push.outcome, push.reason = "wasted", "must-refuse"
+    elif push.client_action in ("cancelled", "stop-sending"):
         push.outcome, push.reason = (("cache-duplicated", "cancelled-cached") if push.had_fresh_copy
                                      else ("wasted", "rejected"))
     elif push.server_cancelled and not push.had_fresh_copy:
@@ -445,6 +455,22 @@ def finalize_push(push: PushRecord) -> None:
         push.outcome, push.reason = "wasted", "connection-closed"
     else:
         push.outcome, push.reason = "wasted", "not-referenced"
+
+
+def certificate_covers(protocol: LabClientProtocol, url: str) -> bool:
+    """Whether the server's certificate (as the TLS layer received it) names the URL's host."""
+    certificate = protocol._quic.tls._peer_certificate
+    host = (urlsplit(url).hostname or "").lower()
+    if certificate is None:
+        return True  # nothing to check against (never happens after a full handshake)
+    try:
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    dns = [name.lower() for name in names.get_values_for_type(x509.DNSName)]
+    addresses = [str(address) for address in names.get_values_for_type(x509.IPAddress)]
+    return host in dns or host in addresses or any(
+        name.startswith("*.") and host.partition(".")[2] == name[2:] for name in dns)
 
 
 async def run_client(host: str, port: int, options: ClientOptions, keylog_path: Path) -> dict:

@@ -49,6 +49,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         server_options=ServerOptions(cancel_paths=("/app.js",)),
     ),
     Scenario(
+        name="h3-push-not-authoritative",
+        description="The server promises /unused.js for https://other.test, a host its certificate (127.0.0.1, "
+                    "::1, localhost) does not name: the client must refuse it and sends CANCEL_PUSH; the other "
+                    "pushes are claimed as usual.",
+        server_options=ServerOptions(foreign_paths=("/unused.js",)),
+    ),
+    Scenario(
         name="h3-two-connections",
         description="The page is loaded on connection 0, then again on a new connection with the HTTP cache "
                     "kept: connection 1's pushes of /style.css and /app.js are cache-duplicated.",

@@ -53,6 +53,9 @@ class ServerOptions:
     # The server withdraws these pushes right after promising them: CANCEL_PUSH on its control stream and a
     # reset of the push stream aioquic had already opened (RFC 9114 §4.6, §7.2.3).
     cancel_paths: tuple[str, ...] = ()
+    # These pushes are promised for another authority (one the lab certificate does not name).
+    foreign_paths: tuple[str, ...] = ()
+    foreign_authority: str = "other.test"
 
 
 @dataclass
@@ -178,8 +181,10 @@ class PushServerProtocol(QuicConnectionProtocol):
             authority = request.get(b":authority", b"127.0.0.1")
             for push_path in self.options.push_paths:
                 try:
+                    foreign = push_path in self.options.foreign_paths
                     push_stream = self._h3.send_push_promise(stream_id, [
-                        (b":method", b"GET"), (b":scheme", b"https"), (b":authority", authority),
+                        (b":method", b"GET"), (b":scheme", b"https"),
+                        (b":authority", self.options.foreign_authority.encode() if foreign else authority),
                         (b":path", push_path.encode()),
                     ])
                 except NoAvailablePushIDError:
