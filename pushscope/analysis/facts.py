@@ -5,6 +5,7 @@ Keeping the gathering here lets ``rules.py`` be a short ordered table of predica
 
 from __future__ import annotations
 
+import heapq
 from bisect import bisect_right, insort
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -403,6 +404,7 @@ def _own_request(facts: PushFacts, index: CaptureIndex) -> None:
     later load needed the URL afresh because the pushed copy could not be reused (no-store, stale).
     """
     push = facts.push
+    needs: list[float] | None = None
     for request in index.requests_by_url.get(facts.url, []):
         if not index.same_client(request, push) or request.request_start is None:
             continue
@@ -412,7 +414,9 @@ def _own_request(facts: PushFacts, index: CaptureIndex) -> None:
                 facts.own_request_why = "the client had already requested it when the promise arrived"
                 return
             continue
-        not_evidence = _not_evidence_against(facts, request)
+        if needs is None:  # once per push: the first two moments a document on its connection needed the URL
+            needs = heapq.nsmallest(2, (r.needed_at for r in facts.references if r.needed_at is not None))
+        not_evidence = _not_evidence_against(facts, request, needs)
         if not_evidence:
             if facts.later_request is None:
                 facts.later_request, facts.later_request_why = request, not_evidence
@@ -422,11 +426,10 @@ def _own_request(facts: PushFacts, index: CaptureIndex) -> None:
         return
 
 
-def _not_evidence_against(facts: PushFacts, request: Exchange) -> str:
+def _not_evidence_against(facts: PushFacts, request: Exchange, needs: list[float]) -> str:
     """Why a request sent after the promise says nothing about the push ("" when it does)."""
     assert request.request_start is not None
     at = request.request_start
-    needs = sorted(r.needed_at for r in facts.references if r.needed_at is not None)
     if request.connection_id != facts.push.connection_id:
         conn = facts.connection
         if conn is not None and conn.closed_at is not None and conn.closed_at <= at:

@@ -310,3 +310,22 @@ def test_an_age_within_dates_resolution_says_so() -> None:
     push = _stored_then_pushed([("cache-control", "max-age=5"), ("date", DATE)], 4.5)
     assert verdict(push) == ("cache-duplicated", "already-cached")
     assert "within Date's 1 s resolution" in evidence(push, "cached-copy")
+
+
+def test_an_unknown_authority_falls_back_to_the_sni() -> None:
+    """No other request or promise on the connection names an authority: the SNI is what is left."""
+    from pushscope.analysis.unreadable import known_authorities, resolve_unreadable_document
+
+    lab = Lab()
+    conn = lab.h2(0.0)
+    block = [(k, v) for k, v in request_headers("/") if k != ":authority"]
+    lab.emit(HeadersReceived(conn.cid, T0 + 0.010, "client", 1, block, True, 20, unknown_fields=(":authority",)))
+    conn.respond(1, 0.030, body=html("/style.css", "https://cdn.test/a.js"), end=0.040)
+    capture = lab.capture
+    document = capture.exchanges[0]
+    resolved = resolve_unreadable_document(document, bytes(document.body), capture, known_authorities(capture))
+    assert [r.url for r in resolved.references] == ["https://example.test/style.css", "https://cdn.test/a.js"]
+    assert "authority example.test taken from the connection's SNI" in resolved.assumed
+    capture.connections[conn.cid].sni = None  # nothing at all: only absolute references survive
+    resolved = resolve_unreadable_document(document, bytes(document.body), capture, {})
+    assert [r.url for r in resolved.references] == ["https://cdn.test/a.js"] and resolved.unresolved == 1

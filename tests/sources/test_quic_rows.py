@@ -132,7 +132,7 @@ def test_lab_capture_matches_its_truth(name: str) -> None:
         assert "https://" + headers[":authority"] + headers[":path"] == push["url"]
         if push["push_stream_id"] is not None:
             assert streams[key] == push["push_stream_id"]
-        assert (key in cancels) == (push["client_action"] == "cancelled")
+        assert (key in cancels) == (push["client_action"] in ("cancelled", "refused"))
         assert (key in stops) == (push["client_action"] == "stop-sending")
         if push["completed"]:
             assert pushed_bodies[key] == push["body_bytes"]
