@@ -13,7 +13,7 @@ from pushscope.events import ConversationAccounted, Diagnostic, Event, SourceFin
 from pushscope.sources.conversations import ConversationLedger
 from pushscope.sources.keylog import KeyLogSummary, plain_keylog_path, private_scratch_dir, summarize_keylog
 from pushscope.sources.quic_rows import QUIC_FIELDS, QUIC_TSHARK_ARGS, QuicRowReader, quic_decode_as_args
-from pushscope.sources.quic_trial import TRIAL_FIELDS, QuicTrial, account_trial
+from pushscope.sources.quic_trial import QuicTrial, account_trial, trial_fields
 from pushscope.sources.tcp_rows import TcpRowReader
 from pushscope.sources.tls_trial import run_tls_trial
 from pushscope.sources.trial_keys import read_secret_pairs
@@ -41,7 +41,7 @@ def _quic_reader(summary: KeyLogSummary | None, quic_ports: list[int],
     pairs = read_secret_pairs(keylog)
     reader = QuicRowReader(summary, server_ports=tuple(quic_ports), trial=bool(pairs))
     trial = QuicTrial(pairs, reader.feed_decrypted, tuple(quic_ports), join=reader.join)
-    return reader, trial, list(QUIC_FIELDS) + (TRIAL_FIELDS if pairs else []), args
+    return reader, trial, list(QUIC_FIELDS) + (trial_fields(quic_ports) if pairs else []), args
 
 
 def read_capture(

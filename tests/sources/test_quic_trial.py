@@ -10,7 +10,7 @@ import pytest
 
 from pushscope.events import ConnectionUpdated, Diagnostic, HeadersReceived
 from pushscope.sources.capture_file import _quic_reader, read_capture
-from pushscope.sources.quic_trial import TRIAL_FIELDS
+from pushscope.sources.quic_trial import DECODE_AS_FIELDS
 
 CAPTURES = Path(__file__).resolve().parents[2] / "captures"
 MIDSTREAM = CAPTURES / "h3-midstream.pcapng"
@@ -61,8 +61,10 @@ def test_a_key_log_without_the_secrets_is_named_in_the_diagnostics() -> None:
     assert summary and summary[0].startswith("1 QUIC connections with 1-RTT packets, 0 decrypted")
 
 
-def test_without_tls13_secrets_the_pass_asks_tshark_for_nothing_more() -> None:
-    _, trial, fields, _ = _quic_reader(None, [], None)
-    assert not trial.enabled and not set(TRIAL_FIELDS) & set(fields)
+def test_the_pass_asks_tshark_for_more_only_with_secrets_and_a_quic_port() -> None:
+    _, trial, fields, _ = _quic_reader(None, [4433], None)
+    assert not trial.enabled and not set(DECODE_AS_FIELDS) & set(fields)
     _, trial, fields, _ = _quic_reader(None, [], str(CAPTURES / "h3-midstream.keys"))
-    assert trial.enabled and set(TRIAL_FIELDS) <= set(fields)
+    assert trial.enabled and not set(DECODE_AS_FIELDS) & set(fields)
+    _, trial, fields, _ = _quic_reader(None, [4433], str(CAPTURES / "h3-midstream.keys"))
+    assert trial.enabled and set(DECODE_AS_FIELDS) <= set(fields)
