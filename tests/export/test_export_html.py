@@ -184,3 +184,12 @@ def test_chromium_draws_no_hairline_bars_and_the_load_buttons(tmp_path: Path) ->
     assert least and float(least.group(1)) >= 2.0, "a bar one pixel wide or less"
     assert dom.count('class="updatemenu-button"') == 3
     assert "Uncaught" not in log and "Refused to" not in log
+
+
+def test_load_buttons_and_break_notes_are_escaped() -> None:
+    page = render_html(build_capture(xss=True, later_load_at=600.0))
+    plot_script = page.rsplit("<script>", 1)[1].split("</script>", 1)[0]
+    assert "<" not in plot_script  # button labels and break notes included
+    figure, _ = waterfall_figure(report_dict(build_capture(xss=True, later_load_at=600.0)))
+    labels = [b["label"] for b in figure["layout"]["updatemenus"][0]["buttons"]]
+    assert any("&lt;" in label for label in labels) and not any("<" in label for label in labels)

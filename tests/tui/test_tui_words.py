@@ -51,3 +51,12 @@ def test_summary_line_counts_requests_and_never_dangles() -> None:
                              "time_saved": 2.5, "time_added": 0.004}).plain.replace("\u00a0", " ")
     assert mixed.startswith("3 requests · 1 push: ✔used 1")
     assert "saved 2.50 s" in mixed and "added 0.004 s" in mixed  # one unit on the line, nothing lost
+
+
+def test_http1_requests_are_numbered_not_streams() -> None:
+    from pushscope.model.entities import Exchange
+    from pushscope.tui.widgets.detail import _stream_words
+
+    assert _stream_words(Exchange(0, "t0", "http/1.1", 3)) == "request 2 on the connection"
+    assert _stream_words(Exchange(1, "t0", "h2", 3)) == "stream 3"
+    assert _stream_words(Exchange(2, "q1", "h3", None)) == "stream -"

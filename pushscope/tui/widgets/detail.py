@@ -125,7 +125,7 @@ def _verdict_body(push: Push, t0: float) -> list[Content]:
 
 
 def _frames(exchange: Exchange, t0: float) -> list[Content]:
-    lines = _heading(f"Frames on stream {exchange.stream_id if exchange.stream_id is not None else '-'}")
+    lines = _heading(f"Frames on {_stream_words(exchange)}")
     if not exchange.frames:
         return lines + [_line(("  (none recorded)", MUTED))]
     frames = sorted(exchange.frames, key=lambda f: f.at)
@@ -168,6 +168,15 @@ def _anomalies(capture: Capture, exchange: Exchange) -> list[Content]:
     return lines
 
 
+def _stream_words(exchange: Exchange) -> str:
+    """``stream 5``; HTTP/1.1 has no streams: its requests are numbered 1, 3, 5 … on the connection."""
+    if exchange.stream_id is None:
+        return "stream -"
+    if exchange.protocol == "http/1.1":
+        return f"request {(exchange.stream_id + 1) // 2} on the connection"
+    return f"stream {exchange.stream_id}"
+
+
 def _facts(capture: Capture, exchange: Exchange, row: Row, push: Push | None, t0: float) -> list[Content]:
     """The request line, status, where it travelled, when it was promised, its timing and any reset."""
     title_style = OUTCOME_STYLES.get(push.outcome, MUTED) if push is not None else "bold"
@@ -177,7 +186,7 @@ def _facts(capture: Capture, exchange: Exchange, row: Row, push: Push | None, t0
     where = f"{conn.id} {exchange.protocol}" if conn is not None else exchange.protocol
     lines.append(_line("  ", (str(exchange.status or "no status"), "bold"), " · ",
                        visible(exchange.content_type or "-"), " · body ", fmt_bytes(exchange.body_bytes),
-                       " · ", where, f" stream {exchange.stream_id if exchange.stream_id is not None else '-'}"))
+                       " · ", where, f" {_stream_words(exchange)}"))
     if push is not None:
         extra = f" · push id {push.push_id}" if push.push_id is not None else ""
         promised = _rel(push.promised_at, t0) if push.promised_at else None
