@@ -6,6 +6,7 @@ before anything is printed; everything else stays a diagnostic in the report.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,10 +59,40 @@ def load_capture_file(args: CaptureArgs) -> tuple[Capture, KeySource]:
     return capture, keys
 
 
+SESSION_ERRORS = (OSError, EOFError, UnicodeDecodeError, ValueError, zlib.error)
+
+
+def saved_session(path: str) -> Any:
+    """A saved probe session, every line checked against the session schema first (SavedSession)."""
+    from pushscope.sources.probe.recording import load_saved_session
+
+    try:
+        return load_saved_session(path)
+    except SESSION_ERRORS as exc:  # SavedSessionError is a ValueError; the rest is a damaged file
+        raise CliError(f"{path}: cannot read the saved session: {exc}" if not str(exc).startswith(path)
+                       else str(exc)) from None
+
+
+def saved_session_items(path: str) -> list[Any]:
+    """The events and diagnostics of a saved session, all read and checked before the inspector starts."""
+    from pushscope.sources.probe.recording import read_saved_session
+
+    try:
+        return list(read_saved_session(path))
+    except SESSION_ERRORS as exc:
+        raise CliError(f"{path}: cannot read the saved session: {exc}" if not str(exc).startswith(path)
+                       else str(exc)) from None
+
+
 def load_report(args: CaptureArgs, *, redact: bool = True) -> tuple[dict[str, Any], Coverage]:
-    """A report dict from a JSON report (validated) or a capture (analysed now), with what it decoded."""
+    """A report dict from a JSON report (validated), a saved probe session or a capture (analysed now), with
+    what it decoded."""
     check_readable(args.path, "capture or report")
-    if looks_like_json(args.path):
+    from pushscope.sources.probe.recording import is_saved_session
+
+    if is_saved_session(args.path):
+        report = saved_session(args.path).report(redact=redact)
+    elif looks_like_json(args.path):
         report = read_json_report(args.path)
     else:
         from pushscope.export.json_report import report_dict

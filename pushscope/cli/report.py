@@ -8,7 +8,7 @@ from pushscope.cli.args import add_capture, add_output, capture_argument
 from pushscope.cli.errors import CliError, command, say
 from pushscope.cli.exitcodes import Exit
 from pushscope.cli.inputs import check_readable
-from pushscope.cli.loading import CaptureArgs, load_capture_file
+from pushscope.cli.loading import CaptureArgs, load_capture_file, saved_session
 from pushscope.cli.output import format_for, write_output
 from pushscope.export.commands import FORMATS
 
@@ -73,11 +73,10 @@ def run_report(argv: list[str]) -> int:
 def _saved_session(path: str, fmt: str, args: argparse.Namespace) -> int:
     if fmt not in ("text", "json"):
         raise CliError(f"a saved probe session is reported as text or json, not {fmt}")
-    from pushscope.sources.probe.recording import SavedSessionError, render_saved_session
+    import json
 
-    try:
-        text = render_saved_session(path, fmt, redact=not args.no_redact)
-    except SavedSessionError as exc:
-        raise CliError(str(exc)) from None
+    session = saved_session(path)
+    redact = not args.no_redact
+    text = json.dumps(session.report(redact=redact), indent=2) + "\n" if fmt == "json" else session.text(redact=redact)
     write_output(text, args.output, inputs=(path,))
     return Exit.OK

@@ -9,6 +9,7 @@ from pushscope.cli.args import add_capture, capture_argument
 from pushscope.cli.errors import command
 from pushscope.cli.inputs import check_readable
 from pushscope.cli.keys import find_keylog
+from pushscope.cli.loading import saved_session_items
 
 DEMO_CAPTURE = "nginx-push-basic"
 
@@ -35,12 +36,13 @@ def run_tui(argv: list[str]) -> int:
     args = p.parse_args(argv)
     path = capture_argument(p, args, optional=True) or demo_capture()
     check_readable(path, "capture file")
-    from pushscope.sources.probe.recording import is_saved_session, read_saved_session
+    from pushscope.sources.probe.recording import is_saved_session
 
     if is_saved_session(path):
+        items = saved_session_items(path)  # checked before the inspector opens: a bad line is an error here
         from pushscope.tui.app import PushscopeApp
 
-        PushscopeApp(path, None, reader=lambda _cancel: read_saved_session(path), source="probe").run()
+        PushscopeApp(path, None, reader=lambda _cancel: iter(items), source="probe").run()
         return 0
     keys = find_keylog(path, args.keylog, disabled=args.no_keylog)
     if keys.path:

@@ -35,6 +35,7 @@ from pushscope.events import Diagnostic, Endpoint, Event
 from pushscope.model.entities import Capture
 from pushscope.sources.probe.report import probe_report, render_probe_text
 from pushscope.sources.probe.session import RunInfo, session_name
+from pushscope.sources.probe.session_schema import record_problem
 from pushscope.sources.probe.truth import PushTruth, RunLabel, build_capture
 
 FORMAT = "pushscope-session"
@@ -111,7 +112,7 @@ def is_saved_session(path: str | Path) -> bool:
         return False
     try:
         header = json.loads(first)
-    except ValueError:
+    except (ValueError, RecursionError):  # "[[[[…": deeply nested junk is not a session either
         return False
     return isinstance(header, dict) and header.get("format") == FORMAT
 
@@ -121,11 +122,14 @@ def _records(path: str | Path) -> Iterator[dict[str, Any]]:
         first = handle.readline()
         try:
             header = json.loads(first)
-        except ValueError as exc:
-            raise SavedSessionError(f"{path} is not a saved pushscope session (line 1 is not JSON)") from exc
+        except (ValueError, RecursionError):
+            raise SavedSessionError(f"{path} is not a saved pushscope session (line 1 is not JSON)") from None
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             raise SavedSessionError(f"{path} is not a saved pushscope session (no format header)")
-        if int(header.get("version", 0)) > VERSION:
+        problem = record_problem({"kind": "header", **header})
+        if problem:
+            raise SavedSessionError(f"{path}, line 1: not a valid session header ({problem})")
+        if header["version"] > VERSION:
             raise SavedSessionError(f"{path} was written by a newer pushscope (format version {header['version']})")
         yield {"kind": "header", **header}
         for number, line in enumerate(handle, start=2):
@@ -133,10 +137,14 @@ def _records(path: str | Path) -> Iterator[dict[str, Any]]:
                 continue
             try:
                 record = json.loads(line)
-            except ValueError as exc:
-                raise SavedSessionError(f"{path}, line {number}: not JSON ({exc})") from exc
-            if isinstance(record, dict):
-                yield record
+            except (ValueError, RecursionError) as exc:
+                raise SavedSessionError(f"{path}, line {number}: not JSON ({exc})") from None
+            if not isinstance(record, dict):
+                raise SavedSessionError(f"{path}, line {number}: not a JSON object")
+            problem = record_problem(record)
+            if problem:
+                raise SavedSessionError(f"{path}, line {number}: does not fit the session schema ({problem})")
+            yield record
 
 
 def item_from_record(record: dict[str, Any]) -> Event | Diagnostic | None:
