@@ -39,7 +39,10 @@ NOT_WEB_TCP_PORTS = {53: "DNS over TCP", 853: "DNS over TLS", 22: "SSH", 25: "SM
 # Reader diagnostics that say why a connection was not decrypted: their wording becomes the account's reason.
 WHY_CODES = ("not-decrypted", "quic-version")
 HTTP_PROTOCOLS = ("h2", "h3", "http/1.1")
-HTTP_EVENTS = (HeadersReceived, DataReceived, PushPromiseReceived, SettingsReceived)
+# What observe() learns from each kind of item; anything else passes untouched.
+_OBSERVED: dict[type, str] = {HeadersReceived: "http", DataReceived: "http", PushPromiseReceived: "http",
+                              SettingsReceived: "http", ConnectionUpdated: "updated", ConnectionOpened: "opened",
+                              Diagnostic: "diagnostic"}
 T = TypeVar("T")
 MAX_LISTED = 50  # undecoded conversations named one by one in the diagnostics; the rest are summed
 
@@ -81,6 +84,7 @@ class ConversationLedger:
         self._by_udp_stream: dict[str, _Conversation] = {}
         # connection id -> conversation key, for connections whose id differs from their conversation's key.
         self._by_connection: dict[str, str] = {}
+        self._http_seen: set[str] = set()  # connection ids whose HTTP was seen (their conversation is marked)
 
     # -- input from the row loop -------------------------------------------------------------------------
 
@@ -114,21 +118,30 @@ class ConversationLedger:
         return conv
 
     def observe(self, item: object) -> None:
-        """An event or diagnostic a reader emitted: learn orientation, protocol, decryption and HTTP seen."""
-        kind = type(item)
-        if kind in HTTP_EVENTS:
-            conv = self._for_connection(item.connection_id)  # type: ignore[attr-defined]
-            if conv is not None:
-                conv.http_seen = True
-        elif kind is ConnectionUpdated:
+        """An event or diagnostic a reader emitted: learn orientation, protocol, decryption and HTTP seen.
+        Most events (frames, data) need nothing here: one dict lookup lets them pass."""
+        kind = _OBSERVED.get(type(item))
+        if kind is None:
+            return
+        if kind == "http":
+            connection_id: str = item.connection_id  # type: ignore[attr-defined]
+            if connection_id not in self._http_seen:
+                self._http_seen.add(connection_id)
+                conv = self._for_connection(connection_id)
+                if conv is not None:
+                    conv.http_seen = True
+        elif kind == "updated":
             self._updated(item)  # type: ignore[arg-type]
-        elif kind is ConnectionOpened:
+        elif kind == "opened":
             self._opened(item)  # type: ignore[arg-type]
-        elif kind is Diagnostic and item.code in WHY_CODES and item.connection_id:  # type: ignore[attr-defined]
-            conv = self._for_connection(item.connection_id)  # type: ignore[attr-defined]
-            message: str = item.message  # type: ignore[attr-defined]
-            if conv is not None and "not decrypted" in message:
-                conv.why_not_decrypted = message[message.find("not decrypted"):]
+        else:
+            self._diagnostic(item)  # type: ignore[arg-type]
+
+    def _diagnostic(self, item: Diagnostic) -> None:
+        if item.code in WHY_CODES and item.connection_id and "not decrypted" in item.message:
+            conv = self._for_connection(item.connection_id)
+            if conv is not None:
+                conv.why_not_decrypted = item.message[item.message.find("not decrypted"):]
 
     # -- explicit verdicts from readers and decryptors -------------------------------------------------------
 
