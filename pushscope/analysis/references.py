@@ -6,7 +6,10 @@ arrived, so the offset, mapped to the time its DATA frame arrived, is the moment
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -146,7 +149,28 @@ def _resolve(found: list[tuple[str, int, str]], text: str, base_url: str) -> lis
     return references
 
 
+# The same page served again and again (every load of a site) is parsed once: results by (type, base URL, digest of
+# the body), at most MEMO_ENTRIES of them, none with more than MEMO_REFERENCES references (memory stays bounded).
+MEMO_ENTRIES = 512
+MEMO_REFERENCES = 5000
+_memo_lock = threading.Lock()
+_memo: OrderedDict[tuple[str, str, bytes], tuple[Reference, ...]] = OrderedDict()
+
+
 def references_in(content_type: str, body: bytes, base_url: str) -> list[Reference]:
+    key = (content_type, base_url, hashlib.sha256(body).digest())
+    with _memo_lock:  # the inspector analyses in a worker thread
+        found = _memo.get(key)
+        if found is not None:
+            _memo.move_to_end(key)
+            return list(found)
     if content_type == "text/css" or (not content_type and base_url.endswith(".css")):
-        return css_references(body, base_url)
-    return html_references(body, base_url)
+        references = css_references(body, base_url)
+    else:
+        references = html_references(body, base_url)
+    if len(references) <= MEMO_REFERENCES:
+        with _memo_lock:
+            _memo[key] = tuple(references)
+            if len(_memo) > MEMO_ENTRIES:
+                _memo.popitem(last=False)
+    return references

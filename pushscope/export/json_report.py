@@ -7,6 +7,7 @@ Set-Cookie and Authorization are redacted unless asked otherwise; no key materia
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from pushscope import __version__
@@ -22,7 +23,9 @@ LARGE_REPORT = 5000
 def redact_headers(headers: Headers, redact: bool = True) -> list[list[str]]:
     if not redact:
         return [[name, value] for name, value in headers]
-    return [[name, REDACTED if _redacted(name) else value] for name, value in headers]
+    # _redacted inlined: this runs for every header of every exchange.
+    return [[name, REDACTED if name in REDACTED_HEADERS or (not name.islower() and name.lower() in REDACTED_HEADERS)
+             else value] for name, value in headers]
 
 
 def _redacted(name: str) -> bool:
@@ -194,6 +197,12 @@ def summary_dict(capture: Capture) -> dict[str, Any]:
 
 
 def report_dict(capture: Capture, *, redact: bool = True) -> dict[str, Any]:
+    return {key: list(value) if isinstance(value, Iterator) else value
+            for key, value in report_sections(capture, redact=redact).items()}
+
+
+def report_sections(capture: Capture, *, redact: bool = True) -> dict[str, Any]:
+    """The report's top-level keys in order; the long lists are generators, so it can be written piece by piece."""
     pushes_by_connection: dict[str, list[Push]] = {}
     for push in capture.pushes:
         pushes_by_connection.setdefault(push.connection_id, []).append(push)
@@ -204,11 +213,11 @@ def report_dict(capture: Capture, *, redact: bool = True) -> dict[str, Any]:
         "name": capture.name,
         "started_at": _round(capture.started_at),
         "ended_at": _round(capture.ended_at),
-        "connections": [connection_dict(c, pushes_by_connection.get(c.id, [])) for c in capture.connections.values()],
-        "exchanges": [exchange_dict(e, redact) for e in capture.exchanges],
-        "pushes": [push_dict(p, capture) for p in capture.pushes],
+        "connections": (connection_dict(c, pushes_by_connection.get(c.id, [])) for c in capture.connections.values()),
+        "exchanges": (exchange_dict(e, redact) for e in capture.exchanges),
+        "pushes": (push_dict(p, capture) for p in capture.pushes),
         "summary": summary_dict(capture),
-        "conversations": [conversation_dict(a) for a in capture.conversations],
+        "conversations": (conversation_dict(a) for a in capture.conversations),
         "diagnostics": [
             {"level": d.level, "message": d.message, "code": d.code, "connection": d.connection_id}
             for d in capture.diagnostics
@@ -217,7 +226,26 @@ def report_dict(capture: Capture, *, redact: bool = True) -> dict[str, Any]:
 
 
 def render_json(capture: Capture, *, redact: bool = True) -> str:
-    report = report_dict(capture, redact=redact)
-    # Indented JSON goes through the pure-Python encoder; past a few thousand exchanges use the fast compact one.
-    indent = 2 if len(report["exchanges"]) <= LARGE_REPORT else None
-    return json.dumps(report, indent=indent) + "\n"
+    return "".join(json_chunks(capture, redact=redact))
+
+
+def json_chunks(capture: Capture, *, redact: bool = True) -> Iterator[str]:
+    """The JSON report as pieces of text, one exchange or push at a time past LARGE_REPORT exchanges (so neither
+    the whole dict nor the whole string is ever held); the same text as ``json.dumps(report_dict(...))``."""
+    if len(capture.exchanges) <= LARGE_REPORT:
+        # Indented JSON goes through the pure-Python encoder: fine for small reports, the ones people read.
+        yield json.dumps(report_dict(capture, redact=redact), indent=2) + "\n"
+        return
+    separator = "{"
+    for key, value in report_sections(capture, redact=redact).items():
+        yield f"{separator}{json.dumps(key)}: "
+        separator = ", "
+        if not isinstance(value, Iterator):
+            yield json.dumps(value)
+            continue
+        item_separator = "["
+        for item in value:
+            yield item_separator + json.dumps(item)
+            item_separator = ", "
+        yield "[]" if item_separator == "[" else "]"
+    yield "}\n"

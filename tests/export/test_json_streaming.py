@@ -1,0 +1,34 @@
+"""A large JSON report is written piece by piece; the text must be exactly what one json.dumps would give."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pushscope.export import json_report
+from pushscope.export.commands import emit_report
+from pushscope.model.entities import Capture
+
+
+def test_streamed_report_is_the_compact_dump(capture: Capture, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(json_report, "LARGE_REPORT", 0)  # this small model takes the large-report path
+    expected = json.dumps(json_report.report_dict(capture)) + "\n"
+    pieces = list(json_report.json_chunks(capture))
+    assert len(pieces) > len(capture.exchanges)  # written one exchange at a time
+    assert "".join(pieces) == expected
+    out = tmp_path / "report.json"
+    assert emit_report(capture, "json", str(out)) == 0
+    assert out.read_text(encoding="utf-8") == expected
+
+
+def test_empty_lists_stream_as_empty_arrays(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(json_report, "LARGE_REPORT", -1)
+    empty = Capture(source="capture", name="empty")
+    assert json_report.render_json(empty) == json.dumps(json_report.report_dict(empty)) + "\n"
+
+
+def test_small_report_stays_indented(capture: Capture) -> None:
+    assert json_report.render_json(capture) == json.dumps(json_report.report_dict(capture), indent=2) + "\n"
