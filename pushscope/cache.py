@@ -99,8 +99,10 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def cache_key(capture: str, keylog: str | None, quic_ports: Sequence[int] = ()) -> str:
+def cache_key(capture: str, keylog: str | None, quic_ports: Sequence[int] = (), keylog_origin: str | None = None
+              ) -> str:
     parts = {
+        "keylog_origin": keylog_origin,  # diagnostics say where the key log came from
         "code": code_fingerprint(),
         "capture": [capture, file_digest(capture)],
         "keylog": [keylog, file_digest(keylog) if keylog and os.path.isfile(keylog) else None],

@@ -55,6 +55,7 @@ def load_capture(
     quic_ports: list[int] | None = None,
     use_cache: bool = False,
     keylog_origin: str | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> Capture:
     """Read and analyse a capture; with ``use_cache``, from the user's cache when it holds this very capture."""
     from pushscope.sources.capture_file import read_capture
@@ -68,6 +69,8 @@ def load_capture(
         builder = CaptureBuilder(source="capture", name=Path(path).name)
         fold(read_capture(path, keylog, cancel=cancel, quic_ports=quic_ports, keylog_origin=keylog_origin), builder,
              on_progress)
+        if on_step is not None:
+            on_step("analysing the pushes")
         analyse(builder.capture)
     if cache is not None and key is not None:
         cache.store_in_background(key, builder.capture)
@@ -82,6 +85,6 @@ def cache_lookup(path: str, keylog: str | None, quic_ports: list[int] | None,
 
     try:
         used = (keylog or None) if keylog_origin is not None else resolve_keylog(keylog)[0]
-        return CaptureCache(), cache_key(path, used, quic_ports or ())
+        return CaptureCache(), cache_key(path, used, quic_ports or (), keylog_origin)
     except OSError:
         return None, None

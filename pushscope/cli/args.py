@@ -69,6 +69,10 @@ def add_capture(parser: argparse.ArgumentParser, *, optional: bool = False) -> N
     add_no_cache(parser)
 
 
+def add_quiet(parser: argparse.ArgumentParser, what: str = "no progress line on stderr") -> None:
+    parser.add_argument("-q", "--quiet", action="store_true", help=what)
+
+
 def add_no_cache(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", action="store_true",
                         help="read the capture again instead of reusing (and keeping) its analysis in the cache")

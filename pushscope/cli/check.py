@@ -33,7 +33,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-unknown", type=int, metavar="N", help="most pushes without a verdict")
     p.add_argument("--allow-undecrypted", action="store_true",
                    help="judge what was decoded even when some connections could not be decrypted")
-    p.add_argument("-q", "--quiet", action="store_true", help="print only when the check does not pass")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="print only when the check does not pass (and no progress line on stderr)")
     return p
 
 
@@ -46,7 +47,7 @@ def run_check(argv: list[str]) -> int:
     path = capture_argument(p, args)
     assert path is not None
     report, coverage = load_report(CaptureArgs(path, args.keylog, args.no_keylog, tuple(args.quic_port),
-                                             not args.no_cache))
+                                             not args.no_cache, quiet=args.quiet))
     budgets = Budgets(args.max_wasted_bytes, args.max_wasted_ratio, args.max_cache_duplicated, args.max_unknown)
     if not budgets.given:
         budgets = DEFAULT_BUDGETS

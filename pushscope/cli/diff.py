@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pushscope.cli.args import add_keylog, add_no_cache, add_output
+from pushscope.cli.args import add_keylog, add_no_cache, add_output, add_quiet
 from pushscope.cli.errors import CliError, command
 from pushscope.cli.exitcodes import Exit
 from pushscope.cli.keys import beside
@@ -33,6 +33,7 @@ def parser() -> argparse.ArgumentParser:
     add_keylog(p, names=("--keylog-b",), what=" for the second capture")
     p.add_argument("--no-keylog", action="store_true", help="use no key log file for either capture")
     add_no_cache(p)
+    add_quiet(p)
     p.add_argument("--allow-undecrypted", action="store_true",
                    help="compare even when some connections could not be decrypted")
     p.add_argument("--format", choices=FORMATS, help="default: from the -o extension, else text")
@@ -48,7 +49,8 @@ def run_diff(argv: list[str]) -> int:
     fmt = format_for(args.output, args.format, FORMATS, "text")
     sides = []
     for path, keylog in ((args.before, args.keylog_a or args.keylog), (args.after, args.keylog_b or args.keylog)):
-        report, coverage = load_report(CaptureArgs(path, keylog, args.no_keylog, use_cache=not args.no_cache))
+        report, coverage = load_report(CaptureArgs(path, keylog, args.no_keylog, use_cache=not args.no_cache,
+                                                   quiet=args.quiet))
         if coverage.nothing_decoded:
             raise CliError(f"{path}: {coverage.headline()}; refusing to compare it", Exit.UNDECRYPTED)
         sides.append((report, coverage))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pushscope.cli.errors import CliError
@@ -28,6 +29,7 @@ class CaptureArgs:
     no_keylog: bool = False
     quic_ports: tuple[int, ...] = ()
     use_cache: bool = True
+    quiet: bool = False  # no progress line on stderr (there is none anyway when stderr is not a terminal)
 
 
 def resolve_keys(args: CaptureArgs) -> KeySource:
@@ -44,12 +46,18 @@ def load_capture_file(args: CaptureArgs) -> tuple[Capture, KeySource]:
         raise CliError(f"{args.path} is a JSON report, not a capture: `check` and `diff` read JSON reports")
     keys = resolve_keys(args)
     from pushscope.pipeline import load_capture
+    from pushscope.progress import stderr_progress
 
+    progress = stderr_progress(Path(args.path).name, args.quiet)
     try:
         capture = load_capture(args.path, keys.path, keylog_origin=keys.origin, quic_ports=list(args.quic_ports),
-                               use_cache=args.use_cache)
+                               use_cache=args.use_cache, on_progress=progress,
+                               on_step=progress.step if progress else None)
     except (OSError, ValueError, EOFError) as exc:
         raise CliError(f"{args.path}: cannot read the capture ({exc})") from None
+    finally:
+        if progress is not None:
+            progress.done()
     errors = [d for d in capture.diagnostics if d.level == "error"]
     fatal = [d for d in errors if d.code in FATAL_ALWAYS]
     if not capture.connections:

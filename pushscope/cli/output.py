@@ -11,7 +11,7 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pushscope.cli.errors import CliError, terminal_text
@@ -58,17 +58,17 @@ def check_output_path(path: str, inputs: Iterable[str | None] = ()) -> Path:
     return target
 
 
-def _write_in_place(target: Path, data: bytes) -> None:
+def _write_in_place(target: Path, data: Iterable[bytes]) -> None:
     """A device or FIFO (``-o /dev/null``, ``-o /dev/stdout``): it cannot be renamed over, so write to it."""
     with open(target, "wb") as out:
-        out.write(data)
+        out.writelines(data)
 
 
-def _write_atomically(target: Path, data: bytes) -> None:
+def _write_atomically(target: Path, data: Iterable[bytes]) -> None:
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
         with os.fdopen(handle, "wb") as out:
-            out.write(data)
+            out.writelines(data)
             out.flush()
             os.fsync(out.fileno())
         umask = os.umask(0)
@@ -80,9 +80,12 @@ def _write_atomically(target: Path, data: bytes) -> None:
         raise
 
 
-def write_file(path: str, data: str | bytes, inputs: Iterable[str | None] = ()) -> None:
+def write_file(path: str, data: str | bytes | Iterator[str], inputs: Iterable[str | None] = ()) -> None:
     target = check_output_path(path, inputs)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if isinstance(data, Iterator):  # text written piece by piece as it is made (a large JSON report)
+        raw: Iterable[bytes] = (piece.encode("utf-8") for piece in data)
+    else:
+        raw = (data.encode("utf-8") if isinstance(data, str) else data,)
     try:
         exists = os.stat(target).st_mode
     except FileNotFoundError:
@@ -96,7 +99,13 @@ def write_file(path: str, data: str | bytes, inputs: Iterable[str | None] = ()) 
         raise _refuse(path, exc.strerror or str(exc)) from None
 
 
-def write_stdout(data: str | bytes) -> None:
+def write_stdout(data: str | bytes | Iterator[str]) -> None:
+    if isinstance(data, Iterator):
+        tty = sys.stdout.isatty()
+        for piece in data:
+            sys.stdout.write(terminal_text(piece) if tty else piece)
+        sys.stdout.flush()
+        return
     if isinstance(data, bytes):
         if sys.stdout.isatty():
             raise CliError("refusing to write binary data (PNG) to a terminal: use -o FILE", Exit.OUTPUT_ERROR)
@@ -108,8 +117,9 @@ def write_stdout(data: str | bytes) -> None:
     sys.stdout.flush()
 
 
-def write_output(data: str | bytes, path: str | None, *, inputs: Iterable[str | None] = ()) -> None:
-    """Write ``data`` to ``path`` (atomically; never over one of ``inputs``) or, without a path, to stdout."""
+def write_output(data: str | bytes | Iterator[str], path: str | None, *, inputs: Iterable[str | None] = ()) -> None:
+    """Write ``data`` to ``path`` (atomically; never over one of ``inputs``) or, without a path, to stdout; text
+    from an iterator is written as its pieces come."""
     if path and path != "-":
         write_file(path, data, inputs)
     else:

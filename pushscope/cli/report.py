@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pushscope.cli.args import add_capture, add_output, capture_argument
+from pushscope.cli.args import add_capture, add_output, add_quiet, capture_argument
 from pushscope.cli.errors import CliError, command, say
 from pushscope.cli.exitcodes import Exit
 from pushscope.cli.inputs import check_readable
@@ -32,6 +32,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, help="default: from the -o extension, else text")
     add_output(p, keylog_preference=True)
     p.add_argument("--no-redact", action="store_true", help="keep Cookie/Set-Cookie/Authorization values")
+    add_quiet(p)
     return p
 
 
@@ -51,13 +52,16 @@ def run_report(argv: list[str]) -> int:
     if is_saved_session(path):
         return _saved_session(path, fmt, args)
     capture, keys = load_capture_file(CaptureArgs(path, args.keylog, args.no_keylog, tuple(args.quic_port),
-                                               not args.no_cache))
+                                               not args.no_cache, quiet=args.quiet))
     from pushscope.export.commands import render_report
     from pushscope.export.coverage import coverage_of_capture
+    from pushscope.export.json_report import json_chunks
     from pushscope.export.png_report import ChromiumNotFound
 
     try:
-        data = render_report(capture, fmt, redact=not args.no_redact)
+        # JSON is streamed one exchange at a time: a large report is never held whole.
+        data = json_chunks(capture, redact=not args.no_redact) if fmt == "json" else \
+            render_report(capture, fmt, redact=not args.no_redact)
     except (ChromiumNotFound, RuntimeError) as exc:  # png only: no Chromium, or it drew nothing
         if fmt != "png":
             raise

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from pushscope.cli.output import write_output
 from pushscope.export import json_report
-from pushscope.export.commands import emit_report
 from pushscope.model.entities import Capture
 
 
@@ -20,7 +20,7 @@ def test_streamed_report_is_the_compact_dump(capture: Capture, tmp_path: Path,
     assert len(pieces) > len(capture.exchanges)  # written one exchange at a time
     assert "".join(pieces) == expected
     out = tmp_path / "report.json"
-    assert emit_report(capture, "json", str(out)) == 0
+    write_output(json_report.json_chunks(capture), str(out))  # how `report --format json -o FILE` writes it
     assert out.read_text(encoding="utf-8") == expected
 
 
