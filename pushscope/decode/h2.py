@@ -211,7 +211,7 @@ class H2DirectionDecoder:
         if self._tolerant is None:
             try:
                 # raw=True: header octets need not be UTF-8; a stray byte must not cost the whole block.
-                headers = [(_text(name), _text(value)) for name, value in self._hpack.decode(block, raw=True)]
+                headers = [_header(name, value) for name, value in self._hpack.decode(block, raw=True)]
             except (hpack.HPACKError, ValueError, IndexError, UnicodeDecodeError) as exc:
                 # The dynamic table is out of step with the encoder: from here on, field by field.
                 message = (f"HPACK could not decode a {pending.kind} header block ({exc}); the capture may have "
@@ -382,6 +382,25 @@ class H2ConnectionDecoder:
         if pending_client:
             events += self._receive_client(pending_client, at)
         return events
+
+
+# The same header fields come back on every exchange: one shared (name, value) pair for each, decoded once. Bounded:
+# short fields only, and the memo starts over when full (hostile captures can make every field different).
+_PAIRS: dict[tuple[bytes, bytes], tuple[str, str]] = {}
+PAIR_MEMO_ENTRIES = 1 << 16
+PAIR_MEMO_FIELD = 256
+
+
+def _header(name: bytes, value: bytes) -> tuple[str, str]:
+    key = (name, value)
+    pair = _PAIRS.get(key)
+    if pair is None:
+        pair = (_text(name), _text(value))
+        if len(name) + len(value) <= PAIR_MEMO_FIELD:
+            if len(_PAIRS) >= PAIR_MEMO_ENTRIES:
+                _PAIRS.clear()
+            _PAIRS[key] = pair
+    return pair
 
 
 def _text(octets: bytes) -> str:
