@@ -164,18 +164,20 @@ class CaptureCache:
         """Write the entry atomically, then evict the oldest ones beyond the limit. False when not kept."""
         if not cacheable(capture) or not self._usable_directory():
             return False
-        payload = pickle.dumps(capture, protocol=pickle.HIGHEST_PROTOCOL)
-        if len(payload) + len(MAGIC) + HEADER.size > self.limit:
-            return False
         descriptor, temporary = tempfile.mkstemp(prefix=".partial-", dir=self.directory)
         try:
             with os.fdopen(descriptor, "wb") as handle:
-                handle.write(MAGIC + HEADER.pack(len(payload)))
-                handle.write(payload)
+                handle.write(MAGIC + HEADER.pack(0))
+                pickle.dump(capture, handle, protocol=pickle.HIGHEST_PROTOCOL)  # streamed: no copy in memory
+                length = handle.tell() - len(MAGIC) - HEADER.size
+                if length + len(MAGIC) + HEADER.size > self.limit:
+                    raise OSError("larger than the whole cache")
+                handle.seek(len(MAGIC))
+                handle.write(HEADER.pack(length))  # the length last: an entry cut short never matches it
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temporary, self._path(key))
-        except OSError:
+        except (OSError, pickle.PicklingError, RecursionError):
             Path(temporary).unlink(missing_ok=True)
             return False
         self.evict()
