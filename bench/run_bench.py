@@ -65,6 +65,7 @@ class Result:
     cpu: list[float] = field(default_factory=list)  # user + system seconds of the whole tree, per run
     rss_kib: int = 0  # largest single process (time -v / getrusage)
     tree_kib: int = 0  # sampled sum over the process tree
+    python_kib: int = 0  # sampled sum over pushscope's own Python processes (not tshark)
     failed: str = ""
 
     @property
@@ -85,6 +86,16 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _is_python(pid: int) -> bool:
+    """pushscope's own processes (its Python, and the child that writes the cache entry), not tshark or a shell."""
+    try:
+        with open(f"/proc/{pid}/comm") as fh:
+            name = fh.read().strip()
+    except OSError:
+        return False
+    return name.startswith(("python", "pushscope"))
+
+
 def _rss_kib(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status") as fh:
@@ -101,7 +112,7 @@ class TreeSampler(threading.Thread):
 
     def __init__(self, pid: int, interval: float = 0.05) -> None:
         super().__init__(daemon=True)
-        self.pid, self.interval, self.peak = pid, interval, 0
+        self.pid, self.interval, self.peak, self.python_peak = pid, interval, 0, 0
         self.done = threading.Event()
 
     def run(self) -> None:
@@ -111,7 +122,9 @@ class TreeSampler(threading.Thread):
                 pid = todo.pop()
                 pids.append(pid)
                 todo += _children(pid)
-            self.peak = max(self.peak, sum(_rss_kib(p) for p in pids))
+            rss = {p: _rss_kib(p) for p in pids}
+            self.peak = max(self.peak, sum(rss.values()))
+            self.python_peak = max(self.python_peak, sum(k for p, k in rss.items() if _is_python(p)))
             self.done.wait(self.interval)
 
 
@@ -129,9 +142,10 @@ RUSAGE_WRAPPER = (
 )
 
 
-def measure_once(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, int, int, str]:
-    """Run ``command`` once, stdout thrown away: (wall s, CPU s, max RSS KiB of the largest process, tree peak KiB,
-    exit code, stderr)."""
+def measure_once(command: list[str], env: dict[str, str] | None = None
+                 ) -> tuple[float, float, int, tuple[int, int], int, str]:
+    """Run ``command`` once, stdout thrown away: (wall s, CPU s, max RSS KiB of the largest process, (tree peak KiB,
+    Python peak KiB), exit code, stderr)."""
     with tempfile.TemporaryDirectory(prefix="pushscope-bench-") as tmp:
         report = Path(tmp) / "rusage.txt"
         if have_time():
@@ -153,21 +167,22 @@ def measure_once(command: list[str], env: dict[str, str] | None = None) -> tuple
         text = report.read_text(errors="replace") if report.exists() else ""
     match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
     cpu = sum(float(m) for m in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", text))
-    return seconds, cpu, int(match.group(1)) if match else 0, sampler.peak, code, stderr
+    return seconds, cpu, int(match.group(1)) if match else 0, (sampler.peak, sampler.python_peak), code, stderr
 
 
 def measure(tool: str, commands: list[list[str]], repeat_limit: float,
-            first_env: dict[str, str] | None = None) -> Result:
+            first_env: dict[str, str] | None = None, env: dict[str, str] | None = None) -> Result:
     """Run each command (the same work, ``runs`` times) until one is slower than ``repeat_limit`` seconds."""
     result = Result(tool)
     for i, command in enumerate(commands):
-        seconds, cpu, rss, tree, code, stderr = measure_once(command, first_env if i == 0 else None)
+        seconds, cpu, rss, (tree, python), code, stderr = measure_once(command, first_env if i == 0 else env)
         if code != 0:
             result.failed = f"exit {code}: {' '.join(stderr.strip().splitlines()[-1:])}"
             break
         result.seconds.append(seconds)
         result.cpu.append(cpu)
         result.rss_kib, result.tree_kib = max(result.rss_kib, rss), max(result.tree_kib, tree)
+        result.python_kib = max(result.python_kib, python)
         print(f"    {tool:<22} run {i + 1}: {seconds:8.2f} s wall  {cpu:8.2f} s cpu  {rss / 1024:7.1f} MiB  "
               f"(tree {tree / 1024:.1f} MiB)", file=sys.stderr, flush=True)
         if seconds > repeat_limit:
@@ -184,8 +199,10 @@ def tshark_command(work: Workload) -> list[str]:
     return command + ["-Y", "http2", "-T", "fields", "-e", "http2.type"]
 
 
-def pushscope_command(work: Workload, fmt: str, output: str) -> list[str]:
-    command = [str(PUSHSCOPE), "report", str(work.capture), "--format", fmt, "-o", output]
+def pushscope_command(work: Workload, fmt: str, output: str, cache: bool = False) -> list[str]:
+    command = [str(PUSHSCOPE), "report", str(work.capture), "--format", fmt, "-o", output, "--quiet"]
+    if not cache:
+        command.append("--no-cache")
     if work.pushscope_keys:
         command += ["--keylog", str(work.pushscope_keys)]
     return command
@@ -267,7 +284,8 @@ def pushscope_counts(report: Path) -> tuple[int, int]:
 
 # --------------------------------------------------------------------------------------------------- main
 
-def run_workload(work: Workload, runs: int, repeat_limit: float, text: bool, own_tshark: bool) -> dict:
+def run_workload(work: Workload, runs: int, repeat_limit: float, text: bool, own_tshark: bool,
+                 inspector: bool = True) -> dict:
     print(f"\n== {work.name}: {work.capture}", file=sys.stderr, flush=True)
     packets = packet_count(work.capture)
     report_path = OUT / f"{work.name}.report.json"
@@ -282,6 +300,12 @@ def run_workload(work: Workload, runs: int, repeat_limit: float, text: bool, own
                    PUSHSCOPE_BENCH_TSHARK_LOG=str(log))
         results.append(measure("pushscope json", json_runs, repeat_limit, first_env=env))
         own_command = logged_tshark_command(log, work) if own_tshark else None
+    # First open with an empty cache (it writes the entry), then reopens that read it back.
+    with tempfile.TemporaryDirectory(prefix="pushscope-bench-cache-") as cache_dir:
+        cache_env = dict(os.environ, PUSHSCOPE_CACHE_DIR=cache_dir)
+        cached = pushscope_command(work, "json", os.devnull, cache=True)
+        results.append(measure("json, first open (cache)", [cached], repeat_limit, env=cache_env))
+        results.append(measure("json, reopen (cache)", [cached] * runs, repeat_limit, env=cache_env))
     if text:
         results.append(measure("pushscope text", [pushscope_command(work, "text", os.devnull)] * runs, repeat_limit))
     if own_command is not None:
@@ -294,24 +318,42 @@ def run_workload(work: Workload, runs: int, repeat_limit: float, text: bool, own
         check = {"tshark": (t_req, t_prom), "pushscope": (p_req, p_prom), "ok": ok}
     except (OSError, ValueError, KeyError, subprocess.CalledProcessError) as exc:
         check = {"error": f"{type(exc).__name__}: {exc}", "ok": False}
-    return {"work": work, "packets": packets, "results": results, "check": check}
+    first_rows = inspector_first_rows(work) if inspector else None
+    return {"work": work, "packets": packets, "results": results, "check": check, "first_rows": first_rows}
+
+
+def inspector_first_rows(work: Workload) -> str:
+    """bench/first_rows.py in a fresh process: the inspector's time to its first waterfall rows."""
+    command = [str(PUSHSCOPE.parent / "python"), str(HERE / "first_rows.py"), str(work.capture)]
+    if work.pushscope_keys:
+        command += ["--keylog", str(work.pushscope_keys)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    lines = (done.stdout or done.stderr).strip().splitlines()
+    return lines[-1] if lines else f"failed (exit {done.returncode})"
 
 
 def print_table(outcome: dict) -> None:
     work, packets, results, check = outcome["work"], outcome["packets"], outcome["results"], outcome["check"]
     base = results[0].best
     print(f"\n{work.name}: {work.capture.name}, {packets if packets is not None else '?'} packets")
-    print("| tool | best s | packets/s | CPU s (min) | peak RSS MiB | tree RSS MiB | x tshark |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| tool | best s | packets/s | CPU s (min) | peak RSS MiB | tree RSS MiB | Python RSS MiB | x tshark |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         if r.best is None:
-            print(f"| {r.tool.strip()} | failed: {r.failed} | | | | | |")
+            print(f"| {r.tool.strip()} | failed: {r.failed} | | | | | | |")
             continue
         rate = f"{packets / r.best:,.0f}" if packets else "?"
-        ratio = f"{r.best / base:.1f}" if base else "?"
+        ratio = f"{r.best / base:.2f}" if base else "?"
         runs = f" ({len(r.seconds)} run{'s' if len(r.seconds) > 1 else ''})" if len(r.seconds) > 1 else " (1 run)"
+        python = f"{r.python_kib / 1024:.0f}" if r.python_kib else "-"
         print(f"| {r.tool.strip()}{runs} | {r.best:.2f} | {rate} | {min(r.cpu):.2f} | {r.rss_kib / 1024:.0f} | "
-              f"{r.tree_kib / 1024:.0f} | {ratio} |")
+              f"{r.tree_kib / 1024:.0f} | {python} | {ratio} |")
+    by_tool = {r.tool: r.best for r in results if r.best is not None}
+    if by_tool.get("json, reopen (cache)") and by_tool.get("pushscope json"):
+        print(f"reopen: {by_tool['json, reopen (cache)'] / by_tool['pushscope json']:.2f} x the first open "
+              f"(best reopen / best `pushscope json` without the cache)")
+    if outcome.get("first_rows"):
+        print(f"inspector: {outcome['first_rows']}")
     if "error" in check:
         print(f"count check: MISMATCH (could not compare: {check['error']})")
     else:
@@ -359,8 +401,10 @@ def describe_machine() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--capture", type=Path, default=OUT / "big.pcapng")
-    parser.add_argument("--keys", type=Path, help="key log (default: CAPTURE with .keys)")
+    parser.add_argument("--capture", type=Path, action="append",
+                        help="capture (repeatable: several sizes in one run; default bench/out/big.pcapng); its key "
+                             "log is the same name with .keys")
+    parser.add_argument("--no-inspector", action="store_true", help="skip the inspector's first-rows timing")
     parser.add_argument("--make", action="store_true", help="make the capture first (bench/make_big_capture.py)")
     parser.add_argument("--connections", type=int, default=2000, help="with --make")
     parser.add_argument("--streams-per-connection", type=int, default=10, help="with --make")
@@ -380,19 +424,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: {TIME} missing (apt-get install time); using getrusage in a wrapper process",
               file=sys.stderr)
     OUT.mkdir(parents=True, exist_ok=True)
-    capture = args.capture.resolve()
-    keys = (args.keys or capture.with_suffix(".keys")).resolve()
+    captures = [c.resolve() for c in (args.capture or [OUT / "big.pcapng"])]
     if args.make and not args.only_public:
         make = [sys.executable, str(HERE / "make_big_capture.py"), "--connections", str(args.connections),
-                "--streams-per-connection", str(args.streams_per_connection), "--out", str(capture),
-                "--keys", str(keys)]
+                "--streams-per-connection", str(args.streams_per_connection), "--out", str(captures[0]),
+                "--keys", str(captures[0].with_suffix(".keys"))]
         if subprocess.run(make).returncode != 0:
             return 1
 
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="pushscope-bench-") as tmp:
         works: list[Workload] = []
-        if not args.only_public:
+        for capture in [] if args.only_public else captures:
+            keys = capture.with_suffix(".keys")
             if not capture.is_file():
                 print(f"error: {capture} does not exist: run with --make, or bench/make_big_capture.py",
                       file=sys.stderr)
@@ -403,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
             works += public_workloads(Path(tmp))
         for work in works:
             outcomes.append(run_workload(work, max(1, args.runs), args.repeat_limit, not args.no_text,
-                                         not args.no_own_tshark))
+                                         not args.no_own_tshark, not args.no_inspector))
 
     print(f"\nmachine: {describe_machine()}")
     for outcome in outcomes:
