@@ -2,9 +2,9 @@
 
 The key is a SHA-256 over the *content* of the capture and of the key log (streamed through hashlib: a file
 rewritten in place can keep its size and mtime, so those are never trusted), the paths as given (diagnostics
-quote them), the QUIC ports asked for, and a fingerprint of the code that produced the model (pushscope's version
-and its source files, and the tshark executable). A changed capture, key log or pushscope therefore never meets
-a stale entry.
+quote them), the QUIC ports asked for, and a fingerprint of the code that produced the model (pushscope's
+version, the names, sizes and mtimes of its source files, and the tshark executable). A changed capture, key log
+or pushscope therefore never meets a stale entry.
 
 An entry is written to a temporary file in the same directory, flushed to disk and renamed into place, so a
 reader sees a whole entry or none; a header with the payload's length catches a truncated one anyway, and an
@@ -90,8 +90,11 @@ def code_fingerprint() -> str:
     """pushscope's version, its source files and the tshark executable: any change makes every entry stale."""
     digest = hashlib.sha256(__version__.encode())
     package = Path(__file__).resolve().parent
+    # Name, size and mtime of each source file, not its content: this runs on every open, and an edit to the code
+    # (unlike a capture rewritten by a tool) always moves the mtime.
     for source in sorted(package.rglob("*.py")):
-        digest.update(str(source.relative_to(package)).encode() + b"\0" + source.read_bytes() + b"\0")
+        stat = source.stat()
+        digest.update(f"{source.relative_to(package)}:{stat.st_size}:{stat.st_mtime_ns}\0".encode())
     tshark = shutil.which("tshark")
     if tshark:
         stat = os.stat(tshark)

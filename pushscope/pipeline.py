@@ -58,14 +58,14 @@ def load_capture(
     on_step: Callable[[str], None] | None = None,
 ) -> Capture:
     """Read and analyse a capture; with ``use_cache``, from the user's cache when it holds this very capture."""
-    from pushscope.sources.capture_file import read_capture
-
     cache, key = cache_lookup(path, keylog, quic_ports, keylog_origin) if use_cache else (None, None)
     with collector_paused():
         if cache is not None and key is not None:
             cached = cache.load(key)
             if cached is not None:
                 return cached
+        from pushscope.sources.capture_file import read_capture  # only now: a cache hit never needs tshark's side
+
         builder = CaptureBuilder(source="capture", name=Path(path).name)
         fold(read_capture(path, keylog, cancel=cancel, quic_ports=quic_ports, keylog_origin=keylog_origin), builder,
              on_progress)
@@ -81,10 +81,13 @@ def cache_lookup(path: str, keylog: str | None, quic_ports: list[int] | None,
                  keylog_origin: str | None = None) -> tuple[CaptureCache | None, str | None]:
     """The cache and this capture's key in it; (None, None) when the files cannot be read (the load says why).
     With ``keylog_origin`` the caller already chose ``keylog`` (None: no key log), as in ``read_capture``."""
-    from pushscope.sources.capture_file import resolve_keylog
-
     try:
-        used = (keylog or None) if keylog_origin is not None else resolve_keylog(keylog)[0]
+        if keylog_origin is not None:
+            used = keylog or None
+        else:
+            from pushscope.sources.capture_file import resolve_keylog
+
+            used = resolve_keylog(keylog)[0]
         return CaptureCache(), cache_key(path, used, quic_ports or (), keylog_origin)
     except OSError:
         return None, None
