@@ -65,7 +65,7 @@ class Result:
     cpu: list[float] = field(default_factory=list)  # user + system seconds of the whole tree, per run
     rss_kib: int = 0  # largest single process (time -v / getrusage)
     tree_kib: int = 0  # sampled sum over the process tree
-    python_kib: int = 0  # sampled sum over pushscope's own Python processes (not tshark)
+    python_kib: int = 0  # sampled sum of the proportional set size of pushscope's own Python processes (not tshark)
     failed: str = ""
 
     @property
@@ -96,6 +96,17 @@ def _is_python(pid: int) -> bool:
     return name.startswith(("python", "pushscope"))
 
 
+def _pss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return _rss_kib(pid)
+
+
 def _rss_kib(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status") as fh:
@@ -122,9 +133,9 @@ class TreeSampler(threading.Thread):
                 pid = todo.pop()
                 pids.append(pid)
                 todo += _children(pid)
-            rss = {p: _rss_kib(p) for p in pids}
-            self.peak = max(self.peak, sum(rss.values()))
-            self.python_peak = max(self.python_peak, sum(k for p, k in rss.items() if _is_python(p)))
+            self.peak = max(self.peak, sum(_rss_kib(p) for p in pids))
+            # PSS, not RSS: the child that writes the cache entry shares its parent's pages (fork).
+            self.python_peak = max(self.python_peak, sum(_pss_kib(p) for p in pids if _is_python(p)))
             self.done.wait(self.interval)
 
 
