@@ -152,7 +152,9 @@ def render_diff_html(diff: dict[str, Any]) -> str:
         for key, v in diff["summary"].items()
     )
     title = f"pushscope diff: {a['source']} → {b['source']}"
-    body = (f"<h1>{esc(title)}</h1><p class=muted>{esc(a['name'])} = {esc(a['source'])}, {esc(b['name'])} = "
+    notes = "".join(f"<p class=warning><strong>{esc(side['name'])}: {esc(side['coverage'])}</strong></p>"
+                    for side in (a, b) if side.get("coverage"))
+    body = (f"<h1>{esc(title)}</h1>{notes}<p class=muted>{esc(a['name'])} = {esc(a['source'])}, {esc(b['name'])} = "
             f"{esc(b['source'])}; resources matched by authority and path; ready = ms after the capture started."
             f"</p><h2>Summary</h2><table id=diff-summary><tr><th></th><th>{esc(a['name'])}</th>"
             f"<th>{esc(b['name'])}</th><th>delta</th></tr>{summary}</table>"

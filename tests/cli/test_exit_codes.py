@@ -87,6 +87,9 @@ def test_diff_exit_codes(condition: str, expected: int, partial_keys: Path, tmp_
         assert out == "" and "refusing to compare" in err  # never "no change" between two unread captures
     elif condition == "partial":
         assert out.startswith("before: PARTLY DECODED")
+        page = tmp_path / "d.html"
+        assert run(capsys, "diff", str(TWO_CONNECTIONS), str(TWO_CONNECTIONS), *keys, "-o", str(page))[0] == 3
+        assert "<strong>after: PARTLY DECODED: 1 of 2 connections" in page.read_text()
         code, _, _ = run(capsys, "diff", str(TWO_CONNECTIONS), str(TWO_CONNECTIONS), *keys, "--allow-undecrypted")
         assert code == 0
 
