@@ -34,11 +34,11 @@ def cut_capture(pcap: Path, truth: dict, load_index: int) -> dict:
                     "why": "the capture starts after the first page load: the rest of its connection is "
                            "in the capture, without its handshake"}
     truth["connections"] = [c for c in truth["connections"] if c["index"] in later]
-    truth["requests"] = [r for r in truth["requests"] if r["connection_index"] in later]
-    truth["cache_hits"] = [h for h in truth.get("cache_hits", []) if h["connection_index"] in later]
+    truth["requests"] = [r for r in truth["requests"] if r["load_index"] > load_index]
+    truth["cache_hits"] = [h for h in truth.get("cache_hits", []) if h["load_index"] > load_index]
     pushes = []
     for push in truth["pushes"]:
-        if push["connection_index"] in later:
+        if push["load_index"] > load_index:  # promised after the cut (the cut load's own pushes are gone)
             pushes.append({**push, "client_outcome": push["outcome"], "client_reason": push["reason"],
                            "outcome": "unknown", "reason": CUT_REASON})
     truth["pushes"] = pushes

@@ -75,6 +75,16 @@ SCENARIOS: tuple[Scenario, ...] = (
         cut_after_load=0,
     ),
     Scenario(
+        name="nginx-cut-mid-connection",
+        server="nginx", server_options={"mode": "push"},
+        description="Two loads of /index.html on one TLS 1.3 connection, the capture cut with editcap after "
+                    "the first: the connection's handshake and its first load are gone (pushscope decrypts the "
+                    "rest by trial), and the second load's header blocks refer to HPACK entries from before "
+                    "the cut.",
+        client_options=ClientOptions(tls_version="1.3", connections=(("/index.html", "/index.html"),)),
+        cut_after_load=0,
+    ),
+    Scenario(
         name="nginx-cancel-cached",
         server="nginx", server_options={"mode": "push"},
         description="Like nginx-second-connection but the client resets (RST_STREAM CANCEL) every "
