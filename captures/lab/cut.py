@@ -29,8 +29,13 @@ def cut_capture(pcap: Path, truth: dict, load_index: int) -> dict:
     cut.replace(pcap)
     later = {c["index"] for c in truth["connections"]
              if any(r["connection_index"] == c["index"] and r["load_index"] > load_index for r in truth["requests"])}
+    # A connection that carries loads on both sides of the cut is itself read without its handshake.
+    mid_connection = any(
+        any(r["connection_index"] == index and r["load_index"] <= load_index for r in truth["requests"])
+        for index in later)
     truth = dict(truth)
     truth["cut"] = {"tool": "editcap -A", "after_load": load_index, "start_epoch": round(start, 6),
+                    "mid_connection": mid_connection,
                     "why": "the capture starts after the first page load: the rest of its connection is "
                            "in the capture, without its handshake"}
     truth["connections"] = [c for c in truth["connections"] if c["index"] in later]
