@@ -109,6 +109,9 @@ class CaptureBuilder:
         conn.decrypted_how = event.decrypted_how or conn.decrypted_how
         if event.certificate_names is not None and conn.certificate_names is None:
             conn.certificate_names = tuple(event.certificate_names)
+        if conn.transport == "tcp" and (event.tls_version or event.sni):
+            # A TLS handshake seen after the connection was opened on a segment that showed no TLS yet.
+            conn.transport = "tls"
 
     def _on_closed(self, event: ConnectionClosed) -> None:
         conn = self._connection(event)

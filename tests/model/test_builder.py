@@ -294,3 +294,13 @@ def test_unreadable_url_takes_the_authority_the_connection_shows_and_equals_no_o
     builder.apply(PushPromiseReceived("t0", 1.4, "server", 3, 2, [(":method", "GET")], 5, unknown_fields=unknown))
     push = builder.capture.pushes[0]
     assert push.url == "https://example.test/<unknown path>" and not push.url_known
+
+
+def test_a_tls_handshake_seen_after_the_opening_segment_makes_the_connection_tls() -> None:
+    builder = CaptureBuilder("capture")
+    builder.apply(ConnectionOpened("t0", 1.0, CLIENT, SERVER, "tcp"))  # its first segment showed no TLS field
+    builder.apply(ConnectionUpdated("t0", 1.1, sni="example.test", alpn="h2"))
+    assert builder.capture.connections["t0"].transport == "tls"
+    builder.apply(ConnectionOpened("t1", 1.0, CLIENT, SERVER, "tcp"))
+    builder.apply(ConnectionUpdated("t1", 1.1, protocol="h2"))  # cleartext h2c stays tcp
+    assert builder.capture.connections["t1"].transport == "tcp"
