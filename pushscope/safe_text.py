@@ -12,6 +12,9 @@ It is one ``str.translate`` over a precomputed table, so it costs about as much 
 from __future__ import annotations
 
 import re
+from typing import TypeVar
+
+T = TypeVar("T")
 
 # C0 controls, DEL, C1 controls; the bidi embeddings/overrides/isolates; and the line/paragraph separators that
 # some terminals treat as a newline.
@@ -68,3 +71,26 @@ def visible_bytes(raw: bytes, keep: str = "") -> str:
 def visible_lines(text: object) -> str:
     """Multi-line text (a report, a help message): newlines kept, a tab kept, everything else escaped."""
     return visible(text, keep="\n\t")
+
+
+def visible_tree(value: T) -> T:
+    """A copy of a report structure (dicts, lists, tuples of str/int/float/None) with every string made
+    ``visible``: for text renderers that format many fields of a report and must not miss one."""
+    if isinstance(value, str):
+        return visible(value)  # type: ignore[return-value]
+    if isinstance(value, dict):
+        return {visible(key) if isinstance(key, str) else key: visible_tree(item)  # type: ignore[return-value]
+                for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [visible_tree(item) for item in value]  # type: ignore[return-value]
+    return value
+
+
+_JSON_TABLE: dict[int, str] = {cp: f"\\u{cp:04x}" for cp in _UNSAFE_CODEPOINTS if cp >= 0x7F}
+
+
+def json_visible(json_text: str) -> str:
+    """JSON text written with ``ensure_ascii=False`` made safe to print: json already escapes C0 controls;
+    DEL, C1 controls and bidi overrides (which can only sit inside JSON strings) become ``\\uXXXX`` escapes,
+    so the data read back is unchanged."""
+    return json_text.translate(_JSON_TABLE) if has_unsafe(json_text) else json_text

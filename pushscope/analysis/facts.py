@@ -6,8 +6,8 @@ Keeping the gathering here lets ``rules.py`` be a short ordered table of predica
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_right, insort
-from collections.abc import Iterator
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from pushscope.analysis.freshness import current_age, explain_age, freshness, vary_matches
@@ -36,6 +36,31 @@ class ReferenceSeen:
     reference: Reference
     needed_at: float | None
     assumed: str = ""  # what was assumed to read a document whose URL the capture cannot show
+
+
+class Excluding(Sequence[str]):
+    """A shared per-connection list seen without one item: every push on a connection reads the same documents,
+    so each push gets this view instead of its own copy (10,000 pushes x 10,000 documents must stay linear)."""
+
+    __slots__ = ("_items", "_skip")
+
+    def __init__(self, items: list[str], skip: int | None) -> None:
+        self._items, self._skip = items, skip
+
+    def __len__(self) -> int:
+        return len(self._items) - (self._skip is not None)
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._items[index + (self._skip is not None and index >= self._skip)]
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
 
 
 @dataclass(slots=True)
@@ -71,8 +96,8 @@ class PushFacts:
     closed_before_complete: bool = False
     references: list[ReferenceSeen] = field(default_factory=list)
     references_elsewhere: list[ReferenceSeen] = field(default_factory=list)
-    unreadable_documents: list[str] = field(default_factory=list)
-    documents_checked: list[str] = field(default_factory=list)
+    unreadable_documents: Sequence[str] = field(default_factory=list)
+    documents_checked: Sequence[str] = field(default_factory=list)
     preload: PreloadLink | None = None
 
     @property
@@ -135,6 +160,8 @@ class CaptureIndex:
         self._unreadable: dict[int, str] = {}
         self._decoded_length: dict[int, int] = {}
         self._assumed: dict[int, str] = {}
+        self._data_frames: dict[int, tuple[list[float], list[int]]] = {}
+        self._checked: dict[tuple[str | None, str], tuple[list[str], list[str], dict[int, int], dict[int, int]]] = {}
         self._loaded: dict[str | None, list[Exchange]] = {}
         self._referrers: dict[str | None, dict[str, dict[str, list[tuple[Exchange, Reference]]]]] = {}
         self._loaded_on: dict[str | None, dict[str, list[Exchange]]] = {}
@@ -197,17 +224,27 @@ class CaptureIndex:
         Offsets are in the decoded body and frames carry encoded bytes, so with a Content-Encoding the
         position is mapped proportionally (compression is roughly even across a document).
         """
-        data_frames = [f for f in document.frames if f.frame_type == "DATA" and f.sender == "server"]
-        if not data_frames:
+        times, ends = self._data_frames_of(document)
+        if not times:
             return document.response_end  # e.g. a 304: usable once its headers are in
         decoded_length = self._decoded_length.get(document.id) or 1
         wire_offset = min(reference.offset, decoded_length) * document.body_bytes / decoded_length
-        seen = 0
-        for frame in data_frames:
-            seen += frame.length
-            if seen >= wire_offset:
-                return frame.at
-        return data_frames[-1].at
+        return times[min(bisect_left(ends, wire_offset), len(times) - 1)]
+
+    def _data_frames_of(self, document: Exchange) -> tuple[list[float], list[int]]:
+        """When each server DATA frame of the document arrived and the body offset it ends at (once per document:
+        a page that promised 10,000 pushes has 10,000 frames on its stream)."""
+        if document.id not in self._data_frames:
+            times: list[float] = []
+            ends: list[int] = []
+            seen = 0
+            for frame in document.frames:
+                if frame.frame_type == "DATA" and frame.sender == "server":
+                    seen += frame.length
+                    times.append(frame.at)
+                    ends.append(seen)
+            self._data_frames[document.id] = (times, ends)
+        return self._data_frames[document.id]
 
     def unreadable_reason(self, document: Exchange) -> str | None:
         self.references_of(document)
@@ -217,21 +254,47 @@ class CaptureIndex:
         """HTML and CSS the push's client loaded: its own requests, plus pushed ones that something references."""
         client = self.client_of.get(push.connection_id)
         if client not in self._loaded:
-            documents = self.documents_by_client.get(client, [])
-            loaded = [e for e in documents if not e.pushed]
-            referenced = {r.url for doc in loaded for r in self.references_of(doc)}
-            pending = [e for e in documents if e.pushed]
-            changed = True
-            while changed:  # pushed stylesheets count once a loaded document references them
-                changed = False
-                for doc in list(pending):
-                    if self.url_of[doc.id] in referenced:
-                        loaded.append(doc)
-                        pending.remove(doc)
-                        referenced |= {r.url for r in self.references_of(doc)}
-                        changed = True
-            self._loaded[client] = loaded
+            self._loaded[client] = self._loaded_of(self.documents_by_client.get(client, []))
         return self._loaded[client]
+
+    def _loaded_of(self, documents: list[Exchange]) -> list[Exchange]:
+        """The client's own documents, then the pushed ones reachable from them by references (a worklist, so a
+        long chain of pushed stylesheets stays linear), in capture order."""
+        loaded = [e for e in documents if not e.pushed]
+        pending: dict[str, list[Exchange]] = {}
+        for doc in documents:
+            if doc.pushed:
+                pending.setdefault(self.url_of[doc.id], []).append(doc)
+        referenced = {r.url for doc in loaded for r in self.references_of(doc)}
+        queue = list(referenced)
+        reached: set[int] = set()
+        while queue:
+            for doc in pending.pop(queue.pop(), []):
+                reached.add(doc.id)
+                for reference in self.references_of(doc):
+                    if reference.url not in referenced:
+                        referenced.add(reference.url)
+                        queue.append(reference.url)
+        return loaded + [doc for doc in documents if doc.id in reached]
+
+    def checked_on_connection(self, push: Push) -> tuple[list[str], list[str], dict[int, int], dict[int, int]]:
+        """The URLs of the documents loaded on the push's connection, why some are unreadable, and where each
+        document sits in those two lists: computed once per connection, read by every push on it."""
+        key = (self.client_of.get(push.connection_id), push.connection_id)
+        if key not in self._checked:
+            urls: list[str] = []
+            unreadable: list[str] = []
+            url_at: dict[int, int] = {}
+            unreadable_at: dict[int, int] = {}
+            for document in self.loaded_on_connection(push):
+                url_at[document.id] = len(urls)
+                urls.append(document.url)
+                why = self.unreadable_reason(document)
+                if why is not None:
+                    unreadable_at[document.id] = len(unreadable)
+                    unreadable.append(f"{document.url}: {why}")
+            self._checked[key] = (urls, unreadable, url_at, unreadable_at)
+        return self._checked[key]
 
     def loaded_on_connection(self, push: Push) -> list[Exchange]:
         client = self.client_of.get(push.connection_id)
@@ -482,13 +545,9 @@ def _mismatch_reason(push: Push, request: Exchange) -> str:
 
 def _references(facts: PushFacts, index: CaptureIndex) -> None:
     push = facts.push
-    for document in index.loaded_on_connection(push):
-        if document.id == push.exchange_id:
-            continue
-        facts.documents_checked.append(document.url)
-        why = index.unreadable_reason(document)
-        if why is not None:
-            facts.unreadable_documents.append(f"{document.url}: {why}")
+    urls, unreadable, url_at, unreadable_at = index.checked_on_connection(push)
+    facts.documents_checked = Excluding(urls, url_at.get(push.exchange_id))
+    facts.unreadable_documents = Excluding(unreadable, unreadable_at.get(push.exchange_id))
     by_connection = index.referrers(push, facts.url)
     for document, reference in by_connection.get(push.connection_id, []):
         if document.id != push.exchange_id:

@@ -20,6 +20,7 @@ from pushscope.cli.exitcodes import Exit
 from pushscope.cli.output import check_output_path, write_output
 from pushscope.cli.probe import open_inspector, resolve_format
 from pushscope.events import Diagnostic, Event, SourceFinished, SourceProgress
+from pushscope.safe_text import visible
 
 
 def live_parser() -> argparse.ArgumentParser:
@@ -86,11 +87,11 @@ def run_live(argv: list[str]) -> int:
                 if args.quiet:
                     continue
                 if tty:
-                    print(f"\r\x1b[Kpushscope live: {item.detail}", end="", file=sys.stderr, flush=True)
+                    print(f"\r\x1b[Kpushscope live: {visible(item.detail)}", end="", file=sys.stderr, flush=True)
                 elif item.detail.startswith("capturing on") and ":" not in item.detail:
-                    print(f"pushscope live: {item.detail} (Ctrl-C stops)", file=sys.stderr, flush=True)
+                    print(f"pushscope live: {visible(item.detail)} (Ctrl-C stops)", file=sys.stderr, flush=True)
                 elif item.detail.startswith("stopped"):
-                    print(f"pushscope live: {item.detail}", file=sys.stderr, flush=True)
+                    print(f"pushscope live: {visible(item.detail)}", file=sys.stderr, flush=True)
                 continue
             if isinstance(item, SourceFinished):
                 continue

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pushscope.export.coverage import Coverage, coverage_of
+from pushscope.safe_text import visible, visible_tree
 from pushscope.units import fmt_bytes
 
 
@@ -117,18 +118,18 @@ def render_check(result: CheckResult, source: str) -> str:
     head = (f"pushscope check {source}: {result.verdict} — wasted {fmt_bytes(int(m['wasted_bytes']))}"
             f" of {fmt_bytes(int(m['pushed_bytes']))} pushed (ratio {m['wasted_ratio']:.3f}), "
             f"{int(m['cache_duplicated'])} cache-duplicated, {int(m['unknown'])} unknown")
-    lines = [head, f"  budgets: {result.budgets.describe()}"]
+    lines = [visible(head), f"  budgets: {result.budgets.describe()}"]
     coverage = result.coverage
     if coverage.undecoded:
         lines.append(f"  {coverage.headline()}")
-        lines += [f"    {cid or '-'}: {why}" for cid, why in coverage.undecoded[:10]]
+        lines += [f"    {visible(cid or '-')}: {visible(why)}" for cid, why in coverage.undecoded[:10]]
         if len(coverage.undecoded) > 10:
             lines.append(f"    … and {len(coverage.undecoded) - 10} more")
         if result.undecrypted and not coverage.nothing_decoded:
             lines.append("  (--allow-undecrypted judges the connections that were decoded)")
     for violation in result.violations:
         lines.append(f"  budget exceeded: {violation.describe()}")
-        for push in violation.pushes:
+        for push in visible_tree(violation.pushes):
             where = f"push_id={push['push_id']}" if push["push_id"] is not None else \
                 f"stream {push['promised_stream_id']}"
             lines.append(f"    {push['outcome']:<16} {push['reason'] or '-':<24} "

@@ -13,6 +13,7 @@ from typing import Any
 
 from pushscope.export.html_report import badge, esc, html_page
 from pushscope.model.entities import OUTCOMES
+from pushscope.safe_text import json_visible, visible_tree
 from pushscope.units import fmt_bytes, fmt_ms
 
 SUMMARY_KEYS = ("connections", "requests", "pushes", "wasted_bytes", "cache_duplicated_bytes", "time_saved",
@@ -112,6 +113,7 @@ def _fmt_summary(key: str, value: float | int | None, signed: bool = False) -> s
 
 
 def render_diff_text(diff: dict[str, Any]) -> str:
+    diff = visible_tree(diff)  # resource names, reasons and file names come from the captures
     a, b = diff["before"], diff["after"]
     notes = [f"{side['name']}: {side['coverage']}" for side in (a, b) if side.get("coverage")]
     lines = notes + [f"pushscope diff: {a['name']} = {a['source']}  →  {b['name']} = {b['source']}", "", "Resources"]
@@ -163,4 +165,4 @@ def render_diff_html(diff: dict[str, Any]) -> str:
 
 
 def render_diff_json(diff: dict[str, Any]) -> str:
-    return json.dumps(diff, indent=2, ensure_ascii=False) + "\n"
+    return json_visible(json.dumps(diff, indent=2, ensure_ascii=False)) + "\n"

@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from pushscope import __version__
 from pushscope.export.json_report import REDACTED_HEADERS, redact_headers
 from pushscope.model.entities import Capture, Exchange, Push, header_value
+from pushscope.safe_text import json_visible
+from pushscope.urls import split_url
 
 DOCUMENT_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -108,7 +110,7 @@ def _timings(exchange: Exchange, capture: Capture) -> dict[str, float]:
 def _entry(exchange: Exchange, push: Push | None, capture: Capture, page: str, redact: bool) -> dict[str, Any]:
     conn = capture.connections.get(exchange.connection_id)
     version = exchange.protocol
-    split = urlsplit(exchange.url)
+    split = split_url(exchange.url)  # None for a URL urllib refuses: no query string then
     timings = _timings(exchange, capture)
     location = header_value(exchange.response_headers, "location") or ""
     entry: dict[str, Any] = {
@@ -119,7 +121,8 @@ def _entry(exchange: Exchange, push: Push | None, capture: Capture, page: str, r
             "method": exchange.method or "GET", "url": exchange.url, "httpVersion": version,
             "cookies": _cookies(exchange, redact, response=False),
             "headers": _headers(exchange.request_headers, redact),
-            "queryString": [{"name": k, "value": v} for k, v in parse_qsl(split.query, keep_blank_values=True)],
+            "queryString": [{"name": k, "value": v}
+                            for k, v in parse_qsl(split.query if split else "", keep_blank_values=True)],
             "headersSize": exchange.request_header_bytes if exchange.request_headers else -1,
             "bodySize": exchange.request_body_bytes,
         },
@@ -167,4 +170,4 @@ def har_dict(capture: Capture, *, redact: bool = True) -> dict[str, Any]:
 
 
 def render_har(capture: Capture, *, redact: bool = True) -> str:
-    return json.dumps(har_dict(capture, redact=redact), indent=2, ensure_ascii=False) + "\n"
+    return json_visible(json.dumps(har_dict(capture, redact=redact), indent=2, ensure_ascii=False)) + "\n"

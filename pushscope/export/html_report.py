@@ -19,6 +19,7 @@ from pushscope.export.html_waterfall import OUTCOME_COLOURS, REQUEST_COLOUR, rel
 from pushscope.export.json_report import report_dict
 from pushscope.export.wording import cost_phrases
 from pushscope.model.entities import OUTCOMES, Capture
+from pushscope.safe_text import visible
 from pushscope.units import fmt_bytes, fmt_ms
 
 __all__ = ["OUTCOME_COLOURS", "REQUEST_COLOUR", "html_page", "render_html", "render_html_report", "waterfall_figure"]
@@ -27,7 +28,7 @@ PLOT_ID = "waterfall"
 
 def esc(value: object) -> str:
     """Escape anything from a capture for HTML text or attribute values."""
-    return html.escape("" if value is None else str(value), quote=True)
+    return html.escape(visible(value), quote=True)
 
 
 def _sha256(script: str) -> str:

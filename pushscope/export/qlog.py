@@ -19,6 +19,7 @@ from typing import Any
 from pushscope import __version__
 from pushscope.export.json_report import redact_headers
 from pushscope.model.entities import Capture, Connection, Exchange, FrameRecord, Push
+from pushscope.safe_text import json_visible
 
 QLOG_VERSION = "0.3"
 RESET_KINDS = ("RST_STREAM", "RESET_STREAM", "STOP_SENDING")
@@ -256,4 +257,4 @@ def qlog_dict(capture: Capture, *, redact: bool = True) -> dict[str, Any]:
 
 
 def render_qlog(capture: Capture, *, redact: bool = True) -> str:
-    return json.dumps(qlog_dict(capture, redact=redact), indent=1, ensure_ascii=False) + "\n"
+    return json_visible(json.dumps(qlog_dict(capture, redact=redact), indent=1, ensure_ascii=False)) + "\n"

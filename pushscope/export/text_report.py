@@ -8,6 +8,7 @@ from pushscope.export.coverage import coverage_of
 from pushscope.export.json_report import report_dict
 from pushscope.export.wording import cost_phrases
 from pushscope.model.entities import Capture
+from pushscope.safe_text import visible, visible_tree
 from pushscope.units import fmt_bytes, fmt_ms
 
 # What the report is of, in its own words: a probe is not a capture.
@@ -21,12 +22,14 @@ def counted(n: int, singular: str, plural: str | None = None) -> str:
 
 
 def render_text(capture: Capture, *, redact: bool = True) -> str:
-    report = report_dict(capture, redact=redact)
+    # Every string of the report comes from a capture or a key log: made visible before any is formatted.
+    report = visible_tree(report_dict(capture, redact=redact))
     start = capture.started_at or 0.0
     headline = coverage_of(report).headline()  # first, so nobody reads the zeros below as a clean result
     lines = [headline] if headline else []
     source = SOURCE_WORDS.get(capture.source, "capture")
-    lines += [f"pushscope {'probe' if capture.source == 'probe' else 'report'}: {capture.name or capture.source}", ""]
+    title = visible(capture.name or capture.source)
+    lines += [f"pushscope {'probe' if capture.source == 'probe' else 'report'}: {title}", ""]
     lines.append("Connections")
     for conn in report["connections"]:
         tls = f"TLS {conn['tls_version']}" if conn["tls_version"] else conn["transport"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pushscope.model.entities import Capture
+from pushscope.safe_text import visible
 from pushscope.sources.probe.session import RunInfo
 from pushscope.sources.probe.truth import TRUTH_OUTCOMES, PushTruth, RunLabel, agreement, truth_for
 
@@ -108,4 +109,5 @@ def render_probe_text(capture: Capture, runs_by_connection: dict[str, RunLabel],
                      f"{verdict:<34} {push.url}")
     if not capture.pushes:
         lines.append("  (no pushes)")
-    return "\n".join(lines) + "\n"
+    # URLs, run errors and reasons come from the probed server: each line made visible (the report is already).
+    return "\n".join([lines[0], *(visible(line) for line in lines[1:])]) + "\n"
