@@ -21,7 +21,7 @@ from pushscope.analysis.unreadable import (
     resolve_unreadable_document,
     url_key,
 )
-from pushscope.model.bodies import BodyUnavailable, decoded_body
+from pushscope.model.bodies import MAX_DECODED, BodyUnavailable, decode_body
 from pushscope.model.entities import Capture, Connection, Exchange, Push, Reset, header_value
 
 DOCUMENT_TYPES = ("text/html", "application/xhtml+xml", "text/css")
@@ -196,9 +196,13 @@ class CaptureIndex:
                 self._references[document.id] = self.references_of(source)
         if document.id not in self._references:
             try:
-                body = decoded_body(document)
+                decoded = decode_body(document)
+                body = decoded.data
                 self._decoded_length[document.id] = len(body)
                 self._references[document.id] = self._read_references(document, body)
+                if decoded.truncated:  # references past the cap are unknown, so a missing one is not "none"
+                    self._unreadable[document.id] = (f"decoded body over {MAX_DECODED} bytes: references were "
+                                                     "read from its first part only")
             except BodyUnavailable as exc:
                 self._unreadable[document.id] = str(exc)
                 self._references[document.id] = []

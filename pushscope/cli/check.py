@@ -31,6 +31,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-cache-duplicated", type=int, metavar="N",
                    help="most pushes of resources the client already had cached")
     p.add_argument("--max-unknown", type=int, metavar="N", help="most pushes without a verdict")
+    p.add_argument("--max-anomalies", type=int, metavar="N",
+                   help="most protocol anomalies (malformed frames, header lists over the limit, ...)")
+    p.add_argument("--fail-on-anomalies", action="store_const", const=0, dest="max_anomalies",
+                   help="fail on any protocol anomaly (same as --max-anomalies 0)")
     p.add_argument("--allow-undecrypted", action="store_true",
                    help="judge what was decoded even when some connections could not be decrypted")
     p.add_argument("-q", "--quiet", action="store_true",
@@ -48,7 +52,8 @@ def run_check(argv: list[str]) -> int:
     assert path is not None
     report, coverage = load_report(CaptureArgs(path, args.keylog, args.no_keylog, tuple(args.quic_port),
                                              not args.no_cache, quiet=args.quiet))
-    budgets = Budgets(args.max_wasted_bytes, args.max_wasted_ratio, args.max_cache_duplicated, args.max_unknown)
+    budgets = Budgets(args.max_wasted_bytes, args.max_wasted_ratio, args.max_cache_duplicated, args.max_unknown,
+                      max_anomalies=args.max_anomalies)
     if not budgets.given:
         budgets = DEFAULT_BUDGETS
     result = check_report(report, budgets, coverage, allow_undecrypted=args.allow_undecrypted)

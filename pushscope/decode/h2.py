@@ -28,6 +28,7 @@ from hyperframe.frame import (
 )
 
 from pushscope.decode.h2_names import error_name, frame_type_name, settings_by_name
+from pushscope.decode.hpack_bounded import MAX_HEADER_LIST_SIZE, BoundedHpackDecoder, bounded_header_list
 from pushscope.decode.hpack_tolerant import TolerantHpackDecoder, unknown_field_names
 from pushscope.events import (
     DataReceived,
@@ -49,6 +50,9 @@ DEFAULT_MAX_FRAME = 16384
 KNOWN_FRAME_TYPES = range(0, 0x11)
 FRAME_TYPE_CODES = range(0, 0x0A)  # the RFC 9113 frame types a mid-connection capture may start with
 HTTP1_HEADER_LIMIT = 64 * 1024
+# A header block (HEADERS or PUSH_PROMISE plus its CONTINUATIONs) larger than this is dropped undecoded: an
+# endless CONTINUATION run must not grow memory without bound.
+MAX_HEADER_BLOCK = 4 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -60,6 +64,8 @@ class _PendingHeaderBlock:
     end_stream: bool
     promised_stream_id: int | None
     fragments: list[bytes] = field(default_factory=list)
+    size: int = 0
+    over_limit: bool = False
 
 
 class H2DirectionDecoder:
@@ -69,10 +75,8 @@ class H2DirectionDecoder:
         self.connection_id = connection_id
         self.sender = sender
         self._buffer = bytearray()
-        self._hpack = hpack.Decoder()
-        # A passive reader must accept whatever table size the encoder really used.
-        self._hpack.max_allowed_table_size = 2**32
-        self._hpack.max_header_list_size = 2**32
+        # Bounded: a header list limit that keeps the table in step, linear literals, a clamped table size.
+        self._hpack = BoundedHpackDecoder()
         self._pending: _PendingHeaderBlock | None = None
         self._lost_sync = False
         self._hpack_broken = False
@@ -188,7 +192,7 @@ class H2DirectionDecoder:
         return []
 
     def _start_block(self, pending: _PendingHeaderBlock, frame: Frame, at: float) -> list[Event]:
-        pending.fragments.append(bytes(frame.data))
+        self._add_fragment(pending, bytes(frame.data))
         if "END_HEADERS" in frame.flags:
             return self._finish_block(pending, at)
         self._pending = pending
@@ -198,20 +202,38 @@ class H2DirectionDecoder:
         pending = self._pending
         if pending is None or pending.stream_id != frame.stream_id:
             return [self._anomaly(at, "CONTINUATION without a header block to continue", frame.stream_id)]
-        pending.fragments.append(bytes(frame.data))
+        self._add_fragment(pending, bytes(frame.data))
         if "END_HEADERS" in frame.flags:
             self._pending = None
             return self._finish_block(pending, at)
         return []
 
+    @staticmethod
+    def _add_fragment(pending: _PendingHeaderBlock, fragment: bytes) -> None:
+        pending.size += len(fragment)
+        if pending.size > MAX_HEADER_BLOCK:
+            pending.over_limit = True
+            pending.fragments.clear()
+        elif not pending.over_limit:
+            pending.fragments.append(fragment)
+
     def _finish_block(self, pending: _PendingHeaderBlock, at: float) -> list[Event]:
         block = b"".join(pending.fragments)
         events: list[Event] = []
         unknown: tuple[str, ...] = ()
-        if self._tolerant is None:
+        if pending.over_limit:
+            # Not decoded at all: the table may now be out of step, so later blocks go field by field.
+            events.append(self._anomaly(at, f"{pending.kind} header block of {pending.size} bytes is over the "
+                                        f"{MAX_HEADER_BLOCK}-byte limit: not decoded", pending.stream_id))
+            self._hpack_broken = True
+            self._tolerant = self._tolerant or TolerantHpackDecoder()
+            headers = []
+        elif self._tolerant is None:
             try:
-                # raw=True: header octets need not be UTF-8; a stray byte must not cost the whole block.
-                headers = [_header(name, value) for name, value in self._hpack.decode(block, raw=True)]
+                # Raw octets: header bytes need not be UTF-8; a stray byte must not cost the whole block.
+                raw_headers, notes = self._hpack.decode_block(block)
+                headers = [_header(name, value) for name, value in raw_headers]
+                events += [self._anomaly(at, note, pending.stream_id) for note in notes]
             except (hpack.HPACKError, ValueError, IndexError, UnicodeDecodeError) as exc:
                 # The dynamic table is out of step with the encoder: from here on, field by field.
                 message = (f"HPACK could not decode a {pending.kind} header block ({exc}); the capture may have "
@@ -220,7 +242,7 @@ class H2DirectionDecoder:
                 self._hpack_broken = True
                 self._tolerant = TolerantHpackDecoder()
                 events.append(self._anomaly(at, message, pending.stream_id))
-        if self._tolerant is not None:
+        if self._tolerant is not None and not pending.over_limit:
             headers, unknown = self._tolerant_block(pending, block, at, events)
         if pending.kind == "PUSH_PROMISE":
             events.append(
@@ -254,7 +276,12 @@ class H2DirectionDecoder:
                         events: list[Event]) -> tuple[list[tuple[str, str]], tuple[str, ...]]:
         assert self._tolerant is not None
         result = self._tolerant.decode(block)
-        headers = [(_text(name), _text(value)) for name, value in result.headers]
+        kept = bounded_header_list(result.headers)
+        if len(kept) < len(result.headers):
+            events.append(self._anomaly(at, f"header list over {MAX_HEADER_LIST_SIZE} bytes: "
+                                        f"{len(result.headers) - len(kept)} header fields past the limit not kept",
+                                        pending.stream_id))
+        headers = [(_text(name), _text(value)) for name, value in kept]
         if result.unreadable:
             events.append(self._anomaly(at, f"part of a {pending.kind} header block could not be parsed; the rest "
                                         "of it is unknown", pending.stream_id))

@@ -23,16 +23,18 @@ class Budgets:
     max_cache_duplicated: int | None = None
     max_unknown: int | None = None
     defaults: bool = False  # these are DEFAULT_BUDGETS, applied because no budget was given
+    max_anomalies: int | None = None  # protocol anomalies (what a broken or hostile peer did); 0 = fail on any
 
     @property
     def given(self) -> bool:
         return any(value is not None for value in (self.max_wasted_bytes, self.max_wasted_ratio,
-                                                    self.max_cache_duplicated, self.max_unknown))
+                                                    self.max_cache_duplicated, self.max_unknown, self.max_anomalies))
 
     def describe(self) -> str:
         parts = [f"{name} {value:g}" if isinstance(value, float) else f"{name} {value}" for name, value in (
             ("--max-wasted-bytes", self.max_wasted_bytes), ("--max-wasted-ratio", self.max_wasted_ratio),
-            ("--max-cache-duplicated", self.max_cache_duplicated), ("--max-unknown", self.max_unknown))
+            ("--max-cache-duplicated", self.max_cache_duplicated), ("--max-unknown", self.max_unknown),
+            ("--max-anomalies", self.max_anomalies))
             if value is not None]
         return (", ".join(parts) or "none") + (" (the defaults: no --max-* option given)" if self.defaults else "")
 
@@ -52,6 +54,8 @@ class Violation:
             return f"wasted ratio {self.measured:.3f} > {self.limit:g} (--{self.budget})"
         if self.budget == "max-wasted-bytes":
             return f"wasted {int(self.measured)} bytes > {int(self.limit)} (--{self.budget})"
+        if self.budget == "max-anomalies":
+            return f"{int(self.measured)} protocol anomalies > {int(self.limit)} (--max-anomalies/--fail-on-anomalies)"
         what = "cache-duplicated" if self.budget == "max-cache-duplicated" else "unknown"
         return f"{int(self.measured)} {what} pushes > {int(self.limit)} (--{self.budget})"
 
@@ -63,6 +67,7 @@ class CheckResult:
     budgets: Budgets = field(default_factory=Budgets)
     coverage: Coverage = field(default_factory=Coverage)
     allow_undecrypted: bool = False
+    anomalies: list[str] = field(default_factory=list)  # a few per connection, made visible, for the output
 
     @property
     def undecrypted(self) -> bool:
@@ -99,6 +104,7 @@ def check_report(report: dict[str, Any], budgets: Budgets, coverage: Coverage | 
         "wasted_ratio": (wasted_bytes / pushed_bytes) if pushed_bytes else 0.0,
         "cache_duplicated": by_outcome.get("cache-duplicated", 0),
         "unknown": by_outcome.get("unknown", 0),
+        "anomalies": sum(len(conn.get("anomalies") or []) for conn in report["connections"]),
     }
     wasted = [p for p in pushes if _wasted(p)]
     checks = [
@@ -107,17 +113,22 @@ def check_report(report: dict[str, Any], budgets: Budgets, coverage: Coverage | 
         ("max-cache-duplicated", budgets.max_cache_duplicated, measured["cache_duplicated"],
          [p for p in pushes if p["outcome"] == "cache-duplicated"]),
         ("max-unknown", budgets.max_unknown, measured["unknown"], [p for p in pushes if p["outcome"] == "unknown"]),
+        ("max-anomalies", budgets.max_anomalies, measured["anomalies"], []),
     ]
     violations = [Violation(name, limit, value, offenders)
                   for name, limit, value, offenders in checks if limit is not None and value > limit]
-    return CheckResult(measured, violations, budgets, coverage or coverage_of(report), allow_undecrypted)
+    from pushscope.export.text_report import anomaly_lines
+
+    return CheckResult(measured, violations, budgets, coverage or coverage_of(report), allow_undecrypted,
+                       anomaly_lines(visible_tree(report["connections"]))[2:])
 
 
 def render_check(result: CheckResult, source: str) -> str:
     m = result.measured
     head = (f"pushscope check {source}: {result.verdict} — wasted {fmt_bytes(int(m['wasted_bytes']))}"
             f" of {fmt_bytes(int(m['pushed_bytes']))} pushed (ratio {m['wasted_ratio']:.3f}), "
-            f"{int(m['cache_duplicated'])} cache-duplicated, {int(m['unknown'])} unknown")
+            f"{int(m['cache_duplicated'])} cache-duplicated, {int(m['unknown'])} unknown, "
+            f"{int(m['anomalies'])} protocol anomalies")
     lines = [visible(head), f"  budgets: {result.budgets.describe()}"]
     coverage = result.coverage
     if coverage.undecoded:
@@ -135,4 +146,6 @@ def render_check(result: CheckResult, source: str) -> str:
             lines.append(f"    {push['outcome']:<16} {push['reason'] or '-':<24} "
                          f"pushed {fmt_bytes(push['pushed_bytes']):>9}, wasted "
                          f"{fmt_bytes(push['cost']['wasted_bytes']):>9}  {push['connection']} {where}  {push['url']}")
+        if violation.budget == "max-anomalies":
+            lines += [f"  {line}" for line in result.anomalies]
     return "\n".join(lines) + "\n"

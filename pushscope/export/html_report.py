@@ -181,6 +181,27 @@ def _diagnostics(report: dict[str, Any]) -> str:
     return f"<ul id=diagnostics>{items}</ul>"
 
 
+ANOMALIES_SHOWN = 50  # per connection; the JSON report has them all
+
+
+def _anomalies(report: dict[str, Any]) -> str:
+    """What broken or hostile peers did, per connection (a header list over the limit, lost framing, ...)."""
+    rows = []
+    for conn in report["connections"]:
+        anomalies = conn.get("anomalies") or []
+        for item in anomalies[:ANOMALIES_SHOWN]:
+            rows.append(f"<tr><td>{esc(conn['id'])}</td><td>{esc(item['by'])}</td>"
+                        f"<td class=n>{esc(item['stream_id'] if item['stream_id'] is not None else '-')}</td>"
+                        f"<td>{esc(item['message'])}</td></tr>")
+        if len(anomalies) > ANOMALIES_SHOWN:
+            rows.append(f"<tr><td>{esc(conn['id'])}</td><td colspan=3 class=muted>... and "
+                        f"{len(anomalies) - ANOMALIES_SHOWN} more (all in the JSON report)</td></tr>")
+    if not rows:
+        return "<p class=muted>None.</p>"
+    head = "<tr><th>conn</th><th>by</th><th>stream</th><th>anomaly</th></tr>"
+    return f"<table id=anomalies>{head}{''.join(rows)}</table>"
+
+
 def render_html_report(report: dict[str, Any]) -> str:
     """The page for a report dict (``report_dict`` output, or a JSON report read back)."""
     import plotly.offline
@@ -199,7 +220,7 @@ def render_html_report(report: dict[str, Any]) -> str:
         "grouped by connection; pushed rows are coloured by outcome; ▶ marks a PUSH_PROMISE, × a reset or cancel."
         f"</p>{plot}<h2>Pushes by outcome</h2>{_summary_table(report)}<h2>Pushes</h2>{_pushes_table(report)}"
         f"<h2>Connections</h2>{_connections_table(report)}<h2>Exchanges</h2>{_exchanges_table(report)}"
-        f"<h2>Diagnostics</h2>{_diagnostics(report)}"
+        f"<h2>Diagnostics</h2>{_diagnostics(report)}<h2>Protocol anomalies</h2>{_anomalies(report)}"
     )
     return html_page(title, body, scripts)
 

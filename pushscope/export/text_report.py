@@ -11,6 +11,7 @@ from pushscope.model.entities import Capture
 from pushscope.safe_text import visible, visible_tree
 from pushscope.units import fmt_bytes, fmt_ms
 
+ANOMALIES_SHOWN = 10  # per connection; the JSON report has them all
 # What the report is of, in its own words: a probe is not a capture.
 SOURCE_WORDS = {"capture": "capture", "probe": "probe", "live": "live capture"}
 OUTCOME_GLYPHS = {"used": "✔", "wasted": "✘", "cache-duplicated": "◆", "unknown": "?"}
@@ -92,6 +93,7 @@ def render_text(capture: Capture, *, redact: bool = True) -> str:
         lines += ["", "Diagnostics"]
         for diag in report["diagnostics"]:
             lines.append(f"  [{diag['level']}] {diag['message']}")
+    lines += anomaly_lines(report["connections"])
     return "\n".join(lines) + "\n"
 
 
@@ -106,4 +108,19 @@ def _conversation_lines(conversations: list[dict[str, Any]]) -> list[str]:
              f"  {len(conversations)} TCP/UDP conversations: " + ", ".join(f"{k} {v}" for k, v in counts.items())]
     if counts.get("undecodable"):
         lines.append("  (the undecoded ones are listed under Diagnostics, biggest first)")
+    return lines
+
+
+def anomaly_lines(connections: list[dict[str, Any]]) -> list[str]:
+    """The protocol anomalies of each connection (what a broken or hostile peer did), a few per connection."""
+    if not any(conn["anomalies"] for conn in connections):
+        return []
+    lines = ["", "Anomalies"]
+    for conn in connections:
+        anomalies = conn["anomalies"]
+        for item in anomalies[:ANOMALIES_SHOWN]:
+            stream = f" stream {item['stream_id']}" if item["stream_id"] is not None else ""
+            lines.append(f"  {conn['id']:<6} {item['by']}{stream}: {item['message']}")
+        if len(anomalies) > ANOMALIES_SHOWN:
+            lines.append(f"  {conn['id']:<6} ... and {len(anomalies) - ANOMALIES_SHOWN} more (all in the JSON report)")
     return lines

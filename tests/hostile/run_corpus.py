@@ -51,10 +51,13 @@ class Run:
 
 
 def run(command: list[str], timeout: float) -> Run:
-    """Run one command in its own process group; the peak RSS is the largest of it and its children."""
+    """Run one command in its own process group; the peak RSS is the largest of it and its children. A fresh
+    analysis cache each time, so every run does the whole work."""
     started = time.monotonic()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "PUSHSCOPE_CACHE_DIR": cache}
+        proc = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True,
+                                env=env)
         deadline = started + timeout
         status, rusage = None, None
         while status is None:
