@@ -30,9 +30,9 @@ def split_url(url: str) -> SplitResult | None:
 
 
 def join_url(base: str, reference: str) -> str | None:
-    """``urljoin`` that returns None instead of raising on a URL urllib refuses."""
+    """``urljoin`` that returns None instead of raising on a URL urllib refuses (the joined URL's port is not
+    checked here: callers that need it use ``split_url``, and ``normalize_url`` tolerates it)."""
     try:
-        joined = urljoin(base, reference)
+        return urljoin(base, reference)
     except ValueError:
         return None
-    return joined if url_problem(joined) is None else None

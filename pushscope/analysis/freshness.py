@@ -12,6 +12,7 @@ from email.utils import parsedate_to_datetime
 
 from pushscope.events import Headers
 from pushscope.model.entities import header_value, header_values
+from pushscope.safe_text import visible
 
 HEURISTICALLY_CACHEABLE = {200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501}
 HEURISTIC_FRACTION = 0.1
@@ -46,6 +47,21 @@ def _http_date(value: str | None) -> float | None:
         return None
 
 
+DELTA_SECONDS_MAX = 2**31  # RFC 9111 §1.2.2: a larger delta-seconds is taken as 2^31
+
+
+def delta_seconds(value: str | None) -> int | None:
+    """RFC 9111 delta-seconds (digits only, clamped to 2^31), or None when the value is not one."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value.isascii() or not value.isdigit():
+        return None
+    if len(value) > 10:  # never hand a hostile 5,000-digit number to int()
+        return DELTA_SECONDS_MAX
+    return min(int(value), DELTA_SECONDS_MAX)
+
+
 def freshness(status: int | None, headers: Headers, response_time: float | None = None) -> Freshness:
     """How long a response stays fresh; ``response_time`` stands in for a missing Date (RFC 9111 §4.2.1)."""
     directives = cache_directives(headers)
@@ -54,10 +70,10 @@ def freshness(status: int | None, headers: Headers, response_time: float | None 
     if "no-cache" in directives:
         return Freshness(True, 0.0, "Cache-Control: no-cache (must revalidate before use)")
     if "max-age" in directives:
-        try:
-            return Freshness(True, float(int(directives["max-age"] or "0")), f"max-age={directives['max-age']}")
-        except ValueError:
-            return Freshness(True, 0.0, "invalid max-age (treated as stale)")
+        max_age = delta_seconds(directives["max-age"])
+        if max_age is None:
+            return Freshness(True, 0.0, f"invalid max-age={visible(directives['max-age'])[:40]} (treated as stale)")
+        return Freshness(True, float(max_age), f"max-age={max_age}")
     expires = header_value(headers, "expires")
     if expires is not None:
         expires_at = _http_date(expires)
@@ -78,10 +94,7 @@ def current_age(headers: Headers, response_time: float, now: float) -> float:
     """RFC 9111 §4.2.3 with request and response times taken as equal (a capture sees no clock skew)."""
     date = _http_date(header_value(headers, "date"))
     apparent = max(0.0, response_time - date) if date is not None else 0.0
-    try:
-        age_value = float(header_value(headers, "age") or 0)
-    except ValueError:
-        age_value = 0.0
+    age_value = float(delta_seconds(header_value(headers, "age")) or 0)  # an invalid Age is ignored (RFC 9111 §5.1)
     return max(apparent, age_value) + max(0.0, now - response_time)
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urljoin
 
 from pushscope.analysis.references import normalize_url
 from pushscope.model.entities import Exchange, header_values
+from pushscope.urls import join_url
 
 LINK_VALUE = re.compile(r"<([^>]*)>((?:\s*;\s*[^,;]+(?:=(?:\"[^\"]*\"|[^,;]*))?)*)")
 
@@ -42,6 +42,9 @@ def preload_links(exchange: Exchange) -> list[PreloadLink]:
                 rels, nopush = _params(match.group(2))
                 if "preload" not in rels:
                     continue
-                url = normalize_url(urljoin(exchange.url, match.group(1).strip()))
+                joined = join_url(exchange.url, match.group(1).strip())
+                if joined is None:  # urllib refuses it: nothing a browser would preload
+                    continue
+                url = normalize_url(joined)
                 found.append(PreloadLink(url, match.group(0).strip(), nopush, early))
     return found

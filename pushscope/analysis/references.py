@@ -12,8 +12,11 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
+from pushscope.urls import join_url
+
+IMPORT_LOOKBACK = 256  # characters looked at before url( for an "@import"
 CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")\s]+)\1\s*\)|@import\s+(['"])([^'"]+)\3""", re.IGNORECASE)
 # <link rel> values whose href the browser fetches.
 FETCHED_LINK_RELS = {"stylesheet", "preload", "modulepreload", "icon", "shortcut", "apple-touch-icon", "manifest",
@@ -111,13 +114,29 @@ def _css_urls(text: str) -> list[tuple[str, int, str]]:
         url = match.group(2) or match.group(4)
         if not url or url.startswith("data:"):
             continue
-        imported = match.group(4) is not None or text[:match.start()].rstrip().lower().endswith("@import")
+        # A bounded look-back: slicing from the start of the text for every url() would be quadratic.
+        before = text[max(0, match.start() - IMPORT_LOOKBACK):match.start()]
+        imported = match.group(4) is not None or before.rstrip().lower().endswith("@import")
         found.append((url, match.end(), "@import" if imported else "url()"))
     return found
 
 
-def _byte_offset(text: str, char_offset: int) -> int:
-    return len(text[:char_offset].encode("utf-8", "surrogatepass"))
+class _ByteOffsets:
+    """Character offsets to UTF-8 byte offsets, encoding each stretch of text once when asked in increasing
+    order (as references are found), so 100,000 references do not re-encode the page 100,000 times."""
+
+    def __init__(self, text: str) -> None:
+        self._text, self._ascii = text, text.isascii()
+        self._char, self._byte = 0, 0
+
+    def __call__(self, char_offset: int) -> int:
+        if self._ascii:
+            return char_offset
+        if char_offset < self._char:  # out of order (rare): count from the start again
+            self._char, self._byte = 0, 0
+        self._byte += len(self._text[self._char:char_offset].encode("utf-8", "surrogatepass"))
+        self._char = char_offset
+        return self._byte
 
 
 def html_references(body: bytes, base_url: str) -> list[Reference]:
@@ -129,7 +148,7 @@ def html_references(body: bytes, base_url: str) -> list[Reference]:
     except Exception:  # html.parser is lenient, but a hostile document must never stop the analysis
         pass
     if parser.base_href:
-        base_url = urljoin(base_url, parser.base_href)
+        base_url = join_url(base_url, parser.base_href) or base_url
     return _resolve(parser.found, text, base_url)
 
 
@@ -140,12 +159,16 @@ def css_references(body: bytes, base_url: str) -> list[Reference]:
 
 def _resolve(found: list[tuple[str, int, str]], text: str, base_url: str) -> list[Reference]:
     references = []
+    byte_offset = _ByteOffsets(text)
     for url, char_offset, kind in found:
         url = url.strip()
         if not url or url.startswith(("data:", "javascript:", "about:", "#", "mailto:")):
             continue
-        absolute = normalize_url(urljoin(base_url, url))
-        references.append(Reference(absolute, _byte_offset(text, char_offset), kind))
+        joined = join_url(base_url, url)
+        if joined is None:  # a URL urllib refuses (bad IPv6 brackets, port out of range): no resource to match
+            continue
+        absolute = normalize_url(joined)
+        references.append(Reference(absolute, byte_offset(char_offset), kind))
     return references
 
 

@@ -62,6 +62,8 @@ def probe_parser() -> argparse.ArgumentParser:
                              "json: headless (default: from the -o extension, else text)")
     add_output(parser)
     parser.add_argument("--no-redact", action="store_true", help="keep Cookie/Set-Cookie/Authorization values")
+    parser.add_argument("--redact", action="append", default=[], metavar="NAME",
+                        help="redact this header's values too (repeatable)")
     parser.add_argument("-H", "--header", action="append", default=[], metavar="'NAME: VALUE'",
                         help="an extra request header (repeatable)")
     parser.add_argument("--user-agent", help="User-Agent to send")
@@ -159,6 +161,9 @@ def run_probe(argv: list[str]) -> int:
         write_session(args.save, result.items, result.runs, result.truth, url=options.url,
                       options=_options_dict(options))
     redact = not args.no_redact
+    from pushscope.export.json_report import redact_more
+
+    redact_more(args.redact)
     if args.format == "json":
         import json
 

@@ -33,6 +33,8 @@ def parser() -> argparse.ArgumentParser:
     add_output(p, keylog_preference=True)
     p.add_argument("--no-redact", action="store_true", help="keep Cookie/Set-Cookie/Authorization values")
     add_quiet(p)
+    p.add_argument("--redact", action="append", default=[], metavar="NAME",
+                   help="redact this header's values too (repeatable)")
     return p
 
 
@@ -40,6 +42,9 @@ def parser() -> argparse.ArgumentParser:
 def run_report(argv: list[str]) -> int:
     p = parser()
     args = p.parse_args(argv)
+    from pushscope.export.json_report import redact_more
+
+    redact_more(args.redact)
     path = capture_argument(p, args, optional=True)
     fmt = format_for(args.output, args.format, FORMATS, "text")
     if path is None:

@@ -42,6 +42,7 @@ from pushscope.events import (
     Side,
     StreamReset,
 )
+from pushscope.safe_text import visible
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 FRAME_HEADER_LENGTH = 9
@@ -233,7 +234,7 @@ class H2DirectionDecoder:
                 # Raw octets: header bytes need not be UTF-8; a stray byte must not cost the whole block.
                 raw_headers, notes = self._hpack.decode_block(block)
                 headers = [_header(name, value) for name, value in raw_headers]
-                events += [self._anomaly(at, note, pending.stream_id) for note in notes]
+                events += [self._anomaly(at, note, pending.stream_id) for note in notes + _not_utf8(raw_headers)]
             except (hpack.HPACKError, ValueError, IndexError, UnicodeDecodeError) as exc:
                 # The dynamic table is out of step with the encoder: from here on, field by field.
                 message = (f"HPACK could not decode a {pending.kind} header block ({exc}); the capture may have "
@@ -428,6 +429,20 @@ def _header(name: bytes, value: bytes) -> tuple[str, str]:
                 _PAIRS.clear()
             _PAIRS[key] = pair
     return pair
+
+
+def _not_utf8(raw_headers: list[tuple[bytes, bytes]]) -> list[str]:
+    """An anomaly note for each field whose bytes are not UTF-8 (shown as Latin-1, control bytes escaped)."""
+    notes = []
+    for name, value in raw_headers:
+        if not (name.isascii() and value.isascii()):
+            try:
+                name.decode("utf-8")
+                value.decode("utf-8")
+            except UnicodeDecodeError:
+                notes.append(f"header field with bytes that are not UTF-8: {visible(_text(name))[:100]}: "
+                             f"{visible(_text(value))[:200]}")
+    return notes
 
 
 def _text(octets: bytes) -> str:

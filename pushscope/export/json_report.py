@@ -14,7 +14,7 @@ from pushscope import __version__
 from pushscope.events import ConversationAccounted, Headers
 from pushscope.model.entities import OUTCOMES, Capture, Connection, Exchange, Push
 
-REDACTED_HEADERS = {"cookie", "set-cookie", "authorization", "proxy-authorization"}
+REDACTED_HEADERS = {"cookie", "set-cookie", "set-cookie2", "authorization", "proxy-authorization"}
 REDACTED = "[redacted]"
 SCHEMA_VERSION = 1
 LARGE_REPORT = 5000
@@ -28,9 +28,14 @@ def redact_headers(headers: Headers, redact: bool = True) -> list[list[str]]:
              else value] for name, value in headers]
 
 
+def redact_more(names: list[str]) -> None:
+    """``--redact NAME``: redact these header names too, in every report this process makes."""
+    REDACTED_HEADERS.update(name.strip().lower() for name in names if name.strip())
+
+
 def _redacted(name: str) -> bool:
-    # HTTP/2 and HTTP/3 header names are lower-case on the wire; lower-case others before the lookup.
-    return name in REDACTED_HEADERS or (not name.islower() and name.lower() in REDACTED_HEADERS)
+    # Names are compared trimmed and lower-cased: a hostile peer may send " Cookie" or "COOKIE\t" (HTTP/1.1).
+    return name in REDACTED_HEADERS or name.strip().lower() in REDACTED_HEADERS
 
 
 def _round(value: float | None, digits: int = 6) -> float | None:

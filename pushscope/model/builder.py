@@ -34,6 +34,8 @@ from pushscope.model.entities import (
     Reset,
     header_value,
 )
+from pushscope.safe_text import visible
+from pushscope.urls import url_problem
 
 # Bodies worth keeping for the analysis: documents and stylesheets reference other resources.
 KEPT_CONTENT_TYPES = ("text/html", "application/xhtml+xml", "text/css")
@@ -215,6 +217,7 @@ class CaptureBuilder:
                 exchange.assumed_authority = push.assumed_authority
                 exchange.request_start = exchange.request_end = event.at
                 exchange.request_header_bytes = event.wire_length
+                self._check_url(event, exchange.url, "promised URL")
         push.references.append((event.stream_id, event.at))
         if exchange is not None:
             exchange.frames.append(
@@ -245,6 +248,7 @@ class CaptureBuilder:
             exchange.assumed_authority = self._authority_for(event.connection_id, event.headers, event.unknown_fields)
             exchange.request_start = event.at
             exchange.request_start_position = event.position
+            self._check_url(event, exchange.url, "request URL")
         else:
             exchange.trailers = list(event.headers)
         exchange.request_header_bytes += event.wire_length
@@ -271,10 +275,21 @@ class CaptureBuilder:
             exchange.informational.append(list(event.headers))
         elif not exchange.response_headers:
             exchange.response_headers = list(event.headers)
+            location = header_value(event.headers, "location")
+            if location is not None:
+                self._check_url(event, location, "Location")
         else:
             exchange.trailers = list(event.headers)
         if event.end_stream:
             exchange.response_end, exchange.response_end_position = event.at, event.position
+
+    def _check_url(self, event: HeadersReceived | PushPromiseReceived, url: str, what: str) -> None:
+        """A URL urllib refuses (bad IPv6 brackets, a port out of range) is data: an anomaly shows it, safely."""
+        problem = url_problem(url)
+        if problem is not None:
+            message = f"{what} that does not parse ({problem}): {visible(url)[:300]}"
+            self._connection(event).anomalies.append(
+                ProtocolAnomaly(event.connection_id, event.at, event.sender, message, event.stream_id))
 
     def _on_data(self, event: DataReceived) -> None:
         exchange = self._exchange_for(event.connection_id, event.stream_id, event.push_id)

@@ -11,13 +11,28 @@ from pathlib import Path
 
 from pushscope.events import ConversationAccounted, Diagnostic, Event, SourceFinished, SourceProgress
 from pushscope.sources.conversations import ConversationLedger
-from pushscope.sources.keylog import KeyLogSummary, plain_keylog_path, private_scratch_dir, summarize_keylog
+from pushscope.sources.keylog import (
+    FILTER_ABOVE,
+    MAX_KEYLOG_TEXT,
+    KeyLog,
+    KeyLogSummary,
+    plain_keylog_path,
+    private_scratch_dir,
+    summarize_keylog,
+)
 from pushscope.sources.quic_rows import QUIC_FIELDS, QUIC_TSHARK_ARGS, QuicRowReader, quic_decode_as_args
 from pushscope.sources.quic_trial import QuicTrial, account_trial, trial_fields
 from pushscope.sources.tcp_rows import TcpRowReader
 from pushscope.sources.tls_trial import run_tls_trial
 from pushscope.sources.trial_keys import read_secret_pairs
-from pushscope.sources.tshark import TCP_FIELDS, TsharkNotFound, TsharkRun, build_command, find_tshark
+from pushscope.sources.tshark import (
+    TCP_FIELDS,
+    TsharkNotFound,
+    TsharkRun,
+    build_command,
+    client_randoms_in,
+    find_tshark,
+)
 
 SourceItem = Event | Diagnostic | ConversationAccounted | SourceProgress | SourceFinished
 PROGRESS_EVERY = 0.2  # seconds between progress items, so a UI can show them without flooding
@@ -73,10 +88,38 @@ def read_capture(
         return
     scratch = private_scratch_dir()
     try:
-        usable_keylog = plain_keylog_path(keylog_path, scratch) if summary and summary.exists else None
-        yield from _run(tshark, path, usable_keylog, summary, cancel, quic_ports or [])
+        usable_keylog = None
+        if keylog_path and summary and summary.exists:
+            usable_keylog, note = _keylog_for_tshark(tshark, path, keylog_path, scratch, quic_ports or [])
+            if note is not None:
+                yield note
+        # tshark gets the (possibly filtered) key log; the QUIC trial reads the whole one for unclaimed secrets.
+        trial_keylog = keylog_path if usable_keylog else None
+        yield from _run(tshark, path, usable_keylog, summary, cancel, quic_ports or [], trial_keylog)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _keylog_for_tshark(tshark: str, capture: str, keylog: str, scratch: str,
+                       quic_ports: list[int]) -> tuple[str, Diagnostic | None]:
+    """The key log tshark reads: a large one filtered (as a stream) to the client randoms the capture holds, so a
+    100 MB key log costs what its useful lines cost; a gzipped one streamed out; a small plain one as it is."""
+    try:
+        size = os.path.getsize(keylog)
+    except OSError:
+        return keylog, None
+    if size <= FILTER_ABOVE:
+        return plain_keylog_path(keylog, scratch), None
+    randoms = client_randoms_in(tshark, capture, quic_decode_as_args(quic_ports))
+    log = KeyLog(keylog)
+    filtered, kept = log.for_tshark(randoms, scratch)
+    if randoms is None:
+        return filtered, None
+    message = (f"key log {keylog}: {kept} lines kept for the {len(randoms)} client randoms in the capture "
+               "(the others are not handed to tshark)")
+    if log.truncated:
+        message += f"; only its first {MAX_KEYLOG_TEXT >> 20} MiB were read"
+    return filtered, Diagnostic("info", message, code="keylog-filtered")
 
 
 def _check_keylog(path: str | None, origin: str) -> tuple[KeyLogSummary | None, list[Diagnostic]]:
@@ -102,8 +145,9 @@ def _run(
     summary: KeyLogSummary | None,
     cancel: threading.Event | None,
     quic_ports: list[int],
+    trial_keylog: str | None = None,
 ) -> Iterator[SourceItem]:
-    quic, trial, quic_fields, quic_args = _quic_reader(summary, quic_ports, keylog)
+    quic, trial, quic_fields, quic_args = _quic_reader(summary, quic_ports, trial_keylog or keylog)
     fields = list(dict.fromkeys(TCP_FIELDS + quic_fields))
     run = TsharkRun(build_command(tshark, path, fields, keylog=keylog, extra_args=quic_args), fields)
     run.start()

@@ -1,15 +1,21 @@
-"""Reading an NSS key log (SSLKEYLOGFILE format) just enough to explain decryption failures.
+"""Reading an NSS key log (SSLKEYLOGFILE format): to explain decryption failures, and to hand tshark only the
+secrets the capture can use.
 
-We never copy secrets anywhere: only the client randoms are kept, so that a diagnostic can say "the key log has
-no secret for client random 1a2b…" instead of a vague "could not decrypt".
+A key log is read as a stream (gzipped or not), line by line with a bound on the line length and on the total
+text read, so a 100 MB or hostile key log costs memory for its client randoms only. Secrets are never kept in
+memory or copied anywhere except into the filtered key log tshark reads, in a private scratch directory:
+:meth:`KeyLog.for_tshark` writes only the lines whose client random appears in the capture, and
+:meth:`KeyLog.unclaimed_application_secrets` re-reads the file for the application traffic secrets that no
+handshake in the capture claimed (trial decryption of connections whose handshake precedes the capture).
 """
 
 from __future__ import annotations
 
 import gzip
 import os
-import shutil
 import tempfile
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +34,15 @@ TLS13_LABELS = {
 # QUIC stacks write these too (older drafts and some libraries); they still name a client random.
 OTHER_LABELS = {"QUIC_CLIENT_TRAFFIC_SECRET_0", "QUIC_SERVER_TRAFFIC_SECRET_0",
                 "QUIC_CLIENT_HANDSHAKE_TRAFFIC_SECRET", "QUIC_SERVER_HANDSHAKE_TRAFFIC_SECRET"}
+KNOWN_LABELS = TLS13_LABELS | OTHER_LABELS | {TLS12_LABEL}
+# The secrets that decrypt application data of TLS 1.3 and QUIC: what a trial decryption needs.
+APPLICATION_LABELS = {"CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0", "QUIC_CLIENT_TRAFFIC_SECRET_0",
+                      "QUIC_SERVER_TRAFFIC_SECRET_0"}
+MAX_LINE = 4096  # a key log line is under 300 bytes; a longer one is skipped, never held whole
+MAX_KEYLOG_TEXT = 1 << 30  # (decompressed) bytes read from a key log at most: a gzip bomb stops here
+# A key log larger than this is filtered to the capture's client randoms before tshark reads it (which costs a
+# quick pass over the capture for its ClientHellos); a smaller one is handed over as it is.
+FILTER_ABOVE = 1 << 20
 
 
 @dataclass(slots=True)
@@ -87,44 +102,92 @@ def decryption_summary(what: str, total: int, decrypted: int, code: str,
 
 
 def summarize_keylog(path: str | os.PathLike[str]) -> KeyLogSummary:
-    summary = KeyLogSummary(str(path), Path(path).is_file())
-    if not summary.exists:
+    return KeyLog(str(path)).summary()
+
+
+class KeyLog:
+    """A key log on disk, read as a stream each time it is asked something; it keeps no secret in memory."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.truncated = False  # the last read stopped at MAX_KEYLOG_TEXT
+
+    def entries(self) -> Iterator[tuple[str, str, str] | None]:
+        """(label, client random lower-cased, secret) per valid line; None for a line that is not one."""
+        for line in self._lines():
+            parts = line.split()
+            if len(parts) == 3 and parts[0] in KNOWN_LABELS and _is_hex(parts[1]) and _is_hex(parts[2]):
+                yield parts[0], parts[1].lower(), parts[2]
+            else:
+                yield None
+
+    def summary(self) -> KeyLogSummary:
+        summary = KeyLogSummary(self.path, Path(self.path).is_file())
+        if not summary.exists:
+            return summary
+        for entry in self.entries():
+            summary.lines += 1
+            if entry is None:
+                summary.bad_lines += 1
+            else:
+                summary.client_randoms.add(entry[1])
         return summary
-    for line in _read_text_lines(Path(path)):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        summary.lines += 1
-        parts = line.split()
-        known = TLS13_LABELS | OTHER_LABELS | {TLS12_LABEL}
-        if len(parts) == 3 and parts[0] in known and _is_hex(parts[1]) and _is_hex(parts[2]):
-            summary.client_randoms.add(parts[1].lower())
-        else:
-            summary.bad_lines += 1
-    return summary
+
+    def for_tshark(self, client_randoms: set[str] | None, scratch_dir: str) -> tuple[str, int]:
+        """A key log file for tshark in ``scratch_dir`` (private, 0700) with only the lines whose client random is
+        in ``client_randoms`` (every valid line when None), and how many lines it holds."""
+        target = os.path.join(scratch_dir, "keylog.txt")
+        kept = 0
+        with open(target, "w", encoding="latin-1") as out:
+            for entry in self.entries():
+                if entry is not None and (client_randoms is None or entry[1] in client_randoms):
+                    out.write(" ".join(entry) + "\n")
+                    kept += 1
+        return target, kept
+
+    def unclaimed_application_secrets(self, claimed: set[str]) -> Iterator[tuple[str, str, str]]:
+        """(label, client random, secret) of the TLS 1.3 / QUIC application traffic secrets whose client random no
+        handshake in the capture claimed: candidates for trial decryption, read from the file on each call."""
+        for entry in self.entries():
+            if entry is not None and entry[0] in APPLICATION_LABELS and entry[1] not in claimed:
+                yield entry
+
+    def _lines(self) -> Iterator[str]:
+        self.truncated = False
+        opener = gzip.open if self.path.endswith(".gz") else open
+        read = 0
+        try:
+            with opener(self.path, "rt", encoding="latin-1", newline="\n") as handle:  # type: ignore[operator]
+                while read < MAX_KEYLOG_TEXT:
+                    line = handle.readline(MAX_LINE)
+                    if not line:
+                        return
+                    read += len(line)
+                    while not line.endswith("\n"):  # an overlong line: skip the rest of it, a piece at a time
+                        more = handle.readline(MAX_LINE)
+                        if not more:
+                            break
+                        read += len(more)
+                        line = "#" + more
+                        if read >= MAX_KEYLOG_TEXT:
+                            break
+                    line = line.strip()
+                    if line and not line.startswith("#") and len(line) < MAX_LINE:
+                        yield line
+                self.truncated = True
+        except (OSError, EOFError, zlib.error):
+            return
 
 
 def plain_keylog_path(path: str, scratch_dir: str) -> str:
-    """tshark reads only an uncompressed key log: gunzip ``*.gz`` into ``scratch_dir`` (private, 0700)."""
+    """tshark reads only an uncompressed key log: a ``*.gz`` one is streamed (with a cap) into ``scratch_dir``."""
     if not path.endswith(".gz"):
         return path
-    target = os.path.join(scratch_dir, "keylog.txt")
-    with gzip.open(path, "rb") as source, open(target, "wb") as out:
-        shutil.copyfileobj(source, out)
-    return target
+    return KeyLog(path).for_tshark(None, scratch_dir)[0]
 
 
 def private_scratch_dir() -> str:
     return tempfile.mkdtemp(prefix="pushscope-")
-
-
-def _read_text_lines(path: Path) -> list[str]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="latin-1") as handle:  # type: ignore[operator]
-            return handle.read().splitlines()
-    except OSError:
-        return []
 
 
 def _is_hex(text: str) -> bool:

@@ -190,3 +190,22 @@ def build_command(
     for name in fields:
         command += ["-e", name]
     return command
+
+
+def client_randoms_in(tshark: str, capture: str, extra_args: Sequence[str] = ()) -> set[str] | None:
+    """The client randoms of every ClientHello in the capture (TLS over TCP and QUIC Initials, which tshark
+    decrypts without keys): the secrets worth handing tshark. None when tshark fails (then filter nothing)."""
+    command = [tshark, "-n", "-r", capture, "-o", "tcp.desegment_tcp_streams:TRUE",
+               "-o", "tcp.try_heuristic_first:TRUE", *extra_args, "-Y", "tls.handshake.type == 1",
+               "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,", "-e", "tls.handshake.random"]
+    randoms: set[str] = set()
+    try:
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                              text=True, encoding="latin-1") as process:
+            assert process.stdout is not None
+            for line in process.stdout:
+                randoms.update(value.strip().lower() for value in line.split(",") if value.strip())
+            code = process.wait()
+    except OSError:
+        return None
+    return randoms if code == 0 else None

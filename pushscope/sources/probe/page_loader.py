@@ -17,7 +17,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from pushscope.analysis.freshness import vary_matches
 from pushscope.analysis.references import Reference, normalize_url, references_in
@@ -34,6 +34,7 @@ from pushscope.sources.probe.connection import (
     Transfer,
 )
 from pushscope.sources.probe.http_cache import HttpCache
+from pushscope.urls import join_url
 
 ACCEPT = {
     "document": "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
@@ -176,7 +177,10 @@ class PageLoader:
             location = header_value(document.headers, "location")
             if document.status not in REDIRECTS or not location:
                 return document
-            url = urljoin(url, location)
+            joined = join_url(url, location)
+            if joined is None:  # a Location urllib refuses: the redirect cannot be followed
+                return document
+            url = joined
         return document
 
     def _parse(self, fetched: Fetched) -> None:

@@ -1,0 +1,77 @@
+"""Scale check for hostile sizes: each step must grow linearly (or n log n), never quadratically.
+
+    .venv/bin/python bench/hostile_scale.py
+
+For each workload it times a size n and 4n and prints the ratio: about 4 is linear, about 16 would be
+quadratic. Workloads: reference extraction from a page with 100,000 links; the analysis of one URL pushed
+10,000 times on one connection; HPACK decoding of a block of 300,000 literals. Exit 1 when a ratio is over 8.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+
+from pushscope.analysis import analyse
+from pushscope.analysis.references import references_in
+from pushscope.decode.hpack_bounded import BoundedHpackDecoder
+from pushscope.events import ConnectionOpened, DataReceived, Endpoint, HeadersReceived, PushPromiseReceived
+from pushscope.model.builder import CaptureBuilder
+
+LIMIT = 8.0
+
+
+def page_with_links(links: int) -> Callable[[], object]:
+    body = "".join(f"<img src=/i{n}.png>\n" for n in range(links)).encode()
+    return lambda: references_in("text/html", body, "https://example.test/")
+
+
+def one_url_pushed(pushes: int) -> Callable[[], object]:
+    def run() -> object:
+        builder = CaptureBuilder("bench")
+        builder.apply(ConnectionOpened("c", 0.0, Endpoint("10.0.0.1", 5000), Endpoint("10.0.0.2", 443), "tls", "h2"))
+        request = [(":method", "GET"), (":scheme", "https"), (":authority", "example.test"), (":path", "/")]
+        builder.apply(HeadersReceived("c", 0.0, "client", 1, request, True, 20))
+        builder.apply(HeadersReceived("c", 0.01, "server", 1, [(":status", "200"), ("content-type", "text/html")],
+                                      False, 10))
+        promised = [(":method", "GET"), (":scheme", "https"), (":authority", "example.test"), (":path", "/same.css")]
+        for n in range(pushes):
+            builder.apply(PushPromiseReceived("c", 0.02, "server", 1, 2 + 2 * n, promised, 10))
+            builder.apply(HeadersReceived("c", 0.03, "server", 2 + 2 * n,
+                                          [(":status", "200"), ("content-type", "text/css")], False, 5))
+            builder.apply(DataReceived("c", 0.03, "server", 2 + 2 * n, b"a{}", 3, True))
+        body = b"<link rel=stylesheet href=/same.css>"
+        builder.apply(DataReceived("c", 0.04, "server", 1, body, len(body), True))
+        analyse(builder.capture)
+        return builder.capture
+    return run
+
+
+def hpack_literals(literals: int) -> Callable[[], object]:
+    block = b"\x00\x00\x00" * literals
+    return lambda: BoundedHpackDecoder(max_header_list_size=2**40).decode_block(block)
+
+
+def seconds(work: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    workloads = [("references, 100,000 links", page_with_links, 100_000),
+                 ("analysis, one URL pushed 10,000 times", one_url_pushed, 10_000),
+                 ("HPACK, 300,000 literals in one block", hpack_literals, 300_000)]
+    worst = 0.0
+    for name, make, size in workloads:
+        small, large = seconds(make(size // 4)), seconds(make(size))
+        ratio = large / max(small, 1e-6)
+        worst = max(worst, ratio)
+        print(f"{name:<40} n/4 {small:7.2f}s   n {large:7.2f}s   ratio {ratio:5.1f}")
+    print(f"worst ratio {worst:.1f} (linear ~4, quadratic ~16; limit {LIMIT:g})")
+    return 0 if worst <= LIMIT else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

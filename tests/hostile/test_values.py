@@ -1,0 +1,50 @@
+"""Values that do not parse are data: huge or malformed numbers are clamped or ignored, URLs urllib refuses are
+skipped or reported, never raised."""
+
+from __future__ import annotations
+
+from pushscope.analysis.freshness import DELTA_SECONDS_MAX, current_age, delta_seconds, freshness
+from pushscope.analysis.references import references_in
+from pushscope.events import HeadersReceived, PushPromiseReceived
+from pushscope.model.builder import CaptureBuilder
+from pushscope.urls import join_url, split_url, url_problem
+
+
+def test_delta_seconds_clamps_and_refuses() -> None:
+    assert delta_seconds("60") == 60
+    assert delta_seconds("9" * 5000) == DELTA_SECONDS_MAX
+    assert delta_seconds("99999999999") == DELTA_SECONDS_MAX
+    for bad in ("-5", "nan", "inf", "1e9", "", "٣", None):
+        assert delta_seconds(bad) is None
+
+
+def test_freshness_with_hostile_numbers() -> None:
+    rule = freshness(200, [("cache-control", "max-age=" + "9" * 400)])
+    assert rule.lifetime == DELTA_SECONDS_MAX
+    bad = freshness(200, [("cache-control", "max-age=\x1b[2J")])
+    assert bad.lifetime == 0.0 and "\x1b" not in bad.why
+    assert current_age([("age", "nan")], 100.0, 110.0) == 10.0
+    assert current_age([("age", "1" * 400)], 100.0, 100.0) == DELTA_SECONDS_MAX
+
+
+def test_urls_urllib_refuses() -> None:
+    for url in ("http://[::1/x", "http://h:99999999/", "http://h:port/"):
+        assert split_url(url) is None and url_problem(url)
+    assert join_url("http://h/", "http://[bad") is None
+    assert join_url("http://h/a/", "b.css") == "http://h/a/b.css"
+    refs = references_in("text/html", b"<img src='http://[bad'><img src='//h:70000/x'><img src=/ok.png>",
+                         "http://h/")
+    assert [r.url for r in refs] == ["http://h:70000/x", "http://h/ok.png"]  # kept raw, never raised
+
+
+def test_builder_reports_unparseable_urls_as_anomalies() -> None:
+    builder = CaptureBuilder("test")
+    builder.apply(HeadersReceived("c", 0.0, "client", 1, [(":method", "GET"), (":scheme", "http"),
+                                                          (":authority", "[::1"), (":path", "/")], True, 10))
+    builder.apply(PushPromiseReceived("c", 0.1, "server", 1, 2, [(":method", "GET"), (":scheme", "http"),
+                                                                 (":authority", "h:99999999"), (":path", "/\x1b")],
+                                      10))
+    builder.apply(HeadersReceived("c", 0.2, "server", 1, [(":status", "301"), ("location", "http://[x")], True, 5))
+    messages = [a.message for a in builder.capture.connections["c"].anomalies]
+    assert len(messages) == 3 and all("does not parse" in m for m in messages)
+    assert "\\x1b" in messages[1] and "\x1b" not in messages[1]
