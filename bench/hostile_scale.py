@@ -4,7 +4,8 @@
 
 For each workload it times a size n and 4n and prints the ratio: about 4 is linear, about 16 would be
 quadratic. Workloads: reference extraction from a page with 100,000 links; the analysis of one URL pushed
-10,000 times on one connection; HPACK decoding of a block of 300,000 literals. Exit 1 when a ratio is over 8.
+10,000 times on one connection; the probe's bookkeeping for 10,000 pushes; HPACK decoding of a block of 300,000
+literals. Exit 1 when a ratio is over 8.
 """
 
 from __future__ import annotations
@@ -48,6 +49,23 @@ def one_url_pushed(pushes: int) -> Callable[[], object]:
     return run
 
 
+def probe_accepting_pushes(pushes: int) -> Callable[[], object]:
+    """The probe's bookkeeping for each PUSH_PROMISE (pushed twice? requested before?) and claiming them."""
+    from pushscope.sources.probe.connection import Origin, ProbeConnection, ProbeLimits, ProbeOptions, Transfer
+
+    def run() -> object:
+        options = ProbeOptions("https://example.test/", limits=ProbeLimits(pushes=pushes + 1))
+        connection = ProbeConnection("p1", Origin.of(options.url), options, lambda item: None,
+                                     lambda conn, push: None)
+        for n in range(pushes):
+            url = f"https://example.test/p{n % 100}.css"  # 100 URLs, each pushed many times
+            connection.record_promise(Transfer("p1", url, [(":method", "GET")], 2 + 2 * n, 0.0, pushed=True))
+        for n in range(100):
+            connection.unclaimed_push(f"https://example.test/p{n}.css", "GET")
+        return connection
+    return run
+
+
 def hpack_literals(literals: int) -> Callable[[], object]:
     block = b"\x00\x00\x00" * literals
     return lambda: BoundedHpackDecoder(max_header_list_size=2**40).decode_block(block)
@@ -62,6 +80,7 @@ def seconds(work: Callable[[], object]) -> float:
 def main() -> int:
     workloads = [("references, 100,000 links", page_with_links, 100_000),
                  ("analysis, one URL pushed 10,000 times", one_url_pushed, 10_000),
+                 ("probe, accepting 10,000 pushes", probe_accepting_pushes, 10_000),
                  ("HPACK, 300,000 literals in one block", hpack_literals, 300_000)]
     worst = 0.0
     for name, make, size in workloads:

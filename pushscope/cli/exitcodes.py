@@ -18,6 +18,9 @@ class Exit(IntEnum):
     # The report could not be written: -o is a directory, its folder is missing, the disk is full, permission
     # denied, or it names the input capture or key log; or a PNG without Chromium. Nothing partial is left behind.
     OUTPUT_ERROR = 4
+    # probe: a limit was hit (body size, requests, redirects or a loop, @import depth, pushes, total bytes, the
+    # deadline); the report holds everything seen until then.
+    PROBE_LIMIT = 5
     # Ctrl-C.
     INTERRUPTED = 130
 
@@ -31,5 +34,8 @@ EXIT_TABLE: tuple[tuple[Exit, str], ...] = (
                        "`--allow-undecrypted`); or nothing at all was decoded (`report`, `check`, `diff`)"),
     (Exit.OUTPUT_ERROR, "the output could not be written (directory, missing folder, full disk, permission, "
                         "it would overwrite an input, or PNG without Chromium)"),
+    (Exit.PROBE_LIMIT, "`probe`: a limit was hit (`--max-body-bytes`, `--max-requests`, `--max-redirects` or a "
+                       "redirect loop, `--max-import-depth`, `--max-pushes`, `--max-total-bytes`, `--deadline`); "
+                       "everything seen until then is reported"),
     (Exit.INTERRUPTED, "interrupted (Ctrl-C)"),
 )

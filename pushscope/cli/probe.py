@@ -69,6 +69,21 @@ def probe_parser() -> argparse.ArgumentParser:
     parser.add_argument("--user-agent", help="User-Agent to send")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a connection or a "
                         "response (default 10)")
+    limits = parser.add_argument_group("limits (a hostile server cannot push the probe past these; hitting one "
+                                       "exits 5 and reports everything seen)")
+    limits.add_argument("--max-body-bytes", type=int, default=32 * 1024 * 1024, metavar="N",
+                        help="bytes kept per response body; the stream is cancelled past it (default 32 MiB)")
+    limits.add_argument("--max-requests", type=int, default=1000, metavar="N",
+                        help="subresources fetched per page load (default 1000)")
+    limits.add_argument("--max-redirects", type=int, default=5, metavar="N", help="redirect hops (default 5)")
+    limits.add_argument("--max-import-depth", type=int, default=8, metavar="N",
+                        help="stylesheets nested through stylesheets (default 8)")
+    limits.add_argument("--max-pushes", type=int, default=1000, metavar="N",
+                        help="pushes accepted per connection; later ones are refused (default 1000)")
+    limits.add_argument("--max-total-bytes", type=int, default=1024**3, metavar="N",
+                        help="response bytes kept over the whole run (default 1 GiB)")
+    limits.add_argument("--deadline", type=float, default=300.0, metavar="S",
+                        help="seconds for the whole probe, all runs (default 300)")
     parser.add_argument("--linger", type=float, default=0.5,
                         help="seconds to keep each run's connections open for pushes still arriving (default 0.5)")
     parser.add_argument("--concurrency", type=int, default=6, help="requests in flight at once (default 6)")
@@ -88,7 +103,7 @@ def parse_runs(text: str | None, repeat: int | None) -> list[str | int]:
 
 
 def probe_options(args: argparse.Namespace) -> Any:
-    from pushscope.sources.probe.connection import USER_AGENT, Origin, ProbeError, ProbeOptions
+    from pushscope.sources.probe.connection import USER_AGENT, Origin, ProbeError, ProbeLimits, ProbeOptions
 
     try:
         Origin.of(args.url)
@@ -106,7 +121,10 @@ def probe_options(args: argparse.Namespace) -> Any:
         url=args.url, http=args.http, h2c=args.h2c, runs=parse_runs(args.runs, args.repeat),
         cancel_cached=args.cancel_cached, insecure=args.insecure, cacert=args.cacert,
         keylog=args.keylog or os.environ.get("SSLKEYLOGFILE") or None, timeout=args.timeout, linger=args.linger,
-        concurrency=args.concurrency, user_agent=args.user_agent or USER_AGENT, extra_headers=headers)
+        concurrency=args.concurrency, user_agent=args.user_agent or USER_AGENT, extra_headers=headers,
+        limits=ProbeLimits(body_bytes=args.max_body_bytes, requests=args.max_requests, redirects=args.max_redirects,
+                           import_depth=args.max_import_depth, pushes=args.max_pushes,
+                           total_bytes=args.max_total_bytes, deadline=args.deadline))
 
 
 def _options_dict(options: Any) -> dict[str, Any]:
@@ -176,8 +194,8 @@ def run_probe(argv: list[str]) -> int:
         for diagnostic in capture.diagnostics:
             if diagnostic.level == "error":
                 say("probe", diagnostic.message)
-        return Exit.INPUT_ERROR
-    return Exit.OK
+        return Exit.PROBE_LIMIT if options.limits.hit else Exit.INPUT_ERROR
+    return Exit.PROBE_LIMIT if options.limits.hit else Exit.OK
 
 
 class ProbeEventStream:

@@ -48,6 +48,30 @@ class ProbeOptions:
     concurrency: int = 6
     user_agent: str = USER_AGENT
     extra_headers: Headers = field(default_factory=list)
+    limits: ProbeLimits = field(default_factory=lambda: ProbeLimits())
+
+
+@dataclass(slots=True)
+class ProbeLimits:
+    """Bounds a hostile server cannot push the probe past. Hitting one ends that part with a diagnostic (code
+    ``probe-limit``), keeps everything seen, and makes ``pushscope probe`` exit with status 5."""
+
+    body_bytes: int = 32 * 1024 * 1024  # kept per response; the stream is cancelled past it
+    requests: int = 1000  # subresources fetched per page load
+    redirects: int = 5  # hops followed for the document
+    import_depth: int = 8  # stylesheets loaded through stylesheets (@import chains)
+    pushes: int = 1000  # PUSH_PROMISEs accepted per connection; later ones are refused
+    total_bytes: int = 1024 * 1024 * 1024  # response bytes kept over the whole run
+    deadline: float = 300.0  # seconds for the whole run
+    hit: list[str] = field(default_factory=list)  # which limits were hit (one note each)
+    kept_bytes: int = 0
+
+    def note(self, what: str) -> bool:
+        """Record that ``what`` was hit; True the first time (so the caller says it once)."""
+        if what in self.hit:
+            return False
+        self.hit.append(what)
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +150,8 @@ class Transfer:
     reset_by: Side | None = None
     reset_code: int | None = None
     abandoned: bool = False  # the connection ended before it finished
+    body_truncated: bool = False  # the body went over the probe's body limit: ``body`` is its start
+    received_bytes: int = 0
     # push bookkeeping (the probe's ground truth)
     state: PushState = "promised"
     claimed_at: float | None = None
@@ -155,6 +181,19 @@ class Transfer:
     @property
     def finished(self) -> bool:
         return self.done.is_set()
+
+    def take(self, data: bytes, limits: ProbeLimits) -> bool:
+        """Keep ``data`` up to the body and total limits; True when this crossed one (the caller stops the
+        stream). Bytes past the limit are counted, never kept."""
+        self.received_bytes += len(data)
+        room = min(limits.body_bytes - len(self.body), limits.total_bytes - limits.kept_bytes)
+        kept = data[:max(0, room)]
+        self.body += kept
+        limits.kept_bytes += len(kept)
+        if len(data) > room and not self.body_truncated:
+            self.body_truncated = True
+            return True
+        return False
 
     def got_headers(self, headers: Headers, at: float) -> None:
         status = header_value(headers, ":status") or ""
@@ -195,6 +234,7 @@ class ProbeConnection:
         self.emit = emit
         self.on_promise = on_promise
         self.pushes: list[Transfer] = []
+        self._pushes_by_key: dict[str, list[Transfer]] = {}  # so 10,000 pushes cost linear time, not quadratic
         self.requests: list[Transfer] = []
         self.closed = False
         self.error: str | None = None
@@ -220,8 +260,8 @@ class ProbeConnection:
 
     def unclaimed_push(self, url: str, method: str) -> Transfer | None:
         key = normalize_url(url)
-        for push in self.pushes:
-            if push.key == key and push.state == "promised" and push.method == method and push.reset_by is None:
+        for push in self._pushes_by_key.get(key, []):
+            if push.state == "promised" and push.method == method and push.reset_by is None:
                 return push
         return None
 
@@ -235,9 +275,20 @@ class ProbeConnection:
 
     def record_promise(self, push: Transfer) -> None:
         """Bookkeeping every protocol does when a PUSH_PROMISE arrives, then the session's decision."""
-        push.pushed_twice = any(p.key == push.key and p is not push for p in self.pushes)
-        push.requested_before = any(r.key == push.key and not r.finished for r in self.requests)
+        key = push.key
+        same = self._pushes_by_key.setdefault(key, [])
+        push.pushed_twice = bool(same)
+        push.requested_before = any(r.key == key and not r.finished for r in self.requests)
+        same.append(push)
         self.pushes.append(push)
+        limits = self.options.limits
+        if len(self.pushes) > limits.pushes:
+            if limits.note(f"pushes on {self.connection_id}"):
+                self.emit(Diagnostic("warning", f"{self.connection_id}: more than {limits.pushes} pushes on one "
+                                     "connection (--max-pushes): later ones are refused", self.connection_id,
+                                     "probe-limit"))
+            self.cancel_push(push)
+            return
         self.on_promise(self, push)
 
     def open_transfers(self) -> list[Transfer]:

@@ -372,7 +372,8 @@ class H2ProbeConnection(ProbeConnection):
         elif isinstance(event, h2.events.DataReceived):
             transfer = self._streams.get(event.stream_id)
             if transfer is not None and transfer.state != "cancelled":
-                transfer.body += event.data
+                if transfer.take(event.data, self.options.limits):
+                    self._stop_body(transfer, now)
             if event.flow_controlled_length:
                 try:
                     self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
@@ -397,6 +398,27 @@ class H2ProbeConnection(ProbeConnection):
                     transfer.headers_seen.set()
             if event.error_code and not self._closing:
                 self.error = self.error or f"the server sent GOAWAY {error_name(int(event.error_code))}"
+            elif not self._closing:
+                cut = sum(1 for sid, t in self._streams.items() if sid % 2 == 1 and sid > last and t.abandoned)
+                self.emit(Diagnostic("info" if not cut else "warning",
+                                     f"{self.connection_id}: the server sent GOAWAY NO_ERROR (a graceful shutdown, "
+                                     f"last stream {event.last_stream_id}); {cut} requests after it were not "
+                                     "processed", self.connection_id, "probe-goaway"))
+
+    def _stop_body(self, transfer: Transfer, now: float) -> None:
+        """A body over the limit: keep its start, cancel the stream, and let the page use what was kept."""
+        limits = self.options.limits
+        self.emit(Diagnostic("warning", f"{self.connection_id}: {transfer.url}: response body over "
+                             f"{limits.body_bytes} bytes (--max-body-bytes) or the run over {limits.total_bytes} "
+                             "(--max-total-bytes): its start is kept, the stream cancelled", self.connection_id,
+                             "probe-limit"))
+        limits.note("body")
+        if transfer.stream_id is not None:
+            try:
+                self.h2.reset_stream(transfer.stream_id, ErrorCodes.CANCEL)
+            except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+                pass
+        transfer.end(now)
 
     def _on_promise(self, event: h2.events.PushedStreamReceived, now: float) -> None:
         headers = _str_headers(event.headers)

@@ -273,7 +273,7 @@ class H3ProbeConnection(ProbeConnection):
         if isinstance(event, H3HeadersReceived):
             transfer.got_headers(_str_headers(event.headers), now)
         elif isinstance(event, H3DataReceived):
-            transfer.body += event.data
+            transfer.take(event.data, self.options.limits)
         if getattr(event, "stream_ended", False):
             transfer.end(now)
 

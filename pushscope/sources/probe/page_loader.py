@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 from pushscope.analysis.freshness import vary_matches
 from pushscope.analysis.references import Reference, normalize_url, references_in
 from pushscope.events import Diagnostic, Headers
-from pushscope.model.bodies import BodyUnavailable, decoded_body
-from pushscope.model.entities import Exchange, header_value, header_values
+from pushscope.model.bodies import BodyUnavailable, undo_encodings
+from pushscope.model.entities import header_value, header_values
 from pushscope.sources.probe.connection import (
     ACCEPT_ENCODING,
     ACCEPT_LANGUAGE,
@@ -46,7 +46,6 @@ ACCEPT = {
 FONT_EXTENSIONS = (".woff2", ".woff", ".ttf", ".otf", ".eot")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif", ".svg", ".ico", ".bmp")
 REDIRECTS = {301, 302, 303, 307, 308}
-MAX_REDIRECTS = 5
 PARSED_DESTINATIONS = ("document", "iframe", "style")
 
 ConnectionGetter = Callable[[Origin, "tuple[str, Headers] | None"], Awaitable[ProbeConnection]]
@@ -114,12 +113,11 @@ class Fetched:
         return (header_value(self.headers, "content-type") or "").split(";")[0].strip().lower()
 
 
-def readable_body(status: int | None, headers: Headers, body: bytes) -> bytes | None:
-    """The body with its Content-Encoding undone (the model's own decoder), or None if it cannot be read."""
-    exchange = Exchange(0, "", "h2", None, response_headers=list(headers), body=bytearray(body),
-                        body_bytes=len(body), response_end=time.time())
+def readable_body(status: int | None, headers: Headers, body: bytes, *, truncated: bool = False) -> bytes | None:
+    """The body with its Content-Encoding undone (the model's own decoder), or None if it cannot be read. A body
+    cut at the probe's limit is read as far as it goes."""
     try:
-        return decoded_body(exchange)
+        return undo_encodings(body, header_value(headers, "content-encoding") or "", complete=not truncated).data
     except BodyUnavailable:
         return None
 
@@ -171,22 +169,37 @@ class PageLoader:
         return document
 
     async def _navigate(self, url: str) -> Fetched:
-        for _ in range(MAX_REDIRECTS + 1):
-            self._seen.add(normalize_url(url))
+        chain = [normalize_url(url)]
+        while True:
+            self._seen.add(chain[-1])
             document = await self.fetch(url, "document", navigation=True)
             location = header_value(document.headers, "location")
             if document.status not in REDIRECTS or not location:
                 return document
             joined = join_url(url, location)
             if joined is None:  # a Location urllib refuses: the redirect cannot be followed
+                document.error = f"redirect to a URL that does not parse: {location[:200]}"
                 return document
-            url = joined
+            url, key = joined, normalize_url(joined)
+            if key in chain:
+                loop = " -> ".join([*chain[chain.index(key):], key])
+                return self._limit(document, "redirects", f"redirect loop: {loop}")
+            chain.append(key)
+            if len(chain) > self.options.limits.redirects + 1:
+                return self._limit(document, "redirects", f"more than {self.options.limits.redirects} redirects "
+                                   f"(--max-redirects): {' -> '.join(chain)}")
+
+    def _limit(self, document: Fetched, what: str, message: str) -> Fetched:
+        self.options.limits.note(what)
+        self.diagnose(Diagnostic("error", f"run {self.run}: {message}", None, "probe-limit"))
+        document.error = message
         return document
 
-    def _parse(self, fetched: Fetched) -> None:
+    def _parse(self, fetched: Fetched, depth: int = 0) -> None:
         if fetched.destination not in PARSED_DESTINATIONS:
             return
-        body = readable_body(fetched.status, fetched.headers, fetched.body)
+        truncated = fetched.transfer is not None and fetched.transfer.body_truncated
+        body = readable_body(fetched.status, fetched.headers, fetched.body, truncated=truncated)
         if body is None:
             self.diagnose(Diagnostic("warning", f"run {self.run}: cannot read {fetched.url} (Content-Encoding "
                                      f"{header_value(fetched.headers, 'content-encoding')}); its references "
@@ -194,20 +207,34 @@ class PageLoader:
                                      "probe-unreadable"))
             return
         content_type = fetched.content_type or ("text/css" if fetched.destination == "style" else "text/html")
+        limits = self.options.limits
         for reference in references_in(content_type, body, fetched.url):
             key = normalize_url(reference.url)
             self.referenced.setdefault(key, fetched.url)
             if key in self._seen or urlsplit(key).scheme not in ("http", "https"):
                 continue
+            destination = destination_of(reference)
+            if destination == "style" and depth >= limits.import_depth:
+                self._say_limit("import depth", f"stylesheets nested deeper than {limits.import_depth} "
+                                "(--max-import-depth): the deeper ones are not loaded")
+                continue
+            if len(self._seen) > limits.requests:
+                self._say_limit("requests", f"more than {limits.requests} subresources (--max-requests): the "
+                                "rest are not loaded")
+                break
             self._seen.add(key)
             self._tasks.append(asyncio.get_running_loop().create_task(
-                self._subresource(reference.url, destination_of(reference), fetched.url)))
+                self._subresource(reference.url, destination, fetched.url, depth + (destination == "style"))))
 
-    async def _subresource(self, url: str, destination: str, referrer: str) -> None:
+    def _say_limit(self, what: str, message: str) -> None:
+        if self.options.limits.note(what):
+            self.diagnose(Diagnostic("warning", f"run {self.run}: {message}", None, "probe-limit"))
+
+    async def _subresource(self, url: str, destination: str, referrer: str, depth: int) -> None:
         fetched = await self.fetch(url, destination)
         fetched.referenced_by = referrer
         if fetched.ok:
-            self._parse(fetched)
+            self._parse(fetched, depth)
 
     # -- one URL -----------------------------------------------------------------------------------------
     def headers_for(self, destination: str) -> Headers:

@@ -220,6 +220,7 @@ class ProbeSession:
         self._connection_count = 0
         self._secrets_log: IO[str] | None = None
         self.cancelled = False
+        self._deadline = float("inf")
 
     # -- output ------------------------------------------------------------------------------------------
     def emit(self, item: Item) -> None:
@@ -288,7 +289,11 @@ class ProbeSession:
             connection.cancel_push(push)
 
     # -- runs --------------------------------------------------------------------------------------------
+    def _time_left(self) -> float:
+        return max(0.0, self._deadline - time.monotonic())
+
     async def run(self) -> SessionResult:
+        self._deadline = time.monotonic() + self.options.limits.deadline
         labels = self.options.runs
         try:
             for index, label in enumerate(labels):
@@ -312,11 +317,19 @@ class ProbeSession:
         pool = ConnectionPool(self, run)
         loader = PageLoader(self.options, self.cache, self.cookies, pool.get, self.diagnose, label)
         try:
-            document = await loader.load(self.options.url)
+            document = await asyncio.wait_for(loader.load(self.options.url), self._time_left())
             run.document, run.status = document.url, document.status
             if document.error:
                 run.error = document.error
-            await pool.settle(self.options.linger)
+            await pool.settle(min(self.options.linger, self._time_left()))
+        except TimeoutError:
+            limits = self.options.limits
+            limits.note("deadline")
+            pending = sum(1 for c in pool.connections.values() for t in c.open_transfers())
+            step = f"{pending} responses still open" if pending else "connecting"
+            run.error = f"the run's deadline of {limits.deadline:g}s (--deadline) was reached ({step})"
+            self.diagnose(Diagnostic("error", f"run {label}: {run.error}; everything seen so far is kept", None,
+                                     "probe-limit"))
         except ProbeError as exc:
             run.error = str(exc)
             self.diagnose(Diagnostic("error", f"run {label}: {exc}", None, "probe-failed"))
