@@ -27,7 +27,8 @@ class Exit(IntEnum):
 
 EXIT_TABLE: tuple[tuple[Exit, str], ...] = (
     (Exit.OK, "success: the report was written, the check passed, the diff was made"),
-    (Exit.BUDGET_EXCEEDED, "`check`: a push budget was exceeded (the offending pushes are listed)"),
+    (Exit.BUDGET_EXCEEDED, "`check`: a push budget was exceeded (the offending pushes are listed), or "
+                           "`--max-anomalies`/`--fail-on-anomalies`"),
     (Exit.INPUT_ERROR, "bad command line, or an input that cannot be read (missing, not a capture, not a key log, "
                        "corrupt JSON report or saved session, a FIFO, device or directory)"),
     (Exit.UNDECRYPTED, "connections carrying application data were not decoded (`check`, `diff` unless "
