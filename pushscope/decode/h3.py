@@ -28,6 +28,7 @@ from pushscope.decode.h3_frames import (
     read_varint,
     setting_name,
 )
+from pushscope.decode.hpack_bounded import MAX_HEADER_LIST_SIZE
 from pushscope.decode.qpack import QpackDirection, QpackError
 from pushscope.events import (
     DataReceived,
@@ -353,6 +354,8 @@ class H3ConnectionDecoder:
             # These SETTINGS size the table that decodes the *peer's* header blocks.
             peer = _other(stream.sender)
             ready = self._qpack[peer].configure(settings.get(SETTING_QPACK_MAX_TABLE_CAPACITY, 0))
+            if self._qpack[peer].encoder_error is not None:
+                out.append(self._anomaly(at, stream, self._qpack[peer].encoder_error))
             out += self._resume(peer, ready, at)
             return
         if not values or len(values) != 1:
@@ -407,6 +410,7 @@ class H3ConnectionDecoder:
         wait = stream.waiting
         assert wait is not None
         stream.waiting = None
+        headers = self._bounded(stream, headers, at, out)
         if wait.frame_type == FrameType.PUSH_PROMISE:
             assert wait.push_id is not None
             out.append(PushPromiseReceived(self.connection_id, at, stream.sender, stream.stream_id, None, headers,
@@ -421,6 +425,20 @@ class H3ConnectionDecoder:
         out.append(HeadersReceived(self.connection_id, at, stream.sender, stream.stream_id, headers, end,
                                    wait.wire_length, stream.push_id, unknown))
         stream.ended = stream.ended or end
+
+    def _bounded(self, stream: _Stream, headers: Headers, at: float, out: list[Event]) -> Headers:
+        """The header list up to MAX_HEADER_LIST_SIZE (RFC 9204 entry sizes); an anomaly says what was dropped."""
+        size, kept = 0, 0
+        for name, value in headers:
+            size += len(name) + len(value) + 32
+            if size > MAX_HEADER_LIST_SIZE:
+                break
+            kept += 1
+        if kept == len(headers):
+            return headers
+        out.append(self._anomaly(at, stream, f"header list over {MAX_HEADER_LIST_SIZE} bytes: "
+                                 f"{len(headers) - kept} header fields past the limit not kept"))
+        return headers[:kept]
 
     def _duplicate_push(self, stream: _Stream, push_id: int | None, at: float, out: list[Event]) -> None:
         assert push_id is not None

@@ -23,6 +23,10 @@ from pushscope.events import Headers
 
 # We only read: allow as many blocked streams as a capture can hold rather than enforcing the peer's limit.
 OBSERVER_BLOCKED_STREAMS = 4096
+# The largest dynamic table we build. The capacity comes from the capture (the decoding side's SETTINGS) and
+# Duplicate instructions can fill it for two bytes each, so a hostile value must not size our memory; real
+# endpoints advertise 4 KiB to 64 KiB. Above this, only header blocks that use the static table are decoded.
+MAX_TABLE_CAPACITY = 4 * 1024 * 1024
 
 
 class QpackError(Exception):
@@ -56,6 +60,10 @@ class QpackDirection:
         if self._decoder is not None:
             return []
         self.max_table_capacity = max_table_capacity
+        if max_table_capacity > MAX_TABLE_CAPACITY:
+            self.encoder_error = (f"QPACK_MAX_TABLE_CAPACITY {max_table_capacity} is over the {MAX_TABLE_CAPACITY}"
+                                  "-byte limit: the dynamic table is not built, only static header blocks decode")
+            max_table_capacity = 0
         self._decoder = pylsqpack.Decoder(max_table_capacity, OBSERVER_BLOCKED_STREAMS)
         ready: list[int] = []
         if self._encoder_backlog:
