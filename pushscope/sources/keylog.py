@@ -154,29 +154,39 @@ class KeyLog:
 
     def _lines(self) -> Iterator[str]:
         self.truncated = False
-        opener = gzip.open if self.path.endswith(".gz") else open
-        read = 0
-        try:
-            with opener(self.path, "rt", encoding="latin-1", newline="\n") as handle:  # type: ignore[operator]
-                while read < MAX_KEYLOG_TEXT:
-                    line = handle.readline(MAX_LINE)
-                    if not line:
-                        return
-                    read += len(line)
-                    while not line.endswith("\n"):  # an overlong line: skip the rest of it, a piece at a time
-                        more = handle.readline(MAX_LINE)
-                        if not more:
-                            break
-                        read += len(more)
-                        line = "#" + more
-                        if read >= MAX_KEYLOG_TEXT:
-                            break
-                    line = line.strip()
-                    if line and not line.startswith("#") and len(line) < MAX_LINE:
-                        yield line
+        for number, line in keylog_lines(self.path):
+            if number < 0:
                 self.truncated = True
-        except (OSError, EOFError, zlib.error):
-            return
+                return
+            yield line
+
+
+def keylog_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
+    """(1-based line number, stripped line) of each non-empty, non-comment key log line, read as a stream (gzip
+    too): an overlong line is skipped a piece at a time, never held whole; after MAX_KEYLOG_TEXT bytes of text
+    reading stops and a last ``(-1, "")`` says so."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    read = number = 0
+    try:
+        with opener(path, "rt", encoding="latin-1", newline="\n") as handle:  # type: ignore[operator]
+            while read < MAX_KEYLOG_TEXT:
+                line = handle.readline(MAX_LINE)
+                if not line:
+                    return
+                number += 1
+                read += len(line)
+                while not line.endswith("\n") and read < MAX_KEYLOG_TEXT:  # overlong: skip the rest in pieces
+                    more = handle.readline(MAX_LINE)
+                    if not more:
+                        break
+                    read += len(more)
+                    line = "#" + more
+                line = line.strip()
+                if line and not line.startswith("#") and len(line) < MAX_LINE:
+                    yield number, line
+            yield -1, ""
+    except (OSError, EOFError, zlib.error):
+        return
 
 
 def plain_keylog_path(path: str, scratch_dir: str) -> str:

@@ -6,9 +6,9 @@ Secrets stay in memory, in this object only; diagnostics name a secret by its ke
 
 from __future__ import annotations
 
-import gzip
 from dataclasses import dataclass
-from pathlib import Path
+
+from pushscope.sources.keylog import keylog_lines
 
 CLIENT_LABELS = ("CLIENT_TRAFFIC_SECRET_0", "QUIC_CLIENT_TRAFFIC_SECRET_0")
 SERVER_LABELS = ("SERVER_TRAFFIC_SECRET_0", "QUIC_SERVER_TRAFFIC_SECRET_0")
@@ -35,7 +35,7 @@ def read_secret_pairs(path: str | None) -> list[SecretPair]:
         return []
     clients: dict[str, tuple[int, bytes]] = {}
     servers: dict[str, bytes] = {}
-    for number, line in enumerate(_lines(Path(path)), start=1):
+    for number, line in keylog_lines(path):  # a stream with bounds: a hostile key log cannot fill memory
         parts = line.split()
         if len(parts) != 3 or parts[0] not in CLIENT_LABELS + SERVER_LABELS:
             continue
@@ -51,11 +51,3 @@ def read_secret_pairs(path: str | None) -> list[SecretPair]:
              for random, (number, secret) in clients.items() if random in servers]
     return pairs[-MAX_PAIRS:]
 
-
-def _lines(path: Path) -> list[str]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="latin-1") as handle:  # type: ignore[operator]
-            return handle.read().splitlines()
-    except OSError:
-        return []
