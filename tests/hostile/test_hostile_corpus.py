@@ -16,12 +16,13 @@ from run_corpus import run  # noqa: E402
 TIMEOUT = 60.0
 MAX_RSS_MIB = 1024.0
 PUSHSCOPE = [sys.executable, "-m", "pushscope"]
+MUTANTS = 6  # byte-flipped, cut and spliced copies of the bundled captures (a longer run: see README)
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("hostile")
-    make_corpus(out)
+    make_corpus(out, mutation_count=MUTANTS)
     return out
 
 
@@ -50,3 +51,10 @@ def test_check_and_diff_show_escapes_visibly(corpus: Path) -> None:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_report_on_each_hostile_capture(corpus: Path, case: str) -> None:
     _assert_safe([*PUSHSCOPE, "report", str(corpus / f"{case}.pcap")])
+
+
+def test_report_on_mutated_captures(corpus: Path) -> None:
+    mutants = sorted(corpus.glob("mutant-*.pcapng"))
+    assert len(mutants) == MUTANTS
+    for mutant in mutants:
+        _assert_safe([*PUSHSCOPE, "report", str(mutant), "--keylog", str(mutant.with_suffix(".keys"))])
