@@ -42,6 +42,8 @@ def live_parser() -> argparse.ArgumentParser:
                              "json: headless (default: from the -o extension, else text)")
     add_output(parser)
     parser.add_argument("--no-redact", action="store_true", help="keep Cookie/Set-Cookie/Authorization values")
+    parser.add_argument("--redact", action="append", default=[], metavar="NAME",
+                        help="redact this header's values too (repeatable)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on standard error")
     return parser
 
@@ -110,6 +112,9 @@ def run_live(argv: list[str]) -> int:
     if failed and not capture.connections:
         return Exit.INPUT_ERROR
     redact = not args.no_redact
+    from pushscope.export.json_report import redact_more
+
+    redact_more(args.redact)
     if args.format == "json":
         from pushscope.export.json_report import render_json
 
