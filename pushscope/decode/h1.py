@@ -27,6 +27,7 @@ from pushscope.events import DataReceived, Event, FrameReceived, Headers, Header
 
 MAX_HEAD = 64 * 1024  # a request or response head (start line + fields) kept at most; the rest is skipped
 MAX_CHUNK_LINE = 4096  # a chunk-size line with its extensions
+MAX_LENGTH_DIGITS = 18  # a Content-Length of more digits (an exabyte) is treated as a bad length
 HTTP1_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
                            "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH",
                            "PURGE", "LINK", "UNLINK", "QUERY"})
@@ -264,6 +265,8 @@ class H1ConnectionDecoder:
         size_text = line.split(b";", 1)[0].strip()  # chunk extensions are ignored
         try:
             size = int(size_text, 16)
+            if size < 0 or not size_text.isalnum():  # "-5", "1_0": int() takes them, RFC 9112 does not
+                raise ValueError(size_text)
         except ValueError:
             return self._stop_direction(direction, at, f"a chunk size that is not hexadecimal {size_text[:20]!r}")
         if size == 0:
@@ -392,7 +395,9 @@ def _body_framing(fields: Headers, *, request: bool) -> str:
     lengths = {value.strip() for name, value in fields if name == "content-length"}
     if lengths:
         values = {part.strip() for value in lengths for part in value.split(",")}
-        if len(values) == 1 and next(iter(values)).isdigit():
-            return str(int(next(iter(values))))
+        value = next(iter(values))
+        # ASCII digits only ("²".isdigit() is True), and never a hostile 5,000-digit number handed to int().
+        if len(values) == 1 and value.isascii() and value.isdigit() and len(value) <= MAX_LENGTH_DIGITS:
+            return str(int(value))
         return f"bad-length: {','.join(sorted(values))[:40]}"
     return "none" if request else "until-close"

@@ -48,3 +48,23 @@ def test_builder_reports_unparseable_urls_as_anomalies() -> None:
     messages = [a.message for a in builder.capture.connections["c"].anomalies]
     assert len(messages) == 3 and all("does not parse" in m for m in messages)
     assert "\\x1b" in messages[1] and "\x1b" not in messages[1]
+
+
+def test_http1_lengths_that_do_not_parse_are_bad_lengths_not_exceptions() -> None:
+    from pushscope.decode.h1 import _body_framing
+
+    for value in ("9" * 5000, "²", "-1", "1e3", "0x10"):
+        assert _body_framing([("content-length", value)], request=False).startswith("bad-length")
+    assert _body_framing([("content-length", "12")], request=False) == "12"
+
+
+def test_http1_negative_or_odd_chunk_sizes_stop_the_direction() -> None:
+    from pushscope.decode.h1 import H1ConnectionDecoder
+    from pushscope.events import ProtocolAnomaly
+
+    for size in (b"-5", b"1_0", b"+4"):
+        decoder = H1ConnectionDecoder("c")
+        decoder.receive("client", b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", 0.0)
+        events = decoder.receive("server", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + size +
+                                 b"\r\nabcdef\r\n0\r\n\r\n", 0.1)
+        assert any(isinstance(e, ProtocolAnomaly) and "not hexadecimal" in e.message for e in events), size
