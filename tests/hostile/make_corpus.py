@@ -213,6 +213,26 @@ def stacked_encodings(conv: TcpConversation, s: H2Server) -> None:
                            ("content-encoding", "gzip, zstd, br")])
 
 
+def http1_hostile(path: Path) -> None:
+    """HTTP/1.1 in cleartext: escapes in the status line, a header and a path; a 5,000-digit Content-Length; a
+    negative chunk size; a head that never ends."""
+    partial = path.with_suffix(".partial")
+    writer = PcapWriter(partial)
+    try:
+        conv = TcpConversation(writer, 40001, 80)
+        conv.send("client", f"GET /{TERMINAL_ATTACK} HTTP/1.1\r\nHost: h{ESC}[2J\r\n\r\n".encode())
+        conv.send("server", f"HTTP/1.1 200 OK{ESC}]0;t{ESC}\\\r\nContent-Type: text/html\r\n"
+                            f"X-Evil: {TERMINAL_ATTACK}\r\nContent-Length: {'9' * 5000}\r\n\r\n<p>".encode())
+        conv.send("client", b"GET /chunked HTTP/1.1\r\nHost: h\r\n\r\n")
+        conv.send("server", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nabc\r\n")
+        conv.send("client", b"GET /endless-head HTTP/1.1\r\nHost: h\r\n\r\n")
+        conv.send("server", b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"a" * 200_000)
+        conv.close()
+    finally:
+        writer.close()
+    partial.rename(path)
+
+
 def frame_junk(conv: TcpConversation, s: H2Server) -> None:
     rng = random.Random(7)
     conv.send("client", s.request(1, "/"))
@@ -273,6 +293,11 @@ def make_corpus(out: Path, names: list[str] | None = None, mutation_count: int =
         path = out / f"{name}.pcap"
         if not path.exists():
             _conversation(path, build)
+        made.append(path)
+    if not names or "http1-hostile" in names:
+        path = out / "http1-hostile.pcap"
+        if not path.exists():
+            http1_hostile(path)
         made.append(path)
     if mutation_count:
         captures = Path(__file__).resolve().parents[2] / "captures"

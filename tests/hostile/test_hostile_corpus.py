@@ -48,7 +48,7 @@ def test_check_and_diff_show_escapes_visibly(corpus: Path) -> None:
     assert b"\\x1b]0;pwned" in out
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("case", [*sorted(CASES), "http1-hostile"])
 def test_report_on_each_hostile_capture(corpus: Path, case: str) -> None:
     _assert_safe([*PUSHSCOPE, "report", str(corpus / f"{case}.pcap")])
 
