@@ -106,7 +106,7 @@ class TcpRowReader:
                 if conn.is_tls and conn.app_records and not conn.decrypted_records and conn.client_random is None]
 
     def feed_decrypted(self, stream: str, src: Endpoint, sender: Side, data: bytes, at: float, how: str,
-                       http2: bool) -> Output:
+                       protocol: str | None) -> Output:
         """Application data that pushscope decrypted itself, from a frame boundary on (no preface: the
         connection began before the capture). ``sender`` is known from the secret that opened it, which
         corrects a client and server guessed from the ports."""
@@ -121,14 +121,16 @@ class TcpRowReader:
             conn.trial_how = how
             conn.tls_version = conn.tls_version or "1.3"
             out.append(ConnectionUpdated(conn.connection_id, at, tls_version="1.3", decrypted=True, decrypted_how=how,
-                                         protocol="h2" if http2 else None))
-            if http2:
+                                         protocol="h2" if protocol == "h2" else
+                                         "http/1.1" if protocol == "http/1.1" else None))
+            if protocol == "h2":
                 conn.decoder = H2ConnectionDecoder(conn.connection_id, expect_preface=False)
                 conn.announced_h2 = True
+            elif protocol == "http/1.1":
+                self._start_decoder(conn, "http/1.1", at)  # its protocol update is the one above
         conn.decrypted_records += 1
         if conn.decoder is not None:
             out.extend(conn.decoder.receive(sender, data, at))
-        # HTTP/1.1 (not HTTP/2) is left for an HTTP/1.1 decoder to take here.
         return out
 
     def finish(self, at: float | None, trial_reasons: Mapping[str, str] | None = None) -> Output:

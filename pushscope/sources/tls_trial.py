@@ -43,7 +43,7 @@ class TlsConnections(Protocol):
     def trial_candidates(self) -> list[str]: ...
 
     def feed_decrypted(self, stream: str, src: Endpoint, sender: Side, data: bytes, at: float, how: str,
-                       http2: bool) -> list: ...
+                       protocol: str | None) -> list: ...
 
 
 @dataclass(slots=True)
@@ -83,7 +83,8 @@ def run_tls_trial(tshark: str, path: str, reader: TlsConnections, pairs: list[Se
 
 def _read_records(tshark: str, path: str, streams: Iterable[str]) -> dict[str, _Conversation]:
     fields = list(RECORD_FIELDS)
-    wanted = " ".join(sorted(set(streams), key=int))
+    # Commas: tshark 4.0 rejects a space-separated set as soon as it holds two members.
+    wanted = ",".join(sorted(set(streams), key=int))
     command = build_command(tshark, path, fields, keylog=None, extra_args=["-Y", f"tcp.stream in {{{wanted}}}"])
     run = TsharkRun(command, fields)
     run.start()
@@ -151,11 +152,10 @@ def _other_direction(conv: _Conversation, found: _Found) -> _Found:
 
 
 def _decrypt(stream: str, conv: _Conversation, found: _Found, reader: TlsConnections) -> list:
-    """Every direction's application data, from its first frame boundary on, to the reader in capture order."""
+    """Every direction's application data, from its first message boundary on, to the reader in capture order."""
     from pushscope.decode.tls_record import APPLICATION_DATA, RecordDecryptor
 
-    chunks: list[tuple[float, Endpoint, Side, bytes]] = []
-    http2 = True
+    plains: dict[Endpoint, tuple[Side, list[tuple[float, bytes]]]] = {}
     for src, (side, keys, sequence) in found.directions.items():
         decryptor = RecordDecryptor(keys, sequence)
         plain = []
@@ -163,14 +163,53 @@ def _decrypt(stream: str, conv: _Conversation, found: _Found, reader: TlsConnect
             opened = decryptor.open(record.ciphertext)
             if opened is not None and opened[0] == APPLICATION_DATA and opened[1]:
                 plain.append((record.at, opened[1]))
-        start, lined_up = _first_frame_boundary([data for _, data in plain])
-        http2 = http2 and lined_up
-        chunks += [(at, src, side, data) for at, data in plain[start:]]
-    chunks.sort(key=lambda chunk: chunk[0])
+        plains[src] = (side, plain)
+    protocol, starts = _protocol_and_starts(plains)
+    chunks = sorted(((at, src, side, data) for src, (side, plain) in plains.items()
+                     for at, data in plain[starts[src]:]), key=lambda chunk: chunk[0])
     out: list = []
     for at, src, side, data in chunks:
-        out += reader.feed_decrypted(stream, src, side, data, at, found.pair.how, http2)
+        out += reader.feed_decrypted(stream, src, side, data, at, found.pair.how, protocol)
     return out
+
+
+def _protocol_and_starts(plains: dict[Endpoint, tuple[Side, list[tuple[float, bytes]]]]
+                         ) -> tuple[str | None, dict[Endpoint, int]]:
+    """Which protocol the decrypted records carry ("h2", "http/1.1" or None) and, per direction, the first
+    record from which it can be read (the bytes before it belong to messages that began before the capture)."""
+    starts: dict[Endpoint, int] = {}
+    lined_up_everywhere = True
+    for src, (_, plain) in plains.items():
+        starts[src], lined_up = _first_frame_boundary([data for _, data in plain])
+        lined_up_everywhere = lined_up_everywhere and lined_up
+    if lined_up_everywhere:
+        return "h2", starts
+    http1 = _first_http1_messages(plains)
+    return ("http/1.1", http1) if http1 is not None else (None, starts)
+
+
+def _first_http1_messages(plains: dict[Endpoint, tuple[Side, list[tuple[float, bytes]]]]
+                          ) -> dict[Endpoint, int] | None:
+    """HTTP/1.1 read from the first record that starts a request, and the server's from the first record that
+    starts a response after it: a response whose request came before the capture cannot be paired, so it is
+    left out rather than given to the wrong request."""
+    from pushscope.decode.h1 import looks_like_request, looks_like_response
+
+    first_request_at: float | None = None
+    starts: dict[Endpoint, int] = {}
+    for src, (side, plain) in plains.items():
+        if side == "client":
+            index = next((i for i, (_, data) in enumerate(plain) if looks_like_request(data)), None)
+            if index is None:
+                return None
+            starts[src], first_request_at = index, plain[index][0]
+    if first_request_at is None:
+        return None
+    for src, (side, plain) in plains.items():
+        if side == "server":
+            starts[src] = next((i for i, (at, data) in enumerate(plain)
+                                if at >= first_request_at and looks_like_response(data)), len(plain))
+    return starts
 
 
 def _first_frame_boundary(records: list[bytes]) -> tuple[int, bool]:

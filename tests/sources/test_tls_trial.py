@@ -91,3 +91,34 @@ def test_frames_line_up() -> None:
     assert not frames_line_up(settings[3:] + window)  # mid-frame
     assert not frames_line_up(bytes.fromhex("000006040000000001") + bytes(6))  # SETTINGS on a stream
     assert not frames_line_up(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+
+
+def _handshake_frames(capture: Path) -> list[int]:
+    """Frame numbers of every packet up to each connection's last handshake record (SYN, hellos, Finished)."""
+    out = subprocess.run(["tshark", "-n", "-r", str(capture), "-T", "fields", "-e", "frame.number", "-e",
+                          "tcp.stream", "-e", "tls.record.content_type"], capture_output=True, text=True,
+                         check=True).stdout
+    last_handshake: dict[str, int] = {}
+    rows = [line.split("\t") for line in out.splitlines()]
+    for number, stream, types in rows:
+        if "22" in types.split(",") and "23" not in types.split(","):
+            last_handshake[stream] = int(number)
+    return [int(number) for number, stream, _ in rows if int(number) <= last_handshake.get(stream, 0)]
+
+
+def test_http1_over_tls13_without_handshakes_lists_every_request(tmp_path: Path) -> None:
+    """Both connections of h1-nginx-tls cut after their handshakes: two trial candidates in one pass, read as
+    HTTP/1.1 from the first request line on, with every request of the client's truth."""
+    source = CAPTURES / "h1-nginx-tls.pcapng"
+    cut = tmp_path / "h1-cut.pcapng"
+    dropped = _handshake_frames(source)
+    assert dropped
+    subprocess.run(["editcap", str(source), str(cut), *map(str, dropped)], check=True, capture_output=True)
+    events = list(read_capture(str(cut), str(CAPTURES / "h1-nginx-tls.keys")))
+    updates = [e for e in events if isinstance(e, ConnectionUpdated) and e.decrypted_how]
+    assert len(updates) == 2 and {e.protocol for e in updates} == {"http/1.1"}
+    requests = [e for e in events if isinstance(e, HeadersReceived) and e.sender == "client"]
+    seen = sorted((dict(e.headers)[":method"], dict(e.headers)[":path"]) for e in requests)
+    truth = json.loads((CAPTURES / "h1-nginx-tls.truth.json").read_text())
+    wanted = sorted((r["method"], "/" + r["url"].split("/", 3)[3]) for r in truth["requests"])
+    assert seen == wanted
