@@ -154,6 +154,8 @@ class CaptureCache:
                 capture = pickle.load(handle)
             if not isinstance(capture, Capture):
                 raise ValueError("not a capture")
+        except MemoryError:  # not the entry's fault: keep it for a run with more room
+            return None
         except Exception:  # a broken entry is a miss, and goes
             path.unlink(missing_ok=True)
             return None
