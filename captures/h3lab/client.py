@@ -41,6 +41,11 @@ from .server import ControlStreamSniffer
 CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")\s]+)['\"]?\s*\)")
 
 
+
+# A claimed push that finishes this long after the page bytes referencing it arrived is "claimed-late" (the
+# product's documented tolerance; the h2 lab client uses the same number).
+LATE_THRESHOLD_MS = 5.0
+
 @dataclass(frozen=True)
 class ClientOptions:
     connections: tuple[tuple[str, ...], ...] = (("/index.html",),)  # pages loaded, one tuple per connection
@@ -66,7 +71,13 @@ class Response:
     body: bytearray = field(default_factory=bytearray)
     ended_at: float | None = None
     reset_code: int | None = None
+    # (body length after a DATA frame, when it arrived): when each byte of a document became readable.
+    arrivals: list[tuple[int, float]] = field(default_factory=list)
     done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    def arrived_at(self, offset: int) -> float | None:
+        """When the body byte at ``offset`` arrived: a streaming parser needs a reference from then on."""
+        return next((at for end, at in self.arrivals if end > offset), None)
 
     def finish(self, now: float) -> None:
         if self.ended_at is None and self.reset_code is None:
@@ -92,8 +103,22 @@ class PushRecord:
     reason: str | None = None
     claimed_at: float | None = None
     wait_ms: float | None = None
+    needed_at: float | None = None
     server_cancelled: bool = False  # the server sent CANCEL_PUSH for it
     must_refuse: bool = False  # promised for a host the server's certificate does not name
+
+
+def _reference_times(document: Response | None, body: bytes, hrefs: list[str]) -> list[float | None]:
+    """When each reference's bytes arrived (its first occurrence in the page, in document order)."""
+    if document is None or not document.arrivals:
+        return [None] * len(hrefs)
+    times: list[float | None] = []
+    offset = 0
+    for href in hrefs:
+        found = body.find(href.encode(), offset)
+        times.append(document.arrived_at(found) if found >= 0 else None)
+        offset = found + 1 if found >= 0 else offset
+    return times
 
 
 class _RefParser(HTMLParser):
@@ -170,6 +195,7 @@ class LabClientProtocol(QuicConnectionProtocol):
                 response.status = int(response.headers.get(":status", "0"))
             else:
                 response.body += event.data
+                response.arrivals.append((len(response.body), now))
             if event.stream_ended:
                 response.finish(now)
 
@@ -255,6 +281,7 @@ class LabClient:
         self.connections: list[dict] = []
         self.pushes: list[PushRecord] = []
         self.requests: list[dict] = []
+        self.last_responses: dict[str, Response] = {}  # the last response per URL (a page's, for its references)
         self.cache_hits: list[dict] = []
         self.cut_at: float | None = None  # epoch seconds, when ``settle`` is set
 
@@ -324,20 +351,26 @@ class LabClient:
     async def _load_page(self, protocol: LabClientProtocol, index: int, load_index: int, page: str) -> None:
         base = f"https://{self.host}:{self.port}"
         [(_, body, content_type)] = await self._fetch_all(protocol, index, load_index, [(base + page, "document")])
+        document = self.last_responses.get(base + page)
         parser = _RefParser()
         parser.feed(body.decode("utf-8", "replace"))
         wanted = [(urljoin(base + page, href), kind) for kind, href in parser.refs]
-        fetched = await self._fetch_all(protocol, index, load_index, wanted)
+        needed = _reference_times(document, body, [href for _, href in parser.refs])
+        fetched = await self._fetch_all(protocol, index, load_index, wanted, needed)
         css_refs = [(urljoin(url, ref), "css") for url, css, kind in fetched if kind.startswith("text/css")
                     for ref in CSS_URL.findall(css.decode("utf-8", "replace"))]
         await self._fetch_all(protocol, index, load_index, css_refs)
 
     async def _fetch_all(self, protocol: LabClientProtocol, index: int, load_index: int,
-                         wanted: list[tuple[str, str]]) -> list[tuple[str, bytes, str]]:
+                         wanted: list[tuple[str, str]], needed: list[float | None] | None = None
+                         ) -> list[tuple[str, bytes, str]]:
+        """``needed``: when each wanted reference's bytes arrived, as a streaming parser would have met it (a
+        push finishing more than LATE_THRESHOLD_MS after that kept the page waiting: claimed-late)."""
         out: list[tuple[str, bytes, str]] = []
         waiting: list[tuple[str, str, Response, PushRecord | None, float]] = []
-        for url, initiator in wanted:
+        for position, (url, initiator) in enumerate(wanted):
             now = time.monotonic()
+            reference_at = needed[position] if needed and needed[position] is not None else now
             if self.cache.fresh(url):
                 self.cache_hits.append({"connection_index": index, "load_index": load_index, "url": url,
                                         "initiator": initiator, "at_ms": self.ms(now)})
@@ -349,13 +382,16 @@ class LabClient:
                 push.client_action, push.claimed_at = "claimed", now
                 if push.response is None:
                     push.response = Response(-1, url)  # filled in when the push stream arrives
+                push.needed_at = reference_at
                 waiting.append((url, initiator, push.response, push, now))
             else:
                 waiting.append((url, initiator, protocol.get(url), None, now))
         await asyncio.gather(*(response.done for _, _, response, _, _ in waiting))
         for url, initiator, response, push, needed_at in waiting:
-            if push is not None and response.ended_at is not None and response.ended_at > needed_at:
-                push.wait_ms = round((response.ended_at - needed_at) * 1000, 3)
+            reference_at = push.needed_at if push is not None and push.needed_at is not None else needed_at
+            if push is not None and response.ended_at is not None and response.ended_at > reference_at:
+                push.wait_ms = round((response.ended_at - reference_at) * 1000, 3)
+            self.last_responses[url] = response
             stream_id = push.push_stream_id if push is not None else response.stream_id
             self.requests.append({
                 "connection_index": index, "load_index": load_index, "stream_id": stream_id, "method": "GET",
@@ -448,7 +484,8 @@ def finalize_push(push: PushRecord) -> None:
     elif push.server_cancelled and not push.had_fresh_copy:
         push.outcome, push.reason = "wasted", "server-cancelled"
     elif push.client_action == "claimed" and completed:
-        push.outcome, push.reason = "used", "claimed-late" if push.wait_ms is not None else "claimed"
+        late = push.wait_ms is not None and push.wait_ms > LATE_THRESHOLD_MS
+        push.outcome, push.reason = "used", "claimed-late" if late else "claimed"
     elif push.had_fresh_copy:
         push.outcome, push.reason = "cache-duplicated", "already-cached"
     elif not completed:

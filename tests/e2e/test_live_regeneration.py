@@ -11,7 +11,7 @@ import pytest
 
 from pushscope.pipeline import load_capture
 
-from .truth import CAPTURES, compare_pushes, compare_requests, load_truth
+from .truth import CAPTURES, LIVE_STALL_TOLERANCE, compare_pushes, compare_requests, load_truth
 
 LIVE = [
     ("make_captures.py", "nginx-push-basic"),
@@ -30,7 +30,7 @@ def test_regenerated_capture_matches_its_truth(script: str, scenario: str, tmp_p
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     capture = load_capture(str(tmp_path / f"{scenario}.pcapng"), str(tmp_path / f"{scenario}.keys"))
     truth = load_truth(tmp_path / f"{scenario}.truth.json")
-    problems, count = compare_pushes(capture, truth)
+    problems, count = compare_pushes(capture, truth, stall_tolerance=LIVE_STALL_TOLERANCE)
     assert count > 0
     assert not problems, "\n".join(map(str, problems))
     assert not compare_requests(capture, truth)
