@@ -50,6 +50,12 @@ def add_output(parser: argparse.ArgumentParser, *, keylog_preference: bool = Fal
                              "extension chooses the format (.txt .json .html .har .qlog .png)")
 
 
+def add_redaction(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-redact", action="store_true", help="keep Cookie/Set-Cookie/Authorization values")
+    parser.add_argument("--redact", action="append", default=[], metavar="NAME",
+                        help="redact this header's values too (repeatable)")
+
+
 def add_keylog(parser: argparse.ArgumentParser, *, names: tuple[str, ...] = ("--keylog",), what: str = "") -> None:
     parser.add_argument(*names, metavar="FILE",
                         help=f"TLS key log{what} (SSLKEYLOGFILE format). Default: NAME.keys or NAME.keys.log beside "

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from pushscope.cli.args import add_output
+from pushscope.cli.args import add_output, add_redaction
 from pushscope.cli.errors import command, say
 from pushscope.cli.exitcodes import Exit
 from pushscope.cli.output import check_output_path, write_output
@@ -41,9 +41,7 @@ def live_parser() -> argparse.ArgumentParser:
                         help="tui: the inspector, filling in live (default on a terminal without -o); text or "
                              "json: headless (default: from the -o extension, else text)")
     add_output(parser)
-    parser.add_argument("--no-redact", action="store_true", help="keep Cookie/Set-Cookie/Authorization values")
-    parser.add_argument("--redact", action="append", default=[], metavar="NAME",
-                        help="redact this header's values too (repeatable)")
+    add_redaction(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on standard error")
     return parser
 

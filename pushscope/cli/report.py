@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pushscope.cli.args import add_capture, add_output, add_quiet, capture_argument
+from pushscope.cli.args import add_capture, add_output, add_quiet, add_redaction, capture_argument
 from pushscope.cli.errors import CliError, command, say
 from pushscope.cli.exitcodes import Exit
 from pushscope.cli.inputs import check_readable
@@ -31,10 +31,8 @@ def parser() -> argparse.ArgumentParser:
     add_capture(p, optional=True)
     p.add_argument("--format", choices=FORMATS, help="default: from the -o extension, else text")
     add_output(p, keylog_preference=True)
-    p.add_argument("--no-redact", action="store_true", help="keep Cookie/Set-Cookie/Authorization values")
+    add_redaction(p)
     add_quiet(p)
-    p.add_argument("--redact", action="append", default=[], metavar="NAME",
-                   help="redact this header's values too (repeatable)")
     return p
 
 

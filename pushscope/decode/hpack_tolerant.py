@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from hpack.huffman_table import decode_huffman
 from hpack.table import HeaderTable
 
+from pushscope.decode.prefix_int import Unreadable as _Unreadable
+from pushscope.decode.prefix_int import prefix_integer
+
 STATIC = HeaderTable.STATIC_TABLE
 STATIC_COUNT = len(STATIC)  # 61
 ENTRY_OVERHEAD = 32
@@ -30,10 +33,6 @@ ENTRY_OVERHEAD = 32
 UNKNOWN_LIMIT = 64 * 1024
 DEFAULT_LIMIT = 4096
 UNKNOWN_NAME = "?"
-
-
-class _Unreadable(Exception):
-    """The block's bytes cannot be parsed from here on."""
 
 
 @dataclass(slots=True)
@@ -154,22 +153,7 @@ class TolerantHpackDecoder:
 
 
 def _integer(data: memoryview, offset: int, prefix: int) -> tuple[int, int]:
-    """RFC 7541 5.1 integer with a ``prefix``-bit prefix starting at ``offset``; returns (value, next offset)."""
-    mask = (1 << prefix) - 1
-    value = data[offset] & mask
-    offset += 1
-    if value < mask:
-        return value, offset
-    shift = 0
-    while True:
-        if offset >= len(data) or shift > 28:
-            raise _Unreadable
-        byte = data[offset]
-        offset += 1
-        value += (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, offset
+    return prefix_integer(data, offset, prefix, max_shift=28)
 
 
 def _string(data: memoryview, offset: int) -> tuple[bytes, int]:

@@ -15,6 +15,8 @@ import pylsqpack
 from hpack.huffman_table import decode_huffman
 
 from pushscope.decode.hpack_tolerant import UNKNOWN_NAME, TolerantResult
+from pushscope.decode.prefix_int import Unreadable as _Unreadable
+from pushscope.decode.prefix_int import prefix_integer
 
 STATIC_ENTRIES = 99
 
@@ -30,8 +32,6 @@ def static_table() -> tuple[tuple[bytes, bytes], ...]:
     return tuple(entries)
 
 
-class _Unreadable(Exception):
-    pass
 
 
 def decode_without_dynamic_table(block: bytes) -> TolerantResult:
@@ -90,21 +90,7 @@ def _static(static: tuple[tuple[bytes, bytes], ...], index: int) -> tuple[bytes,
 
 
 def _integer(data: memoryview, offset: int, prefix: int) -> tuple[int, int]:
-    mask = (1 << prefix) - 1
-    value = data[offset] & mask
-    offset += 1
-    if value < mask:
-        return value, offset
-    shift = 0
-    while True:
-        if offset >= len(data) or shift > 56:
-            raise _Unreadable
-        byte = data[offset]
-        offset += 1
-        value += (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, offset
+    return prefix_integer(data, offset, prefix, max_shift=56)
 
 
 def _string(data: memoryview, offset: int, prefix: int) -> tuple[bytes, int]:
