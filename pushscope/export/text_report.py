@@ -9,7 +9,7 @@ from pushscope.export.json_report import report_dict
 from pushscope.export.wording import cost_phrases
 from pushscope.model.entities import Capture
 from pushscope.safe_text import visible, visible_tree
-from pushscope.units import fmt_bytes, fmt_ms
+from pushscope.units import fmt_bytes, fmt_ms, fmt_offset
 
 ANOMALIES_SHOWN = 10  # per connection; the JSON report has them all
 # What the report is of, in its own words: a probe is not a capture.
@@ -48,7 +48,8 @@ def render_text(capture: Capture, *, redact: bool = True) -> str:
     lines += ["", "Exchanges"]
     lines.append(f"  {'conn':<6} {'stream':>6} {'':1} {'method':<7} {'status':>6} {'body':>10} {'start':>10}  url")
     for ex in report["exchanges"]:
-        rel = "-" if ex["request_start"] is None else f"{(ex['request_start'] - start) * 1000:.1f}ms"
+        # Clamped: the JSON rounds times to the microsecond, which can put the first request a hair before the start.
+        rel = "-" if ex["request_start"] is None else fmt_offset(max(0.0, ex["request_start"] - start))
         sid = ex["stream_id"] if ex["stream_id"] is not None else "-"
         mark = "P" if ex["pushed"] else " "
         lines.append(
