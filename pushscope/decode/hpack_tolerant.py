@@ -19,11 +19,10 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from hpack.huffman_table import decode_huffman
 from hpack.table import HeaderTable
 
-from pushscope.decode.prefix_int import Unreadable as _Unreadable
-from pushscope.decode.prefix_int import prefix_integer
+from pushscope.decode.field_primitives import Unreadable as _Unreadable
+from pushscope.decode.field_primitives import prefix_integer, prefixed_string
 
 STATIC = HeaderTable.STATIC_TABLE
 STATIC_COUNT = len(STATIC)  # 61
@@ -157,20 +156,7 @@ def _integer(data: memoryview, offset: int, prefix: int) -> tuple[int, int]:
 
 
 def _string(data: memoryview, offset: int) -> tuple[bytes, int]:
-    if offset >= len(data):
-        raise _Unreadable
-    huffman = bool(data[offset] & 0x80)
-    length, offset = _integer(data, offset, 7)
-    end = offset + length
-    if end > len(data):
-        raise _Unreadable
-    raw = bytes(data[offset:end])
-    if huffman:
-        try:
-            raw = decode_huffman(raw)
-        except Exception as exc:  # hpack raises its own decoding error type
-            raise _Unreadable from exc
-    return raw, end
+    return prefixed_string(data, offset, 7, max_shift=28)
 
 
 REQUEST_PSEUDO = (":method", ":scheme", ":authority", ":path")

@@ -12,11 +12,10 @@ from __future__ import annotations
 from functools import cache
 
 import pylsqpack
-from hpack.huffman_table import decode_huffman
 
+from pushscope.decode.field_primitives import Unreadable as _Unreadable
+from pushscope.decode.field_primitives import prefix_integer, prefixed_string
 from pushscope.decode.hpack_tolerant import UNKNOWN_NAME, TolerantResult
-from pushscope.decode.prefix_int import Unreadable as _Unreadable
-from pushscope.decode.prefix_int import prefix_integer
 
 STATIC_ENTRIES = 99
 
@@ -94,18 +93,4 @@ def _integer(data: memoryview, offset: int, prefix: int) -> tuple[int, int]:
 
 
 def _string(data: memoryview, offset: int, prefix: int) -> tuple[bytes, int]:
-    """A string whose length has a ``prefix``-bit prefix, the Huffman flag being the bit just above it."""
-    if offset >= len(data):
-        raise _Unreadable
-    huffman = bool(data[offset] & (1 << prefix))
-    length, offset = _integer(data, offset, prefix)
-    end = offset + length
-    if end > len(data):
-        raise _Unreadable
-    raw = bytes(data[offset:end])
-    if huffman:
-        try:
-            raw = decode_huffman(raw)
-        except Exception as exc:  # hpack raises its own decoding error type
-            raise _Unreadable from exc
-    return raw, end
+    return prefixed_string(data, offset, prefix, max_shift=56)
