@@ -29,6 +29,7 @@ from pushscope.events import (
     PushPromiseReceived,
     SettingsReceived,
 )
+from pushscope.sources.fields import endpoints, field_int
 from pushscope.units import fmt_bytes
 
 # Well-known ports of traffic that is not HTTP, named for the account.
@@ -96,7 +97,7 @@ class ConversationLedger:
             if conv is None:
                 conv = self._by_tcp_stream[stream] = self._new(row, "tcp", "t" + stream.split(",", 1)[0], at)
             length = row.get("tcp.len", "")
-            conv.bytes += int(length) if length.isdigit() else _int(length)
+            conv.bytes += int(length) if length.isdigit() else field_int(length)
         else:
             stream = row.get("udp.stream")
             if not stream or row.get("icmp.type") or row.get("icmpv6.type"):
@@ -104,7 +105,7 @@ class ConversationLedger:
             conv = self._by_udp_stream.get(stream)
             if conv is None:
                 conv = self._by_udp_stream[stream] = self._new(row, "udp", "q" + stream.split(",", 1)[0], at)
-            length = max(0, _int(row.get("udp.length")) - 8)
+            length = max(0, field_int(row.get("udp.length")) - 8)
             conv.bytes += length
             if conv.looks_quic is None and length:
                 conv.looks_quic = bool(row.get("quic.header_form")) or _looks_like_quic(conv, row.get("data.data", ""))
@@ -304,22 +305,6 @@ def undecoded_diagnostics(accounts: Iterable[ConversationAccounted]) -> list[Dia
 
 
 def _new_conversation(key: str, transport: str, row: Mapping[str, str], at: float) -> _Conversation:
-    src = _first(row, "ip.src") or _first(row, "ipv6.src")
-    dst = _first(row, "ip.dst") or _first(row, "ipv6.dst")
-    ports = ("tcp.srcport", "tcp.dstport") if transport == "tcp" else ("udp.srcport", "udp.dstport")
-    return _Conversation(key, transport, Endpoint(src, _int(row.get(ports[0]))), Endpoint(dst, _int(row.get(ports[1]))),
-                         at, at)
+    src, dst = endpoints(row, transport)
+    return _Conversation(key, transport, src, dst, at, at)
 
-
-def _first(row: Mapping[str, str], name: str) -> str:
-    value = row.get(name, "")
-    return value.split(",", 1)[0] if value else ""
-
-
-def _int(text: str | None) -> int:
-    if not text:
-        return 0
-    try:
-        return int(text.split(",", 1)[0], 0)
-    except ValueError:
-        return 0

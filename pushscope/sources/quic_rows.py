@@ -31,6 +31,7 @@ from pushscope.events import (
     ProtocolAnomaly,
     Side,
 )
+from pushscope.sources.fields import endpoints, field_first, field_int, field_list
 from pushscope.sources.keylog import KeyLogSummary, connection_label, decryption_summary, why_not_decrypted
 from pushscope.sources.quic_midway import MIDWAY_TABLE_CAPACITY, midway_stream_start
 from pushscope.sources.tshark import CERTIFICATE_FIELDS, certificate_names
@@ -158,13 +159,12 @@ class QuicRowReader:
         stream = row.get("udp.stream", "")
         if not stream or not row.get("quic.header_form") or row.get("icmp.type") or row.get("icmpv6.type"):
             return []  # not QUIC (DNS, ...), or a UDP header quoted inside an ICMP error
-        stream = self._same_connection(stream, _first(row, "quic.connection.number"))
+        stream = self._same_connection(stream, field_first(row, "quic.connection.number"))
         conn = self._connections.get(stream)
         if conn is None:
             conn = self._connections[stream] = _QuicConnection(f"q{stream}", first_at=at)
         conn.last_at = at
-        src = Endpoint(_first(row, "ip.src") or _first(row, "ipv6.src"), _int(_first(row, "udp.srcport")))
-        dst = Endpoint(_first(row, "ip.dst") or _first(row, "ipv6.dst"), _int(_first(row, "udp.dstport")))
+        src, dst = endpoints(row, "udp")
         out: Output = []
         opening = conn.client is None
         if opening:
@@ -175,7 +175,7 @@ class QuicRowReader:
             out.append(self._open(conn, at))  # carries what this first row told (SNI, ALPN)
         else:
             out += facts
-        out.append(BytesSeen(conn.connection_id, at, sender, max(0, _int(_first(row, "udp.length")) - 8)))
+        out.append(BytesSeen(conn.connection_id, at, sender, max(0, field_int(field_first(row, "udp.length")) - 8)))
         out += self._decryption(conn, row, at)
         frames = _frames(row)
         if frames.misaligned:
@@ -271,8 +271,8 @@ class QuicRowReader:
 
     def _learn_direction(self, conn: _QuicConnection, row: Mapping[str, str], src: Endpoint, dst: Endpoint) -> None:
         """Client = ClientHello sender; else an Initial's sender from a non-server port; else by port."""
-        types = _list(row, "tls.handshake.type")
-        long_types = _list(row, "quic.long.packet_type")
+        types = field_list(row, "tls.handshake.type")
+        long_types = field_list(row, "quic.long.packet_type")
         src_server, dst_server = src.port in self._server_ports, dst.port in self._server_ports
         if TLS_CLIENT_HELLO in types:
             client_is_src = True
@@ -296,8 +296,8 @@ class QuicRowReader:
                                 "h3" if conn.protocol == "h3" else "unknown", "1.3", conn.sni, alpn)
 
     def _tls_facts(self, conn: _QuicConnection, row: Mapping[str, str], sender: Side, at: float) -> Output:
-        types = _list(row, "tls.handshake.type")
-        version = _first(row, "quic.version")
+        types = field_list(row, "tls.handshake.type")
+        version = field_first(row, "quic.version")
         if version and conn.version is None:
             conn.version = version
         if not types and not row.get("tls.handshake.extensions_alpn_str"):
@@ -308,8 +308,8 @@ class QuicRowReader:
         if names is not None:
             update.certificate_names, changed = names, True
         if TLS_CLIENT_HELLO in types and sender == "client" and conn.client_random is None:
-            conn.client_random = (_first(row, "tls.handshake.random") or "").lower() or None
-            conn.sni = update.sni = _first(row, "tls.handshake.extensions_server_name") or None
+            conn.client_random = (field_first(row, "tls.handshake.random") or "").lower() or None
+            conn.sni = update.sni = field_first(row, "tls.handshake.extensions_server_name") or None
             conn.offered_alpn = row.get("tls.handshake.extensions_alpn_str") or None
             offers = (conn.offered_alpn or "").split(",")
             if conn.offered_alpn and all(offer.startswith("h3") for offer in offers):
@@ -319,7 +319,7 @@ class QuicRowReader:
             update.tls_version = "1.3"
             changed = True
         if sender == "server" and row.get("tls.handshake.extensions_alpn_str"):
-            alpn = _first(row, "tls.handshake.extensions_alpn_str")
+            alpn = field_first(row, "tls.handshake.extensions_alpn_str")
             if alpn and alpn != conn.alpn:
                 conn.alpn = alpn
                 if conn.decoder is not None:
@@ -332,10 +332,10 @@ class QuicRowReader:
 
     def _decryption(self, conn: _QuicConnection, row: Mapping[str, str], at: float) -> Output:
         """Count packets tshark could not decrypt: a decrypted packet always shows its packet number."""
-        forms = _list(row, "quic.header_form")
-        decrypted = len(_list(row, "quic.packet_number"))
+        forms = field_list(row, "quic.header_form")
+        decrypted = len(field_list(row, "quic.packet_number"))
         # A wrong secret can still yield a packet number (garbage): tshark then flags the payload as failed.
-        failed = max(0, len(forms) - decrypted, len(_list(row, "quic.decryption_failed")))
+        failed = max(0, len(forms) - decrypted, len(field_list(row, "quic.decryption_failed")))
         short = forms.count("0")
         if short:
             # A short-header packet, if present, is the last one in the datagram.
@@ -345,7 +345,7 @@ class QuicRowReader:
             else:
                 conn.short_ok += 1
         conn.long_failed += failed
-        if failed and decrypted == 0 and LONG_INITIAL in _list(row, "quic.long.packet_type"):
+        if failed and decrypted == 0 and LONG_INITIAL in field_list(row, "quic.long.packet_type"):
             conn.initial_failed = True
         out: Output = []
         state = True if conn.short_ok or conn.trial_ok else (False if conn.short_failed else None)
@@ -463,8 +463,8 @@ def _sender(conn: _QuicConnection, src: Endpoint) -> Side:
 
 def _last_packet_number(row: Mapping[str, str]) -> int | None:
     """The datagram's last packet number: the 1-RTT packet, which carries the HTTP/3 frames."""
-    numbers = _list(row, "quic.packet_number")
-    return _int(numbers[-1]) if numbers and numbers[-1].isdigit() else None
+    numbers = field_list(row, "quic.packet_number")
+    return field_int(numbers[-1]) if numbers and numbers[-1].isdigit() else None
 
 
 def _stamp_positions(events: Output, packet_number: int | None) -> None:
@@ -479,26 +479,28 @@ def _stamp_positions(events: Output, packet_number: int | None) -> None:
 def _frames(row: Mapping[str, str]) -> _Frames:
     """Line up the per-type value lists with ``quic.frame_type``, in order."""
     result = _Frames()
-    types = [_int(value) for value in _list(row, "quic.frame_type")]
+    types = [field_int(value) for value in field_list(row, "quic.frame_type")]
     stream_count = sum(1 for t in types if t in STREAM_FRAMES)
-    ids = iter(_list(row, "quic.stream.stream_id"))
-    offs, lens, fins = (iter(_list(row, f"quic.stream.{flag}")) for flag in ("off", "len", "fin"))
-    offsets, lengths = iter(_list(row, "quic.stream.offset")), iter(_list(row, "quic.stream.length"))
-    data_values = _list(row, "quic.stream_data")
+    ids = iter(field_list(row, "quic.stream.stream_id"))
+    offs, lens, fins = (iter(field_list(row, f"quic.stream.{flag}")) for flag in ("off", "len", "fin"))
+    offsets, lengths = iter(field_list(row, "quic.stream.offset")), iter(field_list(row, "quic.stream.length"))
+    data_values = field_list(row, "quic.stream_data")
     # tshark prints every STREAM frame's data, "<MISSING>" when empty; if a version leaves empty ones out, the
     # frames whose length says 0 get nothing.
     data_for_all = len(data_values) == stream_count
     data = iter(data_values)
-    rst = iter(zip(_list(row, "quic.rsts.stream_id"), _list(row, "quic.rsts.application_error_code"), strict=False))
-    stop = iter(zip(_list(row, "quic.ss.stream_id"), _list(row, "quic.ss.application_error_code"), strict=False))
-    quic_codes, app_codes = iter(_list(row, "quic.cc.error_code")), iter(_list(row, "quic.cc.error_code.app"))
+    rst = iter(zip(field_list(row, "quic.rsts.stream_id"), field_list(row, "quic.rsts.application_error_code"),
+                   strict=False))
+    stop = iter(zip(field_list(row, "quic.ss.stream_id"), field_list(row, "quic.ss.application_error_code"),
+                    strict=False))
+    quic_codes, app_codes = iter(field_list(row, "quic.cc.error_code")), iter(field_list(row, "quic.cc.error_code.app"))
     try:
         for frame_type in types:
             if frame_type in STREAM_FRAMES:
-                stream_id = _int(next(ids))
+                stream_id = field_int(next(ids))
                 has_off, has_len, fin = _flag(next(offs)), _flag(next(lens)), _flag(next(fins))
-                offset = _int(next(offsets)) if has_off else 0
-                length = _int(next(lengths)) if has_len else None
+                offset = field_int(next(offsets)) if has_off else 0
+                length = field_int(next(lengths)) if has_len else None
                 raw = next(data) if data_for_all or length != 0 else ""
                 payload = _hex(raw)
                 if length is not None and len(payload) != length:
@@ -506,19 +508,19 @@ def _frames(row: Mapping[str, str]) -> _Frames:
                 result.items.append(("stream", _StreamFrame(stream_id, offset, payload, fin)))
             elif frame_type == RESET_STREAM:
                 stream_id, code = next(rst)
-                result.items.append(("reset", (_int(stream_id), _int(code))))
+                result.items.append(("reset", (field_int(stream_id), field_int(code))))
             elif frame_type == STOP_SENDING:
                 stream_id, code = next(stop)
-                result.items.append(("stop", (_int(stream_id), _int(code))))
+                result.items.append(("stop", (field_int(stream_id), field_int(code))))
             elif frame_type == CONNECTION_CLOSE_QUIC:
-                result.items.append(("close", (_int(next(quic_codes, "0")), None)))
+                result.items.append(("close", (field_int(next(quic_codes, "0")), None)))
             elif frame_type == CONNECTION_CLOSE_APP:
                 # tshark 4.0 prints an application close's code as quic.cc.error_code.app for v1 and as
                 # quic.cc.error_code for some drafts.
                 code = next(app_codes, None)
                 if code is None:
                     code = next(quic_codes, "0")
-                result.items.append(("close", (None, _int(code))))
+                result.items.append(("close", (None, field_int(code))))
     except StopIteration:
         result.misaligned = True
     return result
@@ -546,23 +548,7 @@ def _transport_error(code: int | None) -> str:
     return TRANSPORT_ERRORS.get(code, f"UNKNOWN_0x{code:x}")
 
 
-def _list(row: Mapping[str, str], name: str) -> list[str]:
-    value = row.get(name, "")
-    return value.split(",") if value else []
 
-
-def _first(row: Mapping[str, str], name: str) -> str:
-    value = row.get(name, "")
-    return value.split(",", 1)[0] if value else ""
-
-
-def _int(text: str | None) -> int:
-    if not text:
-        return 0
-    try:
-        return int(text, 16) if text.startswith(("0x", "0X")) else int(text)
-    except ValueError:
-        return 0
 
 
 def _flag(text: str) -> bool:

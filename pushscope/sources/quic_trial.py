@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from pushscope.decode.quic_frames import PacketFrames, parse_frames
 from pushscope.events import Endpoint
+from pushscope.sources.fields import endpoints, field_first, field_last
 from pushscope.sources.trial_keys import SecretPair
 
 if TYPE_CHECKING:
@@ -321,32 +322,19 @@ class QuicTrial:
 
 
 def _packet(row: Mapping[str, str], at: float) -> _Packet | None:
-    src = Endpoint(_first(row, "ip.src") or _first(row, "ipv6.src"), _int(_first(row, "udp.srcport")))
-    dst = Endpoint(_first(row, "ip.dst") or _first(row, "ipv6.dst"), _int(_first(row, "udp.dstport")))
+    src, dst = endpoints(row, "udp")
     if not row.get("quic.header_form"):
-        data = _hex(_first(row, "data.data"))
+        data = _hex(field_first(row, "data.data"))
         if data is None or len(data) < MIN_SHORT_PACKET or data[0] & 0xC0 != 0x40:
             return None
         return _Packet(at, src, dst, data, True, False)
     # tshark printed the short header's unprotected bits; the rest of its first byte is lost, so it is guessed.
-    first = 0x40 | (0x20 if _last(row, "quic.spin_bit") in ("1", "True") else 0)
-    remaining = _hex(_last(row, "quic.remaining_payload"))
+    first = 0x40 | (0x20 if field_last(row, "quic.spin_bit") in ("1", "True") else 0)
+    remaining = _hex(field_last(row, "quic.remaining_payload"))
     return None if remaining is None else _Packet(at, src, dst, bytes([first]) + remaining, False, True)
 
 
-def _first(row: Mapping[str, str], name: str) -> str:
-    return row.get(name, "").split(",", 1)[0]
 
-
-def _last(row: Mapping[str, str], name: str) -> str:
-    return row.get(name, "").rsplit(",", 1)[-1]
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        return 0
 
 
 def _hex(text: str) -> bytes | None:

@@ -23,6 +23,7 @@ from pushscope.events import (
     Event,
     Side,
 )
+from pushscope.sources.fields import field_int
 from pushscope.sources.keylog import KeyLogSummary, connection_label, decryption_summary, why_not_decrypted
 from pushscope.sources.tshark import certificate_names
 
@@ -77,8 +78,8 @@ class TcpRowReader:
         if conn is None:
             conn = self._connections[stream] = _TcpConnection(f"t{stream}", first_at=at)
         conn.last_at = at
-        src = Endpoint(row.get("ip.src") or row.get("ipv6.src", ""), _int(row.get("tcp.srcport")))
-        dst = Endpoint(row.get("ip.dst") or row.get("ipv6.dst", ""), _int(row.get("tcp.dstport")))
+        src = Endpoint(row.get("ip.src") or row.get("ipv6.src", ""), field_int(row.get("tcp.srcport")))
+        dst = Endpoint(row.get("ip.dst") or row.get("ipv6.dst", ""), field_int(row.get("tcp.dstport")))
         out: Output = []
         payload_chunks = _hex_chunks(row.get("data.data", ""))
         if conn.client is None:
@@ -86,10 +87,11 @@ class TcpRowReader:
         if conn.client is None:
             return out
         sender: Side = "client" if src == conn.client else "server"
-        if not conn.opened and (_int(row.get("tcp.len")) > 0 or _has_flag(row, "tcp.flags.fin", "tcp.flags.reset")):
+        if not conn.opened and (field_int(row.get("tcp.len")) > 0
+                                or _has_flag(row, "tcp.flags.fin", "tcp.flags.reset")):
             out.append(self._open(conn, row, at))
         out.extend(self._tls_facts(conn, row, sender, at))
-        length = _int(row.get("tcp.len"))
+        length = field_int(row.get("tcp.len"))
         if length:
             out.append(BytesSeen(conn.connection_id, at, sender, length))
         if payload_chunks:
@@ -359,7 +361,7 @@ def _learn_direction(
         conn.client, conn.server = src, dst
     elif syn and ack or "2" in types or first.startswith(b"HTTP/1."):
         conn.client, conn.server = dst, src
-    elif _int(row.get("tcp.len")) > 0:
+    elif field_int(row.get("tcp.len")) > 0:
         # Mid-connection: the well-known (lower) port is most likely the server's.
         conn.client, conn.server = (src, dst) if src.port > dst.port else (dst, src)
 
@@ -371,7 +373,7 @@ def _in_order_cleartext(conn: _TcpConnection, sender: Side, row: Mapping[str, st
     tshark's relative sequence numbers start at 1 for the first byte of each direction.
     """
     reassembler = conn.cleartext.setdefault(sender, StreamReassembler())
-    delivery = reassembler.receive(max(0, _int(row.get("tcp.seq")) - 1), b"".join(chunks), False, at)
+    delivery = reassembler.receive(max(0, field_int(row.get("tcp.seq")) - 1), b"".join(chunks), False, at)
     return [delivery.data] if delivery.data else []
 
 
@@ -397,12 +399,3 @@ def _hex_chunks(text: str) -> list[bytes]:
 
 def _has_flag(row: Mapping[str, str], *names: str) -> bool:
     return any(row.get(name, "").split(",")[0] in ("1", "True") for name in names)
-
-
-def _int(text: str | None) -> int:
-    if not text:
-        return 0
-    try:
-        return int(text.split(",")[0], 0)
-    except ValueError:
-        return 0
