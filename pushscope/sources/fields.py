@@ -26,9 +26,9 @@ def field_int(text: str | None) -> int:
     is absent or not a number: a field from the wire is data, never an exception."""
     if not text:
         return 0
-    value = text.split(",", 1)[0]
+    value = text.split(",", 1)[0] if "," in text else text
     try:
-        return int(value, 16) if value.startswith(("0x", "0X")) else int(value)
+        return int(value, 16) if value[:2] in ("0x", "0X") else int(value)
     except ValueError:
         return 0
 
