@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from pushscope.events import Endpoint, Side
+from pushscope.safe_text import visible
 from pushscope.sources.trial_keys import SecretPair
 from pushscope.sources.tshark import TsharkRun, build_command
 
@@ -64,11 +65,15 @@ def run_tls_trial(tshark: str, path: str, reader: TlsConnections, pairs: list[Se
     unclaimed = [pair for pair in reversed(pairs) if pair.client_random not in claimed]
     if not streams or not unclaimed:
         return [], {}
-    conversations = _read_records(tshark, path, streams)
+    conversations, failure = _read_records(tshark, path, streams)
     out: list = []
     reasons: dict[str, str] = {}
     for stream in streams:
         conv = conversations.get(stream)
+        if conv is None and failure:
+            # Never blame the key log for what tshark did not hand over.
+            reasons[stream] = f"pushscope's pass over its encrypted records failed ({failure})"
+            continue
         found = _search(conv, unclaimed) if conv is not None else None
         if found is None:
             reasons[stream] = (f"no TLS 1.3 application secret of the key log ({len(unclaimed)} claimed by no "
@@ -81,7 +86,8 @@ def run_tls_trial(tshark: str, path: str, reader: TlsConnections, pairs: list[Se
     return out, reasons
 
 
-def _read_records(tshark: str, path: str, streams: Iterable[str]) -> dict[str, _Conversation]:
+def _read_records(tshark: str, path: str, streams: Iterable[str]) -> tuple[dict[str, _Conversation], str | None]:
+    """Each conversation's encrypted records by direction, and tshark's complaint if it exited with an error."""
     fields = list(RECORD_FIELDS)
     # Commas: tshark 4.0 rejects a space-separated set as soon as it holds two members.
     wanted = ",".join(sorted(set(streams), key=int))
@@ -108,8 +114,9 @@ def _read_records(tshark: str, path: str, streams: Iterable[str]) -> dict[str, _
                     continue
     finally:
         run.stop()
-    run.wait()
-    return conversations
+    code = run.wait()
+    failure = None if code == 0 else visible("; ".join(run.stderr_lines[-3:]) or f"tshark exited with {code}")
+    return conversations, failure
 
 
 @dataclass(slots=True)

@@ -122,3 +122,19 @@ def test_http1_over_tls13_without_handshakes_lists_every_request(tmp_path: Path)
     truth = json.loads((CAPTURES / "h1-nginx-tls.truth.json").read_text())
     wanted = sorted((r["method"], "/" + r["url"].split("/", 3)[3]) for r in truth["requests"])
     assert seen == wanted
+
+
+def test_a_failed_record_pass_is_named_not_blamed_on_the_key_log(tmp_path: Path) -> None:
+    class Reader:
+        def trial_candidates(self) -> list[str]:
+            return ["0", "1"]
+
+        def feed_decrypted(self, *args: object) -> list:
+            raise AssertionError("nothing was decrypted")
+
+    pairs = read_secret_pairs(str(KEYS))
+    events, reasons = tls_trial.run_tls_trial("tshark", str(tmp_path / "gone.pcapng"), Reader(), pairs, set())
+    assert events == []
+    assert set(reasons) == {"0", "1"}
+    assert all(reason.startswith("pushscope's pass over its encrypted records failed (") for reason in reasons.values())
+    assert not any("key log" in reason for reason in reasons.values())
