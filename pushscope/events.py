@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pushscope.vocabulary import Outcome, Reason
+
 Side = Literal["client", "server"]
 Headers = list[tuple[str, str]]
 # The application protocols pushscope decodes; "unknown" until a connection shows which.
@@ -216,6 +218,49 @@ class ProtocolAnomaly(Event):
     sender: Side | None
     message: str
     stream_id: int | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class PushTruthRecorded(Event):
+    """What the client that received a push itself knew of it: the active probe's ground truth for one push.
+
+    Matched to the model's push by ``push_id`` (HTTP/3) or ``stream_id`` (the promised stream, HTTP/2) on the
+    connection. ``at`` is when the push was promised. ``outcome``/``reason`` use the verdict rules' own codes,
+    so truth and verdict compare on both.
+    """
+
+    run: str | int
+    url: str
+    stream_id: int | None
+    push_id: int | None
+    outcome: Outcome
+    reason: Reason
+    detail: str = ""
+
+
+@dataclass(slots=True, kw_only=True)
+class RunStarted:
+    """The active probe began one page load (a run). ``cold``: with an empty cache."""
+
+    label: str | int
+    index: int
+    cold: bool
+    at: float
+    cached_at_start: int = 0
+
+
+@dataclass(slots=True, kw_only=True)
+class RunFinished:
+    """One page load ended: the connections it used, its document and where each resource came from."""
+
+    label: str | int
+    at: float
+    connections: tuple[str, ...] = ()
+    protocols: dict[str, str] = field(default_factory=dict)
+    document: str | None = None
+    status: int | None = None
+    fetched_from: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
 
 
 ConversationStatus = Literal["decoded", "undecodable", "not-web"]
