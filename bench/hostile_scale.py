@@ -31,19 +31,26 @@ def page_with_links(links: int) -> Callable[[], object]:
 def one_url_pushed(pushes: int) -> Callable[[], object]:
     def run() -> object:
         builder = CaptureBuilder("bench")
-        builder.apply(ConnectionOpened("c", 0.0, Endpoint("10.0.0.1", 5000), Endpoint("10.0.0.2", 443), "tls", "h2"))
+        builder.apply(ConnectionOpened(connection_id="c", at=0.0, client=Endpoint("10.0.0.1", 5000),
+                                       server=Endpoint("10.0.0.2", 443), transport="tls", protocol="h2"))
         request = [(":method", "GET"), (":scheme", "https"), (":authority", "example.test"), (":path", "/")]
-        builder.apply(HeadersReceived("c", 0.0, "client", 1, request, True, 20))
-        builder.apply(HeadersReceived("c", 0.01, "server", 1, [(":status", "200"), ("content-type", "text/html")],
-                                      False, 10))
+        builder.apply(HeadersReceived(connection_id="c", at=0.0, sender="client", stream_id=1, headers=request,
+                                      end_stream=True, wire_length=20))
+        builder.apply(HeadersReceived(connection_id="c", at=0.01, sender="server", stream_id=1,
+                                      headers=[(":status", "200"), ("content-type", "text/html")], end_stream=False,
+                                      wire_length=10))
         promised = [(":method", "GET"), (":scheme", "https"), (":authority", "example.test"), (":path", "/same.css")]
         for n in range(pushes):
-            builder.apply(PushPromiseReceived("c", 0.02, "server", 1, 2 + 2 * n, promised, 10))
-            builder.apply(HeadersReceived("c", 0.03, "server", 2 + 2 * n,
-                                          [(":status", "200"), ("content-type", "text/css")], False, 5))
-            builder.apply(DataReceived("c", 0.03, "server", 2 + 2 * n, b"a{}", 3, True))
+            builder.apply(PushPromiseReceived(connection_id="c", at=0.02, sender="server", stream_id=1,
+                                              promised_stream_id=2 + 2 * n, headers=promised, wire_length=10))
+            builder.apply(HeadersReceived(connection_id="c", at=0.03, sender="server", stream_id=2 + 2 * n,
+                                          headers=[(":status", "200"), ("content-type", "text/css")], end_stream=False,
+                                          wire_length=5))
+            builder.apply(DataReceived(connection_id="c", at=0.03, sender="server", stream_id=2 + 2 * n, data=b"a{}",
+                                       length=3, end_stream=True))
         body = b"<link rel=stylesheet href=/same.css>"
-        builder.apply(DataReceived("c", 0.04, "server", 1, body, len(body), True))
+        builder.apply(DataReceived(connection_id="c", at=0.04, sender="server", stream_id=1, data=body,
+                                   length=len(body), end_stream=True))
         analyse(builder.capture)
         return builder.capture
     return run

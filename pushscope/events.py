@@ -2,7 +2,8 @@
 
 Sources (tshark over a capture, a live capture, the active probe) and the sans-IO decoders turn traffic into
 these events; the model folds them into connections, exchanges and pushes. Nothing here knows where the bytes
-came from. Events are named in the past tense, like h2's and aioquic's.
+came from. Events are named in the past tense and built with keyword arguments only (``kw_only``), like h2's and
+aioquic's; ``Endpoint`` is a plain value.
 
 ``sender`` is always "client" or "server": the endpoint that *sent* the frame. ``at`` is the capture time in
 seconds since the epoch of the packet that completed the frame. ``position`` is where the event sits in what its
@@ -33,7 +34,7 @@ class Endpoint:
         return f"[{self.address}]:{self.port}" if ":" in self.address else f"{self.address}:{self.port}"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Event:
     """Base class: every event belongs to a connection and has a time.
 
@@ -45,10 +46,10 @@ class Event:
 
     connection_id: str
     at: float
-    position: int | None = field(default=None, kw_only=True)
+    position: int | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ConnectionOpened(Event):
     """A transport connection was seen. Fields a source cannot know stay None."""
 
@@ -61,7 +62,7 @@ class ConnectionOpened(Event):
     alpn: str | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ConnectionUpdated(Event):
     """Later knowledge about a connection (ALPN from the ServerHello, decryption status, protocol found)."""
 
@@ -77,14 +78,14 @@ class ConnectionUpdated(Event):
     certificate_names: tuple[str, ...] | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ConnectionClosed(Event):
     """The transport ended (TCP FIN/RST, QUIC CONNECTION_CLOSE) or the capture ended with it still open."""
 
     how: str = "fin"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class BytesSeen(Event):
     """Transport payload bytes counted for a connection, decrypted or not."""
 
@@ -92,7 +93,7 @@ class BytesSeen(Event):
     length: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class FrameReceived(Event):
     """Any HTTP/2 or HTTP/3 frame, for the per-stream frame timeline. Typed events follow for frames that matter."""
 
@@ -104,13 +105,13 @@ class FrameReceived(Event):
     push_id: int | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class SettingsReceived(Event):
     sender: Side
     settings: dict[str, int]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class HeadersReceived(Event):
     """A complete header block (HEADERS + CONTINUATION, or an HTTP/3 HEADERS frame), decoded.
 
@@ -128,7 +129,7 @@ class HeadersReceived(Event):
     unknown_fields: tuple[str, ...] = ()
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class DataReceived(Event):
     """Body bytes on a stream. ``length`` is the flow-controlled size on the wire (payload plus padding)."""
 
@@ -140,7 +141,7 @@ class DataReceived(Event):
     push_id: int | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class PushPromiseReceived(Event):
     """The server promised a push on ``stream_id`` (the parent request stream).
 
@@ -156,7 +157,7 @@ class PushPromiseReceived(Event):
     unknown_fields: tuple[str, ...] = ()
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class PushStreamOpened(Event):
     """HTTP/3: a server-initiated unidirectional push stream announced its push ID."""
 
@@ -165,7 +166,7 @@ class PushStreamOpened(Event):
     push_id: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class StreamReset(Event):
     """RST_STREAM (HTTP/2) or RESET_STREAM (QUIC): ``sender`` abandoned the stream with ``error_code``."""
 
@@ -176,7 +177,7 @@ class StreamReset(Event):
     push_id: int | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class StopSendingReceived(Event):
     """QUIC STOP_SENDING: ``sender`` asked the peer to stop sending on the stream."""
 
@@ -187,7 +188,7 @@ class StopSendingReceived(Event):
     push_id: int | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class PushCancelled(Event):
     """HTTP/3 CANCEL_PUSH, sent by either side."""
 
@@ -195,7 +196,7 @@ class PushCancelled(Event):
     push_id: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class MaxPushIdReceived(Event):
     """HTTP/3 MAX_PUSH_ID from the client."""
 
@@ -203,7 +204,7 @@ class MaxPushIdReceived(Event):
     push_id: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class GoAwayReceived(Event):
     sender: Side
     last_stream_id: int
@@ -211,7 +212,7 @@ class GoAwayReceived(Event):
     error_name: str
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ProtocolAnomaly(Event):
     """Something a conforming peer would not send, or bytes the decoder could not read. Decoding carries on."""
 
@@ -266,7 +267,7 @@ class RunFinished:
 ConversationStatus = Literal["decoded", "undecodable", "not-web"]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ConversationAccounted:
     """One TCP or UDP conversation of a capture and what became of it: every conversation ends in exactly one.
 
@@ -291,7 +292,7 @@ class ConversationAccounted:
     conversation_id: str = ""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Diagnostic:
     """A capture-level message for the user: what was found and what is missing."""
 
@@ -301,7 +302,7 @@ class Diagnostic:
     code: str = ""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class SourceProgress:
     """How far a source has read: ``done`` of ``total`` (bytes or packets; total may be unknown)."""
 
@@ -311,7 +312,7 @@ class SourceProgress:
     detail: str = ""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class SourceFinished:
     """The source is exhausted; ``summary`` counts what it saw, for diagnostics."""
 

@@ -231,7 +231,7 @@ class ProbeEventStream:
             self._task = loop.create_task(self._session.run())
             loop.run_until_complete(self._task)
         except asyncio.CancelledError:
-            self._queue.put(Diagnostic("warning", "probe cancelled", code="cancelled"))
+            self._queue.put(Diagnostic(level="warning", message="probe cancelled", code="cancelled"))
         except BaseException as exc:  # reported as a diagnostic: the TUI must not die with the probe
             self._error = exc
         finally:
@@ -249,12 +249,12 @@ class ProbeEventStream:
             yield item
         thread.join()
         if self._error is not None:
-            yield Diagnostic("error", f"the probe failed: {self._error!r}", code="probe-failed")
+            yield Diagnostic(level="error", message=f"the probe failed: {self._error!r}", code="probe-failed")
         from pushscope.sources.probe.truth import build_capture
 
         self.capture = build_capture(self.result.items, self.result.name, self.result.truth)
         yield from (d for d in self.capture.diagnostics if d.code == "probe-disagrees")
-        yield SourceFinished({"runs": len(self.result.runs), "pushes": len(self.result.truth)})
+        yield SourceFinished(summary={"runs": len(self.result.runs), "pushes": len(self.result.truth)})
 
 
 def probe_events(args: argparse.Namespace | Sequence[str] | Any) -> ProbeEventStream:

@@ -317,15 +317,19 @@ class H1ConnectionDecoder:
         """Body bytes, with a DATA record for the stream's timeline (the analysis times references by it)."""
         assert direction.stream_id is not None
         sid, flags = direction.stream_id, ("END_STREAM",) if end else ()
-        return [FrameReceived(self.connection_id, at, direction.sender, sid, "DATA", len(data), flags),
-                DataReceived(self.connection_id, at, direction.sender, sid, data, len(data), end)]
+        return [FrameReceived(connection_id=self.connection_id, at=at, sender=direction.sender, stream_id=sid,
+                              frame_type="DATA", length=len(data), flags=flags),
+                DataReceived(connection_id=self.connection_id, at=at, sender=direction.sender, stream_id=sid, data=data,
+                             length=len(data), end_stream=end)]
 
     def _head_events(self, sender: Side, stream_id: int, headers: Headers, end: bool, wire_length: int,
                      at: float) -> list[Event]:
         """A message head (or trailer section), with a HEADERS record for the stream's timeline."""
         flags = ("END_STREAM",) if end else ()
-        return [FrameReceived(self.connection_id, at, sender, stream_id, "HEADERS", wire_length, flags),
-                HeadersReceived(self.connection_id, at, sender, stream_id, headers, end, wire_length)]
+        return [FrameReceived(connection_id=self.connection_id, at=at, sender=sender, stream_id=stream_id,
+                              frame_type="HEADERS", length=wire_length, flags=flags),
+                HeadersReceived(connection_id=self.connection_id, at=at, sender=sender, stream_id=stream_id,
+                                headers=headers, end_stream=end, wire_length=wire_length)]
 
     def _stop_direction(self, direction: _Direction, at: float, why: str) -> list[Event]:
         direction.state = "stopped"
@@ -335,7 +339,8 @@ class H1ConnectionDecoder:
                               "not decoded", direction.stream_id)]
 
     def _anomaly(self, sender: Side, at: float, message: str, stream_id: int | None = None) -> ProtocolAnomaly:
-        return ProtocolAnomaly(self.connection_id, at, sender, message, stream_id)
+        return ProtocolAnomaly(connection_id=self.connection_id, at=at, sender=sender, message=message,
+                               stream_id=stream_id)
 
 
 def _starts_like(sender: Side, start: bytes) -> bool:

@@ -124,7 +124,8 @@ class H2DirectionDecoder:
         return self._anomaly(at, f"lost HTTP/2 frame sync ({why}); the rest of this direction is skipped")
 
     def _anomaly(self, at: float, message: str, stream_id: int | None = None) -> ProtocolAnomaly:
-        return ProtocolAnomaly(self.connection_id, at, self.sender, message, stream_id)
+        return ProtocolAnomaly(connection_id=self.connection_id, at=at, sender=self.sender, message=message,
+                               stream_id=stream_id)
 
     def _decode_frame(self, header: bytes, body: bytes, at: float) -> list[Event]:
         try:
@@ -145,26 +146,26 @@ class H2DirectionDecoder:
     def _frame_event(self, frame: Frame, header: bytes, length: int, at: float) -> FrameReceived:
         stream_id = frame.stream_id if frame.stream_id else None
         return FrameReceived(
-            self.connection_id,
-            at,
-            self.sender,
-            stream_id,
-            frame_type_name(header[3]),
-            length,
-            tuple(sorted(frame.flags)),
+            connection_id=self.connection_id,
+            at=at,
+            sender=self.sender,
+            stream_id=stream_id,
+            frame_type=frame_type_name(header[3]),
+            length=length,
+            flags=tuple(sorted(frame.flags)),
         )
 
     def _typed_events(self, frame: Frame, at: float) -> list[Event]:
         if isinstance(frame, DataFrame):
             return [
                 DataReceived(
-                    self.connection_id,
-                    at,
-                    self.sender,
-                    frame.stream_id,
-                    bytes(frame.data),
-                    frame.flow_controlled_length,
-                    "END_STREAM" in frame.flags,
+                    connection_id=self.connection_id,
+                    at=at,
+                    sender=self.sender,
+                    stream_id=frame.stream_id,
+                    data=bytes(frame.data),
+                    length=frame.flow_controlled_length,
+                    end_stream="END_STREAM" in frame.flags,
                 )
             ]
         if isinstance(frame, HeadersFrame):
@@ -177,18 +178,18 @@ class H2DirectionDecoder:
             return self._continue_block(frame, at)
         if isinstance(frame, RstStreamFrame):
             code = frame.error_code
-            return [StreamReset(self.connection_id, at, self.sender, frame.stream_id, code, error_name(code))]
+            return [StreamReset(connection_id=self.connection_id, at=at, sender=self.sender, stream_id=frame.stream_id,
+                                error_code=code, error_name=error_name(code))]
         if isinstance(frame, SettingsFrame):
             if "ACK" in frame.flags:
                 return []
             named = {settings_by_name(code): value for code, value in frame.settings.items()}
-            return [SettingsReceived(self.connection_id, at, self.sender, named)]
+            return [SettingsReceived(connection_id=self.connection_id, at=at, sender=self.sender, settings=named)]
         if isinstance(frame, GoAwayFrame):
             code = frame.error_code
             return [
-                GoAwayReceived(
-                    self.connection_id, at, self.sender, frame.last_stream_id, code, error_name(code)
-                )
+                GoAwayReceived(connection_id=self.connection_id, at=at, sender=self.sender,
+                               last_stream_id=frame.last_stream_id, error_code=code, error_name=error_name(code))
             ]
         return []
 
@@ -248,26 +249,26 @@ class H2DirectionDecoder:
         if pending.kind == "PUSH_PROMISE":
             events.append(
                 PushPromiseReceived(
-                    self.connection_id,
-                    at,
-                    self.sender,
-                    pending.stream_id,
-                    pending.promised_stream_id,
-                    headers,
-                    len(block),
+                    connection_id=self.connection_id,
+                    at=at,
+                    sender=self.sender,
+                    stream_id=pending.stream_id,
+                    promised_stream_id=pending.promised_stream_id,
+                    headers=headers,
+                    wire_length=len(block),
                     unknown_fields=unknown,
                 )
             )
         else:
             events.append(
                 HeadersReceived(
-                    self.connection_id,
-                    at,
-                    self.sender,
-                    pending.stream_id,
-                    headers,
-                    pending.end_stream,
-                    len(block),
+                    connection_id=self.connection_id,
+                    at=at,
+                    sender=self.sender,
+                    stream_id=pending.stream_id,
+                    headers=headers,
+                    end_stream=pending.end_stream,
+                    wire_length=len(block),
                     unknown_fields=unknown,
                 )
             )
@@ -335,7 +336,8 @@ class H2ConnectionDecoder:
                 return []
             self._client_state = "frames"
             self._client_prelude.clear()
-            anomaly = ProtocolAnomaly(self.connection_id, at, "client", "h2c Upgrade without a client preface")
+            anomaly = ProtocolAnomaly(connection_id=self.connection_id, at=at, sender="client",
+                                      message="h2c Upgrade without a client preface")
             return [anomaly, *self.client.receive(prelude, at)]
         return []
 
@@ -353,7 +355,8 @@ class H2ConnectionDecoder:
             message = "no connection preface: the capture started mid-connection (HPACK state unknown)"
             self.client.start_mid_connection()
             self.server.start_mid_connection()
-            return [ProtocolAnomaly(self.connection_id, at, "client", message), *self.client.receive(prelude, at)]
+            anomaly = ProtocolAnomaly(connection_id=self.connection_id, at=at, sender="client", message=message)
+            return [anomaly, *self.client.receive(prelude, at)]
         end = prelude.find(b"\r\n\r\n")
         if end < 0:
             if len(prelude) > HTTP1_HEADER_LIMIT or not _looks_like_http1_request(prelude):
@@ -378,12 +381,14 @@ class H2ConnectionDecoder:
                    (":path", target)]
         skip = {"host", "connection", "upgrade", "http2-settings", "keep-alive", "transfer-encoding"}
         headers += [(k, v) for k, v in request.items() if not k.startswith("_") and k not in skip]
-        event = HeadersReceived(self.connection_id, at, "client", 1, headers, True, 0)
+        event = HeadersReceived(connection_id=self.connection_id, at=at, sender="client", stream_id=1, headers=headers,
+                                end_stream=True, wire_length=0)
         self.upgrade_request = event
         events: list[Event] = [event]
         settings = _decode_http2_settings(request.get("http2-settings", ""))
         if settings is not None:
-            events.insert(0, SettingsReceived(self.connection_id, at, "client", settings))
+            events.insert(0, SettingsReceived(connection_id=self.connection_id, at=at, sender="client",
+                                              settings=settings))
         return events
 
     def _receive_server(self, data: bytes, at: float) -> list[Event]:

@@ -137,15 +137,16 @@ class H3ConnectionDecoder:
                 stream.waiting = None
                 self._qpack[sender].cancel(stream_id)
         name = error_name(error_code, self.alpn)
-        return [StreamReset(self.connection_id, at, sender, stream_id, error_code, name, push_id)]
+        return [StreamReset(connection_id=self.connection_id, at=at, sender=sender, stream_id=stream_id,
+                            error_code=error_code, error_name=name, push_id=push_id)]
 
     def receive_stop_sending(self, sender: Side, stream_id: int, error_code: int, at: float) -> list[Event]:
         """``sender`` sent STOP_SENDING: it asks the peer to stop sending on the stream."""
         stream = self._streams.get((_other(sender), stream_id))
         push_id = stream.push_id if stream is not None else None
         return [
-            StopSendingReceived(self.connection_id, at, sender, stream_id, error_code,
-                                error_name(error_code, self.alpn), push_id)
+            StopSendingReceived(connection_id=self.connection_id, at=at, sender=sender, stream_id=stream_id,
+                                error_code=error_code, error_name=error_name(error_code, self.alpn), push_id=push_id)
         ]
 
     def start_mid_connection(self) -> None:
@@ -164,8 +165,8 @@ class H3ConnectionDecoder:
             elif stream.buffer and stream.kind not in ("ignored", "decoder"):
                 out.append(self._anomaly(at, stream, f"{len(stream.buffer)} bytes of an incomplete frame left"))
         for push_id in self._duplicates:
-            out.append(ProtocolAnomaly(self.connection_id, at, "server",
-                                       f"DUPLICATE_PUSH for push ID {push_id} that was never promised"))
+            out.append(ProtocolAnomaly(connection_id=self.connection_id, at=at, sender="server",
+                                       message=f"DUPLICATE_PUSH for push ID {push_id} that was never promised"))
         return out
 
     def _read_blocked_block(self, stream: _Stream, at: float) -> list[Event]:
@@ -240,7 +241,8 @@ class H3ConnectionDecoder:
             stream.kind = "push"
             if stream.sender != "server":
                 out.append(self._anomaly(at, stream, "a client opened a push stream"))
-            out.append(PushStreamOpened(self.connection_id, at, stream.sender, stream.stream_id, stream.push_id))
+            out.append(PushStreamOpened(connection_id=self.connection_id, at=at, sender=stream.sender,
+                                        stream_id=stream.stream_id, push_id=stream.push_id))
         elif stream_type == StreamType.QPACK_ENCODER:
             stream.kind = "encoder"
         elif stream_type == StreamType.QPACK_DECODER:
@@ -256,8 +258,9 @@ class H3ConnectionDecoder:
         if stream.kind == "control":
             out.append(self._anomaly(at, stream, "control stream closed (H3_CLOSED_CRITICAL_STREAM)"))
         elif stream.kind in ("request", "push"):
-            out.append(DataReceived(self.connection_id, at, stream.sender, stream.stream_id, b"", 0, True,
-                                    stream.push_id))
+            out.append(DataReceived(connection_id=self.connection_id, at=at, sender=stream.sender,
+                                    stream_id=stream.stream_id, data=b"", length=0, end_stream=True,
+                                    push_id=stream.push_id))
 
     # -- frames ------------------------------------------------------------------------------------------
 
@@ -271,8 +274,9 @@ class H3ConnectionDecoder:
                 del buffer[: len(chunk)]
                 stream.body_left -= len(chunk)
                 end = stream.fin and not buffer and not stream.body_left
-                out.append(DataReceived(self.connection_id, at, stream.sender, stream.stream_id, chunk,
-                                        len(chunk), end, stream.push_id))
+                out.append(DataReceived(connection_id=self.connection_id, at=at, sender=stream.sender,
+                                        stream_id=stream.stream_id, data=chunk, length=len(chunk), end_stream=end,
+                                        push_id=stream.push_id))
                 stream.ended = end
                 continue
             if stream.skip_left:
@@ -335,8 +339,9 @@ class H3ConnectionDecoder:
             out.append(self._anomaly(at, stream, f"HTTP/2 frame type {name} is reserved in HTTP/3"))
 
     def _frame(self, at: float, stream: _Stream, frame_type: int, length: int, push_id: int | None = None) -> Event:
-        return FrameReceived(self.connection_id, at, stream.sender, stream.stream_id, frame_type_name(frame_type),
-                             length, (), push_id if push_id is not None else stream.push_id)
+        return FrameReceived(connection_id=self.connection_id, at=at, sender=stream.sender, stream_id=stream.stream_id,
+                             frame_type=frame_type_name(frame_type), length=length, flags=(),
+                             push_id=push_id if push_id is not None else stream.push_id)
 
     def _control_frame(self, stream: _Stream, frame_type: int, payload: bytes, at: float, out: list[Event]) -> None:
         values = parse_varints(payload) if frame_type != FrameType.SETTINGS else None
@@ -349,8 +354,8 @@ class H3ConnectionDecoder:
             if settings is None:
                 out.append(self._anomaly(at, stream, "malformed SETTINGS frame"))
                 return
-            out.append(SettingsReceived(self.connection_id, at, stream.sender,
-                                        {setting_name(key): value for key, value in settings.items()}))
+            out.append(SettingsReceived(connection_id=self.connection_id, at=at, sender=stream.sender,
+                                        settings={setting_name(key): value for key, value in settings.items()}))
             # These SETTINGS size the table that decodes the *peer's* header blocks.
             peer = _other(stream.sender)
             ready = self._qpack[peer].configure(settings.get(SETTING_QPACK_MAX_TABLE_CAPACITY, 0))
@@ -363,13 +368,14 @@ class H3ConnectionDecoder:
             return
         value = values[0]
         if frame_type == FrameType.GOAWAY:
-            out.append(GoAwayReceived(self.connection_id, at, stream.sender, value, H3_NO_ERROR, "H3_NO_ERROR"))
+            out.append(GoAwayReceived(connection_id=self.connection_id, at=at, sender=stream.sender,
+                                      last_stream_id=value, error_code=H3_NO_ERROR, error_name="H3_NO_ERROR"))
         elif frame_type == FrameType.MAX_PUSH_ID:
             if stream.sender != "client":
                 out.append(self._anomaly(at, stream, "MAX_PUSH_ID sent by the server"))
-            out.append(MaxPushIdReceived(self.connection_id, at, stream.sender, value))
+            out.append(MaxPushIdReceived(connection_id=self.connection_id, at=at, sender=stream.sender, push_id=value))
         else:
-            out.append(PushCancelled(self.connection_id, at, stream.sender, value))
+            out.append(PushCancelled(connection_id=self.connection_id, at=at, sender=stream.sender, push_id=value))
 
     def _message_frame(self, stream: _Stream, frame_type: int, payload: bytes, at: float, out: list[Event]) -> None:
         """HEADERS, PUSH_PROMISE or DUPLICATE_PUSH on a request or push stream, payload complete."""
@@ -413,17 +419,20 @@ class H3ConnectionDecoder:
         headers = self._bounded(stream, headers, at, out)
         if wait.frame_type == FrameType.PUSH_PROMISE:
             assert wait.push_id is not None
-            out.append(PushPromiseReceived(self.connection_id, at, stream.sender, stream.stream_id, None, headers,
-                                           wait.wire_length, wait.push_id, unknown))
+            out.append(PushPromiseReceived(connection_id=self.connection_id, at=at, sender=stream.sender,
+                                           stream_id=stream.stream_id, promised_stream_id=None, headers=headers,
+                                           wire_length=wait.wire_length, push_id=wait.push_id, unknown_fields=unknown))
             if wait.push_id not in self._promises:
                 self._promises[wait.push_id] = headers
                 for parent, when in self._duplicates.pop(wait.push_id, []):
-                    out.append(PushPromiseReceived(self.connection_id, max(when, at), stream.sender, parent, None,
-                                                   headers, 0, wait.push_id))
+                    out.append(PushPromiseReceived(connection_id=self.connection_id, at=max(when, at),
+                                                   sender=stream.sender, stream_id=parent, promised_stream_id=None,
+                                                   headers=headers, wire_length=0, push_id=wait.push_id))
             return
         end = stream.fin and not stream.buffer
-        out.append(HeadersReceived(self.connection_id, at, stream.sender, stream.stream_id, headers, end,
-                                   wait.wire_length, stream.push_id, unknown))
+        out.append(HeadersReceived(connection_id=self.connection_id, at=at, sender=stream.sender,
+                                   stream_id=stream.stream_id, headers=headers, end_stream=end,
+                                   wire_length=wait.wire_length, push_id=stream.push_id, unknown_fields=unknown))
         stream.ended = stream.ended or end
 
     def _bounded(self, stream: _Stream, headers: Headers, at: float, out: list[Event]) -> Headers:
@@ -446,8 +455,9 @@ class H3ConnectionDecoder:
         if headers is None:
             self._duplicates.setdefault(push_id, []).append((stream.stream_id, at))
             return
-        out.append(PushPromiseReceived(self.connection_id, at, stream.sender, stream.stream_id, None, headers, 0,
-                                       push_id))
+        out.append(PushPromiseReceived(connection_id=self.connection_id, at=at, sender=stream.sender,
+                                       stream_id=stream.stream_id, promised_stream_id=None, headers=headers,
+                                       wire_length=0, push_id=push_id))
 
     # -- QPACK -------------------------------------------------------------------------------------------
 
@@ -457,7 +467,8 @@ class H3ConnectionDecoder:
         ready = direction.feed_encoder(data)
         out: list[Event] = []
         if direction.encoder_error is not None and not had_error:
-            out.append(ProtocolAnomaly(self.connection_id, at, sender, direction.encoder_error))
+            out.append(ProtocolAnomaly(connection_id=self.connection_id, at=at, sender=sender,
+                                       message=direction.encoder_error))
         return out + self._resume(sender, ready, at)
 
     def _resume(self, sender: Side, keys: list[int], at: float) -> list[Event]:
@@ -486,4 +497,5 @@ class H3ConnectionDecoder:
         where = f"{stream.kind} stream {stream.stream_id}"
         if stream.push_id is not None:
             where += f" (push ID {stream.push_id})"
-        return ProtocolAnomaly(self.connection_id, at, stream.sender, f"{where}: {message}", stream.stream_id)
+        return ProtocolAnomaly(connection_id=self.connection_id, at=at, sender=stream.sender,
+                               message=f"{where}: {message}", stream_id=stream.stream_id)

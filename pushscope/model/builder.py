@@ -289,7 +289,8 @@ class CaptureBuilder:
         if problem is not None:
             message = f"{what} that does not parse ({problem}): {visible(url)[:300]}"
             self._connection(event).anomalies.append(
-                ProtocolAnomaly(event.connection_id, event.at, event.sender, message, event.stream_id))
+                ProtocolAnomaly(connection_id=event.connection_id, at=event.at, sender=event.sender, message=message,
+                                stream_id=event.stream_id))
 
     def _on_data(self, event: DataReceived) -> None:
         exchange = self._exchange_for(event.connection_id, event.stream_id, event.push_id)

@@ -75,7 +75,7 @@ def read_capture(
     keylog_path, keylog_origin = (keylog or None, keylog_origin) if keylog_origin is not None else \
         resolve_keylog(keylog)
     if not Path(path).is_file():
-        yield Diagnostic("error", f"capture file {path} does not exist", code="no-capture")
+        yield Diagnostic(level="error", message=f"capture file {path} does not exist", code="no-capture")
         yield SourceFinished()
         return
     summary, problems = _check_keylog(keylog_path, keylog_origin)
@@ -83,7 +83,7 @@ def read_capture(
     try:
         tshark = find_tshark()
     except TsharkNotFound as exc:
-        yield Diagnostic("error", str(exc), code="no-tshark")
+        yield Diagnostic(level="error", message=str(exc), code="no-tshark")
         yield SourceFinished()
         return
     scratch = private_scratch_dir()
@@ -119,7 +119,7 @@ def _keylog_for_tshark(tshark: str, capture: str, keylog: str, scratch: str,
                "(the others are not handed to tshark)")
     if log.truncated:
         message += f"; only its first {MAX_KEYLOG_TEXT >> 20} MiB were read"
-    return filtered, Diagnostic("info", message, code="keylog-filtered")
+    return filtered, Diagnostic(level="info", message=message, code="keylog-filtered")
 
 
 def _check_keylog(path: str | None, origin: str) -> tuple[KeyLogSummary | None, list[Diagnostic]]:
@@ -127,14 +127,15 @@ def _check_keylog(path: str | None, origin: str) -> tuple[KeyLogSummary | None, 
         return None, []
     summary = summarize_keylog(path)
     if not summary.exists:
-        return summary, [Diagnostic("error", f"key log {path} (from {origin}) does not exist", code="no-keylog")]
+        return summary, [Diagnostic(level="error", message=f"key log {path} (from {origin}) does not exist",
+                                    code="no-keylog")]
     if summary.lines == 0:
         message = f"key log {path} (from {origin}) is empty: only cleartext traffic can be read"
-        return summary, [Diagnostic("info", message, code="empty-keylog")]
+        return summary, [Diagnostic(level="info", message=message, code="empty-keylog")]
     if not summary.usable:
         message = (f"key log {path} (from {origin}) holds no CLIENT_RANDOM or *_TRAFFIC_SECRET lines: "
                    "it is not an NSS key log (SSLKEYLOGFILE format)")
-        return summary, [Diagnostic("error", message, code="bad-keylog")]
+        return summary, [Diagnostic(level="error", message=message, code="bad-keylog")]
     return summary, []
 
 
@@ -180,10 +181,12 @@ def _run(
             now = time.monotonic()
             if now - last_progress >= PROGRESS_EVERY:
                 last_progress = now
-                yield SourceProgress(run.read_position(path) or 0, total, "bytes", f"{rows} packets")
+                yield SourceProgress(done=run.read_position(path) or 0, total=total, unit="bytes",
+                                     detail=f"{rows} packets")
                 if cancel is not None and cancel.is_set():
                     run.stop()
-                    yield Diagnostic("warning", f"loading cancelled after {rows} packets", code="cancelled")
+                    yield Diagnostic(level="warning", message=f"loading cancelled after {rows} packets",
+                                     code="cancelled")
                     break
     finally:
         run.stop()
@@ -199,22 +202,25 @@ def _run(
     yield from ledger.finish()
     yield from _tshark_diagnostics(path, code, run.stderr_lines, rows)
     yield from _undecoded_quic_diagnostics(undecoded_quic, quic_ports)
-    yield SourceProgress(total, total, "bytes", f"{rows} packets")
-    yield SourceFinished({"packets": rows})
+    yield SourceProgress(done=total, total=total, unit="bytes", detail=f"{rows} packets")
+    yield SourceFinished(summary={"packets": rows})
 
 
 def _tshark_diagnostics(path: str, code: int, stderr: list[str], rows: int) -> Iterator[Diagnostic]:
     text = " ".join(stderr)
     if "cut short" in text or "truncated" in text.lower():
-        yield Diagnostic("warning", f"{path} is truncated: read {rows} packets, the last one is cut short; "
+        yield Diagnostic(level="warning",
+                         message=f"{path} is truncated: read {rows} packets, the last one is cut short; "
                          "everything before it is shown", code="truncated-capture")
     elif "isn't a capture file" in text or "unknown file format" in text.lower():
-        yield Diagnostic("error", f"{path} is not a capture file tshark understands (pcap, pcapng, or gzipped)",
+        yield Diagnostic(level="error",
+                         message=f"{path} is not a capture file tshark understands (pcap, pcapng, or gzipped)",
                          code="not-a-capture")
     elif code not in (0, -15) and stderr:
-        yield Diagnostic("error", f"tshark failed (exit {code}): {stderr[-1][:300]}", code="tshark-failed")
+        yield Diagnostic(level="error", message=f"tshark failed (exit {code}): {stderr[-1][:300]}",
+                         code="tshark-failed")
     if rows == 0 and not stderr:
-        yield Diagnostic("warning", f"{path} holds no packets", code="empty-capture")
+        yield Diagnostic(level="warning", message=f"{path} holds no packets", code="empty-capture")
 
 
 # QUIC versions whose long-header packets we recognise in payload tshark left undecoded: v1, v2, drafts.
@@ -239,6 +245,6 @@ def _undecoded_quic_diagnostics(ports: dict[int, int], forced: list[int]) -> Ite
     candidates = sorted((p for p in ports if p not in forced), key=lambda p: (-ports[p], p))
     if candidates:
         port = candidates[0]
-        yield Diagnostic("warning", f"UDP port {port} carries {ports[port]} packets that look like QUIC long headers "
-                         f"but tshark did not decode them as QUIC: run again with --quic-port {port}",
-                         code="quic-port")
+        yield Diagnostic(level="warning",
+                         message=f"UDP port {port} carries {ports[port]} packets that look like QUIC long headers "
+                         f"but tshark did not decode them as QUIC: run again with --quic-port {port}", code="quic-port")

@@ -195,9 +195,10 @@ class ConversationLedger:
                                                                                                       conv.first)
         how = conv.how if status == "decoded" else ""
         protocol = conv.protocol if status == "decoded" else ""
-        return ConversationAccounted(conv.transport, client, server, status, conv.packets,  # type: ignore[arg-type]
-                                     conv.bytes, protocol, how, reason if status != "decoded" else "",
-                                     conv.connection_id, conv.first_at, conv.last_at, conv.key)
+        return ConversationAccounted(transport=conv.transport, client=client, server=server,  # type: ignore[arg-type]
+                                     status=status, packets=conv.packets, bytes=conv.bytes, protocol=protocol, how=how,
+                                     reason=reason if status != "decoded" else "", connection_id=conv.connection_id,
+                                     first_at=conv.first_at, last_at=conv.last_at, conversation_id=conv.key)
 
     def _for_connection(self, connection_id: str) -> _Conversation | None:
         conv = self._conversations.get(connection_id)
@@ -295,12 +296,13 @@ def undecoded_diagnostics(accounts: Iterable[ConversationAccounted]) -> list[Dia
         name = account.conversation_id or account.connection_id or "conversation"
         message = (f"{transport} {name} {account.client} -> {account.server}: {account.packets} packets, "
                    f"{fmt_bytes(account.bytes)} not decoded: {account.reason}")
-        out.append(Diagnostic("warning", message, account.connection_id, "undecoded-conversation"))
+        out.append(Diagnostic(level="warning", message=message, connection_id=account.connection_id,
+                              code="undecoded-conversation"))
     rest = undecoded[MAX_LISTED:]
     if rest:
         message = (f"{len(rest)} more conversations not decoded: {sum(a.packets for a in rest)} packets, "
                    f"{fmt_bytes(sum(a.bytes for a in rest))}")
-        out.append(Diagnostic("warning", message, None, "undecoded-conversation"))
+        out.append(Diagnostic(level="warning", message=message, connection_id=None, code="undecoded-conversation"))
     return out
 
 

@@ -98,7 +98,7 @@ def decryption_summary(what: str, total: int, decrypted: int, code: str,
     if uncovered:
         sample = ", ".join(random[:16] + "…" for random in uncovered[:3])
         message += f": the key log has no secret for client random {sample}"
-    return [Diagnostic(level, message, None, code)]
+    return [Diagnostic(level=level, message=message, connection_id=None, code=code)]
 
 
 def summarize_keylog(path: str | os.PathLike[str]) -> KeyLogSummary:

@@ -46,16 +46,18 @@ def classify_tshark_error(interface: str, stderr: Sequence[str], capture_filter:
     meaningful = error_lines(stderr)
     detail = meaningful[0].removeprefix("tshark:").strip() if meaningful else "no message"
     if "permission" in lower or "operation not permitted" in lower or "not permitted" in lower:
-        return Diagnostic("error", f"no permission to capture on {interface} ({detail}); {PERMISSION_HELP}",
+        return Diagnostic(level="error",
+                          message=f"no permission to capture on {interface} ({detail}); {PERMISSION_HELP}",
                           code="live-permission")
     if ("no such device" in lower or "there is no device" in lower or "no such interface" in lower
             or "is not a valid interface" in lower or "doesn't exist" in lower):
-        return Diagnostic("error", f"there is no interface named {interface!r}: list the interfaces with "
+        return Diagnostic(level="error", message=f"there is no interface named {interface!r}: list the interfaces with "
                           "`tshark -D` (or `ip link`) and pass one with -i", code="live-no-interface")
     if "filter" in lower and ("invalid" in lower or "syntax" in lower or "can't parse" in lower):
-        return Diagnostic("error", f"tshark rejected the capture filter {capture_filter!r} ({detail}): it takes "
+        return Diagnostic(level="error",
+                          message=f"tshark rejected the capture filter {capture_filter!r} ({detail}): it takes "
                           "BPF syntax, e.g. 'tcp port 443 or udp port 443'", code="live-bad-filter")
-    return Diagnostic("error", f"tshark could not capture on {interface}: {detail}", code="live-failed")
+    return Diagnostic(level="error", message=f"tshark could not capture on {interface}: {detail}", code="live-failed")
 
 
 def error_lines(stderr: Sequence[str]) -> list[str]:
@@ -91,7 +93,7 @@ def live_events(
     try:
         tshark = find_tshark()
     except TsharkNotFound as exc:
-        yield Diagnostic("error", str(exc), code="live-no-tshark")
+        yield Diagnostic(level="error", message=str(exc), code="live-no-tshark")
         yield SourceFinished()
         return
     summary: KeyLogSummary | None = None
@@ -101,7 +103,8 @@ def live_events(
             # tshark reads a key log as it grows, but it must exist to be opened: create it for the client.
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch(mode=0o600)
-            yield Diagnostic("info", f"key log {keylog} did not exist; created it empty for the client to fill",
+            yield Diagnostic(level="info",
+                             message=f"key log {keylog} did not exist; created it empty for the client to fill",
                              code="live-keylog-created")
         summary = summarize_keylog(keylog)
     quic_rows = _quic()
@@ -116,7 +119,7 @@ def live_events(
     try:
         run.start()
     except OSError as exc:
-        yield Diagnostic("error", f"cannot start tshark: {exc}", code="live-failed")
+        yield Diagnostic(level="error", message=f"cannot start tshark: {exc}", code="live-failed")
         yield SourceFinished()
         return
     rows: queue.Queue[dict[str, str] | None] = queue.Queue()
@@ -142,7 +145,7 @@ def live_events(
             if (not announced and (started_log or waited) and not error_lines(lines) and run.process is not None
                     and run.process.poll() is None):
                 announced = True
-                yield SourceProgress(0, None, "packets", f"capturing on {interface}")
+                yield SourceProgress(done=0, total=None, unit="packets", detail=f"capturing on {interface}")
             expired = duration is not None and time.monotonic() - started >= duration
             if not stopped_by_us and (stop.is_set() or expired):
                 stopped_by_us = True
@@ -169,7 +172,8 @@ def live_events(
             if now - last_progress >= PROGRESS_EVERY:
                 last_progress = now
                 state = "capturing on" if announced else "starting capture on"
-                yield SourceProgress(packets, None, "packets", f"{state} {interface}: {packets} packets")
+                yield SourceProgress(done=packets, total=None, unit="packets",
+                                     detail=f"{state} {interface}: {packets} packets")
     finally:
         run.stop()
     code = run.wait()
@@ -187,11 +191,12 @@ def live_events(
     if not announced and packets == 0 and (errors or (not stopped_by_us and code not in (0, -15, -2))):
         yield classify_tshark_error(interface, stderr, capture_filter)
     elif errors and not stopped_by_us:
-        yield Diagnostic("warning", f"tshark stopped (exit {code}): {errors[0][:300]}", code="live-stopped")
+        yield Diagnostic(level="warning", message=f"tshark stopped (exit {code}): {errors[0][:300]}",
+                         code="live-stopped")
     if write_to and packets:
-        yield Diagnostic("info", f"packets written to {write_to}", code="live-written")
-    yield SourceProgress(packets, packets, "packets", f"stopped: {packets} packets")
-    yield SourceFinished({"packets": packets})
+        yield Diagnostic(level="info", message=f"packets written to {write_to}", code="live-written")
+    yield SourceProgress(done=packets, total=packets, unit="packets", detail=f"stopped: {packets} packets")
+    yield SourceFinished(summary={"packets": packets})
 
 
 def _pump_rows(run: TsharkRun, rows: queue.Queue[dict[str, str] | None]) -> None:

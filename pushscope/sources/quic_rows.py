@@ -175,13 +175,14 @@ class QuicRowReader:
             out.append(self._open(conn, at))  # carries what this first row told (SNI, ALPN)
         else:
             out += facts
-        out.append(BytesSeen(conn.connection_id, at, sender, max(0, field_int(field_first(row, "udp.length")) - 8)))
+        out.append(BytesSeen(connection_id=conn.connection_id, at=at, sender=sender,
+                             length=max(0, field_int(field_first(row, "udp.length")) - 8)))
         out += self._decryption(conn, row, at)
         frames = _frames(row)
         if frames.misaligned:
             conn.misaligned_rows += 1
-            out.append(ProtocolAnomaly(conn.connection_id, at, sender,
-                                       f"frame {frame_number}: tshark's QUIC fields do not line up; "
+            out.append(ProtocolAnomaly(connection_id=conn.connection_id, at=at, sender=sender,
+                                       message=f"frame {frame_number}: tshark's QUIC fields do not line up; "
                                        "some STREAM frames of this datagram may be misread"))
         decoded: Output = []
         for kind, item in frames.items:
@@ -237,12 +238,12 @@ class QuicRowReader:
             out.append(self._open(conn, at))
         sender = _sender(conn, src)
         if uncounted_bytes:
-            out.append(BytesSeen(conn.connection_id, at, sender, uncounted_bytes))
+            out.append(BytesSeen(connection_id=conn.connection_id, at=at, sender=sender, length=uncounted_bytes))
         conn.trial_ok += 1
         if conn.trial_how is None and not conn.short_ok:
             conn.trial_how = how
             conn.decrypted_announced = True
-            out.append(ConnectionUpdated(conn.connection_id, at, decrypted=True, decrypted_how=how))
+            out.append(ConnectionUpdated(connection_id=conn.connection_id, at=at, decrypted=True, decrypted_how=how))
         for kind, item in items:
             out += self._frame(conn, sender, kind, item, at)
         return out
@@ -260,7 +261,7 @@ class QuicRowReader:
                 out += conn.decoder.finish(end)
             if not conn.closed:
                 conn.closed = True
-                out.append(ConnectionClosed(conn.connection_id, end, "capture-end"))
+                out.append(ConnectionClosed(connection_id=conn.connection_id, at=end, how="capture-end"))
             undecrypted = conn.short_ok == 0 and conn.trial_ok == 0 and (conn.short_failed or conn.long_failed)
             if undecrypted and not conn.diagnosed:
                 out += self._not_decrypted(conn, (trial_reasons or {}).get(conn.connection_id[1:]))
@@ -292,8 +293,9 @@ class QuicRowReader:
         offers = (conn.offered_alpn or "").split(",")
         alpn = conn.alpn or (conn.offered_alpn if len(offers) == 1 else None)
         conn.announced_alpn = alpn
-        return ConnectionOpened(conn.connection_id, at, conn.client, conn.server, "quic",
-                                "h3" if conn.protocol == "h3" else "unknown", "1.3", conn.sni, alpn)
+        return ConnectionOpened(connection_id=conn.connection_id, at=at, client=conn.client, server=conn.server,
+                                transport="quic", protocol="h3" if conn.protocol == "h3" else "unknown",
+                                tls_version="1.3", sni=conn.sni, alpn=alpn)
 
     def _tls_facts(self, conn: _QuicConnection, row: Mapping[str, str], sender: Side, at: float) -> Output:
         types = field_list(row, "tls.handshake.type")
@@ -302,7 +304,7 @@ class QuicRowReader:
             conn.version = version
         if not types and not row.get("tls.handshake.extensions_alpn_str"):
             return []
-        update = ConnectionUpdated(conn.connection_id, at)
+        update = ConnectionUpdated(connection_id=conn.connection_id, at=at)
         changed = False
         names = certificate_names(row) if sender == "server" else None
         if names is not None:
@@ -351,7 +353,7 @@ class QuicRowReader:
         state = True if conn.short_ok or conn.trial_ok else (False if conn.short_failed else None)
         if state is not None and state != conn.decrypted_announced:
             conn.decrypted_announced = state
-            out.append(ConnectionUpdated(conn.connection_id, at, decrypted=state))
+            out.append(ConnectionUpdated(connection_id=conn.connection_id, at=at, decrypted=state))
             if not state and not conn.diagnosed and not self._trial:
                 out += self._not_decrypted(conn)
         return out
@@ -362,7 +364,8 @@ class QuicRowReader:
         if conn.initial_failed:
             why = (f"even its Initial packets (keyed by the client's DCID, no key log needed) failed: QUIC "
                    f"version {conn.version or '?'} is not one this tshark can decrypt")
-            return [Diagnostic("warning", f"{where}: not decrypted: {why}", conn.connection_id, "quic-version")]
+            return [Diagnostic(level="warning", message=f"{where}: not decrypted: {why}",
+                               connection_id=conn.connection_id, code="quic-version")]
         why = why_not_decrypted(
             self._keylog, conn.client_random,
             no_handshake=("its ClientHello is not in the capture (it started mid-connection), so the key log entry "
@@ -371,8 +374,8 @@ class QuicRowReader:
                      "(CLIENT_TRAFFIC_SECRET_0 / SERVER_TRAFFIC_SECRET_0 missing or wrong?)"))
         if trial_reason:
             why += f"; without its handshake, {trial_reason}"
-        return [Diagnostic("warning", f"{where}: 1-RTT packets not decrypted: {why}", conn.connection_id,
-                           "not-decrypted")]
+        return [Diagnostic(level="warning", message=f"{where}: 1-RTT packets not decrypted: {why}",
+                           connection_id=conn.connection_id, code="not-decrypted")]
 
     # -- frames --------------------------------------------------------------------------------------------
 
@@ -383,7 +386,7 @@ class QuicRowReader:
             conn.closed = True
             quic_code, app_code = item  # type: ignore[misc]
             detail = _application_error(app_code, conn.alpn) if app_code is not None else _transport_error(quic_code)
-            return [ConnectionClosed(conn.connection_id, at, f"close-by-{sender} ({detail})")]
+            return [ConnectionClosed(connection_id=conn.connection_id, at=at, how=f"close-by-{sender} ({detail})")]
         decoder = self._decoder(conn)
         if decoder is None:
             return []
@@ -420,15 +423,15 @@ class QuicRowReader:
         out: Output = []
         if delivery.conflict or delivery.beyond_final_size:
             what = "bytes that differ from an earlier copy" if delivery.conflict else "data past the final size"
-            out.append(ProtocolAnomaly(conn.connection_id, at, sender,
-                                       f"stream {frame.stream_id}: a retransmission carries {what}",
-                                       frame.stream_id))
+            out.append(ProtocolAnomaly(connection_id=conn.connection_id, at=at, sender=sender,
+                                       message=f"stream {frame.stream_id}: a retransmission carries {what}",
+                                       stream_id=frame.stream_id))
         if delivery.data or delivery.fin:
             out += decoder.receive_stream_data(sender, frame.stream_id, delivery.data, delivery.fin, at)
         # A connection decrypted without its handshake may never show SETTINGS: HEADERS say HTTP/3 as well.
         if conn.protocol != "h3" and any(type(event).__name__ in H3_EVIDENCE for event in out):
             conn.protocol = "h3"
-            out.insert(0, ConnectionUpdated(conn.connection_id, at, protocol="h3"))
+            out.insert(0, ConnectionUpdated(connection_id=conn.connection_id, at=at, protocol="h3"))
         return out
 
     def _stream_gaps(self, conn: _QuicConnection, at: float) -> Output:
@@ -440,9 +443,9 @@ class QuicRowReader:
             if holes:
                 spans = ", ".join(f"{gap.start}-{gap.end}" for gap in holes[:3])
                 out.append(ProtocolAnomaly(
-                    conn.connection_id, at, sender,
-                    f"stream {stream_id}: bytes {spans} never seen in the capture; "
-                    f"{reassembler.buffered_bytes} bytes after the gap not decoded", stream_id))
+                    connection_id=conn.connection_id, at=at, sender=sender,
+                    message=f"stream {stream_id}: bytes {spans} never seen in the capture; "
+                    f"{reassembler.buffered_bytes} bytes after the gap not decoded", stream_id=stream_id))
         return out
 
     def _summary(self, trial_only_undecrypted: int = 0) -> Output:

@@ -93,7 +93,7 @@ class TcpRowReader:
         out.extend(self._tls_facts(conn, row, sender, at))
         length = field_int(row.get("tcp.len"))
         if length:
-            out.append(BytesSeen(conn.connection_id, at, sender, length))
+            out.append(BytesSeen(connection_id=conn.connection_id, at=at, sender=sender, length=length))
         if payload_chunks:
             if not conn.is_tls:
                 payload_chunks = _in_order_cleartext(conn, sender, row, payload_chunks, at)
@@ -118,12 +118,13 @@ class TcpRowReader:
         out: Output = []
         if conn.client is not None and conn.server is not None and (src == conn.client) != (sender == "client"):
             conn.client, conn.server = conn.server, conn.client
-            out.append(ConnectionOpened(conn.connection_id, conn.first_at, conn.client, conn.server, "tls"))
+            out.append(ConnectionOpened(connection_id=conn.connection_id, at=conn.first_at, client=conn.client,
+                                        server=conn.server, transport="tls"))
         if conn.trial_how is None:
             conn.trial_how = how
             conn.tls_version = conn.tls_version or "1.3"
-            out.append(ConnectionUpdated(conn.connection_id, at, tls_version="1.3", decrypted=True, decrypted_how=how,
-                                         protocol="h2" if protocol == "h2" else
+            out.append(ConnectionUpdated(connection_id=conn.connection_id, at=at, tls_version="1.3", decrypted=True,
+                                         decrypted_how=how, protocol="h2" if protocol == "h2" else
                                          "http/1.1" if protocol == "http/1.1" else None))
             if protocol == "h2":
                 conn.decoder = H2ConnectionDecoder(conn.connection_id, expect_preface=False)
@@ -147,7 +148,7 @@ class TcpRowReader:
             if not conn.closed:
                 end = conn.last_at if at is None else at
                 how = "fin" if conn.fins else "capture-end"
-                out.append(ConnectionClosed(conn.connection_id, end, how))
+                out.append(ConnectionClosed(connection_id=conn.connection_id, at=end, how=how))
             out.extend(self._decryption_diagnostics(conn))
             out.extend(self._decoder_leftovers(conn))
         out.extend(self._tls_summary())
@@ -159,9 +160,8 @@ class TcpRowReader:
         conn.opened = True
         conn.is_tls = conn.is_tls or bool(row.get("tls.record.content_type") or row.get("tls.record.opaque_type"))
         assert conn.client is not None and conn.server is not None
-        return ConnectionOpened(
-            conn.connection_id, at, conn.client, conn.server, "tls" if conn.is_tls else "tcp"
-        )
+        return ConnectionOpened(connection_id=conn.connection_id, at=at, client=conn.client, server=conn.server,
+                                transport="tls" if conn.is_tls else "tcp")
 
     def _tls_facts(self, conn: _TcpConnection, row: Mapping[str, str], sender: Side, at: float) -> Output:
         types = row.get("tls.handshake.type", "").split(",")
@@ -172,7 +172,7 @@ class TcpRowReader:
             return []
         conn.is_tls = True
         conn.app_records += max(content_types.split(",").count("23"), opaque_types.split(",").count("23"))
-        update = ConnectionUpdated(conn.connection_id, at)
+        update = ConnectionUpdated(connection_id=conn.connection_id, at=at)
         changed = False
         if "1" in types and sender == "client":
             randoms = row.get("tls.handshake.random", "").split(",")
@@ -200,7 +200,7 @@ class TcpRowReader:
         out: Output = []
         if conn.is_tls:
             if not conn.decrypted_records:
-                out.append(ConnectionUpdated(conn.connection_id, at, decrypted=True))
+                out.append(ConnectionUpdated(connection_id=conn.connection_id, at=at, decrypted=True))
             conn.decrypted_records += len(chunks)
         if conn.decoder is None:
             if conn.alpn not in (None, "h2", "h2c", "http/1.1"):
@@ -222,7 +222,7 @@ class TcpRowReader:
             authority = conn.sni or (str(conn.server) if conn.server is not None else "")
             conn.decoder = H1ConnectionDecoder(conn.connection_id, scheme="https" if conn.is_tls else "http",
                                                authority=authority)
-            out.append(ConnectionUpdated(conn.connection_id, at, protocol="http/1.1"))
+            out.append(ConnectionUpdated(connection_id=conn.connection_id, at=at, protocol="http/1.1"))
         else:
             conn.decoder = H2ConnectionDecoder(conn.connection_id)
         return out
@@ -240,7 +240,7 @@ class TcpRowReader:
             out.extend(decoder.receive(sender, chunk, at))
         if decoder.is_http2 and not conn.announced_h2:
             conn.announced_h2 = True
-            out.insert(0, ConnectionUpdated(conn.connection_id, at, protocol="h2"))
+            out.insert(0, ConnectionUpdated(connection_id=conn.connection_id, at=at, protocol="h2"))
         if not decoder.waiting_for_client and conn.held_server_chunks:
             held, conn.held_server_chunks = conn.held_server_chunks, []
             if decoder.is_http2:
@@ -257,12 +257,12 @@ class TcpRowReader:
             out += conn.decoder.close(sender, at)  # a response read until close ends here
         if reset:
             conn.closed = True
-            out.append(ConnectionClosed(conn.connection_id, at, f"rst-by-{sender}"))
+            out.append(ConnectionClosed(connection_id=conn.connection_id, at=at, how=f"rst-by-{sender}"))
         elif fin:
             conn.fins.add(sender)
             if len(conn.fins) == 2:
                 conn.closed = True
-                out.append(ConnectionClosed(conn.connection_id, at, "fin"))
+                out.append(ConnectionClosed(connection_id=conn.connection_id, at=at, how="fin"))
         return out
 
     # --- end-of-capture diagnostics ---------------------------------------------------------------------
@@ -280,8 +280,8 @@ class TcpRowReader:
             why += f"; {trial}"
         message = f"{where}: {conn.app_records} encrypted records not decrypted: {why}"
         # The model must know too: an unreadable connection may hide what the client already holds.
-        return [ConnectionUpdated(conn.connection_id, conn.last_at, decrypted=False),
-                Diagnostic("warning", message, conn.connection_id, "not-decrypted")]
+        return [ConnectionUpdated(connection_id=conn.connection_id, at=conn.last_at, decrypted=False),
+                Diagnostic(level="warning", message=message, connection_id=conn.connection_id, code="not-decrypted")]
 
     def _decoder_leftovers(self, conn: _TcpConnection) -> Output:
         decoder = conn.decoder
@@ -290,7 +290,8 @@ class TcpRowReader:
                 return []
             message = (f"{conn.connection_id}: the last {decoder.unparsed_bytes} bytes are an incomplete HTTP/1.1 "
                        "message head or chunk line (capture cut short or segments missing)")
-            return [Diagnostic("warning", message, conn.connection_id, "truncated-frame")]
+            return [Diagnostic(level="warning", message=message, connection_id=conn.connection_id,
+                               code="truncated-frame")]
         if decoder is None or not decoder.is_http2:
             return []
         out: Output = []
@@ -298,12 +299,14 @@ class TcpRowReader:
             if reassembler.buffered_bytes:
                 message = (f"{conn.connection_id}: {reassembler.buffered_bytes} bytes from the {sender} follow a gap "
                            "in the capture (segments missing) and could not be decoded")
-                out.append(Diagnostic("warning", message, conn.connection_id, "tcp-gap"))
+                out.append(Diagnostic(level="warning", message=message, connection_id=conn.connection_id,
+                                      code="tcp-gap"))
         for side in (decoder.client, decoder.server):
             if side.unparsed_bytes:
                 message = (f"{conn.connection_id}: the {side.sender}'s last {side.unparsed_bytes} bytes are an "
                            "incomplete HTTP/2 frame (capture cut short or segments missing)")
-                out.append(Diagnostic("warning", message, conn.connection_id, "truncated-frame"))
+                out.append(Diagnostic(level="warning", message=message, connection_id=conn.connection_id,
+                                      code="truncated-frame"))
         return out
 
     def _tls_summary(self) -> Output:

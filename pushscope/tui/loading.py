@@ -164,7 +164,7 @@ class LoadSession:
             self._diagnose("warning", f"loading cancelled after {count} events: showing what was read", "cancelled")
 
     def _diagnose(self, level: str, message: str, code: str) -> None:
-        self.capture.diagnostics.append(Diagnostic(level, message, code=code))  # type: ignore[arg-type]
+        self.capture.diagnostics.append(Diagnostic(level=level, message=message, code=code))  # type: ignore[arg-type]
 
     def _publish(self) -> None:
         started = self.clock()

@@ -125,23 +125,26 @@ class _Conn:
     def __init__(self, lab: Lab, cid: str, client: Endpoint, at: float) -> None:
         self.lab, self.cid = lab, cid
         self.next_stream = 1
-        lab.emit(ConnectionOpened(cid, T0 + at, client, Endpoint("127.0.0.1", 443), self.transport,  # type: ignore[arg-type]
-                                  self.protocol, "1.3", AUTHORITY, self.protocol))  # type: ignore[arg-type]
+        lab.emit(ConnectionOpened(connection_id=cid, at=T0 + at, client=client, server=Endpoint("127.0.0.1", 443),
+                                  transport=self.transport, protocol=self.protocol,  # type: ignore[arg-type]
+                                  tls_version="1.3", sni=AUTHORITY, alpn=self.protocol))
 
     def _frame(self, at: float, sender: Side, stream: int | None, kind: str, length: int,
                flags: tuple[str, ...] = (), push_id: int | None = None) -> None:
-        self.lab.emit(FrameReceived(self.cid, T0 + at, sender, stream, kind, length, flags, push_id))
+        self.lab.emit(FrameReceived(connection_id=self.cid, at=T0 + at, sender=sender, stream_id=stream,
+                                    frame_type=kind, length=length, flags=flags, push_id=push_id))
 
     def settings(self, sender: Side, at: float, **values: int) -> None:
         self._frame(at, sender, None, "SETTINGS", 6 * len(values))
-        self.lab.emit(SettingsReceived(self.cid, T0 + at, sender, dict(values)))
+        self.lab.emit(SettingsReceived(connection_id=self.cid, at=T0 + at, sender=sender, settings=dict(values)))
 
     def request(self, path: str, at: float, headers: Sequence[tuple[str, str]] = ()) -> int:
         stream = self.next_stream
         self.next_stream += 4 if self.protocol == "h3" else 2
         block = request_headers(path, headers)
         self._frame(at, "client", stream, "HEADERS", 20, ("END_HEADERS", "END_STREAM"))
-        self.lab.emit(HeadersReceived(self.cid, T0 + at, "client", stream, block, True, 20))
+        self.lab.emit(HeadersReceived(connection_id=self.cid, at=T0 + at, sender="client", stream_id=stream,
+                                      headers=block, end_stream=True, wire_length=20))
         return stream
 
     def respond(self, stream: int, at: float, *, status: int = 200, content_type: str | None = "text/html",
@@ -155,7 +158,8 @@ class _Conn:
         no_body = not body and complete
         self._frame(at, "server", stream, "HEADERS", 30, ("END_HEADERS",) + (("END_STREAM",) if no_body else ()),
                     push_id)
-        self.lab.emit(HeadersReceived(self.cid, T0 + at, "server", stream, block, no_body, 30, push_id))
+        self.lab.emit(HeadersReceived(connection_id=self.cid, at=T0 + at, sender="server", stream_id=stream,
+                                      headers=block, end_stream=no_body, wire_length=30, push_id=push_id))
         if no_body:
             return
         end = at if end is None else end
@@ -165,15 +169,17 @@ class _Conn:
             when = at + (end - at) * (i + 1) / len(pieces)
             last = complete and i == len(pieces) - 1
             self._frame(when, "server", stream, "DATA", len(piece), ("END_STREAM",) if last else (), push_id)
-            self.lab.emit(DataReceived(self.cid, T0 + when, "server", stream, piece, len(piece), last, push_id))
+            self.lab.emit(DataReceived(connection_id=self.cid, at=T0 + when, sender="server", stream_id=stream,
+                                       data=piece, length=len(piece), end_stream=last, push_id=push_id))
 
     def reset(self, stream: int, at: float, *, by: Side = "client", code: int = CANCEL,
               push_id: int | None = None) -> None:
         self._frame(at, by, stream, "RST_STREAM", 4, push_id=push_id)
-        self.lab.emit(StreamReset(self.cid, T0 + at, by, stream, code, ERROR_NAMES.get(code, hex(code)), push_id))
+        self.lab.emit(StreamReset(connection_id=self.cid, at=T0 + at, sender=by, stream_id=stream, error_code=code,
+                                  error_name=ERROR_NAMES.get(code, hex(code)), push_id=push_id))
 
     def close(self, at: float, how: str = "fin") -> None:
-        self.lab.emit(ConnectionClosed(self.cid, T0 + at, how))
+        self.lab.emit(ConnectionClosed(connection_id=self.cid, at=T0 + at, how=how))
 
 
 class H2Conn(_Conn):
@@ -186,7 +192,8 @@ class H2Conn(_Conn):
         self.next_promised += 2
         block = request_headers(path, headers)
         self._frame(at, "server", parent, "PUSH_PROMISE", 24, ("END_HEADERS",))
-        self.lab.emit(PushPromiseReceived(self.cid, T0 + at, "server", parent, promised, block, 20))
+        self.lab.emit(PushPromiseReceived(connection_id=self.cid, at=T0 + at, sender="server", stream_id=parent,
+                                          promised_stream_id=promised, headers=block, wire_length=20))
         return promised
 
     def push(self, parent: int, path: str, at: float, *, body: bytes = b"x" * 100, content_type: str = "text/css",
@@ -210,19 +217,21 @@ class H3Conn(_Conn):
     protocol = "h3"
 
     def max_push_id(self, at: float, push_id: int) -> None:
-        self.lab.emit(MaxPushIdReceived(self.cid, T0 + at, "client", push_id))
+        self.lab.emit(MaxPushIdReceived(connection_id=self.cid, at=T0 + at, sender="client", push_id=push_id))
 
     def promise(self, parent: int, push_id: int, path: str, at: float) -> None:
         self._frame(at, "server", parent, "PUSH_PROMISE", 24, push_id=push_id)
-        self.lab.emit(PushPromiseReceived(self.cid, T0 + at, "server", parent, None, request_headers(path), 20,
-                                          push_id))
+        self.lab.emit(PushPromiseReceived(connection_id=self.cid, at=T0 + at, sender="server", stream_id=parent,
+                                          promised_stream_id=None, headers=request_headers(path), wire_length=20,
+                                          push_id=push_id))
 
     def push_stream(self, push_id: int, stream: int, at: float) -> None:
-        self.lab.emit(PushStreamOpened(self.cid, T0 + at, "server", stream, push_id))
+        self.lab.emit(PushStreamOpened(connection_id=self.cid, at=T0 + at, sender="server", stream_id=stream,
+                                       push_id=push_id))
 
     def cancel_push(self, push_id: int, at: float, by: Side = "client") -> None:
         self._frame(at, by, 2 if by == "client" else 3, "CANCEL_PUSH", 1)
-        self.lab.emit(PushCancelled(self.cid, T0 + at, by, push_id))
+        self.lab.emit(PushCancelled(connection_id=self.cid, at=T0 + at, sender=by, push_id=push_id))
 
     def push(self, parent: int, push_id: int, path: str, at: float, *, stream: int | None = None,
              body: bytes = b"x" * 100, content_type: str = "text/css", end: float | None = None) -> None:

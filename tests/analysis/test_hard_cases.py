@@ -48,10 +48,12 @@ def _one_segment(promise_first: bool, *, positions: bool = True) -> Push:
         return n if positions else None
 
     block = [(":status", "200"), ("content-type", CSS), *MAX_AGE]
-    lab.emit(HeadersReceived(conn.cid, at, "server", own, block, False, 30, position=pos(response_at)))
-    lab.emit(DataReceived(conn.cid, at, "server", own, b"a{}", 3, True, position=pos(response_at + 50)))
-    lab.emit(PushPromiseReceived(conn.cid, at, "server", parent, 2, request_headers("/style.css"), 20,
-                                 position=pos(promise_at)))
+    lab.emit(HeadersReceived(connection_id=conn.cid, at=at, sender="server", stream_id=own, headers=block,
+                             end_stream=False, wire_length=30, position=pos(response_at)))
+    lab.emit(DataReceived(connection_id=conn.cid, at=at, sender="server", stream_id=own, data=b"a{}", length=3,
+                          end_stream=True, position=pos(response_at + 50)))
+    lab.emit(PushPromiseReceived(connection_id=conn.cid, at=at, sender="server", stream_id=parent, promised_stream_id=2,
+                                 headers=request_headers("/style.css"), wire_length=20, position=pos(promise_at)))
     conn.respond(2, 0.021, content_type=CSS, body=b"a{}", end=0.022)
     conn.respond(parent, 0.023, body=html("/style.css"), end=0.024)
     lab.analyse()
@@ -194,15 +196,16 @@ def _page_after(lab: Lab) -> Push:
 def test_an_undecrypted_earlier_connection_makes_a_used_push_unknown() -> None:
     lab = Lab()
     hidden = lab.h2(0.0)
-    lab.emit(ConnectionUpdated(hidden.cid, T0 + 0.001, decrypted=False))
+    lab.emit(ConnectionUpdated(connection_id=hidden.cid, at=T0 + 0.001, decrypted=False))
     push = _page_after(lab)
     assert verdict(push) == ("unknown", "earlier-traffic-unreadable")
     assert "connection t0" in evidence(push, "unreadable-traffic")
 
 
 def _conversation(client: str, server: str, first_at: float) -> ConversationAccounted:
-    return ConversationAccounted("tcp", Endpoint(client, 40000), Endpoint(server, 443), "undecodable", 12, 4000,
-                                 reason="TLS without its handshake", first_at=T0 + first_at)
+    return ConversationAccounted(transport="tcp", client=Endpoint(client, 40000), server=Endpoint(server, 443),
+                                 status="undecodable", packets=12, bytes=4000, reason="TLS without its handshake",
+                                 first_at=T0 + first_at)
 
 
 def test_an_undecodable_conversation_makes_a_push_unknown() -> None:
@@ -231,7 +234,8 @@ def _unreadable_document(body: bytes, missing: tuple[str, ...]) -> Lab:
     conn.next_stream += 2
     block = [(k, v) for k, v in request_headers("/") if k not in missing]
     conn._frame(0.010, "client", stream, "HEADERS", 20, ("END_HEADERS", "END_STREAM"))
-    lab.emit(HeadersReceived(conn.cid, T0 + 0.010, "client", stream, block, True, 20, unknown_fields=missing))
+    lab.emit(HeadersReceived(connection_id=conn.cid, at=T0 + 0.010, sender="client", stream_id=stream, headers=block,
+                             end_stream=True, wire_length=20, unknown_fields=missing))
     conn.push(stream, "/style.css", 0.020, end=0.025)
     conn.respond(stream, 0.030, body=body, end=0.040)
     lab.analyse()
@@ -265,7 +269,8 @@ def test_two_unreadable_push_urls_are_never_equal() -> None:
     parent = conn.request("/", 0.010)
     block = [(k, v) for k, v in request_headers("/x") if k != ":path"]
     for promised, at in ((2, 0.020), (4, 0.021)):
-        lab.emit(PushPromiseReceived(conn.cid, T0 + at, "server", parent, promised, block, 20,
+        lab.emit(PushPromiseReceived(connection_id=conn.cid, at=T0 + at, sender="server", stream_id=parent,
+                                     promised_stream_id=promised, headers=block, wire_length=20,
                                      unknown_fields=(":path",)))
         conn.respond(promised, at + 0.001, content_type=CSS, body=b"a{}", end=at + 0.002)
     conn.respond(parent, 0.030, body=html("/style.css"), end=0.040)
@@ -319,7 +324,8 @@ def test_an_unknown_authority_falls_back_to_the_sni() -> None:
     lab = Lab()
     conn = lab.h2(0.0)
     block = [(k, v) for k, v in request_headers("/") if k != ":authority"]
-    lab.emit(HeadersReceived(conn.cid, T0 + 0.010, "client", 1, block, True, 20, unknown_fields=(":authority",)))
+    lab.emit(HeadersReceived(connection_id=conn.cid, at=T0 + 0.010, sender="client", stream_id=1, headers=block,
+                             end_stream=True, wire_length=20, unknown_fields=(":authority",)))
     conn.respond(1, 0.030, body=html("/style.css", "https://cdn.test/a.js"), end=0.040)
     capture = lab.capture
     document = capture.exchanges[0]

@@ -16,10 +16,11 @@ def _page(names: tuple[str, ...] | None, authority: str = "example.test") -> Pus
     lab = Lab()
     conn = lab.h2(0.0)
     if names is not None:
-        lab.emit(ConnectionUpdated(conn.cid, T0 + 0.001, certificate_names=names))
+        lab.emit(ConnectionUpdated(connection_id=conn.cid, at=T0 + 0.001, certificate_names=names))
     parent = conn.request("/", 0.010)
     block = [(k, authority if k == ":authority" else v) for k, v in request_headers("/style.css")]
-    lab.emit(PushPromiseReceived(conn.cid, T0 + 0.020, "server", parent, 2, block, 20))
+    lab.emit(PushPromiseReceived(connection_id=conn.cid, at=T0 + 0.020, sender="server", stream_id=parent,
+                                 promised_stream_id=2, headers=block, wire_length=20))
     conn.respond(2, 0.021, content_type="text/css", body=b"a{}", end=0.022)
     conn.respond(parent, 0.030, body=html(f"https://{authority}/style.css"), end=0.040)
     lab.analyse()
@@ -45,7 +46,8 @@ def test_a_push_promise_on_a_pushed_stream() -> None:
     conn = lab.h2(0.0)
     parent = conn.request("/", 0.010)
     pushed = conn.push(parent, "/style.css", 0.020, end=0.022)
-    lab.emit(PushPromiseReceived(conn.cid, T0 + 0.023, "server", pushed, 4, request_headers("/font.woff2"), 20))
+    lab.emit(PushPromiseReceived(connection_id=conn.cid, at=T0 + 0.023, sender="server", stream_id=pushed,
+                                 promised_stream_id=4, headers=request_headers("/font.woff2"), wire_length=20))
     conn.respond(4, 0.024, content_type="font/woff2", body=b"w", end=0.025)
     conn.respond(parent, 0.030, body=html("/style.css", "/font.woff2"), end=0.040)
     lab.analyse()
@@ -59,7 +61,8 @@ def test_a_reused_promised_stream_id() -> None:
     conn = lab.h2(0.0)
     parent = conn.request("/", 0.010)
     conn.push(parent, "/style.css", 0.020, end=0.022)
-    lab.emit(PushPromiseReceived(conn.cid, T0 + 0.023, "server", parent, 2, request_headers("/app.js"), 20))
+    lab.emit(PushPromiseReceived(connection_id=conn.cid, at=T0 + 0.023, sender="server", stream_id=parent,
+                                 promised_stream_id=2, headers=request_headers("/app.js"), wire_length=20))
     conn.respond(2, 0.024, content_type="application/javascript", body=b"j", end=0.025)
     conn.respond(parent, 0.030, body=html("/style.css", "/app.js"), end=0.040)
     lab.analyse()

@@ -18,12 +18,16 @@ from pushscope.sources.probe.session_schema import record_problem
 
 def _session(path: Path) -> Path:
     items = [
-        ConnectionOpened("p1", 1.0, Endpoint("127.0.0.1", 5000), Endpoint("127.0.0.1", 443), "tls", "h2", "1.3"),
-        SettingsReceived("p1", 1.1, "client", {"ENABLE_PUSH": 1}),
-        HeadersReceived("p1", 1.2, "client", 1, [(":method", "GET"), (":path", "/"), (":scheme", "https"),
-                                                 (":authority", "a.test")], True, 30),
-        HeadersReceived("p1", 1.25, "server", 1, [(":status", "200"), ("content-type", "text/html")], False, 20),
-        DataReceived("p1", 1.3, "server", 1, b"<p>hello</p>", 12, True),
+        ConnectionOpened(connection_id="p1", at=1.0, client=Endpoint("127.0.0.1", 5000),
+                         server=Endpoint("127.0.0.1", 443), transport="tls", protocol="h2", tls_version="1.3"),
+        SettingsReceived(connection_id="p1", at=1.1, sender="client", settings={"ENABLE_PUSH": 1}),
+        HeadersReceived(connection_id="p1", at=1.2, sender="client", stream_id=1,
+                        headers=[(":method", "GET"), (":path", "/"), (":scheme", "https"),
+                        (":authority", "a.test")], end_stream=True, wire_length=30),
+        HeadersReceived(connection_id="p1", at=1.25, sender="server", stream_id=1,
+                        headers=[(":status", "200"), ("content-type", "text/html")], end_stream=False, wire_length=20),
+        DataReceived(connection_id="p1", at=1.3, sender="server", stream_id=1, data=b"<p>hello</p>", length=12,
+                     end_stream=True),
     ]
     runs = [RunInfo("cold", 0, True, 1.0, 2.0, ["p1"], {"p1": "h2"}, "https://a.test/", 200)]
     write_session(path, items, runs, [], url="https://a.test/")

@@ -130,16 +130,21 @@ def build_capture(xss: bool = False, later_load_at: float | None = None) -> Capt
     h3js.response_headers, h3js.response_start, h3js.frames = [], None, []
     _push(cap, h3js, 0, 0.116, "wasted", "cancelled", push_id=1, wasted=0,
           reset=Reset("client", 0, "CANCEL_PUSH", T0 + 0.118, "CANCEL_PUSH"))
-    cap.diagnostics = [Diagnostic("info", "2 TLS sessions, 2 decrypted"),
-                       Diagnostic("warning", "push <b>" + ("<script>alert(1)</script>" if xss else "") + "</b> odd",
-                                  "t0", "odd")]
+    cap.diagnostics = [Diagnostic(level="info", message="2 TLS sessions, 2 decrypted"),
+                       Diagnostic(level="warning",
+                                  message="push <b>" + ("<script>alert(1)</script>" if xss else "") + "</b> odd",
+                                  connection_id="t0", code="odd")]
     cap.conversations = [
-        ConversationAccounted("tcp", Endpoint("10.0.0.1", 50000), Endpoint("10.0.0.2", 443), "decoded", 40, 52000,
-                              "h2", "handshake", "", "t0", T0, T0 + 0.5, "t0"),
-        ConversationAccounted("udp", Endpoint("10.0.0.1", 50001), Endpoint("10.0.0.2", 443), "undecodable", 766,
-                              700_000, "", "", "1-RTT packets not decrypted", None, T0, T0 + 0.9, "q3"),
-        ConversationAccounted("udp", Endpoint("10.0.0.1", 40000), Endpoint("10.0.0.53", 53), "not-web", 2, 90, "",
-                              "", "DNS", None, T0, T0 + 0.01, "q4")]
+        ConversationAccounted(transport="tcp", client=Endpoint("10.0.0.1", 50000), server=Endpoint("10.0.0.2", 443),
+                              status="decoded", packets=40, bytes=52000, protocol="h2", how="handshake", reason="",
+                              connection_id="t0", first_at=T0, last_at=T0 + 0.5, conversation_id="t0"),
+        ConversationAccounted(transport="udp", client=Endpoint("10.0.0.1", 50001), server=Endpoint("10.0.0.2", 443),
+                              status="undecodable", packets=766, bytes=700_000, protocol="", how="",
+                              reason="1-RTT packets not decrypted", connection_id=None, first_at=T0, last_at=T0 + 0.9,
+                              conversation_id="q3"),
+        ConversationAccounted(transport="udp", client=Endpoint("10.0.0.1", 40000), server=Endpoint("10.0.0.53", 53),
+                              status="not-web", packets=2, bytes=90, protocol="", how="", reason="DNS",
+                              connection_id=None, first_at=T0, last_at=T0 + 0.01, conversation_id="q4")]
     if later_load_at is not None:
         _later_load(cap, later_load_at)
     cap.analysed = True

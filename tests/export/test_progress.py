@@ -18,9 +18,9 @@ def test_line_shows_bytes_rate_and_time_left() -> None:
     out = io.StringIO()
     ticks = iter([1.0, 3.0, 3.1])
     progress = StderrProgress("big\x1b[31m.pcapng", out, clock=lambda: next(ticks))
-    progress(SourceProgress(0, 100 * MIB, "bytes", ""))
-    progress(SourceProgress(20 * MIB, 100 * MIB, "bytes", ""))
-    progress(SourceProgress(21 * MIB, 100 * MIB, "bytes", ""))  # 0.1 s later: not redrawn
+    progress(SourceProgress(done=0, total=100 * MIB, unit="bytes", detail=""))
+    progress(SourceProgress(done=20 * MIB, total=100 * MIB, unit="bytes", detail=""))
+    progress(SourceProgress(done=21 * MIB, total=100 * MIB, unit="bytes", detail=""))  # 0.1 s later: not redrawn
     progress.step("analysing the pushes")
     progress.done()
     lines = out.getvalue().split("\r")

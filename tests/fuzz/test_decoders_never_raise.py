@@ -49,7 +49,8 @@ def _mutate(seed: bytes, cuts: list[int], noise: bytes, position: int) -> bytes:
 
 def _fold(events: list) -> None:
     builder = CaptureBuilder("fuzz")
-    builder.apply(ConnectionOpened("c", 0.0, Endpoint("10.0.0.1", 5000), Endpoint("10.0.0.2", 443), "tls", "h2"))
+    builder.apply(ConnectionOpened(connection_id="c", at=0.0, client=Endpoint("10.0.0.1", 5000),
+                                   server=Endpoint("10.0.0.2", 443), transport="tls", protocol="h2"))
     for event in events:
         builder.apply(event)
     analyse(builder.capture)
@@ -94,7 +95,8 @@ def test_h3_decoder_and_model_never_raise(streams: list[tuple[str, int, bytes, b
             events += decoder.receive_reset_stream(sender, stream_id, 0x10C, index * 0.001)  # type: ignore[arg-type]
     events += decoder.finish(1.0)
     builder = CaptureBuilder("fuzz")
-    builder.apply(ConnectionOpened("c", 0.0, Endpoint("10.0.0.1", 5000), Endpoint("10.0.0.2", 443), "quic", "h3"))
+    builder.apply(ConnectionOpened(connection_id="c", at=0.0, client=Endpoint("10.0.0.1", 5000),
+                                   server=Endpoint("10.0.0.2", 443), transport="quic", protocol="h3"))
     for event in events:
         builder.apply(event)
     analyse(builder.capture)

@@ -39,12 +39,15 @@ def test_urls_urllib_refuses() -> None:
 
 def test_builder_reports_unparseable_urls_as_anomalies() -> None:
     builder = CaptureBuilder("test")
-    builder.apply(HeadersReceived("c", 0.0, "client", 1, [(":method", "GET"), (":scheme", "http"),
-                                                          (":authority", "[::1"), (":path", "/")], True, 10))
-    builder.apply(PushPromiseReceived("c", 0.1, "server", 1, 2, [(":method", "GET"), (":scheme", "http"),
-                                                                 (":authority", "h:99999999"), (":path", "/\x1b")],
-                                      10))
-    builder.apply(HeadersReceived("c", 0.2, "server", 1, [(":status", "301"), ("location", "http://[x")], True, 5))
+    builder.apply(HeadersReceived(connection_id="c", at=0.0, sender="client", stream_id=1,
+                                  headers=[(":method", "GET"), (":scheme", "http"),
+                                  (":authority", "[::1"), (":path", "/")], end_stream=True, wire_length=10))
+    builder.apply(PushPromiseReceived(connection_id="c", at=0.1, sender="server", stream_id=1, promised_stream_id=2,
+                                      headers=[(":method", "GET"), (":scheme", "http"),
+                                      (":authority", "h:99999999"), (":path", "/\x1b")], wire_length=10))
+    builder.apply(HeadersReceived(connection_id="c", at=0.2, sender="server", stream_id=1,
+                                  headers=[(":status", "301"), ("location", "http://[x")], end_stream=True,
+                                  wire_length=5))
     messages = [a.message for a in builder.capture.connections["c"].anomalies]
     assert len(messages) == 3 and all("does not parse" in m for m in messages)
     assert "\\x1b" in messages[1] and "\x1b" not in messages[1]

@@ -41,7 +41,8 @@ def resp(content_type: str | None = "text/html", status: str = "200") -> list[tu
 def fold(*events, protocol: str = "h2") -> Capture:
     builder = CaptureBuilder("test")
     transport = "quic" if protocol == "h3" else "tls"
-    builder.apply(ConnectionOpened("c", 1.0, CLIENT, SERVER, transport, protocol, "1.3", "example.test", protocol))
+    builder.apply(ConnectionOpened(connection_id="c", at=1.0, client=CLIENT, server=SERVER, transport=transport,
+                                   protocol=protocol, tls_version="1.3", sni="example.test", alpn=protocol))
     for event in events:
         builder.apply(event)
     return builder.capture
@@ -49,14 +50,21 @@ def fold(*events, protocol: str = "h2") -> Capture:
 
 def test_h2_request_and_response() -> None:
     capture = fold(
-        FrameReceived("c", 1.1, "client", 1, "HEADERS", 20, ("END_HEADERS", "END_STREAM")),
-        HeadersReceived("c", 1.1, "client", 1, req("/"), True, 20),
-        HeadersReceived("c", 1.2, "server", 1, resp(), False, 15),
-        FrameReceived("c", 1.3, "server", 1, "DATA", 6),
-        DataReceived("c", 1.3, "server", 1, b"<html>", 6, False),
-        FrameReceived("c", 1.4, "server", 1, "DATA", 13, ("END_STREAM", "PADDED")),
-        DataReceived("c", 1.4, "server", 1, b"</html>", 13, True),
-        HeadersReceived("c", 1.5, "server", 1, [("grpc-status", "0")], True, 5),
+        FrameReceived(connection_id="c", at=1.1, sender="client", stream_id=1, frame_type="HEADERS", length=20,
+                      flags=("END_HEADERS", "END_STREAM")),
+        HeadersReceived(connection_id="c", at=1.1, sender="client", stream_id=1, headers=req("/"), end_stream=True,
+                        wire_length=20),
+        HeadersReceived(connection_id="c", at=1.2, sender="server", stream_id=1, headers=resp(), end_stream=False,
+                        wire_length=15),
+        FrameReceived(connection_id="c", at=1.3, sender="server", stream_id=1, frame_type="DATA", length=6),
+        DataReceived(connection_id="c", at=1.3, sender="server", stream_id=1, data=b"<html>", length=6,
+                     end_stream=False),
+        FrameReceived(connection_id="c", at=1.4, sender="server", stream_id=1, frame_type="DATA", length=13,
+                      flags=("END_STREAM", "PADDED")),
+        DataReceived(connection_id="c", at=1.4, sender="server", stream_id=1, data=b"</html>", length=13,
+                     end_stream=True),
+        HeadersReceived(connection_id="c", at=1.5, sender="server", stream_id=1, headers=[("grpc-status", "0")],
+                        end_stream=True, wire_length=5),
     )
     (exchange,) = capture.exchanges
     assert (exchange.method, exchange.url, exchange.status) == ("GET", "https://example.test/", 200)
@@ -72,9 +80,13 @@ def test_h2_request_and_response() -> None:
 
 def test_informational_response_kept_apart() -> None:
     capture = fold(
-        HeadersReceived("c", 1.1, "client", 1, req("/"), True, 20),
-        HeadersReceived("c", 1.2, "server", 1, [(":status", "103"), ("link", "</a.css>; rel=preload")], False, 9),
-        HeadersReceived("c", 1.3, "server", 1, resp(), True, 9),
+        HeadersReceived(connection_id="c", at=1.1, sender="client", stream_id=1, headers=req("/"), end_stream=True,
+                        wire_length=20),
+        HeadersReceived(connection_id="c", at=1.2, sender="server", stream_id=1,
+                        headers=[(":status", "103"), ("link", "</a.css>; rel=preload")], end_stream=False,
+                        wire_length=9),
+        HeadersReceived(connection_id="c", at=1.3, sender="server", stream_id=1, headers=resp(), end_stream=True,
+                        wire_length=9),
     )
     (exchange,) = capture.exchanges
     assert exchange.informational == [[(":status", "103"), ("link", "</a.css>; rel=preload")]]
@@ -83,12 +95,17 @@ def test_informational_response_kept_apart() -> None:
 
 def test_h2_push_with_promise_and_response() -> None:
     capture = fold(
-        HeadersReceived("c", 1.1, "client", 1, req("/"), True, 20),
-        FrameReceived("c", 1.2, "server", 1, "PUSH_PROMISE", 30, ("END_HEADERS",)),
-        PushPromiseReceived("c", 1.2, "server", 1, 2, req("/style.css"), 25),
-        HeadersReceived("c", 1.3, "server", 2, resp("text/css"), False, 10),
-        FrameReceived("c", 1.4, "server", 2, "DATA", 5, ("END_STREAM",)),
-        DataReceived("c", 1.4, "server", 2, b"a{b:c", 5, True),
+        HeadersReceived(connection_id="c", at=1.1, sender="client", stream_id=1, headers=req("/"), end_stream=True,
+                        wire_length=20),
+        FrameReceived(connection_id="c", at=1.2, sender="server", stream_id=1, frame_type="PUSH_PROMISE", length=30,
+                      flags=("END_HEADERS",)),
+        PushPromiseReceived(connection_id="c", at=1.2, sender="server", stream_id=1, promised_stream_id=2,
+                            headers=req("/style.css"), wire_length=25),
+        HeadersReceived(connection_id="c", at=1.3, sender="server", stream_id=2, headers=resp("text/css"),
+                        end_stream=False, wire_length=10),
+        FrameReceived(connection_id="c", at=1.4, sender="server", stream_id=2, frame_type="DATA", length=5,
+                      flags=("END_STREAM",)),
+        DataReceived(connection_id="c", at=1.4, sender="server", stream_id=2, data=b"a{b:c", length=5, end_stream=True),
     )
     (push,) = capture.pushes
     assert (push.protocol, push.parent_stream_id, push.promised_stream_id, push.push_id) == ("h2", 1, 2, None)
@@ -108,10 +125,13 @@ def test_h2_push_with_promise_and_response() -> None:
 @pytest.mark.parametrize(("code", "name"), [(8, "CANCEL"), (7, "REFUSED_STREAM")])
 def test_reset_of_promised_stream_is_attributed_to_push(code: int, name: str) -> None:
     capture = fold(
-        HeadersReceived("c", 1.1, "client", 1, req("/"), True, 20),
-        PushPromiseReceived("c", 1.2, "server", 1, 2, req("/a.js"), 25),
-        StreamReset("c", 1.25, "client", 2, code, name),
-        StreamReset("c", 1.3, "server", 2, 0, "NO_ERROR"),  # a second reset does not replace the first
+        HeadersReceived(connection_id="c", at=1.1, sender="client", stream_id=1, headers=req("/"), end_stream=True,
+                        wire_length=20),
+        PushPromiseReceived(connection_id="c", at=1.2, sender="server", stream_id=1, promised_stream_id=2,
+                            headers=req("/a.js"), wire_length=25),
+        StreamReset(connection_id="c", at=1.25, sender="client", stream_id=2, error_code=code, error_name=name),
+        # a second reset does not replace the first
+        StreamReset(connection_id="c", at=1.3, sender="server", stream_id=2, error_code=0, error_name="NO_ERROR"),
     )
     (push,) = capture.pushes
     assert push.reset is not None
@@ -123,9 +143,11 @@ def test_reset_of_promised_stream_is_attributed_to_push(code: int, name: str) ->
 
 def test_reset_of_request_stream_is_not_a_push_reset() -> None:
     capture = fold(
-        HeadersReceived("c", 1.1, "client", 1, req("/"), True, 20),
-        PushPromiseReceived("c", 1.2, "server", 1, 2, req("/a.js"), 25),
-        StreamReset("c", 1.3, "client", 1, 8, "CANCEL"),
+        HeadersReceived(connection_id="c", at=1.1, sender="client", stream_id=1, headers=req("/"), end_stream=True,
+                        wire_length=20),
+        PushPromiseReceived(connection_id="c", at=1.2, sender="server", stream_id=1, promised_stream_id=2,
+                            headers=req("/a.js"), wire_length=25),
+        StreamReset(connection_id="c", at=1.3, sender="client", stream_id=1, error_code=8, error_name="CANCEL"),
     )
     assert capture.pushes[0].reset is None
     assert capture.exchanges[0].reset is not None and capture.exchanges[0].reset.name == "CANCEL"
@@ -133,10 +155,12 @@ def test_reset_of_request_stream_is_not_a_push_reset() -> None:
 
 def test_h2_rst_stream_appears_once_on_the_timeline() -> None:
     capture = fold(
-        HeadersReceived("c", 1.1, "client", 1, req("/"), True, 20),
-        PushPromiseReceived("c", 1.2, "server", 1, 2, req("/a.js"), 25),
-        FrameReceived("c", 1.3, "client", 2, "RST_STREAM", 4),
-        StreamReset("c", 1.3, "client", 2, 8, "CANCEL"),
+        HeadersReceived(connection_id="c", at=1.1, sender="client", stream_id=1, headers=req("/"), end_stream=True,
+                        wire_length=20),
+        PushPromiseReceived(connection_id="c", at=1.2, sender="server", stream_id=1, promised_stream_id=2,
+                            headers=req("/a.js"), wire_length=25),
+        FrameReceived(connection_id="c", at=1.3, sender="client", stream_id=2, frame_type="RST_STREAM", length=4),
+        StreamReset(connection_id="c", at=1.3, sender="client", stream_id=2, error_code=8, error_name="CANCEL"),
     )
     pushed = capture.exchange(capture.pushes[0].exchange_id)
     assert [f.frame_type for f in pushed.frames].count("RST_STREAM") == 1
@@ -144,10 +168,14 @@ def test_h2_rst_stream_appears_once_on_the_timeline() -> None:
 
 def test_request_headers_frame_is_on_the_exchange_timeline() -> None:
     capture = fold(
-        FrameReceived("c", 1.1, "client", 1, "HEADERS", 20, ("END_HEADERS", "END_STREAM")),
-        HeadersReceived("c", 1.1, "client", 1, req("/"), True, 20),
-        FrameReceived("c", 1.2, "server", 1, "HEADERS", 9, ("END_HEADERS",)),
-        HeadersReceived("c", 1.2, "server", 1, resp(), True, 9),
+        FrameReceived(connection_id="c", at=1.1, sender="client", stream_id=1, frame_type="HEADERS", length=20,
+                      flags=("END_HEADERS", "END_STREAM")),
+        HeadersReceived(connection_id="c", at=1.1, sender="client", stream_id=1, headers=req("/"), end_stream=True,
+                        wire_length=20),
+        FrameReceived(connection_id="c", at=1.2, sender="server", stream_id=1, frame_type="HEADERS", length=9,
+                      flags=("END_HEADERS",)),
+        HeadersReceived(connection_id="c", at=1.2, sender="server", stream_id=1, headers=resp(), end_stream=True,
+                        wire_length=9),
     )
     (exchange,) = capture.exchanges
     assert [(f.frame_type, f.sender, f.stream_id) for f in exchange.frames] == [
@@ -157,12 +185,16 @@ def test_request_headers_frame_is_on_the_exchange_timeline() -> None:
 
 def test_h3_push_stream_before_push_promise() -> None:
     capture = fold(
-        MaxPushIdReceived("c", 1.05, "client", 10),
-        HeadersReceived("c", 1.1, "client", 0, req("/"), True, 20),
-        PushStreamOpened("c", 1.2, "server", 15, 3),
-        HeadersReceived("c", 1.21, "server", 15, resp("text/css"), False, 10, push_id=3),
-        DataReceived("c", 1.22, "server", 15, b"p{}", 3, True, push_id=3),
-        PushPromiseReceived("c", 1.3, "server", 0, None, req("/late.css"), 12, push_id=3),
+        MaxPushIdReceived(connection_id="c", at=1.05, sender="client", push_id=10),
+        HeadersReceived(connection_id="c", at=1.1, sender="client", stream_id=0, headers=req("/"), end_stream=True,
+                        wire_length=20),
+        PushStreamOpened(connection_id="c", at=1.2, sender="server", stream_id=15, push_id=3),
+        HeadersReceived(connection_id="c", at=1.21, sender="server", stream_id=15, headers=resp("text/css"),
+                        end_stream=False, wire_length=10, push_id=3),
+        DataReceived(connection_id="c", at=1.22, sender="server", stream_id=15, data=b"p{}", length=3, end_stream=True,
+                     push_id=3),
+        PushPromiseReceived(connection_id="c", at=1.3, sender="server", stream_id=0, promised_stream_id=None,
+                            headers=req("/late.css"), wire_length=12, push_id=3),
         protocol="h3",
     )
     (push,) = capture.pushes
@@ -177,11 +209,15 @@ def test_h3_push_stream_before_push_promise() -> None:
 
 def test_h3_same_push_id_promised_on_two_streams_is_one_push() -> None:
     capture = fold(
-        HeadersReceived("c", 1.1, "client", 0, req("/"), True, 20),
-        HeadersReceived("c", 1.11, "client", 4, req("/other"), True, 20),
-        PushPromiseReceived("c", 1.2, "server", 0, None, req("/shared.js"), 12, push_id=0),
-        PushPromiseReceived("c", 1.25, "server", 4, None, req("/shared.js"), 3, push_id=0),
-        PushStreamOpened("c", 1.3, "server", 3, 0),
+        HeadersReceived(connection_id="c", at=1.1, sender="client", stream_id=0, headers=req("/"), end_stream=True,
+                        wire_length=20),
+        HeadersReceived(connection_id="c", at=1.11, sender="client", stream_id=4, headers=req("/other"),
+                        end_stream=True, wire_length=20),
+        PushPromiseReceived(connection_id="c", at=1.2, sender="server", stream_id=0, promised_stream_id=None,
+                            headers=req("/shared.js"), wire_length=12, push_id=0),
+        PushPromiseReceived(connection_id="c", at=1.25, sender="server", stream_id=4, promised_stream_id=None,
+                            headers=req("/shared.js"), wire_length=3, push_id=0),
+        PushStreamOpened(connection_id="c", at=1.3, sender="server", stream_id=3, push_id=0),
         protocol="h3",
     )
     (push,) = capture.pushes
@@ -192,10 +228,12 @@ def test_h3_same_push_id_promised_on_two_streams_is_one_push() -> None:
 
 def test_h3_cancel_push() -> None:
     capture = fold(
-        HeadersReceived("c", 1.1, "client", 0, req("/"), True, 20),
-        PushPromiseReceived("c", 1.2, "server", 0, None, req("/x.js"), 12, push_id=1),
-        PushCancelled("c", 1.3, "client", 1),
-        PushCancelled("c", 1.4, "server", 1),
+        HeadersReceived(connection_id="c", at=1.1, sender="client", stream_id=0, headers=req("/"), end_stream=True,
+                        wire_length=20),
+        PushPromiseReceived(connection_id="c", at=1.2, sender="server", stream_id=0, promised_stream_id=None,
+                            headers=req("/x.js"), wire_length=12, push_id=1),
+        PushCancelled(connection_id="c", at=1.3, sender="client", push_id=1),
+        PushCancelled(connection_id="c", at=1.4, sender="server", push_id=1),
         protocol="h3",
     )
     (push,) = capture.pushes
@@ -205,17 +243,20 @@ def test_h3_cancel_push() -> None:
 
 
 def test_h3_cancel_push_for_unseen_push_creates_it() -> None:
-    capture = fold(PushCancelled("c", 1.3, "client", 7), protocol="h3")
+    capture = fold(PushCancelled(connection_id="c", at=1.3, sender="client", push_id=7), protocol="h3")
     (push,) = capture.pushes
     assert push.push_id == 7 and push.reset is not None and push.url == ""
 
 
 def test_h3_reset_stream_and_stop_sending_on_push_stream() -> None:
     capture = fold(
-        PushPromiseReceived("c", 1.2, "server", 0, None, req("/x.js"), 12, push_id=2),
-        PushStreamOpened("c", 1.3, "server", 7, 2),
-        StopSendingReceived("c", 1.4, "client", 7, 0x10C, "H3_REQUEST_CANCELLED", push_id=2),
-        StreamReset("c", 1.5, "server", 7, 0x10C, "H3_REQUEST_CANCELLED", push_id=2),
+        PushPromiseReceived(connection_id="c", at=1.2, sender="server", stream_id=0, promised_stream_id=None,
+                            headers=req("/x.js"), wire_length=12, push_id=2),
+        PushStreamOpened(connection_id="c", at=1.3, sender="server", stream_id=7, push_id=2),
+        StopSendingReceived(connection_id="c", at=1.4, sender="client", stream_id=7, error_code=0x10C,
+                            error_name="H3_REQUEST_CANCELLED", push_id=2),
+        StreamReset(connection_id="c", at=1.5, sender="server", stream_id=7, error_code=0x10C,
+                    error_name="H3_REQUEST_CANCELLED", push_id=2),
         protocol="h3",
     )
     push = capture.pushes[0]
@@ -232,9 +273,12 @@ def test_h3_reset_stream_and_stop_sending_on_push_stream() -> None:
 )
 def test_body_kept_only_for_html_and_css(content_type: str | None, path: str, kept: bool) -> None:
     capture = fold(
-        HeadersReceived("c", 1.1, "client", 1, req(path), True, 20),
-        HeadersReceived("c", 1.2, "server", 1, resp(content_type), False, 10),
-        DataReceived("c", 1.3, "server", 1, b"0123456789", 10, True),
+        HeadersReceived(connection_id="c", at=1.1, sender="client", stream_id=1, headers=req(path), end_stream=True,
+                        wire_length=20),
+        HeadersReceived(connection_id="c", at=1.2, sender="server", stream_id=1, headers=resp(content_type),
+                        end_stream=False, wire_length=10),
+        DataReceived(connection_id="c", at=1.3, sender="server", stream_id=1, data=b"0123456789", length=10,
+                     end_stream=True),
     )
     exchange = capture.exchanges[0]
     assert exchange.body_bytes == 10
@@ -243,18 +287,19 @@ def test_body_kept_only_for_html_and_css(content_type: str | None, path: str, ke
 
 def test_connection_facts() -> None:
     capture = fold(
-        ConnectionUpdated("c", 1.01, alpn="h2", decrypted=True),
-        SettingsReceived("c", 1.02, "client", {"ENABLE_PUSH": 0}),
-        SettingsReceived("c", 1.03, "client", {"MAX_CONCURRENT_STREAMS": 5}),
-        BytesSeen("c", 1.04, "client", 100),
-        BytesSeen("c", 1.05, "server", 300),
-        BytesSeen("c", 1.06, "client", 20),
-        GoAwayReceived("c", 1.07, "server", 3, 0, "NO_ERROR"),
-        ProtocolAnomaly("c", 1.08, "server", "odd"),
-        FrameReceived("c", 1.09, "server", None, "PING", 8),
-        ConnectionClosed("c", 1.1, "rst-by-server"),
-        ConnectionClosed("c", 1.2, "fin"),
-        Diagnostic("warning", "something", "c", "x"),
+        ConnectionUpdated(connection_id="c", at=1.01, alpn="h2", decrypted=True),
+        SettingsReceived(connection_id="c", at=1.02, sender="client", settings={"ENABLE_PUSH": 0}),
+        SettingsReceived(connection_id="c", at=1.03, sender="client", settings={"MAX_CONCURRENT_STREAMS": 5}),
+        BytesSeen(connection_id="c", at=1.04, sender="client", length=100),
+        BytesSeen(connection_id="c", at=1.05, sender="server", length=300),
+        BytesSeen(connection_id="c", at=1.06, sender="client", length=20),
+        GoAwayReceived(connection_id="c", at=1.07, sender="server", last_stream_id=3, error_code=0,
+                       error_name="NO_ERROR"),
+        ProtocolAnomaly(connection_id="c", at=1.08, sender="server", message="odd"),
+        FrameReceived(connection_id="c", at=1.09, sender="server", stream_id=None, frame_type="PING", length=8),
+        ConnectionClosed(connection_id="c", at=1.1, how="rst-by-server"),
+        ConnectionClosed(connection_id="c", at=1.2, how="fin"),
+        Diagnostic(level="warning", message="something", connection_id="c", code="x"),
     )
     conn = capture.connections["c"]
     assert conn.settings["client"] == {"ENABLE_PUSH": 0, "MAX_CONCURRENT_STREAMS": 5}
@@ -270,8 +315,8 @@ def test_connection_facts() -> None:
 
 def test_event_before_connection_opened_creates_a_placeholder() -> None:
     builder = CaptureBuilder("test")
-    builder.apply(BytesSeen("late", 2.0, "client", 10))
-    builder.apply(ConnectionOpened("late", 1.0, CLIENT, SERVER, "tls"))
+    builder.apply(BytesSeen(connection_id="late", at=2.0, sender="client", length=10))
+    builder.apply(ConnectionOpened(connection_id="late", at=1.0, client=CLIENT, server=SERVER, transport="tls"))
     conn = builder.capture.connections["late"]
     assert conn.client == CLIENT and conn.bytes_sent["client"] == 10
     assert builder.capture.started_at == 1.0
@@ -279,28 +324,34 @@ def test_event_before_connection_opened_creates_a_placeholder() -> None:
 
 def test_unreadable_url_takes_the_authority_the_connection_shows_and_equals_no_other() -> None:
     builder = CaptureBuilder("capture")
-    builder.apply(ConnectionOpened("t0", 1.0, CLIENT, SERVER, "tls", "h2", "1.3", "sni.example.test", "h2"))
+    builder.apply(ConnectionOpened(connection_id="t0", at=1.0, client=CLIENT, server=SERVER, transport="tls",
+                                   protocol="h2", tls_version="1.3", sni="sni.example.test", alpn="h2"))
     unknown = (":authority", ":path")
-    builder.apply(HeadersReceived("t0", 1.1, "client", 1, [(":method", "GET"), (":scheme", "https")], True, 9,
+    builder.apply(HeadersReceived(connection_id="t0", at=1.1, sender="client", stream_id=1,
+                                  headers=[(":method", "GET"), (":scheme", "https")], end_stream=True, wire_length=9,
                                   unknown_fields=unknown))
-    builder.apply(HeadersReceived("t0", 1.2, "client", 3, req("/known.css"), True, 20))
-    builder.apply(HeadersReceived("t0", 1.3, "client", 5, [(":method", "GET"), (":scheme", "https")], True, 9,
+    builder.apply(HeadersReceived(connection_id="t0", at=1.2, sender="client", stream_id=3, headers=req("/known.css"),
+                                  end_stream=True, wire_length=20))
+    builder.apply(HeadersReceived(connection_id="t0", at=1.3, sender="client", stream_id=5,
+                                  headers=[(":method", "GET"), (":scheme", "https")], end_stream=True, wire_length=9,
                                   unknown_fields=unknown))
     first, known, later = builder.capture.exchanges
     assert first.url == "https://sni.example.test/<unknown path>" and first.assumed_authority == "sni.example.test"
     assert later.url == "https://example.test/<unknown path>" and later.assumed_authority == "example.test"
     assert known.url == "https://example.test/known.css" and not known.assumed_authority and known.url_known
     assert not first.url_known and not later.url_known
-    builder.apply(PushPromiseReceived("t0", 1.4, "server", 3, 2, [(":method", "GET")], 5, unknown_fields=unknown))
+    builder.apply(PushPromiseReceived(connection_id="t0", at=1.4, sender="server", stream_id=3, promised_stream_id=2,
+                                      headers=[(":method", "GET")], wire_length=5, unknown_fields=unknown))
     push = builder.capture.pushes[0]
     assert push.url == "https://example.test/<unknown path>" and not push.url_known
 
 
 def test_a_tls_handshake_seen_after_the_opening_segment_makes_the_connection_tls() -> None:
     builder = CaptureBuilder("capture")
-    builder.apply(ConnectionOpened("t0", 1.0, CLIENT, SERVER, "tcp"))  # its first segment showed no TLS field
-    builder.apply(ConnectionUpdated("t0", 1.1, sni="example.test", alpn="h2"))
+    # its first segment showed no TLS field
+    builder.apply(ConnectionOpened(connection_id="t0", at=1.0, client=CLIENT, server=SERVER, transport="tcp"))
+    builder.apply(ConnectionUpdated(connection_id="t0", at=1.1, sni="example.test", alpn="h2"))
     assert builder.capture.connections["t0"].transport == "tls"
-    builder.apply(ConnectionOpened("t1", 1.0, CLIENT, SERVER, "tcp"))
-    builder.apply(ConnectionUpdated("t1", 1.1, protocol="h2"))  # cleartext h2c stays tcp
+    builder.apply(ConnectionOpened(connection_id="t1", at=1.0, client=CLIENT, server=SERVER, transport="tcp"))
+    builder.apply(ConnectionUpdated(connection_id="t1", at=1.1, protocol="h2"))  # cleartext h2c stays tcp
     assert builder.capture.connections["t1"].transport == "tcp"

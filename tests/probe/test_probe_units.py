@@ -172,12 +172,16 @@ def test_saved_truth_with_old_reason_words() -> None:
 # -- recording ----------------------------------------------------------------------------------------------
 def _items() -> list:
     return [
-        ConnectionOpened("p1", 1.0, Endpoint("127.0.0.1", 5000), Endpoint("127.0.0.1", 443), "tls", "h2", "1.3"),
-        SettingsReceived("p1", 1.1, "client", {"ENABLE_PUSH": 1}),
-        FrameReceived("p1", 1.2, "client", 1, "HEADERS", 30, ("END_HEADERS", "END_STREAM")),
-        HeadersReceived("p1", 1.2, "client", 1, [(":method", "GET"), (":path", "/")], True, 30),
-        DataReceived("p1", 1.3, "server", 1, b"\x00\xffbody", 6, True),
-        Diagnostic("info", "hello", "p1", "note"),
+        ConnectionOpened(connection_id="p1", at=1.0, client=Endpoint("127.0.0.1", 5000),
+                         server=Endpoint("127.0.0.1", 443), transport="tls", protocol="h2", tls_version="1.3"),
+        SettingsReceived(connection_id="p1", at=1.1, sender="client", settings={"ENABLE_PUSH": 1}),
+        FrameReceived(connection_id="p1", at=1.2, sender="client", stream_id=1, frame_type="HEADERS", length=30,
+                      flags=("END_HEADERS", "END_STREAM")),
+        HeadersReceived(connection_id="p1", at=1.2, sender="client", stream_id=1,
+                        headers=[(":method", "GET"), (":path", "/")], end_stream=True, wire_length=30),
+        DataReceived(connection_id="p1", at=1.3, sender="server", stream_id=1, data=b"\x00\xffbody", length=6,
+                     end_stream=True),
+        Diagnostic(level="info", message="hello", connection_id="p1", code="note"),
     ]
 
 

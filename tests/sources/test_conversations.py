@@ -46,9 +46,10 @@ def test_each_conversation_gets_one_account_with_its_counts() -> None:
     client, server = Endpoint("10.0.0.1", 50000), Endpoint("10.0.0.2", 443)
     ledger.packet(_tcp(0, "10.0.0.1:50000", "10.0.0.2:443", 0), 1.0)
     ledger.packet(_tcp(0, "10.0.0.2:443", "10.0.0.1:50000", 1200), 1.5)
-    ledger.observe(ConnectionOpened("t0", 1.0, client, server, "tls"))
-    ledger.observe(ConnectionUpdated("t0", 1.2, decrypted=True))
-    ledger.observe(HeadersReceived("t0", 1.3, "client", 1, [(":method", "GET")], True, 10))
+    ledger.observe(ConnectionOpened(connection_id="t0", at=1.0, client=client, server=server, transport="tls"))
+    ledger.observe(ConnectionUpdated(connection_id="t0", at=1.2, decrypted=True))
+    ledger.observe(HeadersReceived(connection_id="t0", at=1.3, sender="client", stream_id=1,
+                                   headers=[(":method", "GET")], end_stream=True, wire_length=10))
     ledger.packet(_udp(0, "10.0.0.1:40000", "10.0.0.53:53", 40), 0.5)
     ledger.packet(_tcp(1, "10.0.0.1:50001", "10.0.0.3:8080", 300, "0102"), 2.0)
     ledger.packet(_tcp(2, "10.0.0.1:50002", "10.0.0.3:443", 0), 3.0)
@@ -81,9 +82,11 @@ def test_explicit_verdicts_and_why_not_decrypted() -> None:
     ledger.packet(_udp(3, "10.0.0.1:6000", "10.0.0.2:443", 1200, "45e9af64"), 1.0)  # a QUIC short header
     ledger.packet(_udp(4, "10.0.0.1:6001", "10.0.0.2:443", 1200, "45e9af64"), 1.0)
     ledger.packet(_udp(5, "10.0.0.1:6002", "10.0.0.9:9999", 30, "0011"), 1.0)
-    ledger.observe(ConnectionOpened("t0", 1.0, Endpoint("10.0.0.1", 5000), Endpoint("10.0.0.2", 443), "tls"))
-    ledger.observe(Diagnostic("warning", "TLS connection t0 (...): 3 encrypted records not decrypted: the key log "
-                              "has no secret for client random 00ff…", "t0", "not-decrypted"))
+    ledger.observe(ConnectionOpened(connection_id="t0", at=1.0, client=Endpoint("10.0.0.1", 5000),
+                                    server=Endpoint("10.0.0.2", 443), transport="tls"))
+    ledger.observe(Diagnostic(level="warning", message="TLS connection t0 (...): 3 encrypted records not decrypted: "
+                              "the key log has no secret for client random 00ff…", connection_id="t0",
+                              code="not-decrypted"))
     ledger.decoded("q4", "h3", "trial: key-log line 7", connection_id="q1")
     ledger.undecodable("q4", "too late: decoded wins")
     accounts = _accounts(ledger.finish())
@@ -99,7 +102,7 @@ def test_events_of_an_attributed_connection_reach_its_conversation() -> None:
     ledger = ConversationLedger()
     ledger.packet(_udp(7, "10.0.0.1:7000", "10.0.0.2:443", 1200, "45"), 1.0)
     ledger.decoded("q7", "h3", "trial: key-log line 3", connection_id="q1")
-    ledger.observe(ConnectionUpdated("q1", 2.0, decrypted_how="trial: key-log line 4"))
+    ledger.observe(ConnectionUpdated(connection_id="q1", at=2.0, decrypted_how="trial: key-log line 4"))
     assert _accounts(ledger.finish())["q7"].how == "trial: key-log line 3"  # the explicit verdict stands
 
 

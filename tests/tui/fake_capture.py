@@ -35,37 +35,45 @@ HOST = "shop.example"
 
 def _request(conn: str, at: float, stream: int, path: str, extra: list[tuple[str, str]] | None = None):
     headers = [(":method", "GET"), (":scheme", "https"), (":authority", HOST), (":path", path)] + (extra or [])
-    yield HeadersReceived(conn, T0 + at, "client", stream, headers, True, 40)
-    yield FrameReceived(conn, T0 + at, "client", stream, "HEADERS", 40, ("END_STREAM", "END_HEADERS"))
+    yield HeadersReceived(connection_id=conn, at=T0 + at, sender="client", stream_id=stream, headers=headers,
+                          end_stream=True, wire_length=40)
+    yield FrameReceived(connection_id=conn, at=T0 + at, sender="client", stream_id=stream, frame_type="HEADERS",
+                        length=40, flags=("END_STREAM", "END_HEADERS"))
 
 
 def _response(conn: str, at: float, done: float, stream: int, ctype: str, size: int, push_id: int | None = None,
               extra: list[tuple[str, str]] | None = None):
     headers = [(":status", "200"), ("content-type", ctype), ("content-length", str(size))] + (extra or [])
-    yield HeadersReceived(conn, T0 + at, "server", stream, headers, False, 30, push_id=push_id)
-    yield FrameReceived(conn, T0 + at, "server", stream, "HEADERS", 30, ("END_HEADERS",), push_id=push_id)
-    yield DataReceived(conn, T0 + done, "server", stream, b"x" * min(size, 64), size, True, push_id=push_id)
-    yield FrameReceived(conn, T0 + done, "server", stream, "DATA", size, ("END_STREAM",), push_id=push_id)
+    yield HeadersReceived(connection_id=conn, at=T0 + at, sender="server", stream_id=stream, headers=headers,
+                          end_stream=False, wire_length=30, push_id=push_id)
+    yield FrameReceived(connection_id=conn, at=T0 + at, sender="server", stream_id=stream, frame_type="HEADERS",
+                        length=30, flags=("END_HEADERS",), push_id=push_id)
+    yield DataReceived(connection_id=conn, at=T0 + done, sender="server", stream_id=stream, data=b"x" * min(size, 64),
+                       length=size, end_stream=True, push_id=push_id)
+    yield FrameReceived(connection_id=conn, at=T0 + done, sender="server", stream_id=stream, frame_type="DATA",
+                        length=size, flags=("END_STREAM",), push_id=push_id)
 
 
 def _promise(conn: str, at: float, parent: int, promised: int | None, path: str, push_id: int | None = None):
     headers = [(":method", "GET"), (":scheme", "https"), (":authority", HOST), (":path", path)]
-    yield PushPromiseReceived(conn, T0 + at, "server", parent, promised, headers, 24, push_id=push_id)
+    yield PushPromiseReceived(connection_id=conn, at=T0 + at, sender="server", stream_id=parent,
+                              promised_stream_id=promised, headers=headers, wire_length=24, push_id=push_id)
 
 
 def later_load(at: float, paths: tuple[str, ...] = ("/[bold red]x[/]", "/osc\x1b]52;c;cHduZWQ=\x07")):
     """A second page load ``at`` seconds in, on a new connection t2, with hostile paths (markup, OSC 52)."""
     conn = "t2"
-    yield ConnectionOpened(conn, T0 + at, Endpoint("127.0.0.1", 50002), Endpoint("127.0.0.1", 8443), "tls", "h2",
-                           "1.3", HOST, "h2")
-    yield ConnectionUpdated(conn, T0 + at + 0.002, decrypted=True)
+    yield ConnectionOpened(connection_id=conn, at=T0 + at, client=Endpoint("127.0.0.1", 50002),
+                           server=Endpoint("127.0.0.1", 8443), transport="tls", protocol="h2", tls_version="1.3",
+                           sni=HOST, alpn="h2")
+    yield ConnectionUpdated(connection_id=conn, at=T0 + at + 0.002, decrypted=True)
     yield from _request(conn, at + 0.010, 1, "/next.html", [("x-note", "[link=https://evil.example]y[/link]")])
     for i, path in enumerate(paths):
         yield from _promise(conn, at + 0.012 + i * 0.001, 1, 2 + 2 * i, path)
     yield from _response(conn, at + 0.020, at + 0.050, 1, "text/html", 3000)
     for i in range(len(paths)):
         yield from _response(conn, at + 0.022 + i * 0.002, at + 0.060, 2 + 2 * i, "text/css", 900)
-    yield ConnectionClosed(conn, T0 + at + 0.1, "fin")
+    yield ConnectionClosed(connection_id=conn, at=T0 + at + 0.1, how="fin")
 
 
 def fake_events(extra_requests: int = 0, later_load_at: float | None = None) -> Iterator[object]:
@@ -74,10 +82,11 @@ def fake_events(extra_requests: int = 0, later_load_at: float | None = None) -> 
     ``later_load_at``: a second page load that many seconds later (an idle gap to collapse), see ``later_load``.
     """
     h2, h3 = "t0", "q1"
-    yield ConnectionOpened(h2, T0, Endpoint("127.0.0.1", 50000), Endpoint("127.0.0.1", 8443), "tls", "h2",
-                           "1.3", HOST, "h2")
-    yield ConnectionUpdated(h2, T0 + 0.004, decrypted=True)
-    yield Diagnostic("info", "2 TLS/QUIC sessions with application data, 2 decrypted", code="decryption")
+    yield ConnectionOpened(connection_id=h2, at=T0, client=Endpoint("127.0.0.1", 50000),
+                           server=Endpoint("127.0.0.1", 8443), transport="tls", protocol="h2", tls_version="1.3",
+                           sni=HOST, alpn="h2")
+    yield ConnectionUpdated(connection_id=h2, at=T0 + 0.004, decrypted=True)
+    yield Diagnostic(level="info", message="2 TLS/QUIC sessions with application data, 2 decrypted", code="decryption")
     yield from _request(h2, 0.010, 1, "/index.html", [("cookie", "session=secret")])
     yield from _promise(h2, 0.020, 1, 2, "/style.css")
     yield from _promise(h2, 0.0205, 1, 4, "/app.js")
@@ -86,9 +95,9 @@ def fake_events(extra_requests: int = 0, later_load_at: float | None = None) -> 
     yield from _response(h2, 0.022, 0.040, 1, "text/html", 4200, extra=[("set-cookie", "session=other")])
     yield from _response(h2, 0.023, 0.030, 2, "text/css", 2100)
     yield from _response(h2, 0.024, 0.034, 4, "application/javascript", 8800)
-    yield StreamReset(h2, T0 + 0.026, "client", 8, 8, "CANCEL")
+    yield StreamReset(connection_id=h2, at=T0 + 0.026, sender="client", stream_id=8, error_code=8, error_name="CANCEL")
     yield from _response(h2, 0.028, 0.048, 6, "application/javascript", 15360)
-    yield SourceProgress(40_000, 100_000, "bytes", "120 packets")
+    yield SourceProgress(done=40_000, total=100_000, unit="bytes", detail="120 packets")
     yield from _request(h2, 0.060, 3, "/api/cart.json")
     yield from _response(h2, 0.075, 0.090, 3, "application/json", 512)
     for i in range(extra_requests):
@@ -96,24 +105,25 @@ def fake_events(extra_requests: int = 0, later_load_at: float | None = None) -> 
         at = 0.1 + i * 0.001
         yield from _request(h2, at, stream, f"/img/item-{i:05d}.webp")
         yield from _response(h2, at + 0.002, at + 0.004, stream, "image/webp", 1000 + i)
-    yield ConnectionOpened(h3, T0 + 0.2, Endpoint("127.0.0.1", 50001), Endpoint("127.0.0.1", 8443), "quic", "h3",
-                           "1.3", HOST, "h3")
-    yield ConnectionUpdated(h3, T0 + 0.202, decrypted=True)
-    yield MaxPushIdReceived(h3, T0 + 0.205, "client", 8)
+    yield ConnectionOpened(connection_id=h3, at=T0 + 0.2, client=Endpoint("127.0.0.1", 50001),
+                           server=Endpoint("127.0.0.1", 8443), transport="quic", protocol="h3", tls_version="1.3",
+                           sni=HOST, alpn="h3")
+    yield ConnectionUpdated(connection_id=h3, at=T0 + 0.202, decrypted=True)
+    yield MaxPushIdReceived(connection_id=h3, at=T0 + 0.205, sender="client", push_id=8)
     yield from _request(h3, 0.210, 0, "/index.html")
     yield from _promise(h3, 0.215, 0, None, "/style.css", push_id=0)
     yield from _promise(h3, 0.216, 0, None, "/font.woff2", push_id=1)
     yield from _response(h3, 0.218, 0.240, 0, "text/html", 4200)
-    yield PushStreamOpened(h3, T0 + 0.219, "server", 15, 0)
+    yield PushStreamOpened(connection_id=h3, at=T0 + 0.219, sender="server", stream_id=15, push_id=0)
     yield from _response(h3, 0.220, 0.226, 15, "text/css", 2100, push_id=0)
-    yield PushStreamOpened(h3, T0 + 0.221, "server", 19, 1)
+    yield PushStreamOpened(connection_id=h3, at=T0 + 0.221, sender="server", stream_id=19, push_id=1)
     yield from _response(h3, 0.222, 0.250, 19, "font/woff2", 30000, push_id=1)
-    yield ConnectionClosed(h2, T0 + 0.3, "fin")
-    yield ConnectionClosed(h3, T0 + 0.3, "capture-end")
+    yield ConnectionClosed(connection_id=h2, at=T0 + 0.3, how="fin")
+    yield ConnectionClosed(connection_id=h3, at=T0 + 0.3, how="capture-end")
     if later_load_at is not None:
         yield from later_load(later_load_at)
-    yield SourceProgress(100_000, 100_000, "bytes", "300 packets")
-    yield SourceFinished({"packets": 300})
+    yield SourceProgress(done=100_000, total=100_000, unit="bytes", detail="300 packets")
+    yield SourceFinished(summary={"packets": 300})
 
 
 def fake_reader(extra_requests: int = 0, delay: float = 0.0, later_load_at: float | None = None):

@@ -284,9 +284,10 @@ class ProbeConnection:
         limits = self.options.limits
         if len(self.pushes) > limits.pushes:
             if limits.note(f"pushes on {self.connection_id}"):
-                self.emit(Diagnostic("warning", f"{self.connection_id}: more than {limits.pushes} pushes on one "
-                                     "connection (--max-pushes): later ones are refused", self.connection_id,
-                                     "probe-limit"))
+                self.emit(Diagnostic(level="warning",
+                                     message=f"{self.connection_id}: more than {limits.pushes} pushes on one "
+                                     "connection (--max-pushes): later ones are refused",
+                                     connection_id=self.connection_id, code="probe-limit"))
             self.cancel_push(push)
             return
         self.on_promise(self, push)

@@ -217,7 +217,7 @@ class H2ProbeConnection(ProbeConnection):
             self.emit(event)
 
     def _count(self, sender: Side, length: int) -> None:
-        self.emit(BytesSeen(self.connection_id, time.time(), sender, length))
+        self.emit(BytesSeen(connection_id=self.connection_id, at=time.time(), sender=sender, length=length))
 
     def _send_plain(self, data: bytes) -> None:
         if not data or self.channel is None or self.closed:
@@ -243,8 +243,8 @@ class H2ProbeConnection(ProbeConnection):
         self.client = endpoint(writer.get_extra_info("sockname"))
         server = endpoint(writer.get_extra_info("peername"))
         sni = None if is_ip_address(origin.host) else origin.host
-        self.emit(ConnectionOpened(self.connection_id, started, self.client, server,
-                                   "tls" if origin.tls else "tcp", "unknown", sni=sni))
+        self.emit(ConnectionOpened(connection_id=self.connection_id, at=started, client=self.client, server=server,
+                                   transport="tls" if origin.tls else "tcp", protocol="unknown", sni=sni))
         if origin.tls:
             await self._tls(reader, writer, sni)
         else:
@@ -253,7 +253,7 @@ class H2ProbeConnection(ProbeConnection):
             await self._h2c_upgrade(*first_request)
         else:
             if not origin.tls:
-                self.emit(ConnectionUpdated(self.connection_id, time.time(), protocol="h2"))
+                self.emit(ConnectionUpdated(connection_id=self.connection_id, at=time.time(), protocol="h2"))
             self.h2.initiate_connection()
         self.h2.increment_flow_control_window(CONNECTION_WINDOW)
         self._flush()
@@ -272,8 +272,8 @@ class H2ProbeConnection(ProbeConnection):
         except (TimeoutError, ssl.SSLError, OSError) as exc:
             self._abort("tls-failed")
             raise ProbeError(f"{self.origin}: TLS handshake failed: {exc or 'timed out'}") from exc
-        self.emit(ConnectionUpdated(self.connection_id, time.time(), tls_version=channel.version, sni=sni,
-                                    alpn=channel.alpn, decrypted=True,
+        self.emit(ConnectionUpdated(connection_id=self.connection_id, at=time.time(), tls_version=channel.version,
+                                    sni=sni, alpn=channel.alpn, decrypted=True,
                                     protocol="h2" if channel.alpn == "h2" else None))
         if channel.alpn != "h2":
             self._abort("fin")
@@ -312,7 +312,7 @@ class H2ProbeConnection(ProbeConnection):
         if " 101" not in status_line:
             self._abort("fin")
             raise ProbeError(f"{self.origin} refused the h2c Upgrade ({status_line!r}): try --h2c prior-knowledge")
-        self.emit(ConnectionUpdated(self.connection_id, time.time(), protocol="h2", alpn=None))
+        self.emit(ConnectionUpdated(connection_id=self.connection_id, at=time.time(), protocol="h2", alpn=None))
         self._flush()  # the client preface and SETTINGS, after the 101
         if rest:
             self._receive(rest, time.time())
@@ -400,18 +400,18 @@ class H2ProbeConnection(ProbeConnection):
                 self.error = self.error or f"the server sent GOAWAY {error_name(int(event.error_code))}"
             elif not self._closing:
                 cut = sum(1 for sid, t in self._streams.items() if sid % 2 == 1 and sid > last and t.abandoned)
-                self.emit(Diagnostic("info" if not cut else "warning",
-                                     f"{self.connection_id}: the server sent GOAWAY NO_ERROR (a graceful shutdown, "
-                                     f"last stream {event.last_stream_id}); {cut} requests after it were not "
-                                     "processed", self.connection_id, "probe-goaway"))
+                self.emit(Diagnostic(level="info" if not cut else "warning",
+                                     message=f"{self.connection_id}: the server sent GOAWAY NO_ERROR (a graceful "
+                                     f"shutdown, last stream {event.last_stream_id}); {cut} requests after it were "
+                                     "not processed", connection_id=self.connection_id, code="probe-goaway"))
 
     def _stop_body(self, transfer: Transfer, now: float) -> None:
         """A body over the limit: keep its start, cancel the stream, and let the page use what was kept."""
         limits = self.options.limits
-        self.emit(Diagnostic("warning", f"{self.connection_id}: {transfer.url}: response body over "
+        self.emit(Diagnostic(level="warning", message=f"{self.connection_id}: {transfer.url}: response body over "
                              f"{limits.body_bytes} bytes (--max-body-bytes) or the run over {limits.total_bytes} "
-                             "(--max-total-bytes): its start is kept, the stream cancelled", self.connection_id,
-                             "probe-limit"))
+                             "(--max-total-bytes): its start is kept, the stream cancelled",
+                             connection_id=self.connection_id, code="probe-limit"))
         limits.note("body")
         if transfer.stream_id is not None:
             try:
@@ -435,10 +435,10 @@ class H2ProbeConnection(ProbeConnection):
             return
         self.closed = True
         self.fail_all()
-        self.emit(ConnectionClosed(self.connection_id, time.time(), how))
+        self.emit(ConnectionClosed(connection_id=self.connection_id, at=time.time(), how=how))
         if self.error and not self._closing:
-            self.emit(Diagnostic("warning", f"{self.connection_id}: {self.error}", self.connection_id,
-                                 "probe-connection-error"))
+            self.emit(Diagnostic(level="warning", message=f"{self.connection_id}: {self.error}",
+                                 connection_id=self.connection_id, code="probe-connection-error"))
         if self.channel is not None:
             self.channel.abort()
         self._closed_event.set()
@@ -450,7 +450,7 @@ class H2ProbeConnection(ProbeConnection):
             self.channel.abort()
         self.closed = True
         self.fail_all()
-        self.emit(ConnectionClosed(self.connection_id, time.time(), how))
+        self.emit(ConnectionClosed(connection_id=self.connection_id, at=time.time(), how=how))
 
     # -- the loader's interface --------------------------------------------------------------------------
     async def send_request(self, url: str, headers: Headers) -> Transfer:

@@ -131,7 +131,7 @@ class H3ProbeConnection(ProbeConnection):
 
     # -- wiring ------------------------------------------------------------------------------------------
     def _count(self, sender: Side, length: int) -> None:
-        self.emit(BytesSeen(self.connection_id, time.time(), sender, length))
+        self.emit(BytesSeen(connection_id=self.connection_id, at=time.time(), sender=sender, length=length))
 
     def _emit_all(self, events: list[Event]) -> None:
         for event in events:
@@ -153,8 +153,9 @@ class H3ProbeConnection(ProbeConnection):
         self._quic = quic
         self.client = endpoint(transport.get_extra_info("sockname"))
         sni = None if is_ip_address(self.origin.host) else self.origin.host
-        self.emit(ConnectionOpened(self.connection_id, self._started, self.client, endpoint(self._server_address),
-                                   "quic", "h3", "1.3", sni, None))
+        self.emit(ConnectionOpened(connection_id=self.connection_id, at=self._started, client=self.client,
+                                   server=endpoint(self._server_address), transport="quic", protocol="h3",
+                                   tls_version="1.3", sni=sni, alpn=None))
         original_send, original_reset, original_stop = quic.send_stream_data, quic.reset_stream, quic.stop_stream
 
         def send_stream_data(stream_id: int, data: bytes, end_stream: bool = False) -> None:
@@ -178,7 +179,7 @@ class H3ProbeConnection(ProbeConnection):
     def _quic_event(self, event: QuicEvent) -> None:
         now = time.time()
         if isinstance(event, HandshakeCompleted):
-            self.emit(ConnectionUpdated(self.connection_id, now, protocol="h3", tls_version="1.3",
+            self.emit(ConnectionUpdated(connection_id=self.connection_id, at=now, protocol="h3", tls_version="1.3",
                                         alpn=event.alpn_protocol, decrypted=True))
         elif isinstance(event, StreamDataReceived):
             self._emit_all(self.decoder.receive_stream_data("server", event.stream_id, event.data,
@@ -194,8 +195,8 @@ class H3ProbeConnection(ProbeConnection):
                     and self._protocol._connected:
                 self.error = (f"the QUIC connection was closed: {event.reason_phrase or 'no reason given'} "
                               f"(code 0x{event.error_code:x})")
-                self.emit(Diagnostic("warning", f"{self.connection_id}: {self.error}", self.connection_id,
-                                     "probe-connection-error"))
+                self.emit(Diagnostic(level="warning", message=f"{self.connection_id}: {self.error}",
+                                     connection_id=self.connection_id, code="probe-connection-error"))
             self._finish(now, "server" if not self._closing else "client", event.error_code)
             return
         if self._h3 is not None:
@@ -319,7 +320,7 @@ class H3ProbeConnection(ProbeConnection):
         self._emit_all(self.decoder.finish(now))
         self.fail_all()
         name = error_name(error_code, "h3") if by == "client" or error_code >= 0x100 else f"0x{error_code:x}"
-        self.emit(ConnectionClosed(self.connection_id, now, f"close-by-{by} ({name})"))
+        self.emit(ConnectionClosed(connection_id=self.connection_id, at=now, how=f"close-by-{by} ({name})"))
 
     # -- the loader's interface --------------------------------------------------------------------------
     async def send_request(self, url: str, headers: Headers) -> Transfer:

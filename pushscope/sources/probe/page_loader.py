@@ -191,7 +191,8 @@ class PageLoader:
 
     def _limit(self, document: Fetched, what: str, message: str) -> Fetched:
         self.options.limits.note(what)
-        self.diagnose(Diagnostic("error", f"run {self.run}: {message}", None, "probe-limit"))
+        self.diagnose(Diagnostic(level="error", message=f"run {self.run}: {message}", connection_id=None,
+                                 code="probe-limit"))
         document.error = message
         return document
 
@@ -201,10 +202,12 @@ class PageLoader:
         truncated = fetched.transfer is not None and fetched.transfer.body_truncated
         body = readable_body(fetched.status, fetched.headers, fetched.body, truncated=truncated)
         if body is None:
-            self.diagnose(Diagnostic("warning", f"run {self.run}: cannot read {fetched.url} (Content-Encoding "
+            self.diagnose(Diagnostic(level="warning",
+                                     message=f"run {self.run}: cannot read {fetched.url} (Content-Encoding "
                                      f"{header_value(fetched.headers, 'content-encoding')}); its references "
-                                     "were not loaded", fetched.transfer.connection_id if fetched.transfer else None,
-                                     "probe-unreadable"))
+                                     "were not loaded",
+                                     connection_id=fetched.transfer.connection_id if fetched.transfer else None,
+                                     code="probe-unreadable"))
             return
         content_type = fetched.content_type or ("text/css" if fetched.destination == "style" else "text/html")
         limits = self.options.limits
@@ -228,7 +231,8 @@ class PageLoader:
 
     def _say_limit(self, what: str, message: str) -> None:
         if self.options.limits.note(what):
-            self.diagnose(Diagnostic("warning", f"run {self.run}: {message}", None, "probe-limit"))
+            self.diagnose(Diagnostic(level="warning", message=f"run {self.run}: {message}", connection_id=None,
+                                     code="probe-limit"))
 
     async def _subresource(self, url: str, destination: str, referrer: str, depth: int) -> None:
         fetched = await self.fetch(url, destination)
@@ -260,8 +264,9 @@ class PageLoader:
             fetched = Fetched(url, destination, "network", error=f"no complete response within "
                                                                  f"{self.options.timeout:g}s")
         if fetched.error is not None:
-            self.diagnose(Diagnostic("error" if navigation else "warning",
-                                     f"run {self.run}: {url}: {fetched.error}", None, "probe-fetch-failed"))
+            self.diagnose(Diagnostic(level="error" if navigation else "warning",
+                                     message=f"run {self.run}: {url}: {fetched.error}", connection_id=None,
+                                     code="probe-fetch-failed"))
         self.fetched.append(fetched)
         return fetched
 
@@ -300,8 +305,10 @@ class PageLoader:
             matches, why = vary_matches(push.response_headers, push.request_headers, request_headers)
             if not matches:
                 push.state = "ignored"
-                self.diagnose(Diagnostic("info", f"run {self.run}: push of {url} not used: {why} between the "
-                                         "promise and the probe's request", push.connection_id, "probe-push-vary"))
+                self.diagnose(Diagnostic(level="info",
+                                         message=f"run {self.run}: push of {url} not used: {why} between the "
+                                         "promise and the probe's request", connection_id=push.connection_id,
+                                         code="probe-push-vary"))
                 return None
         await asyncio.wait_for(push.done.wait(), self.options.timeout)
         if not push.complete:

@@ -150,7 +150,8 @@ def _records(path: str | Path) -> Iterator[dict[str, Any]]:
 def item_from_record(record: dict[str, Any]) -> Event | Diagnostic | None:
     kind = record.get("kind")
     if kind == "diagnostic":
-        return Diagnostic(record["level"], record["message"], record.get("connection_id"), record.get("code", ""))
+        return Diagnostic(level=record["level"], message=record["message"], connection_id=record.get("connection_id"),
+                          code=record.get("code", ""))
     if kind != "event":
         return None
     cls = EVENT_TYPES.get(record.get("type", ""))

@@ -171,9 +171,11 @@ class ConnectionPool:
                 if alternative is None:
                     raise
                 self.session.alt_svc_broken(origin)
-                self.session.diagnose(Diagnostic(
-                    "warning", f"run {self.run.label}: HTTP/3 at {target.host}:{target.port} (from Alt-Svc) failed: "
-                    f"{exc}; falling back to HTTP/2, as a browser would", connection.connection_id, "probe-alt-svc"))
+                self.session.diagnose(Diagnostic(level="warning",
+                                                 message=f"run {self.run.label}: HTTP/3 at {target.host}:{target.port} "
+                                                 f"(from Alt-Svc) failed: {exc}; falling back to HTTP/2, "
+                                                 "as a browser would",
+                                                 connection_id=connection.connection_id, code="probe-alt-svc"))
         connection = self._register(self.session.new_connection("h2", origin, origin))
         await connection.connect(first_request)
         return self._opened(origin, connection)
@@ -276,9 +278,10 @@ class ProbeSession:
             for protocol, host, port, max_age in alternatives:
                 if protocol == "h3":
                     self._alt_svc[connection.origin] = (host, port, time.time() + max_age)
-                    self.diagnose(Diagnostic("info", f"{connection.origin} announced HTTP/3 at {host}:{port} "
+                    self.diagnose(Diagnostic(level="info",
+                                             message=f"{connection.origin} announced HTTP/3 at {host}:{port} "
                                              f"(Alt-Svc, from {transfer.url}); later connections use it",
-                                             connection.connection_id, "probe-alt-svc"))
+                                             connection_id=connection.connection_id, code="probe-alt-svc"))
                     return
             return  # only the first response that carries Alt-Svc counts
 
@@ -303,9 +306,10 @@ class ProbeSession:
                 if cold:
                     self.cache.clear()
                     self.cookies = CookieJar()
-                self.progress(SourceProgress(index, len(labels), "runs", f"{label} run: loading {self.options.url}"))
+                self.progress(SourceProgress(done=index, total=len(labels), unit="runs",
+                                             detail=f"{label} run: loading {self.options.url}"))
                 await self._run(index, label, cold)
-            self.progress(SourceProgress(len(labels), len(labels), "runs", "done"))
+            self.progress(SourceProgress(done=len(labels), total=len(labels), unit="runs", detail="done"))
         finally:
             if self._secrets_log is not None:
                 self._secrets_log.close()
@@ -328,11 +332,12 @@ class ProbeSession:
             pending = sum(1 for c in pool.connections.values() for t in c.open_transfers())
             step = f"{pending} responses still open" if pending else "connecting"
             run.error = f"the run's deadline of {limits.deadline:g}s (--deadline) was reached ({step})"
-            self.diagnose(Diagnostic("error", f"run {label}: {run.error}; everything seen so far is kept", None,
-                                     "probe-limit"))
+            self.diagnose(Diagnostic(level="error", message=f"run {label}: {run.error}; everything seen so far is kept",
+                                     connection_id=None, code="probe-limit"))
         except ProbeError as exc:
             run.error = str(exc)
-            self.diagnose(Diagnostic("error", f"run {label}: {exc}", None, "probe-failed"))
+            self.diagnose(Diagnostic(level="error", message=f"run {label}: {exc}", connection_id=None,
+                                     code="probe-failed"))
         finally:
             for connection in pool.connections.values():
                 self._learn_alt_svc(connection)

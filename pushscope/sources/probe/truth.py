@@ -178,21 +178,23 @@ def compare_truth(capture: Capture, truth: list[PushTruth]) -> list[Diagnostic]:
     for push in capture.pushes:
         item = truth_for(push, truth)
         if item is None:
-            diagnostics.append(Diagnostic("warning", f"push of {push.url} on {push.connection_id} is in the model "
-                                          "but the probe has no record of it", push.connection_id, "probe-disagrees"))
+            diagnostics.append(Diagnostic(level="warning",
+                                          message=f"push of {push.url} on {push.connection_id} is in the model "
+                                          "but the probe has no record of it", connection_id=push.connection_id,
+                                          code="probe-disagrees"))
             continue
         matched.add(id(item))
         found = agreement(item, push)
         if not found.agrees:
             diagnostics.append(Diagnostic(
-                "warning", f"run {item.run}: push of {push.url} on {push.connection_id}: the verdict is "
+                level="warning", message=f"run {item.run}: push of {push.url} on {push.connection_id}: the verdict is "
                 f"{push.outcome}/{push.reason} but the probe saw {item.outcome}/{item.reason} ({item.detail}): "
-                f"{found.difference}", push.connection_id, "probe-disagrees"))
+                f"{found.difference}", connection_id=push.connection_id, code="probe-disagrees"))
     for item in truth:
         if id(item) not in matched:
-            diagnostics.append(Diagnostic("warning", f"run {item.run}: the probe's push of {item.url} on "
-                                          f"{item.connection_id} is missing from the model", item.connection_id,
-                                          "probe-disagrees"))
+            diagnostics.append(Diagnostic(level="warning", message=f"run {item.run}: the probe's push of {item.url} on "
+                                          f"{item.connection_id} is missing from the model",
+                                          connection_id=item.connection_id, code="probe-disagrees"))
     return diagnostics
 
 
@@ -223,12 +225,14 @@ def compare_with_capture(truth: list[PushTruth], probe_capture: Capture, capture
     out = []
     for item, push in match_capture(truth, probe_capture, capture):
         if push is None:
-            out.append(Diagnostic("warning", f"run {item.run}: push of {item.url} ({item.connection_id}) is not in "
-                                  "the capture", item.connection_id, "probe-capture-missing"))
+            out.append(Diagnostic(level="warning",
+                                  message=f"run {item.run}: push of {item.url} ({item.connection_id}) is not in "
+                                  "the capture", connection_id=item.connection_id, code="probe-capture-missing"))
             continue
         found = agreement(item, push)
         if not found.agrees:
-            out.append(Diagnostic("warning", f"run {item.run}: push of {item.url}: the capture says "
+            out.append(Diagnostic(level="warning", message=f"run {item.run}: push of {item.url}: the capture says "
                                   f"{push.outcome}/{push.reason}, the probe saw {item.outcome}/{item.reason}: "
-                                  f"{found.difference}", item.connection_id, "probe-capture-disagrees"))
+                                  f"{found.difference}", connection_id=item.connection_id,
+                                  code="probe-capture-disagrees"))
     return out
