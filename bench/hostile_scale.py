@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable
 
 from pushscope.analysis import analyse
-from pushscope.analysis.references import references_in
 from pushscope.decode.hpack_bounded import BoundedHpackDecoder
 from pushscope.events import ConnectionOpened, DataReceived, Endpoint, HeadersReceived, PushPromiseReceived
+from pushscope.http.references import references_in
 from pushscope.model.builder import CaptureBuilder
 
 LIMIT = 8.0

@@ -10,10 +10,8 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from pushscope.analysis.freshness import current_age, explain_age, freshness, vary_matches
 from pushscope.analysis.links import PreloadLink, preload_links
 from pushscope.analysis.order import response_arrived_before_promise
-from pushscope.analysis.references import Reference, references_in
 from pushscope.analysis.refusal import Refusal, RefusalIndex
 from pushscope.analysis.unreadable import (
     UnreadableTraffic,
@@ -21,8 +19,12 @@ from pushscope.analysis.unreadable import (
     resolve_unreadable_document,
     url_key,
 )
-from pushscope.model.bodies import MAX_DECODED, BodyUnavailable, decode_body
-from pushscope.model.entities import Capture, Connection, Exchange, Push, Reset, header_value
+from pushscope.http.bodies import MAX_DECODED, BodyUnavailable
+from pushscope.http.freshness import current_age, explain_age, freshness, vary_matches
+from pushscope.http.headers import header_value
+from pushscope.http.references import Reference, references_in
+from pushscope.model.bodies import decode_body
+from pushscope.model.entities import Capture, Connection, Exchange, Push, Reset
 
 DOCUMENT_TYPES = ("text/html", "application/xhtml+xml", "text/css")
 # Headers whose difference makes a browser refuse a pushed response for its own request.

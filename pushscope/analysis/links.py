@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pushscope.analysis.references import normalize_url
-from pushscope.model.entities import Exchange, header_values
-from pushscope.urls import join_url
+from pushscope.http.headers import header_values
+from pushscope.http.urls import join_url, normalize_url
+from pushscope.model.entities import Exchange
 
 LINK_VALUE = re.compile(r"<([^>]*)>((?:\s*;\s*[^,;]+(?:=(?:\"[^\"]*\"|[^,;]*))?)*)")
 

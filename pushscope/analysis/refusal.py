@@ -11,7 +11,8 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from pushscope.model.entities import Capture, Connection, Push, header_value
+from pushscope.http.headers import header_value
+from pushscope.model.entities import Capture, Connection, Push
 
 
 @dataclass(frozen=True, slots=True)

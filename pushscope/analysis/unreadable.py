@@ -11,7 +11,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from pushscope.analysis.references import Reference, normalize_url, references_in
+from pushscope.http.references import Reference, references_in
+from pushscope.http.urls import normalize_url
 from pushscope.model.entities import Capture, Exchange, Push
 
 # Two hosts no URL in a capture can name (RFC 2606 .invalid): resolving against both finds what depends on them.

@@ -16,9 +16,10 @@ from urllib.parse import parse_qsl
 
 from pushscope import __version__
 from pushscope.export.json_report import REDACTED_HEADERS, redact_headers
-from pushscope.model.entities import Capture, Exchange, Push, header_value
+from pushscope.http.headers import header_value
+from pushscope.http.urls import split_url
+from pushscope.model.entities import Capture, Exchange, Push
 from pushscope.safe_text import json_visible
-from pushscope.urls import split_url
 
 DOCUMENT_TYPES = ("text/html", "application/xhtml+xml")
 

@@ -24,18 +24,10 @@ from pushscope.events import (
     StopSendingReceived,
     StreamReset,
 )
-from pushscope.model.entities import (
-    BODY_KEEP_LIMIT,
-    Capture,
-    Connection,
-    Exchange,
-    FrameRecord,
-    Push,
-    Reset,
-    header_value,
-)
+from pushscope.http.headers import header_value
+from pushscope.http.urls import url_problem
+from pushscope.model.entities import BODY_KEEP_LIMIT, Capture, Connection, Exchange, FrameRecord, Push, Reset
 from pushscope.safe_text import visible
-from pushscope.urls import url_problem
 
 # Bodies worth keeping for the analysis: documents and stylesheets reference other resources.
 KEPT_CONTENT_TYPES = ("text/html", "application/xhtml+xml", "text/css")

@@ -10,23 +10,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pushscope.events import AppProtocol, ConversationAccounted, Diagnostic, Endpoint, Headers, ProtocolAnomaly, Side
+from pushscope.http.headers import header_value
 
 Outcome = Literal["used", "wasted", "cache-duplicated", "unknown"]
 OUTCOMES: tuple[Outcome, ...] = ("used", "wasted", "cache-duplicated", "unknown")
 # Bodies the analysis must read (documents and stylesheets) are kept up to this size each.
 BODY_KEEP_LIMIT = 8 * 1024 * 1024
-
-
-def header_value(headers: Headers, name: str) -> str | None:
-    """The first value of ``name`` (lower-case) in a header list."""
-    for key, value in headers:
-        if key == name:
-            return value
-    return None
-
-
-def header_values(headers: Headers, name: str) -> list[str]:
-    return [value for key, value in headers if key == name]
 
 
 @dataclass(slots=True)

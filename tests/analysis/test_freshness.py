@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from factory import DATE, T0, http_date
 
-from pushscope.analysis.freshness import cache_directives, current_age, freshness, vary_matches
+from pushscope.http.freshness import cache_directives, current_age, freshness, vary_matches
 
 
 def lifetime(headers: list[tuple[str, str]], status: int = 200) -> float:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from factory import Lab, html
 
-from pushscope.analysis.references import css_references, html_references, normalize_url, references_in
+from pushscope.http.references import css_references, html_references, references_in
+from pushscope.http.urls import normalize_url
 
 BASE = "https://example.test/dir/page.html"
 

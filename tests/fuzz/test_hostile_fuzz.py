@@ -11,9 +11,9 @@ import hpack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pushscope.analysis.references import references_in
 from pushscope.decode.hpack_bounded import BoundedHpackDecoder
-from pushscope.model.bodies import BodyUnavailable, undo_encodings
+from pushscope.http.bodies import BodyUnavailable, undo_encodings
+from pushscope.http.references import references_in
 from pushscope.safe_text import has_unsafe, visible
 
 EXAMPLES = int(os.environ.get("PUSHSCOPE_FUZZ_EXAMPLES", "200"))

@@ -125,7 +125,7 @@ def _bomb(coding: str, size: int) -> bytes:
 def test_every_coding_is_capped_and_marked_truncated() -> None:
     import tracemalloc
 
-    from pushscope.model.bodies import undo_encodings
+    from pushscope.http.bodies import undo_encodings
 
     limit = 1024 * 1024
     for coding in ("gzip", "deflate", "br", "zstd"):
@@ -147,7 +147,7 @@ def test_stacked_codings_are_capped_at_each_stage() -> None:
     import brotli
     import zstandard
 
-    from pushscope.model.bodies import undo_encodings
+    from pushscope.http.bodies import undo_encodings
 
     inner = gzip.compress(b"<img src=/deep.png>" + b"\0" * 100_000_000)
     body = brotli.compress(zstandard.ZstdCompressor().compress(inner))

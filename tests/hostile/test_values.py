@@ -3,11 +3,11 @@ skipped or reported, never raised."""
 
 from __future__ import annotations
 
-from pushscope.analysis.freshness import DELTA_SECONDS_MAX, current_age, delta_seconds, freshness
-from pushscope.analysis.references import references_in
 from pushscope.events import HeadersReceived, PushPromiseReceived
+from pushscope.http.freshness import DELTA_SECONDS_MAX, current_age, delta_seconds, freshness
+from pushscope.http.references import references_in
+from pushscope.http.urls import join_url, split_url, url_problem
 from pushscope.model.builder import CaptureBuilder
-from pushscope.urls import join_url, split_url, url_problem
 
 
 def test_delta_seconds_clamps_and_refuses() -> None:

@@ -17,7 +17,6 @@ from types import SimpleNamespace
 import pytest
 from probe_inprocess import InProcessH2Server
 
-from pushscope.analysis.references import Reference
 from pushscope.analysis.rules import RULES
 from pushscope.cli.live import run_live
 from pushscope.cli.probe import parse_runs, probe_events, run_probe
@@ -32,6 +31,7 @@ from pushscope.events import (
     SourceFinished,
     SourceProgress,
 )
+from pushscope.http.references import Reference
 from pushscope.sources.live import classify_tshark_error
 from pushscope.sources.probe.connection import Origin, ProbeOptions, Transfer
 from pushscope.sources.probe.http_cache import HttpCache

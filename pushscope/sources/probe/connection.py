@@ -17,9 +17,9 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from pushscope import __version__
-from pushscope.analysis.references import normalize_url
 from pushscope.events import Diagnostic, Endpoint, Event, Headers, Side
-from pushscope.model.entities import header_value
+from pushscope.http.headers import header_value
+from pushscope.http.urls import normalize_url
 
 Emit = Callable[[Event | Diagnostic], None]
 PushState = Literal["promised", "claimed", "cancelled", "ignored"]

@@ -47,7 +47,7 @@ from pushscope.events import (
     PushStreamOpened,
     Side,
 )
-from pushscope.model.entities import header_value
+from pushscope.http.headers import header_value
 from pushscope.sources.probe.connection import (
     Emit,
     Origin,

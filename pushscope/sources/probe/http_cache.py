@@ -1,6 +1,6 @@
 """The probe's private HTTP cache (RFC 9111), kept across the runs of one session.
 
-Freshness and age come from :mod:`pushscope.analysis.freshness`, the same rules the analysis applies to a
+Freshness and age come from :mod:`pushscope.http.freshness`, the same rules the analysis applies to a
 capture, so "the probe held a fresh copy" and "the capture shows a fresh copy" mean the same thing. Like a
 browser's cache it stores responses to its own GET requests and pushes it claimed (an unclaimed push never
 reaches the HTTP cache), keyed by normalised URL, and serves them only while fresh and when Vary allows.
@@ -11,10 +11,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from pushscope.analysis.freshness import cache_directives, current_age, freshness, vary_matches
-from pushscope.analysis.references import normalize_url
 from pushscope.events import Headers
-from pushscope.model.entities import header_values
+from pushscope.http.freshness import cache_directives, current_age, freshness, vary_matches
+from pushscope.http.headers import header_values
+from pushscope.http.urls import normalize_url
 
 # RFC 9111 §3: statuses a cache may store without explicit freshness are the heuristically cacheable ones;
 # with explicit freshness (max-age, Expires) any final status that the method allows.

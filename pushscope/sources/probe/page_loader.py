@@ -1,7 +1,7 @@
 """Loading a page the way a browser does, claiming pushes on the way.
 
 The document is always fetched from the network (as a reload does); its HTML, and every stylesheet, is parsed
-with :func:`pushscope.analysis.references.references_in` (the same extraction the analysis uses) and the
+with :func:`pushscope.http.references.references_in` (the same extraction the analysis uses) and the
 subresources are fetched with a browser's concurrency (six at a time) and headers (User-Agent, an Accept per
 destination, ``Accept-Encoding: gzip, deflate, br``, Accept-Language). For each subresource, in order:
 
@@ -19,11 +19,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from pushscope.analysis.freshness import vary_matches
-from pushscope.analysis.references import Reference, normalize_url, references_in
 from pushscope.events import Diagnostic, Headers
-from pushscope.model.bodies import BodyUnavailable, undo_encodings
-from pushscope.model.entities import header_value, header_values
+from pushscope.http.bodies import BodyUnavailable, undo_encodings
+from pushscope.http.freshness import vary_matches
+from pushscope.http.headers import header_value, header_values
+from pushscope.http.references import Reference, references_in
+from pushscope.http.urls import join_url, normalize_url
 from pushscope.sources.probe.connection import (
     ACCEPT_ENCODING,
     ACCEPT_LANGUAGE,
@@ -34,7 +35,6 @@ from pushscope.sources.probe.connection import (
     Transfer,
 )
 from pushscope.sources.probe.http_cache import HttpCache
-from pushscope.urls import join_url
 
 ACCEPT = {
     "document": "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",

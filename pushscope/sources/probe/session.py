@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from pushscope.events import Diagnostic, Headers, SourceProgress
-from pushscope.model.entities import header_values
+from pushscope.http.headers import header_values
 from pushscope.sources.probe.connection import (
     Origin,
     ProbeConnection,

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pushscope.analysis import analyse
-from pushscope.analysis.references import normalize_url
 from pushscope.events import Diagnostic, Event
+from pushscope.http.urls import normalize_url
 from pushscope.model.builder import CaptureBuilder
 from pushscope.model.entities import Capture, Push
 from pushscope.pipeline import fold

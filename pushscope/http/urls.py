@@ -7,7 +7,7 @@ the reason) and the caller records an anomaly showing the raw value safely.
 
 from __future__ import annotations
 
-from urllib.parse import SplitResult, urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 
 def url_problem(url: str) -> str | None:
@@ -36,3 +36,18 @@ def join_url(base: str, reference: str) -> str | None:
         return urljoin(base, reference)
     except ValueError:
         return None
+
+
+def normalize_url(url: str) -> str:
+    """Scheme and host lower-cased, default ports and fragments dropped: the form push matching uses."""
+    try:
+        parts = urlsplit(url)
+        port_number = parts.port
+    except ValueError:  # a malformed URL or port in a document must never stop the analysis
+        return url
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = port_number if port_number not in (None, 443 if parts.scheme == "https" else 80) else None
+    netloc = f"{host}:{port}" if port else host
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))

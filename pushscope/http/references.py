@@ -12,9 +12,8 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from urllib.parse import urlsplit, urlunsplit
 
-from pushscope.urls import join_url
+from pushscope.http.urls import join_url, normalize_url
 
 IMPORT_LOOKBACK = 256  # characters looked at before url( for an "@import"
 CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")\s]+)\1\s*\)|@import\s+(['"])([^'"]+)\3""", re.IGNORECASE)
@@ -39,21 +38,6 @@ class Reference:
     url: str
     offset: int  # byte offset in the decoded body where the reference ends
     kind: str  # e.g. "<link rel=stylesheet>", "<script>", "url()"
-
-
-def normalize_url(url: str) -> str:
-    """Scheme and host lower-cased, default ports and fragments dropped: the form push matching uses."""
-    try:
-        parts = urlsplit(url)
-        port_number = parts.port
-    except ValueError:  # a malformed URL or port in a document must never stop the analysis
-        return url
-    host = (parts.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"
-    port = port_number if port_number not in (None, 443 if parts.scheme == "https" else 80) else None
-    netloc = f"{host}:{port}" if port else host
-    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))
 
 
 def _srcset_urls(value: str) -> list[str]:

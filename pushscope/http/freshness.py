@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 from pushscope.events import Headers
-from pushscope.model.entities import header_value, header_values
+from pushscope.http.headers import header_value, header_values
 from pushscope.safe_text import visible
 
 HEURISTICALLY_CACHEABLE = {200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501}
