@@ -13,8 +13,6 @@ with tshark's own HTTP dissector (the same requests, in the same number).
 
 from __future__ import annotations
 
-import datetime as _dt
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,11 +21,11 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from lab import certs, runner, site  # noqa: E402
-from lab.capture import Capture  # noqa: E402
+from lab import certs, runner, site, truth  # noqa: E402
+from lab.capture import finish_key_log, free_port, record  # noqa: E402
 from lab.h1client import H1Options, run_h1_client  # noqa: E402
-from lab.servers import SERVERS, free_port  # noqa: E402
-from lab.verify import tshark_path  # noqa: E402
+from lab.servers import SERVERS  # noqa: E402
+from lab.verify import tshark_http1_requests, tshark_path  # noqa: E402
 
 HOST = "127.0.0.1"
 GZIP = (("Accept-Encoding", "gzip"),)
@@ -62,20 +60,6 @@ SCENARIOS = (
 )
 
 
-def _tshark_requests(pcap: Path, port: int, keys: Path | None) -> list[str]:
-    layer = "tls" if keys is not None else "tcp"
-    command = [tshark_path() or "tshark", "-n", "-r", str(pcap), "-d", f"{layer}.port=={port},http",
-               "-Y", "http.request", "-T", "fields", "-e", "http.request.method", "-e", "http.request.uri"]
-    if keys is not None:
-        command[2:2] = ["-o", f"tls.keylog_file:{keys}"]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    seen = []
-    for line in out.splitlines():
-        methods, _, uris = line.partition("\t")
-        seen += [f"{m} {u}" for m, u in zip(methods.split(","), uris.split(","), strict=False) if m]
-    return sorted(seen)
-
-
 def run_scenario(sc: H1Scenario, out: Path, work: Path, cert: certs.CertPair | None, docroot: Path,
                  verify: bool) -> dict:
     port = free_port(HOST)
@@ -83,34 +67,29 @@ def run_scenario(sc: H1Scenario, out: Path, work: Path, cert: certs.CertPair | N
     server = SERVERS[sc.server](workdir=work / "server", docroot=docroot, cert=cert if tls else None, port=port,
                                 tls=tls, options=dict(sc.server_options))
     pcap, keys = work / f"{sc.name}.pcapng", work / f"{sc.name}.keys"
-    server.start()
-    try:
-        with Capture(pcap, port):
-            client_truth = run_h1_client(HOST, port, sc.client_options, keys if tls else None)
-    finally:
-        server.stop()
-    if not keys.exists():
-        keys.write_text("")
-    truth = {"scenario": sc.name, "description": sc.description, "server": sc.server,
-             "server_version": server.version(), "server_options": dict(sc.server_options),
-             "client": "pushscope-lab-h1client", "server_port": port, **client_truth,
-             "generated_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
+    client_truth = record(pcap, port, lambda: run_h1_client(HOST, port, sc.client_options, keys if tls else None),
+                          server=server)
+    finish_key_log(keys, tls=tls)
+    document = truth.stamped({"scenario": sc.name, "description": sc.description, "server": sc.server,
+                              "server_version": server.version(), "server_options": dict(sc.server_options),
+                              "client": "pushscope-lab-h1client", "server_port": port, **client_truth})
     problems: list[str] = []
     seen = None
     if verify and tshark_path() is not None:
-        seen = _tshark_requests(pcap, port, keys if tls else None)
-        made = sorted(f"{r['method']} {r['url'].split(str(port), 1)[1]}" for r in truth["requests"])
+        seen = tshark_http1_requests(pcap, port, keys if tls else None)
+        made = sorted(f"{r['method']} {r['url'].split(str(port), 1)[1]}" for r in document["requests"])
         if seen != made:
             problems.append(f"tshark sees requests {seen}, the client made {made}")
-    return {"truth": truth, "seen": seen, "problems": problems,
-            "size": runner.write_outputs(out, sc.name, pcap, keys, truth)}
+    return {"truth": document, "seen": seen, "problems": problems,
+            "size": truth.write_outputs(out, sc.name, pcap, keys, document)}
 
 
 def describe(result: dict) -> str:
-    truth = result["truth"]
-    chunked = sum(1 for r in truth["requests"] if r["chunked"])
-    return (f"  {truth['server']} {truth['server_version']}, {truth['transport']}, conns={len(truth['connections'])}"
-            f", requests={len(truth['requests'])} ({chunked} chunked), {result['size']} B")
+    document = result["truth"]
+    chunked = sum(1 for r in document["requests"] if r["chunked"])
+    return (f"  {document['server']} {document['server_version']}, {document['transport']}, "
+            f"conns={len(document['connections'])}, requests={len(document['requests'])} ({chunked} chunked), "
+            f"{result['size']} B")
 
 
 def prepare(base: Path, selected: list[H1Scenario]) -> runner.RunScenario:

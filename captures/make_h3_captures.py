@@ -10,14 +10,14 @@ dumpcap on ``lo`` filtered to that port, run the aioquic client, stop the captur
     OUT/NAME.keys        the client's TLS key log (QUIC secrets)
     OUT/NAME.truth.json  the client's ground truth (every push's outcome and reason, every request)
 
-Each result is cross-checked by decoding the capture with pushscope's own tshark QUIC reader: every request
-the client made and every push it was promised must be found, with the same push IDs.
+Each result is cross-checked by decoding the capture with pushscope's own tshark QUIC reader (``lab.verify``):
+every request the client made and every push it was promised must be found, with the same push IDs. Only the
+decoded frames are compared, never pushscope's verdicts: the truth is the client's own (``lab.truth``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as _dt
 import sys
 from pathlib import Path
 
@@ -28,9 +28,11 @@ if str(HERE) not in sys.path:
 from h3lab import CLIENT_NAME, CLIENT_VERSION, SERVER_NAME  # noqa: E402
 from h3lab.client import run_client  # noqa: E402
 from h3lab.scenarios import SCENARIOS, Scenario  # noqa: E402
-from h3lab.server import SERVER_VERSION, LabServer, free_udp_port, lab_site  # noqa: E402
-from lab import certs, runner  # noqa: E402  (the HTTP/2 lab's certificate helper and command line)
-from lab.capture import Capture, cut_before, pushes_unknown_after_cut  # noqa: E402
+from h3lab.server import PREFERRED_PORT, SERVER_VERSION, LabServer, lab_site  # noqa: E402
+from lab import certs, runner, truth  # noqa: E402  (the HTTP/2 lab's certificate, command line and truth)
+from lab.capture import finish_key_log, free_port, record  # noqa: E402
+from lab.cut import cut_before, truth_after_handshake_cut  # noqa: E402
+from lab.verify import compare_h3, pushscope_view  # noqa: E402
 
 HOST = "127.0.0.1"
 
@@ -46,15 +48,14 @@ async def _serve_and_load(sc: Scenario, port: int, cert: certs.CertPair, keys: P
 
 
 def run_scenario(sc: Scenario, out: Path, work: Path, cert: certs.CertPair, verify: bool) -> dict:
-    port = free_udp_port(HOST)
+    port = free_port(HOST, prefer=(PREFERRED_PORT,), transport="udp")
     pcap, keys = work / f"{sc.name}.pcapng", work / f"{sc.name}.keys"
-    with Capture(pcap, port, host=HOST, transport="udp"):
-        client_truth, server_log = asyncio.run(_serve_and_load(sc, port, cert, keys))
-    if keys.stat().st_size == 0:
-        raise RuntimeError("the client wrote no key log")
+    client_truth, server_log = record(pcap, port, lambda: asyncio.run(_serve_and_load(sc, port, cert, keys)),
+                                      transport="udp")
+    finish_key_log(keys, tls=True)
     if sc.cut_after_handshake:
         cut_before(pcap, client_truth["cut_at"])
-    truth = {
+    document = truth.stamped({
         "scenario": sc.name,
         "description": sc.description,
         "server": SERVER_NAME,
@@ -77,81 +78,26 @@ def run_scenario(sc: Scenario, out: Path, work: Path, cert: certs.CertPair, veri
                            "cancel_paths": list(sc.client_options.cancel_paths),
                            "stop_paths": list(sc.client_options.stop_paths),
                            "cancel_cached": sc.client_options.cancel_cached},
-        "generated_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-    }
-    problems = [f"connection {c['index']}: {e}" for c in truth["connections"] for e in c["errors"]]
+    })
+    problems = [f"connection {c['index']}: {e}" for c in document["connections"] for e in c["errors"]]
     seen = None
     if verify:
-        seen = decode_capture(pcap, keys, port)
-        problems += compare(truth, seen)
+        seen = pushscope_view(pcap, keys, quic_ports=[port])
+        problems += compare_h3(document, seen)
     if sc.cut_after_handshake:
-        truth = pushes_unknown_after_cut(truth, truth["cut_at"])
-    return {"truth": truth, "seen": seen, "problems": problems,
-            "size": runner.write_outputs(out, sc.name, pcap, keys, truth)}
-
-
-def decode_capture(pcap: Path, keys: Path, port: int) -> dict:
-    """What pushscope's capture reader finds (tshark, and its own trial decryption where tshark cannot):
-    requests, promises, refusals, per client port."""
-    from pushscope.events import (
-        ConnectionOpened,
-        HeadersReceived,
-        PushCancelled,
-        PushPromiseReceived,
-        StopSendingReceived,
-        StreamReset,
-    )
-    from pushscope.sources.capture_file import read_capture
-
-    events = list(read_capture(str(pcap), str(keys), quic_ports=[port]))
-    ports = {e.connection_id: e.client.port for e in events if isinstance(e, ConnectionOpened)}
-    seen: dict = {"requests": set(), "promises": set(), "cancels": set(), "server_cancels": set(), "stops": set(),
-                  "resets": set()}
-    for e in events:
-        port_of = ports.get(getattr(e, "connection_id", ""), 0)
-        if isinstance(e, HeadersReceived) and e.sender == "client":
-            headers = dict(e.headers)
-            seen["requests"].add((port_of, e.stream_id, headers.get(":path")))
-        elif isinstance(e, PushPromiseReceived):
-            seen["promises"].add((port_of, e.stream_id, e.push_id, dict(e.headers).get(":path")))
-        elif isinstance(e, PushCancelled):
-            seen["cancels" if e.sender == "client" else "server_cancels"].add((port_of, e.push_id))
-        elif isinstance(e, StopSendingReceived) and e.push_id is not None:
-            seen["stops"].add((port_of, e.push_id))
-        elif isinstance(e, StreamReset) and e.push_id is not None:
-            seen["resets"].add((port_of, e.push_id))
-    return seen
-
-
-def compare(truth: dict, seen: dict) -> list[str]:
-    problems = []
-    for request in truth["requests"]:
-        if request["from_push"]:
-            continue
-        key = (truth["connections"][request["connection_index"]]["client_port"], request["stream_id"],
-               "/" + request["url"].split("/", 3)[3])
-        if key not in seen["requests"]:
-            problems.append(f"request {key} not decoded from the capture")
-    for push in truth["pushes"]:
-        key = (push["client_port"], push["parent_stream_id"], push["push_id"], "/" + push["url"].split("/", 3)[3])
-        if key not in seen["promises"]:
-            problems.append(f"push promise {key} not decoded from the capture")
-        refusal = {"cancelled": "cancels", "refused": "cancels", "stop-sending": "stops"}.get(push["client_action"])
-        if refusal and (push["client_port"], push["push_id"]) not in seen[refusal]:
-            problems.append(f"{push['client_action']} of push {push['push_id']} not seen in the capture")
-        if push.get("server_cancelled") and (push["client_port"], push["push_id"]) not in seen["server_cancels"]:
-            problems.append(f"the server's CANCEL_PUSH of push {push['push_id']} not seen in the capture")
-    return problems
+        document = truth_after_handshake_cut(document, document["cut_at"])
+    return {"truth": document, "seen": seen, "problems": problems,
+            "size": truth.write_outputs(out, sc.name, pcap, keys, document)}
 
 
 def describe(result: dict) -> str:
-    truth, seen = result["truth"], result["seen"]
-    requests = sum(1 for r in truth["requests"] if not r["from_push"])
-    text = (f"  {truth['server']} {truth['server_version']}, conns={len(truth['connections'])}, "
-            f"requests={requests}, pushes={len(truth['pushes'])}, {result['size']} B")
+    document, seen = result["truth"], result["seen"]
+    requests = sum(1 for r in document["requests"] if not r["from_push"])
+    text = (f"  {document['server']} {document['server_version']}, conns={len(document['connections'])}, "
+            f"requests={requests}, pushes={len(document['pushes'])}, {result['size']} B")
     if seen is not None:
         text += f", decoded: requests={len(seen['requests'])} promises={len(seen['promises'])}"
-    return text + runner.outcome_counts(truth["pushes"])
+    return text + truth.outcome_counts(document["pushes"])
 
 
 def prepare(base: Path, selected: list[Scenario]) -> runner.RunScenario:

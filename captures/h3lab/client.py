@@ -11,8 +11,8 @@ those too. For every URL it needs, in this order:
 
 On a PUSH_PROMISE it may refuse the push, as the scenario says: CANCEL_PUSH on its control stream, or
 STOP_SENDING (H3_REQUEST_CANCELLED) on the push stream once that stream shows up. Only claimed pushes enter the
-HTTP cache, as browsers did. ``finalize_push`` turns what the client did and knew into outcome/reason, with
-the HTTP/2 lab's vocabulary.
+HTTP cache, as browsers did. ``finalize_push`` states what the client did and knew of each push; the lab's
+truth module (``lab.truth.judge``, shared with the HTTP/2 client) decides its outcome and reason.
 """
 
 from __future__ import annotations
@@ -35,16 +35,14 @@ from aioquic.h3.events import DataReceived, H3Event, HeadersReceived, PushPromis
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import QuicEvent, StreamDataReceived, StreamReset
 from cryptography import x509
+from lab.truth import PushFacts, judge
+
+from pushscope.vocabulary import Outcome, Reason
 
 from .server import ControlStreamSniffer
 
 CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")\s]+)['\"]?\s*\)")
 
-
-
-# A claimed push that finishes this long after the page bytes referencing it arrived is "claimed-late" (the
-# product's documented tolerance; the h2 lab client uses the same number).
-LATE_THRESHOLD_MS = 5.0
 
 @dataclass(frozen=True)
 class ClientOptions:
@@ -99,8 +97,8 @@ class PushRecord:
     client_action: str = "ignored"  # claimed / cancelled / stop-sending / ignored
     push_stream_id: int | None = None
     response: Response | None = None
-    outcome: str | None = None
-    reason: str | None = None
+    outcome: Outcome | None = None
+    reason: Reason | None = None
     claimed_at: float | None = None
     wait_ms: float | None = None
     needed_at: float | None = None
@@ -365,7 +363,7 @@ class LabClient:
                          wanted: list[tuple[str, str]], needed: list[float | None] | None = None
                          ) -> list[tuple[str, bytes, str]]:
         """``needed``: when each wanted reference's bytes arrived, as a streaming parser would have met it (a
-        push finishing more than LATE_THRESHOLD_MS after that kept the page waiting: claimed-late)."""
+        push finishing more than lab.truth.LATE_THRESHOLD_MS after that kept the page waiting: claimed-late)."""
         out: list[tuple[str, bytes, str]] = []
         waiting: list[tuple[str, str, Response, PushRecord | None, float]] = []
         for position, (url, initiator) in enumerate(wanted):
@@ -424,7 +422,7 @@ class LabClient:
             }
             if push.claimed_at is not None:
                 entry["claimed_ms"] = self.ms(push.claimed_at)
-            if push.reason == "claimed-late":
+            if push.reason == Reason.CLAIMED_LATE:
                 entry["wait_ms"] = push.wait_ms
             pushes.append(entry)
         truth = {"tls": "1.3", "transport": "quic", "connections": self.connections, "pushes": pushes,
@@ -460,38 +458,15 @@ async def migrate(protocol: LabClientProtocol, host: str) -> int:
 
 
 def finalize_push(push: PushRecord) -> None:
-    """Decide outcome/reason from what the client did and knew.
-
-    wasted/must-refuse                 promised for a host the server's certificate does not name: refused
-                                       with CANCEL_PUSH, never usable (RFC 9114 §4.6, RFC 9113 §8.4)
-    cache-duplicated/cancelled-cached  refused (CANCEL_PUSH or STOP_SENDING) because we held a fresh copy
-    wasted/rejected                    refused, no copy held
-    wasted/server-cancelled            the server sent CANCEL_PUSH for it (we then fetch it ourselves: the
-                                       consequence of the withdrawal, not a mismatch)
-    used/claimed                       claimed; the push had finished when we needed it
-    used/claimed-late                  claimed; we waited ``wait_ms`` for it to finish
-    wasted/connection-closed           claimed or not, the push never completed before the connection closed
-    cache-duplicated/already-cached    we already held a fresh copy (earlier connection) and used that
-    wasted/not-referenced              nothing we loaded referenced the URL
-    """
+    """The push's outcome and reason (``lab.truth.judge``) from what the client did and knew: whether it had to
+    refuse it (a host the certificate does not name), refused it (CANCEL_PUSH or STOP_SENDING), held a fresh copy,
+    saw the server's CANCEL_PUSH, claimed it and how long it waited."""
     response = push.response
-    completed = response is not None and response.ended_at is not None
-    if push.must_refuse:
-        push.outcome, push.reason = "wasted", "must-refuse"
-    elif push.client_action in ("cancelled", "stop-sending"):
-        push.outcome, push.reason = (("cache-duplicated", "cancelled-cached") if push.had_fresh_copy
-                                     else ("wasted", "rejected"))
-    elif push.server_cancelled and not push.had_fresh_copy:
-        push.outcome, push.reason = "wasted", "server-cancelled"
-    elif push.client_action == "claimed" and completed:
-        late = push.wait_ms is not None and push.wait_ms > LATE_THRESHOLD_MS
-        push.outcome, push.reason = "used", "claimed-late" if late else "claimed"
-    elif push.had_fresh_copy:
-        push.outcome, push.reason = "cache-duplicated", "already-cached"
-    elif not completed:
-        push.outcome, push.reason = "wasted", "connection-closed"
-    else:
-        push.outcome, push.reason = "wasted", "not-referenced"
+    facts = PushFacts(must_refuse=push.must_refuse, refused=push.client_action in ("cancelled", "stop-sending"),
+                      had_fresh_copy=push.had_fresh_copy, server_cancelled=push.server_cancelled,
+                      completed=response is not None and response.ended_at is not None,
+                      claimed=push.client_action == "claimed", wait_ms=push.wait_ms)
+    push.outcome, push.reason = judge(facts)
 
 
 def certificate_covers(protocol: LabClientProtocol, url: str) -> bool:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -31,19 +30,7 @@ from aioquic.quic.events import ProtocolNegotiated, QuicEvent, StopSendingReceiv
 from lab import site as lab_site_files  # the HTTP/2 lab's demo site: both protocols serve the same bytes
 
 SERVER_VERSION = aioquic.__version__
-PREFERRED_PORT = 4433
-
-
-def free_udp_port(host: str = "127.0.0.1", prefer: int | None = PREFERRED_PORT) -> int:
-    """``prefer`` when it is free for UDP on ``host``, else a port the kernel picks."""
-    for port in ((prefer,) if prefer else ()) + (0,):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            try:
-                sock.bind((host, port))
-            except OSError:
-                continue
-            return sock.getsockname()[1]
-    raise RuntimeError("no free UDP port")
+PREFERRED_PORT = 4433  # aioquic's examples' port, used when free so the captures look alike
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
-"""dumpcap on the loopback interface, filtered to one TCP (HTTP/2 lab) or UDP (HTTP/3 lab) port.
+"""The one capture helper of the lab: dumpcap on the loopback interface, free ports, key logs, process ownership.
 
-The capture is started and confirmed ready ("Capturing on ..." on dumpcap's stderr)
-before any traffic, and stopped with SIGINT (then waited for) so the pcapng is complete.
+Every lab script records the same way (:func:`record`): the server it started (if any) listens on a free port
+(:func:`free_port`, TCP for HTTP/1.1 and HTTP/2, UDP for QUIC), dumpcap records only that port on ``lo``, the
+client makes its traffic, then dumpcap and the server are stopped by the PIDs we started (:func:`stop_process`).
+The capture is started and confirmed ready ("Capturing on ..." on dumpcap's stderr) before any traffic, and
+stopped with SIGINT (then waited for) so the pcapng is complete. :func:`finish_key_log` checks the client's key log.
 """
 
 from __future__ import annotations
@@ -10,9 +13,15 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class CaptureError(RuntimeError):
@@ -21,6 +30,54 @@ class CaptureError(RuntimeError):
 
 def dumpcap_path() -> str | None:
     return shutil.which("dumpcap")
+
+
+def _port_free(host: str, port: int, transport: str) -> bool:
+    kind = socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    if transport == "udp":
+        return True
+    # a listener on the wildcard address or on another loopback address would also end up in a "tcp port N"
+    # capture: make sure nothing answers there either
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) != 0
+
+
+def free_port(host: str = "127.0.0.1", prefer: tuple[int, ...] = (), transport: str = "tcp") -> int:
+    """A currently free TCP (or UDP) port on ``host``: the first free one of ``prefer``, else one the kernel picks."""
+    if transport not in ("tcp", "udp"):
+        raise ValueError(f"transport must be tcp or udp, not {transport!r}")
+    for port in prefer:
+        if _port_free(host, port, transport):
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+    """Stop a process we started, by its PID (``sig``, then SIGKILL after ``timeout``), and reap it."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def finish_key_log(keys: Path, tls: bool) -> None:
+    """Leave ``keys`` as the scenario's key log: an empty file for cleartext, an error if a TLS or QUIC client
+    wrote no secrets (the capture could not be decrypted)."""
+    if not keys.exists():
+        keys.write_text("")
+    if tls and keys.stat().st_size == 0:
+        raise CaptureError(f"the client wrote no key log to {keys}")
 
 
 class Capture:
@@ -86,17 +143,16 @@ class Capture:
             try:
                 _, err = self.proc.communicate(timeout=10)
             except subprocess.TimeoutExpired:
-                self.proc.terminate()
-                _, err = self.proc.communicate(timeout=5)
+                stop_process(self.proc, signal.SIGTERM, timeout=5)
+                err = b""
             self.stderr_text += (err or b"").decode(errors="replace")
         self.proc = None
         if not self.out.exists() or self.out.stat().st_size == 0:
             raise CaptureError(f"dumpcap wrote no capture to {self.out}: {self.stderr_text}")
 
     def _kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc, signal.SIGKILL)
         self.proc = None
 
     def __enter__(self) -> Capture:
@@ -113,29 +169,9 @@ class Capture:
             self.stop()
 
 
-def cut_before(pcap: Path, cut_at: float) -> None:
-    """Keep only the packets from ``cut_at`` (epoch seconds) on, in place (editcap -r on frame numbers): the
-    capture then starts with the connection already established."""
-    times = subprocess.run(["tshark", "-n", "-r", str(pcap), "-T", "fields", "-e", "frame.time_epoch"],
-                           capture_output=True, text=True, check=True).stdout.split()
-    first = next((number for number, at in enumerate(times, start=1) if float(at) >= cut_at), None)
-    if first is None or first == 1:
-        raise CaptureError(f"no quiet moment to cut the capture at ({first=})")
-    cut = pcap.with_suffix(".cut.pcapng")
-    subprocess.run(["editcap", "-r", str(pcap), str(cut), f"{first}-{len(times)}"], check=True)
-    cut.replace(pcap)
-
-
-def pushes_unknown_after_cut(truth: dict, cut_at: float) -> dict:
-    """The truth a capture cut at ``cut_at`` can support: its connection began before the capture, so what the
-    client held may have come from traffic that is not in it, and every push's verdict can only be unknown
-    (as lab/cut.py says for a capture cut after a load). The client's own outcome is kept beside it."""
-    from lab.cut import CUT_REASON
-
-    truth = dict(truth)
-    truth["cut"] = {"tool": "editcap -r", "start_epoch": round(cut_at, 6),
-                    "why": "the capture starts after the handshake: pushscope decrypts it by trying the key log's "
-                           "secrets, but what the connection carried before is not in the capture"}
-    truth["pushes"] = [{**push, "client_outcome": push["outcome"], "client_reason": push["reason"],
-                        "outcome": "unknown", "reason": CUT_REASON} for push in truth["pushes"]]
-    return truth
+def record(pcap: Path, port: int, make_traffic: Callable[[], T], *,
+           server: AbstractContextManager | None = None, transport: str = "tcp") -> T:
+    """Start ``server`` (a context manager that starts and stops it, if any), record ``port`` on ``lo`` into
+    ``pcap`` while ``make_traffic()`` runs, stop the capture and then the server; what ``make_traffic`` returned."""
+    with server if server is not None else nullcontext(), Capture(pcap, port, transport=transport):
+        return make_traffic()

@@ -14,8 +14,11 @@ import subprocess
 import time
 from pathlib import Path
 
+from pushscope.vocabulary import Outcome
+
 from . import site
-from .h2client import LATE_THRESHOLD_MS, css_references, html_references
+from .pages import css_references, html_references
+from .truth import PushFacts, judge
 
 
 def page_references(path: str) -> dict[str, str]:
@@ -120,6 +123,14 @@ def parse_nghttp_verbose(text: str) -> dict:
     return {"requests": requests, "pushes": pushes, "streams": streams}
 
 
+def _waited_ms(pushed: dict, referrer: dict) -> float:
+    """How long nghttp waited for a push it used: it parses a response as it arrives, so the reference is known once
+    the referencing response has finished; a push finishing later (in wire order) was waited for from then."""
+    if referrer.get("end_line") is not None and pushed.get("end_line", -1) > referrer["end_line"]:
+        return round(max(0.0, pushed["ended_ms"] - referrer["ended_ms"]), 3)
+    return 0.0
+
+
 def run_nghttp(port: int, paths: tuple[str, ...], upgrade: bool, workdir: Path) -> dict:
     exe = shutil.which("nghttp")
     if exe is None:
@@ -153,22 +164,10 @@ def run_nghttp(port: int, paths: tuple[str, ...], upgrade: bool, workdir: Path) 
     for pp in parsed["pushes"]:
         st = parsed["streams"].get(pp["promised_stream_id"], {})
         completed = st.get("ended_ms") is not None
-        wait_ms = None
-        if pp["path"] in requested_paths:
-            outcome, reason = "wasted", "client-requested-anyway"
-        elif not completed:
-            outcome, reason = "wasted", "connection-closed"
-        elif pp["path"] in referenced:
-            # nghttp parses a response as it arrives; the reference is known once the referencing
-            # response has finished. A push finishing later (wire order) was waited for.
-            ref_st = delivered.get(referenced[pp["path"]], {})
-            outcome, reason, wait_ms = "used", "claimed", 0.0
-            if ref_st.get("end_line") is not None and st.get("end_line", -1) > ref_st["end_line"]:
-                wait_ms = round(max(0.0, st["ended_ms"] - ref_st["ended_ms"]), 3)
-                if wait_ms > LATE_THRESHOLD_MS:
-                    reason = "claimed-late"
-        else:
-            outcome, reason = "wasted", "not-referenced"
+        claimed = pp["path"] in referenced  # nghttp downloads every push: a referenced one is used
+        wait_ms = _waited_ms(st, delivered.get(referenced[pp["path"]], {})) if claimed and completed else None
+        outcome, reason = judge(PushFacts(requested_anyway=pp["path"] in requested_paths, completed=completed,
+                                          claimed=claimed, wait_ms=wait_ms))
         pushes.append({"connection_index": 0, "client_port": None, "load_index": 0,
                        "parent_stream_id": pp["parent_stream_id"],
                        "promised_stream_id": pp["promised_stream_id"],
@@ -177,9 +176,8 @@ def run_nghttp(port: int, paths: tuple[str, ...], upgrade: bool, workdir: Path) 
                        "had_fresh_copy": False, "promised_ms": pp["promised_ms"], "completed": completed,
                        "status": st.get("status"), "body_bytes": st.get("body_bytes", 0),
                        "ended_ms": st.get("ended_ms"), "reset_by": st.get("reset_by")})
-        if outcome == "used":
+        if outcome == Outcome.USED:
             pushes[-1]["wait_ms"] = wait_ms
-        if outcome == "used":
             requests.append({"connection_index": 0, "stream_id": pp["promised_stream_id"], "method": "GET",
                              "url": pushes[-1]["url"], "status": st.get("status"),
                              "body_bytes": st.get("body_bytes", 0), "from_push": True,

@@ -14,18 +14,16 @@ For every URL it needs, in this order:
 3. otherwise send a request.
 
 Pushes live in a per-connection push cache; only claimed pushes enter the HTTP cache
-(like browsers did). Every PUSH_PROMISE is judged from what the client itself did and knew;
-see ``finalize_push`` for the outcome/reason vocabulary.
+(like browsers did). Every PUSH_PROMISE is judged from what the client itself did and knew
+(``finalize_push`` states the facts, ``truth.judge`` decides).
 """
 
 from __future__ import annotations
 
-import re
 import socket
 import ssl
 import time
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -40,12 +38,13 @@ from h2.settings import SettingCodes
 from h2.stream import StreamClosedBy
 from hyperframe.frame import RstStreamFrame
 
+from pushscope.vocabulary import Outcome, Reason
+
 from . import CLIENT_NAME, CLIENT_VERSION
+from .pages import HttpCache, css_references, html_references
+from .truth import PushFacts, judge
 
 USER_AGENT = f"{CLIENT_NAME}/{CLIENT_VERSION}"
-# A claimed push that finishes this long after the response referencing it is "claimed-late";
-# below it is scheduling noise on loopback (pushscope uses the same 5 ms tolerance).
-LATE_THRESHOLD_MS = 5.0
 TRANSPORTS = ("tls", "h2c-prior-knowledge", "h2c-upgrade")
 
 
@@ -78,44 +77,6 @@ class ClientOptions:
     # Seconds of quiet between the handshake (and the HTTP/2 preface and SETTINGS) and the first page; the
     # capture's cut point (``cut_at``) is in its middle, so a capture cut there starts mid-connection.
     settle: float = 0.0
-
-
-@dataclass
-class CacheEntry:
-    url: str
-    stored_at: float
-    max_age: int | None
-    no_cache: bool
-    body: bytes
-    content_type: str
-    source: str  # "request" / "push"
-    etag: str | None = None
-    last_modified: str | None = None
-
-    def fresh(self, now: float) -> bool:
-        return (not self.no_cache and self.max_age is not None
-                and now - self.stored_at < self.max_age)
-
-
-class HttpCache:
-    """A tiny private HTTP cache: freshness from ``Cache-Control: max-age`` only."""
-
-    def __init__(self) -> None:
-        self.entries: dict[str, CacheEntry] = {}
-
-    def store(self, url: str, headers: dict[str, str], body: bytes, source: str) -> None:
-        cc = headers.get("cache-control", "").lower()
-        if "no-store" in cc:
-            return
-        m = re.search(r"max-age\s*=\s*(\d+)", cc)
-        self.entries[url] = CacheEntry(
-            url=url, stored_at=time.monotonic(), max_age=int(m.group(1)) if m else None,
-            no_cache="no-cache" in cc, body=body, content_type=headers.get("content-type", ""),
-            source=source, etag=headers.get("etag"), last_modified=headers.get("last-modified"))
-
-    def fresh(self, url: str) -> CacheEntry | None:
-        e = self.entries.get(url)
-        return e if e is not None and e.fresh(time.monotonic()) else None
 
 
 @dataclass
@@ -157,51 +118,11 @@ class PushRecord:
     requested_before_promise: bool
     push_disabled: bool = False  # promised although we sent SETTINGS_ENABLE_PUSH=0
     client_action: str = "ignored"  # claimed / cancelled / ignored / requested-anyway
-    outcome: str | None = None
-    reason: str | None = None
+    outcome: Outcome | None = None
+    reason: Reason | None = None
     claimed_at: float | None = None
     wait_ms: float | None = None
     stream: Stream | None = None
-
-
-# --------------------------------------------------------------------------------------
-# parsing
-# --------------------------------------------------------------------------------------
-class _RefParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.refs: list[tuple[str, str]] = []  # (kind, href)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k.lower(): (v or "") for k, v in attrs}
-        if tag == "link" and a.get("href"):
-            rels = a.get("rel", "").lower().split()
-            if "stylesheet" in rels:
-                self.refs.append(("style", a["href"]))
-            elif "preload" in rels or "modulepreload" in rels:
-                self.refs.append(("preload", a["href"]))
-        elif tag == "script" and a.get("src"):
-            self.refs.append(("script", a["src"]))
-        elif tag == "img" and a.get("src"):
-            self.refs.append(("image", a["src"]))
-
-
-def html_references(body: bytes) -> list[str]:
-    p = _RefParser()
-    p.feed(body.decode("utf-8", errors="replace"))
-    p.close()
-    return [href for _, href in p.refs]
-
-
-_CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+)\1\s*\)""", re.I)
-_CSS_IMPORT = re.compile(r"""@import\s+(['"])([^'"]+)\1""", re.I)
-
-
-def css_references(body: bytes) -> list[str]:
-    text = body.decode("utf-8", errors="replace")
-    refs = [m.group(2) for m in _CSS_IMPORT.finditer(text)]
-    refs += [m.group(2) for m in _CSS_URL.finditer(text)]
-    return [r for r in refs if not r.startswith("data:")]
 
 
 # --------------------------------------------------------------------------------------
@@ -666,7 +587,7 @@ class Client:
 
         Before deciding, everything that has already arrived on the socket is processed, so a
         push counts as "there" when its bytes had reached us by the time we needed it; a claimed
-        push we then still wait for more than LATE_THRESHOLD_MS for is claimed-late.
+        push we then still wait for more than truth.LATE_THRESHOLD_MS for is claimed-late.
         """
         conn.drain()
         out: list[tuple[str, bytes, str]] = []
@@ -758,49 +679,17 @@ class Client:
 
 
 def finalize_push(rec: PushRecord) -> None:
-    """Decide outcome/reason from what the client did and knew. The first that applies wins
-    (the same precedence as pushscope's rules, pushscope/analysis/rules.py):
-
-    cache-duplicated/cancelled-cached  we reset it because we held a fresh copy
-    cache-duplicated/already-cached    we already held a fresh copy (earlier load, any connection)
-    cache-duplicated/pushed-twice      the same URL was already promised on this connection
-    wasted/push-disabled               promised although we sent SETTINGS_ENABLE_PUSH=0 (a
-                                       connection error for us: we answer with GOAWAY)
-    wasted/rejected                    we reset it (CANCEL) and held no copy
-    wasted/server-cancelled            the server reset its own push before completing it (our own
-                                       request for it is then the consequence, not a mismatch)
-    wasted/client-requested-anyway     we requested the URL ourselves although it was promised
-    wasted/connection-closed           the connection closed before the push completed
-    used/claimed-late                  claimed, but when we needed it (after processing all bytes
-                                       already received) it was incomplete and we waited more than
-                                       LATE_THRESHOLD_MS for it; ``wait_ms`` = that wait
-    used/claimed                       claimed, and it was there (or within the threshold) in time
-    wasted/not-referenced              nothing we loaded referenced the URL
-    """
+    """The push's outcome and reason (``truth.judge``) from what this client did and knew of it."""
     st = rec.stream
-    completed = st is not None and st.ended_at is not None
-    if rec.client_action == "cancelled" and rec.had_fresh_copy:
-        rec.outcome, rec.reason = "cache-duplicated", "cancelled-cached"
-    elif rec.had_fresh_copy:
-        rec.outcome, rec.reason = "cache-duplicated", "already-cached"
-    elif rec.pushed_twice:
-        rec.outcome, rec.reason = "cache-duplicated", "pushed-twice"
-    elif rec.push_disabled:
-        rec.outcome, rec.reason = "wasted", "push-disabled"
-    elif rec.client_action == "cancelled":
-        rec.outcome, rec.reason = "wasted", "rejected"
-    elif st is not None and st.reset_by == "server":
-        rec.outcome, rec.reason = "wasted", "server-cancelled"
-    elif rec.client_action == "requested-anyway" or rec.requested_before_promise:
+    facts = PushFacts(refused=rec.client_action == "cancelled", had_fresh_copy=rec.had_fresh_copy,
+                      pushed_twice=rec.pushed_twice, push_disabled=rec.push_disabled,
+                      server_cancelled=st is not None and st.reset_by == "server",
+                      requested_anyway=rec.client_action == "requested-anyway" or rec.requested_before_promise,
+                      completed=st is not None and st.ended_at is not None,
+                      claimed=rec.client_action == "claimed", wait_ms=rec.wait_ms)
+    rec.outcome, rec.reason = judge(facts)
+    if rec.reason == Reason.CLIENT_REQUESTED_ANYWAY:  # a request already in flight when the promise came
         rec.client_action = "requested-anyway"
-        rec.outcome, rec.reason = "wasted", "client-requested-anyway"
-    elif not completed:
-        rec.outcome, rec.reason = "wasted", "connection-closed"
-    elif rec.client_action == "claimed":
-        rec.outcome = "used"
-        rec.reason = "claimed-late" if (rec.wait_ms or 0.0) > LATE_THRESHOLD_MS else "claimed"
-    else:
-        rec.outcome, rec.reason = "wasted", "not-referenced"
 
 
 def run_client(host: str, port: int, opts: ClientOptions, keylog: Path | None) -> dict:

@@ -13,7 +13,6 @@ the client's truth and the capture) make it fail, like an exception does.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import signal
 import sys
@@ -47,26 +46,6 @@ class Lab:
     retries: int = 1
     verify_help: str = "skip the cross-check of each capture"
     workdir_prefix: str = "pushscope-lab-"
-
-
-def write_outputs(out: Path, name: str, pcap: Path, keys: Path, truth: dict) -> int:
-    """Copy ``NAME.pcapng`` and ``NAME.keys`` to ``out`` and write ``NAME.truth.json``; the capture's size."""
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(pcap, out / f"{name}.pcapng")
-    shutil.copyfile(keys, out / f"{name}.keys")
-    (out / f"{name}.truth.json").write_text(json.dumps(truth, indent=2) + "\n")
-    return (out / f"{name}.pcapng").stat().st_size
-
-
-def outcome_counts(pushes: list[dict]) -> str:
-    """``"\\n  outcomes: used/claimed x2, ..."`` for a truth's pushes (empty without pushes)."""
-    counts: dict[str, int] = {}
-    for push in pushes:
-        key = f"{push['outcome']}/{push['reason']}"
-        counts[key] = counts.get(key, 0) + 1
-    if not counts:
-        return ""
-    return "\n  outcomes: " + ", ".join(f"{k} x{v}" for k, v in sorted(counts.items()))
 
 
 def _parser(lab: Lab) -> argparse.ArgumentParser:

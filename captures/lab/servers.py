@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import site
+from .capture import stop_process
 from .certs import CertPair
 
 # The Link headers used by the "preload" configurations. The last one carries ``nopush``:
@@ -38,30 +39,6 @@ class ServerError(RuntimeError):
 # so h2c prior-knowledge scenarios prefer one of them when it is free: the captures then
 # decode in tshark/Wireshark without any "Decode As".
 TSHARK_HTTP_PORTS = (8088, 3132, 2710, 11371, 5985, 8080, 3128, 2869)
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    # a listener on the wildcard address or on another loopback address would also end up in
-    # a "tcp port N" capture: make sure nothing answers there either
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.settimeout(0.2)
-        return s.connect_ex((host, port)) != 0
-
-
-def free_port(host: str = "127.0.0.1", prefer: tuple[int, ...] = ()) -> int:
-    """A currently free TCP port on ``host``: the first free one of ``prefer``, else one
-    picked by the kernel."""
-    for port in prefer:
-        if _port_free(host, port):
-            return port
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def _version_of(cmd: list[str], pattern: str) -> str:
@@ -148,15 +125,8 @@ class Server:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server we started (by its PID) and reap it."""
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(self.stop_signal())
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        if self.proc is not None:
+            stop_process(self.proc, self.stop_signal(), timeout)
         self.proc = None
 
     def logs(self) -> str:

@@ -1,4 +1,10 @@
-"""Cross-check a capture against its truth file with tshark (PUSH_PROMISEs, requests, resets)."""
+"""Cross-check a capture against its truth file: the client's truth must be on the wire.
+
+HTTP/2 is read with tshark's own dissector (:func:`summarize`: PUSH_PROMISEs, the client's HEADERS and
+RST_STREAMs); HTTP/1.1 with tshark's HTTP dissector (:func:`tshark_http1_requests`). A capture tshark cannot
+decrypt (cut after its handshake) and HTTP/3 are read with pushscope's capture reader (:func:`pushscope_view`):
+only the events it decodes are compared, never its verdicts, so the truth stays the client's own.
+"""
 
 from __future__ import annotations
 
@@ -105,22 +111,88 @@ def compare(truth: dict, seen: dict) -> list[str]:
     return problems
 
 
+def pushscope_view(pcap: Path, keys: Path | None, quic_ports: list[int] | None = None) -> dict:
+    """What pushscope's capture reader decodes, per client port: client ports (in order of connection), requests
+    ``(port, stream_id, path)``, promises ``(port, parent_stream_id, promised_stream_id, push_id, path)``, and the
+    ``(port, push_id)`` of HTTP/3 refusals: the client's and the server's CANCEL_PUSH, STOP_SENDING, resets."""
+    from pushscope.events import (
+        ConnectionOpened,
+        HeadersReceived,
+        PushCancelled,
+        PushPromiseReceived,
+        StopSendingReceived,
+        StreamReset,
+    )
+    from pushscope.sources.capture_file import read_capture
+
+    view: dict = {"client_ports": [], "requests": [], "promises": [], "cancels": set(), "server_cancels": set(),
+                  "stops": set(), "resets": set()}
+    port_of: dict[str, int] = {}
+    for event in read_capture(str(pcap), str(keys) if keys else None, quic_ports=quic_ports):
+        port = port_of.get(getattr(event, "connection_id", ""), 0)
+        if isinstance(event, ConnectionOpened):
+            port_of[event.connection_id] = event.client.port
+            view["client_ports"].append(event.client.port)
+        elif isinstance(event, HeadersReceived) and event.sender == "client":
+            view["requests"].append((port, event.stream_id, dict(event.headers).get(":path")))
+        elif isinstance(event, PushPromiseReceived):
+            view["promises"].append((port, event.stream_id, event.promised_stream_id, event.push_id,
+                                     dict(event.headers).get(":path")))
+        elif isinstance(event, PushCancelled):
+            view["cancels" if event.sender == "client" else "server_cancels"].add((port, event.push_id))
+        elif isinstance(event, StopSendingReceived) and event.push_id is not None:
+            view["stops"].add((port, event.push_id))
+        elif isinstance(event, StreamReset) and event.push_id is not None:
+            view["resets"].add((port, event.push_id))
+    return view
+
+
 def summarize_with_pushscope(pcap: Path, keys: Path | None) -> dict:
     """As :func:`summarize`, from pushscope's own reading: for a capture tshark cannot decrypt (cut after its
     handshake), which pushscope opens by trying the key log's secrets."""
-    from pushscope.events import ConnectionOpened, HeadersReceived, PushPromiseReceived
-    from pushscope.sources.capture_file import read_capture
+    view = pushscope_view(pcap, keys)
+    return {"client_ports": view["client_ports"],
+            "client_headers": [(port, stream_id) for port, stream_id, _ in view["requests"]],
+            "push_promises": [(port, parent, promised) for port, parent, promised, _, _ in view["promises"]],
+            "client_rst": [], "server_rst": [], "goaway": Counter(), "http1_requests": [], "frames": Counter(),
+            "packets": 0}
 
-    out: dict = {"client_ports": [], "client_headers": [], "push_promises": [], "client_rst": [],
-                 "server_rst": [], "goaway": Counter(), "http1_requests": [], "frames": Counter(), "packets": 0}
-    port_of: dict[str, int] = {}
-    for event in read_capture(str(pcap), str(keys) if keys else None):
-        if isinstance(event, ConnectionOpened):
-            port_of[event.connection_id] = event.client.port
-            out["client_ports"].append(event.client.port)
-        elif isinstance(event, HeadersReceived) and event.sender == "client":
-            out["client_headers"].append((port_of.get(event.connection_id), event.stream_id))
-        elif isinstance(event, PushPromiseReceived):
-            out["push_promises"].append((port_of.get(event.connection_id), event.stream_id,
-                                         event.promised_stream_id))
-    return out
+
+def compare_h3(truth: dict, seen: dict) -> list[str]:
+    """Mismatches between an HTTP/3 truth and :func:`pushscope_view`: every request and promise, with the same
+    stream and push IDs, and every refusal the client or server made, must be on the wire."""
+    problems = []
+    requests = set(seen["requests"])
+    promises = {(port, parent, push_id, path) for port, parent, _, push_id, path in seen["promises"]}
+    for request in truth["requests"]:
+        if request["from_push"]:
+            continue
+        key = (truth["connections"][request["connection_index"]]["client_port"], request["stream_id"],
+               "/" + request["url"].split("/", 3)[3])
+        if key not in requests:
+            problems.append(f"request {key} not decoded from the capture")
+    for push in truth["pushes"]:
+        key = (push["client_port"], push["parent_stream_id"], push["push_id"], "/" + push["url"].split("/", 3)[3])
+        if key not in promises:
+            problems.append(f"push promise {key} not decoded from the capture")
+        refusal = {"cancelled": "cancels", "refused": "cancels", "stop-sending": "stops"}.get(push["client_action"])
+        if refusal and (push["client_port"], push["push_id"]) not in seen[refusal]:
+            problems.append(f"{push['client_action']} of push {push['push_id']} not seen in the capture")
+        if push.get("server_cancelled") and (push["client_port"], push["push_id"]) not in seen["server_cancels"]:
+            problems.append(f"the server's CANCEL_PUSH of push {push['push_id']} not seen in the capture")
+    return problems
+
+
+def tshark_http1_requests(pcap: Path, port: int, keys: Path | None) -> list[str]:
+    """``"METHOD /path"`` of every HTTP/1.1 request tshark's HTTP dissector sees on ``port``, sorted."""
+    layer = "tls" if keys is not None else "tcp"
+    command = [tshark_path() or "tshark", "-n", "-r", str(pcap), "-d", f"{layer}.port=={port},http",
+               "-Y", "http.request", "-T", "fields", "-e", "http.request.method", "-e", "http.request.uri"]
+    if keys is not None:
+        command[2:2] = ["-o", f"tls.keylog_file:{keys}"]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    seen = []
+    for line in out.splitlines():
+        methods, _, uris = line.partition("\t")
+        seen += [f"{m} {u}" for m, u in zip(methods.split(","), uris.split(","), strict=False) if m]
+    return sorted(seen)

@@ -21,10 +21,9 @@ CAPTURES = Path(__file__).resolve().parents[2] / "captures"
 if str(CAPTURES) not in sys.path:
     sys.path.insert(0, str(CAPTURES))
 
-from h3lab.server import free_udp_port  # noqa: E402
 from lab import certs, site  # noqa: E402
-from lab.capture import Capture, CaptureError  # noqa: E402
-from lab.servers import SERVERS, Server, ServerError, free_port  # noqa: E402
+from lab.capture import Capture, CaptureError, free_port  # noqa: E402
+from lab.servers import SERVERS, Server, ServerError  # noqa: E402
 
 
 class H3Server:
@@ -86,7 +85,7 @@ def start_server(lab: dict, tmp_path: Path) -> Iterator[Callable[..., Server | H
     def start(kind: str, *, tls: bool = True, alt_svc_port: int | None = None,
               push_delay: float = 0.0) -> Server | H3Server:
         if kind == "h3":
-            port = free_udp_port(prefer=None)
+            port = free_port(transport="udp")
             h3 = H3Server(tmp_path / f"h3-{port}", lab["cert"], port, push_delay)
             started.append(h3)
             return h3.start()
