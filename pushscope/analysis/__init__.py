@@ -6,9 +6,12 @@ from pushscope.model.entities import Capture
 
 
 def analyse(capture: Capture) -> Capture:
-    """Fill in every push's outcome, reason, evidence, cost and advice."""
+    """Fill in every push's outcome, reason, evidence, cost and advice; then pack the model (``model.compact``),
+    since a capture is analysed once it is loaded (a live one after each batch)."""
     from pushscope.analysis.verdicts import classify_all
+    from pushscope.model.compact import compact
 
+    compact(capture)  # first: the analysis' own indexes come on top of the model
     classify_all(capture)
     capture.analysed = True
     return capture

@@ -120,7 +120,9 @@ class CaptureIndex:
     def __init__(self, capture: Capture) -> None:
         self.capture = capture
         self.client_of = {cid: conn.client.address for cid, conn in capture.connections.items()}
-        self.url_of: dict[int, str] = {e.id: url_key(e) for e in capture.exchanges}
+        urls: dict[str, str] = {}  # one string per distinct URL: there are far fewer URLs than exchanges
+        self.url_of: dict[int, str] = {e.id: urls.setdefault(key, key) for e in capture.exchanges
+                                       for key in (url_key(e),)}
         self.authorities = known_authorities(capture)
         self.unreadable_traffic = UnreadableTraffic(capture)
         self.refusals = RefusalIndex(capture)

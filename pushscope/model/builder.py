@@ -26,7 +26,7 @@ from pushscope.events import (
 )
 from pushscope.http.headers import header_value
 from pushscope.http.urls import url_problem
-from pushscope.model.entities import BODY_KEEP_LIMIT, Capture, Connection, Exchange, FrameRecord, Push, Reset
+from pushscope.model.entities import BODY_KEEP_LIMIT, Capture, Connection, Exchange, Push, Reset
 from pushscope.safe_text import visible
 
 # Bodies worth keeping for the analysis: documents and stylesheets reference other resources.
@@ -116,7 +116,9 @@ class CaptureBuilder:
         self._connection(event).bytes_sent[event.sender] += event.length
 
     def _on_settings(self, event: SettingsReceived) -> None:
-        self._connection(event).settings[event.sender].update(event.settings)
+        conn = self._connection(event)
+        # New dicts, not an update: a compacted model shares equal settings between connections.
+        conn.settings = {**conn.settings, event.sender: {**conn.settings[event.sender], **event.settings}}
 
     def _on_goaway(self, event: GoAwayReceived) -> None:
         self._connection(event).goaways.append((event.sender, event.last_stream_id, event.error_name, event.at))
@@ -131,14 +133,11 @@ class CaptureBuilder:
     def _on_frame(self, event: FrameReceived) -> None:
         conn = self._connection(event)
         conn.frame_count += 1
-        record = FrameRecord(event.at, event.sender, event.frame_type, event.length, event.flags, event.stream_id)
         # A request's HEADERS frame comes before the decoded HeadersReceived: open its exchange now.
         opens = event.frame_type == "HEADERS" and event.sender == "client" and event.push_id is None
         exchange = self._exchange_for(event.connection_id, event.stream_id, event.push_id, create=opens)
-        if exchange is not None:
-            exchange.frames.append(record)
-        else:
-            conn.frames.append(record)
+        frames = exchange.frames if exchange is not None else conn.frames
+        frames.add(event.at, event.sender, event.frame_type, event.length, event.flags, event.stream_id)
 
     # --- exchanges and pushes ---------------------------------------------------------------------------
 
@@ -212,9 +211,7 @@ class CaptureBuilder:
                 self._check_url(event, exchange.url, "promised URL")
         push.references.append((event.stream_id, event.at))
         if exchange is not None:
-            exchange.frames.append(
-                FrameRecord(event.at, "server", "PUSH_PROMISE", event.wire_length, (), event.stream_id)
-            )
+            exchange.frames.add(event.at, "server", "PUSH_PROMISE", event.wire_length, (), event.stream_id)
 
     def _on_push_stream(self, event: PushStreamOpened) -> None:
         push = self._push_by_id(event.connection_id, event.push_id, create=True)
@@ -264,7 +261,7 @@ class CaptureBuilder:
             exchange.response_start = event.at
         exchange.response_header_bytes += event.wire_length
         if status is not None and status.startswith("1") and status != "101":
-            exchange.informational.append(list(event.headers))
+            exchange.informational = [*exchange.informational, list(event.headers)]  # it may be shared (compact)
         elif not exchange.response_headers:
             exchange.response_headers = list(event.headers)
             location = header_value(event.headers, "location")
@@ -299,6 +296,8 @@ class CaptureBuilder:
         exchange.body_bytes += event.length
         if _keeps_body(exchange):
             room = BODY_KEEP_LIMIT - len(exchange.body)
+            if type(exchange.body) is not bytearray:  # none yet, or compacted
+                exchange.body = bytearray(exchange.body)
             exchange.body += event.data[:room]
             exchange.body_truncated = exchange.body_truncated or len(event.data) > room
         if event.end_stream:
@@ -330,7 +329,7 @@ class CaptureBuilder:
         if exchange.reset is None:
             exchange.reset = reset
         if reset.kind != "RST_STREAM":  # an RST_STREAM frame is already on the timeline from its FrameReceived
-            exchange.frames.append(FrameRecord(reset.at, reset.by, reset.kind, 4, (reset.name,), stream_id))
+            exchange.frames.add(reset.at, reset.by, reset.kind, 4, (reset.name,), stream_id)
         if exchange.pushed:
             push = self.capture.push_for_exchange(exchange)
             if push is not None and push.reset is None:
@@ -340,7 +339,7 @@ class CaptureBuilder:
     def _connection_record(self, connection_id: str, reset: Reset, stream_id: int) -> None:
         conn = self.capture.connections.get(connection_id)
         if conn is not None and reset.kind != "RST_STREAM":
-            conn.frames.append(FrameRecord(reset.at, reset.by, reset.kind, 4, (reset.name,), stream_id))
+            conn.frames.add(reset.at, reset.by, reset.kind, 4, (reset.name,), stream_id)
 
 
 def _reset_kind(builder: CaptureBuilder, event: StreamReset) -> str:

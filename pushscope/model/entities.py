@@ -11,23 +11,13 @@ from typing import Literal
 
 from pushscope.events import AppProtocol, ConversationAccounted, Diagnostic, Endpoint, Headers, ProtocolAnomaly, Side
 from pushscope.http.headers import header_value
+from pushscope.model.frames import FrameLog
+from pushscope.model.frames import FrameRecord as FrameRecord  # re-exported: the model's frame timeline
 
 Outcome = Literal["used", "wasted", "cache-duplicated", "unknown"]
 OUTCOMES: tuple[Outcome, ...] = ("used", "wasted", "cache-duplicated", "unknown")
 # Bodies the analysis must read (documents and stylesheets) are kept up to this size each.
 BODY_KEEP_LIMIT = 8 * 1024 * 1024
-
-
-@dataclass(slots=True)
-class FrameRecord:
-    """One frame on the per-stream timeline shown in the detail pane."""
-
-    at: float
-    sender: Side
-    frame_type: str
-    length: int
-    flags: tuple[str, ...] = ()
-    stream_id: int | None = None
 
 
 @dataclass(slots=True)
@@ -69,7 +59,7 @@ class Connection:
     goaways: list[tuple[Side, int, str, float]] = field(default_factory=list)
     max_push_id: int | None = None
     anomalies: list[ProtocolAnomaly] = field(default_factory=list)
-    frames: list[FrameRecord] = field(default_factory=list)
+    frames: FrameLog = field(default_factory=FrameLog)
     frame_count: int = 0
 
     @property
@@ -106,10 +96,10 @@ class Exchange:
     response_header_bytes: int = 0
     request_body_bytes: int = 0
     body_bytes: int = 0
-    body: bytearray = field(default_factory=bytearray)
+    body: bytes | bytearray = b""  # kept for documents and stylesheets only (see builder.KEPT_CONTENT_TYPES)
     body_truncated: bool = False
     first_data_at: float | None = None
-    frames: list[FrameRecord] = field(default_factory=list)
+    frames: FrameLog = field(default_factory=FrameLog)
     reset: Reset | None = None
     # Request fields the capture cannot show (see ``HeadersReceived.unknown_fields``).
     unknown_fields: tuple[str, ...] = ()

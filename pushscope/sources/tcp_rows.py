@@ -7,6 +7,7 @@ decrypted bytes, in order, to the sans-IO HTTP/2 decoder.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -30,6 +31,9 @@ from pushscope.sources.tshark import certificate_names
 TLS_VERSIONS = {"0x0304": "1.3", "0x0303": "1.2", "0x0302": "1.1", "0x0301": "1.0"}
 HTTP1_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"OPTIONS ", b"DELETE ", b"PATCH ", b"CONNECT ")
 SNIFF_LIMIT = 64 * 1024  # bytes held while the first ones do not yet tell HTTP/2 from HTTP/1.1
+# A closed connection's decoder (its HPACK tables, buffers) is let go this long, in capture time, after the close:
+# by then no segment of it can still arrive (twice the maximum segment lifetime, Linux's TIME_WAIT).
+DECODER_KEPT_AFTER_CLOSE = 60.0
 
 Output = list[Event | Diagnostic]
 
@@ -58,6 +62,10 @@ class _TcpConnection:
     cleartext: dict[str, StreamReassembler] = field(default_factory=dict)
     fins: set[str] = field(default_factory=set)
     closed: bool = False
+    # Once the decoder is let go (DECODER_KEPT_AFTER_CLOSE): what its end-of-capture diagnostics said then, and
+    # the payload bytes that still came (not decoded).
+    released: list[Event | Diagnostic] | None = None
+    late_bytes: int = 0
     announced_h2: bool = False
     trial_how: str | None = None  # decrypted by pushscope's trial (no handshake): which key-log line
 
@@ -69,11 +77,14 @@ class TcpRowReader:
         self._connections: dict[str, _TcpConnection] = {}
         self._keylog = keylog
         self._trial_reasons: Mapping[str, str] = {}
+        self._closed: deque[tuple[float, _TcpConnection]] = deque()  # in the order they closed
 
     def feed(self, row: Mapping[str, str], at: float) -> Output:
         stream = row.get("tcp.stream", "")
         if not stream:
             return []
+        if self._closed and at - self._closed[0][0] > DECODER_KEPT_AFTER_CLOSE:
+            self._release_closed(at)
         conn = self._connections.get(stream)
         if conn is None:
             conn = self._connections[stream] = _TcpConnection(f"t{stream}", first_at=at)
@@ -94,7 +105,9 @@ class TcpRowReader:
         length = field_int(row.get("tcp.len"))
         if length:
             out.append(BytesSeen(connection_id=conn.connection_id, at=at, sender=sender, length=length))
-        if payload_chunks:
+        if payload_chunks and conn.released is not None:
+            conn.late_bytes += sum(len(chunk) for chunk in payload_chunks)
+        elif payload_chunks:
             if not conn.is_tls:
                 payload_chunks = _in_order_cleartext(conn, sender, row, payload_chunks, at)
             out.extend(self._payload(conn, sender, payload_chunks, at))
@@ -263,7 +276,18 @@ class TcpRowReader:
             if len(conn.fins) == 2:
                 conn.closed = True
                 out.append(ConnectionClosed(connection_id=conn.connection_id, at=at, how="fin"))
+        if conn.closed and conn.decoder is not None:
+            self._closed.append((at, conn))
         return out
+
+    def _release_closed(self, at: float) -> None:
+        """Let go of the decoders of connections closed long enough ago; keep what finish() will report."""
+        while self._closed and at - self._closed[0][0] > DECODER_KEPT_AFTER_CLOSE:
+            _, conn = self._closed.popleft()
+            conn.released = self._decoder_leftovers(conn)
+            conn.decoder = None
+            conn.cleartext = {}
+            conn.sniffed, conn.held_server_chunks = [], []
 
     # --- end-of-capture diagnostics ---------------------------------------------------------------------
 
@@ -284,6 +308,8 @@ class TcpRowReader:
                 Diagnostic(level="warning", message=message, connection_id=conn.connection_id, code="not-decrypted")]
 
     def _decoder_leftovers(self, conn: _TcpConnection) -> Output:
+        if conn.released is not None:
+            return conn.released + _late_bytes(conn)
         decoder = conn.decoder
         if isinstance(decoder, H1ConnectionDecoder):
             if not decoder.unparsed_bytes:
@@ -322,6 +348,14 @@ class TcpRowReader:
             out[0].message += (f" ({trial} of them by pushscope itself, with key-log secrets tried on a connection "
                                "whose handshake the capture lacks)")
         return out
+
+
+def _late_bytes(conn: _TcpConnection) -> Output:
+    if not conn.late_bytes:
+        return []
+    message = (f"{conn.connection_id}: {conn.late_bytes} payload bytes came more than {DECODER_KEPT_AFTER_CLOSE:.0f} s "
+               "after the connection closed and were not decoded")
+    return [Diagnostic(level="warning", message=message, connection_id=conn.connection_id, code="late-bytes")]
 
 
 def _choose_protocol(conn: _TcpConnection) -> str | None:

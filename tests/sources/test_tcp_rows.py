@@ -91,3 +91,23 @@ def test_a_capture_that_begins_with_a_response_is_http1() -> None:
     protocol, out = _protocol_of([b"GET /next HTTP/1.1\r\nHost: h\r\n\r\n"],
                                  [b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"], server_first=True)
     assert protocol == "http/1.1" and _requests(out) == ["/next"]
+
+
+def test_a_closed_connections_decoder_is_let_go_a_minute_later_and_late_bytes_are_reported() -> None:
+    """Memory: a closed connection keeps no HPACK tables; what its decoder would say at the end is kept."""
+    data = _client_bytes()
+    reader = TcpRowReader()
+    reader.feed(_row(50000, 8080, 0, syn=True, ack=False), 0.0)
+    reader.feed(_row(50000, 8080, 1, data[:-3]), 0.001)  # the last frame cut short
+    fin = _row(50000, 8080, len(data) - 2) | {"tcp.flags.fin": "1"}
+    reader.feed(fin, 0.002)
+    reader.feed(_row(8080, 50000, 1) | {"tcp.flags.fin": "1"}, 0.003)
+    conn = reader._connections["0"]
+    reader.feed(_row(50000, 8080, 1, data[:5]) | {"tcp.stream": "1"}, 30.0)
+    assert conn.decoder is not None  # closed, but not long enough ago
+    reader.feed(_row(50000, 8080, 1, data[:5]) | {"tcp.stream": "1"}, 61.0)
+    assert conn.decoder is None and not conn.cleartext
+    late = reader.feed(_row(50000, 8080, len(data) - 2, b"late"), 62.0)
+    assert [type(e).__name__ for e in late] == ["BytesSeen"] and not conn.cleartext
+    codes = [e.code for e in reader.finish(70.0) if isinstance(e, Diagnostic) and e.connection_id == "t0"]
+    assert "truncated-frame" in codes and "late-bytes" in codes

@@ -1,0 +1,68 @@
+"""Packing a loaded model: what the load left growable is made exact, and what repeats is kept once.
+
+A gigabyte capture holds millions of exchanges and frames; per exchange, empty lists and spare room in growing
+buffers cost more than its facts. Compacting keeps every value as it reads (an empty list still reads as an empty
+list, a body as the same bytes); the builder can go on afterwards (a live capture is compacted after each analysis).
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from pushscope.events import Headers
+from pushscope.model.entities import Capture
+
+
+class FrozenEmptyList(list):  # type: ignore[type-arg]
+    """The one empty list every compacted exchange without informational responses or trailers shares.
+
+    Shared, so it refuses to grow: the builder assigns a new list instead of appending to it."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("a compacted model's shared empty list cannot change: assign a new list")
+
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[object, tuple[()]]:
+        return _frozen_empty, ()
+
+
+EMPTY = FrozenEmptyList()
+
+
+def _frozen_empty() -> FrozenEmptyList:
+    return EMPTY
+
+
+def compact(capture: Capture) -> None:
+    """Make every growable part of the model exact; share empty lists, equal header lists and settings, and bodies
+    with the same bytes."""
+    bodies: dict[bytes, bytes] = {}
+    header_lists: dict[tuple[tuple[str, str], ...], Headers] = {}
+    for exchange in capture.exchanges:
+        exchange.frames.compact()
+        # Equal header lists (the same resource asked for on every connection) are one list; nothing changes a
+        # header list in place once it is built (the builder assigns new ones).
+        exchange.request_headers = header_lists.setdefault(tuple(exchange.request_headers), exchange.request_headers)
+        exchange.response_headers = header_lists.setdefault(tuple(exchange.response_headers),
+                                                            exchange.response_headers)
+        if not exchange.informational:
+            exchange.informational = EMPTY
+        if not exchange.trailers:
+            exchange.trailers = EMPTY
+        body = exchange.body
+        if type(body) is bytearray:
+            # A page served a thousand times is kept once (reference extraction is memoised by content too).
+            data = bytes(body)
+            exchange.body = bodies.setdefault(data, data) if data else b""
+    settings: dict[tuple[tuple[str, int], ...], dict[str, dict[str, int]]] = {}
+    for conn in capture.connections.values():
+        conn.frames.compact()
+        # Most connections of a capture announce the same SETTINGS: one dict for all of them (the builder replaces
+        # a connection's dict rather than updating it).
+        key = tuple((f"{side}:{name}", value) for side, values in conn.settings.items()
+                    for name, value in values.items())
+        conn.settings = settings.setdefault(key, conn.settings)
