@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from pushscope.http.headers import header_values
+from pushscope.http.links import LINK_VALUE, link_params
 from pushscope.http.urls import join_url, normalize_url
 from pushscope.model.entities import Exchange
-
-LINK_VALUE = re.compile(r"<([^>]*)>((?:\s*;\s*[^,;]+(?:=(?:\"[^\"]*\"|[^,;]*))?)*)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,26 +18,13 @@ class PreloadLink:
     early_hint: bool
 
 
-def _params(text: str) -> tuple[set[str], bool]:
-    rels: set[str] = set()
-    nopush = False
-    for part in text.split(";"):
-        name, _sep, value = part.strip().partition("=")
-        name = name.strip().lower()
-        if name == "rel":
-            rels |= set(value.strip().strip('"').lower().split())
-        elif name == "nopush":
-            nopush = True
-    return rels, nopush
-
-
 def preload_links(exchange: Exchange) -> list[PreloadLink]:
     found: list[PreloadLink] = []
     sources = [(exchange.response_headers, False)] + [(h, True) for h in exchange.informational]
     for headers, early in sources:
         for value in header_values(headers, "link"):
             for match in LINK_VALUE.finditer(value):
-                rels, nopush = _params(match.group(2))
+                rels, nopush, _as = link_params(match.group(2))
                 if "preload" not in rels:
                     continue
                 joined = join_url(exchange.url, match.group(1).strip())

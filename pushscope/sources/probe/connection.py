@@ -27,6 +27,7 @@ PushState = Literal["promised", "claimed", "cancelled", "ignored"]
 USER_AGENT = f"Mozilla/5.0 (X11; Linux x86_64) pushscope-probe/{__version__}"
 ACCEPT_ENCODING = "gzip, deflate, br"
 ACCEPT_LANGUAGE = "en-US,en;q=0.9"
+MAX_HEADER_BLOCKS = 8  # informational responses kept per transfer: a server may send 103s without end
 
 
 class ProbeError(RuntimeError):
@@ -49,6 +50,9 @@ class ProbeOptions:
     user_agent: str = USER_AGENT
     extra_headers: Headers = field(default_factory=list)
     limits: ProbeLimits = field(default_factory=lambda: ProbeLimits())
+    accept_push: bool = True  # False: HTTP/2 SETTINGS_ENABLE_PUSH=0, HTTP/3 no MAX_PUSH_ID (the server may not push)
+    preload: bool = False  # fetch Link rel=preload targets of the document's 103 and final headers at once
+    connect_to: tuple[str, int] | None = None  # connect here for the page's origin (a shaper), keep its authority
 
 
 @dataclass(slots=True)
@@ -160,6 +164,14 @@ class Transfer:
     requested_before: bool = False
     done: asyncio.Event = field(default_factory=asyncio.Event)
     headers_seen: asyncio.Event = field(default_factory=asyncio.Event)
+    header_blocks: list[Headers] = field(default_factory=list)  # 103 Early Hints and the final headers, in order
+    header_listener: Callable[[Headers], None] | None = None
+
+    def watch_headers(self, listener: Callable[[Headers], None]) -> None:
+        """Call ``listener`` with every header block, those already received first (a 103 may precede this)."""
+        self.header_listener = listener
+        for headers in self.header_blocks:
+            listener(headers)
 
     @property
     def key(self) -> str:
@@ -197,6 +209,10 @@ class Transfer:
 
     def got_headers(self, headers: Headers, at: float) -> None:
         status = header_value(headers, ":status") or ""
+        if len(self.header_blocks) < MAX_HEADER_BLOCKS:
+            self.header_blocks.append(list(headers))
+            if self.header_listener is not None:
+                self.header_listener(list(headers))
         if status.startswith("1"):
             return  # informational (103 Early Hints): the final response is still to come
         if not self.response_headers:

@@ -197,7 +197,9 @@ class H2ProbeConnection(ProbeConnection):
         super().__init__(connection_id, origin, options, emit, on_promise)
         config = h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
         self.h2 = _QuietH2Connection(config=config)
-        self.h2.local_settings = h2.settings.Settings(client=True, initial_values=dict(LOCAL_SETTINGS))
+        settings = dict(LOCAL_SETTINGS)
+        settings[SettingCodes.ENABLE_PUSH] = int(options.accept_push)
+        self.h2.local_settings = h2.settings.Settings(client=True, initial_values=settings)
         # Settings given as initial values are never "acknowledged", so h2 would not apply them to its decoder.
         self.h2.decoder.max_allowed_table_size = LOCAL_SETTINGS[SettingCodes.HEADER_TABLE_SIZE]
         self.h2.decoder.max_header_list_size = LOCAL_SETTINGS[SettingCodes.MAX_HEADER_LIST_SIZE]
@@ -365,9 +367,9 @@ class H2ProbeConnection(ProbeConnection):
     def _handle(self, event: h2.events.Event, now: float) -> None:
         if isinstance(event, h2.events.PushedStreamReceived):
             self._on_promise(event, now)
-        elif isinstance(event, (h2.events.ResponseReceived, h2.events.TrailersReceived)):
+        elif isinstance(event, (h2.events.ResponseReceived, h2.events.InformationalResponseReceived)):
             transfer = self._streams.get(event.stream_id)
-            if transfer is not None and isinstance(event, h2.events.ResponseReceived):
+            if transfer is not None:
                 transfer.got_headers(_str_headers(event.headers), now)
         elif isinstance(event, h2.events.DataReceived):
             transfer = self._streams.get(event.stream_id)

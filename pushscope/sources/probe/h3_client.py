@@ -107,6 +107,14 @@ class _ProbeProtocol(QuicConnectionProtocol):
         self.probe._quic_event(event)
 
 
+class _PushRefusingH3Connection(H3Connection):
+    """A client that sends no MAX_PUSH_ID: the server may not push (RFC 9114 section 4.6)."""
+
+    def _init_connection(self) -> None:
+        self._max_push_id = None
+        super()._init_connection()
+
+
 class H3ProbeConnection(ProbeConnection):
     protocol = "h3"
 
@@ -174,7 +182,7 @@ class H3ProbeConnection(ProbeConnection):
         quic.send_stream_data = send_stream_data  # type: ignore[method-assign]
         quic.reset_stream = reset_stream  # type: ignore[method-assign]
         quic.stop_stream = stop_stream  # type: ignore[method-assign]
-        self._h3 = H3Connection(quic)
+        self._h3 = H3Connection(quic) if self.options.accept_push else _PushRefusingH3Connection(quic)
 
     def _quic_event(self, event: QuicEvent) -> None:
         now = time.time()

@@ -23,6 +23,7 @@ from pushscope.events import Diagnostic, Headers
 from pushscope.http.bodies import BodyUnavailable, undo_encodings
 from pushscope.http.freshness import vary_matches
 from pushscope.http.headers import header_value, header_values
+from pushscope.http.links import link_preloads
 from pushscope.http.references import Reference, references_in
 from pushscope.http.urls import join_url, normalize_url
 from pushscope.sources.probe.connection import (
@@ -103,6 +104,7 @@ class Fetched:
     transfer: Transfer | None = None
     error: str | None = None
     referenced_by: str | None = None
+    completed_at: float | None = None  # when the page had it (or gave up): the end of its fetch
 
     @property
     def ok(self) -> bool:
@@ -229,6 +231,22 @@ class PageLoader:
             self._tasks.append(asyncio.get_running_loop().create_task(
                 self._subresource(reference.url, destination, fetched.url, depth + (destination == "style"))))
 
+    def _preload(self, document_url: str, headers: Headers) -> None:
+        """Link rel=preload targets of a 103 Early Hints or the final headers: fetched now, before the body is
+        parsed, as a browser does (the body's own references to them then find them under way)."""
+        for url, destination in link_preloads(header_values(headers, "link"), document_url):
+            key = normalize_url(url)
+            if key in self._seen or urlsplit(key).scheme not in ("http", "https"):
+                continue
+            if len(self._seen) > self.options.limits.requests:
+                self._say_limit("requests", f"more than {self.options.limits.requests} subresources "
+                                "(--max-requests): the rest are not loaded")
+                return
+            self._seen.add(key)
+            self.referenced.setdefault(key, document_url)
+            self._tasks.append(asyncio.get_running_loop().create_task(
+                self._subresource(url, destination, document_url, int(destination == "style"))))
+
     def _say_limit(self, what: str, message: str) -> None:
         if self.options.limits.note(what):
             self.diagnose(Diagnostic(level="warning", message=f"run {self.run}: {message}", connection_id=None,
@@ -263,6 +281,7 @@ class PageLoader:
         except TimeoutError:
             fetched = Fetched(url, destination, "network", error=f"no complete response within "
                                                                  f"{self.options.timeout:g}s")
+        fetched.completed_at = time.time()
         if fetched.error is not None:
             self.diagnose(Diagnostic(level="error" if navigation else "warning",
                                      message=f"run {self.run}: {url}: {fetched.error}", connection_id=None,
@@ -292,6 +311,8 @@ class PageLoader:
         async with self._slots:
             transfer = await connection.send_request(url, request_headers)
             self.requested.setdefault(normalize_url(url), []).append(transfer)
+            if navigation and self.options.preload:
+                transfer.watch_headers(lambda headers: self._preload(url, headers))
             return await self._complete(url, destination, transfer, "network")
 
     async def _claim(self, connection: ProbeConnection, url: str, destination: str,

@@ -24,7 +24,7 @@ from pushscope.sources.probe.connection import (
 )
 from pushscope.sources.probe.h2_client import H2ProbeConnection
 from pushscope.sources.probe.http_cache import HttpCache
-from pushscope.sources.probe.page_loader import CookieJar, PageLoader
+from pushscope.sources.probe.page_loader import CookieJar, Fetched, PageLoader
 from pushscope.sources.probe.truth import Item, PushTruth, RunLabel, judge
 
 Sink = Callable[[Item | SourceProgress], None]
@@ -70,6 +70,8 @@ class SessionResult:
     items: list[Item] = field(default_factory=list)
     runs: list[RunInfo] = field(default_factory=list)
     truth: list[PushTruth] = field(default_factory=list)
+    fetched: list[list[Fetched]] = field(default_factory=list)  # per run: what the page got, from where, when
+    transfers: list[list[Transfer]] = field(default_factory=list)  # per run: every request and push it carried
 
     @property
     def runs_by_connection(self) -> dict[str, RunLabel]:
@@ -250,6 +252,9 @@ class ProbeSession:
                                                             self._on_promise, self._secrets_log)
         else:
             connection = H2ProbeConnection(connection_id, origin, self.options, self.emit, self._on_promise)
+        connect_to = self.options.connect_to
+        if connect_to is not None and target == Origin.of(self.options.url):
+            target = Origin(target.scheme, connect_to[0], connect_to[1])
         connection.target = target  # where to connect; requests keep the page's authority (Alt-Svc)
         return connection
 
@@ -345,6 +350,8 @@ class ProbeSession:
             run.ended_at = time.time()
         for fetched in loader.fetched:
             run.sources[fetched.source] = run.sources.get(fetched.source, 0) + 1
+        self.result.fetched.append(list(loader.fetched))
+        self.result.transfers.append([t for c in pool.all for t in c.requests + c.pushes])
         for connection in pool.connections.values():
             for push in connection.pushes:
                 self.result.truth.append(judge(push, connection, loader, label))
