@@ -1,7 +1,8 @@
 """Command line: ``pushscope [CAPTURE]`` opens the inspector; ``pushscope report`` and friends run headless.
 
-One module per command (``report``, ``check``, ``diff``, ``probe``, ``live``, ``tui``), each imported only when
-its command runs: headless commands never import textual (a test checks it), probe imports aioquic only there.
+One module per command (``report``, ``check``, ``diff``, ``probe``, ``experiment``, ``live``, ``tui``), each
+imported only when its command runs: headless commands never import textual (a test checks it), probe imports
+aioquic only there.
 Shared pieces: ``args`` (capture, key log and -o options), ``keys`` (which key log), ``loading`` (inputs read and
 checked), ``output`` (the one writer for -o and stdout), ``errors`` and ``exitcodes``.
 """
@@ -21,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "check": ("pushscope.cli.check", "run_check", "CI gate: fail on a push budget or on traffic not decoded"),
     "diff": ("pushscope.cli.diff", "run_diff", "compare push between two captures or JSON reports"),
     "probe": ("pushscope.cli.probe", "run_probe", "load a page as a push-accepting client and report every push"),
+    "experiment": ("pushscope.cli.experiment", "run_experiment_command",
+                   "push against no push against preload, under shaped networks, with statistics"),
     "live": ("pushscope.cli.live", "run_live", "capture on an interface and show push traffic as it arrives"),
     "cache": ("pushscope.cli.cache", "run_cache", "where the cache of analysed captures is, its size; cache clear"),
     "help": ("pushscope.cli", "run_help", "this help, or a command's: pushscope help COMMAND"),

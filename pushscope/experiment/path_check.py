@@ -60,14 +60,14 @@ class PathMeasurement:
         return found
 
     def describe(self) -> str:
-        parts = [f"{self.protocol.upper()} measured:"]
-        parts.append("RTT ?" if self.rtt is None else f"RTT {self.rtt * 1000:.1f} ms")
-        parts.append(f"{_rate(self.down)}/{_rate(self.up)} down/up")
+        """``TCP measured: RTT 86.9 ms, 8.987 Mbit/s/9 Mbit/s down/up, no loss``."""
+        parts = ["RTT ?" if self.rtt is None else f"RTT {self.rtt * 1000:.1f} ms",
+                 f"{_rate(self.down)}/{_rate(self.up)} down/up"]
         if self.protocol == "udp":
             parts.append(f"loss {_percent(self.loss_down)}/{_percent(self.loss_up)} down/up")
         else:
             parts.append("loss not modelled (TCP relay)" if self.profile.loss else "no loss")
-        return " ".join(parts)
+        return f"{self.protocol.upper()} measured: " + ", ".join(parts)
 
     def as_dict(self) -> dict[str, object]:
         return {"protocol": self.protocol, "rtt_ms": _round(self.rtt, 1000), "down_bps": _round(self.down, 1),
