@@ -9,14 +9,19 @@ enough to take a while on a shaped link, and an unreferenced script.
 
 from __future__ import annotations
 
+import select
+import subprocess
 import sys
 from pathlib import Path
 
 CAPTURES = Path(__file__).resolve().parents[2] / "captures"
-if str(CAPTURES) not in sys.path:
+if str(CAPTURES) not in sys.path:  # captures/lab, not tests/lab (which has no package of that name)
     sys.path.insert(0, str(CAPTURES))
 
-from lab.servers import Nginx  # noqa: E402
+from lab import certs  # noqa: E402
+from lab.servers import Nginx, free_port  # noqa: E402
+
+__all__ = ["CAPTURES", "H3LabServer", "certs", "free_port"]
 
 DOCUMENT_FILLER = 40 * 1024  # ~65 ms at 5 Mbit/s: the document takes a while, as a real page's HTML does
 STYLESHEET = b"body{font-family:sans-serif}\n" + b"/* padding */\n" * 200
@@ -52,3 +57,40 @@ class ExperimentNginx(Nginx):
         block = (f"    location = /index.html {{\n      add_header Cache-Control \"no-cache\";\n{rule}    }}\n"
                  "    location = / {\n      return 302 /index.html;\n    }\n")
         (self.workdir / "nginx.conf").write_text(conf[:start] + block + conf[end:])
+
+
+class H3LabServer:
+    """The lab's aioquic HTTP/3 push server (``captures/h3lab/server.py``) in a subprocess, stopped by its PID.
+    It pushes /style.css, /app.js and /unused.js with the lab site's page."""
+
+    def __init__(self, workdir: Path, cert: Path, key: Path, port: int) -> None:
+        self.workdir, self.cert, self.key, self.port = workdir, cert, key, port
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}/index.html"
+
+    def start(self) -> H3LabServer:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with (self.workdir / "h3.log").open("wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "h3lab.server", "--port", str(self.port), "--cert", str(self.cert),
+                 "--key", str(self.key)], cwd=CAPTURES, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=log)
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], 10)
+        if not ready or b"ready" not in self.proc.stdout.readline():
+            self.stop()
+            raise RuntimeError(f"the h3 server did not start: {(self.workdir / 'h3.log').read_text()[-2000:]}")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None

@@ -15,20 +15,15 @@ from __future__ import annotations
 
 import shutil
 import statistics
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lab_servers import UNUSED, ExperimentNginx, H3LabServer, certs, free_port, write_page
 
 from pushscope.experiment.profiles import parse_profile
 from pushscope.experiment.runner import ExperimentOptions, run_experiment
-
-sys.path.insert(0, str(Path(__file__).parent))
-from lab import certs  # noqa: E402  (captures/ is on sys.path through lab_servers)
-from lab.servers import free_port  # noqa: E402
-from lab_servers import UNUSED, ExperimentNginx, write_page  # noqa: E402
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow]
 RTT = 0.100
@@ -99,3 +94,26 @@ def test_pushing_an_unreferenced_file_wastes_its_bytes_and_saves_nothing(lab_dir
     for run in (r for r in result.runs if r.strategy == "push"):
         assert [(p.url.rsplit("/", 1)[-1], p.outcome) for p in run.pushes] == [("unused.js", "wasted")]
         assert run.wasted_push_bytes == run.pushed_bytes >= len(UNUSED)
+
+
+def test_http3_push_against_no_push_through_the_datagram_shaper(lab_dir: Path) -> None:
+    """The lab's aioquic server pushes with its page. A no-push client sends no MAX_PUSH_ID, so the server cannot
+    push; QUIC goes through the shaper per datagram (with loss), and the UDP path is measured first."""
+    from h3lab.server import free_udp_port
+
+    server = H3LabServer(lab_dir / "h3", lab_dir / "cert" / "cert.pem", lab_dir / "cert" / "key.pem",
+                         free_udp_port(prefer=None)).start()
+    profile = parse_profile("rtt=60ms,down=8mbit,up=8mbit,loss=1%")
+    try:
+        result = run_experiment(ExperimentOptions(url=server.url, profiles=[profile], runs=2, insecure=True,
+                                                  http="3", strategies=["push", "no-push"]))
+    finally:
+        server.stop()
+    measured = result.paths[profile.name]
+    assert measured.protocol == "udp" and measured.problems() == [] and measured.loss_down is not None
+    assert all(run.ok for run in result.runs), [run.error for run in result.runs]
+    for run in result.runs:
+        pushed = sorted(p.url.rsplit("/", 1)[-1] for p in run.pushes)
+        assert pushed == (["app.js", "style.css", "unused.js"] if run.strategy == "push" else []), run.strategy
+    push_run = next(run for run in result.runs if run.strategy == "push")
+    assert push_run.wasted_push_bytes > 0  # unused.js
