@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
-from pushscope.analysis.references import normalize_url
+from pushscope.http.urls import join_url, normalize_url
 from pushscope.safe_text import visible
-from pushscope.urls import join_url
 
 MAX_PARSED = 2 * 1024 * 1024  # bytes of the document searched for render-blocking resources
 MAX_WATERFALL = 500  # rows kept per run

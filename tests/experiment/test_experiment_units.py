@@ -12,7 +12,6 @@ from types import SimpleNamespace
 import jsonschema
 import pytest
 
-from pushscope.analysis.links import link_preloads
 from pushscope.cli import main
 from pushscope.experiment.html import render_experiment_html
 from pushscope.experiment.metrics import measure_run, render_blocking_urls
@@ -20,6 +19,7 @@ from pushscope.experiment.path_check import PathMeasurement
 from pushscope.experiment.profiles import parse_profile
 from pushscope.experiment.report import experiment_dict, render_text
 from pushscope.experiment.runner import ExperimentOptions, ExperimentResult, profile_statistics
+from pushscope.http.links import link_preloads
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "pushscope" / "experiment" / "experiment.schema.json").read_text())
 HOSTILE = "https://127.0.0.1/<script>alert(1)</script>\x1b]52;c;aGk=\x07.css"
