@@ -19,7 +19,8 @@ if str(CAPTURES) not in sys.path:  # captures/lab, not tests/lab (which has no p
     sys.path.insert(0, str(CAPTURES))
 
 from lab import certs  # noqa: E402
-from lab.servers import Nginx, free_port  # noqa: E402
+from lab.capture import free_port  # noqa: E402
+from lab.servers import Nginx  # noqa: E402
 
 __all__ = ["CAPTURES", "H3LabServer", "certs", "free_port"]
 
