@@ -1,9 +1,9 @@
 """An aioquic HTTP/3 client that loads pages like a browser and records the fate of every push.
 
 It sends MAX_PUSH_ID (aioquic's client allows push IDs 0..8), writes its TLS secrets to a key log
-(``QuicConfiguration(secrets_log_file=...)``) and, per page: GET the document, parse it for
-``<link href>``, ``<script src>`` and ``<img src>``, fetch those, parse fetched CSS for ``url()`` and fetch
-those too. For every URL it needs, in this order:
+(``QuicConfiguration(secrets_log_file=...)``) and, per page: GET the document, find its references and fetch
+them, then those of the fetched stylesheets (``lab.pages``, as the HTTP/2 client reads a page). For every URL it
+needs, in this order:
 
 1. a fresh copy in its HTTP cache (kept across connections) -> use it, no request;
 2. a push promised on this connection and not refused -> claim it (wait for it if unfinished);
@@ -18,12 +18,10 @@ truth module (``lab.truth.judge``, shared with the HTTP/2 client) decides its ou
 from __future__ import annotations
 
 import asyncio
-import re
 import socket
 import ssl
 import time
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import IO
 from urllib.parse import urljoin, urlsplit
@@ -35,13 +33,12 @@ from aioquic.h3.events import DataReceived, H3Event, HeadersReceived, PushPromis
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import QuicEvent, StreamDataReceived, StreamReset
 from cryptography import x509
+from lab.pages import HttpCache, css_references, tagged_html_references
 from lab.truth import PushFacts, judge
 
 from pushscope.vocabulary import Outcome, Reason
 
 from .server import ControlStreamSniffer
-
-CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")\s]+)['\"]?\s*\)")
 
 
 @dataclass(frozen=True)
@@ -117,38 +114,6 @@ def _reference_times(document: Response | None, body: bytes, hrefs: list[str]) -
         times.append(document.arrived_at(found) if found >= 0 else None)
         offset = found + 1 if found >= 0 else offset
     return times
-
-
-class _RefParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.refs: list[tuple[str, str]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = dict(attrs)
-        if tag == "link" and "stylesheet" in (a.get("rel") or "").split() and a.get("href"):
-            self.refs.append(("link", a["href"] or ""))
-        elif tag == "script" and a.get("src"):
-            self.refs.append(("script", a["src"] or ""))
-        elif tag == "img" and a.get("src"):
-            self.refs.append(("img", a["src"] or ""))
-
-
-@dataclass
-class HttpCache:
-    """URL -> (stored_at, max_age, body); fresh while younger than max-age and not no-cache."""
-
-    entries: dict[str, tuple[float, int, bytes]] = field(default_factory=dict)
-
-    def fresh(self, url: str) -> bool:
-        entry = self.entries.get(url)
-        return entry is not None and time.monotonic() - entry[0] < entry[1]
-
-    def store(self, url: str, headers: dict[str, str], body: bytes) -> None:
-        cache_control = headers.get("cache-control", "")
-        match = re.search(r"max-age=(\d+)", cache_control)
-        if match and "no-cache" not in cache_control and "no-store" not in cache_control:
-            self.entries[url] = (time.monotonic(), int(match.group(1)), body)
 
 
 class LabClientProtocol(QuicConnectionProtocol):
@@ -330,7 +295,7 @@ class LabClient:
     def _promise_handler(self, protocol: LabClientProtocol, index: int, port: int, load_index: int):  # noqa: ANN202
         def on_promise(parent: int, push_id: int, url: str) -> PushRecord:
             push = PushRecord(index, port, load_index, parent, push_id, url, time.monotonic(),
-                              had_fresh_copy=self.cache.fresh(url))
+                              had_fresh_copy=self.cache.fresh(url) is not None)
             self.pushes.append(push)
             path = urlsplit(url).path
             if not certificate_covers(protocol, url):
@@ -350,13 +315,12 @@ class LabClient:
         base = f"https://{self.host}:{self.port}"
         [(_, body, content_type)] = await self._fetch_all(protocol, index, load_index, [(base + page, "document")])
         document = self.last_responses.get(base + page)
-        parser = _RefParser()
-        parser.feed(body.decode("utf-8", "replace"))
-        wanted = [(urljoin(base + page, href), kind) for kind, href in parser.refs]
-        needed = _reference_times(document, body, [href for _, href in parser.refs])
+        references = tagged_html_references(body)
+        wanted = [(urljoin(base + page, href), tag) for tag, href in references]
+        needed = _reference_times(document, body, [href for _, href in references])
         fetched = await self._fetch_all(protocol, index, load_index, wanted, needed)
         css_refs = [(urljoin(url, ref), "css") for url, css, kind in fetched if kind.startswith("text/css")
-                    for ref in CSS_URL.findall(css.decode("utf-8", "replace"))]
+                    for ref in css_references(css)]
         await self._fetch_all(protocol, index, load_index, css_refs)
 
     async def _fetch_all(self, protocol: LabClientProtocol, index: int, load_index: int,
@@ -369,10 +333,11 @@ class LabClient:
         for position, (url, initiator) in enumerate(wanted):
             now = time.monotonic()
             reference_at = needed[position] if needed and needed[position] is not None else now
-            if self.cache.fresh(url):
+            hit = self.cache.fresh(url)
+            if hit is not None:
                 self.cache_hits.append({"connection_index": index, "load_index": load_index, "url": url,
                                         "initiator": initiator, "at_ms": self.ms(now)})
-                out.append((url, self.cache.entries[url][2], ""))
+                out.append((url, hit.body, ""))
                 continue
             push = next((p for p in protocol.pushes.values()
                          if p.url == url and p.client_action == "ignored" and not p.server_cancelled), None)
@@ -399,7 +364,7 @@ class LabClient:
                 "cache_control": response.headers.get("cache-control"),
             })
             if response.ended_at is not None and response.status == 200:
-                self.cache.store(url, response.headers, bytes(response.body))
+                self.cache.store(url, response.headers, bytes(response.body), "push" if push else "request")
             out.append((url, bytes(response.body), response.headers.get("content-type", "")))
         return out
 

@@ -17,27 +17,27 @@ from html.parser import HTMLParser
 class _RefParser(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.refs: list[tuple[str, str]] = []  # (kind, href)
+        self.refs: list[tuple[str, str]] = []  # (tag, href)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k.lower(): (v or "") for k, v in attrs}
-        if tag == "link" and a.get("href"):
-            rels = a.get("rel", "").lower().split()
-            if "stylesheet" in rels:
-                self.refs.append(("style", a["href"]))
-            elif "preload" in rels or "modulepreload" in rels:
-                self.refs.append(("preload", a["href"]))
-        elif tag == "script" and a.get("src"):
-            self.refs.append(("script", a["src"]))
-        elif tag == "img" and a.get("src"):
-            self.refs.append(("image", a["src"]))
+        rels = a.get("rel", "").lower().split()
+        if tag == "link" and a.get("href") and {"stylesheet", "preload", "modulepreload"} & set(rels):
+            self.refs.append(("link", a["href"]))
+        elif tag in ("script", "img") and a.get("src"):
+            self.refs.append((tag, a["src"]))
 
 
-def html_references(body: bytes) -> list[str]:
+def tagged_html_references(body: bytes) -> list[tuple[str, str]]:
+    """``(tag, href)`` of every reference in the page, in document order (tag: ``link``, ``script``, ``img``)."""
     p = _RefParser()
     p.feed(body.decode("utf-8", errors="replace"))
     p.close()
-    return [href for _, href in p.refs]
+    return p.refs
+
+
+def html_references(body: bytes) -> list[str]:
+    return [href for _, href in tagged_html_references(body)]
 
 
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+)\1\s*\)""", re.I)

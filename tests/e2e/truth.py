@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pushscope.model.entities import Capture, Push
+from pushscope.vocabulary import Outcome, Reason
 
 CAPTURES = Path(__file__).resolve().parents[2] / "captures"
 
@@ -47,7 +48,7 @@ LIVE_STALL_TOLERANCE = 0.1
 def _same_claim(want: str, got: str, push: Push, stall_tolerance: float) -> bool:
     if want == got:
         return True
-    claims = {"used/claimed", "used/claimed-late"}
+    claims = {f"{Outcome.USED}/{Reason.CLAIMED}", f"{Outcome.USED}/{Reason.CLAIMED_LATE}"}
     late_by = push.cost.late_by or 0.0
     return stall_tolerance > 0 and {want, got} == claims and late_by <= stall_tolerance
 

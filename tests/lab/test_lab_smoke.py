@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from pushscope.vocabulary import Reason
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "captures" / "make_captures.py"
 SCENARIO = "nginx-push-basic"
@@ -47,5 +49,5 @@ def test_regenerates_nginx_scenario_with_pushes(tmp_path: Path) -> None:
     assert truth["transport"] == "tls"
     assert sorted(int(p) for p in promised) == sorted(p["promised_stream_id"] for p in truth["pushes"])
     reasons = {p["url"].rsplit("/", 1)[1]: p["reason"] for p in truth["pushes"]}
-    assert reasons["unused.js"] == "not-referenced"
-    assert {reasons["style.css"], reasons["app.js"]} <= {"claimed", "claimed-late"}
+    assert reasons["unused.js"] == Reason.NOT_REFERENCED
+    assert {reasons["style.css"], reasons["app.js"]} <= {Reason.CLAIMED, Reason.CLAIMED_LATE}

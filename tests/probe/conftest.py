@@ -22,7 +22,7 @@ if str(CAPTURES) not in sys.path:
     sys.path.insert(0, str(CAPTURES))
 
 from lab import certs, site  # noqa: E402
-from lab.capture import Capture, CaptureError, free_port  # noqa: E402
+from lab.capture import Capture, CaptureError, free_port, stop_process  # noqa: E402
 from lab.servers import SERVERS, Server, ServerError  # noqa: E402
 
 
@@ -53,13 +53,8 @@ class H3Server:
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc, timeout=5)
         self.proc = None
 
 
