@@ -114,6 +114,10 @@ class H3ConnectionDecoder:
         for direction in self._qpack.values():
             direction.configure(max_table_capacity)
 
+    def control_stream_id(self, sender: Side) -> int | None:
+        """The stream ``sender`` opened as its control stream, once that stream's type byte has been read."""
+        return self._control.get(sender)
+
     # -- input -------------------------------------------------------------------------------------------
 
     def receive_stream_data(self, sender: Side, stream_id: int, data: bytes, fin: bool, at: float) -> list[Event]:

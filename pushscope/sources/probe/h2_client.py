@@ -15,14 +15,11 @@ import time
 from collections.abc import Callable
 
 import h2.config
-import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
 from h2.errors import ErrorCodes
 from h2.settings import SettingCodes
-from h2.stream import StreamClosedBy
-from hyperframe.frame import RstStreamFrame
 
 from pushscope.decode.h2 import H2ConnectionDecoder
 from pushscope.decode.h2_names import error_name
@@ -48,6 +45,7 @@ from pushscope.sources.probe.connection import (
     is_ip_address,
     ssl_context,
 )
+from pushscope.sources.probe.h2_adapter import QuietResetH2Connection
 
 READ_SIZE = 65536
 # What a browser asks for (Chrome's values, with push enabled as browsers did while they supported it).
@@ -167,28 +165,6 @@ class _TlsChannel(_Channel):
         super().shutdown()
 
 
-class _QuietH2Connection(h2.connection.H2Connection):
-    """Frames arriving on a stream *we* reset are dropped silently, as browsers do (RFC 9113 §5.4.2), instead of
-    being answered with RST_STREAM(STREAM_CLOSED) each: the model then shows one client reset per push."""
-
-    _suppress_rst_for: int | None = None
-
-    def _receive_frame(self, frame):  # type: ignore[no-untyped-def, override]
-        stream_id = getattr(frame, "stream_id", 0)
-        if stream_id and self._stream_closed_by(stream_id) == StreamClosedBy.SEND_RST_STREAM:
-            self._suppress_rst_for = stream_id
-        try:
-            return super()._receive_frame(frame)
-        finally:
-            self._suppress_rst_for = None
-
-    def _prepare_for_sending(self, frames):  # type: ignore[no-untyped-def, override]
-        if self._suppress_rst_for is not None:
-            suppressed = self._suppress_rst_for
-            frames = [f for f in frames if not (isinstance(f, RstStreamFrame) and f.stream_id == suppressed)]
-        super()._prepare_for_sending(frames)
-
-
 class H2ProbeConnection(ProbeConnection):
     protocol = "h2"
 
@@ -196,7 +172,7 @@ class H2ProbeConnection(ProbeConnection):
                  on_promise: PromiseHandler) -> None:
         super().__init__(connection_id, origin, options, emit, on_promise)
         config = h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
-        self.h2 = _QuietH2Connection(config=config)
+        self.h2 = QuietResetH2Connection(config=config)
         settings = dict(LOCAL_SETTINGS)
         settings[SettingCodes.ENABLE_PUSH] = int(options.accept_push)
         self.h2.local_settings = h2.settings.Settings(client=True, initial_values=settings)

@@ -2,8 +2,8 @@
 
 The model is built by :class:`pushscope.decode.h3.H3ConnectionDecoder`, fed with exactly the stream bytes the
 client sends and receives: received bytes come from aioquic's QUIC events (StreamDataReceived, StreamReset,
-StopSendingReceived) before aioquic's HTTP/3 layer sees them; sent bytes are caught by wrapping the QUIC
-connection's ``send_stream_data``, ``reset_stream`` and ``stop_stream``. UDP datagrams in both directions are
+StopSendingReceived) before aioquic's HTTP/3 layer sees them; sent bytes are reported by the QUIC connection
+(:class:`~pushscope.sources.probe.aioquic_adapter.ObservedQuicConnection`). UDP datagrams in both directions are
 counted as BytesSeen, as a capture counts them.
 """
 
@@ -16,7 +16,6 @@ import ssl
 import time
 from typing import IO, Any
 
-from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.buffer import encode_uint_var
 from aioquic.h3.connection import H3_ALPN, ErrorCode, FrameType, H3Connection, encode_frame
 from aioquic.h3.events import DataReceived as H3DataReceived
@@ -24,7 +23,6 @@ from aioquic.h3.events import H3Event
 from aioquic.h3.events import HeadersReceived as H3HeadersReceived
 from aioquic.h3.events import PushPromiseReceived as H3PushPromiseReceived
 from aioquic.quic.configuration import QuicConfiguration
-from aioquic.quic.connection import QuicConnection
 from aioquic.quic.events import (
     ConnectionTerminated,
     HandshakeCompleted,
@@ -48,6 +46,11 @@ from pushscope.events import (
     Side,
 )
 from pushscope.http.headers import header_value
+from pushscope.sources.probe.aioquic_adapter import (
+    ObservedQuicConnection,
+    ProbeQuicProtocol,
+    PushRefusingH3Connection,
+)
 from pushscope.sources.probe.connection import (
     Emit,
     Origin,
@@ -70,51 +73,6 @@ def _quiet_aioquic() -> None:
         logger.setLevel(logging.ERROR)
 
 
-class _CountingTransport:
-    """The datagram transport, counting what the client sends."""
-
-    def __init__(self, inner: asyncio.DatagramTransport, probe: H3ProbeConnection) -> None:
-        self._inner, self._probe = inner, probe
-
-    def sendto(self, data: bytes, addr: Any = None) -> None:
-        self._probe._count("client", len(data))
-        self._inner.sendto(data, addr)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-class _ProbeProtocol(QuicConnectionProtocol):
-    def __init__(self, quic: QuicConnection, probe: H3ProbeConnection) -> None:
-        super().__init__(quic)
-        self.probe = probe
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        self._transport = _CountingTransport(transport, self.probe)  # type: ignore[assignment]
-        self.probe._transport_ready(self, transport)
-
-    def error_received(self, exc: Exception) -> None:
-        self.probe._network_error(exc)
-
-    def datagram_received(self, data: bytes | str, addr: Any) -> None:
-        self.probe._count("server", len(data))
-        super().datagram_received(data, addr)
-
-    def quic_event_received(self, event: QuicEvent) -> None:
-        # Not the base class's: it wraps every stream in asyncio streams whose writers, when collected, send a
-        # FIN of their own. The probe handles streams through H3Connection only.
-        self.probe._quic_event(event)
-
-
-class _PushRefusingH3Connection(H3Connection):
-    """A client that sends no MAX_PUSH_ID: the server may not push (RFC 9114 section 4.6)."""
-
-    def _init_connection(self) -> None:
-        self._max_push_id = None
-        super()._init_connection()
-
-
 class H3ProbeConnection(ProbeConnection):
     protocol = "h3"
 
@@ -123,9 +81,10 @@ class H3ProbeConnection(ProbeConnection):
         super().__init__(connection_id, origin, options, emit, on_promise)
         self.decoder = H3ConnectionDecoder(connection_id, alpn="h3")
         self._secrets_log = secrets_log
-        self._protocol: _ProbeProtocol | None = None
+        self._protocol: ProbeQuicProtocol | None = None
+        self._transport: asyncio.DatagramTransport | None = None
         self._h3: H3Connection | None = None
-        self._quic: QuicConnection | None = None
+        self._quic: ObservedQuicConnection | None = None
         self._streams: dict[int, Transfer] = {}
         self._pushes_by_id: dict[int, Transfer] = {}
         self._push_streams: dict[int, int] = {}  # push ID -> its push stream
@@ -133,13 +92,23 @@ class H3ProbeConnection(ProbeConnection):
         self._started = 0.0
         self._terminated: ConnectionTerminated | None = None
         self._closing = False
+        self._handshake_completed = False
         self._unreachable: Exception | None = None
         self._unreachable_event: asyncio.Event | None = None
         self.handshake_timeout: float | None = None  # shorter for an Alt-Svc alternative, which can fall back
 
-    # -- wiring ------------------------------------------------------------------------------------------
-    def _count(self, sender: Side, length: int) -> None:
+    # -- wiring: what aioquic reports (aioquic_adapter's listeners) --------------------------------------
+    def datagram(self, sender: Side, length: int) -> None:
         self.emit(BytesSeen(connection_id=self.connection_id, at=time.time(), sender=sender, length=length))
+
+    def stream_data_sent(self, stream_id: int, data: bytes, end_stream: bool) -> None:
+        self._emit_all(self.decoder.receive_stream_data("client", stream_id, data, end_stream, time.time()))
+
+    def stream_reset_sent(self, stream_id: int, error_code: int) -> None:
+        self._emit_all(self.decoder.receive_reset_stream("client", stream_id, error_code, time.time()))
+
+    def stop_sending_sent(self, stream_id: int, error_code: int) -> None:
+        self._emit_all(self.decoder.receive_stop_sending("client", stream_id, error_code, time.time()))
 
     def _emit_all(self, events: list[Event]) -> None:
         for event in events:
@@ -147,46 +116,28 @@ class H3ProbeConnection(ProbeConnection):
                 self._push_stream_opened(event.push_id, event.stream_id)
             self.emit(event)
 
-    def _network_error(self, exc: Exception) -> None:
+    def network_error(self, exc: Exception) -> None:
         """ICMP unreachable and the like: while connecting, nothing listens there; fail fast."""
         if self._unreachable is None:
             self._unreachable = exc
             if self._unreachable_event is not None:
                 self._unreachable_event.set()
 
-    def _transport_ready(self, protocol: _ProbeProtocol, transport: asyncio.BaseTransport) -> None:
+    def _transport_ready(self, quic: ObservedQuicConnection, protocol: ProbeQuicProtocol,
+                         transport: asyncio.DatagramTransport) -> None:
         """Before the first packet: announce the connection, then let H3Connection write its streams."""
-        self._protocol = protocol
-        quic = protocol._quic
-        self._quic = quic
+        self._protocol, self._transport, self._quic = protocol, transport, quic
         self.client = endpoint(transport.get_extra_info("sockname"))
         sni = None if is_ip_address(self.origin.host) else self.origin.host
         self.emit(ConnectionOpened(connection_id=self.connection_id, at=self._started, client=self.client,
                                    server=endpoint(self._server_address), transport="quic", protocol="h3",
                                    tls_version="1.3", sni=sni, alpn=None))
-        original_send, original_reset, original_stop = quic.send_stream_data, quic.reset_stream, quic.stop_stream
+        self._h3 = H3Connection(quic) if self.options.accept_push else PushRefusingH3Connection(quic)
 
-        def send_stream_data(stream_id: int, data: bytes, end_stream: bool = False) -> None:
-            original_send(stream_id, data, end_stream)
-            self._emit_all(self.decoder.receive_stream_data("client", stream_id, bytes(data), end_stream,
-                                                            time.time()))
-
-        def reset_stream(stream_id: int, error_code: int) -> None:
-            original_reset(stream_id, error_code)
-            self._emit_all(self.decoder.receive_reset_stream("client", stream_id, error_code, time.time()))
-
-        def stop_stream(stream_id: int, error_code: int) -> None:
-            original_stop(stream_id, error_code)
-            self._emit_all(self.decoder.receive_stop_sending("client", stream_id, error_code, time.time()))
-
-        quic.send_stream_data = send_stream_data  # type: ignore[method-assign]
-        quic.reset_stream = reset_stream  # type: ignore[method-assign]
-        quic.stop_stream = stop_stream  # type: ignore[method-assign]
-        self._h3 = H3Connection(quic) if self.options.accept_push else _PushRefusingH3Connection(quic)
-
-    def _quic_event(self, event: QuicEvent) -> None:
+    def quic_event(self, event: QuicEvent) -> None:
         now = time.time()
         if isinstance(event, HandshakeCompleted):
+            self._handshake_completed = True
             self.emit(ConnectionUpdated(connection_id=self.connection_id, at=now, protocol="h3", tls_version="1.3",
                                         alpn=event.alpn_protocol, decrypted=True))
         elif isinstance(event, StreamDataReceived):
@@ -199,8 +150,7 @@ class H3ProbeConnection(ProbeConnection):
             self._emit_all(self.decoder.receive_stop_sending("server", event.stream_id, event.error_code, now))
         elif isinstance(event, ConnectionTerminated):
             self._terminated = event
-            if not self._closing and not self.closed and self._h3 is not None and self._protocol is not None \
-                    and self._protocol._connected:
+            if not self._closing and not self.closed and self._h3 is not None and self._handshake_completed:
                 self.error = (f"the QUIC connection was closed: {event.reason_phrase or 'no reason given'} "
                               f"(code 0x{event.error_code:x})")
                 self.emit(Diagnostic(level="warning", message=f"{self.connection_id}: {self.error}",
@@ -231,12 +181,13 @@ class H3ProbeConnection(ProbeConnection):
             configuration.load_verify_locations(cafile=options.cacert)
         if self._secrets_log is not None:
             configuration.secrets_log_file = self._secrets_log
-        quic = QuicConnection(configuration=configuration)
+        quic = ObservedQuicConnection(configuration=configuration, listener=self)
         try:
-            _transport, protocol = await loop.create_datagram_endpoint(
-                lambda: _ProbeProtocol(quic, self), family=family, remote_addr=address[:2])
+            transport, protocol = await loop.create_datagram_endpoint(
+                lambda: ProbeQuicProtocol(quic, self), family=family, remote_addr=address[:2])
         except OSError as exc:
             raise ProbeError(f"cannot open a UDP socket to {target.host} port {target.port}: {exc}") from exc
+        self._transport_ready(quic, protocol, transport)
         self._unreachable_event = asyncio.Event()
         protocol.connect(address)
         connected = loop.create_task(protocol.wait_connected())
@@ -255,7 +206,7 @@ class H3ProbeConnection(ProbeConnection):
             if not why and self._unreachable is not None:
                 why = f"nothing answers on UDP port {target.port} ({self._unreachable})"
             protocol.close()
-            protocol._transport.close()  # type: ignore[union-attr]
+            transport.close()
             if not self.closed:
                 self._finish(time.time(), "client", 0)
             hint = ""
@@ -348,7 +299,7 @@ class H3ProbeConnection(ProbeConnection):
         push.state = "cancelled"
         if push.finished or self.closed or self._h3 is None or self._quic is None or push.push_id is None:
             return
-        control = self._h3._local_control_stream_id
+        control = self.decoder.control_stream_id("client")
         if control is not None:
             self._quic.send_stream_data(control, encode_frame(FrameType.CANCEL_PUSH, encode_uint_var(push.push_id)))
         push.fail("client", int(ErrorCode.H3_REQUEST_CANCELLED), time.time())
@@ -368,9 +319,8 @@ class H3ProbeConnection(ProbeConnection):
             await asyncio.wait_for(self._protocol.wait_closed(), 2.0)
         except TimeoutError:
             pass
-        transport = self._protocol._transport
-        if transport is not None:
-            transport.close()
+        if self._transport is not None:
+            self._transport.close()
 
 
 def _str_headers(headers: list[tuple[bytes, bytes]]) -> Headers:
