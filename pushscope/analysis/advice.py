@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pushscope.model.entities import Push
+from pushscope.vocabulary import Outcome, Reason
 
 ADVICE_TEXT = {
     "keep": "keep: the push was used and saved a round trip",
@@ -15,13 +16,13 @@ ADVICE_TEXT = {
 
 def advise(push: Push) -> tuple[str, str]:
     outcome, reason = push.outcome, push.reason
-    if outcome == "cache-duplicated":
+    if outcome == Outcome.CACHE_DUPLICATED:
         code = "cache-aware"
-    elif outcome == "used":
-        code = "keep" if reason == "claimed" or (push.cost.saved_time or 0) > 0 else "preload"
-    elif reason in ("not-referenced", "push-disabled", "must-refuse"):
+    elif outcome == Outcome.USED:
+        code = "keep" if reason == Reason.CLAIMED or (push.cost.saved_time or 0) > 0 else "preload"
+    elif reason in (Reason.NOT_REFERENCED, Reason.PUSH_DISABLED, Reason.MUST_REFUSE):
         code = "drop"
-    elif outcome == "wasted":
+    elif outcome == Outcome.WASTED:
         code = "preload"
     else:
         return "", ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pushscope.analysis.facts import CaptureIndex, PushFacts
 from pushscope.model.entities import Exchange, PushCost
+from pushscope.vocabulary import Outcome
 
 
 def push_cost(facts: PushFacts, index: CaptureIndex) -> PushCost:
@@ -17,10 +18,10 @@ def push_cost(facts: PushFacts, index: CaptureIndex) -> PushCost:
     parent = index.parent_of(push)
     if exchange is not None and parent is not None:
         cost.competed_bytes, cost.competed_delay = _competition(exchange, parent)
-    if push.outcome == "used":
+    if push.outcome == Outcome.USED:
         cost.late_by = facts.late_by or None
         cost.saved_time = _saved_time(facts, index)
-    if push.outcome in ("wasted", "cache-duplicated"):
+    if push.outcome in (Outcome.WASTED, Outcome.CACHE_DUPLICATED):
         cost.wasted_bytes = cost.pushed_bytes
     return cost
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pushscope.analysis.facts import PushFacts
-from pushscope.model.entities import Outcome
+from pushscope.vocabulary import Outcome, Reason
 
 # Scheduling noise on the capturing host: a push that completes this soon after it was needed was not late.
 LATE_TOLERANCE = 0.005
@@ -20,58 +20,58 @@ LATE_TOLERANCE = 0.005
 @dataclass(frozen=True, slots=True)
 class Rule:
     outcome: Outcome
-    reason: str
+    reason: Reason
     holds: Callable[[PushFacts], bool]
     summary: str
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("wasted", "must-refuse",
+    Rule(Outcome.WASTED, Reason.MUST_REFUSE,
          lambda f: f.must_refuse is not None,
          "the client must refuse this push (RFC 9113 §8.4), so it cannot have been used or cached"),
-    Rule("cache-duplicated", "cancelled-cached",
+    Rule(Outcome.CACHE_DUPLICATED, Reason.CANCELLED_CACHED,
          lambda f: f.client_reset is not None and f.fresh_copy is not None,
          "the client reset the push because it already held a fresh copy"),
-    Rule("cache-duplicated", "already-cached",
+    Rule(Outcome.CACHE_DUPLICATED, Reason.ALREADY_CACHED,
          lambda f: f.fresh_copy is not None,
          "the client already held a fresh copy of this URL"),
-    Rule("cache-duplicated", "pushed-twice",
+    Rule(Outcome.CACHE_DUPLICATED, Reason.PUSHED_TWICE,
          lambda f: f.earlier_promise is not None,
          "the same URL was already promised on this connection"),
-    Rule("wasted", "push-disabled",
+    Rule(Outcome.WASTED, Reason.PUSH_DISABLED,
          lambda f: bool(f.push_disabled),
          "the client had not allowed push (protocol violation by the server)"),
-    Rule("wasted", "rejected",
+    Rule(Outcome.WASTED, Reason.REJECTED,
          lambda f: f.client_reset is not None,
          "the client refused or cancelled the push and held no copy"),
-    Rule("wasted", "server-cancelled",
+    Rule(Outcome.WASTED, Reason.SERVER_CANCELLED,
          lambda f: f.server_reset is not None,
          "the server withdrew its own push (CANCEL_PUSH, or a reset of the promised stream)"),
-    Rule("wasted", "client-requested-anyway",
+    Rule(Outcome.WASTED, Reason.CLIENT_REQUESTED_ANYWAY,
          lambda f: f.own_request is not None,
          "the client sent its own request for the URL"),
-    Rule("wasted", "connection-closed",
+    Rule(Outcome.WASTED, Reason.CONNECTION_CLOSED,
          lambda f: f.closed_before_complete,
          "the connection closed before the pushed response was complete"),
-    Rule("unknown", "incomplete-at-capture-end",
+    Rule(Outcome.UNKNOWN, Reason.INCOMPLETE_AT_CAPTURE_END,
          lambda f: not f.complete,
          "the capture ended before the pushed response completed"),
-    Rule("unknown", "earlier-traffic-unreadable",
+    Rule(Outcome.UNKNOWN, Reason.EARLIER_TRAFFIC_UNREADABLE,
          lambda f: f.unreadable_traffic_count > 0,
          "earlier traffic between this client and server could not be read: it may already have held a copy"),
-    Rule("unknown", "url-unreadable",
+    Rule(Outcome.UNKNOWN, Reason.URL_UNREADABLE,
          lambda f: f.url_unknown,
          "the promised URL is not in the capture, so no document can be matched against it"),
-    Rule("unknown", "documents-unreadable",
+    Rule(Outcome.UNKNOWN, Reason.DOCUMENTS_UNREADABLE,
          lambda f: not f.references and bool(f.unreadable_documents),
          "a loaded document could not be read, so whether it references the push is unknown"),
-    Rule("wasted", "not-referenced",
+    Rule(Outcome.WASTED, Reason.NOT_REFERENCED,
          lambda f: not f.references,
          "no document or stylesheet loaded on this connection references it, and it was never requested"),
-    Rule("used", "claimed-late",
+    Rule(Outcome.USED, Reason.CLAIMED_LATE,
          lambda f: f.late_by > LATE_TOLERANCE,
          "referenced and used, but it completed after the document made it needed"),
-    Rule("used", "claimed",
+    Rule(Outcome.USED, Reason.CLAIMED,
          lambda f: True,
          "referenced by a loaded document and never re-requested"),
 )

@@ -14,6 +14,7 @@ from typing import Any
 from pushscope.export.coverage import Coverage, coverage_of
 from pushscope.safe_text import visible, visible_tree
 from pushscope.units import fmt_bytes
+from pushscope.vocabulary import Outcome
 
 
 @dataclass(slots=True)
@@ -89,7 +90,7 @@ class CheckResult:
 
 
 def _wasted(push: dict[str, Any]) -> bool:
-    return push["outcome"] == "wasted" or push["cost"]["wasted_bytes"] > 0
+    return push["outcome"] == Outcome.WASTED or push["cost"]["wasted_bytes"] > 0
 
 
 def check_report(report: dict[str, Any], budgets: Budgets, coverage: Coverage | None = None, *,
@@ -102,8 +103,8 @@ def check_report(report: dict[str, Any], budgets: Budgets, coverage: Coverage | 
         "wasted_bytes": wasted_bytes,
         "pushed_bytes": pushed_bytes,
         "wasted_ratio": (wasted_bytes / pushed_bytes) if pushed_bytes else 0.0,
-        "cache_duplicated": by_outcome.get("cache-duplicated", 0),
-        "unknown": by_outcome.get("unknown", 0),
+        "cache_duplicated": by_outcome.get(Outcome.CACHE_DUPLICATED, 0),
+        "unknown": by_outcome.get(Outcome.UNKNOWN, 0),
         "anomalies": sum(len(conn.get("anomalies") or []) for conn in report["connections"]),
     }
     wasted = [p for p in pushes if _wasted(p)]
@@ -111,8 +112,9 @@ def check_report(report: dict[str, Any], budgets: Budgets, coverage: Coverage | 
         ("max-wasted-bytes", budgets.max_wasted_bytes, measured["wasted_bytes"], wasted),
         ("max-wasted-ratio", budgets.max_wasted_ratio, measured["wasted_ratio"], wasted),
         ("max-cache-duplicated", budgets.max_cache_duplicated, measured["cache_duplicated"],
-         [p for p in pushes if p["outcome"] == "cache-duplicated"]),
-        ("max-unknown", budgets.max_unknown, measured["unknown"], [p for p in pushes if p["outcome"] == "unknown"]),
+         [p for p in pushes if p["outcome"] == Outcome.CACHE_DUPLICATED]),
+        ("max-unknown", budgets.max_unknown, measured["unknown"],
+         [p for p in pushes if p["outcome"] == Outcome.UNKNOWN]),
         ("max-anomalies", budgets.max_anomalies, measured["anomalies"], []),
     ]
     violations = [Violation(name, limit, value, offenders)

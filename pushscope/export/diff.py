@@ -12,9 +12,9 @@ import json
 from typing import Any
 
 from pushscope.export.html_report import badge, esc, html_page
-from pushscope.model.entities import OUTCOMES
 from pushscope.safe_text import json_visible, visible_tree
 from pushscope.units import fmt_bytes, fmt_ms
+from pushscope.vocabulary import OUTCOMES
 
 SUMMARY_KEYS = ("connections", "requests", "pushes", "wasted_bytes", "cache_duplicated_bytes", "time_saved",
                 "time_added", "duration")

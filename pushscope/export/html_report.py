@@ -15,10 +15,11 @@ import hashlib
 import html
 from typing import Any
 
-from pushscope.export.html_waterfall import OUTCOME_COLOURS, REQUEST_COLOUR, rel_ms, waterfall_figure
+from pushscope.export.html_waterfall import REQUEST_COLOUR, rel_ms, waterfall_figure
 from pushscope.export.json_report import report_dict
 from pushscope.export.wording import cost_phrases
-from pushscope.model.entities import OUTCOMES, Capture
+from pushscope.model.entities import Capture
+from pushscope.presentation import OUTCOME_COLOURS, OUTCOMES
 from pushscope.safe_text import visible
 from pushscope.units import fmt_bytes, fmt_ms
 

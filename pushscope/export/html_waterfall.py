@@ -14,11 +14,10 @@ import html
 import math
 from typing import Any
 
-from pushscope.model.entities import OUTCOMES
+from pushscope.presentation import OUTCOME_COLOURS, OUTCOMES
 from pushscope.timescale import TimeScale, activity_spans
 from pushscope.units import fmt_bytes, fmt_duration, fmt_ms
 
-OUTCOME_COLOURS = {"used": "#2e9d4f", "wasted": "#d23c3c", "cache-duplicated": "#e69522", "unknown": "#8a7fb0"}
 REQUEST_COLOUR = "#4a78c2"
 MIN_BAR_SHARE = 0.004  # of the whole axis: 4 px on a 1000 px plot, never a hairline
 TICKS_TOTAL = 10  # tick labels across the whole axis

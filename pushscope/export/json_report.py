@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from pushscope import __version__
+from pushscope.analysis.summary import push_summary, summary_dict
 from pushscope.events import ConversationAccounted, Headers
-from pushscope.model.entities import OUTCOMES, Capture, Connection, Exchange, Push
+from pushscope.model.entities import Capture, Connection, Exchange, Push
 
 REDACTED_HEADERS = {"cookie", "set-cookie", "set-cookie2", "authorization", "proxy-authorization"}
 REDACTED = "[redacted]"
@@ -150,27 +151,6 @@ def _pushed_bytes(exchange: Exchange | None) -> int:
     return 0 if exchange is None else exchange.response_header_bytes + exchange.body_bytes
 
 
-def push_summary(pushes: list[Push]) -> dict[str, Any]:
-    """Pushes by outcome with what they cost and saved: for the capture, and for each connection."""
-    by_outcome = {outcome: 0 for outcome in OUTCOMES}
-    bytes_by_outcome = {outcome: 0 for outcome in OUTCOMES}
-    saved = added = 0.0
-    for push in pushes:
-        by_outcome[push.outcome] += 1
-        bytes_by_outcome[push.outcome] += push.cost.pushed_bytes
-        saved += push.cost.saved_time or 0.0
-        added += push.cost.competed_delay or 0.0
-    return {
-        "pushes": len(pushes),
-        "pushes_by_outcome": by_outcome,
-        "pushed_bytes_by_outcome": bytes_by_outcome,
-        "wasted_bytes": sum(p.cost.wasted_bytes for p in pushes if p.outcome == "wasted"),
-        "cache_duplicated_bytes": bytes_by_outcome["cache-duplicated"],
-        "time_saved": round(saved, 6),
-        "time_added": round(added, 6),
-    }
-
-
 def conversation_dict(account: ConversationAccounted) -> dict[str, Any]:
     return {
         "id": account.conversation_id,
@@ -186,20 +166,6 @@ def conversation_dict(account: ConversationAccounted) -> dict[str, Any]:
         "bytes": account.bytes,
         "first_at": _round(account.first_at),
         "last_at": _round(account.last_at),
-    }
-
-
-def summary_dict(capture: Capture) -> dict[str, Any]:
-    protocols: dict[str, int] = {}
-    for conn in capture.connections.values():
-        protocols[conn.protocol] = protocols.get(conn.protocol, 0) + 1
-    return {
-        "connections": len(capture.connections),
-        "connections_by_protocol": protocols,
-        "exchanges": len(capture.exchanges),
-        "requests": sum(1 for e in capture.exchanges if not e.pushed),
-        **push_summary(capture.pushes),
-        "duration": _round((capture.ended_at or 0) - (capture.started_at or 0)),
     }
 
 

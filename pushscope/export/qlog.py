@@ -20,11 +20,14 @@ from pushscope import __version__
 from pushscope.export.json_report import redact_headers
 from pushscope.model.entities import Capture, Connection, Exchange, FrameRecord, Push
 from pushscope.safe_text import json_visible
+from pushscope.vocabulary import Outcome
 
 QLOG_VERSION = "0.3"
 RESET_KINDS = ("RST_STREAM", "RESET_STREAM", "STOP_SENDING")
 # Frames whose content the model holds elsewhere (with more detail): they are emitted from those facts.
 FROM_MODEL = ("PUSH_PROMISE", "CANCEL_PUSH", "GOAWAY", *RESET_KINDS)
+# http:push_resolved's decision for a judged push; an unknown outcome has none.
+QLOG_DECISIONS = {Outcome.USED: "claimed", Outcome.WASTED: "abandoned", Outcome.CACHE_DUPLICATED: "abandoned"}
 
 
 H3_FRAME_TYPES = ("data", "headers", "cancel_push", "settings", "push_promise", "goaway", "max_push_id",
@@ -184,7 +187,7 @@ def _push_events(trace: _Trace, push: Push, exchange: Exchange | None, seen: set
         data["push_id"] = push.push_id
     if push.promised_stream_id is not None:
         data["stream_id"] = push.promised_stream_id
-    decision = {"used": "claimed", "wasted": "abandoned", "cache-duplicated": "abandoned"}.get(push.outcome)
+    decision = QLOG_DECISIONS.get(push.outcome)
     if decision:
         data["decision"] = decision
     data.update(outcome=push.outcome, reason=push.reason, wasted_bytes=push.cost.wasted_bytes,

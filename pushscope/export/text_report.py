@@ -8,13 +8,13 @@ from pushscope.export.coverage import coverage_of
 from pushscope.export.json_report import report_dict
 from pushscope.export.wording import cost_phrases
 from pushscope.model.entities import Capture
+from pushscope.presentation import glyph
 from pushscope.safe_text import visible, visible_tree
 from pushscope.units import fmt_bytes, fmt_ms, fmt_offset
 
 ANOMALIES_SHOWN = 10  # per connection; the JSON report has them all
 # What the report is of, in its own words: a probe is not a capture.
 SOURCE_WORDS = {"capture": "capture", "probe": "probe", "live": "live capture"}
-OUTCOME_GLYPHS = {"used": "✔", "wasted": "✘", "cache-duplicated": "◆", "unknown": "?"}
 
 
 def counted(n: int, singular: str, plural: str | None = None) -> str:
@@ -58,13 +58,13 @@ def render_text(capture: Capture, *, redact: bool = True) -> str:
         )
     lines += ["", "Pushes"]
     for push in report["pushes"]:
-        glyph = OUTCOME_GLYPHS.get(push["outcome"], "?")
         ident = f"push_id={push['push_id']}" if push["push_id"] is not None else f"stream {push['promised_stream_id']}"
         reset = ""
         if push["reset"]:
             reset = f"  reset by {push['reset']['by']} {push['reset']['code']}"
+        mark = glyph(push["outcome"])
         lines.append(
-            f"  {glyph} {push['outcome']:<16} {push['reason']:<24} {push['connection']:<6} {ident:<12} "
+            f"  {mark} {push['outcome']:<16} {push['reason']:<24} {push['connection']:<6} {ident:<12} "
             f"{fmt_bytes(push['pushed_bytes']):>10}  {push['url']}{reset}"
         )
         for item in push["evidence"]:

@@ -13,9 +13,8 @@ from pushscope.events import AppProtocol, ConversationAccounted, Diagnostic, End
 from pushscope.http.headers import header_value
 from pushscope.model.frames import FrameLog
 from pushscope.model.frames import FrameRecord as FrameRecord  # re-exported: the model's frame timeline
+from pushscope.vocabulary import Outcome, Reason
 
-Outcome = Literal["used", "wasted", "cache-duplicated", "unknown"]
-OUTCOMES: tuple[Outcome, ...] = ("used", "wasted", "cache-duplicated", "unknown")
 # Bodies the analysis must read (documents and stylesheets) are kept up to this size each.
 BODY_KEEP_LIMIT = 8 * 1024 * 1024
 
@@ -201,8 +200,8 @@ class Push:
     references: list[tuple[int, float]] = field(default_factory=list)
     exchange_id: int | None = None
     reset: Reset | None = None
-    outcome: Outcome = "unknown"
-    reason: str = ""
+    outcome: Outcome = Outcome.UNKNOWN
+    reason: Reason = Reason.NONE
     reason_detail: str = ""
     evidence: list[Evidence] = field(default_factory=list)
     cost: PushCost = field(default_factory=PushCost)

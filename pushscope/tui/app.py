@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from pushscope.model.entities import Capture
+from pushscope.presentation import OUTCOME_GLYPHS, OUTCOMES
 from pushscope.tui import timer_guard
 from pushscope.tui.commands import palette_commands
 from pushscope.tui.export import available_formats, write_report
@@ -32,9 +33,10 @@ from pushscope.tui.widgets.connections import ConnectionsTree
 from pushscope.tui.widgets.detail import DetailPane, exchange_content, overview_content, verdict_text
 from pushscope.tui.widgets.summary import DiagnosticsPanel, LoadStatus, SummaryBar, diagnostics_content
 from pushscope.tui.widgets.waterfall import Waterfall, legend_line
+from pushscope.vocabulary import Outcome
 
 PROTOCOLS = ("h2", "h3", "http/1.1")  # the order the protocol filter steps through those present
-OUTCOME_KEYS = Binding.Group("✔✘◆? filter", compact=True)
+OUTCOME_KEYS = Binding.Group("".join(OUTCOME_GLYPHS[o] for o in OUTCOMES) + " filter", compact=True)
 ZOOM_KEYS = Binding.Group("zoom", compact=True)
 COPY_KEYS = Binding.Group("copy", compact=True)
 LOAD_KEYS = Binding.Group("load", compact=True)
@@ -51,13 +53,14 @@ class PushscopeApp(App[None]):
     BINDINGS = [
         Binding("question_mark", "help", "Help", tooltip="Help: every key and the legend (esc closes it)"),
         Binding("slash", "search", "Search", tooltip="Search URLs and header values"),
-        Binding("1", "toggle_outcome('used')", "✔used", group=OUTCOME_KEYS, tooltip="Show/hide used pushes"),
-        Binding("2", "toggle_outcome('wasted')", "✘wasted", group=OUTCOME_KEYS,
-                tooltip="Show/hide wasted pushes"),
-        Binding("3", "toggle_outcome('cache-duplicated')", "◆dup", group=OUTCOME_KEYS,
-                tooltip="Show/hide cache-duplicated pushes"),
-        Binding("4", "toggle_outcome('unknown')", "?unknown", group=OUTCOME_KEYS,
-                tooltip="Show/hide pushes of unknown outcome"),
+        Binding("1", f"toggle_outcome('{Outcome.USED}')", f"{OUTCOME_GLYPHS[Outcome.USED]}used", group=OUTCOME_KEYS,
+                tooltip="Show/hide used pushes"),
+        Binding("2", f"toggle_outcome('{Outcome.WASTED}')", f"{OUTCOME_GLYPHS[Outcome.WASTED]}wasted",
+                group=OUTCOME_KEYS, tooltip="Show/hide wasted pushes"),
+        Binding("3", f"toggle_outcome('{Outcome.CACHE_DUPLICATED}')", f"{OUTCOME_GLYPHS[Outcome.CACHE_DUPLICATED]}dup",
+                group=OUTCOME_KEYS, tooltip="Show/hide cache-duplicated pushes"),
+        Binding("4", f"toggle_outcome('{Outcome.UNKNOWN}')", f"{OUTCOME_GLYPHS[Outcome.UNKNOWN]}unknown",
+                group=OUTCOME_KEYS, tooltip="Show/hide pushes of unknown outcome"),
         Binding("p", "pushes_only", "Pushes only", tooltip="Pushes only (with their parent requests)"),
         Binding("h", "cycle_protocol", "Protocol",
                 tooltip="Protocol filter: all, then h2, h3, http/1.1 (those in the capture)"),

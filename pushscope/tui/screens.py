@@ -15,18 +15,9 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static, TextArea
 
-from pushscope.model.entities import OUTCOMES
+from pushscope.presentation import OUTCOME_GLYPHS, OUTCOME_MEANINGS, OUTCOME_STYLES, OUTCOMES
 from pushscope.tui.export import default_path
-from pushscope.tui.view import OUTCOME_GLYPHS, OUTCOME_STYLES
 from pushscope.tui.widgets.waterfall import LEGEND
-
-OUTCOME_MEANINGS = {
-    "used": "the page requested it and the push delivered it (saved a round trip)",
-    "wasted": "never requested, or arrived too late, or was reset: bytes spent for nothing",
-    "cache-duplicated": "the client already held it fresh in its cache: pushed again for nothing",
-    "unknown": "the capture cannot tell (not decrypted, cut short, or analysis pending)",
-}
-
 
 MOVEMENT_KEYS = (
     ("↑ ↓ j k", "move the selection in the waterfall (or in the connections tree)"),

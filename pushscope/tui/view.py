@@ -12,21 +12,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pushscope.analysis.summary import summary_dict
 from pushscope.events import Diagnostic
-from pushscope.export.json_report import redact_headers, summary_dict
-from pushscope.export.text_report import OUTCOME_GLYPHS
-from pushscope.model.entities import OUTCOMES, Capture, Connection, Exchange, Push
+from pushscope.export.json_report import redact_headers
+from pushscope.model.entities import Capture, Connection, Exchange, Push
+from pushscope.presentation import ATTENTION_RANK, OUTCOME_GLYPHS, OUTCOMES
 from pushscope.safe_text import visible
 from pushscope.timescale import activity_spans
+from pushscope.vocabulary import Outcome
 
-__all__ = ["OUTCOME_GLYPHS", "OUTCOMES", "OUTCOME_STYLES", "SORTS"]
-
-# Theme variables, never fixed colours, so outcomes read in light and dark themes alike.
-OUTCOME_STYLES = {"used": "$success", "wasted": "$error", "cache-duplicated": "$warning", "unknown": "$text-muted"}
 LEVEL_GLYPHS = {"error": ("✖", "$error"), "warning": ("⚠", "$warning"), "info": ("ℹ", "$text-muted")}
 SORTS = ("start", "duration", "size", "outcome")
-# Sorting by outcome puts what needs attention first; requests (no outcome) come last.
-OUTCOME_RANK = {"wasted": 0, "cache-duplicated": 1, "unknown": 2, "used": 3, None: 4}
 SEARCH_TEXT_LIMIT = 4096  # header text kept per row for search: bounded, whatever a header holds
 
 
@@ -174,7 +170,7 @@ def _rel(at: float | None, t0: float) -> float | None:
 def _row(exchange: Exchange, conn: Connection | None, push: Push | None, t0: float, depth: int,
          parent_id: int | None) -> Row:
     outcome = push.outcome if push is not None else None
-    wasted = push.cost.wasted_bytes if push is not None and push.outcome == "wasted" else 0
+    wasted = push.cost.wasted_bytes if push is not None and push.outcome == Outcome.WASTED else 0
     reset = (push.reset if push is not None else None) or exchange.reset
     url = visible(exchange.url or (push.url if push is not None else ""))
     path = visible(exchange.path) if exchange.path else url or f"stream {exchange.stream_id}"
@@ -306,7 +302,7 @@ def build_view(capture: Capture) -> CaptureView:
     rows = build_rows(capture, exchanges, pushes)
     duration = max(0.0, (capture.ended_at or 0.0) - (capture.started_at or 0.0))
     moments = [t for r in rows for t in (r.start, r.response_start, r.end, r.reset_at) if t is not None]
-    # The same numbers as report_dict(capture)["summary"] (that is where summary_dict is called from).
+    # The same numbers as report_dict(capture)["summary"]: both read analysis.summary.
     summary = summary_dict(capture)
     return CaptureView(
         name=capture.name or capture.source,
@@ -336,7 +332,7 @@ def filter_rows(rows: Iterable[Row], state: FilterState) -> list[Row]:
             if (state.connection_id is None or r.connection_id == state.connection_id)
             and (state.protocol is None or r.protocol == state.protocol) and _in_load(r, state.load)]
     kept_pushes = {r.exchange_id for r in base
-                   if r.pushed and (r.outcome or "unknown") in state.outcomes and _matches(r, needle)}
+                   if r.pushed and (r.outcome or Outcome.UNKNOWN) in state.outcomes and _matches(r, needle)}
     needed_parents = {r.parent_exchange_id for r in base if r.exchange_id in kept_pushes}
     out: list[Row] = []
     for row in base:
@@ -355,5 +351,5 @@ def sort_rows(rows: list[Row], by: str) -> list[Row]:
     if by == "size":
         return sorted(rows, key=lambda r: -r.body_bytes)
     if by == "outcome":
-        return sorted(rows, key=lambda r: (OUTCOME_RANK.get(r.outcome if r.pushed else None, 4), -r.wasted_bytes))
+        return sorted(rows, key=lambda r: (ATTENTION_RANK.get(r.outcome if r.pushed else None, 4), -r.wasted_bytes))
     return rows

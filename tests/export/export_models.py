@@ -113,9 +113,9 @@ def build_capture(xss: bool = False, later_load_at: float | None = None) -> Capt
                     resp_extra=[("set-cookie", SET_COOKIE_SECRET), *doc_extra])
     del doc
     css = _exchange(cap, "t0", "h2", 2, "/style.css", 0.015, 0.060, "text/css", 4000, pushed=True)
-    _push(cap, css, 1, 0.015, "used", "requested-later", saved=0.040)
+    _push(cap, css, 1, 0.015, "used", "claimed", saved=0.040)
     js = _exchange(cap, "t0", "h2", 4, "/app.js", 0.016, None, "application/javascript", 3000, pushed=True)
-    _push(cap, js, 1, 0.016, "wasted", "reset-by-client", wasted=3030,
+    _push(cap, js, 1, 0.016, "wasted", "rejected", wasted=3030,
           reset=Reset("client", 8, "CANCEL", T0 + 0.030, "RST_STREAM"), delay=0.004)
     img = _exchange(cap, "t0", "h2", 6, "/logo.png", 0.017, 0.090, "image/png", 9000, pushed=True)
     _push(cap, img, 1, 0.017, "cache-duplicated", "already-cached")
@@ -125,10 +125,10 @@ def build_capture(xss: bool = False, later_load_at: float | None = None) -> Capt
     # HTTP/3: a document, a used push (push ID 0) and a push cancelled by the client before its stream opened.
     _exchange(cap, "q0", "h3", 0, "/h3.html", 0.110, 0.200, "text/html", 8000)
     h3css = _exchange(cap, "q0", "h3", 15, "/h3.css", 0.115, 0.180, "text/css", 2000, pushed=True, push_id=0)
-    _push(cap, h3css, 0, 0.115, "used", "requested-later", push_id=0, saved=0.030)
+    _push(cap, h3css, 0, 0.115, "used", "claimed", push_id=0, saved=0.030)
     h3js = _exchange(cap, "q0", "h3", None, "/h3.js", 0.116, None, "text/javascript", 0, pushed=True, push_id=1)
     h3js.response_headers, h3js.response_start, h3js.frames = [], None, []
-    _push(cap, h3js, 0, 0.116, "wasted", "cancelled", push_id=1, wasted=0,
+    _push(cap, h3js, 0, 0.116, "wasted", "rejected", push_id=1, wasted=0,
           reset=Reset("client", 0, "CANCEL_PUSH", T0 + 0.118, "CANCEL_PUSH"))
     cap.diagnostics = [Diagnostic(level="info", message="2 TLS sessions, 2 decrypted"),
                        Diagnostic(level="warning",
@@ -158,7 +158,7 @@ def _later_load(cap: Capture, at: float) -> None:
     cap.connections["t2"] = conn
     _exchange(cap, "t2", "h2", 1, "/second.html", at + 0.010, at + 0.080, "text/html", 6000)
     css = _exchange(cap, "t2", "h2", 2, "/second.css", at + 0.012, at + 0.050, "text/css", 1500, pushed=True)
-    _push(cap, css, 1, at + 0.012, "used", "requested-later", saved=0.020)
+    _push(cap, css, 1, at + 0.012, "used", "claimed", saved=0.020)
     cap.ended_at = T0 + at + 0.3
 
 

@@ -25,7 +25,7 @@ def _after():
     capture.exchanges[1].response_end -= 0.02
     for push in capture.pushes:
         if push.url.endswith("/logo.png"):
-            push.outcome, push.reason = "used", "requested-later"
+            push.outcome, push.reason = "used", "claimed"
     return capture
 
 
@@ -114,7 +114,7 @@ def test_run_check_exit_codes(reports: tuple[Path, Path], tmp_path: Path, capsys
     assert run_check([*before, "--max-wasted-bytes", "0", "--max-unknown", "0"]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "--max-wasted-bytes" in out and "--max-unknown" in out
-    assert "https://example.test/app.js" in out and "reset-by-client" in out and "font.woff2" in out
+    assert "https://example.test/app.js" in out and "rejected" in out and "font.woff2" in out
     assert run_check([str(tmp_path / "nope.pcapng")]) == 2
     assert "does not exist" in capsys.readouterr().err
     garbage = tmp_path / "garbage.pcapng"

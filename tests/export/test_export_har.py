@@ -106,7 +106,7 @@ def test_push_fields(har: dict) -> None:
     assert all(e["_was_pushed"] == 0 and "_push_outcome" not in e for e in entries if e not in pushed)
     by_url = {e["request"]["url"]: e for e in pushed}
     js = by_url["https://example.test/app.js"]
-    assert (js["_push_outcome"], js["_push_reason"], js["_push_wasted_bytes"]) == ("wasted", "reset-by-client", 3030)
+    assert (js["_push_outcome"], js["_push_reason"], js["_push_wasted_bytes"]) == ("wasted", "rejected", 3030)
     assert js["_reset"]["code"] == "CANCEL"
     assert by_url["https://example.test/h3.css"]["_push_id"] == 0
     assert {e["_push_outcome"] for e in pushed} == {"used", "wasted", "cache-duplicated", "unknown"}

@@ -47,7 +47,7 @@ def test_sections_and_tables(page: str) -> None:
         assert marker in page
     for outcome in ("used", "wasted", "cache-duplicated", "unknown"):
         assert f">{outcome}</span>" in page
-    assert "advice for reset-by-client" in page
+    assert "advice for rejected" in page
     assert "PUSH_PROMISE for /app.js on stream 1" in page
     assert "CANCEL_PUSH by client" in page
 
@@ -80,7 +80,7 @@ def test_hover_has_url_status_timings_verdict() -> None:
     figure, _ = waterfall_figure(report_dict(build_capture()))
     wasted = next(t for t in figure["data"] if t["name"] == "push: wasted")
     text = wasted["hovertext"][0]
-    for part in ("https://example.test/app.js", "status 200", "start +", "first byte", "wasted", "reset-by-client",
+    for part in ("https://example.test/app.js", "status 200", "start +", "first byte", "wasted", "rejected",
                  "RST_STREAM by client CANCEL"):
         assert part in text
 

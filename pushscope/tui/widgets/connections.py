@@ -13,9 +13,9 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from pushscope.model.entities import OUTCOMES
+from pushscope.presentation import OUTCOME_GLYPHS, OUTCOME_STYLES, OUTCOMES
 from pushscope.safe_text import visible
-from pushscope.tui.view import OUTCOME_GLYPHS, OUTCOME_STYLES, ConnectionInfo
+from pushscope.tui.view import ConnectionInfo
 
 NodeKind = Literal["all", "connection", "page"]
 NodeData = tuple[NodeKind, str | None, int | None]  # kind, connection id, exchange id

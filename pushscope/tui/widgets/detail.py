@@ -12,9 +12,10 @@ from textual.widgets import Static
 
 from pushscope.export.json_report import redact_headers
 from pushscope.model.entities import Capture, Exchange, Push
+from pushscope.presentation import OUTCOME_STYLES, glyph
 from pushscope.safe_text import visible
 from pushscope.tui.fmt import fmt_bytes, fmt_duration, unit_for
-from pushscope.tui.view import LEVEL_GLYPHS, OUTCOME_GLYPHS, OUTCOME_STYLES, CaptureView, Row
+from pushscope.tui.view import LEVEL_GLYPHS, CaptureView, Row
 
 HEADING = "bold $accent"
 MUTED = "$text-muted"
@@ -68,7 +69,7 @@ def verdict_text(push: Push) -> str:
 def _verdict_head(push: Push, t0: float) -> list[Content]:
     """Verdict, reason and cost: the first lines of a push's detail, above the fold at any size."""
     style = OUTCOME_STYLES.get(push.outcome, MUTED)
-    lines = [_line((f"{OUTCOME_GLYPHS.get(push.outcome, '?')} {push.outcome}", f"bold {style}"), (" — ", MUTED),
+    lines = [_line((f"{glyph(push.outcome)} {push.outcome}", f"bold {style}"), (" — ", MUTED),
                    visible(push.reason or "no reason given (analysis pending)"))]
     if push.reason_detail:
         lines.append(_line("  ", (visible(push.reason_detail), MUTED)))
@@ -146,7 +147,7 @@ def _children(capture: Capture, exchange: Exchange) -> list[Content]:
     lines = _heading(f"Pushes promised on this stream ({len(pushes)})")
     for push in pushes:
         style = OUTCOME_STYLES.get(push.outcome, MUTED)
-        lines.append(_line("  ", (f"{OUTCOME_GLYPHS.get(push.outcome, '?')} {push.outcome:<16}", style),
+        lines.append(_line("  ", (f"{glyph(push.outcome)} {push.outcome:<16}", style),
                            " ", visible(push.url)))
     return lines
 
@@ -246,8 +247,8 @@ def overview_content(view: CaptureView) -> Content:
     if problems or not view.rows:
         lines += _heading("Diagnostics")
         for item in problems or view.diagnostics:
-            glyph, style = LEVEL_GLYPHS.get(item.level, ("•", ""))
-            lines.append(_line("  ", (f"{glyph} ", style), visible(item.message, keep="\n")))
+            mark, style = LEVEL_GLYPHS.get(item.level, ("•", ""))
+            lines.append(_line("  ", (f"{mark} ", style), visible(item.message, keep="\n")))
     return Content("\n").join(lines)
 
 

@@ -10,10 +10,10 @@ from textual.content import Content
 from textual.widgets import Label, ProgressBar, Static
 
 from pushscope.events import Diagnostic
-from pushscope.model.entities import OUTCOMES
+from pushscope.presentation import OUTCOME_GLYPHS, OUTCOME_SHORT, OUTCOME_STYLES, OUTCOMES
 from pushscope.safe_text import visible
 from pushscope.tui.fmt import fmt_bytes, unit_for
-from pushscope.tui.view import LEVEL_GLYPHS, OUTCOME_GLYPHS, OUTCOME_STYLES
+from pushscope.tui.view import LEVEL_GLYPHS
 
 
 def _keep(text: str) -> str:
@@ -37,8 +37,7 @@ def summary_content(summary: dict[str, Any], *, loading: bool = False) -> Conten
         return Content.assemble(*parts)
     parts.append((_keep(f"{pushes} {'push' if pushes == 1 else 'pushes'}:"), "bold"))
     for outcome in OUTCOMES:
-        short = "cache-dup" if outcome == "cache-duplicated" else outcome
-        text = _keep(f"{OUTCOME_GLYPHS[outcome]}{short} {by_outcome.get(outcome, 0)}")
+        text = _keep(f"{OUTCOME_GLYPHS[outcome]}{OUTCOME_SHORT[outcome]} {by_outcome.get(outcome, 0)}")
         parts += [" ", (text, OUTCOME_STYLES[outcome])]
     parts += [(" │ ", "$text-muted"), "wasted ", (_keep(fmt_bytes(summary.get("wasted_bytes", 0))), "bold $error")]
     if summary.get("cache_duplicated_bytes"):

@@ -20,11 +20,11 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from pushscope.model.entities import OUTCOMES
+from pushscope.presentation import OUTCOME_SHORT, OUTCOME_STYLES, OUTCOMES, glyph
 from pushscope.timescale import TimeScale, activity_spans
 from pushscope.tui.fmt import fmt_bytes
 from pushscope.tui.timeaxis import BREAK, MIN_SPAN, TimeWindow, axis_line
-from pushscope.tui.view import OUTCOME_GLYPHS, OUTCOME_STYLES, Row
+from pushscope.tui.view import Row
 
 WAIT, RECEIVE, INCOMPLETE, PROMISE, RESET = "░", "█", "▒", "▾", "╳"
 LEGEND = (
@@ -45,8 +45,7 @@ def legend_line() -> Content:
         parts += [(char, "bold"), f"{name} "]
     parts.append(("│", "$text-muted"))
     for outcome in OUTCOMES:
-        short = "cache-dup" if outcome == "cache-duplicated" else outcome
-        parts += [" ", (f"{OUTCOME_GLYPHS[outcome]}{short}", OUTCOME_STYLES[outcome])]
+        parts += [" ", (f"{glyph(outcome)}{OUTCOME_SHORT[outcome]}", OUTCOME_STYLES[outcome])]
     return Content.assemble(*parts)
 
 
@@ -294,11 +293,11 @@ class Waterfall(ScrollView, can_focus=True):
         colour = self._row_style(row)
         dim = self.get_component_rich_style("waterfall--dim")
         marker = self.get_component_rich_style("waterfall--marker")
-        glyph = OUTCOME_GLYPHS.get(row.outcome or "unknown", "?") if row.pushed else " "
+        mark = glyph(row.outcome) if row.pushed else " "
         prefix = "  " * max(row.depth - 1, 0) + ("↳ " if row.depth else "")
         label = _fit(prefix + row.path, label_w)
         segments = [
-            Segment(f"{glyph} ", colour),
+            Segment(f"{mark} ", colour),
             Segment(row.connection_id.ljust(tag_w), dim),
             Segment(label, colour if row.pushed else base),
             Segment("│", dim),
