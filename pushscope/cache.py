@@ -16,6 +16,8 @@ Entries hold decrypted headers and bodies: the directory is private to the user 
 from __future__ import annotations
 
 import atexit
+import codecs
+import copy
 import gc
 import hashlib
 import json
@@ -25,10 +27,11 @@ import shutil
 import struct
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import BinaryIO
 
 from pushscope import __version__
 from pushscope.model.entities import Capture
@@ -36,12 +39,13 @@ from pushscope.model.entities import Capture
 CACHE_DIR_ENV = "PUSHSCOPE_CACHE_DIR"
 CACHE_LIMIT_ENV = "PUSHSCOPE_CACHE_MAX_MB"
 DEFAULT_LIMIT = 2 * 1024 * 1024 * 1024
-MAGIC = b"pushscope-model-1\n"
+MAGIC = b"pushscope-model-2\n"
 HEADER = struct.Struct(">Q")  # payload length
 SUFFIX = ".model"
 STALE_PARTIAL = 3600.0  # seconds
 # Loads that say more about this run than about the capture: never kept.
 _WRITERS: list[int] = []  # pids of background writers not yet waited for
+_PENDING: list[tuple[CaptureCache, str, Capture]] = []  # entries to write when the command is done
 TRANSIENT_CODES = frozenset({"cancelled", "no-tshark", "tshark-failed", "load-failed", "analysis-failed",
                              "no-capture", "no-keylog"})
 
@@ -81,6 +85,13 @@ def cache_limit() -> int:
 
 def file_digest(path: str) -> str:
     """SHA-256 of the file's bytes (hashlib releases the GIL per chunk, so another thread keeps working)."""
+    stat = os.stat(path)
+    # Within one run the same unchanged file is hashed once (a command may look up several entries for it).
+    return _file_digest(path, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
+@lru_cache(maxsize=8)
+def _file_digest(path: str, *identity: int) -> str:
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
@@ -151,9 +162,7 @@ class CaptureCache:
                 (length,) = HEADER.unpack_from(head, len(MAGIC))
                 if os.fstat(handle.fileno()).st_size != len(head) + length:
                     raise ValueError("truncated entry")
-                capture = pickle.load(handle)
-            if not isinstance(capture, Capture):
-                raise ValueError("not a capture")
+                capture = _read_model(handle)
         except MemoryError:  # not the entry's fault: keep it for a run with more room
             return None
         except Exception:  # a broken entry is a miss, and goes
@@ -170,10 +179,12 @@ class CaptureCache:
         if not cacheable(capture) or not self._usable_directory():
             return False
         descriptor, temporary = tempfile.mkstemp(prefix=".partial-", dir=self.directory)
+        enabled = gc.isenabled()
+        gc.disable()  # pickling makes a state dict per object: collections would only rescan them
         try:
             with os.fdopen(descriptor, "wb") as handle:
                 handle.write(MAGIC + HEADER.pack(0))
-                pickle.dump(capture, handle, protocol=pickle.HIGHEST_PROTOCOL)  # streamed: no copy in memory
+                _write_model(capture, handle)
                 length = handle.tell() - len(MAGIC) - HEADER.size
                 if length + len(MAGIC) + HEADER.size > self.limit:
                     raise OSError("larger than the whole cache")
@@ -185,8 +196,40 @@ class CaptureCache:
         except (OSError, pickle.PicklingError, RecursionError):
             Path(temporary).unlink(missing_ok=True)
             return False
+        finally:
+            if enabled:
+                gc.enable()
         self.evict()
         return True
+
+    def store_at_exit(self, key: str, capture: Capture) -> None:
+        """Write the entry when the command is done (its output is out by then). Not forked: a forked writer
+        copies every page of the model it pickles (reference counts), which doubles the memory of a large one."""
+        if cacheable(capture):
+            if not _PENDING and not _WRITERS:
+                atexit.register(wait_for_writers)
+            _PENDING.append((self, key, capture))
+
+    def load_result(self, key: str) -> CachedResult | None:
+        """A command's kept output (see ResultRecorder), or None; a broken entry is deleted."""
+        path = self.directory / f"{key}{RESULT_SUFFIX}"
+        if not path.is_file() or not self._usable_directory():
+            return None
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(len(RESULT_MAGIC) + HEADER.size)
+                if not head.startswith(RESULT_MAGIC) or len(head) != len(RESULT_MAGIC) + HEADER.size:
+                    raise ValueError("not a pushscope result entry")
+                (length,) = HEADER.unpack_from(head, len(RESULT_MAGIC))
+                handle.seek(len(head) + length)
+                meta = json.loads(handle.read(RESULT_META_LIMIT))
+            if not isinstance(meta, dict):
+                raise ValueError("no meta")
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)
+            return None
+        os.utime(path)
+        return CachedResult(path, len(head), length, meta)
 
     def store_in_background(self, key: str, capture: Capture) -> int | None:
         """Pickle and write in a forked child (the other core), so the caller goes on rendering at once.
@@ -198,7 +241,7 @@ class CaptureCache:
             return None
         pid = os.fork()
         if pid:
-            if not _WRITERS:
+            if not _WRITERS and not _PENDING:
                 atexit.register(wait_for_writers)  # the process does not end before its entries are written
             _WRITERS.append(pid)
             return pid
@@ -212,7 +255,8 @@ class CaptureCache:
 
     def entries(self) -> list[Path]:
         try:
-            return [p for p in self.directory.iterdir() if p.name.endswith(SUFFIX) or p.name.startswith(".partial-")]
+            return [p for p in self.directory.iterdir()
+                    if p.name.endswith((SUFFIX, RESULT_SUFFIX)) or p.name.startswith(".partial-")]
         except OSError:
             return []
 
@@ -235,23 +279,193 @@ class CaptureCache:
             entry.unlink(missing_ok=True)
             total -= size
 
-    def clear(self) -> tuple[int, int]:
-        """Delete every entry (and leftovers of interrupted writes): (files, bytes)."""
-        files = size = 0
+    def clear(self) -> tuple[int, int, int]:
+        """Delete every entry (and leftovers of interrupted writes): (captures, files, bytes), a capture's entry
+        being its analysed model (the outputs kept beside it are files)."""
+        captures = files = size = 0
         for entry in self.entries():
             try:
                 size += entry.stat().st_size
                 entry.unlink()
                 files += 1
+                captures += entry.name.endswith(SUFFIX)
             except OSError:
                 continue
-        return files, size
+        return captures, files, size
+
+
+# The model is written as a shell and its lists in pieces, each its own pickle: pickle keeps every object it wrote
+# or read (the per-object state dicts too) until the end of one pickle, which for a whole model made writing and
+# reading it cost about 2.5 times its size. Objects shared between pieces (header fields, kinds of frames) are
+# written once per piece instead.
+MODEL_PIECE = 1000
+
+
+def _write_model(capture: Capture, handle: BinaryIO) -> None:
+    parts = {"connections": list(capture.connections.items()), "exchanges": capture.exchanges,
+             "pushes": capture.pushes, "conversations": capture.conversations}
+    shell = copy.copy(capture)
+    shell.connections, shell.exchanges, shell.pushes, shell.conversations = {}, [], [], []
+    shell._push_by_exchange, shell._pushes_indexed = {}, 0  # an index, rebuilt on use
+    pickler = pickle.Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL)  # streamed: no copy in memory
+
+    def dump(piece: object) -> None:
+        pickler.dump(piece)
+        pickler.clear_memo()  # each piece is read by a fresh unpickler
+
+    dump(shell)
+    for items in parts.values():
+        for start in range(0, len(items), MODEL_PIECE):
+            dump(items[start:start + MODEL_PIECE])
+        dump(None)
+
+
+def _read_model(handle: BinaryIO) -> Capture:
+    capture = pickle.load(handle)
+    if not isinstance(capture, Capture):
+        raise ValueError("not a capture")
+    lists: list[list[object]] = []
+    for _ in range(4):
+        items: list[object] = []
+        while (piece := pickle.load(handle)) is not None:
+            items += piece
+        lists.append(items)
+    connections, capture.exchanges, capture.pushes, capture.conversations = lists  # type: ignore[assignment]
+    capture.connections = dict(connections)  # type: ignore[arg-type]
+    return capture
 
 
 def wait_for_writers() -> None:
-    """Wait for the background writers this process started."""
+    """Write the entries kept for the end of the command, and wait for the background writers this process
+    started."""
+    while _PENDING:
+        cache, key, capture = _PENDING.pop(0)
+        cache.store(key, capture)
     while _WRITERS:
         try:
             os.waitpid(_WRITERS.pop(), 0)
         except ChildProcessError:
             pass
+
+
+RESULT_MAGIC = b"pushscope-result-1\n"
+RESULT_SUFFIX = ".result"
+RESULT_CHUNK = 1 << 20
+RESULT_META_LIMIT = 64 * 1024
+
+
+def result_key(model_key: str, variant: Sequence[object]) -> str:
+    """The key of what one command printed for one capture: the capture's key and everything else that shaped the
+    output (command, format, redaction, budgets...)."""
+    return hashlib.sha256(json.dumps([model_key, list(variant)], default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class CachedResult:
+    """A command's output kept in the cache, and how the command ended (``meta``: exit status, message)."""
+
+    path: Path
+    offset: int
+    length: int
+    meta: dict[str, object]
+
+    def chunks(self) -> Iterator[bytes]:
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset)
+            remaining = self.length
+            while remaining:
+                chunk = handle.read(min(RESULT_CHUNK, remaining))
+                if not chunk:
+                    raise OSError("cache entry cut short")
+                remaining -= len(chunk)
+                yield chunk
+
+    def text(self) -> Iterator[str]:
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        for chunk in self.chunks():
+            piece = decoder.decode(chunk)
+            if piece:
+                yield piece
+        rest = decoder.decode(b"", final=True)
+        if rest:
+            yield rest
+
+
+class ResultRecorder:
+    """Writes a command's output into a new entry as it is produced; ``keep`` makes it an entry (atomically)."""
+
+    def __init__(self, cache: CaptureCache, key: str) -> None:
+        self.cache, self.key = cache, key
+        self._handle: BinaryIO | None = None
+        self._temporary = ""
+        self._length = 0
+        self._failed = False
+        self.complete = False
+
+    def _open(self) -> BinaryIO | None:
+        if self._handle is None and not self._failed:
+            try:
+                if not self.cache._usable_directory():
+                    raise OSError("cache directory not usable")
+                descriptor, self._temporary = tempfile.mkstemp(prefix=".partial-", dir=self.cache.directory)
+                self._handle = os.fdopen(descriptor, "wb")
+                self._handle.write(RESULT_MAGIC + HEADER.pack(0))
+            except OSError:
+                self.abandon()
+        return self._handle
+
+    def write(self, data: bytes) -> None:
+        handle = self._open()
+        if handle is None:
+            return
+        self._length += len(data)
+        try:
+            if self._length > self.cache.limit:  # larger than the whole cache: not kept
+                raise OSError("larger than the whole cache")
+            handle.write(data)
+        except OSError:
+            self.abandon()
+
+    def record(self, data: str | bytes | Iterator[str]) -> str | bytes | Iterator[str]:
+        """``data`` as it was, written into the entry as it is read (an iterator piece by piece)."""
+        if isinstance(data, (str, bytes)):
+            self.write(data.encode("utf-8") if isinstance(data, str) else data)
+            self.complete = True
+            return data
+        return self._pieces(data)
+
+    def _pieces(self, pieces: Iterator[str]) -> Iterator[str]:
+        for piece in pieces:
+            self.write(piece.encode("utf-8"))
+            yield piece
+        self.complete = True
+
+    def keep(self, meta: dict[str, object]) -> bool:
+        """Make the entry, if the whole output was written (a reader that left early leaves none)."""
+        handle = self._open() if self.complete else None
+        if handle is None:
+            self.abandon()
+            return False
+        try:
+            handle.write(json.dumps(meta).encode())
+            handle.seek(len(RESULT_MAGIC))
+            handle.write(HEADER.pack(self._length))  # the length last: an entry cut short never matches it
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+            self._handle = None
+            os.replace(self._temporary, self.cache.directory / f"{self.key}{RESULT_SUFFIX}")
+        except OSError:
+            self.abandon()
+            return False
+        self.cache.evict()
+        return True
+
+    def abandon(self) -> None:
+        """No entry (also what a command that failed or was interrupted leaves)."""
+        self._failed = True
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        if self._temporary:
+            Path(self._temporary).unlink(missing_ok=True)

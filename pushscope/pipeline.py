@@ -73,7 +73,7 @@ def load_capture(
             on_step("analysing the pushes")
         analyse(builder.capture)
     if cache is not None and key is not None:
-        cache.store_in_background(key, builder.capture)
+        cache.store_at_exit(key, builder.capture)
     return builder.capture
 
 

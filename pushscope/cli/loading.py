@@ -7,15 +7,19 @@ before anything is printed; everything else stays a diagnostic in the report.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pushscope.cli.errors import CliError
 from pushscope.cli.inputs import check_readable, looks_like_json, read_json_report
 from pushscope.cli.keys import KeySource, find_keylog
 from pushscope.export.coverage import Coverage, coverage_of
 from pushscope.model.entities import Capture
+
+if TYPE_CHECKING:
+    from pushscope.cache import CachedResult, ResultRecorder
 
 # Diagnostics that mean the input itself is unusable; the key log ones always, the others when nothing was read.
 FATAL_ALWAYS = ("no-keylog", "bad-keylog")
@@ -108,3 +112,57 @@ def load_report(args: CaptureArgs, *, redact: bool = True) -> tuple[dict[str, An
         capture, _ = load_capture_file(args)
         report = report_dict(capture, redact=redact)
     return report, coverage_of(report)
+
+
+@dataclass(slots=True)
+class Replay:
+    """What a command printed for this very capture before, from the cache (``hit``), or where to keep what it
+    prints now (``recorder``): a reopen prints it again without reading or analysing the capture."""
+
+    hit: CachedResult | None = None
+    recorder: ResultRecorder | None = None
+    keylog: str | None = None
+
+    def record(self, data: str | bytes | Iterator[str]) -> str | bytes | Iterator[str]:
+        return self.recorder.record(data) if self.recorder is not None else data
+
+    def keep(self, **meta: object) -> None:
+        if self.recorder is not None:
+            self.recorder.keep(meta)
+            self.recorder = None
+
+    def close(self) -> None:
+        """No entry unless ``keep`` made one (a command that failed leaves none)."""
+        if self.recorder is not None:
+            self.recorder.abandon()
+            self.recorder = None
+
+    def replayed(self, binary: bool = False) -> str | bytes | Iterator[str]:
+        assert self.hit is not None
+        return b"".join(self.hit.chunks()) if binary else self.hit.text()
+
+
+def cached_result(args: CaptureArgs, variant: tuple[object, ...]) -> Replay:
+    """The cached output of the command ``variant`` describes, for a capture (never for a JSON report or a saved
+    session, which are read without analysis anyway); an empty Replay with --no-cache."""
+    if not args.use_cache:
+        return Replay()
+    check_readable(args.path, "capture file")
+    from pushscope.sources.probe.recording import is_saved_session
+
+    if looks_like_json(args.path) or is_saved_session(args.path):
+        return Replay()
+    keys = resolve_keys(args)
+    from pushscope.cache import result_key
+    from pushscope.pipeline import cache_lookup
+
+    cache, key = cache_lookup(args.path, keys.path, list(args.quic_ports), keys.origin)
+    if cache is None or key is None:
+        return Replay()
+    rkey = result_key(key, variant)
+    hit = cache.load_result(rkey)
+    if hit is not None:
+        return Replay(hit=hit, keylog=keys.path)
+    from pushscope.cache import ResultRecorder
+
+    return Replay(recorder=ResultRecorder(cache, rkey), keylog=keys.path)

@@ -8,7 +8,7 @@ from pushscope.cli.args import add_capture, add_output, add_quiet, add_redaction
 from pushscope.cli.errors import CliError, command, say
 from pushscope.cli.exitcodes import Exit
 from pushscope.cli.inputs import check_readable
-from pushscope.cli.loading import CaptureArgs, load_capture_file, saved_session
+from pushscope.cli.loading import CaptureArgs, Replay, cached_result, load_capture_file, saved_session
 from pushscope.cli.output import format_for, write_output
 from pushscope.export.commands import FORMATS
 
@@ -54,8 +54,26 @@ def run_report(argv: list[str]) -> int:
 
     if is_saved_session(path):
         return _saved_session(path, fmt, args)
-    capture, keys = load_capture_file(CaptureArgs(path, args.keylog, args.no_keylog, tuple(args.quic_port),
-                                               not args.no_cache, quiet=args.quiet))
+    capture_args = CaptureArgs(path, args.keylog, args.no_keylog, tuple(args.quic_port), not args.no_cache,
+                               quiet=args.quiet)
+    from pushscope.export.json_report import REDACTED_HEADERS
+
+    # A reopen prints what the first open printed, kept beside the model: no model to load, nothing to render.
+    replay = cached_result(capture_args, ("report", fmt, not args.no_redact, sorted(REDACTED_HEADERS)))
+    if replay.hit is not None:
+        write_output(replay.replayed(binary=fmt == "png"), args.output, inputs=(path, replay.keylog))
+        if replay.hit.meta.get("say"):
+            say("report", str(replay.hit.meta["say"]))
+        return int(replay.hit.meta.get("exit", Exit.OK))  # type: ignore[call-overload]
+    try:
+        return _report(capture_args, fmt, args, replay)
+    finally:
+        replay.close()
+
+
+def _report(capture_args: CaptureArgs, fmt: str, args: argparse.Namespace, replay: Replay) -> int:
+    path = capture_args.path
+    capture, keys = load_capture_file(capture_args)
     from pushscope.export.commands import render_report
     from pushscope.export.coverage import coverage_of_capture
     from pushscope.export.json_report import json_chunks
@@ -69,11 +87,13 @@ def run_report(argv: list[str]) -> int:
         if fmt != "png":
             raise
         raise CliError(str(exc), Exit.OUTPUT_ERROR) from None
-    write_output(data, args.output, inputs=(path, keys.path))
+    write_output(replay.record(data), args.output, inputs=(path, keys.path))
     coverage = coverage_of_capture(capture)
     if coverage.nothing_decoded:
         say("report", coverage.headline() or "")
+        replay.keep(exit=int(Exit.UNDECRYPTED), say=coverage.headline() or "")
         return Exit.UNDECRYPTED
+    replay.keep(exit=int(Exit.OK))
     return Exit.OK
 
 

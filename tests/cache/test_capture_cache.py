@@ -129,3 +129,39 @@ def test_no_cache_flag_and_clear_command(cache_dir: Path, files: tuple[Path, Pat
     assert main(["cache", "clear"]) == 0
     assert "removed 1 entries" in capsys.readouterr().out
     assert not list(cache_dir.glob("*.model"))
+
+
+def _not_loaded(*_args: object, **_kwargs: object) -> object:
+    raise AssertionError("loaded the model again instead of replaying the kept output")
+
+
+def test_a_reopened_report_or_check_prints_the_kept_output_without_loading(
+        cache_dir: Path, files: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    capture, keys = files
+    report = ["report", str(capture), "--keylog", str(keys)]
+    for fmt in ("json", "text"):
+        assert main([*report, "--format", fmt, "-o", str(tmp_path / f"first.{fmt}")]) == 0
+    check = ["check", str(capture), "--keylog", str(keys), "--max-wasted-bytes", "0"]
+    first_check = main(check)
+    first_check_text = capsys.readouterr().out
+    wait_for_writers()
+    assert len(list(cache_dir.glob("*.result"))) == 3
+    monkeypatch.setattr("pushscope.pipeline.load_capture", _not_loaded)
+    for fmt in ("json", "text"):
+        assert main([*report, "--format", fmt, "-o", str(tmp_path / f"again.{fmt}")]) == 0
+        assert (tmp_path / f"again.{fmt}").read_bytes() == (tmp_path / f"first.{fmt}").read_bytes()
+    assert main(check) == first_check and capsys.readouterr().out == first_check_text
+    with pytest.raises(AssertionError, match="loaded the model"):  # other options: another output, not replayed
+        main([*report, "--format", "json", "--no-redact", "-o", str(tmp_path / "other.json")])
+
+
+def test_a_broken_kept_output_is_a_miss_and_goes(cache_dir: Path, files: tuple[Path, Path], tmp_path: Path) -> None:
+    capture, keys = files
+    args = ["report", str(capture), "--keylog", str(keys), "--format", "json"]
+    assert main([*args, "-o", str(tmp_path / "first.json")]) == 0
+    (entry,) = cache_dir.glob("*.result")
+    entry.write_bytes(entry.read_bytes()[:-30])  # its closing part cut off
+    assert main([*args, "-o", str(tmp_path / "again.json")]) == 0  # read and rendered again, and kept again
+    assert (tmp_path / "again.json").read_bytes() == (tmp_path / "first.json").read_bytes()
+    assert len(list(cache_dir.glob("*.result"))) == 1
