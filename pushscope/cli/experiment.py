@@ -50,8 +50,9 @@ def experiment_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cacert", metavar="FILE", help="trust the CA (or self-signed certificate) in FILE")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a connection or a "
                         "response (default 30)")
-    parser.add_argument("--format", choices=["text", "json", "html"], default=None,
-                        help="report format (default: from the -o extension, else text)")
+    parser.add_argument("--format", choices=["text", "json", "html", "tui"], default=None,
+                        help="report format (default: from the -o extension, else text); tui: the inspector, "
+                             "filling in as the runs happen (progress per cell, every run's connections)")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
     parser.add_argument("--save", metavar="DIR", help="keep every run's events: one saved probe session per "
                         "run in DIR, each reopened by `pushscope FILE`")
@@ -99,7 +100,16 @@ def run_experiment_command(argv: list[str]) -> int:
         options = experiment_options(args)
     except ValueError as exc:
         parser.error(str(exc))
-    fmt = format_for(args.output, args.format, ("text", "json", "html"), "text")
+    fmt = format_for(args.output, args.format, ("text", "json", "html", "tui"), "text")
+    if fmt == "tui":
+        from pushscope.cli.experiment_live import experiment_events
+        from pushscope.cli.probe import open_inspector
+
+        def read(cancel: Any) -> Any:
+            stream = experiment_events(options, cancel)
+            yield from stream
+
+        return open_inspector(f"experiment {options.url}", read, "probe")
     if args.output:
         check_output_path(args.output)
     from pushscope.experiment.runner import ExperimentRefused, run_experiment

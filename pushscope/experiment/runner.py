@@ -32,6 +32,7 @@ PRIMARY_METRIC = "render_blocking"
 METRIC_LABELS = {"document": "document complete", "render_blocking": "render-blocking resources complete",
                  "all_subresources": "all subresources complete"}
 Progress = Callable[[int, int, str], None]
+Sink = Callable[[str, Any], None]  # (the run's name, one probe item: an event or a diagnostic)
 
 
 class ExperimentRefused(RuntimeError):
@@ -119,35 +120,57 @@ def probe_options(options: ExperimentOptions, strategy: str, relay_port: int) ->
                         connect_to=("127.0.0.1", relay_port))
 
 
-def run_experiment(options: ExperimentOptions, progress: Progress | None = None) -> ExperimentResult:
+def run_experiment(options: ExperimentOptions, progress: Progress | None = None, sink: Sink | None = None,
+                   cancelled: Callable[[], bool] = lambda: False) -> ExperimentResult:
+    """Every run, interleaved; ``sink`` receives each run's probe items as they happen (the inspector folds them),
+    ``cancelled`` is asked before each run."""
     result = ExperimentResult(options, netem_available=kernel_netem_available())
     if options.check_path:
         check_paths(options, result, progress)
     target = target_of(options.url)
     total = len(options.profiles) * options.runs * len(options.strategies)
-    done = 0
     for profile in options.profiles:
+        if cancelled():
+            break
         with ShaperThread(profile, target, seed=options.seed) as shaper:
-            port = shaper.shaper.port
             for round_number in range(options.runs):
                 for strategy in options.strategies:
+                    if cancelled():
+                        break
                     if progress:
-                        progress(done, total, f"{profile.name}: {strategy}, run {round_number + 1} of {options.runs}")
-                    result.runs.append(one_run(options, profile, strategy, round_number, port))
-                    done += 1
+                        progress(len(result.runs), total, cell_progress(result, profile, strategy, round_number))
+                    result.runs.append(one_run(options, profile, strategy, round_number, shaper.shaper.port, sink))
         result.statistics.append(profile_statistics(result, profile))
     if progress:
-        progress(total, total, "done")
+        progress(len(result.runs), total, "done")
     result.ended_at = time.time()
     return result
 
 
+def cell_progress(result: ExperimentResult, profile: NetworkProfile, strategy: str, round_number: int) -> str:
+    """``3g: preload, run 4 of 10 (push 4/10, no-push 4/10, preload 3/10)``."""
+    options = result.options
+    cells = ", ".join(f"{s} {len(result.runs_of(profile.name, s))}/{options.runs}" for s in options.strategies)
+    return f"{profile.name}: {strategy}, run {round_number + 1} of {options.runs} ({cells})"
+
+
+def run_name(profile: NetworkProfile, strategy: str, round_number: int) -> str:
+    return f"{profile.name}/{strategy}/{round_number + 1}"
+
+
 def one_run(options: ExperimentOptions, profile: NetworkProfile, strategy: str, round_number: int,
-            port: int) -> RunMetrics:
+            port: int, sink: Sink | None = None) -> RunMetrics:
+    from pushscope.events import SourceProgress
     from pushscope.sources.probe.session import run_session
 
     probe = probe_options(options, strategy, port)
-    session = run_session(probe)
+    name = run_name(profile, strategy, round_number)
+
+    def forward(item: Any) -> None:
+        if sink is not None and not isinstance(item, SourceProgress):  # the experiment reports its own progress
+            sink(name, item)
+
+    session = run_session(probe, forward if sink is not None else None)
     measured_index = len(session.runs) - 1
     metrics = measure_run(session, measured_index, profile.name, strategy, round_number)
     if options.save:

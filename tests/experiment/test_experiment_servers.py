@@ -16,6 +16,7 @@ from __future__ import annotations
 import shutil
 import statistics
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,3 +120,25 @@ def test_http3_push_against_no_push_through_the_datagram_shaper(lab_dir: Path) -
         assert pushed == (["app.js", "style.css", "unused.js"] if run.strategy == "push" else []), run.strategy
     push_run = next(run for run in result.runs if run.strategy == "push")
     assert push_run.wasted_push_bytes > 0  # unused.js
+
+
+def test_the_inspector_source_names_each_run_and_reports_progress_per_cell(lab_dir: Path) -> None:
+    """What ``pushscope experiment --format tui`` folds: events whose connections carry their run's name,
+    progress per cell, and the result sentence per profile at the end."""
+    from pushscope.cli.experiment_live import experiment_events
+    from pushscope.events import Diagnostic, Event, SourceFinished, SourceProgress
+
+    server = serve(lab_dir, "referenced")
+    try:
+        options = ExperimentOptions(url=server.url, profiles=[parse_profile("rtt=20ms")], runs=1, insecure=True,
+                                    strategies=["push", "no-push"])
+        items = list(experiment_events(options, threading.Event()))
+    finally:
+        server.stop()
+    connections = {item.connection_id for item in items if isinstance(item, Event)}
+    assert connections == {"rtt=20ms/push/1:p1", "rtt=20ms/no-push/1:p1"}
+    details = [item.detail for item in items if isinstance(item, SourceProgress)]
+    assert "rtt=20ms: no-push, run 1 of 1 (push 1/1, no-push 0/1)" in details and details[-1] == "done"
+    results = [item.message for item in items if isinstance(item, Diagnostic) and item.code == "experiment-result"]
+    assert len(results) == 1 and "TCP measured: RTT" in results[0] and "against no push" in results[0]
+    assert isinstance(items[-1], SourceFinished) and items[-1].summary == {"runs": 2, "failed": 0}
