@@ -51,7 +51,8 @@ exit status: 0 ok, 1 check budget exceeded, 2 unreadable input or bad usage, 3 t
 
 
 def usage() -> str:
-    lines = [f"  {name:<8} {summary}" for name, (_, _, summary) in COMMANDS.items()]
+    width = max(len(name) for name in COMMANDS)
+    lines = [f"  {name:<{width}} {summary}" for name, (_, _, summary) in COMMANDS.items()]
     return USAGE.format(commands="\n".join(lines))
 
 

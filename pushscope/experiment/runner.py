@@ -29,6 +29,7 @@ from pushscope.experiment.statistics import Difference, Summary, compare, profil
 
 STRATEGIES = ("push", "no-push", "preload")
 PRIMARY_METRIC = "render_blocking"
+PATH_ATTEMPTS = 2  # measurements of a shaped path before refusing it
 METRIC_LABELS = {"document": "document complete", "render_blocking": "render-blocking resources complete",
                  "all_subresources": "all subresources complete"}
 Progress = Callable[[int, int, str], None]
@@ -103,7 +104,7 @@ def check_paths(options: ExperimentOptions, result: ExperimentResult, progress: 
     for number, profile in enumerate(options.profiles):
         if progress:
             progress(number, len(options.profiles), f"measuring the shaped path for {profile.name}")
-        measured = measure_path(profile, protocol, seed=options.seed)
+        measured = measure_path(profile, protocol, seed=options.seed, attempts=PATH_ATTEMPTS)
         result.paths[profile.name] = measured
         problems += [f"{profile.name}: {problem}" for problem in measured.problems()]
     if problems:

@@ -24,7 +24,7 @@ import pytest
 from lab_servers import UNUSED, ExperimentNginx, H3LabServer, certs, free_port, write_page
 
 from pushscope.experiment.profiles import parse_profile
-from pushscope.experiment.runner import ExperimentOptions, run_experiment
+from pushscope.experiment.runner import ExperimentOptions, ExperimentRefused, run_experiment
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow]
 RTT = 0.100
@@ -54,6 +54,15 @@ def serve(lab_dir: Path, push: str) -> ExperimentNginx:
     return server
 
 
+def experiment(options: ExperimentOptions):  # type: ignore[no-untyped-def]
+    """The experiment, or a skip when the machine is too busy for the shaped path to be what the profile says
+    (the path check refuses to run then: that refusal is the product working, not this test's subject)."""
+    try:
+        return run_experiment(options)
+    except ExperimentRefused as exc:
+        pytest.skip(f"the machine is too loaded to shape the path within 10 %: {exc}")
+
+
 def medians(result, strategy: str) -> float:  # type: ignore[no-untyped-def]
     values = [r.render_blocking for r in result.runs if r.strategy == strategy and r.ok]
     assert len(values) == len([r for r in result.runs if r.strategy == strategy]), \
@@ -64,7 +73,7 @@ def medians(result, strategy: str) -> float:  # type: ignore[no-untyped-def]
 def test_pushing_a_referenced_stylesheet_saves_about_one_round_trip(lab_dir: Path) -> None:
     server = serve(lab_dir, "referenced")
     try:
-        result = run_experiment(ExperimentOptions(url=server.url, profiles=[PROFILE], runs=RUNS, insecure=True))
+        result = experiment(ExperimentOptions(url=server.url, profiles=[PROFILE], runs=RUNS, insecure=True))
     finally:
         server.stop()
     assert result.paths[PROFILE.name].problems() == []
@@ -88,7 +97,7 @@ def test_pushing_a_referenced_stylesheet_saves_about_one_round_trip(lab_dir: Pat
 def test_pushing_an_unreferenced_file_wastes_its_bytes_and_saves_nothing(lab_dir: Path) -> None:
     server = serve(lab_dir, "unreferenced")
     try:
-        result = run_experiment(ExperimentOptions(url=server.url, profiles=[PROFILE], runs=3, insecure=True,
+        result = experiment(ExperimentOptions(url=server.url, profiles=[PROFILE], runs=3, insecure=True,
                                                   strategies=["push", "no-push"]))
     finally:
         server.stop()
@@ -108,7 +117,7 @@ def test_http3_push_against_no_push_through_the_datagram_shaper(lab_dir: Path) -
                          free_port(transport="udp")).start()
     profile = parse_profile("rtt=60ms,down=8mbit,up=8mbit,loss=1%")
     try:
-        result = run_experiment(ExperimentOptions(url=server.url, profiles=[profile], runs=2, insecure=True,
+        result = experiment(ExperimentOptions(url=server.url, profiles=[profile], runs=2, insecure=True,
                                                   http="3", strategies=["push", "no-push"]))
     finally:
         server.stop()
@@ -130,15 +139,40 @@ def test_the_inspector_source_names_each_run_and_reports_progress_per_cell(lab_d
 
     server = serve(lab_dir, "referenced")
     try:
-        options = ExperimentOptions(url=server.url, profiles=[parse_profile("rtt=20ms")], runs=1, insecure=True,
+        options = ExperimentOptions(url=server.url, profiles=[PROFILE], runs=1, insecure=True,
                                     strategies=["push", "no-push"])
         items = list(experiment_events(options, threading.Event()))
     finally:
         server.stop()
+    refused = [item for item in items if isinstance(item, Diagnostic) and item.code == "experiment-refused"]
+    if refused:
+        pytest.skip(f"the machine is too loaded to shape the path within 10 %: {refused[0].message}")
     connections = {item.connection_id for item in items if isinstance(item, Event)}
-    assert connections == {"rtt=20ms/push/1:p1", "rtt=20ms/no-push/1:p1"}
+    assert connections == {f"{PROFILE.name}/push/1:p1", f"{PROFILE.name}/no-push/1:p1"}
     details = [item.detail for item in items if isinstance(item, SourceProgress)]
-    assert "rtt=20ms: no-push, run 1 of 1 (push 1/1, no-push 0/1)" in details and details[-1] == "done"
+    assert f"{PROFILE.name}: no-push, run 1 of 1 (push 1/1, no-push 0/1)" in details and details[-1] == "done"
     results = [item.message for item in items if isinstance(item, Diagnostic) and item.code == "experiment-result"]
     assert len(results) == 1 and "TCP measured: RTT" in results[0] and "against no push" in results[0]
     assert isinstance(items[-1], SourceFinished) and items[-1].summary == {"runs": 2, "failed": 0}
+
+
+def test_warm_cache_runs_and_saved_sessions(lab_dir: Path, tmp_path: Path) -> None:
+    """--cache warm measures a second load after a first one filled the cache: the pushed stylesheet is then a
+    duplicate of a fresh copy, and the no-push load takes it from the cache. --save keeps each run's session."""
+    from pushscope.cli import main
+
+    server = serve(lab_dir, "referenced")
+    try:
+        result = experiment(ExperimentOptions(url=server.url, profiles=[parse_profile("rtt=20ms")], runs=1,
+                                                  insecure=True, cache="warm", strategies=["push", "no-push"],
+                                                  save=str(tmp_path / "runs"), check_path=False))
+    finally:
+        server.stop()
+    push, no_push = result.runs
+    assert [(p.url.rsplit("/", 1)[-1], p.outcome) for p in push.pushes] == [("style.css", "cache-duplicated")]
+    assert push.wasted_push_bytes == push.pushed_bytes > 0
+    assert [row["source"] for row in no_push.waterfall] == ["network", "cache"]
+    saved = sorted(path.name for path in (tmp_path / "runs").iterdir())
+    assert saved == ["rtt_20ms-no-push-001.jsonl", "rtt_20ms-push-001.jsonl"]
+    assert push.events_file is not None and push.events_file.endswith("rtt_20ms-push-001.jsonl")
+    assert main(["report", push.events_file, "--format", "json", "-o", str(tmp_path / "reopened.json")]) == 0
