@@ -20,7 +20,7 @@ if str(CAPTURES) not in sys.path:  # captures/lab, not tests/lab (which has no p
 
 from lab import certs  # noqa: E402
 from lab.capture import free_port  # noqa: E402
-from lab.servers import Nginx  # noqa: E402
+from lab.servers import Apache, Nginx  # noqa: E402
 
 __all__ = ["CAPTURES", "H3LabServer", "certs", "free_port"]
 
@@ -95,3 +95,17 @@ class H3LabServer:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+class EarlyHintsApache(Apache):
+    """apache2 + mod_http2 with ``H2PushResource /style.css`` and ``H2EarlyHints on``: a 103 Early Hints with
+    ``Link: </style.css>; rel=preload`` precedes the page (and the push, to a client that accepts one)."""
+
+    def write_config(self) -> None:
+        super().write_config()  # mode "link": the lab's Link headers, replaced below
+        path = self.workdir / "apache2.conf"
+        conf = path.read_text()
+        start = conf.index('  <Files "index.html">\n')
+        end = conf.index("  </Files>\n", start) + len("  </Files>\n")
+        rule = '  <Files "index.html">\n    H2PushResource /style.css\n  </Files>\n  H2EarlyHints on\n'
+        path.write_text(conf[:start] + rule + conf[end:])

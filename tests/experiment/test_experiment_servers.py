@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lab_servers import UNUSED, ExperimentNginx, H3LabServer, certs, free_port, write_page
+from lab_servers import UNUSED, EarlyHintsApache, ExperimentNginx, H3LabServer, certs, free_port, write_page
 
 from pushscope.experiment.profiles import parse_profile
 from pushscope.experiment.runner import ExperimentOptions, ExperimentRefused, run_experiment
@@ -176,3 +176,30 @@ def test_warm_cache_runs_and_saved_sessions(lab_dir: Path, tmp_path: Path) -> No
     assert saved == ["rtt_20ms-no-push-001.jsonl", "rtt_20ms-push-001.jsonl"]
     assert push.events_file is not None and push.events_file.endswith("rtt_20ms-push-001.jsonl")
     assert main(["report", push.events_file, "--format", "json", "-o", str(tmp_path / "reopened.json")]) == 0
+
+
+def test_preload_starts_from_103_early_hints(lab_dir: Path) -> None:
+    """Apache sends 103 Early Hints (Link: </style.css>; rel=preload) before the page: the preloading client asks
+    for the stylesheet then, while the document (40 KB at 5 Mbit/s, ~65 ms) is still arriving."""
+    if shutil.which("apache2") is None:
+        pytest.skip("apache2 is not installed")
+    from pushscope.sources.probe.connection import ProbeOptions
+    from pushscope.sources.probe.session import run_session
+
+    cert = certs.CertPair(lab_dir / "cert" / "cert.pem", lab_dir / "cert" / "key.pem")
+    server = EarlyHintsApache(workdir=lab_dir / "apache", docroot=lab_dir / "site", cert=cert, port=free_port())
+    server.start()
+    try:
+        session = run_session(ProbeOptions(url=server.url, http="2", insecure=True, accept_push=False, preload=True))
+        result = run_experiment(ExperimentOptions(url=server.url, profiles=[parse_profile("rtt=50ms,down=5mbit")],
+                                                  runs=1, insecure=True, strategies=["preload", "no-push"],
+                                                  check_path=False))
+    finally:
+        server.stop()
+    document = session.transfers[0][0]
+    assert [dict(block)[":status"] for block in document.header_blocks] == ["103", "200"]
+    preload, no_push = result.runs
+    page, style = preload.waterfall
+    assert style["url"].endswith("/style.css") and style["start_ms"] < page["end_ms"] - 0.03 * 1000
+    page, style = no_push.waterfall
+    assert style["start_ms"] >= page["end_ms"]  # without preload it waits for the document
