@@ -241,6 +241,7 @@ class DatagramRelay:
         self.listener: asyncio.DatagramTransport | None = None
         self.flows: OrderedDict[tuple[str, int], _Upstream] = OrderedDict()
         self.loop = asyncio.get_running_loop()
+        self._opening: set[asyncio.Task[object]] = set()  # held so the loop does not drop them half-way
 
     async def start(self, host: str, port: int) -> None:
         self.listener, _ = await self.loop.create_datagram_endpoint(lambda: _Listener(self), local_addr=(host, port))
@@ -273,7 +274,9 @@ class DatagramRelay:
 
     def _open_flow(self, flow: _Upstream, sock: socket.socket) -> None:
         # a connected socket: the transport exists once the loop runs this task
-        self.loop.create_task(self.loop.create_datagram_endpoint(lambda: flow, sock=sock))
+        task = self.loop.create_task(self.loop.create_datagram_endpoint(lambda: flow, sock=sock))
+        self._opening.add(task)  # type: ignore[arg-type]
+        task.add_done_callback(self._opening.discard)  # type: ignore[arg-type]
 
     def _to_server(self, flow: _Upstream, data: bytes) -> None:
         self.up.delivered(len(data))
