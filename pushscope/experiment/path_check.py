@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pushscope.experiment.profiles import NetworkProfile, rate_text
-from pushscope.experiment.shaper import ShaperThread, widen_receive_buffer
+from pushscope.experiment.shaper import Shaper, ShaperProcess, widen_receive_buffer
 
 Protocol = Literal["tcp", "udp"]
 TOLERANCE = 0.10
@@ -40,7 +40,7 @@ class PathMeasurement:
     up: float | None = None
     loss_down: float | None = None
     loss_up: float | None = None
-    shaper: str = ShaperThread.__name__
+    shaper: str = Shaper.kind
     notes: list[str] = field(default_factory=list)
     relay_stats: dict[str, object] = field(default_factory=dict)
 
@@ -347,8 +347,7 @@ async def measure_path_async(profile: NetworkProfile, protocol: Protocol, *, see
     udp, _ = await loop.create_datagram_endpoint(lambda: endpoint, local_addr=("127.0.0.1", port))
     widen_receive_buffer(udp.get_extra_info("socket"))
     measurement = PathMeasurement(profile, protocol)
-    shaper = ShaperThread(profile, ("127.0.0.1", port), seed=seed)
-    measurement.shaper = shaper.shaper.kind
+    shaper = ShaperProcess(profile, ("127.0.0.1", port), seed=seed)
     try:
         relay_port = await loop.run_in_executor(None, shaper.start)
         if protocol == "tcp":
@@ -356,8 +355,8 @@ async def measure_path_async(profile: NetworkProfile, protocol: Protocol, *, see
         else:
             await _udp_measure(relay_port, endpoint, measurement)
     finally:
-        measurement.relay_stats = shaper.shaper.stats()
         await loop.run_in_executor(None, shaper.stop)
+        measurement.relay_stats = shaper.stats()
         server.close()
         udp.close()
     return measurement

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pushscope.experiment.metrics import METRICS, RunMetrics, measure_run
 from pushscope.experiment.path_check import PathMeasurement, measure_path
 from pushscope.experiment.profiles import NetworkProfile
-from pushscope.experiment.shaper import Shaper, ShaperThread, kernel_netem_available
+from pushscope.experiment.shaper import Shaper, ShaperProcess, kernel_netem_available
 from pushscope.experiment.statistics import Difference, Summary, compare, profile_sentence, summarize, winner
 
 STRATEGIES = ("push", "no-push", "preload")
@@ -133,14 +133,14 @@ def run_experiment(options: ExperimentOptions, progress: Progress | None = None,
     for profile in options.profiles:
         if cancelled():
             break
-        with ShaperThread(profile, target, seed=options.seed) as shaper:
+        with ShaperProcess(profile, target, seed=options.seed) as shaper:
             for round_number in range(options.runs):
                 for strategy in options.strategies:
                     if cancelled():
                         break
                     if progress:
                         progress(len(result.runs), total, cell_progress(result, profile, strategy, round_number))
-                    result.runs.append(one_run(options, profile, strategy, round_number, shaper.shaper.port, sink))
+                    result.runs.append(one_run(options, profile, strategy, round_number, shaper.port, sink))
         result.statistics.append(profile_statistics(result, profile))
     if progress:
         progress(len(result.runs), total, "done")

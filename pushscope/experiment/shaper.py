@@ -12,6 +12,8 @@ connection in that direction, as on a real bottleneck), then held for half the r
   path. A new connection is held one round trip before its first byte goes on (the handshake). Loss is not
   modelled on TCP: a relay of a byte stream has no segment to drop (profiles say so).
 
+``ShaperProcess`` runs it in a process of its own, so the client's work never delays its timers.
+
 Every byte is hostile: reads are bounded, each TCP pipe stops reading while its queue is full (back pressure
 reaches the sender), UDP flows are capped, and the delay line has a byte budget.
 """
@@ -20,10 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import random
+import select
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
@@ -401,32 +407,69 @@ def _stats(stats: LinkStats) -> dict[str, int]:
     return {"bytes": stats.bytes, "datagrams": stats.datagrams, "lost": stats.lost, "overflowed": stats.overflowed}
 
 
-class ShaperThread:
-    """A shaper on its own event loop and thread, so the client's work does not delay the shaper's timers."""
+class ShaperProcess:
+    """A shaper in a process of its own (``python -m pushscope.experiment.shaper``), as tsproxy is: the client's
+    work (decoding what it receives, the inspector redrawing) holds this interpreter's lock for milliseconds at a
+    time, and the shaper's timers must not wait for it. It prints its port when ready, stops when its stdin
+    closes, and prints its counters as JSON as it ends."""
+
+    kind = Shaper.kind
 
     def __init__(self, profile: NetworkProfile, target: tuple[str, int], *, seed: int = 0) -> None:
-        self.shaper = Shaper(profile, target, seed=seed)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="pushscope-shaper", daemon=True)
+        self.profile, self.target, self.seed = profile, target, seed
+        self.port = 0
+        self.counters: dict[str, object] = {}
+        self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> int:
-        self._thread.start()
-        return asyncio.run_coroutine_threadsafe(self.shaper.start(), self._loop).result(timeout=10)
+        spec = json.dumps({"profile": dataclasses.asdict(self.profile), "target": list(self.target),
+                           "seed": self.seed})
+        self._proc = subprocess.Popen([sys.executable, "-m", "pushscope.experiment.shaper", spec],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert self._proc.stdout is not None
+        ready, _, _ = select.select([self._proc.stdout], [], [], 20)
+        line = self._proc.stdout.readline() if ready else b""
+        if not line.startswith(b"port "):
+            self.stop()
+            raise OSError("the shaper process did not start")
+        self.port = int(line.split()[1])
+        return self.port
 
     def stop(self) -> None:
-        if not self._thread.is_alive():
+        proc, self._proc = self._proc, None
+        if proc is None:
             return
-        asyncio.run_coroutine_threadsafe(self.shaper.close(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
+        try:
+            out, _ = proc.communicate(timeout=10)  # closes its stdin: the shaper stops and prints its counters
+            self.counters = json.loads(out.decode().strip().splitlines()[-1]) if out.strip() else {}
+        except (subprocess.TimeoutExpired, ValueError, OSError):
+            proc.kill()  # our own child, by its handle
+            proc.wait(timeout=5)
 
-    def __enter__(self) -> ShaperThread:
+    def stats(self) -> dict[str, object]:
+        return dict(self.counters)
+
+    def __enter__(self) -> ShaperProcess:
         self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+async def _serve(spec: dict[str, object]) -> None:
+    profile = NetworkProfile(**spec["profile"])  # type: ignore[arg-type]
+    target = spec["target"]
+    shaper = Shaper(profile, (str(target[0]), int(target[1])), seed=int(spec["seed"]))  # type: ignore[index]
+    port = await shaper.start()
+    print(f"port {port}", flush=True)
+    loop = asyncio.get_running_loop()
+    closed = loop.create_future()
+    threading.Thread(target=lambda: (sys.stdin.buffer.read(), loop.call_soon_threadsafe(closed.set_result, None)),
+                     daemon=True).start()
+    await closed
+    await shaper.close()
+    print(json.dumps(shaper.stats()), flush=True)
 
 
 def kernel_netem_available() -> bool:
@@ -441,3 +484,7 @@ def kernel_netem_available() -> bool:
     except (OSError, subprocess.SubprocessError):
         return False
     return done.returncode == 0
+
+
+if __name__ == "__main__":
+    asyncio.run(_serve(json.loads(sys.argv[1])))
