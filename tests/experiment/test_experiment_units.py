@@ -123,3 +123,18 @@ def test_html_escapes_everything_from_the_server() -> None:
 def test_command_line_refusals(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["experiment", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_path_off_its_profile_stops_the_experiment_before_any_run(monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """The measurement itself is tested in test_shaper.py; here, what the command does with one that is off."""
+    import pushscope.experiment.runner as runner
+
+    def measured(profile, protocol, **_):  # type: ignore[no-untyped-def]
+        return PathMeasurement(profile, protocol, rtt=profile.rtt * 1.3, down=profile.down, up=profile.up)
+
+    monkeypatch.setattr(runner, "measure_path", measured)
+    monkeypatch.setattr(runner, "one_run", lambda *args: pytest.fail("a run was made on a refused path"))
+    assert main(["experiment", "https://127.0.0.1:9/", "--network", "4g", "--runs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "more than 10 % off its profile, so no run was made: 4g: RTT 110.5 ms, set 85 ms" in err
