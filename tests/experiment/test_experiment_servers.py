@@ -5,10 +5,12 @@ document is in, so render-blocking time ends one round trip (plus the stylesheet
 the document; a push brings it with the document; preload asks for it when the document's headers arrive, so it
 saves the document's transfer time (~65 ms here) but not the whole round trip.
 
-Tolerance for "saves about one round trip": between 0.75 and 1.5 RTT. The saving is one RTT, plus the
+Tolerance for "saves about one round trip": between 0.75 and 2 RTT. The saving is one RTT, plus the
 stylesheet's transfer (3 KB, ~5 ms) and the request's upload at 1 Mbit/s (~3 ms), minus what the pushed
-stylesheet delays the document (~5 ms); the rest is timer and scheduling noise of a shared CI machine, a few ms
-per run, which medians of four runs keep well inside a quarter of a round trip.
+stylesheet delays the document (~5 ms), plus the client's parse of the 40 KB document before it can ask for the
+stylesheet (a few ms alone, tens of ms on a CI machine shared by several test suites, seen up to 0.6 RTT). The
+rest is timer and scheduling noise, a few ms per run, which medians of four runs keep small. Two round trips
+would mean push saved a whole extra exchange, which this page does not have.
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ def test_pushing_a_referenced_stylesheet_saves_about_one_round_trip(lab_dir: Pat
         server.stop()
     assert result.paths[PROFILE.name].problems() == []
     push, no_push, preload = (medians(result, s) for s in ("push", "no-push", "preload"))
-    assert 0.75 * RTT <= no_push - push <= 1.5 * RTT, (push, no_push, preload)
+    assert 0.75 * RTT <= no_push - push <= 2 * RTT, (push, no_push, preload)
     assert push + 0.015 < preload < no_push - 0.015, (push, no_push, preload)  # preload lands between them
     for run in result.runs:
         if run.strategy == "push":
