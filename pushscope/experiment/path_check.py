@@ -26,7 +26,7 @@ THROUGHPUT_SECONDS = 0.4  # each throughput test moves this long at the profile'
 LOSS_DATAGRAMS = 1000  # one block of the shaper's loss draw, so the rate is exact when nothing else drops
 MAX_PACKETS_PER_SECOND = 2000.0
 LOSS_SHARE = 0.8  # loss datagrams are sent at this share of the link's rate: none overflows the queue
-BULK_SHARE = 1.25  # throughput datagrams: a little faster than the link, so it is always busy
+BULK_SHARE = 2.0  # throughput datagrams: twice the link rate, so a sender that stalls a moment leaves it busy
 DATAGRAM = 1200
 BULK_CAP = 4 * 1024 * 1024  # bytes of one throughput test at most (unlimited links)
 

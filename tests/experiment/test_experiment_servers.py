@@ -117,7 +117,7 @@ def test_http3_push_against_no_push_through_the_datagram_shaper(lab_dir: Path) -
     push; QUIC goes through the shaper per datagram (with loss), and the UDP path is measured first."""
     server = H3LabServer(lab_dir / "h3", lab_dir / "cert" / "cert.pem", lab_dir / "cert" / "key.pem",
                          free_port(transport="udp")).start()
-    profile = parse_profile("rtt=60ms,down=8mbit,up=8mbit,loss=1%")
+    profile = parse_profile("rtt=60ms,down=4mbit,up=4mbit,loss=1%")
     try:
         result = experiment(ExperimentOptions(url=server.url, profiles=[profile], runs=2, insecure=True,
                                                   http="3", strategies=["push", "no-push"]))
