@@ -18,15 +18,15 @@ STARTED = time.monotonic()
 import argparse  # noqa: E402  (the clock starts before the imports: they are part of the time to first rows)
 import asyncio  # noqa: E402
 
+from pushscope.pipeline import capture_file  # noqa: E402
 from pushscope.tui.app import PushscopeApp  # noqa: E402
-from pushscope.tui.loading import capture_file_reader  # noqa: E402
 
 POLL = 0.01
 TIMEOUT = 600.0
 
 
 async def measure(capture: str, keylog: str | None, cache: bool) -> str:
-    app = PushscopeApp(capture, keylog, reader=capture_file_reader(capture, keylog, use_cache=cache))
+    app = PushscopeApp(capture_file(capture, keylog, use_cache=cache))
     async with app.run_test(size=(160, 48)) as pilot:
         while not app.view.rows and time.monotonic() - STARTED < TIMEOUT:
             await asyncio.sleep(POLL)

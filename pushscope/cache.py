@@ -50,24 +50,6 @@ TRANSIENT_CODES = frozenset({"cancelled", "no-tshark", "tshark-failed", "load-fa
                              "no-capture", "no-keylog"})
 
 
-@dataclass(frozen=True, slots=True)
-class CachedCapture:
-    """A source item: the analysed capture came from the cache (a loader shows it as it is)."""
-
-    capture: Capture
-
-
-@dataclass(frozen=True, slots=True)
-class CacheSlot:
-    """A source item on a miss: where the loader keeps the capture once it is analysed."""
-
-    cache: CaptureCache
-    key: str
-
-    def keep(self, capture: Capture) -> None:
-        self.cache.store_in_background(self.key, capture)
-
-
 def cache_dir() -> Path:
     explicit = os.environ.get(CACHE_DIR_ENV)
     if explicit:

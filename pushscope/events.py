@@ -317,3 +317,8 @@ class SourceFinished:
     """The source is exhausted; ``summary`` counts what it saw, for diagnostics."""
 
     summary: dict[str, int] = field(default_factory=dict)
+
+
+# What a source yields, in order: events and what the model keeps beside them (diagnostics, conversations, the
+# probe's runs), how far it has read, and once at the end that it is done. The pipeline folds every one of these.
+SourceItem = Event | Diagnostic | ConversationAccounted | RunStarted | RunFinished | SourceProgress | SourceFinished

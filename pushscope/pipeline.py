@@ -1,32 +1,48 @@
-"""From a source to an analysed model: the glue every front end (CLI report, TUI, probe) shares. No UI here."""
+"""From a source to an analysed model: the one loader every front end uses (report, check, diff, live, the
+inspector). No UI here.
+
+A ``Load`` says what to read: a ``Source`` (started with a cancel event, it yields ``SourceItem``s), the name and
+kind of the capture it makes, and for a capture file where its analysis is kept in the cache. ``Loader.run`` takes
+the capture from the cache when it is there; else it folds the source into a ``CaptureBuilder`` with ``fold``,
+the one fold loop in the product, analyses the model and keeps it in the cache.
+"""
 
 from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 from pushscope.analysis import analyse
 from pushscope.cache import CaptureCache, cache_key
-from pushscope.events import SourceFinished, SourceProgress
+from pushscope.events import Diagnostic, SourceFinished, SourceItem, SourceProgress
 from pushscope.model.builder import CaptureBuilder
 from pushscope.model.entities import Capture
 
+# A source: started with the event that asks it to stop early, yields events, diagnostics, progress, SourceFinished.
+Source = Callable[[threading.Event], Iterable[SourceItem]]
 ProgressCallback = Callable[[SourceProgress], None]
+Analyser = Callable[[Capture], object]
+CacheEntry = tuple[CaptureCache, str]
 
 
-def fold(items: Iterable[object], builder: CaptureBuilder, on_progress: ProgressCallback | None = None) -> None:
-    """Apply every event and diagnostic to the builder; hand progress items to ``on_progress``."""
+def fold(items: Iterable[SourceItem], builder: CaptureBuilder, on_progress: ProgressCallback | None = None,
+         after_item: Callable[[], bool] | None = None) -> None:
+    """The one fold loop: every event, diagnostic, conversation and run to ``builder.apply``, progress to
+    ``on_progress``. ``after_item`` runs after each item (a front end's snapshots); when it says True, the fold
+    stops there."""
+    apply = builder.apply
     for item in items:
         if isinstance(item, SourceProgress):
             if on_progress is not None:
                 on_progress(item)
-        elif isinstance(item, SourceFinished):
-            continue
-        else:
-            builder.apply(item)  # type: ignore[arg-type]
+        elif not isinstance(item, SourceFinished):
+            apply(item)
+        if after_item is not None and after_item():
+            return
 
 
 @contextmanager
@@ -46,38 +62,135 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+@dataclass(frozen=True, slots=True)
+class Load:
+    """What to load: a source and the capture it makes."""
+
+    read: Source
+    name: str
+    kind: str = "capture"  # "capture", "probe" or "live": what the model (and an export) says it came from
+    # A source that runs for as long as it likes (live capture, the probe): no collector pause, and the inspector
+    # judges the pushes on every snapshot, since it never "finishes loading".
+    live: bool = False
+    # Where the analysed capture is kept; called in the loader's thread (it hashes the whole capture).
+    cache_entry: Callable[[], CacheEntry | None] | None = None
+    inputs: tuple[str, ...] = ()  # the files it reads: an export never writes over them
+
+
+def capture_file(path: str, keylog: str | None = None, *, keylog_origin: str | None = None,
+                 quic_ports: Sequence[int] = (), use_cache: bool = False) -> Load:
+    """A capture file read by tshark (imported only when read: a cache hit never needs it). With ``keylog_origin``
+    the caller already chose ``keylog`` (None: no key log at all); without it, ``keylog`` or $SSLKEYLOGFILE."""
+    ports = list(quic_ports)
+
+    def read(cancel: threading.Event) -> Iterable[SourceItem]:
+        from pushscope.sources.capture_file import read_capture
+
+        return read_capture(path, keylog, cancel=cancel, quic_ports=ports, keylog_origin=keylog_origin)
+
+    def entry() -> CacheEntry | None:
+        cache, key = cache_lookup(path, keylog, ports, keylog_origin)
+        return (cache, key) if cache is not None and key is not None else None
+
+    inputs = tuple(p for p in (path, keylog) if p)
+    return Load(read, Path(path).name, "capture", cache_entry=entry if use_cache else None, inputs=inputs)
+
+
+class Loader:
+    """Runs one Load into one analysed capture: from the cache when it holds it, else the source folded,
+    analysed and kept. ``tolerant``: a broken source or analysis becomes an error diagnostic instead of raising
+    (the inspector shows what was read). ``keep_now``: the cache entry is written at once by a forked child (the
+    inspector goes on running); else when the command is done (see ``CaptureCache.store_at_exit``)."""
+
+    def __init__(self, load: Load, *, cancel: threading.Event | None = None, analyser: Analyser = analyse,
+                 on_progress: ProgressCallback | None = None, after_item: Callable[[], bool] | None = None,
+                 on_step: Callable[[str], None] | None = None, tolerant: bool = False, keep_now: bool = False
+                 ) -> None:
+        self.load = load
+        self.builder = CaptureBuilder(source=load.kind, name=load.name)
+        self.cancel = cancel or threading.Event()
+        self.analyser = analyser
+        self.on_progress = on_progress
+        self.after_item = after_item
+        self.on_step = on_step
+        self.tolerant = tolerant
+        self.keep_now = keep_now
+        self.from_cache = False
+        self.cancelled = False
+
+    @property
+    def capture(self) -> Capture:
+        return self.builder.capture
+
+    def run(self) -> Capture:
+        # A file is loaded once, with the collector paused; a live source runs for as long as it likes.
+        with nullcontext() if self.load.live else collector_paused():
+            entry = self.load.cache_entry() if self.load.cache_entry is not None else None
+            cached = entry[0].load(entry[1]) if entry is not None else None
+            if cached is not None:
+                self.builder.capture = cached  # analysed when it was kept
+                self.from_cache = True
+                return cached
+            self._read()
+            self._analyse()
+        if entry is not None and not self.cancelled:
+            cache, key = entry
+            if self.keep_now:
+                cache.store_in_background(key, self.capture)
+            else:
+                cache.store_at_exit(key, self.capture)
+        return self.capture
+
+    def _read(self) -> None:
+        items: Iterable[SourceItem] = ()
+        try:
+            items = self.load.read(self.cancel)
+            fold(items, self.builder, self.on_progress, self.after_item)
+        except Exception as exc:
+            if not self.tolerant:
+                raise
+            self._diagnose("error", f"loading stopped: {type(exc).__name__}: {exc}", "load-failed")
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()  # a generator source stops tshark in its ``finally``
+        self.cancelled = any(d.code == "cancelled" for d in self.capture.diagnostics)
+        if self.cancel.is_set() and not self.cancelled:
+            self.cancelled = True
+            count = self.builder.events_applied
+            self._diagnose("warning", f"loading cancelled after {count} events: showing what was read", "cancelled")
+
+    def _analyse(self) -> None:
+        if self.on_step is not None:
+            self.on_step("analysing the pushes")
+        try:
+            self.analyser(self.capture)
+        except Exception as exc:
+            if not self.tolerant:
+                raise
+            self._diagnose("error", f"analysis failed: {type(exc).__name__}: {exc}", "analysis-failed")
+
+    def _diagnose(self, level: str, message: str, code: str) -> None:
+        self.capture.diagnostics.append(Diagnostic(level=level, message=message, code=code))  # type: ignore[arg-type]
+
+
 def load_capture(
     path: str,
     keylog: str | None = None,
     *,
     cancel: threading.Event | None = None,
     on_progress: ProgressCallback | None = None,
-    quic_ports: list[int] | None = None,
+    quic_ports: Sequence[int] | None = None,
     use_cache: bool = False,
     keylog_origin: str | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> Capture:
     """Read and analyse a capture; with ``use_cache``, from the user's cache when it holds this very capture."""
-    cache, key = cache_lookup(path, keylog, quic_ports, keylog_origin) if use_cache else (None, None)
-    with collector_paused():
-        if cache is not None and key is not None:
-            cached = cache.load(key)
-            if cached is not None:
-                return cached
-        from pushscope.sources.capture_file import read_capture  # only now: a cache hit never needs tshark's side
-
-        builder = CaptureBuilder(source="capture", name=Path(path).name)
-        fold(read_capture(path, keylog, cancel=cancel, quic_ports=quic_ports, keylog_origin=keylog_origin), builder,
-             on_progress)
-        if on_step is not None:
-            on_step("analysing the pushes")
-        analyse(builder.capture)
-    if cache is not None and key is not None:
-        cache.store_at_exit(key, builder.capture)
-    return builder.capture
+    load = capture_file(path, keylog, keylog_origin=keylog_origin, quic_ports=quic_ports or (), use_cache=use_cache)
+    return Loader(load, cancel=cancel, on_progress=on_progress, on_step=on_step).run()
 
 
-def cache_lookup(path: str, keylog: str | None, quic_ports: list[int] | None,
+def cache_lookup(path: str, keylog: str | None, quic_ports: Sequence[int] | None,
                  keylog_origin: str | None = None) -> tuple[CaptureCache | None, str | None]:
     """The cache and this capture's key in it; (None, None) when the files cannot be read (the load says why).
     With ``keylog_origin`` the caller already chose ``keylog`` (None: no key log), as in ``read_capture``."""

@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from textual.pilot import Pilot  # noqa: E402
 
+from pushscope.pipeline import capture_file  # noqa: E402
 from pushscope.tui.app import PushscopeApp  # noqa: E402
 
 LOAD_TIMEOUT = 120.0
@@ -81,7 +82,7 @@ async def shoot(shot: Shot, out: Path, size: tuple[int, int], theme: str | None)
     keys = capture.with_suffix(".keys")
     if not capture.exists():
         return [f"{shot.filename}: {capture} is missing (run captures/make_captures.py)"]
-    app = PushscopeApp(str(capture), str(keys) if keys.exists() else None)
+    app = PushscopeApp(capture_file(str(capture), str(keys) if keys.exists() else None))
     notes: list[str] = []
     async with app.run_test(size=size) as pilot:
         if theme:

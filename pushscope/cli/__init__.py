@@ -4,7 +4,8 @@ One module per command (``report``, ``check``, ``diff``, ``probe``, ``experiment
 imported only when its command runs: headless commands never import textual (a test checks it), probe imports
 aioquic only there.
 Shared pieces: ``args`` (capture, key log and -o options), ``keys`` (which key log), ``loading`` (inputs read and
-checked), ``output`` (the one writer for -o and stdout), ``errors`` and ``exitcodes``.
+checked, through ``pushscope.pipeline``), ``output`` (the format -o asks for; ``pushscope.output`` writes it),
+``errors`` and ``exitcodes``. The inspector is handed its ``Load`` by ``tui``; it never imports this package.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from pushscope.cli.exitcodes import Exit
+from pushscope.output import OutputError
 
 
 class CliError(Exception):
@@ -34,7 +35,8 @@ def say(command: str, message: str) -> None:
 
 
 def command(name: str) -> Callable[[Callable[[list[str]], int]], Callable[[Sequence[str]], int]]:
-    """Wrap a command's ``run(argv)``: a CliError becomes a message and its status; Ctrl-C exits 130."""
+    """Wrap a command's ``run(argv)``: a CliError (or OutputError) becomes a message and its status; Ctrl-C
+    exits 130."""
 
     def wrap(run: Callable[[list[str]], int]) -> Callable[[Sequence[str]], int]:
         @functools.wraps(run)
@@ -44,6 +46,9 @@ def command(name: str) -> Callable[[Callable[[list[str]], int]], Callable[[Seque
             except CliError as exc:
                 say(name, str(exc))
                 return int(exc.status)
+            except OutputError as exc:  # -o could not be written (pushscope.output)
+                say(name, str(exc))
+                return int(Exit.OUTPUT_ERROR)
             except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
                 return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else Exit.INPUT_ERROR)
             except KeyboardInterrupt:

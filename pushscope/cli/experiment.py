@@ -103,7 +103,7 @@ def run_experiment_command(argv: list[str]) -> int:
     fmt = format_for(args.output, args.format, ("text", "json", "html", "tui"), "text")
     if fmt == "tui":
         from pushscope.cli.experiment_live import experiment_events
-        from pushscope.cli.probe import open_inspector
+        from pushscope.cli.tui import open_inspector
 
         def read(cancel: Any) -> Any:
             stream = experiment_events(options, cancel)

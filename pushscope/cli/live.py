@@ -11,15 +11,14 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from pushscope.cli.args import add_output, add_redaction
 from pushscope.cli.errors import command, say
 from pushscope.cli.exitcodes import Exit
-from pushscope.cli.output import check_output_path, write_output
-from pushscope.cli.probe import open_inspector, resolve_format
-from pushscope.events import Diagnostic, Event, SourceFinished, SourceProgress
+from pushscope.cli.output import check_output_path, resolve_format, write_output
+from pushscope.cli.tui import open_inspector
+from pushscope.events import Diagnostic, SourceItem, SourceProgress
 from pushscope.safe_text import visible
 
 
@@ -48,7 +47,7 @@ def live_parser() -> argparse.ArgumentParser:
 
 def live_events(interface: str, *, keylog: str | None = None, capture_filter: str | None = None,
                 write_to: str | None = None, duration: float | None = None, quic_ports: Sequence[int] = (),
-                stop: threading.Event | None = None) -> Iterator[Event | Diagnostic | SourceProgress | SourceFinished]:
+                stop: threading.Event | None = None) -> Iterator[SourceItem]:
     """Live capture as a source (see :func:`pushscope.sources.live.live_events`)."""
     from pushscope.sources.live import live_events as _live_events
 
@@ -61,52 +60,37 @@ def run_live(argv: list[str]) -> int:
     args = live_parser().parse_args(argv)
     keylog_for_tui = args.keylog or os.environ.get("SSLKEYLOGFILE") or None
     if resolve_format(args) == "tui":
-        def read(cancel: threading.Event) -> Any:
+        def read_until_cancelled(cancel: threading.Event) -> Iterator[SourceItem]:
             return live_events(args.interface, keylog=keylog_for_tui, capture_filter=args.capture_filter,
                                write_to=args.write_to, duration=args.duration, quic_ports=args.quic_port,
                                stop=cancel)
 
-        return open_inspector(f"live {args.interface}", read, "live")
-    from pushscope.analysis import analyse
-    from pushscope.model.builder import CaptureBuilder
-
+        return open_inspector(f"live {args.interface}", read_until_cancelled, "live")
     if args.output:
         check_output_path(args.output, (args.write_to,))  # before capturing, not after
+    from pushscope.pipeline import Load, Loader
+
     stop = threading.Event()
     keylog = args.keylog or os.environ.get("SSLKEYLOGFILE") or None
-    builder = CaptureBuilder(source="live", name=f"live capture on {args.interface}")
+    tty = sys.stderr.isatty()
+    failed: list[Diagnostic] = []
+
+    def read(_cancel: threading.Event) -> Iterator[SourceItem]:
+        items = live_events(args.interface, keylog=keylog, capture_filter=args.capture_filter,
+                            write_to=args.write_to, duration=args.duration, quic_ports=args.quic_port, stop=stop)
+        return _saying_failures(items, failed, tty and not args.quiet)
+
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
-    failed = False
-    tty = sys.stderr.isatty()
     try:
-        for item in live_events(args.interface, keylog=keylog, capture_filter=args.capture_filter,
-                                write_to=args.write_to, duration=args.duration, quic_ports=args.quic_port, stop=stop):
-            if isinstance(item, SourceProgress):
-                if args.quiet:
-                    continue
-                if tty:
-                    print(f"\r\x1b[Kpushscope live: {visible(item.detail)}", end="", file=sys.stderr, flush=True)
-                elif item.detail.startswith("capturing on") and ":" not in item.detail:
-                    print(f"pushscope live: {visible(item.detail)} (Ctrl-C stops)", file=sys.stderr, flush=True)
-                elif item.detail.startswith("stopped"):
-                    print(f"pushscope live: {visible(item.detail)}", file=sys.stderr, flush=True)
-                continue
-            if isinstance(item, SourceFinished):
-                continue
-            if isinstance(item, Diagnostic) and item.code.startswith("live-") and item.level == "error":
-                failed = True
-                if tty and not args.quiet:
-                    print(file=sys.stderr)
-                say("live", item.message)
-            builder.apply(item)
+        load = Load(read, f"live capture on {args.interface}", "live", live=True)
+        capture = Loader(load, on_progress=None if args.quiet else _progress_printer(tty)).run()
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     if tty and not args.quiet:
         print(file=sys.stderr)
-    capture = analyse(builder.capture)
     if failed and not capture.connections:
         return Exit.INPUT_ERROR
     redact = not args.no_redact
@@ -123,3 +107,28 @@ def run_live(argv: list[str]) -> int:
         text = render_text(capture, redact=redact)
     write_output(text, args.output, inputs=(keylog, args.write_to))
     return Exit.OK
+
+
+def _progress_printer(tty: bool) -> Callable[[SourceProgress], None]:
+    """Progress on stderr: one rewritten line on a terminal; else only when capturing starts and stops."""
+
+    def show(item: SourceProgress) -> None:
+        if tty:
+            print(f"\r\x1b[Kpushscope live: {visible(item.detail)}", end="", file=sys.stderr, flush=True)
+        elif item.detail.startswith("capturing on") and ":" not in item.detail:
+            print(f"pushscope live: {visible(item.detail)} (Ctrl-C stops)", file=sys.stderr, flush=True)
+        elif item.detail.startswith("stopped"):
+            print(f"pushscope live: {visible(item.detail)}", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _saying_failures(items: Iterable[SourceItem], failed: list[Diagnostic], newline: bool) -> Iterator[SourceItem]:
+    """The items, passed on; a failure to capture is also said on stderr (and kept in ``failed``) as it comes."""
+    for item in items:
+        if isinstance(item, Diagnostic) and item.code.startswith("live-") and item.level == "error":
+            failed.append(item)
+            if newline:
+                print(file=sys.stderr)
+            say("live", item.message)
+        yield item

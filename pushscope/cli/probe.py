@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import os
 import queue
-import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -20,7 +19,8 @@ from typing import Any
 from pushscope.cli.args import add_output, add_redaction
 from pushscope.cli.errors import command, say
 from pushscope.cli.exitcodes import Exit
-from pushscope.cli.output import check_output_path, format_for, write_output
+from pushscope.cli.output import check_output_path, resolve_format, write_output
+from pushscope.cli.tui import open_inspector
 from pushscope.events import Diagnostic, Event, SourceFinished, SourceProgress
 
 PROBE_EPILOG = """\
@@ -128,21 +128,6 @@ def probe_options(args: argparse.Namespace) -> Any:
 def _options_dict(options: Any) -> dict[str, Any]:
     return {"http": options.http, "h2c": options.h2c, "runs": options.runs, "cancel_cached": options.cancel_cached,
             "insecure": options.insecure, "concurrency": options.concurrency, "linger": options.linger}
-
-
-def resolve_format(args: argparse.Namespace) -> str:
-    """--format; else the -o extension (text or json); else the inspector on a terminal, text otherwise."""
-    if args.format is None:
-        default = "tui" if sys.stdout.isatty() and not args.output else "text"
-        args.format = format_for(args.output, None, ("text", "json"), default)
-    return str(args.format)
-
-
-def open_inspector(name: str, read: Any, source: str) -> int:
-    from pushscope.tui.app import PushscopeApp
-
-    PushscopeApp(name, None, reader=read, live=True, source=source).run()
-    return 0
 
 
 @command("probe")

@@ -10,7 +10,7 @@ from pushscope.cli.exitcodes import Exit
 from pushscope.cli.inputs import check_readable
 from pushscope.cli.loading import CaptureArgs, Replay, cached_result, load_capture_file, saved_session
 from pushscope.cli.output import format_for, write_output
-from pushscope.export.commands import FORMATS
+from pushscope.export.formats import FORMATS
 
 DESCRIPTION = "Print a push report, headless: text, json, html, har, qlog or png."
 EPILOG = """\
@@ -74,8 +74,8 @@ def run_report(argv: list[str]) -> int:
 def _report(capture_args: CaptureArgs, fmt: str, args: argparse.Namespace, replay: Replay) -> int:
     path = capture_args.path
     capture, keys = load_capture_file(capture_args)
-    from pushscope.export.commands import render_report
     from pushscope.export.coverage import coverage_of_capture
+    from pushscope.export.formats import render_report
     from pushscope.export.json_report import json_chunks
     from pushscope.export.png_report import ChromiumNotFound
 

@@ -1,15 +1,22 @@
-"""``pushscope [CAPTURE]``: the inspector on a capture or a saved probe session (the only path importing textual)."""
+"""``pushscope [CAPTURE]``: the inspector on a capture or a saved probe session (the only path importing textual).
+
+The inspector is handed its ``Load`` (what to read, from ``pushscope.pipeline``): it never chooses a source itself.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pushscope.cli.args import add_capture, capture_argument
 from pushscope.cli.errors import command
 from pushscope.cli.inputs import check_readable
 from pushscope.cli.keys import find_keylog
 from pushscope.cli.loading import saved_session_items
+
+if TYPE_CHECKING:
+    from pushscope.pipeline import Load, Source
 
 DEMO_CAPTURE = "nginx-push-basic"
 
@@ -30,26 +37,36 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def run_inspector(load: Load) -> int:
+    """Run the inspector on ``load`` until the user quits."""
+    from pushscope.tui.app import PushscopeApp
+
+    PushscopeApp(load).run()
+    return 0
+
+
+def open_inspector(name: str, read: Source, kind: str) -> int:
+    """The inspector on a source that runs for as long as it likes (the probe, a live capture), filling in live."""
+    from pushscope.pipeline import Load
+
+    return run_inspector(Load(read, name, kind, live=True))
+
+
 @command("open")
 def run_tui(argv: list[str]) -> int:
     p = parser()
     args = p.parse_args(argv)
     path = capture_argument(p, args, optional=True) or demo_capture()
     check_readable(path, "capture file")
+    from pushscope.pipeline import Load, capture_file
     from pushscope.sources.probe.recording import is_saved_session
 
     if is_saved_session(path):
         items = saved_session_items(path)  # checked before the inspector opens: a bad line is an error here
-        from pushscope.tui.app import PushscopeApp
-
-        PushscopeApp(path, None, reader=lambda _cancel: iter(items), source="probe").run()
-        return 0
+        return run_inspector(Load(lambda _cancel: iter(items), Path(path).name, "probe", inputs=(path,)))
     keys = find_keylog(path, args.keylog, disabled=args.no_keylog)
     if keys.path:
         check_readable(keys.path, f"key log (from {keys.origin})")
-    from pushscope.tui.app import PushscopeApp
-    from pushscope.tui.loading import capture_file_reader
-
-    reader = capture_file_reader(path, keys.path, args.quic_port, use_cache=not args.no_cache)
-    PushscopeApp(path, keys.path, reader=reader, source="capture").run()
-    return 0
+    # The key log is chosen here, once (keylog_origin): with --no-keylog not even $SSLKEYLOGFILE is read.
+    return run_inspector(capture_file(path, keys.path, keylog_origin=keys.origin, quic_ports=args.quic_port,
+                                use_cache=not args.no_cache))

@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from pushscope.events import ConversationAccounted, Diagnostic, Event, SourceFinished, SourceProgress
+from pushscope.events import Diagnostic, SourceFinished, SourceItem, SourceProgress
 from pushscope.sources.conversations import ConversationLedger
 from pushscope.sources.keylog import (
     FILTER_ABOVE,
@@ -22,6 +21,7 @@ from pushscope.sources.keylog import (
 )
 from pushscope.sources.quic_rows import QUIC_FIELDS, QUIC_TSHARK_ARGS, QuicRowReader, quic_decode_as_args
 from pushscope.sources.quic_trial import QuicTrial, account_trial, trial_fields
+from pushscope.sources.row_dispatch import RowDispatch
 from pushscope.sources.tcp_rows import TcpRowReader
 from pushscope.sources.tls_trial import run_tls_trial
 from pushscope.sources.trial_keys import read_secret_pairs
@@ -34,7 +34,6 @@ from pushscope.sources.tshark import (
     find_tshark,
 )
 
-SourceItem = Event | Diagnostic | ConversationAccounted | SourceProgress | SourceFinished
 PROGRESS_EVERY = 0.2  # seconds between progress items, so a UI can show them without flooding
 
 
@@ -152,45 +151,26 @@ def _run(
     fields = list(dict.fromkeys(TCP_FIELDS + quic_fields))
     run = TsharkRun(build_command(tshark, path, fields, keylog=keylog, extra_args=quic_args), fields)
     run.start()
-    tcp = TcpRowReader(summary)
     ledger = ConversationLedger(secrets="handshake" if keylog else "dsb")
+    dispatch = RowDispatch(TcpRowReader(summary), quic, ledger, trial)
     total = os.path.getsize(path)
-    last_progress = time.monotonic()
-    last_at: float | None = None
-    rows = 0
-    undecoded_quic: dict[int, int] = {}
+
+    def tick(rows: int) -> tuple[list[SourceItem], bool]:
+        done = run.read_position(path) or 0
+        items: list[SourceItem] = [SourceProgress(done=done, total=total, unit="bytes", detail=f"{rows} packets")]
+        if cancel is not None and cancel.is_set():
+            run.stop()
+            items.append(Diagnostic(level="warning", message=f"loading cancelled after {rows} packets",
+                                    code="cancelled"))
+            return items, True
+        return items, False
+
     try:
-        for row in run.rows():
-            rows += 1
-            try:
-                at = float(row["frame.time_epoch"])
-            except ValueError:
-                continue
-            last_at = at
-            ledger.packet(row, at)
-            if trial.enabled:
-                trial.note_row(row)
-            if row.get("tcp.stream"):
-                yield from ledger.passing(tcp.feed(row, at))
-            elif row.get("udp.stream"):
-                yield from ledger.passing(quic.feed(row, at, int(row["frame.number"] or 0)))
-                if trial.enabled and trial.wants(row):
-                    yield from ledger.passing(trial.feed(row, at))
-                if not row.get("quic.header_form"):
-                    _note_undecoded_quic(row, undecoded_quic)
-            now = time.monotonic()
-            if now - last_progress >= PROGRESS_EVERY:
-                last_progress = now
-                yield SourceProgress(done=run.read_position(path) or 0, total=total, unit="bytes",
-                                     detail=f"{rows} packets")
-                if cancel is not None and cancel.is_set():
-                    run.stop()
-                    yield Diagnostic(level="warning", message=f"loading cancelled after {rows} packets",
-                                     code="cancelled")
-                    break
+        yield from dispatch.run(run.rows(), tick, PROGRESS_EVERY)
     finally:
         run.stop()
     code = run.wait()
+    tcp, rows, last_at = dispatch.tcp, dispatch.rows, dispatch.last_at
     if trial.enabled:  # TLS 1.3 without its handshake: a second, narrow pass, only if there is any
         tls_events, tls_reasons = run_tls_trial(tshark, path, tcp, trial.pairs, trial.claimed)
         yield from ledger.passing(tls_events)
@@ -201,7 +181,7 @@ def _run(
     yield from ledger.passing(quic.finish(last_at, trial.undecrypted(), trial_undecrypted))
     yield from ledger.finish()
     yield from _tshark_diagnostics(path, code, run.stderr_lines, rows)
-    yield from _undecoded_quic_diagnostics(undecoded_quic, quic_ports)
+    yield from _undecoded_quic_diagnostics(dispatch.undecoded_quic, quic_ports)
     yield SourceProgress(done=total, total=total, unit="bytes", detail=f"{rows} packets")
     yield SourceFinished(summary={"packets": rows})
 
@@ -221,23 +201,6 @@ def _tshark_diagnostics(path: str, code: int, stderr: list[str], rows: int) -> I
                          code="tshark-failed")
     if rows == 0 and not stderr:
         yield Diagnostic(level="warning", message=f"{path} holds no packets", code="empty-capture")
-
-
-# QUIC versions whose long-header packets we recognise in payload tshark left undecoded: v1, v2, drafts.
-QUIC_VERSION_PREFIXES = ("00000001", "6b3343cf", "ff0000")
-
-
-def _note_undecoded_quic(row: dict[str, str], ports: dict[int, int]) -> None:
-    """A UDP payload that starts like a QUIC long-header packet, on a port tshark did not decode as QUIC."""
-    payload = row.get("data.data", "").split(",")[0]
-    if len(payload) < 10 or payload[0] not in "cdef" or not payload[2:10].startswith(QUIC_VERSION_PREFIXES):
-        return
-    for field in ("udp.dstport", "udp.srcport"):
-        try:
-            port = int(row.get(field, "").split(",")[0])
-        except ValueError:
-            continue
-        ports[port] = ports.get(port, 0) + 1
 
 
 def _undecoded_quic_diagnostics(ports: dict[int, int], forced: list[int]) -> Iterator[Diagnostic]:

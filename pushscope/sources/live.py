@@ -17,13 +17,14 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from pushscope.events import Diagnostic, Event, SourceFinished, SourceProgress
+from pushscope.events import Diagnostic, SourceFinished, SourceItem, SourceProgress
 from pushscope.sources.conversations import ConversationLedger
 from pushscope.sources.keylog import KeyLogSummary, summarize_keylog
+from pushscope.sources.quic_rows import QUIC_FIELDS, QUIC_TSHARK_ARGS, QuicRowReader, quic_decode_as_args
+from pushscope.sources.row_dispatch import RowDispatch
 from pushscope.sources.tcp_rows import TcpRowReader
 from pushscope.sources.tshark import TCP_FIELDS, TsharkNotFound, TsharkRun, build_command, find_tshark
 
-Item = Event | Diagnostic | SourceProgress | SourceFinished
 PROGRESS_EVERY = 0.5
 POLL = 0.1
 # tshark logs "Capture started." once dumpcap has opened the interface. It says "Capturing on ..." before it
@@ -66,14 +67,6 @@ def error_lines(stderr: Sequence[str]) -> list[str]:
             if line.strip() and line.strip() != "tshark:" and not any(b in line for b in BENIGN)]
 
 
-def _quic():  # type: ignore[no-untyped-def]
-    try:
-        from pushscope.sources import quic_rows
-    except ImportError:
-        return None
-    return quic_rows
-
-
 def live_events(
     interface: str,
     *,
@@ -83,7 +76,7 @@ def live_events(
     duration: float | None = None,
     quic_ports: Sequence[int] = (),
     stop: threading.Event | None = None,
-) -> Iterator[Item]:
+) -> Iterator[SourceItem]:
     """Yield events as packets arrive, until ``stop`` is set, ``duration`` passes, or tshark ends.
 
     First comes a ``SourceProgress`` whose detail starts with "capturing on" once tshark is capturing; then
@@ -107,12 +100,8 @@ def live_events(
                              message=f"key log {keylog} did not exist; created it empty for the client to fill",
                              code="live-keylog-created")
         summary = summarize_keylog(keylog)
-    quic_rows = _quic()
-    fields = list(TCP_FIELDS)
-    extra: list[str] = []
-    if quic_rows is not None:
-        fields = list(dict.fromkeys(fields + list(quic_rows.QUIC_FIELDS)))
-        extra = list(quic_rows.QUIC_TSHARK_ARGS) + quic_rows.quic_decode_as_args(quic_ports)
+    fields = list(dict.fromkeys(TCP_FIELDS + QUIC_FIELDS))
+    extra = list(QUIC_TSHARK_ARGS) + quic_decode_as_args(quic_ports)
     command = build_command(tshark, None, fields, keylog=keylog, extra_args=extra, live_interface=interface,
                             capture_filter=capture_filter, write_to=write_to)
     run = TsharkRun(command, fields)
@@ -125,55 +114,12 @@ def live_events(
     rows: queue.Queue[dict[str, str] | None] = queue.Queue()
     reader = threading.Thread(target=_pump_rows, args=(run, rows), name="pushscope-live-rows", daemon=True)
     reader.start()
-    tcp = TcpRowReader(summary)
     ledger = ConversationLedger()
-    quic = quic_rows.QuicRowReader(summary, server_ports=quic_ports) if quic_rows is not None else None
-    started = time.monotonic()
-    last_progress = 0.0
-    announced = False
-    capturing_since: float | None = None
-    packets = 0
-    last_at: float | None = None
-    stopped_by_us = False
+    dispatch = RowDispatch(TcpRowReader(summary), QuicRowReader(summary, server_ports=quic_ports), ledger)
+    watch = _CaptureWatch(run, interface, stop, duration)
     try:
-        while True:
-            lines = list(run.stderr_lines)
-            if not announced and capturing_since is None and any("Capturing on" in line for line in lines):
-                capturing_since = time.monotonic()
-            started_log = any("Capture started" in line for line in lines)
-            waited = capturing_since is not None and time.monotonic() - capturing_since >= READY_AFTER
-            if (not announced and (started_log or waited) and not error_lines(lines) and run.process is not None
-                    and run.process.poll() is None):
-                announced = True
-                yield SourceProgress(done=0, total=None, unit="packets", detail=f"capturing on {interface}")
-            expired = duration is not None and time.monotonic() - started >= duration
-            if not stopped_by_us and (stop.is_set() or expired):
-                stopped_by_us = True
-                run.stop()
-            try:
-                row = rows.get(timeout=POLL)
-            except queue.Empty:
-                row = {}
-            if row is None:
-                break
-            if row:
-                packets += 1
-                try:
-                    at = float(row.get("frame.time_epoch", ""))
-                except ValueError:
-                    continue
-                last_at = at
-                ledger.packet(row, at)
-                if row.get("tcp.stream"):
-                    yield from ledger.passing(tcp.feed(row, at))
-                elif quic is not None and row.get("udp.stream"):
-                    yield from ledger.passing(quic.feed(row, at, int(row.get("frame.number") or 0)))
-            now = time.monotonic()
-            if now - last_progress >= PROGRESS_EVERY:
-                last_progress = now
-                state = "capturing on" if announced else "starting capture on"
-                yield SourceProgress(done=packets, total=None, unit="packets",
-                                     detail=f"{state} {interface}: {packets} packets")
+        # Every poll (a row, or POLL seconds without one) gives the watch its turn: start, stop, progress.
+        yield from dispatch.run(_polled(rows), watch.tick, 0.0)
     finally:
         run.stop()
     code = run.wait()
@@ -182,21 +128,74 @@ def live_events(
         fresh = summarize_keylog(keylog)  # the client kept writing: judge decryption with what is there now
         summary.exists, summary.client_randoms = fresh.exists, fresh.client_randoms
         summary.lines, summary.bad_lines = fresh.lines, fresh.bad_lines
-    yield from ledger.passing(tcp.finish(last_at))
-    if quic is not None:
-        yield from ledger.passing(quic.finish(last_at))
+    packets, last_at = dispatch.rows, dispatch.last_at
+    yield from ledger.passing(dispatch.tcp.finish(last_at))
+    yield from ledger.passing(dispatch.quic.finish(last_at))
     yield from ledger.finish()
     stderr = list(run.stderr_lines)
     errors = error_lines(stderr)
-    if not announced and packets == 0 and (errors or (not stopped_by_us and code not in (0, -15, -2))):
+    if not watch.announced and packets == 0 and (errors or (not watch.stopped_by_us and code not in (0, -15, -2))):
         yield classify_tshark_error(interface, stderr, capture_filter)
-    elif errors and not stopped_by_us:
+    elif errors and not watch.stopped_by_us:
         yield Diagnostic(level="warning", message=f"tshark stopped (exit {code}): {errors[0][:300]}",
                          code="live-stopped")
     if write_to and packets:
         yield Diagnostic(level="info", message=f"packets written to {write_to}", code="live-written")
     yield SourceProgress(done=packets, total=packets, unit="packets", detail=f"stopped: {packets} packets")
     yield SourceFinished(summary={"packets": packets})
+
+
+class _CaptureWatch:
+    """Between rows: announce when tshark is capturing, stop it when asked or when time is up, report progress."""
+
+    def __init__(self, run: TsharkRun, interface: str, stop: threading.Event, duration: float | None) -> None:
+        self.run = run
+        self.interface = interface
+        self.stop = stop
+        self.duration = duration
+        self.started = time.monotonic()
+        self.announced = False
+        self.stopped_by_us = False
+        self._capturing_since: float | None = None
+        self._last_progress = 0.0
+
+    def tick(self, packets: int) -> tuple[list[SourceItem], bool]:
+        items: list[SourceItem] = []
+        if not self.announced and self._ready():
+            self.announced = True
+            items.append(SourceProgress(done=0, total=None, unit="packets", detail=f"capturing on {self.interface}"))
+        now = time.monotonic()
+        expired = self.duration is not None and now - self.started >= self.duration
+        if not self.stopped_by_us and (self.stop.is_set() or expired):
+            self.stopped_by_us = True
+            self.run.stop()  # the rows end once tshark has gone: everything before is still dispatched
+        if now - self._last_progress >= PROGRESS_EVERY:
+            self._last_progress = now
+            state = "capturing on" if self.announced else "starting capture on"
+            detail = f"{state} {self.interface}: {packets} packets"
+            items.append(SourceProgress(done=packets, total=None, unit="packets", detail=detail))
+        return items, False
+
+    def _ready(self) -> bool:
+        lines = list(self.run.stderr_lines)
+        if self._capturing_since is None and any("Capturing on" in line for line in lines):
+            self._capturing_since = time.monotonic()
+        started_log = any("Capture started" in line for line in lines)
+        waited = self._capturing_since is not None and time.monotonic() - self._capturing_since >= READY_AFTER
+        process = self.run.process
+        return (started_log or waited) and not error_lines(lines) and process is not None and process.poll() is None
+
+
+def _polled(rows: queue.Queue[dict[str, str] | None]) -> Iterator[dict[str, str]]:
+    """The rows as they come; an empty one when none came for POLL seconds; the end when tshark has gone."""
+    while True:
+        try:
+            row = rows.get(timeout=POLL)
+        except queue.Empty:
+            row = {}
+        if row is None:
+            return
+        yield row
 
 
 def _pump_rows(run: TsharkRun, rows: queue.Queue[dict[str, str] | None]) -> None:

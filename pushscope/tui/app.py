@@ -21,12 +21,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from pushscope.model.entities import Capture
+from pushscope.pipeline import Analyser, Load
 from pushscope.presentation import OUTCOME_GLYPHS, OUTCOMES
 from pushscope.tui import timer_guard
 from pushscope.tui.commands import palette_commands
 from pushscope.tui.export import available_formats, write_report
 from pushscope.tui.fmt import unit_for
-from pushscope.tui.loading import Analyser, CaptureUpdated, LoadSession, Reader, capture_file_reader, default_analyser
+from pushscope.tui.loading import CaptureUpdated, LoadSession, default_analyser
 from pushscope.tui.screens import CopyScreen, DiagnosticsScreen, ExportScreen, HelpScreen
 from pushscope.tui.view import SORTS, CaptureView, FilterState, filter_rows, sort_rows
 from pushscope.tui.widgets.connections import ConnectionsTree
@@ -95,19 +96,15 @@ class PushscopeApp(App[None]):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, tooltip="Quit pushscope"),
     ]
 
-    def __init__(self, capture_path: str, keylog: str | None = None, *,
-                 reader: Reader | None = None, analyser: Analyser | None = None, live: bool = False,
-                 source: str = "capture") -> None:
+    def __init__(self, load: Load, *, analyser: Analyser | None = None) -> None:
+        """``load``: what to show, handed over by the front end (``pushscope.pipeline.capture_file`` for a
+        capture file); ``analyser`` judges the pushes (the real rules unless a test chooses)."""
         timer_guard.install()  # before any timer exists: see timer_guard for the freeze it prevents
         super().__init__()
-        self.capture_path = capture_path
-        self.keylog = keylog
-        self.capture_name = Path(capture_path).name
+        self._load = load
+        self.capture_name = load.name
         self.sub_title = self.capture_name
-        self._reader = reader or capture_file_reader(capture_path, keylog)
         self._analyser = analyser or default_analyser
-        self._live = live
-        self._source = source  # "capture", "probe" or "live": what an export from here says it came from
         self._cancel = threading.Event()
         self.capture: Capture | None = None
         self.view = CaptureView(name=self.capture_name)
@@ -162,11 +159,7 @@ class PushscopeApp(App[None]):
     @work(thread=True, exclusive=True, group="load", exit_on_error=False, name="load capture")
     def load(self) -> None:
         """Runs in a thread: folds the source and posts snapshots; never touches a widget."""
-        live_analyser = self._analyser if self._live else None
-        LoadSession(self.capture_name, self.post_message, self._cancel, analyser=live_analyser,
-                    source=self._source).run(
-            self._reader, self._analyser
-        )
+        LoadSession(self._load, self.post_message, self._cancel, analyser=self._analyser).run()
 
     def on_capture_updated(self, message: CaptureUpdated) -> None:
         self.capture, self.view = message.capture, message.view
@@ -423,7 +416,7 @@ class PushscopeApp(App[None]):
     def _export(self, capture: Capture, fmt: str, path: Path) -> None:
         """In a thread: some formats (html, png) take a while to render. ``notify`` is thread-safe."""
         try:
-            written = write_report(capture, fmt, path)
+            written = write_report(capture, fmt, path, self._load.inputs)
         except Exception as exc:  # any exporter failure is a message, never a crash
             self.notify(f"Export failed: {exc}", severity="error", markup=False)
             return

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from pushscope import pipeline
-from pushscope.cache import MAGIC, CachedCapture, CaptureCache, cache_key, wait_for_writers
+from pushscope.cache import MAGIC, CaptureCache, cache_key, wait_for_writers
 from pushscope.cli import main
 from pushscope.export.json_report import render_json
-from pushscope.tui.loading import CaptureUpdated, LoadSession, capture_file_reader, default_analyser
+from pushscope.pipeline import capture_file
+from pushscope.tui.loading import CaptureUpdated, LoadSession
 
 CAPTURES = Path(__file__).resolve().parents[2] / "captures"
 NAME = "nginx-push-basic"
@@ -101,15 +102,16 @@ def test_size_bound_evicts_the_least_recently_used(cache_dir: Path, files: tuple
 
 def test_inspector_loader_keeps_and_reuses_the_analysis(cache_dir: Path, files: tuple[Path, Path]) -> None:
     capture, keys = files
-    finals = []
+    finals, reused = [], []
     for _ in range(2):
         posted: list[CaptureUpdated] = []
-        reader = capture_file_reader(str(capture), str(keys), use_cache=True)
-        LoadSession(capture.name, posted.append, threading.Event()).run(reader, default_analyser)
+        session = LoadSession(capture_file(str(capture), str(keys), use_cache=True), posted.append,
+                              threading.Event())
+        session.run()
         wait_for_writers()
         finals.append(posted[-1])
-    assert isinstance(list(capture_file_reader(str(capture), str(keys), use_cache=True)(threading.Event()))[0],
-                      CachedCapture)
+        reused.append(session.loader.from_cache)
+    assert reused == [False, True]
     assert finals[0].final and finals[1].final
     assert render_json(finals[1].capture) == render_json(finals[0].capture)
     assert len(finals[1].view.rows) == len(finals[0].view.rows) > 0

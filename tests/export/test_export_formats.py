@@ -10,7 +10,7 @@ import pytest
 from export_models import AUTH_SECRET, CHROMIUM, COOKIE_SECRET, PUBLIC_H2, REPO, SET_COOKIE_SECRET, build_capture
 
 from pushscope.cli import main
-from pushscope.export.commands import FORMATS, render_report
+from pushscope.export.formats import FORMATS, render_report
 
 TEXT_FORMATS = [f for f in FORMATS if f != "png"]
 SECRETS = (COOKIE_SECRET, SET_COOKIE_SECRET, AUTH_SECRET, "c00k1e", "s3cr3t")
@@ -30,12 +30,12 @@ def test_no_redact_keeps_values(fmt: str) -> None:
     assert isinstance(out, str) and COOKIE_SECRET in out
 
 
-def test_commands_import_is_light() -> None:
+def test_formats_import_is_light() -> None:
     """cli.py imports FORMATS at start-up: that must not load plotly or the capture pipeline."""
     import subprocess
     import sys
 
-    code = ("import sys, pushscope.export.commands; "
+    code = ("import sys, pushscope.export.formats; "
             "bad = [m for m in ('plotly', 'pushscope.pipeline', 'textual') if m in sys.modules]; "
             "sys.exit(1 if bad else 0)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pushscope.sources.capture_file import _note_undecoded_quic, _undecoded_quic_diagnostics
+from pushscope.sources.capture_file import _undecoded_quic_diagnostics
+from pushscope.sources.row_dispatch import note_undecoded_quic
 
 
 def _row(payload: str, src: int, dst: int) -> dict[str, str]:
@@ -13,9 +14,9 @@ def test_quic_long_header_on_an_undecoded_port_is_reported() -> None:
     ports: dict[int, int] = {}
     initial_v1 = "c3" + "00000001" + "08" + "00" * 20
     for _ in range(3):
-        _note_undecoded_quic(_row(initial_v1, 51000, 7443), ports)
-    _note_undecoded_quic(_row("c3" + "00000001" + "00" * 8, 7443, 51000), ports)
-    _note_undecoded_quic(_row("0a0b0c0d0e0f", 53, 40000), ports)  # DNS-like: not QUIC
+        note_undecoded_quic(_row(initial_v1, 51000, 7443), ports)
+    note_undecoded_quic(_row("c3" + "00000001" + "00" * 8, 7443, 51000), ports)
+    note_undecoded_quic(_row("0a0b0c0d0e0f", 53, 40000), ports)  # DNS-like: not QUIC
     [diagnostic] = list(_undecoded_quic_diagnostics(ports, forced=[]))
     assert "--quic-port 7443" in diagnostic.message and diagnostic.code == "quic-port"
     assert not list(_undecoded_quic_diagnostics(ports, forced=[7443, 51000]))

@@ -127,7 +127,7 @@ def fake_events(extra_requests: int = 0, later_load_at: float | None = None) -> 
 
 
 def fake_reader(extra_requests: int = 0, delay: float = 0.0, later_load_at: float | None = None):
-    """A reader for ``PushscopeApp(reader=...)``; ``delay`` (seconds per item) makes loading slow enough to cancel."""
+    """A source for ``PushscopeApp(Load(read, name))``; ``delay`` (seconds per item) makes loading slow to cancel."""
 
     def read(cancel: threading.Event) -> Iterator[object]:
         for item in fake_events(extra_requests, later_load_at):

@@ -10,6 +10,7 @@ import pytest
 from textual.widgets import Input, Static
 from tui_helpers import detail_text, fake_app, real_capture, row_paths, text_of, wait_loaded
 
+from pushscope.pipeline import capture_file
 from pushscope.tui.app import PushscopeApp
 from pushscope.tui.screens import DiagnosticsScreen, ExportScreen, HelpScreen
 from pushscope.tui.widgets.connections import ConnectionsTree
@@ -181,7 +182,7 @@ async def test_export_writes_the_filtered_view(tmp_path: Path) -> None:
 
 
 async def test_missing_capture_shows_a_message_and_does_not_crash(tmp_path: Path) -> None:
-    app = PushscopeApp(str(tmp_path / "missing.pcapng"))
+    app = PushscopeApp(capture_file(str(tmp_path / "missing.pcapng")))
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_loaded(pilot, clear_notifications=False)
         errors = [n for n in app._notifications if n.severity == "error"]
@@ -199,7 +200,7 @@ async def test_missing_capture_shows_a_message_and_does_not_crash(tmp_path: Path
 async def test_not_a_capture_and_a_wrong_key_log(tmp_path: Path) -> None:
     bogus = tmp_path / "bogus.pcapng"
     bogus.write_text("this is not a capture\n")
-    app = PushscopeApp(str(bogus), str(bogus))
+    app = PushscopeApp(capture_file(str(bogus), str(bogus)))
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_loaded(pilot, clear_notifications=False)
         messages = " ".join(d.message for d in app.view.diagnostics)
@@ -290,7 +291,7 @@ async def test_thousands_of_exchanges_load_and_scroll() -> None:
 
 async def test_real_capture_nginx_push_basic() -> None:
     pcap, keys = real_capture("nginx-push-basic")
-    app = PushscopeApp(pcap, keys)
+    app = PushscopeApp(capture_file(pcap, keys))
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_loaded(pilot)
         rows = app.waterfall.rows

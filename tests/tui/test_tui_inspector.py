@@ -189,10 +189,11 @@ async def test_header_counts_and_connection_ids() -> None:
 async def test_real_capture_two_page_loads_one_at_a_time() -> None:
     from tui_helpers import real_capture
 
+    from pushscope.pipeline import capture_file
     from pushscope.tui.app import PushscopeApp
 
     pcap, keys = real_capture("nginx-second-connection")  # the page loaded twice, ~0.66 s apart
-    app = PushscopeApp(pcap, keys)
+    app = PushscopeApp(capture_file(pcap, keys))
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_loaded(pilot)
         assert len(app.view.loads) == 2 and app.waterfall.scale.collapses

@@ -9,6 +9,7 @@ from pathlib import Path
 from fake_capture import fake_analyse, fake_events
 
 from pushscope.model.builder import CaptureBuilder
+from pushscope.pipeline import Load
 from pushscope.tui.export import available_formats, default_path, write_report
 from pushscope.tui.loading import CaptureUpdated, LoadSession
 from pushscope.tui.timeaxis import TimeWindow, axis_line, tick_step
@@ -77,9 +78,9 @@ def test_time_window_zoom_pan_and_ticks() -> None:
 def test_load_session_batches_updates_and_finishes() -> None:
     posted: list[CaptureUpdated] = []
     ticks = iter(float(i) * 0.1 for i in range(10_000))
-    session = LoadSession("shop.pcapng", posted.append, threading.Event(), interval=0.25,
-                          clock=lambda: next(ticks))
-    capture = session.run(lambda cancel: fake_events(20), fake_analyse)
+    session = LoadSession(Load(lambda cancel: fake_events(20), "shop.pcapng"), posted.append, threading.Event(),
+                          analyser=fake_analyse, interval=0.25, clock=lambda: next(ticks))
+    capture = session.run()
     assert posted[-1].final and not posted[-1].cancelled
     assert 1 < len(posted) < 100  # batched, not one message per event
     assert len(posted[-1].view.rows) == len(capture.exchanges) == 9 + 20
@@ -95,7 +96,7 @@ def test_load_session_cancel_and_broken_source() -> None:
                 cancel.set()
             yield item
 
-    LoadSession("x", posted.append, cancel).run(reader, fake_analyse)
+    LoadSession(Load(reader, "x"), posted.append, cancel, analyser=fake_analyse).run()
     assert posted[-1].final and posted[-1].cancelled
     assert any(d.code == "cancelled" for d in posted[-1].view.diagnostics)
 
@@ -104,7 +105,7 @@ def test_load_session_cancel_and_broken_source() -> None:
         raise RuntimeError("tshark exploded")
 
     posted.clear()
-    LoadSession("x", posted.append, threading.Event()).run(broken, fake_analyse)
+    LoadSession(Load(broken, "x"), posted.append, threading.Event(), analyser=fake_analyse).run()
     assert any("tshark exploded" in d.message for d in posted[-1].view.diagnostics)
 
 

@@ -12,6 +12,7 @@ from textual.content import Content
 from textual.pilot import Pilot
 from textual.widgets import Static
 
+from pushscope.pipeline import Load
 from pushscope.tui.app import PushscopeApp
 
 CAPTURES = Path(__file__).resolve().parents[2] / "captures"
@@ -20,8 +21,7 @@ LOAD_TIMEOUT = 60.0
 
 def fake_app(extra_requests: int = 0, delay: float = 0.0, later_load_at: float | None = None) -> PushscopeApp:
     """The app on the synthetic capture, with fixed verdicts (independent of the real rules)."""
-    return PushscopeApp("shop.pcapng", reader=fake_reader(extra_requests, delay, later_load_at),
-                        analyser=fake_analyse)
+    return PushscopeApp(Load(fake_reader(extra_requests, delay, later_load_at), "shop.pcapng"), analyser=fake_analyse)
 
 
 def real_capture(name: str) -> tuple[str, str | None]:

@@ -1,4 +1,5 @@
-"""Every report format behind one function, ``render_report``: used by ``pushscope report`` and the inspector.
+"""Every report format behind one function, ``render_report``: used by ``pushscope report`` and the inspector's
+export.
 
 Everything heavy (plotly, Chromium) is imported inside it, so importing this module stays cheap.
 """
