@@ -10,6 +10,7 @@ Modules:
              the recording client's own facts, and the truth files
   pages      what a page references and the clients' HTTP cache
   h2client   the push-accepting HTTP/2 client that writes the ground truth
+  h2connection  one HTTP/2 connection of that client (h2 over a socket, its streams and pushes)
   h1client   the HTTP/1.1 client of ``make_h1_captures.py``
   extclients runners (and truth) for nghttp -nva and curl --http2
   cut        captures cut after the handshake or after a page load, and the truth that still holds

@@ -60,6 +60,24 @@ def free_port(host: str = "127.0.0.1", prefer: tuple[int, ...] = (), transport: 
         return sock.getsockname()[1]
 
 
+def listening(host: str, port: int) -> bool:
+    """Whether a TCP socket listens on ``port``, asked of the kernel's socket table (Linux) instead of by connecting:
+    a probe connection's close can come after dumpcap started and would show up in the capture as a connection."""
+    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    if not tables[0].exists():
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+    for table in tables:
+        for line in table.read_text().splitlines()[1:] if table.exists() else ():
+            fields = line.split()  # sl local_address rem_address st ...; st 0A is LISTEN
+            if len(fields) > 3 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                return True
+    return False
+
+
 def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
     """Stop a process we started, by its PID (``sig``, then SIGKILL after ``timeout``), and reap it."""
     if proc.poll() is None:

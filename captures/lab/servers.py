@@ -10,14 +10,13 @@ from __future__ import annotations
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import site
-from .capture import stop_process
+from .capture import listening, stop_process
 from .certs import CertPair
 
 # The Link headers used by the "preload" configurations. The last one carries ``nopush``:
@@ -111,11 +110,8 @@ class Server:
             if self.proc.poll() is not None:
                 raise ServerError(f"{self.kind} exited with {self.proc.returncode} during start-up:\n"
                                   + self.logs())
-            try:
-                with socket.create_connection((self.host, self.port), timeout=0.5):
-                    break
-            except OSError:
-                pass
+            if listening(self.host, self.port):
+                break
             if time.monotonic() > deadline:
                 self.stop()
                 raise ServerError(f"{self.kind} did not listen on {self.host}:{self.port} within "
