@@ -95,11 +95,16 @@ class BytesSeen(Event):
 
 @dataclass(slots=True, kw_only=True)
 class FrameReceived(Event):
-    """Any HTTP/2 or HTTP/3 frame, for the per-stream frame timeline. Typed events follow for frames that matter."""
+    """Any HTTP/2 or HTTP/3 frame, for the per-stream frame timeline. Typed events follow for frames that matter.
+
+    ``frame_type`` is the protocol's own integer type (the connection says which protocol); the views name it
+    with ``decode.frame_names.frame_name``. HTTP/1.1 records a message head as HEADERS (0x1) and body bytes as
+    DATA (0x0), the codes HTTP/2 and HTTP/3 share.
+    """
 
     sender: Side
     stream_id: int | None
-    frame_type: str
+    frame_type: int
     length: int
     flags: tuple[str, ...] = ()
     push_id: int | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pushscope.analysis.facts import CaptureIndex, PushFacts
+from pushscope.decode.frame_names import DATA
 from pushscope.model.entities import Exchange, PushCost
 from pushscope.vocabulary import Outcome
 
@@ -43,7 +44,7 @@ def _competition(pushed: Exchange, parent: Exchange) -> tuple[int, float | None]
         return 0, None
     competed = sum(
         f.length for f in pushed.frames
-        if f.frame_type == "DATA" and f.sender == "server" and f.at <= parent.response_end
+        if f.frame_type == DATA and not f.quic and f.sender == "server" and f.at <= parent.response_end
     )
     if not competed:
         return 0, 0.0

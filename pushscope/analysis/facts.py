@@ -19,6 +19,7 @@ from pushscope.analysis.unreadable import (
     resolve_unreadable_document,
     url_key,
 )
+from pushscope.decode.frame_names import DATA
 from pushscope.http.bodies import MAX_DECODED, BodyUnavailable
 from pushscope.http.freshness import current_age, explain_age, freshness, vary_matches
 from pushscope.http.headers import header_value
@@ -247,7 +248,7 @@ class CaptureIndex:
             ends: list[int] = []
             seen = 0
             for frame in document.frames:
-                if frame.frame_type == "DATA" and frame.sender == "server":
+                if frame.frame_type == DATA and not frame.quic and frame.sender == "server":
                     seen += frame.length
                     times.append(frame.at)
                     ends.append(seen)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from pushscope.decode.frame_names import DATA, HEADERS
 from pushscope.events import DataReceived, Event, FrameReceived, Headers, HeadersReceived, ProtocolAnomaly, Side
 
 MAX_HEAD = 64 * 1024  # a request or response head (start line + fields) kept at most; the rest is skipped
@@ -318,7 +319,7 @@ class H1ConnectionDecoder:
         assert direction.stream_id is not None
         sid, flags = direction.stream_id, ("END_STREAM",) if end else ()
         return [FrameReceived(connection_id=self.connection_id, at=at, sender=direction.sender, stream_id=sid,
-                              frame_type="DATA", length=len(data), flags=flags),
+                              frame_type=DATA, length=len(data), flags=flags),
                 DataReceived(connection_id=self.connection_id, at=at, sender=direction.sender, stream_id=sid, data=data,
                              length=len(data), end_stream=end)]
 
@@ -327,7 +328,7 @@ class H1ConnectionDecoder:
         """A message head (or trailer section), with a HEADERS record for the stream's timeline."""
         flags = ("END_STREAM",) if end else ()
         return [FrameReceived(connection_id=self.connection_id, at=at, sender=sender, stream_id=stream_id,
-                              frame_type="HEADERS", length=wire_length, flags=flags),
+                              frame_type=HEADERS, length=wire_length, flags=flags),
                 HeadersReceived(connection_id=self.connection_id, at=at, sender=sender, stream_id=stream_id,
                                 headers=headers, end_stream=end, wire_length=wire_length)]
 

@@ -150,7 +150,7 @@ class H2DirectionDecoder:
             at=at,
             sender=self.sender,
             stream_id=stream_id,
-            frame_type=frame_type_name(header[3]),
+            frame_type=header[3],
             length=length,
             flags=tuple(sorted(frame.flags)),
         )

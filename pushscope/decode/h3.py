@@ -344,7 +344,7 @@ class H3ConnectionDecoder:
 
     def _frame(self, at: float, stream: _Stream, frame_type: int, length: int, push_id: int | None = None) -> Event:
         return FrameReceived(connection_id=self.connection_id, at=at, sender=stream.sender, stream_id=stream.stream_id,
-                             frame_type=frame_type_name(frame_type), length=length, flags=(),
+                             frame_type=frame_type, length=length, flags=(),
                              push_id=push_id if push_id is not None else stream.push_id)
 
     def _control_frame(self, stream: _Stream, frame_type: int, payload: bytes, at: float, out: list[Event]) -> None:

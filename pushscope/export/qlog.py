@@ -17,6 +17,7 @@ import json
 from typing import Any
 
 from pushscope import __version__
+from pushscope.decode.frame_names import frame_name
 from pushscope.export.json_report import redact_headers
 from pushscope.model.entities import Capture, Connection, Exchange, FrameRecord, Push
 from pushscope.safe_text import json_visible
@@ -26,6 +27,8 @@ QLOG_VERSION = "0.3"
 RESET_KINDS = ("RST_STREAM", "RESET_STREAM", "STOP_SENDING")
 # Frames whose content the model holds elsewhere (with more detail): they are emitted from those facts.
 FROM_MODEL = ("PUSH_PROMISE", "CANCEL_PUSH", "GOAWAY", *RESET_KINDS)
+# Frames that belong to a request or response stream, even when the model filed them at connection level.
+STREAM_FRAMES = ("HEADERS", "DATA", "CONTINUATION")
 # http:push_resolved's decision for a judged push; an unknown outcome has none.
 QLOG_DECISIONS = {Outcome.USED: "claimed", Outcome.WASTED: "abandoned", Outcome.CACHE_DUPLICATED: "abandoned"}
 
@@ -36,17 +39,14 @@ H2_FRAME_TYPES = ("data", "headers", "priority", "rst_stream", "settings", "push
                   "window_update", "continuation", "altsvc", "origin", "priority_update")
 
 
-def _frame_base(kind: str, prefix: str) -> dict[str, Any]:
+def _frame_base(record: FrameRecord, kind: str, prefix: str) -> dict[str, Any]:
     """``{"frame_type": ...}`` with qlog's names; a type it has no name for becomes "unknown" or "reserved"."""
     name = kind.lower()
     if name in (H3_FRAME_TYPES if prefix == "http" else H2_FRAME_TYPES):
         return {"frame_type": name}
     frame: dict[str, Any] = {"frame_type": "reserved" if name.startswith("reserved") else "unknown"}
-    if "_0x" in name:
-        try:
-            frame["raw_frame_type"] = int(name.rsplit("_0x", 1)[1], 16)
-        except ValueError:
-            pass
+    if "_0x" in name:  # the protocol has no name for it: its code says what it was
+        frame["raw_frame_type"] = record.frame_type
     frame["name"] = kind
     return frame
 
@@ -64,6 +64,10 @@ class _Trace:
         self.events: list[tuple[float, int, dict[str, Any]]] = []
         # HTTP/3 control stream of each side, learned from its frames: connection-level frames belong to it.
         self.control: dict[str, int] = {}
+
+    def name(self, record: FrameRecord) -> str:
+        """The record's frame type by name, in the connection's protocol."""
+        return frame_name(self.conn.protocol, record.frame_type, quic=record.quic)
 
     def control_stream(self, sender: str) -> int | None:
         """Where a connection-level frame travels: stream 0 in HTTP/2, the sender's control stream in HTTP/3."""
@@ -119,7 +123,7 @@ def _stream_frames(capture: Capture, conn: Connection) -> tuple[dict[int, list[F
     for record in conn.frames:
         sid = getattr(record, "stream_id", None)  # in case the model records it one day
         owner = by_stream.get(sid) if sid is not None else None
-        if owner is None and record.frame_type in ("HEADERS", "DATA", "CONTINUATION"):
+        if owner is None and frame_name(conn.protocol, record.frame_type, quic=record.quic) in STREAM_FRAMES:
             owner = by_moment.get((record.sender, record.at))
         if owner is not None:
             per[owner.id].append(record)
@@ -142,7 +146,7 @@ def _exchange_events(trace: _Trace, exchange: Exchange, records: list[FrameRecor
         trace.add(first, "http:stream_type_set",
                   {"stream_id": sid, "owner": "remote", "new": "push", "associated_push_id": push.push_id})
     for record in records:
-        kind = record.frame_type
+        kind = trace.name(record)
         if kind in RESET_KINDS:
             key = (round(record.at, 6), record.sender, kind)
             if key not in seen_resets:
@@ -152,7 +156,7 @@ def _exchange_events(trace: _Trace, exchange: Exchange, records: list[FrameRecor
             continue
         if kind in FROM_MODEL:
             continue
-        frame = _frame_base(kind, trace.prefix)
+        frame = _frame_base(record, kind, trace.prefix)
         if kind == "HEADERS":
             queue = blocks[record.sender]
             frame["headers"] = _field_list(queue.pop(0), trace.redact) if queue else []
@@ -201,12 +205,12 @@ def _push_events(trace: _Trace, push: Push, exchange: Exchange | None, seen: set
 def _connection_events(trace: _Trace, rest: list[FrameRecord]) -> None:
     conn = trace.conn
     settings_done: set[str] = set()
-    max_push = [r for r in rest if r.frame_type == "MAX_PUSH_ID" and r.sender == "client"]
+    max_push = [r for r in rest if trace.name(r) == "MAX_PUSH_ID" and r.sender == "client"]
     for record in rest:
-        kind = record.frame_type
+        kind = trace.name(record)
         if kind in FROM_MODEL:
             continue
-        frame = _frame_base(kind, trace.prefix)
+        frame = _frame_base(record, kind, trace.prefix)
         if kind == "SETTINGS" and "ACK" not in record.flags and record.sender not in settings_done:
             settings_done.add(record.sender)
             frame["settings"] = [{"name": k.lower(), "value": v} for k, v in conn.settings[record.sender].items()]
@@ -229,7 +233,7 @@ def trace_dict(capture: Capture, conn: Connection, *, redact: bool = True) -> di
     trace = _Trace(conn, redact)
     per, rest = _stream_frames(capture, conn)
     trace.control = {r.sender: r.stream_id for r in rest
-                     if r.frame_type in ("SETTINGS", "MAX_PUSH_ID", "GOAWAY") and r.stream_id is not None}
+                     if trace.name(r) in ("SETTINGS", "MAX_PUSH_ID", "GOAWAY") and r.stream_id is not None}
     pushes = {p.exchange_id: p for p in capture.pushes if p.connection_id == conn.id}
     seen: set[tuple[float, str, str]] = set()
     for exchange in capture.exchanges:

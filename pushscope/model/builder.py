@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pushscope.decode.frame_names import CANCEL_PUSH, HEADERS, PUSH_PROMISE, QUIC_RESET_STREAM, QUIC_STOP_SENDING
 from pushscope.events import (
     BytesSeen,
     ConnectionClosed,
@@ -27,6 +28,7 @@ from pushscope.events import (
 from pushscope.http.headers import header_value
 from pushscope.http.urls import url_problem
 from pushscope.model.entities import BODY_KEEP_LIMIT, Capture, Connection, Exchange, Push, Reset
+from pushscope.model.frames import FrameLog
 from pushscope.safe_text import visible
 
 # Bodies worth keeping for the analysis: documents and stylesheets reference other resources.
@@ -134,7 +136,7 @@ class CaptureBuilder:
         conn = self._connection(event)
         conn.frame_count += 1
         # A request's HEADERS frame comes before the decoded HeadersReceived: open its exchange now.
-        opens = event.frame_type == "HEADERS" and event.sender == "client" and event.push_id is None
+        opens = event.frame_type == HEADERS and event.sender == "client" and event.push_id is None
         exchange = self._exchange_for(event.connection_id, event.stream_id, event.push_id, create=opens)
         frames = exchange.frames if exchange is not None else conn.frames
         frames.add(event.at, event.sender, event.frame_type, event.length, event.flags, event.stream_id)
@@ -211,7 +213,7 @@ class CaptureBuilder:
                 self._check_url(event, exchange.url, "promised URL")
         push.references.append((event.stream_id, event.at))
         if exchange is not None:
-            exchange.frames.add(event.at, "server", "PUSH_PROMISE", event.wire_length, (), event.stream_id)
+            exchange.frames.add(event.at, "server", PUSH_PROMISE, event.wire_length, (), event.stream_id)
 
     def _on_push_stream(self, event: PushStreamOpened) -> None:
         push = self._push_by_id(event.connection_id, event.push_id, create=True)
@@ -329,7 +331,7 @@ class CaptureBuilder:
         if exchange.reset is None:
             exchange.reset = reset
         if reset.kind != "RST_STREAM":  # an RST_STREAM frame is already on the timeline from its FrameReceived
-            exchange.frames.add(reset.at, reset.by, reset.kind, 4, (reset.name,), stream_id)
+            _add_reset(exchange.frames, reset, stream_id)
         if exchange.pushed:
             push = self.capture.push_for_exchange(exchange)
             if push is not None and push.reset is None:
@@ -339,7 +341,17 @@ class CaptureBuilder:
     def _connection_record(self, connection_id: str, reset: Reset, stream_id: int) -> None:
         conn = self.capture.connections.get(connection_id)
         if conn is not None and reset.kind != "RST_STREAM":
-            conn.frames.add(reset.at, reset.by, reset.kind, 4, (reset.name,), stream_id)
+            _add_reset(conn.frames, reset, stream_id)
+
+
+# The timeline record of an HTTP/3 reset the model learned from a typed event: (frame type, a QUIC frame?).
+_RESET_FRAMES = {"RESET_STREAM": (QUIC_RESET_STREAM, True), "STOP_SENDING": (QUIC_STOP_SENDING, True),
+                 "CANCEL_PUSH": (CANCEL_PUSH, False)}
+
+
+def _add_reset(frames: FrameLog, reset: Reset, stream_id: int) -> None:
+    frame_type, quic = _RESET_FRAMES[reset.kind]
+    frames.add(reset.at, reset.by, frame_type, 4, (reset.name,), stream_id, quic)
 
 
 def _reset_kind(builder: CaptureBuilder, event: StreamReset) -> str:

@@ -23,19 +23,25 @@ _EMPTY = b""
 _SHARED: dict[object, object] = {}
 SHARED_ENTRIES = 1 << 16
 
-Kind = tuple[Side, str, tuple[str, ...], "int | None"]  # sender, frame type, flags, stream
+Kind = tuple[Side, int, tuple[str, ...], "int | None", bool]  # sender, frame type, flags, stream, a QUIC frame?
 
 
 @dataclass(slots=True)
 class FrameRecord:
-    """One frame on the per-stream timeline shown in the detail pane."""
+    """One frame on the per-stream timeline shown in the detail pane.
+
+    ``frame_type`` is the connection protocol's integer type (see ``FrameReceived``), named only by the views
+    (``decode.frame_names``); ``quic`` marks a QUIC frame (RESET_STREAM, STOP_SENDING) on an HTTP/3 stream's
+    timeline, whose type is QUIC's.
+    """
 
     at: float
     sender: Side
-    frame_type: str
+    frame_type: int
     length: int
     flags: tuple[str, ...] = ()
     stream_id: int | None = None
+    quic: bool = False
 
 
 class FrameLog(Sequence[FrameRecord]):
@@ -50,9 +56,9 @@ class FrameLog(Sequence[FrameRecord]):
         for record in records:
             self.append(record)
 
-    def add(self, at: float, sender: Side, frame_type: str, length: int, flags: tuple[str, ...] = (),
-            stream_id: int | None = None) -> None:
-        kind = (sender, frame_type, flags, stream_id)
+    def add(self, at: float, sender: Side, frame_type: int, length: int, flags: tuple[str, ...] = (),
+            stream_id: int | None = None, quic: bool = False) -> None:
+        kind = (sender, frame_type, flags, stream_id, quic)
         kinds = self._kinds
         if type(kinds) is not list:
             kinds = self._kinds = list(kinds)
@@ -67,12 +73,13 @@ class FrameLog(Sequence[FrameRecord]):
         if index >= _SPILLED:
             if self._spilled is None:
                 self._spilled = {}
-            self._spilled[len(self)] = FrameRecord(at, sender, frame_type, length, flags, stream_id)
+            self._spilled[len(self)] = FrameRecord(at, sender, frame_type, length, flags, stream_id, quic)
             index = _SPILLED
         self._packed += _RECORD.pack(at, length, index)
 
     def append(self, record: FrameRecord) -> None:
-        self.add(record.at, record.sender, record.frame_type, record.length, record.flags, record.stream_id)
+        self.add(record.at, record.sender, record.frame_type, record.length, record.flags, record.stream_id,
+                 record.quic)
 
     def compact(self) -> None:
         """Done growing: no spare room kept for appends (an append still works, at the cost of a copy)."""
@@ -86,8 +93,8 @@ class FrameLog(Sequence[FrameRecord]):
         if index == _SPILLED:
             assert self._spilled is not None
             return self._spilled[position]
-        sender, frame_type, flags, stream_id = self._kinds[index]
-        return FrameRecord(at, sender, frame_type, length, flags, stream_id)
+        sender, frame_type, flags, stream_id, quic = self._kinds[index]
+        return FrameRecord(at, sender, frame_type, length, flags, stream_id, quic)
 
     def __len__(self) -> int:
         return len(self._packed) // _RECORD.size

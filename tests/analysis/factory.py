@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pushscope.analysis import analyse
+from pushscope.decode.frame_names import frame_type_of
 from pushscope.events import (
     ConnectionClosed,
     ConnectionOpened,
@@ -132,7 +133,8 @@ class _Conn:
     def _frame(self, at: float, sender: Side, stream: int | None, kind: str, length: int,
                flags: tuple[str, ...] = (), push_id: int | None = None) -> None:
         self.lab.emit(FrameReceived(connection_id=self.cid, at=T0 + at, sender=sender, stream_id=stream,
-                                    frame_type=kind, length=length, flags=flags, push_id=push_id))
+                                    frame_type=frame_type_of(self.protocol, kind), length=length, flags=flags,
+                                    push_id=push_id))
 
     def settings(self, sender: Side, at: float, **values: int) -> None:
         self._frame(at, sender, None, "SETTINGS", 6 * len(values))

@@ -9,6 +9,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from pushscope.decode.h2_names import FRAME_TYPES
+from pushscope.decode.h3_frames import FRAME_NAMES
 from pushscope.events import ConversationAccounted, Diagnostic, Endpoint
 from pushscope.model.entities import (
     Capture,
@@ -21,6 +23,8 @@ from pushscope.model.entities import (
     Reset,
 )
 
+# Frame codes by name: the names used here mean the same code in HTTP/2 and HTTP/3 (MAX_PUSH_ID is HTTP/3's).
+FRAME = {name: code for code, name in [*FRAME_TYPES.items(), *FRAME_NAMES.items()] if code < 0x20}
 T0 = 1_700_000_000.0
 COOKIE_SECRET = "sessionid=c00k1e-s3cr3t-value"
 SET_COOKIE_SECRET = "token=set-c00kie-s3cr3t; HttpOnly"
@@ -56,9 +60,9 @@ def _exchange(capture: Capture, conn: str, proto: str, sid: int | None, path: st
                   first_data_at=T0 + start + 0.012)
     who = "server"
     if not pushed:
-        ex.frames.append(FrameRecord(T0 + start, "client", "HEADERS", 40, ("END_HEADERS", "END_STREAM")))
-    ex.frames.append(FrameRecord(T0 + start + 0.010, who, "HEADERS", 30, ("END_HEADERS",)))
-    ex.frames.append(FrameRecord(T0 + start + 0.012, who, "DATA", body, ("END_STREAM",) if end else ()))
+        ex.frames.append(FrameRecord(T0 + start, "client", FRAME["HEADERS"], 40, ("END_HEADERS", "END_STREAM")))
+    ex.frames.append(FrameRecord(T0 + start + 0.010, who, FRAME["HEADERS"], 30, ("END_HEADERS",)))
+    ex.frames.append(FrameRecord(T0 + start + 0.012, who, FRAME["DATA"], body, ("END_STREAM",) if end else ()))
     capture.exchanges.append(ex)
     return ex
 
@@ -95,16 +99,17 @@ def build_capture(xss: bool = False, later_load_at: float | None = None) -> Capt
                    "server": {"MAX_CONCURRENT_STREAMS": 100}}
     h2.bytes_sent = {"client": 900, "server": 30000}
     h2.goaways = [("server", 8, "NO_ERROR", T0 + 0.49)]
-    h2.frames = [FrameRecord(T0 + 0.001, "client", "SETTINGS", 12), FrameRecord(T0 + 0.002, "server", "SETTINGS", 6),
-                 FrameRecord(T0 + 0.003, "client", "SETTINGS", 0, ("ACK",)),
-                 FrameRecord(T0 + 0.49, "server", "GOAWAY", 8)]
+    h2.frames = [FrameRecord(T0 + 0.001, "client", FRAME["SETTINGS"], 12),
+                 FrameRecord(T0 + 0.002, "server", FRAME["SETTINGS"], 6),
+                 FrameRecord(T0 + 0.003, "client", FRAME["SETTINGS"], 0, ("ACK",)),
+                 FrameRecord(T0 + 0.49, "server", FRAME["GOAWAY"], 8)]
     h3 = Connection("q0", 1, Endpoint("::1", 50001), Endpoint("::1", 443), "quic", T0 + 0.1, protocol="h3",
                     tls_version="TLS 1.3", sni="example.test", alpn="h3", decrypted=True, max_push_id=8)
     h3.settings = {"client": {"QPACK_MAX_TABLE_CAPACITY": 4096}, "server": {"QPACK_MAX_TABLE_CAPACITY": 4096}}
     # On each side's control stream (client 2, server 3), as the HTTP/3 decoder records them.
-    h3.frames = [FrameRecord(T0 + 0.101, "client", "SETTINGS", 4, (), 2),
-                 FrameRecord(T0 + 0.102, "client", "MAX_PUSH_ID", 1, (), 2),
-                 FrameRecord(T0 + 0.103, "server", "SETTINGS", 4, (), 3)]
+    h3.frames = [FrameRecord(T0 + 0.101, "client", FRAME["SETTINGS"], 4, (), 2),
+                 FrameRecord(T0 + 0.102, "client", FRAME["MAX_PUSH_ID"], 1, (), 2),
+                 FrameRecord(T0 + 0.103, "server", FRAME["SETTINGS"], 4, (), 3)]
     cap.connections = {"t0": h2, "q0": h3}
     doc_path = "/index.html?lang=en&q=1" + (XSS_URL_PAYLOAD if xss else "")
     doc_extra = [("x-evil", XSS_HEADER_PAYLOAD)] if xss else []

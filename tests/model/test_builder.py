@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from pushscope.decode.frame_names import frame_name
+from pushscope.decode.h2_names import FRAME_TYPES
 from pushscope.events import (
     BytesSeen,
     ConnectionClosed,
@@ -25,7 +27,13 @@ from pushscope.events import (
     StreamReset,
 )
 from pushscope.model.builder import CaptureBuilder
-from pushscope.model.entities import Capture
+from pushscope.model.entities import Capture, FrameRecord
+
+H2 = {name: code for code, name in FRAME_TYPES.items()}
+
+
+def names(frames: list[FrameRecord], protocol: str = "h2") -> list[str]:
+    return [frame_name(protocol, f.frame_type, quic=f.quic) for f in frames]
 
 CLIENT, SERVER = Endpoint("127.0.0.1", 50000), Endpoint("127.0.0.1", 443)
 
@@ -50,16 +58,16 @@ def fold(*events, protocol: str = "h2") -> Capture:
 
 def test_h2_request_and_response() -> None:
     capture = fold(
-        FrameReceived(connection_id="c", at=1.1, sender="client", stream_id=1, frame_type="HEADERS", length=20,
+        FrameReceived(connection_id="c", at=1.1, sender="client", stream_id=1, frame_type=H2["HEADERS"], length=20,
                       flags=("END_HEADERS", "END_STREAM")),
         HeadersReceived(connection_id="c", at=1.1, sender="client", stream_id=1, headers=req("/"), end_stream=True,
                         wire_length=20),
         HeadersReceived(connection_id="c", at=1.2, sender="server", stream_id=1, headers=resp(), end_stream=False,
                         wire_length=15),
-        FrameReceived(connection_id="c", at=1.3, sender="server", stream_id=1, frame_type="DATA", length=6),
+        FrameReceived(connection_id="c", at=1.3, sender="server", stream_id=1, frame_type=H2["DATA"], length=6),
         DataReceived(connection_id="c", at=1.3, sender="server", stream_id=1, data=b"<html>", length=6,
                      end_stream=False),
-        FrameReceived(connection_id="c", at=1.4, sender="server", stream_id=1, frame_type="DATA", length=13,
+        FrameReceived(connection_id="c", at=1.4, sender="server", stream_id=1, frame_type=H2["DATA"], length=13,
                       flags=("END_STREAM", "PADDED")),
         DataReceived(connection_id="c", at=1.4, sender="server", stream_id=1, data=b"</html>", length=13,
                      end_stream=True),
@@ -97,13 +105,13 @@ def test_h2_push_with_promise_and_response() -> None:
     capture = fold(
         HeadersReceived(connection_id="c", at=1.1, sender="client", stream_id=1, headers=req("/"), end_stream=True,
                         wire_length=20),
-        FrameReceived(connection_id="c", at=1.2, sender="server", stream_id=1, frame_type="PUSH_PROMISE", length=30,
+        FrameReceived(connection_id="c", at=1.2, sender="server", stream_id=1, frame_type=H2["PUSH_PROMISE"], length=30,
                       flags=("END_HEADERS",)),
         PushPromiseReceived(connection_id="c", at=1.2, sender="server", stream_id=1, promised_stream_id=2,
                             headers=req("/style.css"), wire_length=25),
         HeadersReceived(connection_id="c", at=1.3, sender="server", stream_id=2, headers=resp("text/css"),
                         end_stream=False, wire_length=10),
-        FrameReceived(connection_id="c", at=1.4, sender="server", stream_id=2, frame_type="DATA", length=5,
+        FrameReceived(connection_id="c", at=1.4, sender="server", stream_id=2, frame_type=H2["DATA"], length=5,
                       flags=("END_STREAM",)),
         DataReceived(connection_id="c", at=1.4, sender="server", stream_id=2, data=b"a{b:c", length=5, end_stream=True),
     )
@@ -116,10 +124,10 @@ def test_h2_push_with_promise_and_response() -> None:
     assert exchange is not None and exchange.pushed and exchange.stream_id == 2
     assert exchange.request_headers == req("/style.css") and exchange.request_start == 1.2
     assert exchange.status == 200 and exchange.response_end == 1.4 and bytes(exchange.body) == b"a{b:c"
-    assert [f.frame_type for f in exchange.frames] == ["PUSH_PROMISE", "DATA"]
+    assert names(exchange.frames) == ["PUSH_PROMISE", "DATA"]
     assert capture.push_for_exchange(exchange) is push
     parent = capture.exchanges[0]
-    assert [f.frame_type for f in parent.frames] == ["PUSH_PROMISE"]  # the frame travels on the parent stream
+    assert names(parent.frames) == ["PUSH_PROMISE"]  # the frame travels on the parent stream
 
 
 @pytest.mark.parametrize(("code", "name"), [(8, "CANCEL"), (7, "REFUSED_STREAM")])
@@ -159,26 +167,26 @@ def test_h2_rst_stream_appears_once_on_the_timeline() -> None:
                         wire_length=20),
         PushPromiseReceived(connection_id="c", at=1.2, sender="server", stream_id=1, promised_stream_id=2,
                             headers=req("/a.js"), wire_length=25),
-        FrameReceived(connection_id="c", at=1.3, sender="client", stream_id=2, frame_type="RST_STREAM", length=4),
+        FrameReceived(connection_id="c", at=1.3, sender="client", stream_id=2, frame_type=H2["RST_STREAM"], length=4),
         StreamReset(connection_id="c", at=1.3, sender="client", stream_id=2, error_code=8, error_name="CANCEL"),
     )
     pushed = capture.exchange(capture.pushes[0].exchange_id)
-    assert [f.frame_type for f in pushed.frames].count("RST_STREAM") == 1
+    assert names(pushed.frames).count("RST_STREAM") == 1
 
 
 def test_request_headers_frame_is_on_the_exchange_timeline() -> None:
     capture = fold(
-        FrameReceived(connection_id="c", at=1.1, sender="client", stream_id=1, frame_type="HEADERS", length=20,
+        FrameReceived(connection_id="c", at=1.1, sender="client", stream_id=1, frame_type=H2["HEADERS"], length=20,
                       flags=("END_HEADERS", "END_STREAM")),
         HeadersReceived(connection_id="c", at=1.1, sender="client", stream_id=1, headers=req("/"), end_stream=True,
                         wire_length=20),
-        FrameReceived(connection_id="c", at=1.2, sender="server", stream_id=1, frame_type="HEADERS", length=9,
+        FrameReceived(connection_id="c", at=1.2, sender="server", stream_id=1, frame_type=H2["HEADERS"], length=9,
                       flags=("END_HEADERS",)),
         HeadersReceived(connection_id="c", at=1.2, sender="server", stream_id=1, headers=resp(), end_stream=True,
                         wire_length=9),
     )
     (exchange,) = capture.exchanges
-    assert [(f.frame_type, f.sender, f.stream_id) for f in exchange.frames] == [
+    assert [(frame_name("h2", f.frame_type), f.sender, f.stream_id) for f in exchange.frames] == [
         ("HEADERS", "client", 1), ("HEADERS", "server", 1)]
     assert capture.connections["c"].frames == []
 
@@ -223,7 +231,7 @@ def test_h3_same_push_id_promised_on_two_streams_is_one_push() -> None:
     (push,) = capture.pushes
     assert push.references == [(0, 1.2), (4, 1.25)]
     assert push.parent_stream_id == 0 and push.promised_at == 1.2 and push.promise_wire_bytes == 12
-    assert [f.frame_type for f in capture.exchange(push.exchange_id).frames] == ["PUSH_PROMISE", "PUSH_PROMISE"]
+    assert names(capture.exchange(push.exchange_id).frames) == ["PUSH_PROMISE", "PUSH_PROMISE"]
 
 
 def test_h3_cancel_push() -> None:
@@ -261,7 +269,7 @@ def test_h3_reset_stream_and_stop_sending_on_push_stream() -> None:
     )
     push = capture.pushes[0]
     assert push.reset is not None and (push.reset.kind, push.reset.by) == ("STOP_SENDING", "client")
-    kinds = [f.frame_type for f in capture.exchange(push.exchange_id).frames]
+    kinds = names(capture.exchange(push.exchange_id).frames, "h3")
     assert "STOP_SENDING" in kinds and "RESET_STREAM" in kinds
 
 
@@ -296,7 +304,7 @@ def test_connection_facts() -> None:
         GoAwayReceived(connection_id="c", at=1.07, sender="server", last_stream_id=3, error_code=0,
                        error_name="NO_ERROR"),
         ProtocolAnomaly(connection_id="c", at=1.08, sender="server", message="odd"),
-        FrameReceived(connection_id="c", at=1.09, sender="server", stream_id=None, frame_type="PING", length=8),
+        FrameReceived(connection_id="c", at=1.09, sender="server", stream_id=None, frame_type=H2["PING"], length=8),
         ConnectionClosed(connection_id="c", at=1.1, how="rst-by-server"),
         ConnectionClosed(connection_id="c", at=1.2, how="fin"),
         Diagnostic(level="warning", message="something", connection_id="c", code="x"),
@@ -307,7 +315,7 @@ def test_connection_facts() -> None:
     assert conn.bytes_sent == {"client": 120, "server": 300}
     assert conn.goaways == [("server", 3, "NO_ERROR", 1.07)]
     assert [a.message for a in conn.anomalies] == ["odd"]
-    assert conn.frame_count == 1 and conn.frames[0].frame_type == "PING"
+    assert conn.frame_count == 1 and names(conn.frames) == ["PING"]
     assert (conn.closed_at, conn.close_how, conn.ended_cleanly) == (1.1, "rst-by-server", True)
     assert conn.decrypted is True and conn.alpn == "h2" and conn.sni == "example.test"
     assert capture.diagnostics[0].message == "something"

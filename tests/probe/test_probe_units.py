@@ -20,6 +20,7 @@ from probe_inprocess import InProcessH2Server
 from pushscope.analysis.rules import RULES
 from pushscope.cli.live import run_live
 from pushscope.cli.probe import parse_runs, probe_events, run_probe
+from pushscope.decode.frame_names import HEADERS
 from pushscope.events import (
     ConnectionOpened,
     DataReceived,
@@ -175,7 +176,7 @@ def _items() -> list:
         ConnectionOpened(connection_id="p1", at=1.0, client=Endpoint("127.0.0.1", 5000),
                          server=Endpoint("127.0.0.1", 443), transport="tls", protocol="h2", tls_version="1.3"),
         SettingsReceived(connection_id="p1", at=1.1, sender="client", settings={"ENABLE_PUSH": 1}),
-        FrameReceived(connection_id="p1", at=1.2, sender="client", stream_id=1, frame_type="HEADERS", length=30,
+        FrameReceived(connection_id="p1", at=1.2, sender="client", stream_id=1, frame_type=HEADERS, length=30,
                       flags=("END_HEADERS", "END_STREAM")),
         HeadersReceived(connection_id="p1", at=1.2, sender="client", stream_id=1,
                         headers=[(":method", "GET"), (":path", "/")], end_stream=True, wire_length=30),

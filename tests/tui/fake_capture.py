@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+from pushscope.decode.frame_names import DATA, HEADERS
 from pushscope.events import (
     ConnectionClosed,
     ConnectionOpened,
@@ -37,7 +38,7 @@ def _request(conn: str, at: float, stream: int, path: str, extra: list[tuple[str
     headers = [(":method", "GET"), (":scheme", "https"), (":authority", HOST), (":path", path)] + (extra or [])
     yield HeadersReceived(connection_id=conn, at=T0 + at, sender="client", stream_id=stream, headers=headers,
                           end_stream=True, wire_length=40)
-    yield FrameReceived(connection_id=conn, at=T0 + at, sender="client", stream_id=stream, frame_type="HEADERS",
+    yield FrameReceived(connection_id=conn, at=T0 + at, sender="client", stream_id=stream, frame_type=HEADERS,
                         length=40, flags=("END_STREAM", "END_HEADERS"))
 
 
@@ -46,11 +47,11 @@ def _response(conn: str, at: float, done: float, stream: int, ctype: str, size: 
     headers = [(":status", "200"), ("content-type", ctype), ("content-length", str(size))] + (extra or [])
     yield HeadersReceived(connection_id=conn, at=T0 + at, sender="server", stream_id=stream, headers=headers,
                           end_stream=False, wire_length=30, push_id=push_id)
-    yield FrameReceived(connection_id=conn, at=T0 + at, sender="server", stream_id=stream, frame_type="HEADERS",
+    yield FrameReceived(connection_id=conn, at=T0 + at, sender="server", stream_id=stream, frame_type=HEADERS,
                         length=30, flags=("END_HEADERS",), push_id=push_id)
     yield DataReceived(connection_id=conn, at=T0 + done, sender="server", stream_id=stream, data=b"x" * min(size, 64),
                        length=size, end_stream=True, push_id=push_id)
-    yield FrameReceived(connection_id=conn, at=T0 + done, sender="server", stream_id=stream, frame_type="DATA",
+    yield FrameReceived(connection_id=conn, at=T0 + done, sender="server", stream_id=stream, frame_type=DATA,
                         length=size, flags=("END_STREAM",), push_id=push_id)
 
 

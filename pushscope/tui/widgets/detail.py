@@ -10,6 +10,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
+from pushscope.decode.frame_names import frame_name
 from pushscope.export.json_report import redact_headers
 from pushscope.model.entities import Capture, Exchange, Push
 from pushscope.presentation import OUTCOME_STYLES, glyph
@@ -133,9 +134,9 @@ def _frames(exchange: Exchange, t0: float) -> list[Content]:
     unit = unit_for([frames[-1].at - t0])
     for frame in frames:
         flags = " ".join(frame.flags)
+        name = frame_name(exchange.protocol, frame.frame_type, quic=frame.quic)
         lines.append(_line("  ", (unit.offset(frame.at - t0).rjust(11), MUTED), f"  {frame.sender:<6} ",
-                           (f"{visible(frame.frame_type):<13}", "bold"), f"{fmt_bytes(frame.length):>10}  ",
-                           (visible(flags), MUTED)))
+                           (f"{name:<13}", "bold"), f"{fmt_bytes(frame.length):>10}  ", (visible(flags), MUTED)))
     return lines
 
 
