@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from enum import Enum
 
 from pushscope.decode.frame_names import DATA, HEADERS
 from pushscope.events import DataReceived, Event, FrameReceived, Headers, HeadersReceived, ProtocolAnomaly, Side
@@ -46,6 +47,20 @@ def looks_like_response(data: bytes) -> bool:
     return data.startswith(b"HTTP/1.")
 
 
+class MessageState(Enum):
+    """Where one direction's message parser stands."""
+
+    HEAD = "head"  # reading a request or status line and its fields
+    SKIP_HEAD = "skip-head"  # a head over MAX_HEAD: skipped to its end
+    LENGTH = "length"  # a body of Content-Length bytes
+    CHUNK_SIZE = "chunk-size"
+    CHUNK_DATA = "chunk-data"
+    CHUNK_END = "chunk-end"  # the CRLF after a chunk
+    TRAILERS = "trailers"
+    UNTIL_CLOSE = "until-close"  # a response body delimited by the connection's end
+    STOPPED = "stopped"  # nothing more can be read in this direction
+
+
 @dataclass(slots=True)
 class _Request:
     stream_id: int
@@ -58,7 +73,7 @@ class _Direction:
 
     sender: Side
     buffer: bytearray = field(default_factory=bytearray)
-    state: str = "head"  # head, skip-head, length, chunk-size, chunk-data, chunk-end, trailers, until-close, stopped
+    state: MessageState = MessageState.HEAD
     remaining: int = 0
     stream_id: int | None = None
     head_prefix: bytes = b""  # the kept start of an oversized head
@@ -93,22 +108,22 @@ class H1ConnectionDecoder:
     def close(self, sender: Side, at: float) -> list[Event]:
         """``sender`` closed its side (FIN or RST): a body read until close ends here."""
         direction = self.client if sender == "client" else self.server
-        if direction.state == "until-close" and direction.stream_id is not None:
-            direction.state = "head"
+        if direction.state == MessageState.UNTIL_CLOSE and direction.stream_id is not None:
+            direction.state = MessageState.HEAD
             return self._data(direction, b"", at, end=True)
         return []
 
     @property
     def unparsed_bytes(self) -> int:
         """Bytes of an unfinished head or chunk line at the end (a capture cut short)."""
-        return sum(len(d.buffer) for d in (self.client, self.server) if d.state != "stopped")
+        return sum(len(d.buffer) for d in (self.client, self.server) if d.state != MessageState.STOPPED)
 
     # -- parsing -------------------------------------------------------------------------------------------
 
     def _pump(self, direction: _Direction, data: bytes, at: float) -> list[Event]:
         direction.buffer += data
         events: list[Event] = []
-        while direction.buffer and self.stopped_because is None and direction.state != "stopped":
+        while direction.buffer and self.stopped_because is None and direction.state != MessageState.STOPPED:
             before = (direction.state, len(direction.buffer))
             events += self._step(direction, at)
             if (direction.state, len(direction.buffer)) == before:
@@ -117,27 +132,27 @@ class H1ConnectionDecoder:
 
     def _step(self, direction: _Direction, at: float) -> list[Event]:
         state = direction.state
-        if state in ("head", "skip-head"):
+        if state in (MessageState.HEAD, MessageState.SKIP_HEAD):
             return self._head(direction, at)
-        if state == "length":
+        if state == MessageState.LENGTH:
             return self._length_body(direction, at)
-        if state == "until-close":
+        if state == MessageState.UNTIL_CLOSE:
             data = bytes(direction.buffer)
             direction.buffer.clear()
             return self._data(direction, data, at, end=False)
-        if state == "chunk-size":
+        if state == MessageState.CHUNK_SIZE:
             return self._chunk_size(direction, at)
-        if state == "chunk-data":
+        if state == MessageState.CHUNK_DATA:
             return self._chunk_data(direction, at)
-        if state == "chunk-end":
+        if state == MessageState.CHUNK_END:
             return self._chunk_end(direction, at)
-        if state == "trailers":
+        if state == MessageState.TRAILERS:
             return self._trailers(direction, at)
         return []
 
     def _head(self, direction: _Direction, at: float) -> list[Event]:
         buffer = direction.buffer
-        if direction.state == "head":
+        if direction.state == MessageState.HEAD:
             while buffer[:2] == b"\r\n" or buffer[:1] == b"\n":
                 del buffer[: 2 if buffer[:1] == b"\r" else 1]  # stray CRLF between messages (RFC 9112 2.2)
             if not buffer:
@@ -147,20 +162,20 @@ class H1ConnectionDecoder:
                                             + ("request" if direction.sender == "client" else "response"))
         end, size = _head_end(buffer)
         if end < 0:
-            if direction.state == "head" and len(buffer) > MAX_HEAD:
+            if direction.state == MessageState.HEAD and len(buffer) > MAX_HEAD:
                 direction.head_prefix = bytes(buffer[:MAX_HEAD])
-                direction.state = "skip-head"
+                direction.state = MessageState.SKIP_HEAD
                 del buffer[: len(buffer) - 3]
-            elif direction.state == "skip-head":
+            elif direction.state == MessageState.SKIP_HEAD:
                 del buffer[: max(0, len(buffer) - 3)]
             return []
-        if direction.state == "skip-head":
+        if direction.state == MessageState.SKIP_HEAD:
             head, anomaly = direction.head_prefix, True
             direction.head_prefix = b""
         else:
             head, anomaly = bytes(buffer[:end]), False
         del buffer[: end + size]
-        direction.state = "head"
+        direction.state = MessageState.HEAD
         wire_length = len(head) + size
         events: list[Event] = []
         if anomaly:
@@ -232,17 +247,17 @@ class H1ConnectionDecoder:
         if body == "none":
             return []
         if body == "chunked":
-            direction.state = "chunk-size"
+            direction.state = MessageState.CHUNK_SIZE
         elif body == "until-close":
-            direction.state = "until-close"
+            direction.state = MessageState.UNTIL_CLOSE
         elif body.startswith("bad-length"):
-            direction.state = "until-close" if direction.sender == "server" else "stopped"
+            direction.state = MessageState.UNTIL_CLOSE if direction.sender == "server" else MessageState.STOPPED
             return [self._anomaly(direction.sender, at, f"unreadable Content-Length {body[11:]!r}",
                                   direction.stream_id)]
         else:
-            direction.state, direction.remaining = "length", int(body)
+            direction.state, direction.remaining = MessageState.LENGTH, int(body)
             if direction.remaining == 0:
-                direction.state = "head"
+                direction.state = MessageState.HEAD
                 return self._data(direction, b"", at, end=True)
         return []
 
@@ -252,7 +267,7 @@ class H1ConnectionDecoder:
         direction.remaining -= len(take)
         end = direction.remaining == 0
         if end:
-            direction.state = "head"
+            direction.state = MessageState.HEAD
         return self._data(direction, take, at, end=end)
 
     def _chunk_size(self, direction: _Direction, at: float) -> list[Event]:
@@ -271,9 +286,9 @@ class H1ConnectionDecoder:
         except ValueError:
             return self._stop_direction(direction, at, f"a chunk size that is not hexadecimal {size_text[:20]!r}")
         if size == 0:
-            direction.state = "trailers"
+            direction.state = MessageState.TRAILERS
             return []
-        direction.state, direction.remaining = "chunk-data", size
+        direction.state, direction.remaining = MessageState.CHUNK_DATA, size
         return []
 
     def _chunk_data(self, direction: _Direction, at: float) -> list[Event]:
@@ -281,25 +296,25 @@ class H1ConnectionDecoder:
         del direction.buffer[: len(take)]
         direction.remaining -= len(take)
         if direction.remaining == 0:
-            direction.state = "chunk-end"
+            direction.state = MessageState.CHUNK_END
         return self._data(direction, take, at, end=False)
 
     def _chunk_end(self, direction: _Direction, at: float) -> list[Event]:
         buffer = direction.buffer
         if buffer[:2] == b"\r\n" or buffer[:1] == b"\n":
             del buffer[: 2 if buffer[:1] == b"\r" else 1]
-            direction.state = "chunk-size"
+            direction.state = MessageState.CHUNK_SIZE
             return []
         if buffer == b"\r":
             return []
-        direction.state = "chunk-size"  # be lenient: a missing CRLF after the data
+        direction.state = MessageState.CHUNK_SIZE  # be lenient: a missing CRLF after the data
         return [self._anomaly(direction.sender, at, "chunk data not followed by CRLF", direction.stream_id)]
 
     def _trailers(self, direction: _Direction, at: float) -> list[Event]:
         buffer = direction.buffer
         if buffer[:2] == b"\r\n" or buffer[:1] == b"\n":
             del buffer[: 2 if buffer[:1] == b"\r" else 1]
-            direction.state = "head"
+            direction.state = MessageState.HEAD
             return self._data(direction, b"", at, end=True)
         end, size = _head_end(buffer)
         if end < 0:
@@ -308,7 +323,7 @@ class H1ConnectionDecoder:
             return []
         lines = bytes(buffer[:end]).decode("latin-1").replace("\r\n", "\n").split("\n")
         del buffer[: end + size]
-        direction.state = "head"
+        direction.state = MessageState.HEAD
         assert direction.stream_id is not None
         return self._head_events(direction.sender, direction.stream_id, _fields(lines), True, end + size, at)
 
@@ -333,7 +348,7 @@ class H1ConnectionDecoder:
                                 headers=headers, end_stream=end, wire_length=wire_length)]
 
     def _stop_direction(self, direction: _Direction, at: float, why: str) -> list[Event]:
-        direction.state = "stopped"
+        direction.state = MessageState.STOPPED
         direction.buffer.clear()
         who = "client" if direction.sender == "client" else "server"
         return [self._anomaly(direction.sender, at, f"HTTP/1.1: the {who} sent {why}; the rest of its bytes are "

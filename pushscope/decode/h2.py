@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
+from enum import Enum
 
 import hpack
 from hyperframe.exceptions import HyperframeError
@@ -292,6 +293,16 @@ class H2DirectionDecoder:
         return headers, unknown
 
 
+class ClientStart(Enum):
+    """How far the client's first bytes have shown what this connection is."""
+
+    PREFACE = "preface"  # waiting for the connection preface (or an h2c Upgrade request)
+    AWAIT_101 = "await-101"  # an h2c Upgrade request was sent: the server's answer decides
+    AFTER_UPGRADE = "after-upgrade"  # 101 Switching Protocols: the client's preface follows
+    FRAMES = "frames"  # HTTP/2 frames
+    NOT_H2 = "not-h2"  # not HTTP/2: nothing more is decoded
+
+
 class H2ConnectionDecoder:
     """Both directions of one connection, plus the preface and the h2c Upgrade handshake."""
 
@@ -300,7 +311,7 @@ class H2ConnectionDecoder:
         self.client = H2DirectionDecoder(connection_id, "client")
         self.server = H2DirectionDecoder(connection_id, "server")
         # Until the client's first bytes show the preface (or an h2c Upgrade), we are not sure this is HTTP/2.
-        self._client_state = "preface" if expect_preface else "frames"
+        self._client_state = ClientStart.PREFACE if expect_preface else ClientStart.FRAMES
         self._client_prelude = bytearray()
         self._server_prelude = bytearray()
         self.is_http2: bool | None = None if expect_preface else True
@@ -309,7 +320,7 @@ class H2ConnectionDecoder:
     @property
     def waiting_for_client(self) -> bool:
         """True until the client's first bytes say whether this is HTTP/2; server bytes must wait for that."""
-        return self._client_state == "preface" and self.is_http2 is None
+        return self._client_state == ClientStart.PREFACE and self.is_http2 is None
 
     def receive(self, sender: Side, data: bytes, at: float) -> list[Event]:
         if sender == "client":
@@ -317,24 +328,24 @@ class H2ConnectionDecoder:
         return self._receive_server(data, at)
 
     def _receive_client(self, data: bytes, at: float) -> list[Event]:
-        if self._client_state == "frames":
+        if self._client_state == ClientStart.FRAMES:
             return self.client.receive(data, at)
-        if self._client_state == "not-h2":
+        if self._client_state == ClientStart.NOT_H2:
             return []
         self._client_prelude += data
         prelude = bytes(self._client_prelude)
-        if self._client_state == "preface":
+        if self._client_state == ClientStart.PREFACE:
             if prelude.startswith(PREFACE):
                 return self._enter_client_frames(prelude[len(PREFACE) :], at)
             if PREFACE.startswith(prelude):
                 return []  # preface split across records
             return self._maybe_upgrade_request(prelude, at)
-        if self._client_state == "after-upgrade":
+        if self._client_state == ClientStart.AFTER_UPGRADE:
             if prelude.startswith(PREFACE):
                 return self._enter_client_frames(prelude[len(PREFACE) :], at)
             if PREFACE.startswith(prelude):
                 return []
-            self._client_state = "frames"
+            self._client_state = ClientStart.FRAMES
             self._client_prelude.clear()
             anomaly = ProtocolAnomaly(connection_id=self.connection_id, at=at, sender="client",
                                       message="h2c Upgrade without a client preface")
@@ -342,14 +353,14 @@ class H2ConnectionDecoder:
         return []
 
     def _enter_client_frames(self, rest: bytes, at: float) -> list[Event]:
-        self._client_state = "frames"
+        self._client_state = ClientStart.FRAMES
         self._client_prelude.clear()
         self.is_http2 = True
         return self.client.receive(rest, at) if rest else []
 
     def _maybe_upgrade_request(self, prelude: bytes, at: float) -> list[Event]:
         if not _looks_like_http1_request(prelude) and _looks_like_frame_header(prelude):
-            self._client_state = "frames"
+            self._client_state = ClientStart.FRAMES
             self._client_prelude.clear()
             self.is_http2 = True
             message = "no connection preface: the capture started mid-connection (HPACK state unknown)"
@@ -366,12 +377,12 @@ class H2ConnectionDecoder:
         if request is None or "h2c" not in request.get("upgrade", "").lower():
             self._give_up_client()
             return []
-        self._client_state = "await-101"
+        self._client_state = ClientStart.AWAIT_101
         self._client_prelude = bytearray(prelude[end + 4 :])
         return self._upgrade_request_events(request, at)
 
     def _give_up_client(self) -> None:
-        self._client_state = "not-h2"
+        self._client_state = ClientStart.NOT_H2
         self._client_prelude.clear()
         self.is_http2 = False
 
@@ -392,9 +403,9 @@ class H2ConnectionDecoder:
         return events
 
     def _receive_server(self, data: bytes, at: float) -> list[Event]:
-        if self._client_state == "not-h2":
+        if self._client_state == ClientStart.NOT_H2:
             return []
-        if self._client_state != "await-101":
+        if self._client_state != ClientStart.AWAIT_101:
             return self.server.receive(data, at)
         self._server_prelude += data
         prelude = bytes(self._server_prelude)
@@ -407,7 +418,7 @@ class H2ConnectionDecoder:
         if " 101" not in status_line:
             self._give_up_client()  # the server answered in HTTP/1.1: not an HTTP/2 connection
             return []
-        self._client_state = "after-upgrade"
+        self._client_state = ClientStart.AFTER_UPGRADE
         self.is_http2 = True
         pending_client = bytes(self._client_prelude)
         self._client_prelude.clear()

@@ -15,6 +15,7 @@ carrying the original promise's headers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 from pushscope.decode.h3_frames import (
     RESERVED_HTTP2_FRAME_TYPES,
@@ -66,6 +67,18 @@ def is_unidirectional(stream_id: int) -> bool:
     return bool(stream_id & 2)
 
 
+class StreamKind(Enum):
+    """What one stream direction carries, once known (a unidirectional stream says so in its first bytes)."""
+
+    REQUEST = "request"
+    UNI = "uni"  # unidirectional, its stream type not read yet
+    CONTROL = "control"
+    PUSH = "push"
+    ENCODER = "encoder"  # QPACK encoder stream
+    DECODER = "decoder"  # QPACK decoder stream
+    IGNORED = "ignored"  # a type HTTP/3 does not define, or a server-initiated bidirectional stream
+
+
 @dataclass(slots=True)
 class _HeaderWait:
     """A HEADERS or PUSH_PROMISE frame read off the stream whose header block QPACK has not decoded yet."""
@@ -83,7 +96,7 @@ class _Stream:
 
     sender: Side
     stream_id: int
-    kind: str  # "request", "uni", "control", "push", "encoder", "decoder", "ignored"
+    kind: StreamKind
     buffer: bytearray = field(default_factory=bytearray)
     fin: bool = False
     ended: bool = False
@@ -124,7 +137,7 @@ class H3ConnectionDecoder:
         """The next in-order bytes of ``stream_id`` as sent by ``sender``; ``fin`` when they end the stream."""
         stream = self._stream(sender, stream_id)
         stream.fin = stream.fin or fin
-        if stream.ended or stream.kind == "ignored":
+        if stream.ended or stream.kind == StreamKind.IGNORED:
             return []
         stream.buffer += data
         stream.last_at = at
@@ -166,7 +179,7 @@ class H3ConnectionDecoder:
         for stream in self._streams.values():
             if stream.waiting is not None:
                 out += self._read_blocked_block(stream, at)
-            elif stream.buffer and stream.kind not in ("ignored", "decoder"):
+            elif stream.buffer and stream.kind not in (StreamKind.IGNORED, StreamKind.DECODER):
                 out.append(self._anomaly(at, stream, f"{len(stream.buffer)} bytes of an incomplete frame left"))
         for push_id in self._duplicates:
             out.append(ProtocolAnomaly(connection_id=self.connection_id, at=at, sender="server",
@@ -197,24 +210,24 @@ class H3ConnectionDecoder:
         stream = self._streams.get(key)
         if stream is None:
             if is_unidirectional(stream_id):
-                kind = "uni"
+                kind = StreamKind.UNI
             elif stream_id & 1:
-                kind = "ignored"  # server-initiated bidirectional: not used by HTTP/3
+                kind = StreamKind.IGNORED  # server-initiated bidirectional: not used by HTTP/3
             else:
-                kind = "request"
+                kind = StreamKind.REQUEST
             stream = self._streams[key] = _Stream(sender, stream_id, kind)
         return stream
 
     def _pump(self, stream: _Stream, at: float) -> list[Event]:
         out: list[Event] = []
-        if stream.kind == "uni" and not self._read_stream_type(stream, at, out):
+        if stream.kind == StreamKind.UNI and not self._read_stream_type(stream, at, out):
             return out
-        if stream.kind == "encoder":
+        if stream.kind == StreamKind.ENCODER:
             data, stream.buffer = bytes(stream.buffer), bytearray()
             out += self._feed_encoder(stream.sender, data, at)
-        elif stream.kind in ("decoder", "ignored"):
+        elif stream.kind in (StreamKind.DECODER, StreamKind.IGNORED):
             stream.buffer.clear()
-        elif stream.kind in ("request", "push", "control"):
+        elif stream.kind in (StreamKind.REQUEST, StreamKind.PUSH, StreamKind.CONTROL):
             self._parse_frames(stream, at, out)
         if stream.fin and not stream.ended and stream.waiting is None and not stream.buffer:
             self._end(stream, at, out)
@@ -236,32 +249,32 @@ class H3ConnectionDecoder:
             out.append(self._anomaly(at, stream, f"unidirectional stream {stream.stream_id} "
                                                   f"seen from the {stream.sender}, not its initiator"))
         if stream_type == StreamType.CONTROL:
-            stream.kind = "control"
+            stream.kind = StreamKind.CONTROL
             if stream.sender in self._control:
                 out.append(self._anomaly(at, stream, "a second control stream"))
             self._control[stream.sender] = stream.stream_id
         elif stream_type == StreamType.PUSH:
             assert stream.push_id is not None
-            stream.kind = "push"
+            stream.kind = StreamKind.PUSH
             if stream.sender != "server":
                 out.append(self._anomaly(at, stream, "a client opened a push stream"))
             out.append(PushStreamOpened(connection_id=self.connection_id, at=at, sender=stream.sender,
                                         stream_id=stream.stream_id, push_id=stream.push_id))
         elif stream_type == StreamType.QPACK_ENCODER:
-            stream.kind = "encoder"
+            stream.kind = StreamKind.ENCODER
         elif stream_type == StreamType.QPACK_DECODER:
-            stream.kind = "decoder"
+            stream.kind = StreamKind.DECODER
         else:
             # Reserved (grease) and extension stream types (WebTransport...) are skipped, as RFC 9114 §6.2 says.
-            stream.kind = "ignored"
+            stream.kind = StreamKind.IGNORED
             stream.buffer.clear()
         return True
 
     def _end(self, stream: _Stream, at: float, out: list[Event]) -> None:
         stream.ended = True
-        if stream.kind == "control":
+        if stream.kind == StreamKind.CONTROL:
             out.append(self._anomaly(at, stream, "control stream closed (H3_CLOSED_CRITICAL_STREAM)"))
-        elif stream.kind in ("request", "push"):
+        elif stream.kind in (StreamKind.REQUEST, StreamKind.PUSH):
             out.append(DataReceived(connection_id=self.connection_id, at=at, sender=stream.sender,
                                     stream_id=stream.stream_id, data=b"", length=0, end_stream=True,
                                     push_id=stream.push_id))
@@ -295,7 +308,7 @@ class H3ConnectionDecoder:
             if header is None or length is None:
                 return
             frame_type, (frame_length, payload_at) = header[0], length
-            if frame_type == FrameType.DATA and stream.kind != "control":
+            if frame_type == FrameType.DATA and stream.kind != StreamKind.CONTROL:
                 del buffer[:payload_at]
                 out.append(self._frame(at, stream, frame_type, frame_length))
                 stream.body_left = frame_length
@@ -317,16 +330,16 @@ class H3ConnectionDecoder:
             payload = bytes(buffer[payload_at : payload_at + frame_length])
             del buffer[: payload_at + frame_length]
             stream.frames += 1
-            if stream.kind == "control":
+            if stream.kind == StreamKind.CONTROL:
                 self._control_frame(stream, frame_type, payload, at, out)
             else:
                 self._message_frame(stream, frame_type, payload, at, out)
 
     def _wants_payload(self, stream: _Stream, frame_type: int) -> bool:
-        if stream.kind == "control":
+        if stream.kind == StreamKind.CONTROL:
             return frame_type in (FrameType.SETTINGS, FrameType.GOAWAY, FrameType.MAX_PUSH_ID, FrameType.CANCEL_PUSH)
         if frame_type == FrameType.DUPLICATE_PUSH:
-            return stream.kind == "request" and stream.sender == "server" and self._drafts_allowed()
+            return stream.kind == StreamKind.REQUEST and stream.sender == "server" and self._drafts_allowed()
         return frame_type in (FrameType.HEADERS, FrameType.PUSH_PROMISE)
 
     def _drafts_allowed(self) -> bool:
@@ -334,11 +347,12 @@ class H3ConnectionDecoder:
 
     def _check_skipped(self, stream: _Stream, frame_type: int, at: float, out: list[Event]) -> None:
         name = frame_type_name(frame_type)
-        if stream.kind == "control" and frame_type in (FrameType.DATA, FrameType.HEADERS, FrameType.PUSH_PROMISE):
+        control = stream.kind == StreamKind.CONTROL
+        if control and frame_type in (FrameType.DATA, FrameType.HEADERS, FrameType.PUSH_PROMISE):
             out.append(self._anomaly(at, stream, f"{name} frame on the control stream"))
-        elif stream.kind != "control" and frame_type in (FrameType.SETTINGS, FrameType.GOAWAY,
-                                                         FrameType.MAX_PUSH_ID, FrameType.CANCEL_PUSH):
-            out.append(self._anomaly(at, stream, f"{name} frame on a {stream.kind} stream"))
+        elif not control and frame_type in (FrameType.SETTINGS, FrameType.GOAWAY, FrameType.MAX_PUSH_ID,
+                                            FrameType.CANCEL_PUSH):
+            out.append(self._anomaly(at, stream, f"{name} frame on a {stream.kind.value} stream"))
         elif frame_type in RESERVED_HTTP2_FRAME_TYPES and not self._drafts_allowed():
             out.append(self._anomaly(at, stream, f"HTTP/2 frame type {name} is reserved in HTTP/3"))
 
@@ -397,8 +411,9 @@ class H3ConnectionDecoder:
         if frame_type == FrameType.DUPLICATE_PUSH:
             self._duplicate_push(stream, push_id, at, out)
             return
-        if frame_type == FrameType.PUSH_PROMISE and (stream.sender != "server" or stream.kind != "request"):
-            out.append(self._anomaly(at, stream, f"PUSH_PROMISE from the {stream.sender} on a {stream.kind} stream"))
+        if frame_type == FrameType.PUSH_PROMISE and (stream.sender != "server" or stream.kind != StreamKind.REQUEST):
+            where = f"{stream.kind.value} stream"
+            out.append(self._anomaly(at, stream, f"PUSH_PROMISE from the {stream.sender} on a {where}"))
         stream.waiting = _HeaderWait(frame_type, len(block), push_id, block, at)
         direction = self._qpack[stream.sender]
         if direction.needs_missing_entries(block):
@@ -498,7 +513,7 @@ class H3ConnectionDecoder:
         return out
 
     def _anomaly(self, at: float, stream: _Stream, message: str) -> ProtocolAnomaly:
-        where = f"{stream.kind} stream {stream.stream_id}"
+        where = f"{stream.kind.value} stream {stream.stream_id}"
         if stream.push_id is not None:
             where += f" (push ID {stream.push_id})"
         return ProtocolAnomaly(connection_id=self.connection_id, at=at, sender=stream.sender,

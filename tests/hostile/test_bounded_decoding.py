@@ -169,10 +169,10 @@ def test_qpack_table_capacity_from_a_hostile_settings_is_not_built() -> None:
 def test_qpack_header_list_over_the_limit_is_cut() -> None:
     from types import SimpleNamespace
 
-    from pushscope.decode.h3 import H3ConnectionDecoder
+    from pushscope.decode.h3 import H3ConnectionDecoder, StreamKind
 
     decoder = H3ConnectionDecoder("q")
-    stream = SimpleNamespace(stream_id=0, sender="server", kind="request", push_id=None)
+    stream = SimpleNamespace(stream_id=0, sender="server", kind=StreamKind.REQUEST, push_id=None)
     out: list = []
     headers = [("x-big", "A" * 4000)] * 1000  # what 1,000 one-byte dynamic references would expand to
     kept = decoder._bounded(stream, headers, 0.0, out)  # type: ignore[arg-type]
