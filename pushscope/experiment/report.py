@@ -6,6 +6,7 @@ text here adds only numbers and fixed words.
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from pushscope import __version__
@@ -103,8 +104,8 @@ def _profile_text(result: ExperimentResult, stats: ProfileStatistics) -> list[st
 
 
 def _median_bytes(runs: list[Any], name: str) -> str:
-    values = sorted(getattr(r, name) for r in runs)
-    return "-" if not values else kib(values[len(values) // 2])
+    values = [getattr(r, name) for r in runs]
+    return "-" if not values else kib(statistics.median(values))
 
 
 def _verdicts(result: ExperimentResult, stats: ProfileStatistics) -> list[str]:
