@@ -20,6 +20,7 @@ from typing import Any
 
 from pushscope.http.urls import join_url, normalize_url
 from pushscope.safe_text import visible
+from pushscope.vocabulary import Outcome, Reason
 
 MAX_PARSED = 2 * 1024 * 1024  # bytes of the document searched for render-blocking resources
 MAX_WATERFALL = 500  # rows kept per run
@@ -148,9 +149,9 @@ def _count_bytes(metrics: RunMetrics, transfers: list[Any], truth: list[Any], la
             continue
         metrics.pushed_bytes += transfer.received_bytes
         verdict = verdicts.get((transfer.connection_id, transfer.url, transfer.push_id, transfer.stream_id))
-        outcome = str(verdict.outcome) if verdict is not None else "unknown"
-        reason = str(verdict.reason) if verdict is not None else ""
-        if outcome != "used":
+        outcome = str(verdict.outcome) if verdict is not None else str(Outcome.UNKNOWN)
+        reason = str(verdict.reason) if verdict is not None else str(Reason.NONE)
+        if outcome != Outcome.USED:
             metrics.wasted_push_bytes += transfer.received_bytes
         metrics.pushes.append(PushOutcome(visible(transfer.url)[:500], outcome, reason, transfer.received_bytes))
 

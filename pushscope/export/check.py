@@ -57,7 +57,7 @@ class Violation:
             return f"wasted {int(self.measured)} bytes > {int(self.limit)} (--{self.budget})"
         if self.budget == "max-anomalies":
             return f"{int(self.measured)} protocol anomalies > {int(self.limit)} (--max-anomalies/--fail-on-anomalies)"
-        what = "cache-duplicated" if self.budget == "max-cache-duplicated" else "unknown"
+        what = Outcome.CACHE_DUPLICATED if self.budget == "max-cache-duplicated" else Outcome.UNKNOWN
         return f"{int(self.measured)} {what} pushes > {int(self.limit)} (--{self.budget})"
 
 
