@@ -249,7 +249,7 @@ def build_rows(capture: Capture, exchanges: Sequence[Exchange], pushes: Sequence
 
 
 def _connection_info(conn: Connection, exchanges: Sequence[Exchange], pushes: Sequence[Push]) -> ConnectionInfo:
-    by_outcome = {o: 0 for o in OUTCOMES}
+    by_outcome: dict[str, int] = {o: 0 for o in OUTCOMES}
     parent_streams: set[int] = set()
     for push in pushes:
         if push.connection_id == conn.id:
