@@ -45,6 +45,23 @@ def fold(items: Iterable[SourceItem], builder: CaptureBuilder, on_progress: Prog
             return
 
 
+def analysed(items: Iterable[object], *, source: str, name: str = "") -> Capture:
+    """Fold a source's items into a new model and analyse it: a probe session's, a saved session's."""
+    builder = CaptureBuilder(source=source, name=name)
+    fold(items, builder)
+    return analyse(builder.capture)
+
+
+def load_saved_session(path: str) -> Capture:
+    """A saved probe session (every line checked against its schema first), folded and analysed like the probe's
+    own stream: the same runs, truths and verdicts (SavedSessionError, a ValueError, names a bad line)."""
+    from pushscope.sources.probe.recording import read_saved_session, saved_session_header
+
+    header = saved_session_header(path)
+    items = list(read_saved_session(path))
+    return analysed(items, source="probe", name=header.get("name") or Path(path).name)
+
+
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """No garbage collection while a model is built, and what was built is frozen out of later collections.

@@ -74,9 +74,9 @@ def load_capture_file(args: CaptureArgs) -> tuple[Capture, KeySource]:
 SESSION_ERRORS = (OSError, EOFError, UnicodeDecodeError, ValueError, zlib.error)
 
 
-def saved_session(path: str) -> Any:
-    """A saved probe session, every line checked against the session schema first (SavedSession)."""
-    from pushscope.sources.probe.recording import load_saved_session
+def saved_session(path: str) -> Capture:
+    """A saved probe session as an analysed model, every line checked against the session schema first."""
+    from pushscope.pipeline import load_saved_session
 
     try:
         return load_saved_session(path)
@@ -100,15 +100,14 @@ def load_report(args: CaptureArgs, *, redact: bool = True) -> tuple[dict[str, An
     """A report dict from a JSON report (validated), a saved probe session or a capture (analysed now), with
     what it decoded."""
     check_readable(args.path, "capture or report")
+    from pushscope.export.json_report import report_dict
     from pushscope.sources.probe.recording import is_saved_session
 
     if is_saved_session(args.path):
-        report = saved_session(args.path).report(redact=redact)
+        report = report_dict(saved_session(args.path), redact=redact)
     elif looks_like_json(args.path):
         report = read_json_report(args.path)
     else:
-        from pushscope.export.json_report import report_dict
-
         capture, _ = load_capture_file(args)
         report = report_dict(capture, redact=redact)
     return report, coverage_of(report)

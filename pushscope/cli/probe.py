@@ -1,18 +1,16 @@
 """``pushscope probe URL``: the active probe, headless or in the inspector.
 
-It prints the same report as ``pushscope report`` (``--format text|json``). For the TUI, ``probe_events``
-yields the probe's items (events, diagnostics, progress) as they happen, like a capture source, so the
-inspector can fold them while the page loads.
+It prints the same report as ``pushscope report`` (``--format text|json``): the session's items (events, run
+records, the probe's truth for each push, diagnostics) folded and analysed by the one pipeline. For the inspector,
+``probe_events`` yields the same items as they happen, like a capture source, so it folds them while the page loads.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,6 @@ from pushscope.cli.errors import command, say
 from pushscope.cli.exitcodes import Exit
 from pushscope.cli.output import check_output_path, resolve_format, write_output
 from pushscope.cli.tui import open_inspector
-from pushscope.events import Diagnostic, Event, SourceFinished, SourceProgress
 
 PROBE_EPILOG = """\
 runs: every run loads the page on new connections; the HTTP cache (RFC 9111) is kept between runs, so a
@@ -148,30 +145,23 @@ def run_probe(argv: list[str]) -> int:
                 yield item
 
         return open_inspector(f"probe {options.url}", read, "probe")
-    from pushscope.sources.probe.report import probe_report, render_probe_text
+    from pushscope.pipeline import analysed
     from pushscope.sources.probe.session import run_session
-    from pushscope.sources.probe.truth import build_capture
 
     if args.output:
         check_output_path(args.output, (args.keylog,))  # before the page loads, not after
     result = run_session(options)
-    capture = build_capture(result.items, result.name, result.truth)
+    capture = analysed(result.items, source="probe", name=result.name)
     if args.save:
         from pushscope.sources.probe.recording import write_session
 
-        write_session(args.save, result.items, result.runs, result.truth, url=options.url,
-                      options=_options_dict(options))
+        write_session(args.save, result.items, url=options.url, options=_options_dict(options))
     redact = not args.no_redact
-    from pushscope.export.json_report import redact_more
+    from pushscope.export.json_report import redact_more, render_json
+    from pushscope.export.text_report import render_text
 
     redact_more(args.redact)
-    if args.format == "json":
-        import json
-
-        report = probe_report(capture, result.runs_by_connection, result.truth, result.runs, redact=redact)
-        text = json.dumps(report, indent=2) + "\n"
-    else:
-        text = render_probe_text(capture, result.runs_by_connection, result.truth, result.runs, redact=redact)
+    text = render_json(capture, redact=redact) if args.format == "json" else render_text(capture, redact=redact)
     write_output(text, args.output, inputs=(args.keylog, args.save))
     if not result.loaded:
         for diagnostic in capture.diagnostics:
@@ -181,71 +171,11 @@ def run_probe(argv: list[str]) -> int:
     return Exit.PROBE_LIMIT if options.limits.hit else Exit.OK
 
 
-class ProbeEventStream:
-    """Iterate to run the probe on a background thread and receive its items as they happen.
-
-    After the iteration, ``result`` holds the session (runs, truth) and ``capture`` the analysed model. The
-    last items are the verdict/truth disagreement diagnostics and a SourceFinished. ``cancel()`` stops it.
-    """
-
-    _DONE = object()
-
-    def __init__(self, options: Any) -> None:
-        self.options = options
-        self.result: Any = None
-        self.capture: Any = None
-        self._queue: queue.Queue[Any] = queue.Queue()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[Any] | None = None
-        self._session: Any = None
-        self._error: BaseException | None = None
-
-    def cancel(self) -> None:
-        if self._session is not None:
-            self._session.cancelled = True
-        if self._loop is not None and self._task is not None:
-            self._loop.call_soon_threadsafe(self._task.cancel)
-
-    def _run(self) -> None:
-        from pushscope.sources.probe.session import ProbeSession
-
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        self._session = ProbeSession(self.options, sink=self._queue.put)
-        try:
-            self._task = loop.create_task(self._session.run())
-            loop.run_until_complete(self._task)
-        except asyncio.CancelledError:
-            self._queue.put(Diagnostic(level="warning", message="probe cancelled", code="cancelled"))
-        except BaseException as exc:  # reported as a diagnostic: the TUI must not die with the probe
-            self._error = exc
-        finally:
-            self.result = self._session.result
-            loop.close()
-            self._queue.put(self._DONE)
-
-    def __iter__(self) -> Iterator[Event | Diagnostic | SourceProgress | SourceFinished]:
-        thread = threading.Thread(target=self._run, name="pushscope-probe", daemon=True)
-        thread.start()
-        while True:
-            item = self._queue.get()
-            if item is self._DONE:
-                break
-            yield item
-        thread.join()
-        if self._error is not None:
-            yield Diagnostic(level="error", message=f"the probe failed: {self._error!r}", code="probe-failed")
-        from pushscope.sources.probe.truth import build_capture
-
-        self.capture = build_capture(self.result.items, self.result.name, self.result.truth)
-        yield from (d for d in self.capture.diagnostics if d.code == "probe-disagrees")
-        yield SourceFinished(summary={"runs": len(self.result.runs), "pushes": len(self.result.truth)})
-
-
-def probe_events(args: argparse.Namespace | Sequence[str] | Any) -> ProbeEventStream:
-    """The probe as a source for the TUI: pass ``pushscope probe`` arguments (a list or parsed Namespace) or
-    ProbeOptions; iterate the returned stream for Event | Diagnostic | SourceProgress (then SourceFinished)."""
+def probe_events(args: argparse.Namespace | Sequence[str] | Any) -> Any:
+    """The probe as a source for the inspector: pass ``pushscope probe`` arguments (a list or parsed Namespace) or
+    ProbeOptions; iterate the returned ProbeEventStream for its items and progress (then SourceFinished)."""
     from pushscope.sources.probe.connection import ProbeOptions
+    from pushscope.sources.probe.stream import ProbeEventStream
 
     if isinstance(args, ProbeOptions):
         return ProbeEventStream(args)

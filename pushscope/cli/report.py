@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Any
 
 from pushscope.cli.args import add_capture, add_output, add_quiet, add_redaction, capture_argument
 from pushscope.cli.errors import CliError, command, say
@@ -11,6 +12,9 @@ from pushscope.cli.inputs import check_readable
 from pushscope.cli.loading import CaptureArgs, Replay, cached_result, load_capture_file, saved_session
 from pushscope.cli.output import format_for, write_output
 from pushscope.export.formats import FORMATS
+
+if TYPE_CHECKING:
+    from pushscope.model.entities import Capture
 
 DESCRIPTION = "Print a push report, headless: text, json, html, har, qlog or png."
 EPILOG = """\
@@ -74,20 +78,10 @@ def run_report(argv: list[str]) -> int:
 def _report(capture_args: CaptureArgs, fmt: str, args: argparse.Namespace, replay: Replay) -> int:
     path = capture_args.path
     capture, keys = load_capture_file(capture_args)
-    from pushscope.export.coverage import coverage_of_capture
-    from pushscope.export.formats import render_report
-    from pushscope.export.json_report import json_chunks
-    from pushscope.export.png_report import ChromiumNotFound
-
-    try:
-        # JSON is streamed one exchange at a time: a large report is never held whole.
-        data = json_chunks(capture, redact=not args.no_redact) if fmt == "json" else \
-            render_report(capture, fmt, redact=not args.no_redact)
-    except (ChromiumNotFound, RuntimeError) as exc:  # png only: no Chromium, or it drew nothing
-        if fmt != "png":
-            raise
-        raise CliError(str(exc), Exit.OUTPUT_ERROR) from None
+    data = _rendered(capture, fmt, args)
     write_output(replay.record(data), args.output, inputs=(path, keys.path))
+    from pushscope.export.coverage import coverage_of_capture
+
     coverage = coverage_of_capture(capture)
     if coverage.nothing_decoded:
         say("report", coverage.headline() or "")
@@ -98,12 +92,21 @@ def _report(capture_args: CaptureArgs, fmt: str, args: argparse.Namespace, repla
 
 
 def _saved_session(path: str, fmt: str, args: argparse.Namespace) -> int:
-    if fmt not in ("text", "json"):
-        raise CliError(f"a saved probe session is reported as text or json, not {fmt}")
-    import json
-
-    session = saved_session(path)
-    redact = not args.no_redact
-    text = json.dumps(session.report(redact=redact), indent=2) + "\n" if fmt == "json" else session.text(redact=redact)
-    write_output(text, args.output, inputs=(path,))
+    """A saved probe session: its recorded events folded and analysed like the probe's own stream, any format."""
+    write_output(_rendered(saved_session(path), fmt, args), args.output, inputs=(path,))
     return Exit.OK
+
+
+def _rendered(capture: Capture, fmt: str, args: argparse.Namespace) -> Any:
+    from pushscope.export.formats import render_report
+    from pushscope.export.json_report import json_chunks
+    from pushscope.export.png_report import ChromiumNotFound
+
+    try:
+        # JSON is streamed one exchange at a time: a large report is never held whole.
+        return json_chunks(capture, redact=not args.no_redact) if fmt == "json" else \
+            render_report(capture, fmt, redact=not args.no_redact)
+    except (ChromiumNotFound, RuntimeError) as exc:  # png only: no Chromium, or it drew nothing
+        if fmt != "png":
+            raise
+        raise CliError(str(exc), Exit.OUTPUT_ERROR) from None

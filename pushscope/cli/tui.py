@@ -52,18 +52,26 @@ def open_inspector(name: str, read: Source, kind: str) -> int:
     return run_inspector(Load(read, name, kind, live=True))
 
 
+def saved_session_load(path: str) -> Load:
+    """A saved probe session for the inspector: its recorded items (all read and checked first: a bad line is an
+    error here, before the inspector opens), folded once like the probe's live stream."""
+    items = saved_session_items(path)
+    from pushscope.pipeline import Load
+
+    return Load(lambda _cancel: iter(items), Path(path).name, "probe", inputs=(path,))
+
+
 @command("open")
 def run_tui(argv: list[str]) -> int:
     p = parser()
     args = p.parse_args(argv)
     path = capture_argument(p, args, optional=True) or demo_capture()
     check_readable(path, "capture file")
-    from pushscope.pipeline import Load, capture_file
+    from pushscope.pipeline import capture_file
     from pushscope.sources.probe.recording import is_saved_session
 
     if is_saved_session(path):
-        items = saved_session_items(path)  # checked before the inspector opens: a bad line is an error here
-        return run_inspector(Load(lambda _cancel: iter(items), Path(path).name, "probe", inputs=(path,)))
+        return run_inspector(saved_session_load(path))
     keys = find_keylog(path, args.keylog, disabled=args.no_keylog)
     if keys.path:
         check_readable(keys.path, f"key log (from {keys.origin})")

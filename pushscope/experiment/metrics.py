@@ -114,16 +114,17 @@ def _ms(seconds: float | None) -> float | None:
 
 
 def measure_run(result: Any, index: int, profile: str, strategy: str, round_number: int) -> RunMetrics:
-    """The metrics of run ``index`` of a probe SessionResult (runs, fetched, transfers, truth)."""
+    """The metrics of run ``index`` of a probe SessionResult (its RunStarted and RunFinished events, the truths,
+    and the client's own fetched and transfers lists)."""
     metrics = RunMetrics(profile, strategy, round_number)
-    run = result.runs[index] if index < len(result.runs) else None
+    run = result.runs[index] if index < len(result.runs) and index < len(result.started) else None
     fetched = result.fetched[index] if index < len(result.fetched) else []
     transfers = result.transfers[index] if index < len(result.transfers) else []
     if run is None or not fetched:
         metrics.error = "the run did not load the page"
         return metrics
     metrics.error = run.error
-    start = run.started_at
+    start = result.started[index].at
     document = next((f for f in fetched if f.destination == "document"), None)
     if document is None or not document.ok or document.completed_at is None:
         metrics.error = metrics.error or "the document did not load"

@@ -187,7 +187,7 @@ def save_run(options: ExperimentOptions, session: Any, probe: Any, profile: Netw
     folder.mkdir(parents=True, exist_ok=True)
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in profile.name)
     path = folder / f"{safe}-{strategy}-{round_number + 1:03d}.jsonl"
-    write_session(path, session.items, session.runs, session.truth, url=options.url,
+    write_session(path, session.items, url=options.url,
                   options={"experiment": {"profile": profile.name, "strategy": strategy, "round": round_number + 1,
                                           "cache": options.cache, "http": options.http}})
     return str(path)

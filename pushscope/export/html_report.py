@@ -203,6 +203,14 @@ def _anomalies(report: dict[str, Any]) -> str:
     return f"<table id=anomalies>{head}{''.join(rows)}</table>"
 
 
+def _probe(report: dict[str, Any]) -> str:
+    if "probe" not in report:
+        return ""
+    from pushscope.export.probe_report import probe_html
+
+    return probe_html(report, esc)
+
+
 def render_html_report(report: dict[str, Any]) -> str:
     """The page for a report dict (``report_dict`` output, or a JSON report read back)."""
     import plotly.offline
@@ -220,6 +228,7 @@ def render_html_report(report: dict[str, Any]) -> str:
         f"<h1>{esc(title)}</h1><p class=muted>pushscope {esc(report['pushscope'])} · bars are exchanges, "
         "grouped by connection; pushed rows are coloured by outcome; ▶ marks a PUSH_PROMISE, × a reset or cancel."
         f"</p>{plot}<h2>Pushes by outcome</h2>{_summary_table(report)}<h2>Pushes</h2>{_pushes_table(report)}"
+        f"{_probe(report)}"
         f"<h2>Connections</h2>{_connections_table(report)}<h2>Exchanges</h2>{_exchanges_table(report)}"
         f"<h2>Diagnostics</h2>{_diagnostics(report)}<h2>Protocol anomalies</h2>{_anomalies(report)}"
     )

@@ -179,7 +179,7 @@ def report_sections(capture: Capture, *, redact: bool = True) -> dict[str, Any]:
     pushes_by_connection: dict[str, list[Push]] = {}
     for push in capture.pushes:
         pushes_by_connection.setdefault(push.connection_id, []).append(push)
-    return {
+    sections = {
         "pushscope": __version__,
         "schema_version": SCHEMA_VERSION,
         "source": capture.source,
@@ -196,6 +196,21 @@ def report_sections(capture: Capture, *, redact: bool = True) -> dict[str, Any]:
             for d in capture.diagnostics
         ],
     }
+    if capture.probed:
+        _add_probe_parts(sections, capture)
+    return sections
+
+
+def _add_probe_parts(sections: dict[str, Any], capture: Capture) -> None:
+    """A probe's runs and truth: ``run`` on every exchange and push, ``probe_truth`` on every push, ``probe``."""
+    from pushscope.export.probe_report import probe_section, truth_dict
+
+    runs = capture.runs_by_connection
+    exchanges, pushes = sections["exchanges"], sections["pushes"]
+    sections["exchanges"] = ({**entry, "run": runs.get(entry["connection"])} for entry in exchanges)
+    sections["pushes"] = ({**entry, "run": runs.get(push.connection_id), "probe_truth": truth_dict(push)}
+                          for entry, push in zip(pushes, capture.pushes, strict=True))
+    sections["probe"] = probe_section(capture)
 
 
 def render_json(capture: Capture, *, redact: bool = True) -> str:

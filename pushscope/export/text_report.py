@@ -95,6 +95,10 @@ def render_text(capture: Capture, *, redact: bool = True) -> str:
         for diag in report["diagnostics"]:
             lines.append(f"  [{diag['level']}] {diag['message']}")
     lines += anomaly_lines(report["connections"])
+    if "probe" in report:
+        from pushscope.export.probe_report import probe_text_lines
+
+        lines += probe_text_lines(report)
     return "\n".join(lines) + "\n"
 
 

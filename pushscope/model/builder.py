@@ -21,15 +21,28 @@ from pushscope.events import (
     PushCancelled,
     PushPromiseReceived,
     PushStreamOpened,
+    PushTruthRecorded,
+    RunFinished,
+    RunStarted,
     SettingsReceived,
     StopSendingReceived,
     StreamReset,
 )
 from pushscope.http.headers import header_value
 from pushscope.http.urls import url_problem
-from pushscope.model.entities import BODY_KEEP_LIMIT, Capture, Connection, Exchange, Push, Reset
+from pushscope.model.entities import (
+    BODY_KEEP_LIMIT,
+    Capture,
+    Connection,
+    Exchange,
+    Push,
+    PushTruth,
+    Reset,
+    Run,
+)
 from pushscope.model.frames import FrameLog
 from pushscope.safe_text import visible
+from pushscope.vocabulary import Outcome, Reason
 
 # Bodies worth keeping for the analysis: documents and stylesheets reference other resources.
 KEPT_CONTENT_TYPES = ("text/html", "application/xhtml+xml", "text/css")
@@ -46,12 +59,16 @@ class CaptureBuilder:
         self._authorities: dict[str, str] = {}
         self.events_applied = 0
 
-    def apply(self, event: Event | Diagnostic | ConversationAccounted) -> None:
+    def apply(self, event: Event | Diagnostic | ConversationAccounted | RunStarted | RunFinished) -> None:
         if isinstance(event, Diagnostic):
             self.capture.diagnostics.append(event)
             return
         if isinstance(event, ConversationAccounted):
             self.capture.conversations.append(event)
+            return
+        if isinstance(event, (RunStarted, RunFinished, PushTruthRecorded)):
+            # What the client knew, not traffic: it neither opens connections nor moves the capture's time span.
+            self._on_client_knowledge(event)
             return
         self.events_applied += 1
         capture = self.capture
@@ -62,6 +79,40 @@ class CaptureBuilder:
         handler = _HANDLERS.get(type(event))
         if handler is not None:
             handler(self, event)
+
+    # --- what the client itself knew (the active probe) ------------------------------------------------
+
+    def _on_client_knowledge(self, event: RunStarted | RunFinished | PushTruthRecorded) -> None:
+        runs = self.capture.runs
+        if isinstance(event, RunStarted):
+            runs.append(Run(event.label, event.index, event.cold, event.at, event.cached_at_start))
+        elif isinstance(event, RunFinished):
+            run = next((r for r in reversed(runs) if r.label == event.label and not r.finished), None)
+            if run is None:  # a finish whose start the stream lacks: the run is still worth showing
+                run = Run(event.label, len(runs), False, event.at)
+                runs.append(run)
+            run.ended_at, run.connections, run.protocols = event.at, tuple(event.connections), dict(event.protocols)
+            run.document, run.status, run.error = event.document, event.status, event.error
+            run.fetched_from = dict(event.fetched_from)
+        else:
+            self._on_truth(event)
+
+    def _on_truth(self, event: PushTruthRecorded) -> None:
+        """Attach the truth to its push: by push ID (HTTP/3), else by promised stream (HTTP/2). A second truth for
+        one push, or one for a push the model lacks, stays unmatched (the analysis reports it)."""
+        truth = PushTruth(event.connection_id, event.run, event.url, event.stream_id, event.push_id, event.at,
+                          Outcome(event.outcome), Reason(event.reason), event.detail)
+        push: Push | None = None
+        if event.push_id is not None:
+            push = self._pushes_by_id.get((event.connection_id, event.push_id))
+        elif event.stream_id is not None:
+            exchange = self._streams.get((event.connection_id, event.stream_id))
+            found = self.capture.push_for_exchange(exchange) if exchange is not None and exchange.pushed else None
+            push = found if found is not None and found.push_id is None else None
+        if push is not None and push.truth is None:
+            push.truth = truth
+        else:
+            self.capture.unmatched_truth.append(truth)
 
     # --- connections ----------------------------------------------------------------------------------
 

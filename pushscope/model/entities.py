@@ -184,6 +184,61 @@ class PushCost:
     wasted_bytes: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class TruthAgreement:
+    """How a push's verdict compares with what the client itself knew (set by the analysis)."""
+
+    outcome: bool
+    reason: bool
+
+    @property
+    def agrees(self) -> bool:
+        return self.outcome and self.reason
+
+    @property
+    def difference(self) -> str:
+        return "agrees" if self.agrees else ("the reason differs" if self.outcome else "the outcome differs")
+
+
+@dataclass(slots=True)
+class PushTruth:
+    """What the client that received a push itself knew of it (``PushTruthRecorded``): the probe's ground truth."""
+
+    connection_id: str
+    run: str | int
+    url: str
+    stream_id: int | None
+    push_id: int | None
+    promised_at: float
+    outcome: Outcome
+    reason: Reason
+    detail: str = ""
+    # Filled by the analysis once the push has a verdict; None for a truth that matches no push in the model.
+    agreement: TruthAgreement | None = None
+
+
+@dataclass(slots=True)
+class Run:
+    """One page load of the active probe (``RunStarted`` .. ``RunFinished``), on its own connections."""
+
+    label: str | int
+    index: int
+    cold: bool
+    started_at: float
+    cached_at_start: int = 0
+    ended_at: float | None = None
+    connections: tuple[str, ...] = ()
+    protocols: dict[str, str] = field(default_factory=dict)
+    document: str | None = None
+    status: int | None = None
+    fetched_from: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.ended_at is not None
+
+
 @dataclass(slots=True)
 class Push:
     """One promised push (HTTP/2 PUSH_PROMISE; HTTP/3 push ID, possibly promised on several streams)."""
@@ -213,6 +268,8 @@ class Push:
     # Wire order of the (first) PUSH_PROMISE among the server's events on the connection (``Event.position``).
     promised_position: int | None = None
     assumed_authority: str = ""  # as for Exchange
+    # What the client that received it knew (the probe's truth), when the source knows.
+    truth: PushTruth | None = None
 
     @property
     def url_known(self) -> bool:
@@ -245,9 +302,21 @@ class Capture:
     started_at: float | None = None
     ended_at: float | None = None
     analysed: bool = False
+    # The active probe's page loads, and its truths that match no push in the model (both empty for a capture).
+    runs: list[Run] = field(default_factory=list)
+    unmatched_truth: list[PushTruth] = field(default_factory=list)
     # exchange id -> push, extended as pushes are appended (they never are removed or reordered).
     _push_by_exchange: dict[int, Push] = field(default_factory=dict, init=False, repr=False, compare=False)
     _pushes_indexed: int = field(default=0, init=False, repr=False, compare=False)
+
+    @property
+    def probed(self) -> bool:
+        """The source is a client that knew what it did (runs or push truths): reports show that knowledge."""
+        return bool(self.runs or self.unmatched_truth) or any(push.truth is not None for push in self.pushes)
+
+    @property
+    def runs_by_connection(self) -> dict[str, str | int]:
+        return {cid: run.label for run in self.runs for cid in run.connections}
 
     def exchange(self, exchange_id: int | None) -> Exchange | None:
         if exchange_id is None or not 0 <= exchange_id < len(self.exchanges):

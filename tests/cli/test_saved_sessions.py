@@ -10,9 +10,16 @@ from pathlib import Path
 import pytest
 
 from pushscope.cli import main
-from pushscope.events import ConnectionOpened, DataReceived, Endpoint, HeadersReceived, SettingsReceived
+from pushscope.events import (
+    ConnectionOpened,
+    DataReceived,
+    Endpoint,
+    HeadersReceived,
+    RunFinished,
+    RunStarted,
+    SettingsReceived,
+)
 from pushscope.sources.probe.recording import write_session
-from pushscope.sources.probe.session import RunInfo
 from pushscope.sources.probe.session_schema import record_problem
 
 
@@ -29,8 +36,10 @@ def _session(path: Path) -> Path:
         DataReceived(connection_id="p1", at=1.3, sender="server", stream_id=1, data=b"<p>hello</p>", length=12,
                      end_stream=True),
     ]
-    runs = [RunInfo("cold", 0, True, 1.0, 2.0, ["p1"], {"p1": "h2"}, "https://a.test/", 200)]
-    write_session(path, items, runs, [], url="https://a.test/")
+    runs = [RunStarted(label="cold", index=0, cold=True, at=1.0),
+            RunFinished(label="cold", at=2.0, connections=("p1",), protocols={"p1": "h2"}, document="https://a.test/",
+                        status=200)]
+    write_session(path, [*items, *runs], url="https://a.test/")
     return path
 
 

@@ -64,8 +64,9 @@ def _session(start: float, document_end: float, style_end: float, *, pushed_unus
         transfers.append(_transfer(HOSTILE, pushed=True, size=4096, start=start + 0.2, end=start + 0.25, push_id=0))
         truth.append(SimpleNamespace(connection_id="p1", url=HOSTILE, push_id=0, stream_id=2, run="cold",
                                      outcome="wasted", reason="not-referenced"))
-    run = SimpleNamespace(started_at=start, error=None, label="cold")
-    return SimpleNamespace(runs=[run], fetched=[fetched], transfers=[transfers], truth=truth)
+    run = SimpleNamespace(error=None, label="cold")
+    return SimpleNamespace(started=[SimpleNamespace(at=start)], runs=[run], fetched=[fetched], transfers=[transfers],
+                           truth=truth)
 
 
 def synthetic_result() -> ExperimentResult:

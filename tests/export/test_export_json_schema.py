@@ -10,7 +10,9 @@ import jsonschema
 import pytest
 from export_models import PUBLIC_H2, REPO, build_capture
 
+from pushscope.analysis.truth import compare_truth
 from pushscope.export.json_report import render_json, report_dict
+from pushscope.model.entities import PushTruth, Run
 
 SCHEMA_PATH = REPO / "pushscope" / "export" / "report.schema.json"
 GOLDEN = Path(__file__).parent / "golden" / "hand_built_report.json"
@@ -49,16 +51,41 @@ def test_schema_rejects_drift() -> None:
     assert list(validator().iter_errors(report)), "schema must list every field: additionalProperties is false"
 
 
+# What only a probe report carries (the probe's runs and truth); a capture's report has every other key.
+PROBE_ONLY = {"report": {"probe"}, "push": {"run", "probe_truth"}, "exchange": {"run"}}
+
+
 def test_schema_covers_every_report_field() -> None:
     """Each key report_dict writes is declared in the schema (so the schema documents the whole contract)."""
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     report = report_dict(build_capture())
-    assert set(report) == set(schema["properties"])
-    assert set(report["pushes"][0]) == set(schema["$defs"]["push"]["properties"])
-    assert set(report["exchanges"][0]) == set(schema["$defs"]["exchange"]["properties"])
+    assert set(report) == set(schema["properties"]) - PROBE_ONLY["report"]
+    assert set(report["pushes"][0]) == set(schema["$defs"]["push"]["properties"]) - PROBE_ONLY["push"]
+    assert set(report["exchanges"][0]) == set(schema["$defs"]["exchange"]["properties"]) - PROBE_ONLY["exchange"]
     assert set(report["connections"][0]) == set(schema["$defs"]["connection"]["properties"])
     assert set(report["summary"]) == set(schema["$defs"]["summary"]["properties"])
     assert set(report["conversations"][0]) == set(schema["$defs"]["conversation"]["properties"])
+
+
+def test_schema_covers_a_probe_reports_runs_and_truth() -> None:
+    """A model that carries the probe's knowledge (runs, a push's truth) reports every key, probe-only ones too."""
+    capture = build_capture()
+    first = capture.pushes[0]
+    capture.runs.append(Run("cold", 0, True, capture.started_at or 0.0, ended_at=capture.ended_at,
+                            connections=tuple(capture.connections), fetched_from={"network": 2, "push": 1}))
+    first.truth = PushTruth(first.connection_id, "cold", first.url, first.promised_stream_id, first.push_id,
+                            first.promised_at, first.outcome, first.reason, "as the probe saw it")
+    compare_truth(capture)
+    report = report_dict(capture)
+    assert_valid(json.loads(render_json(capture)))
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert set(report) == set(schema["properties"])
+    assert set(report["pushes"][0]) == set(schema["$defs"]["push"]["properties"])
+    assert set(report["exchanges"][0]) == set(schema["$defs"]["exchange"]["properties"])
+    assert set(report["probe"]["runs"][0]) == set(schema["$defs"]["run"]["properties"])
+    assert report["pushes"][0]["probe_truth"]["agrees"] and report["pushes"][1]["probe_truth"] is None
+    assert report["probe"]["agreement"] == {"pushes": len(capture.pushes), "agree": 1, "disagree": 0,
+                                            "outcome_disagree": 0, "reason_disagree": 0}
 
 
 def test_golden_report_for_hand_built_model() -> None:

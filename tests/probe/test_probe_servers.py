@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from pushscope.analysis.truth import all_truth, compare_with_capture
 from pushscope.cli.probe import probe_options, probe_parser
+from pushscope.export.json_report import report_dict
 from pushscope.model.entities import Capture
-from pushscope.pipeline import load_capture
-from pushscope.sources.probe.recording import load_saved_session, write_session
+from pushscope.pipeline import analysed, load_capture, load_saved_session
+from pushscope.sources.probe.recording import write_session
 from pushscope.sources.probe.session import SessionResult, run_session
-from pushscope.sources.probe.truth import build_capture, compare_with_capture
 
 pytestmark = pytest.mark.servers
 
@@ -38,7 +39,7 @@ TRUTH = {
 def probe(url: str, lab: dict, *args: str, keylog: Path | None = None) -> tuple[SessionResult, Capture]:
     argv = [url, "--cacert", str(lab["cert"].cert), *args] + (["--keylog", str(keylog)] if keylog else [])
     result = run_session(probe_options(probe_parser().parse_args(argv)))
-    return result, build_capture(result.items, result.name, result.truth)
+    return result, analysed(result.items, source="probe", name=result.name)
 
 
 def path(url: str) -> str:
@@ -51,23 +52,23 @@ def verdicts(capture: Capture, runs: dict, run: str) -> dict[str, tuple[str, str
             for p in capture.pushes if runs.get(p.connection_id) == run}
 
 
-def reasons(result: SessionResult) -> dict[tuple[str, str], str]:
-    return {(str(t.run), path(t.url)): t.reason for t in result.truth}
+def reasons(capture: Capture) -> dict[tuple[str, str], str]:
+    return {(str(t.run), path(t.url)): t.reason for t in all_truth(capture)}
 
 
 def assert_cold_warm(result: SessionResult, capture: Capture, *, cancelled: bool = False) -> None:
-    runs = result.runs_by_connection
-    assert [run.label for run in result.runs] == ["cold", "warm"]
-    assert all(run.status == 200 for run in result.runs), [run.error for run in result.runs]
+    runs = capture.runs_by_connection
+    assert [run.label for run in capture.runs] == ["cold", "warm"]
+    assert all(run.status == 200 for run in capture.runs), [run.error for run in capture.runs]
     assert verdicts(capture, runs, "cold") == COLD
     assert verdicts(capture, runs, "warm") == (WARM_CANCELLED if cancelled else WARM)
     expected = dict(TRUTH)
     if cancelled:
         expected[("warm", "/style.css")] = expected[("warm", "/app.js")] = "cancelled-cached"
-    assert reasons(result) == expected
+    assert reasons(capture) == expected
     assert not [d for d in capture.diagnostics if d.code == "probe-disagrees"], capture.diagnostics
     # the warm run fetched nothing it held fresh: only the document went to the network
-    assert result.runs[1].sources == {"network": 1, "cache": 4}
+    assert capture.runs[1].fetched_from == {"network": 1, "cache": 4}
 
 
 def client_resets(capture: Capture, runs: dict, run: str) -> dict[str, tuple[str, str, str]]:
@@ -91,18 +92,18 @@ def test_h2_server_cold_warm_cancel_and_capture_agree(kind: str, lab: dict, star
     wire = captured(capture_run, keylog)
     assert_cold_warm(result, model)
     assert {c.protocol for c in model.connections.values()} == {"h2"}
-    assert compare_with_capture(result.truth, model, wire) == []
+    assert compare_with_capture(model, wire) == []
     assert len(wire.pushes) == len(model.pushes) == 6
 
     capture_run = dumpcap(f"{kind}-cancel", server.port)
     result, model = probe(server.url, lab, "--runs", "cold,warm", "--cancel-cached", keylog=keylog)
     wire = captured(capture_run, keylog)
     assert_cold_warm(result, model, cancelled=True)
-    runs = result.runs_by_connection
+    runs = model.runs_by_connection
     assert client_resets(model, runs, "warm") == {"/style.css": ("client", "RST_STREAM", "CANCEL"),
                                                   "/app.js": ("client", "RST_STREAM", "CANCEL")}
     assert client_resets(model, runs, "cold") == {}
-    assert compare_with_capture(result.truth, model, wire) == []
+    assert compare_with_capture(model, wire) == []
     wire_resets = [(p.reset.by, p.reset.kind, p.reset.name) for p in wire.pushes if p.reset is not None]
     assert wire_resets == [("client", "RST_STREAM", "CANCEL")] * 2
 
@@ -117,16 +118,16 @@ def test_h3_server_cold_warm_cancel_and_capture_agree(lab: dict, start_server, d
     assert_cold_warm(result, model)
     assert {c.protocol for c in model.connections.values()} == {"h3"}
     assert all(push.push_id is not None for push in model.pushes)
-    assert compare_with_capture(result.truth, model, wire) == []
+    assert compare_with_capture(model, wire) == []
     assert len(wire.pushes) == 6
 
     capture_run = dumpcap("h3-cancel", server.port, "udp")
     result, model = probe(server.url, lab, "--runs", "cold,warm", "--http", "3", "--cancel-cached", keylog=keylog)
     wire = captured(capture_run, keylog)
     assert_cold_warm(result, model, cancelled=True)
-    assert client_resets(model, result.runs_by_connection, "warm") == {
+    assert client_resets(model, model.runs_by_connection, "warm") == {
         "/style.css": ("client", "CANCEL_PUSH", "CANCEL_PUSH"), "/app.js": ("client", "CANCEL_PUSH", "CANCEL_PUSH")}
-    assert compare_with_capture(result.truth, model, wire) == []
+    assert compare_with_capture(model, wire) == []
     assert sorted(p.reset.kind for p in wire.pushes if p.reset is not None) == ["CANCEL_PUSH", "CANCEL_PUSH"]
 
 
@@ -136,7 +137,7 @@ def test_auto_follows_alt_svc_to_h3(lab: dict, start_server) -> None:
     server = start_server("nginx", alt_svc_port=h3.port)
     result, model = probe(server.url, lab, "--runs", "cold,warm")
     assert_cold_warm(result, model)
-    protocols = {run.label: set(run.protocols.values()) for run in result.runs}
+    protocols = {run.label: set(run.protocols.values()) for run in model.runs}
     assert protocols == {"cold": {"h2"}, "warm": {"h3"}}
     assert any(d.code == "probe-alt-svc" for d in model.diagnostics)
 
@@ -144,10 +145,10 @@ def test_auto_follows_alt_svc_to_h3(lab: dict, start_server) -> None:
 def test_auto_falls_back_to_h2_when_alt_svc_does_not_answer(lab: dict, start_server) -> None:
     server = start_server("nginx", alt_svc_port=1)  # nothing listens on UDP port 1
     result, model = probe(server.url, lab, "--runs", "cold,warm")
-    assert [run.status for run in result.runs] == [200, 200]
-    assert [p for p in result.runs[1].protocols.values()] == ["h3", "h2"]
+    assert [run.status for run in model.runs] == [200, 200]
+    assert [p for p in model.runs[1].protocols.values()] == ["h3", "h2"]
     assert any(d.code == "probe-alt-svc" and d.level == "warning" for d in model.diagnostics)
-    assert verdicts(model, result.runs_by_connection, "warm") == WARM
+    assert verdicts(model, model.runs_by_connection, "warm") == WARM
 
 
 @pytest.mark.parametrize("mode", ["prior-knowledge", "upgrade"])
@@ -155,7 +156,7 @@ def test_h2c(mode: str, lab: dict, start_server) -> None:
     server = start_server("apache", tls=False)
     result, model = probe(server.url, lab, "--runs", "cold,warm", "--h2c", mode)
     assert_cold_warm(result, model)
-    conn = model.connections[result.runs[0].connections[0]]
+    conn = model.connections[model.runs[0].connections[0]]
     assert conn.transport == "tcp" and conn.protocol == "h2"
     document = next(e for e in model.exchanges if e.connection_id == conn.id and e.stream_id == 1)
     # an Upgrade request arrives as HTTP/1.1 (no HPACK block), prior knowledge as a HEADERS frame
@@ -166,12 +167,12 @@ def test_save_and_reopen(lab: dict, start_server, tmp_path: Path) -> None:
     server = start_server("nginx")
     result, model = probe(server.url, lab, "--runs", "cold,warm")
     saved = tmp_path / "session.jsonl"
-    write_session(saved, result.items, result.runs, result.truth, url=server.url)
-    session = load_saved_session(saved)
-    assert [(p.url, p.outcome, p.reason) for p in session.capture.pushes] == [
+    write_session(saved, result.items, url=server.url)
+    session = load_saved_session(str(saved))
+    assert [(p.url, p.outcome, p.reason) for p in session.pushes] == [
         (p.url, p.outcome, p.reason) for p in model.pushes]
-    assert session.runs_by_connection == result.runs_by_connection
-    report = session.report()
+    assert session.runs_by_connection == model.runs_by_connection
+    report = report_dict(session)
     assert report["source"] == "probe"
     assert {p["run"] for p in report["pushes"]} == {"cold", "warm"}
     assert all(p["probe_truth"]["agrees"] for p in report["pushes"])
@@ -219,8 +220,8 @@ def test_live_capture_on_lo(lab: dict, start_server, tmp_path: Path) -> None:
         stop.set()
         thread.join(15)
     assert_cold_warm(result, model)
-    assert {run.label: set(run.protocols.values()) for run in result.runs} == {"cold": {"h2"}, "warm": {"h3"}}
+    assert {run.label: set(run.protocols.values()) for run in model.runs} == {"cold": {"h2"}, "warm": {"h3"}}
     live = analyse(builder.capture)
-    assert compare_with_capture(result.truth, model, live) == []
+    assert compare_with_capture(model, live) == []
     assert sorted(c.protocol for c in live.connections.values()) == ["h2", "h3"]
     assert written.stat().st_size > 0

@@ -18,6 +18,7 @@ import pytest
 from probe_inprocess import InProcessH2Server
 
 from pushscope.analysis.rules import RULES
+from pushscope.analysis.truth import agreement, compare_truth
 from pushscope.cli.live import run_live
 from pushscope.cli.probe import parse_runs, probe_events, run_probe
 from pushscope.decode.frame_names import HEADERS
@@ -28,24 +29,31 @@ from pushscope.events import (
     Endpoint,
     FrameReceived,
     HeadersReceived,
+    PushTruthRecorded,
+    RunFinished,
+    RunStarted,
     SettingsReceived,
     SourceFinished,
     SourceProgress,
 )
+from pushscope.export.json_report import report_dict
 from pushscope.http.references import Reference
+from pushscope.model.entities import Capture, Push, PushTruth
+from pushscope.pipeline import analysed, load_saved_session
 from pushscope.sources.live import classify_tshark_error
 from pushscope.sources.probe.connection import Origin, ProbeOptions, Transfer
 from pushscope.sources.probe.http_cache import HttpCache
 from pushscope.sources.probe.page_loader import destination_of
 from pushscope.sources.probe.recording import (
     is_saved_session,
-    load_saved_session,
+    legacy_truth,
     read_saved_session,
     write_session,
 )
-from pushscope.sources.probe.report import probe_report_schema
-from pushscope.sources.probe.session import RunInfo, parse_alt_svc
-from pushscope.sources.probe.truth import PushTruth, agreement, compare_truth, judge
+from pushscope.sources.probe.session import parse_alt_svc
+from pushscope.sources.probe.truth import judge
+
+REPORT_SCHEMA = Path(__file__).resolve().parents[2] / "pushscope" / "export" / "report.schema.json"
 
 VERDICT_REASONS = {rule.reason for rule in RULES}
 
@@ -156,18 +164,20 @@ def test_agreement_compares_outcome_and_reason(verdict: tuple[str, str], expecte
 
 def test_reason_disagreement_is_a_diagnostic() -> None:
     item = PushTruth("p1", "warm", "https://a.test/x.js", 2, None, 1.0, "cache-duplicated", "already-cached")
-    push = SimpleNamespace(url=item.url, connection_id="p1", push_id=None, promised_stream_id=2,
-                           outcome="cache-duplicated", reason="pushed-twice")
-    [diagnostic] = compare_truth(SimpleNamespace(pushes=[push]), [item])  # type: ignore[arg-type]
+    push = Push(0, "p1", "h2", 1, 2, 1.0, outcome="cache-duplicated", reason="pushed-twice", truth=item)
+    capture = Capture("probe", pushes=[push])
+    compare_truth(capture)
+    [diagnostic] = capture.diagnostics
     assert diagnostic.code == "probe-disagrees" and "the reason differs" in diagnostic.message
     push.reason = "already-cached"
-    assert compare_truth(SimpleNamespace(pushes=[push]), [item]) == []  # type: ignore[arg-type]
+    compare_truth(capture)  # again, as on every live snapshot: the diagnostic goes, none is added twice
+    assert capture.diagnostics == []
 
 
 def test_saved_truth_with_old_reason_words() -> None:
     old = {"connection": "p1", "run": "warm", "url": "https://a.test/x.js", "outcome": "cache-duplicated",
            "reason": "already-had-fresh-copy"}
-    assert PushTruth.from_dict(old).reason == "already-cached"
+    assert legacy_truth(old).reason == "already-cached"
 
 
 # -- recording ----------------------------------------------------------------------------------------------
@@ -186,20 +196,66 @@ def _items() -> list:
     ]
 
 
+def _run_items() -> list:
+    return [
+        RunStarted(label="cold", index=0, cold=True, at=1.0),
+        *_items(),
+        PushTruthRecorded(connection_id="p1", at=1.25, run="cold", url="https://a.test/x.js", stream_id=2,
+                          push_id=None, outcome="used", reason="claimed", detail="why"),
+        RunFinished(label="cold", at=2.0, connections=("p1",), protocols={"p1": "h2"}, document="https://a.test/",
+                    status=200),
+    ]
+
+
 @pytest.mark.parametrize("name", ["session.jsonl", "session.jsonl.gz"])
 def test_recording_round_trip(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
-    runs = [RunInfo("cold", 0, True, 1.0, 2.0, ["p1"], {"p1": "h2"}, "https://a.test/", 200)]
-    truth = [PushTruth("p1", "cold", "https://a.test/x.js", 2, None, 1.25, "used", "claimed", "why")]
-    write_session(path, _items(), runs, truth, url="https://a.test/")
+    write_session(path, _run_items(), url="https://a.test/")
     assert is_saved_session(path)
-    assert list(read_saved_session(path)) == _items()
-    session = load_saved_session(path)
-    assert session.runs_by_connection == {"p1": "cold"}
-    assert session.truth == truth
-    assert session.capture.source == "probe"
+    assert list(read_saved_session(path)) == _run_items()
+    capture = load_saved_session(str(path))
+    assert capture.runs_by_connection == {"p1": "cold"}
+    [truth] = capture.unmatched_truth
+    assert (truth.url, truth.outcome, truth.reason, truth.detail, truth.promised_at) == (
+        "https://a.test/x.js", "used", "claimed", "why", 1.25)
+    assert capture.source == "probe" and capture.name == "probe https://a.test/ (cold)"
     # the push in the truth is not in these events: the reopened session says so
-    assert any(d.code == "probe-disagrees" for d in session.capture.diagnostics)
+    assert any(d.code == "probe-disagrees" for d in capture.diagnostics)
+
+
+def test_version_1_sessions_read_as_events(tmp_path: Path) -> None:
+    """Sessions saved before the probe's knowledge travelled as events: their run and truth lines become them."""
+    path = tmp_path / "old.jsonl"
+    header = {"format": "pushscope-session", "version": 1, "source": "probe", "name": "probe https://a.test/ (cold)",
+              "url": "https://a.test/", "created": 1.0, "pushscope": "0.1.0", "options": {}}
+    run = {"kind": "run", "label": "cold", "index": 0, "cold": True, "started_at": 1.0, "ended_at": 2.0,
+           "connections": ["p1"], "protocols": {"p1": "h2"}, "document": "https://a.test/", "status": 200,
+           "fetched_from": {"network": 1}, "cached_at_start": 0, "error": None}
+    truth = {"kind": "truth", "connection": "p1", "run": "cold", "url": "https://a.test/x.js", "stream_id": 2,
+             "push_id": None, "promised_at": 1.25, "outcome": "wasted", "reason": "ignored", "detail": "old words"}
+    stale = {"kind": "diagnostic", "level": "warning", "message": "old", "connection_id": "p1",
+             "code": "probe-disagrees"}
+    opened = {"kind": "event", "type": "ConnectionOpened", "connection_id": "p1", "at": 1.0, "transport": "quic",
+              "client": {"address": "127.0.0.1", "port": 5000}, "server": {"address": "127.0.0.1", "port": 443},
+              "protocol": "h3"}
+    frames = [{"kind": "event", "type": "FrameReceived", "connection_id": "p1", "at": 1.1, "sender": "server",
+               "stream_id": 0, "frame_type": name, "length": 3, "flags": []}
+              for name in ("CANCEL_PUSH", "PRIORITY_UPDATE", "UNKNOWN_0x21")]  # as names, before they were integers
+    path.write_text("\n".join(json.dumps(line) for line in [header, opened, *frames, stale, run, truth]) + "\n")
+    items = list(read_saved_session(path))
+    assert [item.frame_type for item in items[1:4]] == [0x3, 0xF0700, 0x21]  # HTTP/3's codes: the connection's
+    items = items[4:]
+    assert items == [
+        RunStarted(label="cold", index=0, cold=True, at=1.0),
+        RunFinished(label="cold", at=2.0, connections=("p1",), protocols={"p1": "h2"}, document="https://a.test/",
+                    status=200, fetched_from={"network": 1}),
+        PushTruthRecorded(connection_id="p1", at=1.25, run="cold", url="https://a.test/x.js", stream_id=2,
+                          push_id=None, outcome="wasted", reason="not-referenced", detail="old words"),
+    ]
+    capture = load_saved_session(str(path))
+    assert [run.fetched_from for run in capture.runs] == [{"network": 1}]
+    assert [d.message for d in capture.diagnostics] == [
+        "run cold: the probe's push of https://a.test/x.js on p1 is missing from the model"]
 
 
 def test_not_a_saved_session(tmp_path: Path) -> None:
@@ -281,8 +337,8 @@ def test_probe_cli_json_save_and_reopen(tmp_path: Path, capsys: pytest.CaptureFi
     cookies = [v for e in report["exchanges"] for n, v in e["request_headers"] if n == "cookie"]
     assert cookies and set(cookies) == {"[redacted]"}
     jsonschema = pytest.importorskip("jsonschema")
-    jsonschema.validate(report, probe_report_schema())
-    reopened = load_saved_session(saved).report()
+    jsonschema.validate(report, json.loads(REPORT_SCHEMA.read_text()))
+    reopened = report_dict(load_saved_session(str(saved)))
     assert [(p["run"], p["outcome"], p["reason"]) for p in reopened["pushes"]] == [
         (p["run"], p["outcome"], p["reason"]) for p in report["pushes"]]
 
@@ -295,9 +351,13 @@ def test_probe_events_stream_for_the_tui() -> None:
     progress = [i for i in items if isinstance(i, SourceProgress)]
     assert progress[0].detail.startswith("cold run") and progress[-1].done == progress[-1].total == 2
     assert any(isinstance(i, ConnectionOpened) for i in items)
-    assert stream.result.runs_by_connection == {"p1": "cold", "p2": "warm"}
-    assert [p.outcome for p in stream.capture.pushes] == ["used", "used", "wasted"] + [
+    assert [i.label for i in items if isinstance(i, (RunStarted, RunFinished))] == ["cold", "cold", "warm", "warm"]
+    assert sum(isinstance(i, PushTruthRecorded) for i in items) == 6
+    capture = analysed(items, source="probe")  # the stream's items alone make the model: nothing on the side
+    assert capture.runs_by_connection == {"p1": "cold", "p2": "warm"}
+    assert [p.outcome for p in capture.pushes] == ["used", "used", "wasted"] + [
         "cache-duplicated", "cache-duplicated", "wasted"]
+    assert all(p.truth is not None and p.truth.agreement.agrees for p in capture.pushes)
 
 
 def test_probe_text_report_and_errors(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,19 +1,19 @@
 """``pushscope probe --save FILE``: a probe session as JSON lines, reopened by ``pushscope FILE``.
 
-Format (``pushscope-session``, version 1), UTF-8, one JSON object per line, optionally gzipped:
+Format (``pushscope-session``, version 2), UTF-8, one JSON object per line, optionally gzipped:
 
-* line 1, the header: ``{"format": "pushscope-session", "version": 1, "source": "probe", "name": ...,
+* line 1, the header: ``{"format": "pushscope-session", "version": 2, "source": "probe", "name": ...,
   "url": ..., "created": <epoch seconds>, "pushscope": <version>, "options": {...}}``
-* then, in the order the probe produced them:
+* then the session's items, in the order the probe produced them:
 
   - ``{"kind": "event", "type": "<class name in pushscope.events>", ...fields}``: one event, with its
-    dataclass fields by name. ``data`` (DataReceived) is base64; ``client``/``server`` are
-    ``{"address", "port"}``; header lists are lists of ``[name, value]`` pairs; ``flags`` is a list.
+    dataclass fields by name, the probe's own knowledge included (``RunStarted``, ``RunFinished``,
+    ``PushTruthRecorded``). ``data`` (DataReceived) is base64; ``client``/``server`` are
+    ``{"address", "port"}``; header lists are lists of ``[name, value]`` pairs; tuples are lists.
   - ``{"kind": "diagnostic", "level", "message", "connection_id", "code"}``
-  - ``{"kind": "run", ...}``: one per run (label, index, cold, connections, protocols, document, ...)
-  - ``{"kind": "truth", ...}``: the probe's ground truth for one push (connection, run, url, stream_id,
-    push_id, outcome, reason, detail)
 
+Version 1 kept the runs and truths on lines of their own (``{"kind": "run", ...}``, ``{"kind": "truth", ...}``,
+after the events); they are read as the RunStarted/RunFinished and PushTruthRecorded events they were.
 Unknown kinds and event types are skipped, so later versions can add lines. Header values are stored as
 sent (a saved session is like a capture: it is not redacted); key material is never written.
 """
@@ -22,35 +22,32 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import enum
 import gzip
 import json
 import time
+import typing
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
-from pushscope import __version__, events
-from pushscope.events import Diagnostic, Endpoint, Event
-from pushscope.model.entities import Capture
-from pushscope.sources.probe.report import probe_report, render_probe_text
-from pushscope.sources.probe.session import RunInfo, session_name
-from pushscope.sources.probe.session_schema import record_problem
-from pushscope.sources.probe.truth import PushTruth, RunLabel, build_capture
+from pushscope import __version__
+from pushscope.decode.frame_names import frame_type_of
+from pushscope.events import Diagnostic, Endpoint, PushTruthRecorded, RunFinished, RunStarted
+from pushscope.sources.probe.session import Item, session_name
+from pushscope.sources.probe.session_schema import LEGACY_REASONS, RECORD_TYPES, record_problem
+from pushscope.vocabulary import Outcome, Reason
 
 FORMAT = "pushscope-session"
-VERSION = 1
-EVENT_TYPES: dict[str, type[Event]] = {
-    name: cls for name, cls in vars(events).items()
-    if isinstance(cls, type) and issubclass(cls, Event) and cls is not Event
-}
+VERSION = 2
 GZIP_MAGIC = b"\x1f\x8b"
 
 
 # --------------------------------------------------------------------------------------------------------
 # writing
 # --------------------------------------------------------------------------------------------------------
-def event_record(item: Event | Diagnostic) -> dict[str, Any]:
+def event_record(item: Item) -> dict[str, Any]:
     if isinstance(item, Diagnostic):
         return {"kind": "diagnostic", "level": item.level, "message": item.message,
                 "connection_id": item.connection_id, "code": item.code}
@@ -73,19 +70,16 @@ def _open_write(path: str | Path) -> IO[str]:
     return open(path, "w", encoding="utf-8")  # noqa: SIM115
 
 
-def write_session(path: str | Path, items: Iterable[Event | Diagnostic], runs: list[RunInfo],
-                  truth: list[PushTruth], *, url: str, options: dict[str, Any] | None = None) -> None:
-    header = {"format": FORMAT, "version": VERSION, "source": "probe",
-              "name": session_name(url, [run.label for run in runs]), "url": url, "created": time.time(),
-              "pushscope": __version__, "options": options or {}}
+def write_session(path: str | Path, items: Iterable[Item], *, url: str, options: dict[str, Any] | None = None) -> None:
+    """The session's items (progress and SourceFinished are not items) after a header naming it."""
+    items = list(items)
+    labels = [item.label for item in items if isinstance(item, RunStarted)]
+    header = {"format": FORMAT, "version": VERSION, "source": "probe", "name": session_name(url, labels), "url": url,
+              "created": time.time(), "pushscope": __version__, "options": options or {}}
     with _open_write(path) as out:
         out.write(json.dumps(header) + "\n")
         for item in items:
             out.write(json.dumps(event_record(item), separators=(",", ":")) + "\n")
-        for run in runs:
-            out.write(json.dumps({"kind": "run", **run.as_dict()}) + "\n")
-        for push in truth:
-            out.write(json.dumps({"kind": "truth", **push.as_dict()}) + "\n")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -132,6 +126,7 @@ def _records(path: str | Path) -> Iterator[dict[str, Any]]:
         if header["version"] > VERSION:
             raise SavedSessionError(f"{path} was written by a newer pushscope (format version {header['version']})")
         yield {"kind": "header", **header}
+        protocols: dict[str, str] = {}  # per connection, for frame types saved by name
         for number, line in enumerate(handle, start=2):
             if not line.strip():
                 continue
@@ -141,92 +136,106 @@ def _records(path: str | Path) -> Iterator[dict[str, Any]]:
                 raise SavedSessionError(f"{path}, line {number}: not JSON ({exc})") from None
             if not isinstance(record, dict):
                 raise SavedSessionError(f"{path}, line {number}: not a JSON object")
+            _legacy_frame_type(record, protocols)
             problem = record_problem(record)
             if problem:
                 raise SavedSessionError(f"{path}, line {number}: does not fit the session schema ({problem})")
             yield record
 
 
-def item_from_record(record: dict[str, Any]) -> Event | Diagnostic | None:
+def _legacy_frame_type(record: dict[str, Any], protocols: dict[str, str]) -> None:
+    """Sessions saved while frame types were names ("HEADERS") get the protocol's integer back; the connection's
+    protocol, from its earlier lines, says which table (HTTP/2's or HTTP/3's) the name is from."""
+    if record.get("kind") != "event":
+        return
+    kind, connection = record.get("type"), record.get("connection_id")
+    if kind in ("ConnectionOpened", "ConnectionUpdated") and isinstance(record.get("protocol"), str):
+        if record["protocol"] != "unknown":
+            protocols[str(connection)] = record["protocol"]
+    elif kind == "FrameReceived" and isinstance(record.get("frame_type"), str):
+        code = frame_type_of(protocols.get(str(connection), "h2"), record["frame_type"])
+        if code is not None:
+            record["frame_type"] = code
+
+
+def item_from_record(record: dict[str, Any]) -> Item | None:
+    """One line as the item it records; a version 1 ``run`` line is read by ``legacy_run``."""
     kind = record.get("kind")
     if kind == "diagnostic":
         return Diagnostic(level=record["level"], message=record["message"], connection_id=record.get("connection_id"),
                           code=record.get("code", ""))
+    if kind == "truth":
+        return legacy_truth(record)
     if kind != "event":
         return None
-    cls = EVENT_TYPES.get(record.get("type", ""))
+    cls = RECORD_TYPES.get(record.get("type", ""))
     if cls is None:
         return None
-    values: dict[str, Any] = {}
-    for spec in dataclasses.fields(cls):
-        if spec.name not in record:
-            continue
-        value = record[spec.name]
-        if spec.name in ("client", "server") and isinstance(value, dict):
-            value = Endpoint(value["address"], int(value["port"]))
-        elif spec.name == "data" and isinstance(value, str):
-            value = base64.b64decode(value)
-        elif spec.name == "headers" and isinstance(value, list):
-            value = [(str(k), str(v)) for k, v in value]
-        elif spec.name in ("flags", "unknown_fields") and isinstance(value, list):
-            value = tuple(value)
-        elif spec.name == "settings" and isinstance(value, dict):
-            value = {str(k): int(v) for k, v in value.items()}
-        values[spec.name] = value
+    hints = _hints(cls)
+    values = {spec.name: _value(hints[spec.name], spec.name, record[spec.name])
+              for spec in dataclasses.fields(cls) if spec.name in record}
     return cls(**values)
 
 
-def read_saved_session(path: str | Path) -> Iterator[Event | Diagnostic]:
-    """The saved events and diagnostics, in their original order: fold them like any source's."""
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _value(hint: Any, name: str, value: Any) -> Any:
+    """A JSON value back as the field's type: endpoints, base64 bytes, header pairs, tuples, enum members."""
+    if isinstance(value, dict) and name in ("client", "server"):
+        return Endpoint(value["address"], int(value["port"]))
+    if isinstance(value, str) and hint is bytes:
+        return base64.b64decode(value)
+    if isinstance(value, list) and name == "headers":
+        return [(str(k), str(v)) for k, v in value]
+    if isinstance(value, list) and typing.get_origin(hint) is tuple:
+        return tuple(value)
+    if isinstance(value, dict) and name == "settings":
+        return {str(k): int(v) for k, v in value.items()}
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint(value)
+    return value
+
+
+def legacy_truth(record: dict[str, Any]) -> PushTruthRecorded:
+    """A version 1 ``truth`` line (with the reason words of older probes) as the event it stands for."""
+    return PushTruthRecorded(
+        connection_id=record["connection"], at=float(record.get("promised_at") or 0.0), run=record["run"],
+        url=record["url"], stream_id=record.get("stream_id"), push_id=record.get("push_id"),
+        outcome=Outcome(record["outcome"]), reason=Reason(LEGACY_REASONS.get(record["reason"], record["reason"])),
+        detail=record.get("detail", ""))
+
+
+def legacy_run(record: dict[str, Any]) -> tuple[RunStarted, RunFinished]:
+    """A version 1 ``run`` line as the start and finish of that run."""
+    started_at = float(record["started_at"])
+    ended_at = record.get("ended_at")
+    return (RunStarted(label=record["label"], index=int(record["index"]), cold=bool(record["cold"]), at=started_at,
+                       cached_at_start=int(record.get("cached_at_start", 0))),
+            RunFinished(label=record["label"], at=started_at if ended_at is None else float(ended_at),
+                        connections=tuple(record.get("connections", [])), protocols=dict(record.get("protocols", {})),
+                        document=record.get("document"), status=record.get("status"),
+                        fetched_from=dict(record.get("fetched_from", {})), error=record.get("error")))
+
+
+def read_saved_session(path: str | Path) -> Iterator[Item]:
+    """The saved items in their original order: fold them like any source's. A version 1 session's runs and
+    truths come as the events they stand for, its probe-disagrees diagnostics not at all (the analysis makes them)."""
     for record in _records(path):
+        if record.get("kind") == "run":
+            yield from legacy_run(record)
+            continue
         item = item_from_record(record)
-        if item is not None:
+        if item is not None and not (isinstance(item, Diagnostic) and item.code == "probe-disagrees"):
             yield item
 
 
-@dataclass(slots=True)
-class SavedSession:
-    header: dict[str, Any]
-    capture: Capture
-    runs: list[RunInfo] = field(default_factory=list)
-    truth: list[PushTruth] = field(default_factory=list)
-
-    @property
-    def runs_by_connection(self) -> dict[str, RunLabel]:
-        return {cid: run.label for run in self.runs for cid in run.connections}
-
-    def report(self, *, redact: bool = True) -> dict[str, Any]:
-        return probe_report(self.capture, self.runs_by_connection, self.truth, self.runs, redact=redact)
-
-    def text(self, *, redact: bool = True) -> str:
-        return render_probe_text(self.capture, self.runs_by_connection, self.truth, self.runs, redact=redact)
-
-
-def load_saved_session(path: str | Path) -> SavedSession:
-    """Reopen a saved session: the model rebuilt from its events, analysed, runs and truth restored."""
-    header: dict[str, Any] = {}
-    items: list[Event | Diagnostic] = []
-    runs: list[RunInfo] = []
-    truth: list[PushTruth] = []
-    for record in _records(path):
-        kind = record.get("kind")
-        if kind == "header":
-            header = record
-        elif kind == "run":
-            runs.append(RunInfo.from_dict(record))
-        elif kind == "truth":
-            truth.append(PushTruth.from_dict(record))
-        else:
-            item = item_from_record(record)
-            if item is not None and not (isinstance(item, Diagnostic) and item.code == "probe-disagrees"):
-                items.append(item)
-    capture = build_capture(items, header.get("name") or Path(path).name, truth)
-    return SavedSession(header, capture, runs, truth)
-
-
-def render_saved_session(path: str | Path, fmt: str = "text", *, redact: bool = True) -> str:
-    """The report of a saved session, as ``pushscope report`` prints it (plus runs and the probe's truth)."""
-    session = load_saved_session(path)
-    if fmt == "json":
-        return json.dumps(session.report(redact=redact), indent=2) + "\n"
-    return session.text(redact=redact)
+def saved_session_header(path: str | Path) -> dict[str, Any]:
+    """The header line, checked (SavedSessionError when the file is not a session)."""
+    records = _records(path)
+    try:
+        return next(records)
+    finally:
+        records.close()

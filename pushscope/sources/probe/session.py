@@ -1,8 +1,10 @@
 """A probe session: one or more page loads ("runs"), each on new connections, sharing one HTTP cache.
 
 The first run starts with an empty cache ("cold"); later runs keep what earlier runs stored ("warm"), unless
-a run is named "cold", which empties it again. Every push gets the probe's own ground truth (``truth.judge``);
-``truth.build_capture`` folds the same traffic into the model and compares, ``report`` renders both.
+a run is named "cold", which empties it again. Everything the session learns leaves it as items in one stream:
+the decoders' events for the traffic, ``RunStarted``/``RunFinished`` around each run, a ``PushTruthRecorded``
+(``truth.judge``) for every push, and diagnostics. ``run_session`` is the entry point: it runs the whole session
+and returns those items, which fold into a model like any source's (``pushscope.pipeline``).
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO
 
-from pushscope.events import Diagnostic, Headers, SourceProgress
+from pushscope.events import Diagnostic, Event, Headers, PushTruthRecorded, RunFinished, RunStarted, SourceProgress
 from pushscope.http.headers import header_values
 from pushscope.sources.probe.connection import (
     Origin,
@@ -25,8 +27,10 @@ from pushscope.sources.probe.connection import (
 from pushscope.sources.probe.h2_client import H2ProbeConnection
 from pushscope.sources.probe.http_cache import HttpCache
 from pushscope.sources.probe.page_loader import CookieJar, Fetched, PageLoader
-from pushscope.sources.probe.truth import Item, PushTruth, RunLabel, judge
+from pushscope.sources.probe.truth import RunLabel, judge
 
+# What a probe session yields, in order: the model folds all of these (progress goes to the sink only).
+Item = Event | Diagnostic | RunStarted | RunFinished
 Sink = Callable[[Item | SourceProgress], None]
 LATE_PROMISE_GRACE = 0.1  # seconds to wait for promises after the page finished, even with nothing pending
 DEFAULT_ALT_SVC_MAX_AGE = 86400
@@ -34,56 +38,53 @@ ALT_SVC_HANDSHAKE_TIMEOUT = 3.0  # an alternative that does not answer falls bac
 
 
 @dataclass(slots=True)
-class RunInfo:
+class RunState:
+    """One run while it goes on: what its ``RunFinished`` will say."""
+
     label: RunLabel
-    index: int
-    cold: bool
-    started_at: float
-    ended_at: float | None = None
     connections: list[str] = field(default_factory=list)
     protocols: dict[str, str] = field(default_factory=dict)
     document: str | None = None
     status: int | None = None
-    sources: dict[str, int] = field(default_factory=dict)
-    cached_at_start: int = 0
+    fetched_from: dict[str, int] = field(default_factory=dict)
     error: str | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "index": self.index, "cold": self.cold,
-                "started_at": round(self.started_at, 6),
-                "ended_at": None if self.ended_at is None else round(self.ended_at, 6),
-                "connections": list(self.connections), "protocols": dict(self.protocols),
-                "document": self.document, "status": self.status, "fetched_from": dict(self.sources),
-                "cached_at_start": self.cached_at_start, "error": self.error}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunInfo:
-        return cls(data["label"], int(data["index"]), bool(data["cold"]), float(data["started_at"]),
-                   data.get("ended_at"), list(data.get("connections", [])), dict(data.get("protocols", {})),
-                   data.get("document"), data.get("status"), dict(data.get("fetched_from", {})),
-                   int(data.get("cached_at_start", 0)), data.get("error"))
+    def finished(self, at: float) -> RunFinished:
+        return RunFinished(label=self.label, at=at, connections=tuple(self.connections),
+                           protocols=dict(self.protocols), document=self.document, status=self.status,
+                           fetched_from=dict(self.fetched_from), error=self.error)
 
 
 @dataclass(slots=True)
 class SessionResult:
+    """The items a session produced, in order (events, run records, truths, diagnostics)."""
+
     options: ProbeOptions
     items: list[Item] = field(default_factory=list)
-    runs: list[RunInfo] = field(default_factory=list)
-    truth: list[PushTruth] = field(default_factory=list)
+    # The client's own view of each run, for timing it (``pushscope experiment``); the model never needs it.
     fetched: list[list[Fetched]] = field(default_factory=list)  # per run: what the page got, from where, when
     transfers: list[list[Transfer]] = field(default_factory=list)  # per run: every request and push it carried
 
     @property
-    def runs_by_connection(self) -> dict[str, RunLabel]:
-        return {cid: run.label for run in self.runs for cid in run.connections}
+    def started(self) -> list[RunStarted]:
+        return [item for item in self.items if isinstance(item, RunStarted)]
+
+    @property
+    def runs(self) -> list[RunFinished]:
+        return [item for item in self.items if isinstance(item, RunFinished)]
+
+    @property
+    def truth(self) -> list[PushTruthRecorded]:
+        return [item for item in self.items if isinstance(item, PushTruthRecorded)]
 
     @property
     def loaded(self) -> bool:
+        """Some run got its document (a status): there is a page to report on."""
         return any(run.status is not None for run in self.runs)
 
     @property
     def name(self) -> str:
-        return session_name(self.options.url, [run.label for run in self.runs])
+        return session_name(self.options.url, [run.label for run in self.started])
 
 
 def session_name(url: str, labels: list[RunLabel]) -> str:
@@ -128,7 +129,7 @@ def parse_alt_svc(values: list[str], origin: Origin) -> list[tuple[str, str, int
 class ConnectionPool:
     """One connection per origin for one run: HTTP/2, or HTTP/3 when asked or when Alt-Svc says so."""
 
-    def __init__(self, session: ProbeSession, run: RunInfo) -> None:
+    def __init__(self, session: ProbeSession, run: RunState) -> None:
         self.session = session
         self.run = run
         self.connections: dict[Origin, ProbeConnection] = {}
@@ -321,10 +322,18 @@ class ProbeSession:
         return self.result
 
     async def _run(self, index: int, label: RunLabel, cold: bool) -> None:
-        run = RunInfo(label, index, cold, time.time(), cached_at_start=len(self.cache))
-        self.result.runs.append(run)
+        run = RunState(label)
+        self.emit(RunStarted(label=label, index=index, cold=cold, at=time.time(), cached_at_start=len(self.cache)))
         pool = ConnectionPool(self, run)
         loader = PageLoader(self.options, self.cache, self.cookies, pool.get, self.diagnose, label)
+        try:
+            await self._load(run, pool, loader)
+        except BaseException:  # cancelled: the run still ends, but the probe does not judge what it cut short
+            await self._finish(run, pool, loader, judged=False)
+            raise
+        await self._finish(run, pool, loader, judged=True)
+
+    async def _load(self, run: RunState, pool: ConnectionPool, loader: PageLoader) -> None:
         try:
             document = await asyncio.wait_for(loader.load(self.options.url), self._time_left())
             run.document, run.status = document.url, document.status
@@ -337,25 +346,32 @@ class ProbeSession:
             pending = sum(1 for c in pool.connections.values() for t in c.open_transfers())
             step = f"{pending} responses still open" if pending else "connecting"
             run.error = f"the run's deadline of {limits.deadline:g}s (--deadline) was reached ({step})"
-            self.diagnose(Diagnostic(level="error", message=f"run {label}: {run.error}; everything seen so far is kept",
-                                     connection_id=None, code="probe-limit"))
+            self.diagnose(Diagnostic(level="error", message=f"run {run.label}: {run.error}; everything seen so far "
+                                     "is kept", connection_id=None, code="probe-limit"))
         except ProbeError as exc:
             run.error = str(exc)
-            self.diagnose(Diagnostic(level="error", message=f"run {label}: {exc}", connection_id=None,
+            self.diagnose(Diagnostic(level="error", message=f"run {run.label}: {exc}", connection_id=None,
                                      code="probe-failed"))
-        finally:
-            for connection in pool.connections.values():
-                self._learn_alt_svc(connection)
-            await pool.close()
-            run.ended_at = time.time()
-        for fetched in loader.fetched:
-            run.sources[fetched.source] = run.sources.get(fetched.source, 0) + 1
-        self.result.fetched.append(list(loader.fetched))
-        self.result.transfers.append([t for c in pool.all for t in c.requests + c.pushes])
+
+    async def _finish(self, run: RunState, pool: ConnectionPool, loader: PageLoader, *, judged: bool) -> None:
+        """Close the run's connections, then its truths (one per push) and its RunFinished."""
         for connection in pool.connections.values():
-            for push in connection.pushes:
-                self.result.truth.append(judge(push, connection, loader, label))
+            self._learn_alt_svc(connection)
+        try:
+            await pool.close()
+        finally:
+            for fetched in loader.fetched:
+                run.fetched_from[fetched.source] = run.fetched_from.get(fetched.source, 0) + 1
+            self.result.fetched.append(list(loader.fetched))
+            self.result.transfers.append([t for c in pool.all for t in c.requests + c.pushes])
+            if judged:
+                for connection in pool.connections.values():
+                    for push in connection.pushes:
+                        self.emit(judge(push, connection, loader, run.label))
+            self.emit(run.finished(time.time()))
 
 
 def run_session(options: ProbeOptions, sink: Sink | None = None) -> SessionResult:
+    """Run the whole probe session (every run) and return its items; ``sink`` also sees each item as it happens,
+    and the progress. The probe's one entry point: fold ``result.items`` like any source's."""
     return asyncio.run(ProbeSession(options, sink).run())

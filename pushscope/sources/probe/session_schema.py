@@ -9,13 +9,32 @@ schema cannot drift from the events it describes.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import types
 import typing
 from functools import cache
 from typing import Any
 
 from pushscope import events
-from pushscope.events import Diagnostic, Endpoint
+from pushscope.events import Diagnostic, Endpoint, RunFinished, RunStarted
+from pushscope.vocabulary import Outcome, Reason
+
+# Sessions saved before the probe used the verdict reason codes.
+LEGACY_REASONS = {
+    "cancelled": "cancelled-cached",
+    "already-had-fresh-copy": "already-cached",
+    "server-reset": "server-cancelled",
+    "cancelled-uncached": "rejected",
+    "requested-anyway": "client-requested-anyway",
+    "ignored-not-referenced": "not-referenced",
+    "ignored": "not-referenced",
+}
+# The types a session line of kind "event" may hold: every event, and the run records beside them.
+RECORD_TYPES: dict[str, type] = {
+    **{name: cls for name, cls in vars(events).items()
+       if isinstance(cls, type) and issubclass(cls, events.Event) and cls is not events.Event},
+    "RunStarted": RunStarted, "RunFinished": RunFinished,
+}
 
 HEADER = {"type": "object", "required": ["format", "version"],
           "properties": {"format": {"const": "pushscope-session"}, "version": {"type": "integer", "minimum": 1},
@@ -27,9 +46,11 @@ RUN = {"type": "object", "required": ["label", "index", "cold", "started_at"],
                       "connections": {"type": "array", "items": {"type": "string"}},
                       "protocols": {"type": "object"}, "fetched_from": {"type": "object"},
                       "cached_at_start": {"type": "integer"}}}
+# Version 1 lines ("run" above, "truth" here): read as the events they stand for.
 TRUTH = {"type": "object", "required": ["connection", "run", "url", "outcome", "reason"],
          "properties": {"connection": {"type": "string"}, "run": {"type": ["string", "integer"]},
-                        "url": {"type": "string"}, "outcome": {"type": "string"}, "reason": {"type": "string"},
+                        "url": {"type": "string"}, "outcome": {"enum": [o.value for o in Outcome]},
+                        "reason": {"enum": [r.value for r in Reason] + sorted(LEGACY_REASONS)},
                         "stream_id": {"type": ["integer", "null"]}, "push_id": {"type": ["integer", "null"]},
                         "promised_at": {"type": ["number", "null"]}}}
 ENDPOINT = {"type": "object", "required": ["address", "port"],
@@ -47,6 +68,8 @@ def _schema_for(hint: Any) -> dict[str, Any]:
         return {"anyOf": options}
     if hint is type(None):
         return {"type": "null"}
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return {"enum": [member.value for member in hint]}
     if hint is Endpoint:
         return ENDPOINT
     if hint is bytes:
@@ -79,13 +102,12 @@ def _event_schema(cls: type) -> dict[str, Any]:
 
 @cache
 def validators() -> dict[str, Any]:
-    """One validator per line kind ("header", "run", "truth", "diagnostic") and per event type name."""
+    """One validator per line kind ("header", "diagnostic", version 1's "run" and "truth") and per event type."""
     import jsonschema
 
     schemas: dict[str, Any] = {"header": HEADER, "run": RUN, "truth": TRUTH, "diagnostic": _event_schema(Diagnostic)}
-    for name, cls in vars(events).items():
-        if isinstance(cls, type) and issubclass(cls, events.Event) and cls is not events.Event:
-            schemas[f"event:{name}"] = _event_schema(cls)
+    for name, cls in RECORD_TYPES.items():
+        schemas[f"event:{name}"] = _event_schema(cls)
     return {key: jsonschema.Draft202012Validator(schema) for key, schema in schemas.items()}
 
 

@@ -93,6 +93,25 @@ def _verdict_head(push: Push, t0: float) -> list[Content]:
     return lines
 
 
+def _truth(capture: Capture, push: Push) -> list[Content]:
+    """What the probe itself knew of the push, and whether the verdict agrees (sources that know: the probe)."""
+    truth = push.truth
+    if truth is None:
+        return [_line("  ", ("probe ", MUTED), ("no record of this push", "$warning"))] if capture.probed else []
+    found = truth.agreement
+    if found is None:
+        verdict: Part = ("not compared yet", MUTED)
+    elif found.agrees:
+        verdict = ("= the verdict agrees", "$success")
+    else:
+        verdict = (f"≠ {found.difference}", "bold $error" if not found.outcome else "bold $warning")
+    lines = [_line("  ", ("probe saw ", MUTED), (visible(f"{truth.outcome}/{truth.reason}"), "bold"),
+                   f" (run {visible(truth.run)}) ", verdict)]
+    if truth.detail:
+        lines.append(_line("  ", (visible(truth.detail), MUTED)))
+    return lines
+
+
 def _verdict_body(push: Push, t0: float) -> list[Content]:
     """Evidence, the full cost, advice and the preload header: after the request's own facts."""
     lines: list[Content] = []
@@ -212,6 +231,7 @@ def exchange_content(capture: Capture, row: Row) -> Content:
     lines: list[Content] = []
     if push is not None:
         lines += _verdict_head(push, t0)
+        lines += _truth(capture, push)
     lines += _facts(capture, exchange, row, push, t0)
     if push is not None:
         lines += _verdict_body(push, t0)
