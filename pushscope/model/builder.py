@@ -30,6 +30,7 @@ from pushscope.events import (
 )
 from pushscope.http.headers import header_value
 from pushscope.http.urls import url_problem
+from pushscope.model.compact import SharedValues, compact_exchange
 from pushscope.model.entities import (
     BODY_KEEP_LIMIT,
     Capture,
@@ -57,6 +58,7 @@ class CaptureBuilder:
         self._pushes_by_id: dict[tuple[str, int], Push] = {}
         # The last :authority a request on each connection showed: assumed where a request's cannot be read.
         self._authorities: dict[str, str] = {}
+        self._shared = SharedValues()
         self.events_applied = 0
 
     def apply(self, event: Event | Diagnostic | ConversationAccounted | RunStarted | RunFinished) -> None:
@@ -323,7 +325,11 @@ class CaptureBuilder:
         else:
             exchange.trailers = list(event.headers)
         if event.end_stream:
-            exchange.response_end, exchange.response_end_position = event.at, event.position
+            self._response_ended(exchange, event.at, event.position)
+
+    def _response_ended(self, exchange: Exchange, at: float, position: int | None) -> None:
+        exchange.response_end, exchange.response_end_position = at, position
+        compact_exchange(exchange, self._shared)  # done growing, mostly: no slack kept through a long load
 
     def _check_url(self, event: HeadersReceived | PushPromiseReceived, url: str, what: str) -> None:
         """A URL urllib refuses (bad IPv6 brackets, a port out of range) is data: an anomaly shows it, safely."""
@@ -354,7 +360,7 @@ class CaptureBuilder:
             exchange.body += event.data[:room]
             exchange.body_truncated = exchange.body_truncated or len(event.data) > room
         if event.end_stream:
-            exchange.response_end, exchange.response_end_position = event.at, event.position
+            self._response_ended(exchange, event.at, event.position)
 
     def _on_reset(self, event: StreamReset) -> None:
         reset = Reset(event.sender, event.error_code, event.error_name, event.at, _reset_kind(self, event))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import NoReturn
 
 from pushscope.events import Headers
-from pushscope.model.entities import Capture
+from pushscope.model.entities import Capture, Exchange
 
 
 class FrozenEmptyList(list):  # type: ignore[type-arg]
@@ -37,27 +37,52 @@ def _frozen_empty() -> FrozenEmptyList:
     return EMPTY
 
 
+class SharedValues:
+    """Equal header lists and bodies seen so far, to keep one of each. Bounded: it starts over when full (a
+    hostile capture can make every list different)."""
+
+    LIMIT = 1 << 16
+
+    def __init__(self) -> None:
+        self.header_lists: dict[tuple[tuple[str, str], ...], Headers] = {}
+        self.bodies: dict[bytes, bytes] = {}
+
+    def headers(self, headers: Headers) -> Headers:
+        if not headers:
+            return headers
+        if len(self.header_lists) >= self.LIMIT:
+            self.header_lists.clear()
+        return self.header_lists.setdefault(tuple(headers), headers)
+
+    def body(self, data: bytes) -> bytes:
+        if len(self.bodies) >= self.LIMIT:
+            self.bodies.clear()
+        return self.bodies.setdefault(data, data)
+
+
+def compact_exchange(exchange: Exchange, shared: SharedValues) -> None:
+    """One exchange made exact: the builder calls it when a response ends, so a large load never holds much slack."""
+    exchange.frames.compact()
+    # Equal header lists (the same resource asked for on every connection) are one list; nothing changes a header
+    # list in place once it is built (the builder assigns new ones).
+    exchange.request_headers = shared.headers(exchange.request_headers)
+    exchange.response_headers = shared.headers(exchange.response_headers)
+    if not exchange.informational:
+        exchange.informational = EMPTY
+    if not exchange.trailers:
+        exchange.trailers = EMPTY
+    body = exchange.body
+    if type(body) is bytearray:
+        # A page served a thousand times is kept once (reference extraction is memoised by content too).
+        exchange.body = shared.body(bytes(body)) if body else b""
+
+
 def compact(capture: Capture) -> None:
     """Make every growable part of the model exact; share empty lists, equal header lists and settings, and bodies
     with the same bytes."""
-    bodies: dict[bytes, bytes] = {}
-    header_lists: dict[tuple[tuple[str, str], ...], Headers] = {}
+    shared = SharedValues()
     for exchange in capture.exchanges:
-        exchange.frames.compact()
-        # Equal header lists (the same resource asked for on every connection) are one list; nothing changes a
-        # header list in place once it is built (the builder assigns new ones).
-        exchange.request_headers = header_lists.setdefault(tuple(exchange.request_headers), exchange.request_headers)
-        exchange.response_headers = header_lists.setdefault(tuple(exchange.response_headers),
-                                                            exchange.response_headers)
-        if not exchange.informational:
-            exchange.informational = EMPTY
-        if not exchange.trailers:
-            exchange.trailers = EMPTY
-        body = exchange.body
-        if type(body) is bytearray:
-            # A page served a thousand times is kept once (reference extraction is memoised by content too).
-            data = bytes(body)
-            exchange.body = bodies.setdefault(data, data) if data else b""
+        compact_exchange(exchange, shared)
     settings: dict[tuple[tuple[str, int], ...], dict[str, dict[str, int]]] = {}
     for conn in capture.connections.values():
         conn.frames.compact()

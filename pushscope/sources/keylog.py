@@ -40,8 +40,8 @@ APPLICATION_LABELS = {"CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0", "QUI
                       "QUIC_SERVER_TRAFFIC_SECRET_0"}
 MAX_LINE = 4096  # a key log line is under 300 bytes; a longer one is skipped, never held whole
 MAX_KEYLOG_TEXT = 1 << 30  # (decompressed) bytes read from a key log at most: a gzip bomb stops here
-# A key log larger than this is filtered to the capture's client randoms before tshark reads it (which costs a
-# quick pass over the capture for its ClientHellos); a smaller one is handed over as it is.
+# A key log larger than this (and than the capture) is filtered to the capture's client randoms before tshark
+# reads it (which costs a quick pass over the capture for its ClientHellos); a smaller one is handed over as it is.
 FILTER_ABOVE = 1 << 20
 
 
