@@ -18,6 +18,7 @@ _RECORD = struct.Struct("<dqB")  # at, length, kind index
 _T = TypeVar("_T")
 _SPILLED = 0xFF  # kind index of a record kept whole in ``_spilled`` (a log with more kinds than an index holds)
 _EMPTY = b""
+_pack = _RECORD.pack
 # Kinds, and the tuples of kinds a compacted log holds, recur across streams and connections (stream 1's HEADERS
 # and DATA on every connection): one shared object each. Bounded: the memo starts over when full.
 _SHARED: dict[object, object] = {}
@@ -58,24 +59,30 @@ class FrameLog(Sequence[FrameRecord]):
 
     def add(self, at: float, sender: Side, frame_type: int, length: int, flags: tuple[str, ...] = (),
             stream_id: int | None = None, quic: bool = False) -> None:
+        # This runs for every frame of a capture: the common case (a kind the log has seen) is one index() call.
         kind = (sender, frame_type, flags, stream_id, quic)
+        try:
+            index = self._kinds.index(kind)
+        except ValueError:
+            index = self._new_kind(kind)
+        packed = self._packed
+        if type(packed) is not bytearray:
+            packed = self._packed = bytearray(packed)
+        if index == _SPILLED:
+            if self._spilled is None:
+                self._spilled = {}
+            self._spilled[len(packed) // _RECORD.size] = FrameRecord(at, sender, frame_type, length, flags, stream_id,
+                                                                     quic)
+        packed += _pack(at, length, index)
+
+    def _new_kind(self, kind: Kind) -> int:
         kinds = self._kinds
         if type(kinds) is not list:
             kinds = self._kinds = list(kinds)
-        try:
-            index = kinds.index(kind)
-        except ValueError:
-            index = len(kinds)
-            if index < _SPILLED:
-                kinds.append(_shared(kind))
-        if type(self._packed) is not bytearray:
-            self._packed = bytearray(self._packed)
-        if index >= _SPILLED:
-            if self._spilled is None:
-                self._spilled = {}
-            self._spilled[len(self)] = FrameRecord(at, sender, frame_type, length, flags, stream_id, quic)
-            index = _SPILLED
-        self._packed += _RECORD.pack(at, length, index)
+        if len(kinds) >= _SPILLED:
+            return _SPILLED
+        kinds.append(_shared(kind))
+        return len(kinds) - 1
 
     def append(self, record: FrameRecord) -> None:
         self.add(record.at, record.sender, record.frame_type, record.length, record.flags, record.stream_id,
