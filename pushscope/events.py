@@ -60,6 +60,10 @@ class ConnectionOpened(Event):
     tls_version: str | None = None
     sni: str | None = None
     alpn: str | None = None
+    # Which HTTP cache the client used on this connection, when the source knows it (the experiment runs each
+    # page load with a cache of its own): connections with one scope share a cache. None: the client's address
+    # stands for it, since a capture cannot tell two browsers on one host apart.
+    cache_scope: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)

@@ -120,7 +120,8 @@ class CaptureIndex:
 
     def __init__(self, capture: Capture) -> None:
         self.capture = capture
-        self.client_of = {cid: conn.client.address for cid, conn in capture.connections.items()}
+        # One client, one HTTP cache: the source's cache scope where it named one, else the client's address.
+        self.client_of = {cid: conn.cache_scope or conn.client.address for cid, conn in capture.connections.items()}
         urls: dict[str, str] = {}  # one string per distinct URL: there are far fewer URLs than exchanges
         self.url_of: dict[int, str] = {e.id: urls.setdefault(key, key) for e in capture.exchanges
                                        for key in (url_key(e),)}

@@ -18,13 +18,33 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from pushscope.events import Diagnostic, Event, SourceFinished, SourceProgress
+from pushscope.events import (
+    ConnectionOpened,
+    Diagnostic,
+    Event,
+    PushTruthRecorded,
+    RunFinished,
+    RunStarted,
+    SourceFinished,
+    SourceProgress,
+)
 
 POLL = 0.2  # seconds between looks at the cancel flag while waiting for the child
 
 
 def renamed(run: str, item: Any) -> Any:
-    """The item with its connection id prefixed by the run's name: runs number their connections alike."""
+    """The item as one client among the experiment's: connection ids prefixed by the run's name (runs number their
+    connections alike), the run's own HTTP cache named on each connection (a run's cache is its own, so a later
+    run's push is never judged against an earlier run's copy), and the probe's run labels under the run's name."""
+    if isinstance(item, ConnectionOpened):
+        item = dataclasses.replace(item, cache_scope=f"{run}:{item.cache_scope or 'cache'}")
+    if isinstance(item, PushTruthRecorded):
+        item = dataclasses.replace(item, run=f"{run}:{item.run}")
+    if isinstance(item, RunStarted):
+        return dataclasses.replace(item, label=f"{run}:{item.label}")
+    if isinstance(item, RunFinished):
+        return dataclasses.replace(item, label=f"{run}:{item.label}",
+                                   connections=tuple(f"{run}:{cid}" for cid in item.connections))
     if isinstance(item, (Event, Diagnostic)) and item.connection_id:
         return dataclasses.replace(item, connection_id=f"{run}:{item.connection_id}")
     return item

@@ -94,7 +94,7 @@ def run_live(argv: list[str]) -> int:
     if failed and not capture.connections:
         return Exit.INPUT_ERROR
     redact = not args.no_redact
-    from pushscope.export.json_report import redact_more
+    from pushscope.http.redaction import redact_more
 
     redact_more(args.redact)
     if args.format == "json":

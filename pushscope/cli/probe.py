@@ -157,8 +157,9 @@ def run_probe(argv: list[str]) -> int:
 
         write_session(args.save, result.items, url=options.url, options=_options_dict(options))
     redact = not args.no_redact
-    from pushscope.export.json_report import redact_more, render_json
+    from pushscope.export.json_report import render_json
     from pushscope.export.text_report import render_text
+    from pushscope.http.redaction import redact_more
 
     redact_more(args.redact)
     text = render_json(capture, redact=redact) if args.format == "json" else render_text(capture, redact=redact)

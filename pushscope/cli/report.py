@@ -44,7 +44,7 @@ def parser() -> argparse.ArgumentParser:
 def run_report(argv: list[str]) -> int:
     p = parser()
     args = p.parse_args(argv)
-    from pushscope.export.json_report import redact_more
+    from pushscope.http.redaction import redact_more
 
     redact_more(args.redact)
     path = capture_argument(p, args, optional=True)
@@ -60,7 +60,7 @@ def run_report(argv: list[str]) -> int:
         return _saved_session(path, fmt, args)
     capture_args = CaptureArgs(path, args.keylog, args.no_keylog, tuple(args.quic_port), not args.no_cache,
                                quiet=args.quiet)
-    from pushscope.export.json_report import REDACTED_HEADERS
+    from pushscope.http.redaction import REDACTED_HEADERS
 
     # A reopen prints what the first open printed, kept beside the model: no model to load, nothing to render.
     replay = cached_result(capture_args, ("report", fmt, not args.no_redact, sorted(REDACTED_HEADERS)))

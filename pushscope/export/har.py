@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from pushscope import __version__
-from pushscope.export.json_report import REDACTED_HEADERS, redact_headers
 from pushscope.http.headers import header_value
+from pushscope.http.redaction import REDACTED_HEADERS, redact_headers
 from pushscope.http.urls import split_url
 from pushscope.model.entities import Capture, Exchange, Push
 from pushscope.safe_text import json_visible

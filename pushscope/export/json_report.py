@@ -12,33 +12,12 @@ from typing import Any
 
 from pushscope import __version__
 from pushscope.analysis.summary import push_summary, summary_dict
-from pushscope.events import ConversationAccounted, Headers
+from pushscope.events import ConversationAccounted
+from pushscope.http.redaction import redact_headers
 from pushscope.model.entities import Capture, Connection, Exchange, Push
 
-REDACTED_HEADERS = {"cookie", "set-cookie", "set-cookie2", "authorization", "proxy-authorization"}
-REDACTED = "[redacted]"
 SCHEMA_VERSION = 1
 LARGE_REPORT = 5000
-
-
-def redact_headers(headers: Headers, redact: bool = True) -> list[list[str]]:
-    if not redact:
-        return [[name, value] for name, value in headers]
-    # _redacted inlined: this runs for every header of every exchange. The common case (a lower-case name with no
-    # surrounding space) costs a set lookup and islower(); others are trimmed and lower-cased (" Cookie", "COOKIE\t").
-    return [[name, REDACTED if name in REDACTED_HEADERS or (
-        (not name.islower() or name[:1] <= " " or name[-1:] <= " ") and name.strip().lower() in REDACTED_HEADERS)
-        else value] for name, value in headers]
-
-
-def redact_more(names: list[str]) -> None:
-    """``--redact NAME``: redact these header names too, in every report this process makes."""
-    REDACTED_HEADERS.update(name.strip().lower() for name in names if name.strip())
-
-
-def _redacted(name: str) -> bool:
-    # Names are compared trimmed and lower-cased: a hostile peer may send " Cookie" or "COOKIE\t" (HTTP/1.1).
-    return name in REDACTED_HEADERS or name.strip().lower() in REDACTED_HEADERS
 
 
 def _round(value: float | None, digits: int = 6) -> float | None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from pushscope import __version__
 from pushscope.decode.frame_names import frame_name
-from pushscope.export.json_report import redact_headers
+from pushscope.http.redaction import redact_headers
 from pushscope.model.entities import Capture, Connection, Exchange, FrameRecord, Push
 from pushscope.safe_text import json_visible
 from pushscope.vocabulary import Outcome

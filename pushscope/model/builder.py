@@ -145,6 +145,7 @@ class CaptureBuilder:
         conn.tls_version = event.tls_version or conn.tls_version
         conn.sni = event.sni or conn.sni
         conn.alpn = event.alpn or conn.alpn
+        conn.cache_scope = event.cache_scope or conn.cache_scope
 
     def _on_updated(self, event: ConnectionUpdated) -> None:
         conn = self._connection(event)

@@ -51,6 +51,8 @@ class Connection:
     decrypted_how: str | None = None
     # subjectAltName DNS names and IP addresses of the server's certificate (None: no certificate seen).
     certificate_names: tuple[str, ...] | None = None
+    # The client's HTTP cache, when the source named it (see ConnectionOpened.cache_scope).
+    cache_scope: str | None = None
     closed_at: float | None = None
     close_how: str | None = None
     settings: dict[str, dict[str, int]] = field(default_factory=lambda: {"client": {}, "server": {}})

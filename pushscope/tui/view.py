@@ -14,7 +14,7 @@ from typing import Any
 
 from pushscope.analysis.summary import summary_dict
 from pushscope.events import Diagnostic
-from pushscope.export.json_report import redact_headers
+from pushscope.http.redaction import redact_headers
 from pushscope.model.entities import Capture, Connection, Exchange, Push
 from pushscope.presentation import ATTENTION_RANK, OUTCOME_GLYPHS, OUTCOMES
 from pushscope.safe_text import visible

@@ -82,8 +82,9 @@ class Lab:
         self.builder.apply(event)
 
     def h2(self, at: float = 0.0, *, client: str = "127.0.0.1", cid: str | None = None,
-           enable_push: bool | None = None) -> H2Conn:
-        conn = H2Conn(self, cid or f"t{self._connections}", Endpoint(client, 50000 + self._connections), at)
+           enable_push: bool | None = None, cache_scope: str | None = None) -> H2Conn:
+        conn = H2Conn(self, cid or f"t{self._connections}", Endpoint(client, 50000 + self._connections), at,
+                      cache_scope)
         self._connections += 1
         if enable_push is not None:
             conn.settings("client", at, ENABLE_PUSH=int(enable_push))
@@ -123,12 +124,13 @@ class _Conn:
     transport = "tls"
     protocol = "h2"
 
-    def __init__(self, lab: Lab, cid: str, client: Endpoint, at: float) -> None:
+    def __init__(self, lab: Lab, cid: str, client: Endpoint, at: float, cache_scope: str | None = None) -> None:
         self.lab, self.cid = lab, cid
         self.next_stream = 1
         lab.emit(ConnectionOpened(connection_id=cid, at=T0 + at, client=client, server=Endpoint("127.0.0.1", 443),
                                   transport=self.transport, protocol=self.protocol,  # type: ignore[arg-type]
-                                  tls_version="1.3", sni=AUTHORITY, alpn=self.protocol))
+                                  tls_version="1.3", sni=AUTHORITY, alpn=self.protocol,
+                                  cache_scope=cache_scope))
 
     def _frame(self, at: float, sender: Side, stream: int | None, kind: str, length: int,
                flags: tuple[str, ...] = (), push_id: int | None = None) -> None:
@@ -185,8 +187,8 @@ class _Conn:
 
 
 class H2Conn(_Conn):
-    def __init__(self, lab: Lab, cid: str, client: Endpoint, at: float) -> None:
-        super().__init__(lab, cid, client, at)
+    def __init__(self, lab: Lab, cid: str, client: Endpoint, at: float, cache_scope: str | None = None) -> None:
+        super().__init__(lab, cid, client, at, cache_scope)
         self.next_promised = 2
 
     def promise(self, parent: int, path: str, at: float, headers: Sequence[tuple[str, str]] = ()) -> int:

@@ -71,6 +71,25 @@ def test_already_cached() -> None:
     assert push.evidence[-1].kind == "verdict" and "cache-duplicated / already-cached" in push.evidence[-1].text
 
 
+@pytest.mark.parametrize(("first_scope", "second_scope", "duplicated"),
+                         [(None, None, True), ("run-1", "run-1", True), ("run-1", "run-2", False)])
+def test_a_named_cache_scope_is_one_client(first_scope, second_scope, duplicated: bool) -> None:
+    """Two connections from one address share a cache unless the source names a cache per connection (the
+    experiment gives each page load its own): a copy fetched in another cache does not duplicate the push."""
+    lab = Lab()
+    first = lab.h2(0.0, cache_scope=first_scope)
+    own = first.request("/style.css", 0.001)
+    first.respond(own, 0.002, content_type=CSS, headers=MAX_AGE, body=b"a{}", end=0.003)
+    second = lab.h2(1.0, cache_scope=second_scope)
+    parent = second.request("/", 1.010)
+    second.push(parent, "/style.css", 1.020, end=1.025)
+    document(second, parent, "/style.css", at=1.030, end=1.040)
+    lab.analyse()
+    push = lab.push("/style.css")
+    assert (push.reason == "already-cached") is duplicated, push.evidence
+    assert push.outcome == ("cache-duplicated" if duplicated else "used")
+
+
 @pytest.mark.parametrize(
     ("headers", "gap", "cached"),
     [

@@ -138,6 +138,7 @@ def test_the_inspector_source_names_each_run_and_reports_progress_per_cell(lab_d
     progress per cell, and the result sentence per profile at the end."""
     from pushscope.cli.experiment_live import experiment_events
     from pushscope.events import Diagnostic, Event, SourceFinished, SourceProgress
+    from pushscope.pipeline import analysed
 
     server = serve(lab_dir, "referenced")
     try:
@@ -156,6 +157,14 @@ def test_the_inspector_source_names_each_run_and_reports_progress_per_cell(lab_d
     results = [item.message for item in items if isinstance(item, Diagnostic) and item.code == "experiment-result"]
     assert len(results) == 1 and "TCP measured: RTT" in results[0] and "against no push" in results[0]
     assert isinstance(items[-1], SourceFinished) and items[-1].summary == {"runs": 2, "failed": 0}
+    # Folded as the inspector folds them: each run is its own client with its own cache, so every push's verdict
+    # agrees with what that run's probe saw (no run is judged against another run's copies or requests).
+    model = analysed(items, source="probe", name="experiment")
+    assert sorted(str(run.label) for run in model.runs) == [f"{PROFILE.name}/no-push/1:cold",
+                                                             f"{PROFILE.name}/push/1:cold"]
+    assert model.pushes and all(push.truth is not None for push in model.pushes)
+    assert [d.message for d in model.diagnostics if d.code == "probe-disagrees"] == []
+    assert len({conn.cache_scope for conn in model.connections.values()}) == 2
 
 
 def test_warm_cache_runs_and_saved_sessions(lab_dir: Path, tmp_path: Path) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pushscope.export import json_report
-from pushscope.export.json_report import REDACTED, redact_headers, redact_more
+from pushscope.http import redaction
+from pushscope.http.redaction import REDACTED, redact_headers, redact_more
 
 
 def test_names_are_trimmed_and_lower_cased() -> None:
@@ -14,11 +14,11 @@ def test_names_are_trimmed_and_lower_cased() -> None:
 
 
 def test_redact_adds_names() -> None:
-    saved = set(json_report.REDACTED_HEADERS)
+    saved = set(redaction.REDACTED_HEADERS)
     try:
         redact_more([" X-Api-Key ", ""])
         assert redact_headers([("x-api-key", "secret"), ("X-API-KEY", "s2")]) == [["x-api-key", REDACTED],
                                                                                  ["X-API-KEY", REDACTED]]
     finally:
-        json_report.REDACTED_HEADERS.clear()
-        json_report.REDACTED_HEADERS.update(saved)
+        redaction.REDACTED_HEADERS.clear()
+        redaction.REDACTED_HEADERS.update(saved)

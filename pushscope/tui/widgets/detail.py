@@ -11,7 +11,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from pushscope.decode.frame_names import frame_name
-from pushscope.export.json_report import redact_headers
+from pushscope.http.redaction import redact_headers
 from pushscope.model.entities import Capture, Exchange, Push
 from pushscope.presentation import OUTCOME_STYLES, glyph
 from pushscope.safe_text import visible
