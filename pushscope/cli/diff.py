@@ -8,7 +8,7 @@ from pushscope.cli.args import add_keylog, add_no_cache, add_output, add_quiet
 from pushscope.cli.errors import CliError, command
 from pushscope.cli.exitcodes import Exit
 from pushscope.cli.keys import beside
-from pushscope.cli.loading import CaptureArgs, load_report
+from pushscope.cli.loading import CaptureArgs, Replay, cached_comparison, load_report
 from pushscope.cli.output import format_for, write_output
 
 FORMATS = ("text", "html", "json")
@@ -43,14 +43,32 @@ def parser() -> argparse.ArgumentParser:
 
 @command("diff")
 def run_diff(argv: list[str]) -> int:
-    from pushscope.export import diff
-
     args = parser().parse_args(argv)
     fmt = format_for(args.output, args.format, FORMATS, "text")
+    inputs = (args.before, args.after, args.keylog, args.keylog_a, args.keylog_b, beside(args.before),
+              beside(args.after))
+    keylogs = (args.keylog_a or args.keylog, args.keylog_b or args.keylog)
+    both = [CaptureArgs(path, keylog, args.no_keylog, use_cache=not args.no_cache, quiet=args.quiet)
+            for path, keylog in zip((args.before, args.after), keylogs, strict=True)]
+    # A reopen of the same two captures prints what the first comparison printed (kept beside their models).
+    replay = cached_comparison(both[0], both[1], ("diff", fmt, args.allow_undecrypted))
+    if replay.hit is not None:
+        write_output(replay.replayed(), args.output, inputs=inputs)
+        return int(replay.hit.meta.get("exit", Exit.OK))  # type: ignore[call-overload]
+    try:
+        return _compare(both, fmt, args, inputs, replay)
+    finally:
+        replay.close()
+
+
+def _compare(both: list[CaptureArgs], fmt: str, args: argparse.Namespace, inputs: tuple[str | None, ...],
+             replay: Replay) -> int:
+    from pushscope.export import diff
+
     sides = []
-    for path, keylog in ((args.before, args.keylog_a or args.keylog), (args.after, args.keylog_b or args.keylog)):
-        report, coverage = load_report(CaptureArgs(path, keylog, args.no_keylog, use_cache=not args.no_cache,
-                                                   quiet=args.quiet))
+    for capture_args in both:
+        path = capture_args.path
+        report, coverage = load_report(capture_args)
         if coverage.nothing_decoded:
             raise CliError(f"{path}: {coverage.headline()}; refusing to compare it", Exit.UNDECRYPTED)
         sides.append((report, coverage))
@@ -58,8 +76,8 @@ def run_diff(argv: list[str]) -> int:
     result = diff.diff_reports(before, after, ("before", "after"))
     result["before"]["coverage"], result["after"]["coverage"] = cov_a.headline(), cov_b.headline()
     renderers = {"text": diff.render_diff_text, "html": diff.render_diff_html, "json": diff.render_diff_json}
-    inputs = (args.before, args.after, args.keylog, args.keylog_a, args.keylog_b, beside(args.before),
-              beside(args.after))
-    write_output(renderers[fmt](result), args.output, inputs=inputs)
+    write_output(replay.record(renderers[fmt](result)), args.output, inputs=inputs)
     undecoded = not (cov_a.complete and cov_b.complete)
-    return Exit.UNDECRYPTED if undecoded and not args.allow_undecrypted else Exit.OK
+    code = Exit.UNDECRYPTED if undecoded and not args.allow_undecrypted else Exit.OK
+    replay.keep(exit=int(code))
+    return code

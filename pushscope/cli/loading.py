@@ -19,7 +19,7 @@ from pushscope.export.coverage import Coverage, coverage_of
 from pushscope.model.entities import Capture
 
 if TYPE_CHECKING:
-    from pushscope.cache import CachedResult, ResultRecorder
+    from pushscope.cache import CachedResult, CaptureCache, ResultRecorder
 
 # Diagnostics that mean the input itself is unusable; the key log ones always, the others when nothing was read.
 FATAL_ALWAYS = ("no-keylog", "bad-keylog")
@@ -141,27 +141,44 @@ class Replay:
         return b"".join(self.hit.chunks()) if binary else self.hit.text()
 
 
-def cached_result(args: CaptureArgs, variant: tuple[object, ...]) -> Replay:
-    """The cached output of the command ``variant`` describes, for a capture (never for a JSON report or a saved
-    session, which are read without analysis anyway); an empty Replay with --no-cache."""
+def _capture_key(args: CaptureArgs) -> tuple[CaptureCache, str, str | None] | None:
+    """The cache, this capture's key in it and the key log used; None with --no-cache or for an input that is not
+    a capture (a JSON report or a saved session is read without analysis anyway)."""
     if not args.use_cache:
-        return Replay()
+        return None
     check_readable(args.path, "capture file")
     from pushscope.sources.probe.recording import is_saved_session
 
     if looks_like_json(args.path) or is_saved_session(args.path):
-        return Replay()
+        return None
     keys = resolve_keys(args)
-    from pushscope.cache import result_key
     from pushscope.pipeline import cache_lookup
 
     cache, key = cache_lookup(args.path, keys.path, list(args.quic_ports), keys.origin)
-    if cache is None or key is None:
+    return None if cache is None or key is None else (cache, key, keys.path)
+
+
+def cached_result(args: CaptureArgs, variant: tuple[object, ...]) -> Replay:
+    """The cached output of the command ``variant`` describes, for a capture; an empty Replay with --no-cache or
+    for another kind of input."""
+    found = _capture_key(args)
+    if found is None:
         return Replay()
+    cache, key, keylog = found
+    from pushscope.cache import ResultRecorder, result_key
+
     rkey = result_key(key, variant)
     hit = cache.load_result(rkey)
     if hit is not None:
-        return Replay(hit=hit, keylog=keys.path)
-    from pushscope.cache import ResultRecorder
+        return Replay(hit=hit, keylog=keylog)
+    return Replay(recorder=ResultRecorder(cache, rkey), keylog=keylog)
 
-    return Replay(recorder=ResultRecorder(cache, rkey), keylog=keys.path)
+
+def cached_comparison(before: CaptureArgs, after: CaptureArgs, variant: tuple[object, ...]) -> Replay:
+    """``cached_result`` for a command that reads two captures (``diff``), keyed by both; an empty Replay unless both
+    are readable captures (the command itself then says what is wrong with an input)."""
+    try:
+        other = _capture_key(after)
+        return Replay() if other is None else cached_result(before, (*variant, other[1]))
+    except CliError:
+        return Replay()

@@ -167,3 +167,17 @@ def test_a_broken_kept_output_is_a_miss_and_goes(cache_dir: Path, files: tuple[P
     assert main([*args, "-o", str(tmp_path / "again.json")]) == 0  # read and rendered again, and kept again
     assert (tmp_path / "again.json").read_bytes() == (tmp_path / "first.json").read_bytes()
     assert len(list(cache_dir.glob("*.result"))) == 1
+
+
+def test_a_reopened_diff_prints_the_kept_comparison_without_loading(
+        cache_dir: Path, files: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    capture, keys = files
+    other = tmp_path / "after.pcapng"
+    other.write_bytes(capture.read_bytes()[:-200])  # the last packets cut off: another capture
+    args = ["diff", str(capture), str(other), "--keylog", str(keys), "--format", "json"]
+    first = main([*args, "-o", str(tmp_path / "first.json")])
+    monkeypatch.setattr("pushscope.pipeline.load_capture", _not_loaded)
+    assert main([*args, "-o", str(tmp_path / "again.json")]) == first
+    assert (tmp_path / "again.json").read_bytes() == (tmp_path / "first.json").read_bytes()
+    with pytest.raises(AssertionError, match="loaded the model"):  # the other way round: another comparison
+        main(["diff", str(other), str(capture), "--keylog", str(keys), "--format", "json", "-o", str(tmp_path / "x")])
