@@ -81,10 +81,8 @@ class H2DirectionDecoder:
         self._hpack = BoundedHpackDecoder()
         self._pending: _PendingHeaderBlock | None = None
         self._lost_sync = False
-        self._hpack_broken = False
         # Field-by-field HPACK once the dynamic table is known to be incomplete (mid-connection, or broken).
         self._tolerant: TolerantHpackDecoder | None = None
-        self.frames_decoded = 0
         # Bytes of this direction's frame stream consumed so far: the wire order of its events.
         self.offset = 0
 
@@ -136,7 +134,6 @@ class H2DirectionDecoder:
             kind = frame_type_name(header[3])
             stream_id = int.from_bytes(header[5:9], "big") & 0x7FFFFFFF
             return [self._anomaly(at, f"malformed {kind} frame: {exc}", stream_id)]
-        self.frames_decoded += 1
         events: list[Event] = [self._frame_event(frame, header, len(body), at)]
         if self._pending is not None and not isinstance(frame, ContinuationFrame):
             events.append(self._anomaly(at, "header block interrupted by another frame", self._pending.stream_id))
@@ -228,7 +225,6 @@ class H2DirectionDecoder:
             # Not decoded at all: the table may now be out of step, so later blocks go field by field.
             events.append(self._anomaly(at, f"{pending.kind} header block of {pending.size} bytes is over the "
                                         f"{MAX_HEADER_BLOCK}-byte limit: not decoded", pending.stream_id))
-            self._hpack_broken = True
             self._tolerant = self._tolerant or TolerantHpackDecoder()
             headers = []
         elif self._tolerant is None:
@@ -242,7 +238,6 @@ class H2DirectionDecoder:
                 message = (f"HPACK could not decode a {pending.kind} header block ({exc}); the capture may have "
                            "started mid-connection (HPACK state unknown): header fields that need dynamic-table "
                            "entries it did not show are listed as unknown")
-                self._hpack_broken = True
                 self._tolerant = TolerantHpackDecoder()
                 events.append(self._anomaly(at, message, pending.stream_id))
         if self._tolerant is not None and not pending.over_limit:

@@ -152,15 +152,6 @@ def setting_name(code: int) -> str:
     return f"RESERVED_0x{code:x}" if is_reserved(code) else f"UNKNOWN_0x{code:x}"
 
 
-def stream_type_name(code: int) -> str:
-    try:
-        return StreamType(code).name
-    except ValueError:
-        if code == 0x54:
-            return "WEBTRANSPORT"
-        return f"RESERVED_0x{code:x}" if is_reserved(code) else f"UNKNOWN_0x{code:x}"
-
-
 def read_varint(buffer: bytes | bytearray | memoryview, position: int) -> tuple[int, int] | None:
     """QUIC variable-length integer at ``position``: (value, next position), or None if it is incomplete."""
     if position >= len(buffer):

@@ -51,10 +51,6 @@ class QpackDirection:
     def configured(self) -> bool:
         return self._decoder is not None
 
-    def pending_keys(self) -> list[int]:
-        """Streams whose header block is still waiting (for SETTINGS or for the encoder stream)."""
-        return sorted(set(self._waiting_for_settings) | self._blocked)
-
     def configure(self, max_table_capacity: int) -> list[int]:
         """The decoding endpoint's SETTINGS arrived: build the table; returns the keys that can now go on."""
         if self._decoder is not None:

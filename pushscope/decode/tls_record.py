@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from pushscope.decode.quic_packet import SUITES_BY_SECRET_LENGTH
 
-APPLICATION_DATA, HANDSHAKE, ALERT = 23, 22, 21
+APPLICATION_DATA, HANDSHAKE = 23, 22
 KEY_UPDATE = 24
 # Records each direction may have sent before the capture started that we search through: 4096 records are at
 # least 4096 HTTP/2 frames or 64 MiB of full records; a connection older than that is not found.

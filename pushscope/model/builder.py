@@ -292,7 +292,6 @@ class CaptureBuilder:
             exchange.unknown_fields = event.unknown_fields
             exchange.assumed_authority = self._authority_for(event.connection_id, event.headers, event.unknown_fields)
             exchange.request_start = event.at
-            exchange.request_start_position = event.position
             self._check_url(event, exchange.url, "request URL")
         else:
             exchange.trailers = list(event.headers)

@@ -104,9 +104,8 @@ class Exchange:
     reset: Reset | None = None
     # Request fields the capture cannot show (see ``HeadersReceived.unknown_fields``).
     unknown_fields: tuple[str, ...] = ()
-    # Wire order within the connection (``Event.position``) of the request's first header block (client side)
-    # and of the response's last frame (server side): times tie for frames sharing a packet, these do not.
-    request_start_position: int | None = None
+    # Wire order within the connection (``Event.position``) of the response's last frame (server side): times
+    # tie for frames sharing a packet, this does not.
     response_end_position: int | None = None
     # When :authority is unknown: the one assumed from what the connection shows (other requests, SNI).
     assumed_authority: str = ""

@@ -2,7 +2,7 @@
 
 The row loop feeds every packet (:meth:`ConversationLedger.packet`) and every event the readers emit
 (:meth:`ConversationLedger.observe`); readers and decryptors that know more say so directly
-(:meth:`ConversationLedger.decoded`, :meth:`ConversationLedger.undecodable`, :meth:`ConversationLedger.not_web`).
+(:meth:`ConversationLedger.decoded`, :meth:`ConversationLedger.undecodable`).
 At the end :meth:`ConversationLedger.finish` gives each conversation exactly one ``ConversationAccounted`` and a
 warning for each one with application data that nothing decoded, biggest first, so a missing connection never
 passes in silence.
@@ -161,11 +161,6 @@ class ConversationLedger:
         conv = self._conversations.get(key)
         if conv is not None and conv.status != "decoded":
             conv.status, conv.reason = "undecodable", reason
-
-    def not_web(self, key: str, what: str) -> None:
-        conv = self._conversations.get(key)
-        if conv is not None and conv.status != "decoded":
-            conv.status, conv.reason = "not-web", what
 
     def passing(self, items: list[T]) -> list[T]:
         """A reader's output, observed on its way out (``yield from ledger.passing(reader.feed(...))``)."""

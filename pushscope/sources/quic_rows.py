@@ -136,7 +136,6 @@ class _QuicConnection:
     reset_streams: set[tuple[Side, int]] = field(default_factory=set)
     decoder: H3ConnectionDecoder | None = None
     closed: bool = False
-    misaligned_rows: int = 0
     trial_how: str | None = None  # decrypted by pushscope's own trial (no handshake): which key-log line
     trial_ok: int = 0
 
@@ -180,7 +179,6 @@ class QuicRowReader:
         out += self._decryption(conn, row, at)
         frames = _frames(row)
         if frames.misaligned:
-            conn.misaligned_rows += 1
             out.append(ProtocolAnomaly(connection_id=conn.connection_id, at=at, sender=sender,
                                        message=f"frame {frame_number}: tshark's QUIC fields do not line up; "
                                        "some STREAM frames of this datagram may be misread"))

@@ -33,9 +33,7 @@ RECORD_FIELDS = ["frame.time_epoch", "tcp.stream", "ip.src", "ipv6.src", "tcp.sr
 FRAME_TYPES_WITH_STREAM = {0, 1, 2, 3, 5, 9}  # DATA HEADERS PRIORITY RST_STREAM PUSH_PROMISE CONTINUATION
 FRAME_TYPES_ON_CONNECTION = {4, 6, 7}  # SETTINGS PING GOAWAY
 FIXED_LENGTHS = {2: 5, 3: 4, 6: 8, 8: 4}
-MAX_FRAME_LENGTH = (1 << 24) - 1
 FRAMES_CHECKED = 16
-HTTP1_STARTS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"HTTP/1.")
 
 
 class TlsConnections(Protocol):
@@ -245,5 +243,3 @@ def frames_line_up(data: bytes) -> bool:
     return frames > 0 and (offset >= len(data) or frames == FRAMES_CHECKED)
 
 
-def looks_like_http1(data: bytes) -> bool:
-    return data.startswith(HTTP1_STARTS)

@@ -257,7 +257,7 @@ class ProbeConnection:
         self.client: Endpoint | None = None
 
     # -- to implement ------------------------------------------------------------------------------------
-    async def connect(self, first_url: str | None = None) -> None:
+    async def connect(self, first_request: tuple[str, Headers] | None = None) -> None:
         raise NotImplementedError
 
     async def send_request(self, url: str, headers: Headers) -> Transfer:

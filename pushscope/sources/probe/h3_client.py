@@ -1,4 +1,4 @@
-"""The probe's HTTP/3 client: aioquic's ``H3Connection`` (which sends MAX_PUSH_ID, so the server may push).
+"""The probe's HTTP/3 client: aioquic's ``H3Connection`` (which sends MAX_PUSH_ID, unless push is refused).
 
 The model is built by :class:`pushscope.decode.h3.H3ConnectionDecoder`, fed with exactly the stream bytes the
 client sends and receives: received bytes come from aioquic's QUIC events (StreamDataReceived, StreamReset,
