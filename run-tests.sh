@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The tests: set up what is missing (tshark, the real servers, Python deps), then lint and run pytest.
+# The tests: set up what is missing (tshark, the real servers, Python deps), then lint, type-check and run pytest.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
 scripts/setup.sh --test
 .venv/bin/ruff check pushscope tests captures bench scripts
+.venv/bin/mypy  # the settings and the list of modules not yet checked: pyproject.toml [tool.mypy]
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

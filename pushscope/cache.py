@@ -31,7 +31,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from pushscope import __version__
 from pushscope.model.entities import Capture
@@ -284,7 +284,7 @@ MODEL_PIECE = 1000
 
 
 def _write_model(capture: Capture, handle: BinaryIO) -> None:
-    parts = {"connections": list(capture.connections.items()), "exchanges": capture.exchanges,
+    parts: dict[str, list[Any]] = {"connections": list(capture.connections.items()), "exchanges": capture.exchanges,
              "pushes": capture.pushes, "conversations": capture.conversations}
     shell = copy.copy(capture)
     shell.connections, shell.exchanges, shell.pushes, shell.conversations = {}, [], [], []

@@ -45,7 +45,7 @@ def fold(items: Iterable[SourceItem], builder: CaptureBuilder, on_progress: Prog
             return
 
 
-def analysed(items: Iterable[object], *, source: str, name: str = "") -> Capture:
+def analysed(items: Iterable[SourceItem], *, source: str, name: str = "") -> Capture:
     """Fold a source's items into a new model and analyse it: a probe session's, a saved session's."""
     builder = CaptureBuilder(source=source, name=name)
     fold(items, builder)

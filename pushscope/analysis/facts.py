@@ -9,6 +9,7 @@ import heapq
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pushscope.analysis.links import PreloadLink, preload_links
 from pushscope.analysis.order import response_arrived_before_promise
@@ -53,7 +54,7 @@ class Excluding(Sequence[str]):
     def __len__(self) -> int:
         return len(self._items) - (self._skip is not None)
 
-    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+    def __getitem__(self, index: int | slice) -> Any:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         if index < 0:
@@ -556,8 +557,9 @@ def _mismatch_reason(push: Push, request: Exchange) -> str:
 def _references(facts: PushFacts, index: CaptureIndex) -> None:
     push = facts.push
     urls, unreadable, url_at, unreadable_at = index.checked_on_connection(push)
-    facts.documents_checked = Excluding(urls, url_at.get(push.exchange_id))
-    facts.unreadable_documents = Excluding(unreadable, unreadable_at.get(push.exchange_id))
+    exchange_id = push.exchange_id if push.exchange_id is not None else -1  # -1: no exchange, nothing excluded
+    facts.documents_checked = Excluding(urls, url_at.get(exchange_id))
+    facts.unreadable_documents = Excluding(unreadable, unreadable_at.get(exchange_id))
     by_connection = index.referrers(push, facts.url)
     for document, reference in by_connection.get(push.connection_id, []):
         if document.id != push.exchange_id:

@@ -59,7 +59,7 @@ def usage() -> str:
 
 def resolve(name: str) -> Callable[[Sequence[str]], int]:
     module, function, _ = COMMANDS[ALIASES.get(name, name)]
-    return getattr(importlib.import_module(module), function)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module), function)
 
 
 def run_help(argv: Sequence[str]) -> int:

@@ -191,7 +191,8 @@ class H2DirectionDecoder:
             ]
         return []
 
-    def _start_block(self, pending: _PendingHeaderBlock, frame: Frame, at: float) -> list[Event]:
+    def _start_block(self, pending: _PendingHeaderBlock, frame: HeadersFrame | PushPromiseFrame,
+                     at: float) -> list[Event]:
         self._add_fragment(pending, bytes(frame.data))
         if "END_HEADERS" in frame.flags:
             return self._finish_block(pending, at)

@@ -377,8 +377,9 @@ class H3ConnectionDecoder:
             # These SETTINGS size the table that decodes the *peer's* header blocks.
             peer = _other(stream.sender)
             ready = self._qpack[peer].configure(settings.get(SETTING_QPACK_MAX_TABLE_CAPACITY, 0))
-            if self._qpack[peer].encoder_error is not None:
-                out.append(self._anomaly(at, stream, self._qpack[peer].encoder_error))
+            encoder_error = self._qpack[peer].encoder_error
+            if encoder_error is not None:
+                out.append(self._anomaly(at, stream, encoder_error))
             out += self._resume(peer, ready, at)
             return
         if not values or len(values) != 1:
@@ -418,8 +419,8 @@ class H3ConnectionDecoder:
         direction = self._qpack[stream.sender]
         if direction.needs_missing_entries(block):
             request = frame_type == FrameType.PUSH_PROMISE or stream.sender == "client"
-            headers, unknown = direction.decode_partial(block, request=request)
-            self._header_block_done(stream, headers, at, out, unknown)
+            partial, unknown = direction.decode_partial(block, request=request)
+            self._header_block_done(stream, partial, at, out, unknown)
             return
         try:
             headers = direction.decode(stream.stream_id, block)

@@ -79,7 +79,7 @@ def diff_reports(before: dict[str, Any], after: dict[str, Any],
             if moved is not None and abs(moved) >= 0.001:
                 changes.append(f"ready {fmt_ms(moved, signed=True)}")
         rows.append({"resource": key, "before": old, "after": new, "changes": changes,
-                     "ready_delta": _delta(old and old["ready_at"], new and new["ready_at"])})
+                     "ready_delta": _delta(old["ready_at"] if old else None, new["ready_at"] if new else None)})
     sa, sb = before["summary"], after["summary"]
     summary = {k: {"before": sa.get(k), "after": sb.get(k), "delta": _delta(sa.get(k), sb.get(k))}
                for k in SUMMARY_KEYS}

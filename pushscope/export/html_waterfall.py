@@ -51,7 +51,7 @@ def figure_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
         if start is None:
             continue
         reset = ex["reset"] or (push["reset"] if push else None)
-        end = _first(ex["response_end"], reset["at"] if reset else None, report["ended_at"], start)
+        end = _first(ex["response_end"], reset["at"] if reset else None, report["ended_at"]) or start
         rows.append({"ex": ex, "push": push, "start": start, "end": max(end, start), "reset": reset})
     rows.sort(key=lambda r: (order.get(r["ex"]["connection"], 1 << 30), r["ex"]["connection"], r["start"],
                              r["ex"]["id"]))

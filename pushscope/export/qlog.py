@@ -14,6 +14,7 @@ cancels, and each push's verdict. Header values are redacted like every other ex
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from pushscope import __version__
@@ -170,7 +171,8 @@ def _exchange_events(trace: _Trace, exchange: Exchange, records: list[FrameRecor
 
 
 def _push_events(trace: _Trace, push: Push, exchange: Exchange | None, seen: set[tuple[float, str, str]]) -> None:
-    for parent, at in push.references or [(push.parent_stream_id, push.promised_at)]:
+    references: Sequence[tuple[int | None, float]] = push.references or [(push.parent_stream_id, push.promised_at)]
+    for parent, at in references:
         frame: dict[str, Any] = {"frame_type": "push_promise"}
         if trace.prefix == "http":
             frame["push_id"] = push.push_id

@@ -78,8 +78,7 @@ def _zstd(data: bytes, limit: int) -> tuple[bytes, bool]:
     import zstandard
 
     reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True)
-    out = reader.read(limit + 1)
-    out = bytearray(out)
+    out = bytearray(reader.read(limit + 1))
     while len(out) <= limit:
         more = reader.read(limit + 1 - len(out))
         if not more:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, Literal
+
 from pushscope.decode.frame_names import CANCEL_PUSH, HEADERS, PUSH_PROMISE, QUIC_RESET_STREAM, QUIC_STOP_SENDING
 from pushscope.events import (
     BytesSeen,
@@ -229,7 +232,8 @@ class CaptureBuilder:
         self, connection_id: str, parent: int | None, promised: int | None, push_id: int | None, at: float
     ) -> Push:
         conn = self.capture.connections.get(connection_id)
-        protocol = "h3" if (conn is not None and conn.protocol == "h3") or push_id is not None else "h2"
+        protocol: Literal["h2", "h3"] = "h3" if (conn is not None and conn.protocol == "h3") or push_id is not None \
+            else "h2"
         push = Push(len(self.capture.pushes), connection_id, protocol, parent, promised, at, push_id=push_id)
         exchange = self._new_exchange(connection_id, promised, pushed=True)
         exchange.protocol = protocol
@@ -411,7 +415,7 @@ def _add_reset(frames: FrameLog, reset: Reset, stream_id: int) -> None:
     frames.add(reset.at, reset.by, frame_type, 4, (reset.name,), stream_id, quic)
 
 
-def _reset_kind(builder: CaptureBuilder, event: StreamReset) -> str:
+def _reset_kind(builder: CaptureBuilder, event: StreamReset) -> Literal["RST_STREAM", "RESET_STREAM"]:
     conn = builder.capture.connections.get(event.connection_id)
     return "RESET_STREAM" if conn is not None and conn.protocol == "h3" else "RST_STREAM"
 
@@ -421,7 +425,7 @@ def _keeps_body(exchange: Exchange) -> bool:
     return content_type in KEPT_CONTENT_TYPES or (not content_type and exchange.path.endswith((".html", ".css", "/")))
 
 
-_HANDLERS = {
+_HANDLERS: dict[type, Callable[[CaptureBuilder, Any], None]] = {
     ConnectionOpened: CaptureBuilder._on_opened,
     ConnectionUpdated: CaptureBuilder._on_updated,
     ConnectionClosed: CaptureBuilder._on_closed,

@@ -13,7 +13,7 @@ from pushscope.events import Headers
 from pushscope.model.entities import Capture, Exchange
 
 
-class FrozenEmptyList(list):  # type: ignore[type-arg]
+class FrozenEmptyList(list):
     """The one empty list every compacted exchange without informational responses or trailers shares.
 
     Shared, so it refuses to grow: the builder assigns a new list instead of appending to it."""
@@ -24,7 +24,7 @@ class FrozenEmptyList(list):  # type: ignore[type-arg]
         raise TypeError("a compacted model's shared empty list cannot change: assign a new list")
 
     append = extend = insert = pop = remove = clear = sort = reverse = _refuse
-    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse  # type: ignore[assignment]
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
 
     def __reduce__(self) -> tuple[object, tuple[()]]:
         return _frozen_empty, ()

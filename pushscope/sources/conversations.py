@@ -22,6 +22,7 @@ from pushscope.events import (
     ConnectionOpened,
     ConnectionUpdated,
     ConversationAccounted,
+    ConversationStatus,
     DataReceived,
     Diagnostic,
     Endpoint,
@@ -69,7 +70,7 @@ class _Conversation:
     http_seen: bool = False
     why_not_decrypted: str = ""
     looks_quic: bool | None = None  # UDP: its first payload looks like a QUIC packet
-    status: str = ""  # set by an explicit verdict (decoded / undecodable / not-web)
+    status: ConversationStatus | None = None  # set by an explicit verdict
     reason: str = ""
 
 
@@ -105,9 +106,9 @@ class ConversationLedger:
             conv = self._by_udp_stream.get(stream)
             if conv is None:
                 conv = self._by_udp_stream[stream] = self._new(row, "udp", "q" + stream.split(",", 1)[0], at)
-            length = max(0, field_int(row.get("udp.length")) - 8)
-            conv.bytes += length
-            if conv.looks_quic is None and length:
+            payload = max(0, field_int(row.get("udp.length")) - 8)
+            conv.bytes += payload
+            if conv.looks_quic is None and payload:
                 conv.looks_quic = bool(row.get("quic.header_form")) or _looks_like_quic(conv, row.get("data.data", ""))
         conv.packets += 1
         conv.last_at = at
@@ -181,7 +182,7 @@ class ConversationLedger:
 
     def _account(self, conv: _Conversation) -> ConversationAccounted:
         status, reason = conv.status, conv.reason
-        if not status:
+        if status is None:
             status, reason = _judge(conv, self._secrets)
         client, server = conv.client or conv.first, conv.server or conv.second
         if conv.client is None:
@@ -226,7 +227,7 @@ class ConversationLedger:
         conv.alpn = event.alpn or conv.alpn
 
 
-def _judge(conv: _Conversation, secrets: str) -> tuple[str, str]:
+def _judge(conv: _Conversation, secrets: str) -> tuple[ConversationStatus, str]:
     """Status and reason from what the readers found, for a conversation nobody gave a verdict on."""
     if conv.http_seen or (conv.decrypted and (conv.protocol in HTTP_PROTOCOLS or _http_alpn(conv.alpn))):
         # A decrypted connection that announced HTTP but carried no request (a browser's spare connection)

@@ -18,6 +18,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from pushscope.events import Diagnostic
 
@@ -93,7 +94,7 @@ def decryption_summary(what: str, total: int, decrypted: int, code: str,
     client randoms the key log has no secret for (``uncovered``); nothing when there are none."""
     if not total:
         return []
-    level = "info" if decrypted == total else "warning"
+    level: Literal["info", "warning"] = "info" if decrypted == total else "warning"
     message = f"{total} {what}, {decrypted} decrypted"
     if uncovered:
         sample = ", ".join(random[:16] + "…" for random in uncovered[:3])
@@ -168,7 +169,7 @@ def keylog_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
     opener = gzip.open if str(path).endswith(".gz") else open
     read = number = 0
     try:
-        with opener(path, "rt", encoding="latin-1", newline="\n") as handle:  # type: ignore[operator]
+        with opener(path, "rt", encoding="latin-1", newline="\n") as handle:
             while read < MAX_KEYLOG_TEXT:
                 line = handle.readline(MAX_LINE)
                 if not line:

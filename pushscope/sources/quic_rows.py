@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 from pushscope.decode.h3 import H3ConnectionDecoder
 from pushscope.decode.h3_frames import error_name
@@ -382,7 +383,7 @@ class QuicRowReader:
             if conn.closed:
                 return []
             conn.closed = True
-            quic_code, app_code = item  # type: ignore[misc]
+            quic_code, app_code = cast(tuple[int | None, int | None], item)
             detail = _application_error(app_code, conn.alpn) if app_code is not None else _transport_error(quic_code)
             return [ConnectionClosed(connection_id=conn.connection_id, at=at, how=f"close-by-{sender} ({detail})")]
         decoder = self._decoder(conn)
@@ -391,7 +392,7 @@ class QuicRowReader:
         if kind == "stream":
             assert isinstance(item, _StreamFrame)
             return self._stream_data(conn, decoder, sender, item, at)
-        stream_id, error_code = item  # type: ignore[misc]
+        stream_id, error_code = cast(tuple[int, int], item)
         if kind == "reset":
             conn.reset_streams.add((sender, stream_id))
             return list(decoder.receive_reset_stream(sender, stream_id, error_code, at))
@@ -454,7 +455,7 @@ class QuicRowReader:
         if out and trial:
             out[0].message += (f" ({trial} of them by pushscope itself, with key-log secrets tried on a connection "
                                "whose handshake the capture lacks)")
-        return out
+        return [*out]
 
 
 def _sender(conn: _QuicConnection, src: Endpoint) -> Side:
@@ -508,20 +509,20 @@ def _frames(row: Mapping[str, str]) -> _Frames:
                     result.misaligned = True
                 result.items.append(("stream", _StreamFrame(stream_id, offset, payload, fin)))
             elif frame_type == RESET_STREAM:
-                stream_id, code = next(rst)
-                result.items.append(("reset", (field_int(stream_id), field_int(code))))
+                reset_id, reset_code = next(rst)
+                result.items.append(("reset", (field_int(reset_id), field_int(reset_code))))
             elif frame_type == STOP_SENDING:
-                stream_id, code = next(stop)
-                result.items.append(("stop", (field_int(stream_id), field_int(code))))
+                stop_id, stop_code = next(stop)
+                result.items.append(("stop", (field_int(stop_id), field_int(stop_code))))
             elif frame_type == CONNECTION_CLOSE_QUIC:
                 result.items.append(("close", (field_int(next(quic_codes, "0")), None)))
             elif frame_type == CONNECTION_CLOSE_APP:
                 # tshark 4.0 prints an application close's code as quic.cc.error_code.app for v1 and as
                 # quic.cc.error_code for some drafts.
-                code = next(app_codes, None)
-                if code is None:
-                    code = next(quic_codes, "0")
-                result.items.append(("close", (None, field_int(code))))
+                app_code = next(app_codes, None)
+                if app_code is None:
+                    app_code = next(quic_codes, "0")
+                result.items.append(("close", (None, field_int(app_code))))
     except StopIteration:
         result.misaligned = True
     return result

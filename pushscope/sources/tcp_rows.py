@@ -347,7 +347,7 @@ class TcpRowReader:
         if out and trial:
             out[0].message += (f" ({trial} of them by pushscope itself, with key-log secrets tried on a connection "
                                "whose handshake the capture lacks)")
-        return out
+        return [*out]
 
 
 def _late_bytes(conn: _TcpConnection) -> Output:

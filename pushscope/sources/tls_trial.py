@@ -130,11 +130,12 @@ def _search(conv: _Conversation, pairs: list[SecretPair]) -> _Found | None:
     for src, records in conv.directions.items():
         ciphertexts = [record.ciphertext for record in records]
         for pair in pairs:
-            for side, secret in (("client", pair.client), ("server", pair.server)):
+            sides: tuple[tuple[Side, bytes], ...] = (("client", pair.client), ("server", pair.server))
+            for side, secret in sides:
                 for keys in keys_for_secret(secret):
                     sequence = find_sequence(keys, ciphertexts)
                     if sequence is not None:
-                        return _other_direction(conv, _Found(pair, {src: (side, keys, sequence)}))  # type: ignore[arg-type]
+                        return _other_direction(conv, _Found(pair, {src: (side, keys, sequence)}))
     return None
 
 

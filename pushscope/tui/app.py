@@ -193,7 +193,7 @@ class PushscopeApp(App[None]):
         self.refresh_bindings()
         self.load_finished.set()
 
-    def exit(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
+    def exit(self, *args: object, **kwargs: object) -> None:
         # Quitting mid-load: stop the loader (and its tshark) so the process does not wait for it at exit.
         self._cancel.set()
         super().exit(*args, **kwargs)  # type: ignore[arg-type]
@@ -387,7 +387,7 @@ class PushscopeApp(App[None]):
         screen.set_class(visible, "-sidebar-off")
         screen.set_class(not visible, "-sidebar-on")
 
-    def action_focus(self, widget_id: str) -> None:
+    async def action_focus(self, widget_id: str) -> None:
         widget = self.connections_tree if widget_id == "connections" else self.waterfall
         if widget is self.connections_tree and not self.sidebar.display:
             self.action_toggle_sidebar()

@@ -13,7 +13,7 @@ import ipaddress
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pushscope import __version__
@@ -114,7 +114,7 @@ def is_ip_address(host: str) -> bool:
     return True
 
 
-def endpoint(address: tuple) -> Endpoint:  # type: ignore[type-arg]
+def endpoint(address: tuple[Any, ...]) -> Endpoint:
     """A socket address as the capture would show it: IPv4-mapped IPv6 addresses back to IPv4."""
     host = str(address[0])
     if host.startswith("::ffff:") and "." in host:

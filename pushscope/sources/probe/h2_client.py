@@ -12,7 +12,7 @@ import asyncio
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import h2.config
 import h2.events
@@ -399,6 +399,8 @@ class H2ProbeConnection(ProbeConnection):
         transfer.end(now)
 
     def _on_promise(self, event: h2.events.PushedStreamReceived, now: float) -> None:
+        if event.pushed_stream_id is None:  # h2 always sets it on this event
+            return
         headers = _str_headers(event.headers)
         scheme = header_value(headers, ":scheme") or self.origin.scheme
         authority = header_value(headers, ":authority") or self.origin.authority
@@ -473,6 +475,6 @@ class H2ProbeConnection(ProbeConnection):
             self._reader_task.cancel()
 
 
-def _str_headers(headers: list[tuple[str | bytes, str | bytes]]) -> Headers:
+def _str_headers(headers: Iterable[tuple[str | bytes, str | bytes]] | None) -> Headers:
     return [(k.decode() if isinstance(k, bytes) else k, v.decode() if isinstance(v, bytes) else v)
-            for k, v in headers]
+            for k, v in headers or ()]

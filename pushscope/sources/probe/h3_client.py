@@ -14,7 +14,7 @@ import logging
 import socket
 import ssl
 import time
-from typing import IO, Any
+from typing import Any, TextIO, cast
 
 from aioquic.buffer import encode_uint_var
 from aioquic.h3.connection import H3_ALPN, ErrorCode, FrameType, H3Connection, encode_frame
@@ -77,7 +77,7 @@ class H3ProbeConnection(ProbeConnection):
     protocol = "h3"
 
     def __init__(self, connection_id: str, origin: Origin, options: ProbeOptions, emit: Emit,
-                 on_promise: PromiseHandler, secrets_log: IO[str] | None = None) -> None:
+                 on_promise: PromiseHandler, secrets_log: TextIO | None = None) -> None:
         super().__init__(connection_id, origin, options, emit, on_promise)
         self.decoder = H3ConnectionDecoder(connection_id, alpn="h3")
         self._secrets_log = secrets_log
@@ -184,7 +184,8 @@ class H3ProbeConnection(ProbeConnection):
         quic = ObservedQuicConnection(configuration=configuration, listener=self)
         try:
             transport, protocol = await loop.create_datagram_endpoint(
-                lambda: ProbeQuicProtocol(quic, self), family=family, remote_addr=address[:2])
+                lambda: ProbeQuicProtocol(quic, self), family=family,
+                remote_addr=cast(tuple[str, int], address[:2]))
         except OSError as exc:
             raise ProbeError(f"cannot open a UDP socket to {target.host} port {target.port}: {exc}") from exc
         self._transport_ready(quic, protocol, transport)

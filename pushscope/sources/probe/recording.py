@@ -27,7 +27,7 @@ import gzip
 import json
 import time
 import typing
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import IO, Any
@@ -111,7 +111,7 @@ def is_saved_session(path: str | Path) -> bool:
     return isinstance(header, dict) and header.get("format") == FORMAT
 
 
-def _records(path: str | Path) -> Iterator[dict[str, Any]]:
+def _records(path: str | Path) -> Generator[dict[str, Any], None, None]:
     with _open_read(path) as handle:
         first = handle.readline()
         try:

@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO
+from typing import TextIO
 
 from pushscope.events import Diagnostic, Event, Headers, PushTruthRecorded, RunFinished, RunStarted, SourceProgress
 from pushscope.http.headers import header_values
@@ -223,7 +223,7 @@ class ProbeSession:
         self._alt_svc: dict[Origin, tuple[str, int, float]] = {}
         self._broken: set[Origin] = set()
         self._connection_count = 0
-        self._secrets_log: IO[str] | None = None
+        self._secrets_log: TextIO | None = None
         self.cancelled = False
         self._deadline = float("inf")
 

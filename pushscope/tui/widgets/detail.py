@@ -6,6 +6,7 @@ header values are plain text (never markup), with Cookie / Set-Cookie / Authoriz
 
 from __future__ import annotations
 
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
@@ -276,7 +277,7 @@ def overview_content(view: CaptureView) -> Content:
 class DetailPane(VerticalScroll, can_focus=True):
     """A scrolling view of one ``Content``; focusable so long details can be scrolled with the keyboard."""
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self) -> ComposeResult:
         yield Static(id="detail-body")
 
     def show(self, content: Content) -> None:
