@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from lab_servers import UNUSED, EarlyHintsApache, ExperimentNginx, H3LabServer, certs, free_port, write_page
+from timekeeping import fail_unless_the_machine_was_too_busy
 
 from pushscope.experiment.profiles import parse_profile
 from pushscope.experiment.runner import ExperimentOptions, ExperimentRefused, run_experiment
@@ -80,8 +81,10 @@ def test_pushing_a_referenced_stylesheet_saves_about_one_round_trip(lab_dir: Pat
         server.stop()
     assert result.paths[PROFILE.name].problems() == []
     push, no_push, preload = (medians(result, s) for s in ("push", "no-push", "preload"))
-    assert 0.75 * RTT <= no_push - push <= 2 * RTT, (push, no_push, preload)
-    assert push + 0.015 < preload < no_push - 0.015, (push, no_push, preload)  # preload lands between them
+    if not (0.75 * RTT <= no_push - push <= 2 * RTT and push + 0.015 < preload < no_push - 0.015):
+        # preload lands between them; a loaded machine's late timers can blur the medians of four runs
+        fail_unless_the_machine_was_too_busy(f"medians push {push:.3f} s, no-push {no_push:.3f} s, "
+                                             f"preload {preload:.3f} s at RTT {RTT:.3f} s")
     for run in result.runs:
         if run.strategy == "push":
             assert [(p.url.rsplit("/", 1)[-1], p.outcome) for p in run.pushes] == [("style.css", "used")]
