@@ -31,7 +31,6 @@ class CachedResponse:
     response_time: float
     source: str  # "request" or "push"
     run: str | int | None = None
-    lifetime_why: str = ""
 
     def age(self, now: float) -> float:
         return current_age(self.response_headers, self.response_time, now)
@@ -47,8 +46,6 @@ class CachedResponse:
 @dataclass(slots=True)
 class HttpCache:
     entries: dict[str, CachedResponse] = field(default_factory=dict)
-    hits: int = 0
-    stores: int = 0
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -72,8 +69,7 @@ class HttpCache:
             return False
         key = normalize_url(url)
         self.entries[key] = CachedResponse(key, status, list(request_headers), list(response_headers), bytes(body),
-                                           response_time, source, run, rule.why)
-        self.stores += 1
+                                           response_time, source, run)
         return True
 
     def lookup(self, url: str, request_headers: Headers, now: float | None = None) -> CachedResponse | None:

@@ -295,7 +295,6 @@ class PageLoader:
         if not navigation:
             cached = self.cache.lookup(url, headers)
             if cached is not None:
-                self.cache.hits += 1
                 return Fetched(url, destination, "cache", cached.status, cached.response_headers, cached.body)
         connection = await self.get_connection(origin, (url, headers) if navigation else None)
         request_headers = connection.request_headers(url, headers)
