@@ -5,5 +5,5 @@ here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
 scripts/setup.sh --test
 .venv/bin/ruff check pushscope tests captures bench scripts
-.venv/bin/mypy  # the settings and the list of modules not yet checked: pyproject.toml [tool.mypy]
+.venv/bin/mypy  # over pushscope/, settings in pyproject.toml [tool.mypy]
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

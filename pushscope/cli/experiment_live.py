@@ -64,7 +64,11 @@ def child_main() -> None:
 
     source, out, lock, stop = sys.stdin.buffer, sys.stdout.buffer, threading.Lock(), threading.Event()
     options = pickle.loads(source.read(struct.unpack("!I", source.read(4))[0]))
-    threading.Thread(target=lambda: (source.read(1), stop.set()), daemon=True).start()
+    def stop_on_input() -> None:
+        source.read(1)
+        stop.set()
+
+    threading.Thread(target=stop_on_input, daemon=True).start()
 
     def progress(done: int, total: int, text: str) -> None:
         _send(out, lock, SourceProgress(done=done, total=total, unit="runs", detail=text))

@@ -38,7 +38,7 @@ def _distribution_figure(report: dict[str, Any], profile: str) -> dict[str, Any]
     figure.update_layout(boxmode="group", height=380, margin={"l": 60, "r": 20, "t": 30, "b": 40},
                          yaxis={"title": {"text": "ms from the start of the run"}, "rangemode": "tozero"},
                          template="plotly_white", legend={"orientation": "h", "y": 1.1})
-    return figure.to_plotly_json()  # type: ignore[no-any-return]
+    return figure.to_plotly_json()
 
 
 def _plot_script(element: str, figure: dict[str, Any]) -> str:

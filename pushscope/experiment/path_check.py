@@ -157,7 +157,7 @@ class Endpoint(asyncio.DatagramProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         kind = data[:1]
         if kind == b"E" and self.transport is not None:
             self.transport.sendto(data, addr)
@@ -227,7 +227,7 @@ class _Client(asyncio.DatagramProtocol):
         self.echoes: dict[int, asyncio.Future[float]] = {}
         self.download = Arrivals()
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         kind = data[:1]
         if kind == b"E" and len(data) >= 5:
             future = self.echoes.get(struct.unpack("!I", data[1:5])[0])

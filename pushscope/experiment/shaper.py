@@ -33,6 +33,7 @@ import sys
 import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from typing import cast
 
 from pushscope.experiment.profiles import NetworkProfile
 
@@ -211,7 +212,7 @@ class _Listener(asyncio.DatagramProtocol):
     def __init__(self, relay: DatagramRelay) -> None:
         self.relay = relay
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.relay.from_client(data, addr)
 
 
@@ -222,9 +223,10 @@ class _Upstream(asyncio.DatagramProtocol):
         self.pending: list[bytes] = []  # due before the socket's transport existed (a few at most)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        datagrams = cast(asyncio.DatagramTransport, transport)
+        self.transport = datagrams
         for data in self.pending:
-            self.transport.sendto(data)
+            datagrams.sendto(data)
         self.pending.clear()
 
     def send(self, data: bytes) -> None:
@@ -234,7 +236,7 @@ class _Upstream(asyncio.DatagramProtocol):
         elif not self.transport.is_closing():
             self.transport.sendto(data)
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.relay.from_server(data, self.client)
 
 
@@ -281,8 +283,8 @@ class DatagramRelay:
     def _open_flow(self, flow: _Upstream, sock: socket.socket) -> None:
         # a connected socket: the transport exists once the loop runs this task
         task = self.loop.create_task(self.loop.create_datagram_endpoint(lambda: flow, sock=sock))
-        self._opening.add(task)  # type: ignore[arg-type]
-        task.add_done_callback(self._opening.discard)  # type: ignore[arg-type]
+        self._opening.add(task)
+        task.add_done_callback(self._opening.discard)
 
     def _to_server(self, flow: _Upstream, data: bytes) -> None:
         self.up.delivered(len(data))
@@ -460,7 +462,7 @@ class ShaperProcess:
 async def _serve(spec: dict[str, object]) -> None:
     profile = NetworkProfile(**spec["profile"])  # type: ignore[arg-type]
     target = spec["target"]
-    shaper = Shaper(profile, (str(target[0]), int(target[1])), seed=int(spec["seed"]))  # type: ignore[index]
+    shaper = Shaper(profile, (str(target[0]), int(target[1])), seed=int(cast(int, spec["seed"])))  # type: ignore[index]
     port = await shaper.start()
     print(f"port {port}", flush=True)
     loop = asyncio.get_running_loop()
