@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from pushscope.export.coverage import coverage_of
-from pushscope.export.json_report import report_dict
+from pushscope.export.json_report import report_dict, report_sections
 from pushscope.export.wording import cost_phrases
 from pushscope.model.entities import Capture
 from pushscope.presentation import glyph
@@ -23,8 +24,10 @@ def counted(n: int, singular: str, plural: str | None = None) -> str:
 
 
 def render_text(capture: Capture, *, redact: bool = True) -> str:
-    # Every string of the report comes from a capture or a key log: made visible before any is formatted.
-    report = visible_tree(report_dict(capture, redact=redact))
+    # Every string of the report comes from a capture or a key log: made visible before any is formatted. The
+    # long lists (exchanges, pushes) are read one entry at a time, so the whole report is never held as dicts;
+    # a probe's report is small and its own section reads the pushes again, so it is built whole.
+    report = visible_tree(report_dict(capture, redact=redact)) if capture.probed else _streamed_report(capture, redact)
     start = capture.started_at or 0.0
     headline = coverage_of(report).headline()  # first, so nobody reads the zeros below as a clean result
     lines = [headline] if headline else []
@@ -57,7 +60,9 @@ def render_text(capture: Capture, *, redact: bool = True) -> str:
             f"{fmt_bytes(ex['body_bytes']):>10} {rel:>10}  {ex['url']}"
         )
     lines += ["", "Pushes"]
+    any_push = False
     for push in report["pushes"]:
+        any_push = True
         ident = f"push_id={push['push_id']}" if push["push_id"] is not None else f"stream {push['promised_stream_id']}"
         reset = ""
         if push["reset"]:
@@ -74,7 +79,7 @@ def render_text(capture: Capture, *, redact: bool = True) -> str:
             extras.append(f"advice: {push['advice']}")
         if extras:
             lines.append("        " + "; ".join(extras))
-    if not report["pushes"]:
+    if not any_push:
         lines.append(f"  (no PUSH_PROMISE in this {source})")
     summary = report["summary"]
     lines += ["", "Summary"]
@@ -100,6 +105,16 @@ def render_text(capture: Capture, *, redact: bool = True) -> str:
 
         lines += probe_text_lines(report)
     return "\n".join(lines) + "\n"
+
+
+def _streamed_report(capture: Capture, redact: bool) -> dict[str, Any]:
+    """The report's sections with the short ones materialised and the long ones as generators of visible entries."""
+    sections = report_sections(capture, redact=redact)
+    for key in ("connections", "conversations", "diagnostics", "summary"):
+        sections[key] = visible_tree(list(sections[key]) if isinstance(sections[key], Iterator) else sections[key])
+    for key in ("exchanges", "pushes"):
+        sections[key] = (visible_tree(entry) for entry in sections[key])
+    return sections
 
 
 def _conversation_lines(conversations: list[dict[str, Any]]) -> list[str]:
