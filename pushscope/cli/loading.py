@@ -7,7 +7,7 @@ before anything is printed; everything else stays a diagnostic in the report.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,9 +96,10 @@ def saved_session_items(path: str) -> list[Any]:
                        else str(exc)) from None
 
 
-def load_report(args: CaptureArgs, *, redact: bool = True) -> tuple[dict[str, Any], Coverage]:
+def load_report(args: CaptureArgs, *, redact: bool = True,
+                only: Collection[str] | None = None) -> tuple[dict[str, Any], Coverage]:
     """A report dict from a JSON report (validated), a saved probe session or a capture (analysed now), with
-    what it decoded."""
+    what it decoded; from a capture, ``only`` those top-level keys when given."""
     check_readable(args.path, "capture or report")
     from pushscope.export.json_report import report_dict
     from pushscope.sources.probe.recording import is_saved_session
@@ -109,7 +110,7 @@ def load_report(args: CaptureArgs, *, redact: bool = True) -> tuple[dict[str, An
         report = read_json_report(args.path)
     else:
         capture, _ = load_capture_file(args)
-        report = report_dict(capture, redact=redact)
+        report = report_dict(capture, redact=redact, only=only)
     return report, coverage_of(report)
 
 

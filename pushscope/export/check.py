@@ -93,6 +93,10 @@ def _wasted(push: dict[str, Any]) -> bool:
     return push["outcome"] == Outcome.WASTED or push["cost"]["wasted_bytes"] > 0
 
 
+# The report's top-level keys the gate reads (never the exchanges).
+CHECK_READS = ("pushes", "summary", "connections", "diagnostics", "conversations")
+
+
 def check_report(report: dict[str, Any], budgets: Budgets, coverage: Coverage | None = None, *,
                  allow_undecrypted: bool = False) -> CheckResult:
     pushes = report["pushes"]

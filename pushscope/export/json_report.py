@@ -7,7 +7,7 @@ Set-Cookie and Authorization are redacted unless asked otherwise; no key materia
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from pushscope import __version__
@@ -148,9 +148,11 @@ def conversation_dict(account: ConversationAccounted) -> dict[str, Any]:
     }
 
 
-def report_dict(capture: Capture, *, redact: bool = True) -> dict[str, Any]:
+def report_dict(capture: Capture, *, redact: bool = True, only: Collection[str] | None = None) -> dict[str, Any]:
+    """The whole report, or with ``only`` just those top-level keys (a gate that reads no exchange need not hold
+    a dict for each of them)."""
     return {key: list(value) if isinstance(value, Iterator) else value
-            for key, value in report_sections(capture, redact=redact).items()}
+            for key, value in report_sections(capture, redact=redact).items() if only is None or key in only}
 
 
 def report_sections(capture: Capture, *, redact: bool = True) -> dict[str, Any]:
