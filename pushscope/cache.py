@@ -138,11 +138,8 @@ class CaptureCache:
         gc.disable()  # unpickling allocates millions of objects: collections would only rescan them
         try:
             with open(path, "rb") as handle:
-                head = handle.read(len(MAGIC) + HEADER.size)
-                if not head.startswith(MAGIC) or len(head) != len(MAGIC) + HEADER.size:
-                    raise ValueError("not a pushscope cache entry")
-                (length,) = HEADER.unpack_from(head, len(MAGIC))
-                if os.fstat(handle.fileno()).st_size != len(head) + length:
+                length = _entry_length(handle, MAGIC)
+                if os.fstat(handle.fileno()).st_size != len(MAGIC) + HEADER.size + length:
                     raise ValueError("truncated entry")
                 capture = _read_model(handle)
         except MemoryError:  # not the entry's fault: keep it for a run with more room
@@ -199,11 +196,8 @@ class CaptureCache:
             return None
         try:
             with open(path, "rb") as handle:
-                head = handle.read(len(RESULT_MAGIC) + HEADER.size)
-                if not head.startswith(RESULT_MAGIC) or len(head) != len(RESULT_MAGIC) + HEADER.size:
-                    raise ValueError("not a pushscope result entry")
-                (length,) = HEADER.unpack_from(head, len(RESULT_MAGIC))
-                handle.seek(len(head) + length)
+                length = _entry_length(handle, RESULT_MAGIC)
+                handle.seek(len(RESULT_MAGIC) + HEADER.size + length)
                 meta = json.loads(handle.read(RESULT_META_LIMIT))
             if not isinstance(meta, dict):
                 raise ValueError("no meta")
@@ -211,7 +205,7 @@ class CaptureCache:
             path.unlink(missing_ok=True)
             return None
         os.utime(path)
-        return CachedResult(path, len(head), length, meta)
+        return CachedResult(path, len(RESULT_MAGIC) + HEADER.size, length, meta)
 
     def store_in_background(self, key: str, capture: Capture) -> int | None:
         """Pickle and write in a forked child (the other core), so the caller goes on rendering at once.
@@ -300,6 +294,15 @@ def _write_model(capture: Capture, handle: BinaryIO) -> None:
         for start in range(0, len(items), MODEL_PIECE):
             dump(items[start:start + MODEL_PIECE])
         dump(None)
+
+
+def _entry_length(handle: BinaryIO, magic: bytes) -> int:
+    """The length an entry's header announces (ValueError when the file does not start like one of ours)."""
+    head = handle.read(len(magic) + HEADER.size)
+    if not head.startswith(magic) or len(head) != len(magic) + HEADER.size:
+        raise ValueError("not a pushscope cache entry")
+    length: int = HEADER.unpack_from(head, len(magic))[0]
+    return length
 
 
 def _read_model(handle: BinaryIO) -> Capture:

@@ -123,7 +123,7 @@ def measure_run(result: Any, index: int, profile: str, strategy: str, round_numb
     if run is None or not fetched:
         metrics.error = "the run did not load the page"
         return metrics
-    metrics.error = run.error
+    metrics.error = None if run.error is None else visible(run.error)[:500]  # may quote what the server sent
     start = result.started[index].at
     document = next((f for f in fetched if f.destination == "document"), None)
     if document is None or not document.ok or document.completed_at is None:
