@@ -1,6 +1,7 @@
-"""HPACK decoding with bounds a hostile encoder cannot push past, for a passive reader.
+"""HPACK decoding (RFC 7541) with bounds a hostile encoder cannot push past, for a passive reader.
 
-The ``hpack`` library's decoder has three problems for a capture from an untrusted server:
+It decodes what the ``hpack`` library's Decoder decodes, raising its error types with its messages (tested
+against it), but without three of its problems for a capture from an untrusted server:
 
 * A header list limit that raises half-way through a block, leaving the dynamic table out of step with the
   encoder, so every later block of the connection decodes wrongly. Here the block is decoded to its end (the
@@ -12,90 +13,185 @@ The ``hpack`` library's decoder has three problems for a capture from an untrust
   clamped (an encoder really using a larger table will then decode wrongly, and the anomaly says why).
 
 Huffman-coded literals expand by at most 8/5, so a literal's decoded size is bounded by the block's size, which
-the HTTP/2 decoder bounds in turn (``MAX_HEADER_BLOCK``).
+the HTTP/2 decoder bounds in turn (``MAX_HEADER_BLOCK``). It is written for speed (a field is a few steps, no
+per-field objects, no logging): it decodes every header block of every connection.
 """
 
 from __future__ import annotations
 
-import hpack
-from hpack.hpack import decode_integer, table_entry_size
+from collections import deque
+
+from hpack.exceptions import HPACKDecodingError, InvalidTableIndex
+from hpack.table import HeaderTable
+
+from pushscope.decode.huffman import decode_huffman
 
 # Like SETTINGS_MAX_HEADER_LIST_SIZE: the decoded size (RFC 7541 entry sizes: name + value + 32) we keep per block.
 MAX_HEADER_LIST_SIZE = 256 * 1024
 # The largest dynamic table we let an encoder ask for; real ones use 4 KiB to 64 KiB.
 MAX_TABLE_SIZE = 1024 * 1024
+DEFAULT_TABLE_SIZE = 4096  # RFC 9113 SETTINGS_HEADER_TABLE_SIZE's initial value
+ENTRY_OVERHEAD = 32
+# Continuation bytes an integer may have (as hpack allows): enough for any real length or index.
+MAX_CONTINUATION_SHIFT = 35
+
+STATIC: tuple[tuple[bytes, bytes], ...] = tuple((name, value) for name, value in HeaderTable.STATIC_TABLE)
+STATIC_COUNT = len(STATIC)  # 61
 
 RawHeaders = list[tuple[bytes, bytes]]
+Field = tuple[bytes, bytes]
 
 
-class BoundedHpackDecoder(hpack.Decoder):
-    """``decode_block`` returns the headers kept and the notes (anomalies) the block caused; it raises
-    ``hpack.HPACKError`` (or ValueError/IndexError) only for a block that is not valid HPACK at all."""
+class BoundedHpackDecoder:
+    """One direction's HPACK decoder. ``decode_block`` returns the headers kept and the notes (anomalies) the
+    block caused; it raises ``hpack.HPACKDecodingError`` only for a block that is not valid HPACK at all."""
 
     def __init__(self, max_header_list_size: int = MAX_HEADER_LIST_SIZE,
                  max_table_size: int = MAX_TABLE_SIZE) -> None:
-        super().__init__(max_header_list_size)
+        self.max_header_list_size = max_header_list_size
         self.max_allowed_table_size = max_table_size
-        self._notes: list[str] = []
+        self._table: deque[Field] = deque()  # newest first: index 62 is self._table[0]
+        self._table_size = 0  # RFC 7541 sizes of the entries held
+        self._table_limit = DEFAULT_TABLE_SIZE
+
+    @property
+    def header_table_size(self) -> int:
+        """The dynamic table's maximum size, as the encoder last set it (clamped)."""
+        return self._table_limit
 
     def decode_block(self, data: bytes) -> tuple[RawHeaders, list[str]]:
-        self._notes = []
-        view = memoryview(data)
+        notes: list[str] = []
         headers: RawHeaders = []
+        keep = headers.append
+        table = self._table
+        limit = self.max_header_list_size
         inflated = dropped = 0
         index, end = 0, len(data)
+        field: Field
         while index < end:
             first = data[index]
-            if first & 0x80:
-                header, consumed = self._decode_indexed(view[index:])
-            elif first & 0x40:
-                consumed = _literal_extent(view, index, 6, end)
-                header, _ = self._decode_literal(view[index:index + consumed].tobytes(), should_index=True)
-            elif first & 0x20:
+            index += 1
+            if first & 0x80:  # indexed field
+                number = first & 0x7F
+                if number == 0x7F:
+                    number, index = _continued(data, index, number)
+                if 0 < number <= STATIC_COUNT:
+                    field = STATIC[number - 1]
+                elif STATIC_COUNT < number <= STATIC_COUNT + len(table):
+                    field = table[number - STATIC_COUNT - 1]
+                else:
+                    raise InvalidTableIndex(f"Invalid table index {number}")
+            elif first & 0x40:  # literal with incremental indexing
+                field, index = self._literal(data, index, first & 0x3F, 0x3F)
+                self._insert(field)
+            elif first & 0x20:  # dynamic table size update
                 if headers or dropped:
-                    raise hpack.HPACKDecodingError("Table size update not at the start of the block")
-                consumed = self._update_encoding_context(view[index:])
-                header = None
-            else:
-                consumed = _literal_extent(view, index, 4, end)
-                header, _ = self._decode_literal(view[index:index + consumed].tobytes(), should_index=False)
-            index += consumed
-            if header is None:
+                    raise HPACKDecodingError("Table size update not at the start of the block")
+                size = first & 0x1F
+                if size == 0x1F:
+                    size, index = _continued(data, index, size)
+                self._resize(size, notes)
                 continue
-            inflated += table_entry_size(header[0], header[1])
-            if inflated > self.max_header_list_size:
+            else:  # literal without indexing, or never indexed
+                field, index = self._literal(data, index, first & 0x0F, 0x0F)
+            inflated += len(field[0]) + len(field[1]) + ENTRY_OVERHEAD
+            if inflated > limit:
                 dropped += 1  # decoded (the table stays in step) but not kept
             else:
-                headers.append((bytes(header[0]), bytes(header[1])))
+                keep(field)
         if dropped:
-            self._notes.append(f"header list over {self.max_header_list_size} bytes (decoded size {inflated}): "
-                               f"{dropped} header fields past the limit not kept")
-        return headers, self._notes
+            notes.append(f"header list over {limit} bytes (decoded size {inflated}): "
+                         f"{dropped} header fields past the limit not kept")
+        return headers, notes
 
-    def _update_encoding_context(self, data: bytes | memoryview) -> int:
-        new_size, consumed = decode_integer(data, 5)
-        if new_size > self.max_allowed_table_size:
-            self._notes.append(f"HPACK dynamic table size update to {new_size} bytes clamped to "
-                               f"{self.max_allowed_table_size}: later header blocks may decode wrongly")
-            new_size = self.max_allowed_table_size
-        self.header_table_size = new_size
-        return consumed
+    def _literal(self, data: bytes, index: int, name_index: int, mask: int) -> tuple[Field, int]:
+        """The literal field whose first byte (holding ``name_index``'s prefix) is just before ``index``.
+        Its extent is read first (lengths, truncation), then its name and value, as hpack does."""
+        end = len(data)
+        if name_index == mask:
+            name_index, index = _continued(data, index, name_index)
+        name_start = name_end = 0
+        if not name_index:  # a literal name
+            name_start, index = _length(data, index)
+            name_end = index
+        if index >= end:
+            raise HPACKDecodingError("Truncated header block")
+        value_start, index = _length(data, index)
+        if index > end:
+            raise HPACKDecodingError("Truncated header block")
+        if name_index:
+            name = self._name(name_index)
+        else:
+            name = _string(data, name_start, name_end)
+        return (name, _string(data, value_start, index)), index
+
+    def _name(self, index: int) -> bytes:
+        if 0 < index <= STATIC_COUNT:
+            return STATIC[index - 1][0]
+        position = index - STATIC_COUNT - 1
+        if 0 <= position < len(self._table):
+            return self._table[position][0]
+        raise InvalidTableIndex(f"Invalid table index {index}")
+
+    def _insert(self, field: Field) -> None:
+        size = len(field[0]) + len(field[1]) + ENTRY_OVERHEAD
+        if size > self._table_limit:  # RFC 7541 4.4: an entry larger than the table empties it
+            self._table.clear()
+            self._table_size = 0
+            return
+        self._table.appendleft(field)
+        self._table_size += size
+        self._evict()
+
+    def _resize(self, size: int, notes: list[str]) -> None:
+        if size > self.max_allowed_table_size:
+            notes.append(f"HPACK dynamic table size update to {size} bytes clamped to "
+                         f"{self.max_allowed_table_size}: later header blocks may decode wrongly")
+            size = self.max_allowed_table_size
+        self._table_limit = size
+        self._evict()
+
+    def _evict(self) -> None:
+        table, limit = self._table, self._table_limit
+        while self._table_size > limit:
+            name, value = table.pop()
+            self._table_size -= len(name) + len(value) + ENTRY_OVERHEAD
 
 
-def _literal_extent(view: memoryview, start: int, name_prefix: int, end: int) -> int:
-    """How many bytes the literal field at ``start`` spans, from its length prefixes, without copying it."""
-    name_index, consumed = decode_integer(view[start:], name_prefix)
-    position = start + consumed
-    if not name_index:  # a literal name follows the first byte
-        length, consumed = decode_integer(view[position:], 7)
-        position += consumed + length
-    if position >= end:
-        raise hpack.HPACKDecodingError("Truncated header block")
-    length, consumed = decode_integer(view[position:], 7)
-    position += consumed + length
-    if position > end:
-        raise hpack.HPACKDecodingError("Truncated header block")
-    return position - start
+def _continued(data: bytes, index: int, number: int) -> tuple[int, int]:
+    """An integer whose prefix was full (``number``): add its continuation bytes from ``index`` on."""
+    shift = 0
+    end = len(data)
+    while True:
+        if index >= end:
+            raise HPACKDecodingError("Unable to decode HPACK integer representation: the block ends inside it")
+        byte = data[index]
+        index += 1
+        number += (byte & 0x7F) << shift
+        if byte < 0x80:
+            return number, index
+        shift += 7
+        if shift >= MAX_CONTINUATION_SHIFT:
+            raise HPACKDecodingError("Variable integer representation is too long")
+
+
+def _length(data: bytes, index: int) -> tuple[int, int]:
+    """A string literal's start (with its Huffman flag as a sign: negative when Huffman-coded) and end."""
+    if index >= len(data):
+        raise HPACKDecodingError("Unable to decode HPACK integer representation: the block ends inside it")
+    first = data[index]
+    length = first & 0x7F
+    index += 1
+    if length == 0x7F:
+        length, index = _continued(data, index, length)
+    return (-index if first & 0x80 else index), index + length
+
+
+def _string(data: bytes, start: int, end: int) -> bytes:
+    """The octets of the literal at ``start`` (negative: Huffman-coded, at ``-start``) to ``end``."""
+    if start >= 0:
+        return data[start:end]
+    return decode_huffman(data[-start:end])
 
 
 def bounded_header_list(headers: RawHeaders, limit: int = MAX_HEADER_LIST_SIZE) -> RawHeaders:
