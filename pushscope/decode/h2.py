@@ -1,9 +1,9 @@
 """Sans-IO HTTP/2 decoder for a passive observer.
 
 One :class:`H2ConnectionDecoder` per TCP connection takes the decrypted bytes of each direction, in order, with
-the time they were seen, and returns typed events. Frames are parsed with hyperframe and header blocks with
-hpack, but there is no endpoint state machine: a passive inspector records what a broken peer did
-(``ProtocolAnomaly``) and carries on instead of refusing it.
+the time they were seen, and returns typed events. Frames are read by ``h2_frames`` (as hyperframe reads them)
+and header blocks by ``hpack_bounded``, but there is no endpoint state machine: a passive inspector records what
+a broken peer did (``ProtocolAnomaly``) and carries on instead of refusing it.
 
 h2c is handled too: prior knowledge (the client starts with the connection preface) and Upgrade (an HTTP/1.1
 request with ``Upgrade: h2c`` answered by ``101 Switching Protocols``; that request becomes stream 1).
@@ -16,18 +16,28 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 import hpack
-from hyperframe.exceptions import HyperframeError
-from hyperframe.frame import (
-    ContinuationFrame,
-    DataFrame,
-    Frame,
-    GoAwayFrame,
-    HeadersFrame,
-    PushPromiseFrame,
-    RstStreamFrame,
-    SettingsFrame,
-)
 
+from pushscope.decode.h2_frames import (
+    CONTINUATION,
+    DATA,
+    END_HEADERS,
+    END_STREAM,
+    FRAME_HEADER,
+    GOAWAY,
+    HEADERS,
+    PUSH_PROMISE,
+    RST_STREAM,
+    SETTINGS,
+    MalformedFrame,
+    check_other,
+    check_stream,
+    data_payload,
+    flag_names,
+    goaway_fields,
+    header_fragment,
+    rst_stream_code,
+    settings_values,
+)
 from pushscope.decode.h2_names import error_name, frame_type_name, settings_by_name
 from pushscope.decode.hpack_bounded import MAX_HEADER_LIST_SIZE, BoundedHpackDecoder, bounded_header_list
 from pushscope.decode.hpack_tolerant import TolerantHpackDecoder, unknown_field_names
@@ -49,7 +59,9 @@ PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 FRAME_HEADER_LENGTH = 9
 # The default SETTINGS_MAX_FRAME_SIZE: a first frame this small is a plausible mid-connection start.
 DEFAULT_MAX_FRAME = 16384
-KNOWN_FRAME_TYPES = range(0, 0x11)
+LAST_KNOWN_FRAME_TYPE = 0x10  # a longer frame of a type past this one means the stream is not HTTP/2 frames
+MAX_UNKNOWN_FRAME = 2**20
+HEADER_BLOCK_TYPES = frozenset({HEADERS, PUSH_PROMISE, CONTINUATION})
 FRAME_TYPE_CODES = range(0, 0x0A)  # the RFC 9113 frame types a mid-connection capture may start with
 HTTP1_HEADER_LIMIT = 64 * 1024
 # A header block (HEADERS or PUSH_PROMISE plus its CONTINUATIONs) larger than this is dropped undecoded: an
@@ -92,26 +104,49 @@ class H2DirectionDecoder:
             self._tolerant = TolerantHpackDecoder()
 
     def receive(self, data: bytes, at: float) -> list[Event]:
-        if self._lost_sync:
+        if self._lost_sync or not self._whole_frame_in(data):
             return []
-        self._buffer += data
+        if self._buffer:
+            data = bytes(self._buffer)
+            self._buffer.clear()
+        elif type(data) is not bytes:
+            data = bytes(data)
         events: list[Event] = []
-        while len(self._buffer) >= FRAME_HEADER_LENGTH:
-            header = bytes(self._buffer[:FRAME_HEADER_LENGTH])
-            length = int.from_bytes(header[:3], "big")
-            if header[3] not in KNOWN_FRAME_TYPES and length > 2**20:
-                events.append(self._lose_sync(at, f"implausible frame header {header.hex()}"))
+        position, end = 0, len(data)
+        while end - position >= FRAME_HEADER_LENGTH:
+            high, low, frame_type, flag_byte, stream_id = FRAME_HEADER.unpack_from(data, position)
+            length = high << 8 | low
+            if frame_type > LAST_KNOWN_FRAME_TYPE and length > MAX_UNKNOWN_FRAME:
+                header = data[position : position + FRAME_HEADER_LENGTH].hex()
+                events.append(self._lose_sync(at, f"implausible frame header {header}"))
+                return events
+            frame_end = position + FRAME_HEADER_LENGTH + length
+            if frame_end > end:
                 break
-            if len(self._buffer) < FRAME_HEADER_LENGTH + length:
-                break
-            body = bytes(self._buffer[FRAME_HEADER_LENGTH : FRAME_HEADER_LENGTH + length])
-            del self._buffer[: FRAME_HEADER_LENGTH + length]
-            self.offset += FRAME_HEADER_LENGTH + length
-            decoded = self._decode_frame(header, body, at)
+            body = data[position + FRAME_HEADER_LENGTH : frame_end]
+            self.offset += frame_end - position
+            position = frame_end
+            decoded = self._decode_frame(frame_type, flag_byte, stream_id & 0x7FFFFFFF, body, at)
             for event in decoded:
                 event.position = self.offset
-            events.extend(decoded)
+            events += decoded
+        if position < end:
+            self._buffer += memoryview(data)[position:]
         return events
+
+    def _whole_frame_in(self, data: bytes) -> bool:
+        """Whether the bytes buffered so far plus ``data`` hold a whole frame (or a header that loses sync); if
+        not, ``data`` is buffered. Frames that span many records are copied once, when whole."""
+        buffer = self._buffer
+        if not buffer:
+            return True
+        buffer += data
+        if len(buffer) < FRAME_HEADER_LENGTH:
+            return False
+        high, low, frame_type = FRAME_HEADER.unpack_from(buffer)[:3]
+        length = high << 8 | low
+        implausible = frame_type > LAST_KNOWN_FRAME_TYPE and length > MAX_UNKNOWN_FRAME
+        return implausible or len(buffer) >= FRAME_HEADER_LENGTH + length
 
     @property
     def unparsed_bytes(self) -> int:
@@ -126,85 +161,74 @@ class H2DirectionDecoder:
         return ProtocolAnomaly(connection_id=self.connection_id, at=at, sender=self.sender, message=message,
                                stream_id=stream_id)
 
-    def _decode_frame(self, header: bytes, body: bytes, at: float) -> list[Event]:
+    def _decode_frame(self, frame_type: int, flag_byte: int, stream_id: int, body: bytes, at: float) -> list[Event]:
+        promised, fragment, typed = 0, b"", None
         try:
-            frame, _length = Frame.parse_frame_header(memoryview(header))
-            frame.parse_body(memoryview(body))
-        except (HyperframeError, ValueError) as exc:
-            kind = frame_type_name(header[3])
-            stream_id = int.from_bytes(header[5:9], "big") & 0x7FFFFFFF
-            return [self._anomaly(at, f"malformed {kind} frame: {exc}", stream_id)]
-        events: list[Event] = [self._frame_event(frame, header, len(body), at)]
-        if self._pending is not None and not isinstance(frame, ContinuationFrame):
+            check_stream(frame_type, stream_id)
+            if frame_type in HEADER_BLOCK_TYPES:
+                promised, fragment = header_fragment(frame_type, flag_byte, body)
+            else:
+                typed = self._simple_events(frame_type, flag_byte, stream_id, body, at)
+        except MalformedFrame as exc:
+            return [self._anomaly(at, f"malformed {frame_type_name(frame_type)} frame: {exc}", stream_id)]
+        events: list[Event] = [
+            FrameReceived(connection_id=self.connection_id, at=at, sender=self.sender, stream_id=stream_id or None,
+                          frame_type=frame_type, length=len(body), flags=flag_names(frame_type, flag_byte))
+        ]
+        if self._pending is not None and frame_type != CONTINUATION:
             events.append(self._anomaly(at, "header block interrupted by another frame", self._pending.stream_id))
             self._pending = None
-        events.extend(self._typed_events(frame, at))
+        if typed is None:
+            events += self._header_block(frame_type, flag_byte, stream_id, promised, fragment, at)
+        else:
+            events += typed
         return events
 
-    def _frame_event(self, frame: Frame, header: bytes, length: int, at: float) -> FrameReceived:
-        stream_id = frame.stream_id if frame.stream_id else None
-        return FrameReceived(
-            connection_id=self.connection_id,
-            at=at,
-            sender=self.sender,
-            stream_id=stream_id,
-            frame_type=header[3],
-            length=length,
-            flags=tuple(sorted(frame.flags)),
-        )
-
-    def _typed_events(self, frame: Frame, at: float) -> list[Event]:
-        if isinstance(frame, DataFrame):
-            return [
-                DataReceived(
-                    connection_id=self.connection_id,
-                    at=at,
-                    sender=self.sender,
-                    stream_id=frame.stream_id,
-                    data=bytes(frame.data),
-                    length=frame.flow_controlled_length,
-                    end_stream="END_STREAM" in frame.flags,
-                )
-            ]
-        if isinstance(frame, HeadersFrame):
-            pending = _PendingHeaderBlock("HEADERS", frame.stream_id, "END_STREAM" in frame.flags, None)
-            return self._start_block(pending, frame, at)
-        if isinstance(frame, PushPromiseFrame):
-            pending = _PendingHeaderBlock("PUSH_PROMISE", frame.stream_id, False, frame.promised_stream_id)
-            return self._start_block(pending, frame, at)
-        if isinstance(frame, ContinuationFrame):
-            return self._continue_block(frame, at)
-        if isinstance(frame, RstStreamFrame):
-            code = frame.error_code
-            return [StreamReset(connection_id=self.connection_id, at=at, sender=self.sender, stream_id=frame.stream_id,
+    def _simple_events(self, frame_type: int, flag_byte: int, stream_id: int, body: bytes,
+                       at: float) -> list[Event]:
+        """The typed events of a frame that is not part of a header block (after checking it: it may raise)."""
+        if frame_type == DATA:
+            # The flow-controlled length (data plus padding) is the whole body.
+            return [DataReceived(connection_id=self.connection_id, at=at, sender=self.sender, stream_id=stream_id,
+                                 data=data_payload(body, flag_byte), length=len(body),
+                                 end_stream=bool(flag_byte & END_STREAM))]
+        if frame_type == RST_STREAM:
+            code = rst_stream_code(body)
+            return [StreamReset(connection_id=self.connection_id, at=at, sender=self.sender, stream_id=stream_id,
                                 error_code=code, error_name=error_name(code))]
-        if isinstance(frame, SettingsFrame):
-            if "ACK" in frame.flags:
+        if frame_type == SETTINGS:
+            values = settings_values(body, flag_byte)
+            if values is None:  # an ACK
                 return []
-            named = {settings_by_name(code): value for code, value in frame.settings.items()}
+            named = {settings_by_name(code): value for code, value in values.items()}
             return [SettingsReceived(connection_id=self.connection_id, at=at, sender=self.sender, settings=named)]
-        if isinstance(frame, GoAwayFrame):
-            code = frame.error_code
-            return [
-                GoAwayReceived(connection_id=self.connection_id, at=at, sender=self.sender,
-                               last_stream_id=frame.last_stream_id, error_code=code, error_name=error_name(code))
-            ]
+        if frame_type == GOAWAY:
+            last_stream_id, code = goaway_fields(body)
+            return [GoAwayReceived(connection_id=self.connection_id, at=at, sender=self.sender,
+                                   last_stream_id=last_stream_id, error_code=code, error_name=error_name(code))]
+        check_other(frame_type, body)
         return []
 
-    def _start_block(self, pending: _PendingHeaderBlock, frame: HeadersFrame | PushPromiseFrame,
-                     at: float) -> list[Event]:
-        self._add_fragment(pending, bytes(frame.data))
-        if "END_HEADERS" in frame.flags:
+    def _header_block(self, frame_type: int, flag_byte: int, stream_id: int, promised: int, fragment: bytes,
+                      at: float) -> list[Event]:
+        if frame_type == CONTINUATION:
+            return self._continue_block(stream_id, fragment, flag_byte, at)
+        if frame_type == HEADERS:
+            pending = _PendingHeaderBlock("HEADERS", stream_id, bool(flag_byte & END_STREAM), None)
+        else:
+            pending = _PendingHeaderBlock("PUSH_PROMISE", stream_id, False, promised)
+        self._add_fragment(pending, fragment)
+        if flag_byte & END_HEADERS:
             return self._finish_block(pending, at)
         self._pending = pending
         return []
 
-    def _continue_block(self, frame: ContinuationFrame, at: float) -> list[Event]:
+    def _continue_block(self, stream_id: int, fragment: bytes, flag_byte: int, at: float) -> list[Event]:
         pending = self._pending
-        if pending is None or pending.stream_id != frame.stream_id:
-            return [self._anomaly(at, "CONTINUATION without a header block to continue", frame.stream_id)]
-        self._add_fragment(pending, bytes(frame.data))
-        if "END_HEADERS" in frame.flags:
+        if pending is None or pending.stream_id != stream_id:
+            return [self._anomaly(at, "CONTINUATION without a header block to continue", stream_id)]
+        self._add_fragment(pending, fragment)
+        if flag_byte & END_HEADERS:
             self._pending = None
             return self._finish_block(pending, at)
         return []
@@ -222,18 +246,18 @@ class H2DirectionDecoder:
         block = b"".join(pending.fragments)
         events: list[Event] = []
         unknown: tuple[str, ...] = ()
+        headers: list[tuple[str, str]] = []
         if pending.over_limit:
             # Not decoded at all: the table may now be out of step, so later blocks go field by field.
             events.append(self._anomaly(at, f"{pending.kind} header block of {pending.size} bytes is over the "
                                         f"{MAX_HEADER_BLOCK}-byte limit: not decoded", pending.stream_id))
             self._tolerant = self._tolerant or TolerantHpackDecoder()
-            headers = []
         elif self._tolerant is None:
             try:
                 # Raw octets: header bytes need not be UTF-8; a stray byte must not cost the whole block.
                 raw_headers, notes = self._hpack.decode_block(block)
-                headers = [_header(name, value) for name, value in raw_headers]
-                events += [self._anomaly(at, note, pending.stream_id) for note in notes + _not_utf8(raw_headers)]
+                headers, not_utf8 = _text_headers(raw_headers)
+                events += [self._anomaly(at, note, pending.stream_id) for note in notes + not_utf8]
             except (hpack.HPACKError, ValueError, IndexError, UnicodeDecodeError) as exc:
                 # The dynamic table is out of step with the encoder: from here on, field by field.
                 message = (f"HPACK could not decode a {pending.kind} header block ({exc}); the capture may have "
@@ -424,37 +448,43 @@ class H2ConnectionDecoder:
         return events
 
 
-# The same header fields come back on every exchange: one shared (name, value) pair for each, decoded once. Bounded:
-# short fields only, and the memo starts over when full (hostile captures can make every field different).
-_PAIRS: dict[tuple[bytes, bytes], tuple[str, str]] = {}
+# The same header fields come back on every exchange: one shared (name, value) pair for each, decoded once, with
+# the anomaly note it causes (bytes that are not UTF-8), if any. Bounded: short fields only, and the memo starts
+# over when full (hostile captures can make every field different).
+_PAIRS: dict[tuple[bytes, bytes], tuple[tuple[str, str], str | None]] = {}
 PAIR_MEMO_ENTRIES = 1 << 16
 PAIR_MEMO_FIELD = 256
 
 
-def _header(name: bytes, value: bytes) -> tuple[str, str]:
-    key = (name, value)
-    pair = _PAIRS.get(key)
-    if pair is None:
-        pair = (_text(name), _text(value))
-        if len(name) + len(value) <= PAIR_MEMO_FIELD:
-            if len(_PAIRS) >= PAIR_MEMO_ENTRIES:
-                _PAIRS.clear()
-            _PAIRS[key] = pair
-    return pair
+def _text_headers(raw_headers: list[tuple[bytes, bytes]]) -> tuple[list[tuple[str, str]], list[str]]:
+    """The fields as text (UTF-8, else Latin-1), and a note for each field whose bytes are not UTF-8."""
+    headers: list[tuple[str, str]] = []
+    notes: list[str] = []
+    known = _PAIRS.get
+    for raw in raw_headers:
+        decoded = known(raw) or _decoded_field(raw)
+        headers.append(decoded[0])
+        if decoded[1] is not None:
+            notes.append(decoded[1])
+    return headers, notes
 
 
-def _not_utf8(raw_headers: list[tuple[bytes, bytes]]) -> list[str]:
-    """An anomaly note for each field whose bytes are not UTF-8 (shown as Latin-1, control bytes escaped)."""
-    notes = []
-    for name, value in raw_headers:
-        if not (name.isascii() and value.isascii()):
-            try:
-                name.decode("utf-8")
-                value.decode("utf-8")
-            except UnicodeDecodeError:
-                notes.append(f"header field with bytes that are not UTF-8: {visible(_text(name))[:100]}: "
-                             f"{visible(_text(value))[:200]}")
-    return notes
+def _decoded_field(raw: tuple[bytes, bytes]) -> tuple[tuple[str, str], str | None]:
+    name, value = raw
+    pair = (_text(name), _text(value))
+    note = None
+    if not (name.isascii() and value.isascii()):
+        try:
+            name.decode("utf-8")
+            value.decode("utf-8")
+        except UnicodeDecodeError:  # shown as Latin-1, control bytes escaped
+            note = f"header field with bytes that are not UTF-8: {visible(pair[0])[:100]}: {visible(pair[1])[:200]}"
+    decoded = (pair, note)
+    if len(name) + len(value) <= PAIR_MEMO_FIELD:
+        if len(_PAIRS) >= PAIR_MEMO_ENTRIES:
+            _PAIRS.clear()
+        _PAIRS[raw] = decoded
+    return decoded
 
 
 def _text(octets: bytes) -> str:
