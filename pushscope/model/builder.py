@@ -65,25 +65,34 @@ class CaptureBuilder:
         self.events_applied = 0
 
     def apply(self, event: Event | Diagnostic | ConversationAccounted | RunStarted | RunFinished) -> None:
-        if isinstance(event, Diagnostic):
-            self.capture.diagnostics.append(event)
-            return
-        if isinstance(event, ConversationAccounted):
-            self.capture.conversations.append(event)
-            return
-        if isinstance(event, (RunStarted, RunFinished, PushTruthRecorded)):
-            # What the client knew, not traffic: it neither opens connections nor moves the capture's time span.
-            self._on_client_knowledge(event)
+        # Millions of calls: traffic events (the common case) find their handler in one lookup.
+        handler = _HANDLERS.get(type(event))
+        if handler is None:
+            self._apply_other(event)
             return
         self.events_applied += 1
         capture = self.capture
-        if capture.started_at is None or event.at < capture.started_at:
-            capture.started_at = event.at
-        if capture.ended_at is None or event.at > capture.ended_at:
-            capture.ended_at = event.at
-        handler = _HANDLERS.get(type(event))
-        if handler is not None:
-            handler(self, event)
+        at = event.at  # type: ignore[union-attr]
+        if capture.started_at is None or at < capture.started_at:
+            capture.started_at = at
+        if capture.ended_at is None or at > capture.ended_at:
+            capture.ended_at = at
+        handler(self, event)
+
+    def _apply_other(self, event: object) -> None:
+        if isinstance(event, Diagnostic):
+            self.capture.diagnostics.append(event)
+        elif isinstance(event, ConversationAccounted):
+            self.capture.conversations.append(event)
+        elif isinstance(event, (RunStarted, RunFinished, PushTruthRecorded)):
+            # What the client knew, not traffic: it neither opens connections nor moves the capture's time span.
+            self._on_client_knowledge(event)
+        elif isinstance(event, Event):
+            # An event no handler places (a decoder's informational event) still counts and spans the capture.
+            self.events_applied += 1
+            capture = self.capture
+            capture.started_at = event.at if capture.started_at is None else min(capture.started_at, event.at)
+            capture.ended_at = event.at if capture.ended_at is None else max(capture.ended_at, event.at)
 
     # --- what the client itself knew (the active probe) ------------------------------------------------
 
