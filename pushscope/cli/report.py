@@ -98,14 +98,12 @@ def _saved_session(path: str, fmt: str, args: argparse.Namespace) -> int:
 
 
 def _rendered(capture: Capture, fmt: str, args: argparse.Namespace) -> Any:
-    from pushscope.export.formats import render_report
-    from pushscope.export.json_report import json_chunks
+    from pushscope.export.formats import report_chunks
     from pushscope.export.png_report import ChromiumNotFound
 
     try:
-        # JSON is streamed one exchange at a time: a large report is never held whole.
-        return json_chunks(capture, redact=not args.no_redact) if fmt == "json" else \
-            render_report(capture, fmt, redact=not args.no_redact)
+        # JSON, HAR and qlog are written as they are made: a large report is never held whole.
+        return report_chunks(capture, fmt, redact=not args.no_redact)
     except (ChromiumNotFound, RuntimeError) as exc:  # png only: no Chromium, or it drew nothing
         if fmt != "png":
             raise

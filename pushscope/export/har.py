@@ -9,7 +9,8 @@ each HTML response that a client requested opens a page; with none, one page cov
 
 from __future__ import annotations
 
-import json
+import bisect
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -19,7 +20,6 @@ from pushscope.http.headers import header_value
 from pushscope.http.redaction import REDACTED_HEADERS, redact_headers
 from pushscope.http.urls import split_url
 from pushscope.model.entities import Capture, Exchange, Push
-from pushscope.safe_text import json_visible
 
 DOCUMENT_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -48,17 +48,21 @@ def _pages(capture: Capture) -> tuple[list[dict[str, Any]], dict[int, str]]:
         pages.append(_page("page_1", first or 0.0, capture.name or capture.source))
     for n, doc in enumerate(docs, 1):
         pages.append(_page(f"page_{n}", _start(doc) or 0.0, doc.url))
-    owners: list[Exchange | None] = list(docs) or [None]
+    starts = [page.pop("_at") for page in pages]  # in order: the documents are sorted by start
+    by_site: dict[str, list[int]] = {}
+    for n, doc in enumerate(docs):
+        by_site.setdefault(doc.authority, []).append(n)
     refs: dict[int, str] = {}
     for exchange in timed:
-        at = _start(exchange) or 0.0
         # The latest page started by then, preferring one of the same site. A push starts at its PUSH_PROMISE,
         # after the document it was promised with, so it lands on that document's page.
-        started = [(p, d) for p, d in zip(pages, owners, strict=True) if p["_at"] <= at] or [(pages[0], owners[0])]
-        same_site = [(p, d) for p, d in started if d is None or d.authority == exchange.authority]
-        refs[exchange.id] = (same_site or started)[-1][0]["id"]
-    for page in pages:
-        del page["_at"]
+        started = bisect.bisect_right(starts, _start(exchange) or 0.0)
+        if started == 0 or not docs:
+            refs[exchange.id] = pages[max(started, 1) - 1]["id"]
+            continue
+        same_site = by_site.get(exchange.authority, [])
+        latest = bisect.bisect_left(same_site, started) - 1
+        refs[exchange.id] = pages[same_site[latest] if latest >= 0 else started - 1]["id"]
     return pages, refs
 
 
@@ -155,20 +159,37 @@ def _entry(exchange: Exchange, push: Push | None, capture: Capture, page: str, r
     return entry
 
 
-def har_dict(capture: Capture, *, redact: bool = True) -> dict[str, Any]:
+def har_document(capture: Capture, *, redact: bool = True) -> dict[str, Any]:
+    """The HAR document with its entries as an iterator, made one at a time as they are read."""
     pages, refs = _pages(capture)
-    entries = []
-    for exchange in sorted(capture.exchanges, key=lambda e: (_start(e) or 0.0, e.id)):
-        if _start(exchange) is None or not exchange.request_headers:
-            continue  # nothing on the wire says what was asked: HAR needs a URL
-        push = capture.push_for_exchange(exchange) if exchange.pushed else None
-        entries.append(_entry(exchange, push, capture, refs.get(exchange.id, pages[0]["id"]), redact))
     comment = "Built from a packet capture by pushscope; -1 timings are what a capture cannot know."
     if redact:
         comment += " Values of " + ", ".join(sorted(REDACTED_HEADERS)) + " headers are redacted."
     return {"log": {"version": "1.2", "creator": {"name": "pushscope", "version": __version__},
-                    "pages": pages, "entries": entries, "comment": comment}}
+                    "pages": pages, "entries": _entries(capture, pages[0]["id"], refs, redact), "comment": comment}}
+
+
+def _entries(capture: Capture, first_page: str, refs: dict[int, str], redact: bool) -> Iterator[dict[str, Any]]:
+    for exchange in sorted(capture.exchanges, key=lambda e: (_start(e) or 0.0, e.id)):
+        if _start(exchange) is None or not exchange.request_headers:
+            continue  # nothing on the wire says what was asked: HAR needs a URL
+        push = capture.push_for_exchange(exchange) if exchange.pushed else None
+        yield _entry(exchange, push, capture, refs.get(exchange.id, first_page), redact)
+
+
+def har_dict(capture: Capture, *, redact: bool = True) -> dict[str, Any]:
+    """The whole HAR document (its entries in a list)."""
+    document = har_document(capture, redact=redact)
+    document["log"]["entries"] = list(document["log"]["entries"])
+    return document
+
+
+def har_chunks(capture: Capture, *, redact: bool = True) -> Iterator[str]:
+    """The HAR file as pieces of text, one entry at a time: the text of ``render_har``."""
+    from pushscope.export.json_stream import indented_chunks
+
+    return indented_chunks(har_document(capture, redact=redact), indent=2)
 
 
 def render_har(capture: Capture, *, redact: bool = True) -> str:
-    return json_visible(json.dumps(har_dict(capture, redact=redact), indent=2, ensure_ascii=False)) + "\n"
+    return "".join(har_chunks(capture, redact=redact))

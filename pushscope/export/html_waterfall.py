@@ -10,8 +10,10 @@ capture is escaped (plotly renders a subset of HTML in hover and tick text).
 from __future__ import annotations
 
 import bisect
+import heapq
 import html
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from pushscope.presentation import OUTCOME_COLOURS, OUTCOMES
@@ -24,6 +26,8 @@ TICKS_TOTAL = 10  # tick labels across the whole axis
 _URL_HOVER_LIMIT = 140
 _LABEL_LIMIT = 48
 _LOAD_LABEL_LIMIT = 28
+# Bars drawn at most (22 px each): past it the page says how many it shows; the tables list every exchange.
+WATERFALL_ROWS = 5000
 
 
 def esc(value: object) -> str:
@@ -38,24 +42,48 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def figure_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per exchange with a known moment, grouped by connection (in connection order), then by start."""
+def figure_rows(report: dict[str, Any], limit: int | None = None) -> tuple[list[dict[str, Any]], int, float | None]:
+    """One row per exchange with a known moment, grouped by connection (in connection order), then by start: the
+    first ``limit`` of them (all without one), how many there are and the earliest start of all. The report's
+    lists are read once each."""
     order = {conn["id"]: conn["index"] for conn in report["connections"]}
-    pushes = {p["exchange"]: p for p in report["pushes"] if p["exchange"] is not None}
-    rows = []
-    for ex in report["exchanges"]:
-        start = _first(ex["request_start"], ex["response_start"], ex["response_end"])
-        push = pushes.get(ex["id"])
-        if start is None and push is not None:
-            start = push["promised_at"]
-        if start is None:
-            continue
-        reset = ex["reset"] or (push["reset"] if push else None)
-        end = _first(ex["response_end"], reset["at"] if reset else None, report["ended_at"]) or start
-        rows.append({"ex": ex, "push": push, "start": start, "end": max(end, start), "reset": reset})
-    rows.sort(key=lambda r: (order.get(r["ex"]["connection"], 1 << 30), r["ex"]["connection"], r["start"],
-                             r["ex"]["id"]))
-    return rows
+    pushes = {p["exchange"]: _figure_push(p) for p in report["pushes"] if p["exchange"] is not None}
+    counted: list[Any] = [0, None]  # rows, earliest start
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for ex in report["exchanges"]:
+            start = _first(ex["request_start"], ex["response_start"], ex["response_end"])
+            push = pushes.get(ex["id"])
+            if start is None and push is not None:
+                start = push["promised_at"]
+            if start is None:
+                continue
+            reset = ex["reset"] or (push["reset"] if push else None)
+            end = _first(ex["response_end"], reset["at"] if reset else None, report["ended_at"]) or start
+            counted[0] += 1
+            counted[1] = start if counted[1] is None else min(counted[1], start)
+            yield {"ex": {key: ex[key] for key in _FIGURE_EXCHANGE}, "push": push, "start": start,
+                   "end": max(end, start), "reset": reset}
+
+    def order_key(row: dict[str, Any]) -> tuple[int, str, float, int]:
+        return order.get(row["ex"]["connection"], 1 << 30), row["ex"]["connection"], row["start"], row["ex"]["id"]
+
+    # Only the rows drawn are held: the first ``limit`` in order, picked as they come.
+    chosen = sorted(rows(), key=order_key) if limit is None else heapq.nsmallest(limit, rows(), key=order_key)
+    return chosen, counted[0], counted[1]
+
+
+# What the figure reads of an exchange and of a push (their header lists and evidence are left behind).
+_FIGURE_EXCHANGE = ("id", "connection", "stream_id", "push_id", "pushed", "method", "url", "status", "body_bytes",
+                    "response_header_bytes", "content_type", "response_start", "response_end")
+
+
+def _figure_push(push: dict[str, Any]) -> dict[str, Any]:
+    return {"outcome": push["outcome"], "reason": push["reason"], "reason_detail": push["reason_detail"][:200],
+            "promised_at": push["promised_at"], "pushed_bytes": push["pushed_bytes"],
+            "cost": {"wasted_bytes": push["cost"]["wasted_bytes"]}, "references": push["references"],
+            "parent_stream_id": push["parent_stream_id"], "url": push["url"][:_URL_HOVER_LIMIT],
+            "reset": push["reset"]}
 
 
 def _path(ex: dict[str, Any]) -> str:
@@ -174,11 +202,18 @@ def _loads(rows: list[dict[str, Any]], axis: Axis) -> list[str]:
 
 
 def waterfall_figure(report: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """The plotly figure (as a dict) and the number of bars it draws: one per exchange with a known moment."""
+    """The plotly figure (as a dict) and the number of bars it draws: one per exchange with a known moment, up to
+    WATERFALL_ROWS."""
+    figure, bars, _total = waterfall(report, WATERFALL_ROWS)
+    return figure, bars
+
+
+def waterfall(report: dict[str, Any], limit: int | None) -> tuple[dict[str, Any], int, int]:
+    """The plotly figure (as a dict), the number of bars it draws (the first ``limit`` rows) and of rows in all."""
     import plotly.graph_objects as go
 
-    rows = figure_rows(report)
-    t0 = _first(report["started_at"], min((r["start"] for r in rows), default=None)) or 0.0
+    rows, total, earliest = figure_rows(report, limit)
+    t0 = _first(report["started_at"], earliest) or 0.0
     axis = Axis(rows, t0)
     min_width = max(axis.end * MIN_BAR_SHARE, 0.05)
     labels = [_label(r["ex"]) for r in rows]
@@ -200,10 +235,12 @@ def waterfall_figure(report: dict[str, Any]) -> tuple[dict[str, Any], int]:
             hovertext=[_hover(rows[i], t0) for i in members], hovertemplate="%{hovertext}<extra></extra>",
         ))
     _add_markers(fig, rows, labels, axis)
-    _add_connection_bands(fig, rows)
-    _add_breaks(fig, axis)
+    # Shapes and notes set at once: plotly's add_shape revalidates every shape so far, quadratic in connections.
+    lines, notes = _breaks(axis)
+    decorations = {"shapes": _connection_bands(rows) + lines, "annotations": notes}
+    fig.update_layout(**{key: value for key, value in decorations.items() if value})
     fig.update_layout(**_layout(rows, labels, axis))
-    return fig.to_plotly_json(), len(rows)
+    return fig.to_plotly_json(), len(rows), total
 
 
 def _layout(rows: list[dict[str, Any]], labels: list[str], axis: Axis) -> dict[str, Any]:
@@ -235,15 +272,17 @@ def _layout(rows: list[dict[str, Any]], labels: list[str], axis: Axis) -> dict[s
     return layout
 
 
-def _add_breaks(fig: Any, axis: Axis) -> None:
+def _breaks(axis: Axis) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """A dashed line and an "≈ idle" note at each collapsed gap, so no one reads the axis as continuous."""
+    lines, notes = [], []
     for axis_at, gap_start, gap_end in axis.scale.break_marks():
         x = axis_at * 1000 + axis.scale.shown_gap * 500
-        fig.add_shape(type="line", xref="x", x0=x, x1=x, yref="paper", y0=0, y1=1,
-                      line={"color": "#999", "width": 1, "dash": "dot"})
-        fig.add_annotation(x=x, xref="x", y=1, yref="paper", yanchor="top", xanchor="left", showarrow=False,
-                           text=esc(f"≈ {fmt_duration(gap_end - gap_start)} idle"), font={"size": 10,
-                                                                                           "color": "#777"})
+        lines.append({"type": "line", "xref": "x", "x0": x, "x1": x, "yref": "paper", "y0": 0, "y1": 1,
+                      "line": {"color": "#999", "width": 1, "dash": "dot"}})
+        notes.append({"x": x, "xref": "x", "y": 1, "yref": "paper", "yanchor": "top", "xanchor": "left",
+                      "showarrow": False, "text": esc(f"≈ {fmt_duration(gap_end - gap_start)} idle"),
+                      "font": {"size": 10, "color": "#777"}})
+    return lines, notes
 
 
 def _add_markers(fig: Any, rows: list[dict[str, Any]], labels: list[str], axis: Axis) -> None:
@@ -280,7 +319,7 @@ def _add_markers(fig: Any, rows: list[dict[str, Any]], labels: list[str], axis: 
         ))
 
 
-def _add_connection_bands(fig: Any, rows: list[dict[str, Any]]) -> None:
+def _connection_bands(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Shade alternate connections so rows read as groups; the connection ID also starts every row label."""
     bounds: list[tuple[int, int]] = []
     for i, row in enumerate(rows):
@@ -288,6 +327,6 @@ def _add_connection_bands(fig: Any, rows: list[dict[str, Any]]) -> None:
             bounds[-1] = (bounds[-1][0], i)
         else:
             bounds.append((i, i))
-    for first, last in bounds[::2]:
-        fig.add_shape(type="rect", xref="paper", x0=0, x1=1, yref="y", y0=first - 0.5, y1=last + 0.5,
-                      fillcolor="rgba(70,100,160,0.07)", line={"width": 0}, layer="below")
+    return [{"type": "rect", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": first - 0.5, "y1": last + 0.5,
+             "fillcolor": "rgba(70,100,160,0.07)", "line": {"width": 0}, "layer": "below"}
+            for first, last in bounds[::2]]

@@ -18,6 +18,7 @@ from pushscope.model.entities import Capture, Connection, Exchange, Push
 
 SCHEMA_VERSION = 1
 LARGE_REPORT = 5000
+CHUNK_ITEMS = 512  # pieces joined into one chunk of text: fewer, larger writes
 
 
 def _round(value: float | None, digits: int = 6) -> float | None:
@@ -199,22 +200,34 @@ def render_json(capture: Capture, *, redact: bool = True) -> str:
 
 
 def json_chunks(capture: Capture, *, redact: bool = True) -> Iterator[str]:
-    """The JSON report as pieces of text, one exchange or push at a time past LARGE_REPORT exchanges (so neither
-    the whole dict nor the whole string is ever held); the same text as ``json.dumps(report_dict(...))``."""
+    """The JSON report as pieces of text, a few hundred exchanges or pushes at a time past LARGE_REPORT exchanges
+    (so neither the whole dict nor the whole string is ever held); the same text as ``json.dumps(report_dict(...))``.
+    """
     if len(capture.exchanges) <= LARGE_REPORT:
         # Indented JSON goes through the pure-Python encoder: fine for small reports, the ones people read.
         yield json.dumps(report_dict(capture, redact=redact), indent=2) + "\n"
         return
-    separator = "{"
+    from pushscope.export.json_text import exchange_texts, push_texts
+
+    # Written without a dict per entry; a probe's report adds fields to each, so it takes the dict path.
+    encoded = {} if capture.probed else {"exchanges": exchange_texts(capture, redact), "pushes": push_texts(capture)}
+    pending: list[str] = []
+    key_separator = "{"
     for key, value in report_sections(capture, redact=redact).items():
-        yield f"{separator}{json.dumps(key)}: "
-        separator = ", "
+        pending.append(f"{key_separator}{json.dumps(key)}: ")
+        key_separator = ", "
         if not isinstance(value, Iterator):
-            yield json.dumps(value)
+            pending.append(json.dumps(value))
             continue
-        item_separator = "["
-        for item in value:
-            yield item_separator + json.dumps(item)
-            item_separator = ", "
-        yield "[]" if item_separator == "[" else "]"
-    yield "}\n"
+        items = encoded.get(key) or (json.dumps(item) for item in value)
+        separator = "["
+        for item in items:
+            pending.append(separator)
+            pending.append(item)
+            separator = ", "
+            if len(pending) >= CHUNK_ITEMS:
+                yield "".join(pending)
+                pending.clear()
+        pending.append("[]" if separator == "[" else "]")
+    pending.append("}\n")
+    yield "".join(pending)

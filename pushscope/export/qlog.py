@@ -13,15 +13,13 @@ cancels, and each push's verdict. Header values are redacted like every other ex
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pushscope import __version__
 from pushscope.decode.frame_names import frame_name
 from pushscope.http.redaction import redact_headers
 from pushscope.model.entities import Capture, Connection, Exchange, FrameRecord, Push
-from pushscope.safe_text import json_visible
 from pushscope.vocabulary import Outcome
 
 QLOG_VERSION = "0.3"
@@ -105,13 +103,14 @@ class _Trace:
         return [event for _, _, event in sorted(self.events, key=lambda e: (e[0], e[1]))]
 
 
-def _stream_frames(capture: Capture, conn: Connection) -> tuple[dict[int, list[FrameRecord]], list[FrameRecord]]:
-    """Frame records per exchange, with stream frames filed at connection level put back on their stream.
+def _stream_frames(conn: Connection, exchanges: list[Exchange]) -> tuple[dict[int, list[FrameRecord]],
+                                                                         list[FrameRecord]]:
+    """Frame records per exchange of ``conn``, with stream frames filed at connection level put back on their
+    stream.
 
     A HEADERS record can reach ``Connection.frames`` when its frame was seen before the stream's exchange
     existed; it is matched back by its moment (the request or response start it completed).
     """
-    exchanges = [e for e in capture.exchanges if e.connection_id == conn.id]
     per: dict[int, list[FrameRecord]] = {e.id: list(e.frames) for e in exchanges}
     by_stream = {e.stream_id: e for e in exchanges if e.stream_id is not None}
     by_moment: dict[tuple[str, float], Exchange] = {}
@@ -231,17 +230,23 @@ def _connection_events(trace: _Trace, rest: list[FrameRecord]) -> None:
         trace.frame(at, by, frame, trace.control_stream(by), None)
 
 
-def trace_dict(capture: Capture, conn: Connection, *, redact: bool = True) -> dict[str, Any]:
+def trace_dict(capture: Capture, conn: Connection, *, redact: bool = True,
+               exchanges: list[Exchange] | None = None, pushes: list[Push] | None = None) -> dict[str, Any]:
+    """One connection's trace; ``exchanges`` and ``pushes`` are the connection's own, when the caller knows them
+    (in capture order), so a capture of many connections is not read once per connection."""
+    if exchanges is None:
+        exchanges = [e for e in capture.exchanges if e.connection_id == conn.id]
+    if pushes is None:
+        pushes = [p for p in capture.pushes if p.connection_id == conn.id]
     trace = _Trace(conn, redact)
-    per, rest = _stream_frames(capture, conn)
+    per, rest = _stream_frames(conn, exchanges)
     trace.control = {r.sender: r.stream_id for r in rest
                      if trace.name(r) in ("SETTINGS", "MAX_PUSH_ID", "GOAWAY") and r.stream_id is not None}
-    pushes = {p.exchange_id: p for p in capture.pushes if p.connection_id == conn.id}
+    by_exchange = {p.exchange_id: p for p in pushes}
     seen: set[tuple[float, str, str]] = set()
-    for exchange in capture.exchanges:
-        if exchange.connection_id == conn.id:
-            _exchange_events(trace, exchange, per.get(exchange.id, []), pushes.get(exchange.id), seen)
-    for push in pushes.values():
+    for exchange in exchanges:
+        _exchange_events(trace, exchange, per.get(exchange.id, []), by_exchange.get(exchange.id), seen)
+    for push in by_exchange.values():
         _push_events(trace, push, capture.exchange(push.exchange_id), seen)
     _connection_events(trace, rest)
     return {
@@ -254,16 +259,45 @@ def trace_dict(capture: Capture, conn: Connection, *, redact: bool = True) -> di
     }
 
 
-def qlog_dict(capture: Capture, *, redact: bool = True) -> dict[str, Any]:
-    traces = [trace_dict(capture, conn, redact=redact) for conn in capture.connections.values()
-              if conn.protocol in ("h2", "h3")]
+def _traces(capture: Capture, redact: bool) -> Iterator[dict[str, Any]]:
+    """Each HTTP/2 or HTTP/3 connection's trace with any event, one at a time."""
+    exchanges: dict[str, list[Exchange]] = {}
+    for exchange in capture.exchanges:
+        exchanges.setdefault(exchange.connection_id, []).append(exchange)
+    pushes: dict[str, list[Push]] = {}
+    for push in capture.pushes:
+        pushes.setdefault(push.connection_id, []).append(push)
+    for conn in capture.connections.values():
+        if conn.protocol in ("h2", "h3"):
+            trace = trace_dict(capture, conn, redact=redact, exchanges=exchanges.get(conn.id, []),
+                               pushes=pushes.get(conn.id, []))
+            if trace["events"]:
+                yield trace
+
+
+def qlog_document(capture: Capture, *, redact: bool = True) -> dict[str, Any]:
+    """The qlog document with its traces as an iterator, made one connection at a time as they are read."""
     return {
         "qlog_version": QLOG_VERSION, "qlog_format": "JSON",
         "title": f"pushscope {__version__}: {capture.name or capture.source}",
         "description": "HTTP/2 and HTTP/3 frames and server push verdicts, from a packet capture",
-        "traces": [t for t in traces if t["events"]],
+        "traces": _traces(capture, redact),
     }
 
 
+def qlog_dict(capture: Capture, *, redact: bool = True) -> dict[str, Any]:
+    """The whole qlog document (its traces in a list)."""
+    document = qlog_document(capture, redact=redact)
+    document["traces"] = list(document["traces"])
+    return document
+
+
+def qlog_chunks(capture: Capture, *, redact: bool = True) -> Iterator[str]:
+    """The qlog file as pieces of text, one trace at a time: the text of ``render_qlog``."""
+    from pushscope.export.json_stream import indented_chunks
+
+    return indented_chunks(qlog_document(capture, redact=redact), indent=1)
+
+
 def render_qlog(capture: Capture, *, redact: bool = True) -> str:
-    return json_visible(json.dumps(qlog_dict(capture, redact=redact), indent=1, ensure_ascii=False)) + "\n"
+    return "".join(qlog_chunks(capture, redact=redact))

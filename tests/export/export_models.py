@@ -179,3 +179,22 @@ def dump_dom(html_path: Path, tmp: Path) -> tuple[str, str]:
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout, result.stderr
+
+
+def whole_documents(capture: Capture, redact: bool = True) -> dict[str, str]:
+    """JSON (compact), HAR, qlog and HTML each as one string from its whole dict: the text their streamed writers
+    must reproduce."""
+    import json
+
+    from pushscope.export.har import har_dict
+    from pushscope.export.html_report import render_html_report
+    from pushscope.export.json_report import report_dict
+    from pushscope.export.qlog import qlog_dict
+    from pushscope.safe_text import json_visible
+
+    return {
+        "json": json.dumps(report_dict(capture, redact=redact)) + "\n",
+        "har": json_visible(json.dumps(har_dict(capture, redact=redact), indent=2, ensure_ascii=False)) + "\n",
+        "qlog": json_visible(json.dumps(qlog_dict(capture, redact=redact), indent=1, ensure_ascii=False)) + "\n",
+        "html": render_html_report(report_dict(capture, redact=redact)),
+    }

@@ -7,10 +7,20 @@ import struct
 from pathlib import Path
 
 import pytest
-from export_models import AUTH_SECRET, CHROMIUM, COOKIE_SECRET, PUBLIC_H2, REPO, SET_COOKIE_SECRET, build_capture
+from export_models import (
+    AUTH_SECRET,
+    CHROMIUM,
+    COOKIE_SECRET,
+    PUBLIC_H2,
+    REPO,
+    SET_COOKIE_SECRET,
+    build_capture,
+    whole_documents,
+)
 
 from pushscope.cli import main
-from pushscope.export.formats import FORMATS, render_report
+from pushscope.export import json_report
+from pushscope.export.formats import FORMATS, render_report, report_chunks
 
 TEXT_FORMATS = [f for f in FORMATS if f != "png"]
 SECRETS = (COOKIE_SECRET, SET_COOKIE_SECRET, AUTH_SECRET, "c00k1e", "s3cr3t")
@@ -85,7 +95,7 @@ def _captures() -> list:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path,keys", _captures())
-def test_real_capture_all_formats(path: Path, keys: Path | None) -> None:
+def test_real_capture_all_formats(path: Path, keys: Path | None, monkeypatch: pytest.MonkeyPatch) -> None:
     import jsonschema
 
     from pushscope.pipeline import load_capture
@@ -103,3 +113,8 @@ def test_real_capture_all_formats(path: Path, keys: Path | None) -> None:
             jsonschema.Draft202012Validator(qlog_schema).validate(json.loads(out))
         if fmt == "html":
             assert f'data-bars="{sum(1 for e in capture.exchanges if e.request_start or e.response_start)}"' in out
+    # As `report -o` writes them, piece by piece: the text of the whole document (JSON on its large-report path).
+    monkeypatch.setattr(json_report, "LARGE_REPORT", -1)
+    for redact in (True, False):
+        for fmt, whole in whole_documents(capture, redact).items():
+            assert "".join(report_chunks(capture, fmt, redact=redact)) == whole, f"streamed {fmt} differs"

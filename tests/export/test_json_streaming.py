@@ -15,9 +15,10 @@ from pushscope.model.entities import Capture
 def test_streamed_report_is_the_compact_dump(capture: Capture, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(json_report, "LARGE_REPORT", 0)  # this small model takes the large-report path
+    monkeypatch.setattr(json_report, "CHUNK_ITEMS", 4)  # a few exchanges or pushes per piece
     expected = json.dumps(json_report.report_dict(capture)) + "\n"
     pieces = list(json_report.json_chunks(capture))
-    assert len(pieces) > len(capture.exchanges)  # written one exchange at a time
+    assert len(pieces) > (len(capture.exchanges) + len(capture.pushes)) // 2  # written a few entries at a time
     assert "".join(pieces) == expected
     out = tmp_path / "report.json"
     write_output(json_report.json_chunks(capture), str(out))  # how `report --format json -o FILE` writes it
