@@ -14,6 +14,7 @@ import base64
 import hashlib
 import html
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 from typing import Any, NamedTuple
 
 from pushscope.export import html_waterfall
@@ -189,10 +190,22 @@ PUSHES_HEAD = ("<tr><th>#</th><th>connection</th><th>URL</th><th>status</th><th>
                "<th>cost</th><th>reset</th><th>evidence</th><th>advice</th></tr>")
 
 
+HEADER_ROWS_KEPT = 20_000  # escaped header rows reused across exchanges: bounded whatever a capture sends
+
+
 def _exchange_rows(exchanges: Iterable[dict[str, Any]]) -> Iterator[str]:
+    header_rows: dict[tuple[str, str], str] = {}  # the same header pair is escaped once
     for ex in exchanges:
-        headers = "".join(f"<tr><td>{esc(n)}</td><td class=url>{esc(v)}</td></tr>"
-                          for n, v in ex["request_headers"] + [["", ""]] + ex["response_headers"])
+        rows = []
+        for name, value in chain(ex["request_headers"], (("", ""),), ex["response_headers"]):
+            row = header_rows.get((name, value))
+            if row is None:
+                row = f"<tr><td>{esc(name)}</td><td class=url>{esc(value)}</td></tr>"
+                if len(header_rows) >= HEADER_ROWS_KEPT:
+                    header_rows.clear()
+                header_rows[name, value] = row
+            rows.append(row)
+        headers = "".join(rows)
         yield (
             f"<tr><td class=n>{ex['id']}</td><td>{esc(ex['connection'])}</td><td class=n>{esc(ex['stream_id'])}</td>"
             f"<td>{'push' if ex['pushed'] else esc(ex['method'])}</td><td>{esc(ex['status'] or '-')}</td>"

@@ -6,16 +6,17 @@ whole document does."""
 from __future__ import annotations
 
 import enum
+import html
 import json
 import math
 import tracemalloc
 from pathlib import Path
 
 import pytest
-from export_models import T0, _exchange, _push, build_capture, whole_documents
+from export_models import T0, XSS_HEADER_PAYLOAD, _exchange, _push, build_capture, whole_documents
 
 from pushscope.events import Endpoint
-from pushscope.export import html_waterfall, json_report, json_text
+from pushscope.export import html_report, html_waterfall, json_report, json_text
 from pushscope.export.formats import report_chunks
 from pushscope.export.har import _start, har_chunks, har_dict
 from pushscope.export.qlog import qlog_chunks
@@ -147,6 +148,14 @@ def _streamed_peak(capture: Capture, fmt: str) -> tuple[int, int]:
         return tracemalloc.get_traced_memory()[1], length
     finally:
         tracemalloc.stop()
+
+
+def test_html_header_rows_reused_or_not_read_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    capture = build_capture(xss=True)
+    page = "".join(report_chunks(capture, "html"))  # type: ignore[arg-type]
+    monkeypatch.setattr(html_report, "HEADER_ROWS_KEPT", 1)  # every row escaped again, the cache emptied each time
+    assert "".join(report_chunks(capture, "html")) == page  # type: ignore[arg-type]
+    assert XSS_HEADER_PAYLOAD not in page and html.escape(XSS_HEADER_PAYLOAD) in page
 
 
 def test_waterfall_says_when_it_shows_the_first_rows(monkeypatch: pytest.MonkeyPatch) -> None:
