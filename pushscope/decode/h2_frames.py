@@ -34,7 +34,7 @@ _FLAGS = {
     PING: (("ACK", ACK),),
     CONTINUATION: (("END_HEADERS", END_HEADERS),),
 }
-_flag_names: dict[int, tuple[str, ...]] = {}  # type << 8 | flag byte: at most 65,536 small tuples
+_flag_names: dict[int, tuple[str, ...]] = {}  # type << 8 | flag byte, for the types above: at most 1,536 entries
 
 
 class MalformedFrame(Exception):
@@ -46,7 +46,10 @@ def flag_names(frame_type: int, flag_byte: int) -> tuple[str, ...]:
     key = frame_type << 8 | flag_byte
     names = _flag_names.get(key)
     if names is None:
-        names = tuple(sorted(name for name, bit in _FLAGS.get(frame_type, ()) if flag_byte & bit))
+        defined = _FLAGS.get(frame_type)
+        if defined is None:
+            return ()
+        names = tuple(sorted(name for name, bit in defined if flag_byte & bit))
         _flag_names[key] = names
     return names
 

@@ -116,14 +116,21 @@ class BoundedHpackDecoder:
             name_end = index
         if index >= end:
             raise HPACKDecodingError("Truncated header block")
-        value_start, index = _length(data, index)
+        first = data[index]  # the value's length prefix, read here rather than by _length: most fields have one
+        length = first & 0x7F
+        index += 1
+        if length == 0x7F:
+            length, index = _continued(data, index, length)
+        value_start = index
+        index += length
         if index > end:
             raise HPACKDecodingError("Truncated header block")
         if name_index:
             name = self._name(name_index)
         else:
             name = _string(data, name_start, name_end)
-        return (name, _string(data, value_start, index)), index
+        value = decode_huffman(data[value_start:index]) if first & 0x80 else data[value_start:index]
+        return (name, value), index
 
     def _name(self, index: int) -> bytes:
         if 0 < index <= STATIC_COUNT:

@@ -58,31 +58,41 @@ def decode_huffman(encoded: bytes) -> bytes:
 
 
 def _build() -> None:
+    """Fold hpack's nibble machine into a byte machine: the row of a state is, for each high nibble, the step it
+    takes followed by the 16 steps of the state it reaches (one list per state, built once)."""
     rows = [state * 256 for state in range(STATES + 1)]  # shared int objects: the table holds references only
     singles = [bytes([octet]) for octet in range(256)]
-    pairs: dict[tuple[int, int], bytes] = {}
+    shared: dict[bytes, bytes] = {}
+    # Per state: its 16 nibble steps.
+    low_next: list[list[int]] = []
+    low_out: list[list[bytes]] = []
+    low_accepting: list[bytes] = []
+    for state in range(STATES):
+        steps = HUFFMAN_TABLE[state * 16 : state * 16 + 16]
+        low_next.append([SINK if flags & HUFFMAN_FAIL else rows[target] for target, flags, _ in steps])
+        low_out.append([singles[out] if flags & HUFFMAN_EMIT_SYMBOL and not flags & HUFFMAN_FAIL else b""
+                        for _, flags, out in steps])
+        low_accepting.append(bytes(1 if flags & HUFFMAN_COMPLETE and not flags & HUFFMAN_FAIL else 0
+                                   for _, flags, _ in steps))
     next_row: list[int] = []
     emitted: list[bytes] = []
     accepting = bytearray()
+    failed = ([SINK] * 16, [b""] * 16, bytes(16))
     for state in range(STATES):
-        for byte in range(256):
-            high_state, high_flags, high_out = HUFFMAN_TABLE[state * 16 + (byte >> 4)]
-            low_state, low_flags, low_out = HUFFMAN_TABLE[high_state * 16 + (byte & 0x0F)]
-            failed = (high_flags | low_flags) & HUFFMAN_FAIL
-            high = high_out if high_flags & HUFFMAN_EMIT_SYMBOL else -1
-            low = low_out if low_flags & HUFFMAN_EMIT_SYMBOL else -1
-            if failed:
-                out = b""
-            elif high >= 0 and low >= 0:
-                out = pairs.setdefault((high, low), singles[high] + singles[low])
+        for target, flags, out in HUFFMAN_TABLE[state * 16 : state * 16 + 16]:
+            if flags & HUFFMAN_FAIL:
+                next_step, out_step, accepting_step = failed
             else:
-                out = singles[high] if high >= 0 else singles[low] if low >= 0 else b""
-            next_row.append(SINK if failed else rows[low_state])
-            emitted.append(out)
-            accepting.append(1 if not failed and low_flags & HUFFMAN_COMPLETE else 0)
-    next_row.extend([SINK] * 256)  # the sink keeps every byte
-    emitted.extend([b""] * 256)
-    accepting.extend(bytes(256))
+                next_step, out_step, accepting_step = low_next[target], low_out[target], low_accepting[target]
+                if flags & HUFFMAN_EMIT_SYMBOL:  # one symbol or two from the byte: each pair kept once, shared
+                    joined = [singles[out] + second for second in out_step]
+                    out_step = [shared.setdefault(both, both) for both in joined]
+            next_row += next_step
+            emitted += out_step
+            accepting += accepting_step
+    next_row += [SINK] * 256  # the sink keeps every byte
+    emitted += [b""] * 256
+    accepting += bytes(256)
     _emitted[:] = emitted
     _accepting[:] = accepting
     _next[:] = next_row  # last: it is what says the table is built

@@ -165,3 +165,23 @@ def test_any_split_into_records_gives_the_same_events(cuts: list[int]) -> None:
         split += decoder.receive("server", data[start:end], 1.0)
     assert split == whole and decoder.server.unparsed_bytes == 0
     assert [type(event).__name__ for event in whole].count("DataReceived") == 2
+
+
+def _seconds_to_read_one_frame_in_records(size: int) -> float:
+    import time
+
+    raw = DataFrame(1, b"z" * size).serialize()
+    decoder = H2ConnectionDecoder("c", expect_preface=False)
+    started = time.perf_counter()
+    events = [e for start in range(0, len(raw), 1024) for e in decoder.receive("server", raw[start:start + 1024], 1.0)]
+    elapsed = time.perf_counter() - started
+    assert [len(e.data) for e in events if hasattr(e, "data")] == [size]
+    return elapsed
+
+
+def test_a_frame_spread_over_many_records_is_read_in_linear_time() -> None:
+    small = min(_seconds_to_read_one_frame_in_records(512 * 1024) for _ in range(3))
+    large = min(_seconds_to_read_one_frame_in_records(8 * 2**20) for _ in range(3))
+    # 16x the bytes: copying the buffered part on every record would take ~256x as long (seconds); reading it
+    # once takes 16x to 50x (caches; margin for a busy machine).
+    assert large < small * 150, (small, large)
