@@ -1,12 +1,22 @@
 #!/usr/bin/env python3
-"""The inspector's time to its first waterfall rows on a capture, and how fast it answers a key while loading.
+"""The inspector on a big capture: time to its first waterfall rows, how fast it answers keys while loading, time
+to fully loaded, and (``--cache``) a reopen from the cache against the first open.
 
-    bench/first_rows.py CAPTURE [--keylog KEYS] [--cache]
+    bench/first_rows.py CAPTURE [--keylog KEYS] [--cache] [--every S]
 
-Runs the real app headless (Textual's ``run_test``), from this process's start (imports included), with the
-cache off unless ``--cache``. Prints one line: first rows after S s (N rows), keys answered in M ms while loading
-(the worst of a few presses of ``down``), then quits (the load is cancelled). A capture that loads before the
-first check just reports its load.
+Runs the real app headless (Textual's ``run_test``: everything but the terminal writes), timed from this process's
+start (imports included). Every figure is the moment the screen was repainted with the change, not the moment the
+data existed: first rows, a key's effect, the final rows (fully loaded: every row and connection shown, keys and
+filters on all of them). The search in header values is ready a little later (its index is built after the last
+rows; until then the search looks in URLs): that moment is printed too.
+
+Keys: while the capture loads, ``down`` and ``up`` alternate every ``--every`` seconds, each sent as the terminal
+would (into the driver's queue); a key is answered when the waterfall's cursor has moved and the screen has been
+repainted. The worst and the median are printed.
+
+``--cache``: two opens in two fresh processes sharing a new temporary cache directory (or $PUSHSCOPE_CACHE_DIR):
+the first reads the capture and keeps its model, the second reopens it from the cache; their times to fully
+loaded and the ratio are printed.
 """
 
 from __future__ import annotations
@@ -17,43 +27,167 @@ STARTED = time.monotonic()
 
 import argparse  # noqa: E402  (the clock starts before the imports: they are part of the time to first rows)
 import asyncio  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from typing import Any  # noqa: E402
+
+from textual import events  # noqa: E402
 
 from pushscope.pipeline import capture_file  # noqa: E402
 from pushscope.tui.app import PushscopeApp  # noqa: E402
 
-POLL = 0.01
-TIMEOUT = 600.0
+TIMEOUT = 1800.0  # seconds: a gigabyte on a busy machine takes minutes
+KEY_TIMEOUT = 60.0
 
 
-async def measure(capture: str, keylog: str | None, cache: bool) -> str:
+class Watch:
+    """Hooks on the app's waterfall and screen: when rows first arrived, when a key's action ran, and the first
+    repaint after each of those."""
+
+    def __init__(self, app: PushscopeApp) -> None:
+        self.app = app
+        self.first_rows: float | None = None  # when the waterfall first got rows
+        self.first_rows_painted: float | None = None
+        self.first_rows_count = 0
+        self.acted: float | None = None  # when the last key's action ran
+        self.painted = asyncio.Event()  # set by the first repaint after ``acted``
+        self.loaded_painted = asyncio.Event()
+        waterfall, screen = app.waterfall, app.screen
+        set_rows, action_cursor, refresh = waterfall.set_rows, waterfall.action_cursor, screen._compositor_refresh
+
+        def watched_set_rows(shown: Any, *args: Any, **kwargs: Any) -> None:
+            set_rows(shown, *args, **kwargs)
+            rows = shown.rows if hasattr(shown, "rows") else shown  # (the app before row sets: a list)
+            if rows and self.first_rows is None:
+                self.first_rows, self.first_rows_count = time.monotonic(), len(rows)
+
+        def watched_cursor(delta: int) -> None:
+            action_cursor(delta)
+            self.acted = time.monotonic()
+
+        def watched_refresh() -> None:
+            refresh()
+            if self.first_rows is not None and self.first_rows_painted is None:
+                self.first_rows_painted = time.monotonic()
+            if self.acted is not None:
+                self.painted.set()
+            if app.load_finished.is_set():
+                self.loaded_painted.set()
+
+        waterfall.set_rows = watched_set_rows  # type: ignore[method-assign]
+        waterfall.action_cursor = watched_cursor  # type: ignore[method-assign]
+        screen._compositor_refresh = watched_refresh  # type: ignore[method-assign]
+
+    async def press(self, key: str) -> float:
+        """Send ``key`` as the terminal would; the seconds until its action ran and the screen was repainted."""
+        self.acted = None
+        self.painted.clear()
+        driver = self.app._driver
+        assert driver is not None
+        sent = time.monotonic()
+        event = events.Key(key, None)
+        event.set_sender(self.app)
+        driver.send_message(event)
+        await asyncio.wait_for(self.painted.wait(), KEY_TIMEOUT)
+        return time.monotonic() - sent
+
+
+async def open_once(capture: str, keylog: str | None, cache: bool, every: float, limit: float) -> dict[str, Any]:
     app = PushscopeApp(capture_file(capture, keylog, use_cache=cache))
-    async with app.run_test(size=(160, 48)) as pilot:
-        while not app.view.rows and time.monotonic() - STARTED < TIMEOUT:
-            await asyncio.sleep(POLL)
-        first = time.monotonic() - STARTED
-        rows = len(app.view.rows)
-        loading = app.loading
-        worst = 0.0
-        for _ in range(5):
-            if not app.loading:
+    result: dict[str, Any] = {}
+    async with app.run_test(size=(160, 48)):
+        watch = Watch(app)
+        answers: list[float] = []
+        moments: list[float] = []  # when each key was sent (seconds since the start)
+        while app.loading and time.monotonic() - STARTED < TIMEOUT:
+            if time.monotonic() - STARTED > limit and not app.cancelled:
+                app.action_cancel_load()  # as esc does: the rows read so far stay
                 break
-            pressed = time.monotonic()
-            await pilot.press("down")
-            worst = max(worst, time.monotonic() - pressed)
-            await asyncio.sleep(0.2)
-        state = (f"keys answered in {worst * 1000:.0f} ms at worst while loading" if loading
-                 else "loaded before the first check")
+            if len(app.waterfall.rows) >= 2:
+                pressed = time.monotonic() - STARTED
+                answers.append(await watch.press("down" if len(answers) % 2 == 0 else "up"))
+                moments.append(pressed)
+            await asyncio.sleep(every if answers else 0.01)
+        await asyncio.wait_for(app.load_finished.wait(), TIMEOUT)
+        app.waterfall.refresh()  # a repaint that shows the final rows, if the last snapshot made none
+        await asyncio.wait_for(watch.loaded_painted.wait(), TIMEOUT)
+        result["loaded"] = time.monotonic() - STARTED
+        search_ready = getattr(app, "search_ready", None)  # (the app before the deferred search index: none)
+        if search_ready is not None:
+            await asyncio.wait_for(search_ready.wait(), TIMEOUT)
+        result["searchable"] = time.monotonic() - STARTED
+        result["rows"] = len(app.view.rows)
+        result["cancelled"] = app.cancelled
+        painted = watch.first_rows_painted
+        result["first_rows"] = None if painted is None else painted - STARTED
+        result["first_rows_count"] = watch.first_rows_count
+        result["answers"] = answers
+        result["moments"] = moments
         app.exit()
-    return f"first rows after {first:.2f} s ({rows} rows); {state}"
+    return result
+
+
+def describe(result: dict[str, Any], label: str = "") -> str:
+    lines = []
+    if result["first_rows"] is not None:
+        lines.append(f"first rows after {result['first_rows']:.2f} s ({result['first_rows_count']} rows)")
+    answers = result["answers"]
+    if answers:
+        worst = max(answers)
+        at = result["moments"][answers.index(worst)]
+        lines.append(f"keys while loading: {len(answers)} answered, worst {worst * 1000:.0f} ms (sent at {at:.1f} s), "
+                     f"median {statistics.median(answers) * 1000:.0f} ms (action run and screen repainted)")
+    else:
+        lines.append("keys while loading: none pressed (loaded before two rows were shown)")
+    if result["cancelled"]:
+        lines.append(f"NOT fully loaded: cancelled at the time limit, done after {result['loaded']:.2f} s "
+                     f"({result['rows']} rows)")
+    else:
+        lines.append(f"fully loaded after {result['loaded']:.2f} s ({result['rows']} rows); header values "
+                     f"searchable after {result['searchable']:.2f} s")
+    return "\n".join(f"{label}{line}" for line in lines)
+
+
+def reopen(args: argparse.Namespace) -> None:
+    """Two opens in fresh processes (each timed from its own start) sharing one cache directory."""
+    with tempfile.TemporaryDirectory(prefix="pushscope-bench-cache-") as scratch:
+        env = dict(os.environ)
+        env.setdefault("PUSHSCOPE_CACHE_DIR", scratch)
+        command = [sys.executable, __file__, args.capture, "--use-cache", "--json", "--every", str(args.every),
+                   "--limit", str(args.limit)]
+        if args.keylog:
+            command += ["--keylog", args.keylog]
+        results = []
+        for label in ("first open: ", "reopen:     "):
+            out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
+            results.append(json.loads(out.strip().splitlines()[-1]))
+            print(describe(results[-1], label), flush=True)
+    first, second = results[0]["loaded"], results[1]["loaded"]
+    print(f"reopen fully loaded after {second:.2f} s = {second / first:.3f}x the first open's {first:.2f} s"
+          + (" (same rows)" if results[0]["rows"] == results[1]["rows"] else " (DIFFERENT row counts)"))
+    first, second = results[0]["searchable"], results[1]["searchable"]
+    print(f"reopen searchable after {second:.2f} s = {second / first:.3f}x the first open's {first:.2f} s")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("capture")
     parser.add_argument("--keylog")
-    parser.add_argument("--cache", action="store_true", help="let the inspector use the cache")
+    parser.add_argument("--cache", action="store_true", help="a first open, then a reopen from the cache")
+    parser.add_argument("--every", type=float, default=0.5, help="seconds between key presses while loading")
+    parser.add_argument("--limit", type=float, default=TIMEOUT, help="cancel the load after this many seconds")
+    parser.add_argument("--use-cache", action="store_true", help=argparse.SUPPRESS)  # one open, cache on
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    print(asyncio.run(measure(args.capture, args.keylog, args.cache)), flush=True)
+    if args.cache:
+        reopen(args)
+        return
+    result = asyncio.run(open_once(args.capture, args.keylog, args.use_cache, args.every, args.limit))
+    print(json.dumps(result) if args.json else describe(result), flush=True)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ def _escape_for(codepoint: int) -> str:
 _TABLE: dict[int, str] = {cp: _escape_for(cp) for cp in _UNSAFE_CODEPOINTS}
 _TABLES: dict[str, dict[int, str]] = {"": _TABLE}
 _UNSAFE_RE = re.compile("[" + "".join(re.escape(chr(cp)) for cp in _UNSAFE_CODEPOINTS) + "]")
+_ESCAPED_RES: dict[str, re.Pattern[str]] = {"": _UNSAFE_RE}  # per ``keep``: the characters it escapes
 
 
 def _table(keep: str) -> dict[int, str]:
@@ -46,6 +47,14 @@ def _table(keep: str) -> dict[int, str]:
     return table
 
 
+def _escaped(keep: str) -> re.Pattern[str]:
+    pattern = _ESCAPED_RES.get(keep)
+    if pattern is None:
+        pattern = re.compile("[" + "".join(re.escape(chr(cp)) for cp in _table(keep)) + "]")
+        _ESCAPED_RES[keep] = pattern
+    return pattern
+
+
 def visible(text: object, keep: str = "") -> str:
     """``text`` with every control character shown as an escape; the characters in ``keep`` (e.g. "\\n" or
     "\\n\\t") pass through. A non-string is formatted with ``str`` first; ``None`` becomes ""."""
@@ -53,7 +62,7 @@ def visible(text: object, keep: str = "") -> str:
         return ""
     if not isinstance(text, str):
         text = str(text)
-    if not has_unsafe(text):  # the common case: no copy at all
+    if _escaped(keep).search(text) is None:  # the common case (newlines kept or not): no copy at all
         return text
     return text.translate(_table(keep))
 

@@ -1,12 +1,15 @@
 """``PushscopeApp``: the inspector's composition, key bindings and actions.
 
 Loading runs in a thread worker (``LoadSession``) that posts ``CaptureUpdated`` snapshots at most every 0.25 s;
-this class only ever touches widgets on the UI thread, in the message handlers.
+this class only ever touches widgets on the UI thread, in the message handlers. A snapshot brings the waterfall's
+rows already filtered and sorted and only the connections that changed, so handling one does not walk the
+capture: keys are answered while a gigabyte loads.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import replace
@@ -27,9 +30,9 @@ from pushscope.tui import timer_guard
 from pushscope.tui.commands import palette_commands
 from pushscope.tui.export import available_formats, write_report
 from pushscope.tui.fmt import unit_for
-from pushscope.tui.loading import CaptureUpdated, LoadSession, default_analyser
+from pushscope.tui.loading import CaptureUpdated, LoadSession, SearchIndexed, default_analyser
 from pushscope.tui.screens import CopyScreen, DiagnosticsScreen, ExportScreen, HelpScreen
-from pushscope.tui.view import SORTS, CaptureView, FilterState, filter_rows, sort_rows
+from pushscope.tui.view import SORTS, CaptureView, FilterState, RowSet, row_set
 from pushscope.tui.widgets.connections import ConnectionsTree
 from pushscope.tui.widgets.detail import DetailPane, exchange_content, overview_content, verdict_text
 from pushscope.tui.widgets.summary import DiagnosticsPanel, LoadStatus, SummaryBar, diagnostics_content
@@ -41,6 +44,7 @@ OUTCOME_KEYS = Binding.Group("".join(OUTCOME_GLYPHS[o] for o in OUTCOMES) + " fi
 ZOOM_KEYS = Binding.Group("zoom", compact=True)
 COPY_KEYS = Binding.Group("copy", compact=True)
 LOAD_KEYS = Binding.Group("load", compact=True)
+LOADING_SWITCH_INTERVAL = 0.001  # seconds: see ``load``
 
 
 class PushscopeApp(App[None]):
@@ -113,6 +117,7 @@ class PushscopeApp(App[None]):
         self.loading = True
         self.cancelled = False
         self.load_finished = asyncio.Event()
+        self.search_ready = asyncio.Event()  # header values searchable (built after the last snapshot)
 
     # --- composition -------------------------------------------------------------------------------------
 
@@ -159,20 +164,42 @@ class PushscopeApp(App[None]):
     @work(thread=True, exclusive=True, group="load", exit_on_error=False, name="load capture")
     def load(self) -> None:
         """Runs in a thread: folds the source and posts snapshots; never touches a widget."""
-        LoadSession(self._load, self.post_message, self._cancel, analyser=self._analyser).run()
+        # The loader keeps the GIL busy: the UI thread takes it back after every wait (each turn of its event
+        # loop) only when the loader is asked to let go, after the switch interval (5 ms by default). A key
+        # takes tens of turns: at 5 ms each that alone is over 100 ms; at 1 ms about 25 ms.
+        switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch_interval, LOADING_SWITCH_INTERVAL))
+        try:
+            LoadSession(self._load, self.post_message, self._cancel, analyser=self._analyser,
+                        shown_for=lambda: (self.filters, self.sort)).run()
+        finally:
+            sys.setswitchinterval(switch_interval)
 
     def on_capture_updated(self, message: CaptureUpdated) -> None:
+        previous = self.view
         self.capture, self.view = message.capture, message.view
         view = self.view
         self.summary_bar.show(view.summary, loading=not message.final)
-        self.connections_tree.update_connections(view.name, view.connections)
-        self.diagnostics_panel.show(view.diagnostics)
+        self.connections_tree.update_connections(view.name, message.connection_changes, len(view.connections),
+                                                 message.requests)
+        if view.diagnostics != previous.diagnostics:
+            self.diagnostics_panel.show(view.diagnostics)
         if message.progress is not None:
             progress = message.progress
             self.load_status.show_progress(progress.done, progress.total, progress.detail, progress.unit)
-        self._apply_filters()
+        shown = message.shown
+        if shown is not None and (shown.filters, shown.sort) == (self.filters, self.sort):
+            self._show_rows(shown)
+        else:  # the user changed the filters or sort since the loader built it
+            self._apply_filters()
         if message.final:
             self._finish(message)
+
+    def on_search_indexed(self, message: SearchIndexed) -> None:
+        self.view = replace(self.view, search_texts=message.texts)
+        if self.filters.search:
+            self._apply_filters()
+        self.search_ready.set()
 
     def _finish(self, message: CaptureUpdated) -> None:
         self.loading = False
@@ -191,7 +218,10 @@ class PushscopeApp(App[None]):
             self.notify(f"Loading cancelled: showing {len(self.view.rows)} exchanges read so far",
                         severity="warning", markup=False)
         self.refresh_bindings()
-        self.load_finished.set()
+        if self.view.search_texts is not None:  # a live source's snapshots carry them
+            self.search_ready.set()
+        # Fully loaded once the connections tree shows every connection too (it is fed in steps).
+        self.connections_tree.after_updates(self.load_finished.set)
 
     def exit(self, *args: object, **kwargs: object) -> None:
         # Quitting mid-load: stop the loader (and its tshark) so the process does not wait for it at exit.
@@ -205,8 +235,11 @@ class PushscopeApp(App[None]):
     # --- filters -----------------------------------------------------------------------------------------
 
     def _apply_filters(self, *, refit: bool = False) -> None:
-        rows = sort_rows(filter_rows(self.view.rows, self.filters), self.sort)
-        self.waterfall.set_rows(rows, self.view.duration, refit=refit)
+        view = self.view
+        self._show_rows(row_set(view.rows, self.filters, self.sort, view.search_texts), refit=refit)
+
+    def _show_rows(self, shown: RowSet, *, refit: bool = False) -> None:
+        self.waterfall.set_rows(shown, self.view.duration, refit=refit)
         self._update_waterfall_titles()
 
     def _update_waterfall_titles(self) -> None:
@@ -215,6 +248,8 @@ class PushscopeApp(App[None]):
         parts = ["Waterfall"]
         if description := self.filters.describe():
             parts.append(description)
+        if self.filters.search and self.view.search_texts is None:
+            parts.append("in URLs only until loaded")
         if self.sort != SORTS[0]:
             parts.append(f"by {self.sort}")
         if shown != total:

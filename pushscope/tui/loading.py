@@ -10,28 +10,54 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from textual.message import Message
 
 from pushscope.events import SourceProgress
 from pushscope.model.entities import Capture
 from pushscope.pipeline import Analyser, Load, Loader
-from pushscope.tui.view import CaptureView, build_view
+from pushscope.tui.view import (
+    SORTS,
+    CaptureView,
+    ConnectionInfo,
+    FilterState,
+    RowSet,
+    build_view,
+    row_set,
+    search_texts,
+)
 
 UPDATE_INTERVAL = 0.25
+LISTED_CONNECTIONS = 500  # the connections tree lists this many (its every update walks all its lines)
+# What the waterfall shows now (filters, sort): read from the UI's attributes, immutable values.
+ShownFor = Callable[[], tuple[FilterState, str]]
 
 
 class CaptureUpdated(Message):
     """A new snapshot of the capture being loaded (``final`` once analysed, or after cancel/failure)."""
 
     def __init__(self, capture: Capture, view: CaptureView, progress: SourceProgress | None, final: bool = False,
-                 cancelled: bool = False) -> None:
+                 cancelled: bool = False, *, shown: RowSet | None = None,
+                 connection_changes: tuple[ConnectionInfo, ...] = (), requests: int = 0) -> None:
         super().__init__()
         self.capture = capture  # the UI reads exchange details from it; only the loader thread writes to it
         self.view = view
         self.progress = progress
         self.final = final
         self.cancelled = cancelled
+        self.shown = shown  # the waterfall's rows for the filters and sort the UI had when this was built
+        # The listed connections (the first LISTED_CONNECTIONS) new or changed since the previous snapshot.
+        self.connection_changes = connection_changes
+        self.requests = requests  # over all connections
+
+
+class SearchIndexed(Message):
+    """What the search looks in, built after the final snapshot (see ``view.search_texts``)."""
+
+    def __init__(self, texts: dict[int, str]) -> None:
+        super().__init__()
+        self.texts = texts
 
 
 def default_analyser(capture: Capture) -> object:
@@ -45,7 +71,7 @@ class LoadSession:
 
     def __init__(self, load: Load, post: Callable[[Message], object], cancel: threading.Event, *,
                  analyser: Analyser | None = None, interval: float = UPDATE_INTERVAL,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, shown_for: ShownFor | None = None) -> None:
         self.post = post
         self.cancel = cancel
         self.interval = interval
@@ -56,6 +82,8 @@ class LoadSession:
         self.live = load.live
         self.loader = Loader(load, cancel=cancel, analyser=self.analyser, on_progress=self._progress,
                              after_item=self._after_item, tolerant=True, keep_now=True)
+        self.shown_for = shown_for or (lambda: (FilterState(), SORTS[0]))
+        self._listed: dict[str, ConnectionInfo] = {}  # what the UI was sent for each listed connection
         self._last_post = clock()
         self._gap = interval
 
@@ -66,9 +94,29 @@ class LoadSession:
     def run(self) -> Capture:
         """Read everything (or until cancelled), analyse, post the final snapshot. Never raises."""
         capture = self.loader.run()
-        self.post(CaptureUpdated(capture, build_view(capture), self.progress, final=True,
-                                 cancelled=self.loader.cancelled))
+        self.post(self._update(self._view(), final=True, cancelled=self.loader.cancelled))
+        if not self.live:  # (a live source's snapshots carry them)
+            self.post(SearchIndexed(search_texts(capture)))
         return capture
+
+    def _view(self) -> CaptureView:
+        view = build_view(self.capture)
+        # A live capture is judged and searched as it goes; a file's search texts wait for the end.
+        return replace(view, search_texts=search_texts(self.capture)) if self.live else view
+
+    def _update(self, view: CaptureView, *, final: bool = False, cancelled: bool = False) -> CaptureUpdated:
+        """The snapshot message, with everything the UI thread would otherwise walk all the rows for."""
+        filters, sort = self.shown_for()
+        changes = []
+        for info in view.connections[:LISTED_CONNECTIONS]:
+            if self._listed.get(info.id) != info:
+                self._listed[info.id] = info
+                changes.append(info)
+        requests = sum(info.requests for info in view.connections)
+        return CaptureUpdated(self.capture, view, self.progress, final, cancelled,
+                              shown=row_set(view.rows, filters, sort, view.search_texts),
+                              connection_changes=tuple(changes),
+                              requests=requests)
 
     def _progress(self, item: SourceProgress) -> None:
         self.progress = item
@@ -88,10 +136,10 @@ class LoadSession:
                 self.analyser(self.capture)
             except Exception:  # an early, partial capture may not analyse yet; the final pass reports errors
                 pass
-        view = build_view(self.capture)
+        update = self._update(self._view())
         cost = self.clock() - started
         # Snapshots cost O(exchanges): space them out as the capture grows so they never take more than
         # about a fifth of the loader's time (and the UI thread is not flooded with big updates).
         self._gap = max(self.interval, cost * 4)
         self._last_post = self.clock()
-        self.post(CaptureUpdated(self.capture, view, self.progress))
+        self.post(update)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -52,7 +52,6 @@ class Row:
     wasted_bytes: int = 0
     parent_exchange_id: int | None = None
     content_type: str = ""
-    search_text: str = ""  # lower-cased URL and (redacted) header values, for the search
 
     @property
     def last(self) -> float | None:
@@ -122,6 +121,9 @@ class CaptureView:
     extent: float = 0.0  # the last moment any row shows: the waterfall fits this, not a long idle tail
     analysed: bool = False
     loads: tuple[PageLoad, ...] = ()
+    # Per exchange id, the URL and header lines the search looks in (``search_texts``); None until they are
+    # built, after the last snapshot: until then the search looks in URLs only.
+    search_texts: Mapping[int, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,16 +200,27 @@ def _row(exchange: Exchange, conn: Connection | None, push: Push | None, t0: flo
         wasted_bytes=wasted,
         parent_exchange_id=parent_id,
         content_type=visible(exchange.content_type or ""),
-        search_text=_search_text(url, exchange),
     )
 
 
+def search_texts(capture: Capture) -> dict[int, str]:
+    """Per exchange id, what the search looks in. About half the cost of all the rows, so it is built once, after
+    the last snapshot (see ``CaptureView.search_texts``), not for every snapshot nor before the rows are shown."""
+    push_urls = {p.exchange_id: p.url for p in list(capture.pushes) if p.exchange_id is not None}
+    texts = {}
+    for exchange in list(capture.exchanges):
+        url = visible(exchange.url or push_urls.get(exchange.id, ""))
+        texts[exchange.id] = _search_text(url, exchange)
+    return texts
+
+
 def _search_text(url: str, exchange: Exchange) -> str:
-    """What the search looks in: the URL and every header value (redacted ones stay redacted), bounded."""
+    """What the search looks in: the URL and every header line (redacted values stay redacted), bounded. The
+    lines keep their line breaks (a search is one line: it never matches across them, nor their escapes)."""
     values = [url]
     for headers in (exchange.request_headers, exchange.response_headers):
         values += (f"{name}: {value}" for name, value in redact_headers(headers))
-    return visible("\n".join(values)[:SEARCH_TEXT_LIMIT]).lower()
+    return visible("\n".join(values)[:SEARCH_TEXT_LIMIT], keep="\n").lower()
 
 
 def _start_key(exchange: Exchange, push: Push | None) -> tuple[float, int]:
@@ -248,23 +261,33 @@ def build_rows(capture: Capture, exchanges: Sequence[Exchange], pushes: Sequence
     return rows
 
 
-def _connection_info(conn: Connection, exchanges: Sequence[Exchange], pushes: Sequence[Push]) -> ConnectionInfo:
-    by_outcome: dict[str, int] = {o: 0 for o in OUTCOMES}
-    parent_streams: set[int] = set()
+def _connection_infos(connections: Sequence[Connection], exchanges: Sequence[Exchange],
+                      pushes: Sequence[Push]) -> tuple[ConnectionInfo, ...]:
+    """One pass over the exchanges and pushes for all connections (not one per connection: that is quadratic)."""
+    by_outcome: dict[str, dict[str, int]] = {c.id: {o: 0 for o in OUTCOMES} for c in connections}
+    parent_streams: dict[str, set[int]] = {c.id: set() for c in connections}
     for push in pushes:
-        if push.connection_id == conn.id:
-            by_outcome[push.outcome] = by_outcome.get(push.outcome, 0) + 1
-            if push.parent_stream_id is not None:
-                parent_streams.add(push.parent_stream_id)
-    requests = 0
-    loads: list[tuple[int, str]] = []
-    for exchange in exchanges:
-        if exchange.connection_id != conn.id or exchange.pushed:
+        counts = by_outcome.get(push.connection_id)
+        if counts is None:
             continue
-        requests += 1
+        counts[push.outcome] = counts.get(push.outcome, 0) + 1
+        if push.parent_stream_id is not None:
+            parent_streams[push.connection_id].add(push.parent_stream_id)
+    requests: dict[str, int] = dict.fromkeys(by_outcome, 0)
+    loads: dict[str, list[tuple[int, str]]] = {c.id: [] for c in connections}
+    for exchange in exchanges:
+        conn_id = exchange.connection_id
+        if exchange.pushed or conn_id not in requests:
+            continue
+        requests[conn_id] += 1
         is_page = exchange.content_type in ("text/html", "application/xhtml+xml")
-        if is_page or exchange.stream_id in parent_streams:
-            loads.append((exchange.id, visible(exchange.path or exchange.url)))
+        if is_page or exchange.stream_id in parent_streams[conn_id]:
+            loads[conn_id].append((exchange.id, visible(exchange.path or exchange.url)))
+    return tuple(_connection_info(c, requests[c.id], by_outcome[c.id], loads[c.id]) for c in connections)
+
+
+def _connection_info(conn: Connection, requests: int, by_outcome: dict[str, int],
+                     loads: list[tuple[int, str]]) -> ConnectionInfo:
     return ConnectionInfo(
         id=conn.id, index=conn.index, protocol=conn.protocol, transport=conn.transport,
         server=visible(str(conn.server)), sni=visible(conn.sni) if conn.sni else None,
@@ -307,7 +330,7 @@ def build_view(capture: Capture) -> CaptureView:
     return CaptureView(
         name=capture.name or capture.source,
         rows=tuple(rows),
-        connections=tuple(_connection_info(c, exchanges, pushes) for c in connections),
+        connections=_connection_infos(connections, exchanges, pushes),
         summary=summary,
         diagnostics=tuple(capture.diagnostics),
         duration=duration,
@@ -317,29 +340,32 @@ def build_view(capture: Capture) -> CaptureView:
     )
 
 
-def _matches(row: Row, needle: str) -> bool:
-    return not needle or needle in row.search_text or needle in row.path.lower()
+def _matches(row: Row, needle: str, texts: Mapping[int, str] | None) -> bool:
+    if not needle or needle in row.path.lower():
+        return True
+    return needle in (texts.get(row.exchange_id, "") if texts is not None else row.url.lower())
 
 
 def _in_load(row: Row, load: PageLoad | None) -> bool:
     return load is None or (row.start is not None and load.start <= row.start <= load.end)
 
 
-def filter_rows(rows: Iterable[Row], state: FilterState) -> list[Row]:
-    """Apply the filters. A kept push keeps its parent request visible, so the push is never shown out of context."""
+def filter_rows(rows: Iterable[Row], state: FilterState, texts: Mapping[int, str] | None = None) -> list[Row]:
+    """Apply the filters. A kept push keeps its parent request visible, so the push is never shown out of context.
+    ``texts``: what the search looks in (``search_texts``); without them, the URL."""
     needle = state.search.strip().lower()
     base = [r for r in rows
             if (state.connection_id is None or r.connection_id == state.connection_id)
             and (state.protocol is None or r.protocol == state.protocol) and _in_load(r, state.load)]
     kept_pushes = {r.exchange_id for r in base
-                   if r.pushed and (r.outcome or Outcome.UNKNOWN) in state.outcomes and _matches(r, needle)}
+                   if r.pushed and (r.outcome or Outcome.UNKNOWN) in state.outcomes and _matches(r, needle, texts)}
     needed_parents = {r.parent_exchange_id for r in base if r.exchange_id in kept_pushes}
     out: list[Row] = []
     for row in base:
         if row.pushed:
             if row.exchange_id in kept_pushes:
                 out.append(row)
-        elif row.exchange_id in needed_parents or (not state.pushes_only and _matches(row, needle)):
+        elif row.exchange_id in needed_parents or (not state.pushes_only and _matches(row, needle, texts)):
             out.append(row)
     return out
 
@@ -353,3 +379,24 @@ def sort_rows(rows: list[Row], by: str) -> list[Row]:
     if by == "outcome":
         return sorted(rows, key=lambda r: (ATTENTION_RANK.get(r.outcome if r.pushed else None, 4), -r.wasted_bytes))
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class RowSet:
+    """What the waterfall shows for one snapshot, filter state and sort: the rows and what their axis needs.
+
+    All of it is O(rows) to compute, so the loader thread computes it for each snapshot (with the filters and sort
+    the user had then) and the UI thread only takes it over."""
+
+    rows: tuple[Row, ...]
+    filters: FilterState
+    sort: str
+    spans: tuple[tuple[float, float], ...]  # ``activity_spans`` of the rows: the axis with idle gaps collapsed
+    tag_width: int  # the widest connection id, plus a space
+
+
+def row_set(rows: Iterable[Row], filters: FilterState, sort: str, texts: Mapping[int, str] | None = None) -> RowSet:
+    shown = tuple(sort_rows(filter_rows(rows, filters, texts), sort))
+    spans = activity_spans((r.start, r.last or r.start) for r in shown if r.start is not None)
+    tag_width = max((len(r.connection_id) for r in shown), default=2) + 1
+    return RowSet(shown, filters, sort, tuple(spans), tag_width)

@@ -189,7 +189,7 @@ async def test_missing_capture_shows_a_message_and_does_not_crash(tmp_path: Path
         assert errors and "does not exist" in errors[0].message
         assert "does not exist" in text_of(app.diagnostics_panel.query_one("#diagnostics-body", Static))
         assert "does not exist" in detail_text(app)  # also visible when the sidebar is hidden (80 columns)
-        assert app.waterfall.rows == []
+        assert not app.waterfall.rows
         await pilot.press("d")
         assert isinstance(app.screen, DiagnosticsScreen)
         await pilot.press("escape")

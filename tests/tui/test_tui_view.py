@@ -11,9 +11,9 @@ from fake_capture import fake_analyse, fake_events
 from pushscope.model.builder import CaptureBuilder
 from pushscope.pipeline import Load
 from pushscope.tui.export import available_formats, default_path, write_report
-from pushscope.tui.loading import CaptureUpdated, LoadSession
+from pushscope.tui.loading import CaptureUpdated, LoadSession, SearchIndexed
 from pushscope.tui.timeaxis import TimeWindow, axis_line, tick_step
-from pushscope.tui.view import FilterState, build_view, filter_rows
+from pushscope.tui.view import FilterState, build_view, filter_rows, row_set, search_texts
 
 
 def _capture(extra: int = 0):
@@ -62,6 +62,18 @@ def test_filters_keep_parents_of_kept_pushes() -> None:
     assert "hiding ✔used" in FilterState().toggle_outcome("used").describe()
 
 
+def test_search_looks_in_header_values_once_they_are_indexed() -> None:
+    capture = _capture()
+    rows, texts = build_view(capture).rows, search_texts(capture)
+    assert set(texts) == {e.id for e in capture.exchanges}
+    by_type = FilterState(search="font/woff2")  # a content-type: in no URL
+    assert [r.path for r in filter_rows(rows, by_type)] == []  # before the index: URLs only
+    assert "/font.woff2" in [r.path for r in filter_rows(rows, by_type, texts)]
+    assert filter_rows(rows, FilterState(search="secret"), texts) == []  # redacted values are not searchable
+    assert filter_rows(rows, FilterState(search="x0a"), texts) == []  # nor the escape of a line break
+    assert row_set(rows, by_type, "start", texts).rows == tuple(filter_rows(rows, by_type, texts))
+
+
 def test_time_window_zoom_pan_and_ticks() -> None:
     window = TimeWindow.fit(0.1)
     assert window.start == 0 and 0.1 < window.end  # never before the capture start: no negative ticks
@@ -76,19 +88,25 @@ def test_time_window_zoom_pan_and_ticks() -> None:
 
 
 def test_load_session_batches_updates_and_finishes() -> None:
-    posted: list[CaptureUpdated] = []
+    posted: list = []
     ticks = iter(float(i) * 0.1 for i in range(10_000))
     session = LoadSession(Load(lambda cancel: fake_events(20), "shop.pcapng"), posted.append, threading.Event(),
                           analyser=fake_analyse, interval=0.25, clock=lambda: next(ticks))
     capture = session.run()
-    assert posted[-1].final and not posted[-1].cancelled
-    assert 1 < len(posted) < 100  # batched, not one message per event
-    assert len(posted[-1].view.rows) == len(capture.exchanges) == 9 + 20
+    *updates, indexed = posted
+    assert isinstance(indexed, SearchIndexed) and len(indexed.texts) == len(capture.exchanges)
+    assert updates[-1].final and not updates[-1].cancelled
+    assert not any(update.final for update in updates[:-1])
+    assert 1 < len(updates) < 100  # batched, not one message per event
+    assert len(updates[-1].view.rows) == len(capture.exchanges) == 9 + 20
+    listed = [info.id for update in updates for info in update.connection_changes]
+    assert sorted(set(listed)) == sorted(capture.connections)  # each connection sent when new or changed
+    assert updates[-1].shown is not None and updates[-1].shown.rows == updates[-1].view.rows
 
 
 def test_load_session_cancel_and_broken_source() -> None:
     cancel = threading.Event()
-    posted: list[CaptureUpdated] = []
+    posted: list = []
 
     def reader(event: threading.Event):
         for n, item in enumerate(fake_events()):
@@ -97,8 +115,9 @@ def test_load_session_cancel_and_broken_source() -> None:
             yield item
 
     LoadSession(Load(reader, "x"), posted.append, cancel, analyser=fake_analyse).run()
-    assert posted[-1].final and posted[-1].cancelled
-    assert any(d.code == "cancelled" for d in posted[-1].view.diagnostics)
+    final = posted[-2]
+    assert isinstance(final, CaptureUpdated) and final.final and final.cancelled
+    assert any(d.code == "cancelled" for d in final.view.diagnostics)
 
     def broken(event: threading.Event):
         yield from list(fake_events())[:10]
@@ -106,7 +125,7 @@ def test_load_session_cancel_and_broken_source() -> None:
 
     posted.clear()
     LoadSession(Load(broken, "x"), posted.append, threading.Event(), analyser=fake_analyse).run()
-    assert any("tshark exploded" in d.message for d in posted[-1].view.diagnostics)
+    assert any("tshark exploded" in d.message for d in posted[-2].view.diagnostics)
 
 
 def test_export_writes_json_named_after_the_capture(tmp_path: Path) -> None:

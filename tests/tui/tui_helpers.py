@@ -39,6 +39,7 @@ async def wait_loaded(pilot: Pilot, *, clear_notifications: bool = True) -> None
     app = pilot.app
     assert isinstance(app, PushscopeApp)
     await asyncio.wait_for(app.load_finished.wait(), LOAD_TIMEOUT)
+    await asyncio.wait_for(app.search_ready.wait(), LOAD_TIMEOUT)
     await pilot.pause()
     if clear_notifications:
         app.clear_notifications()

@@ -1,12 +1,17 @@
 """The connections / page loads tree: pick a connection (or a page load on it) to filter the waterfall to it.
 
-Nodes are updated in place as snapshots arrive while a capture loads, so the cursor does not jump.
+Nodes are updated in place as snapshots arrive while a capture loads, so the cursor does not jump. Textual's Tree
+costs about 0.1 ms per node added and walks every shown line after each change, so the tree is kept small and fed
+in steps: it lists the first ``LISTED_CONNECTIONS`` connections (a last line counts the others), unfolds them only
+while there are few, and applies at most ``STEP`` connections' changes at a time, between which keys are answered.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.message import Message
@@ -21,10 +26,15 @@ NodeKind = Literal["all", "connection", "page"]
 NodeData = tuple[NodeKind, str | None, int | None]  # kind, connection id, exchange id
 # Tree labels are Rich Text: resolve the theme variables by hand (and again when the theme changes).
 OUTCOME_VARIABLES = {outcome: style.lstrip("$") for outcome, style in OUTCOME_STYLES.items()}
+UNFOLDED_CONNECTIONS = 20  # connections shown with their details unfolded; those after them start folded
+STEP = 40  # connections added or changed per step: about 20 ms of the UI thread
+STEP_PAUSE = 0.01  # seconds between steps, for the keys and the screen
 
 
 class ConnectionsTree(Tree[NodeData]):
     """All connections, each with its server details and the page loads that triggered pushes."""
+
+    _width = 0  # the content's width, as of the last resize (a class default: Tree's __init__ builds lines)
 
     class Chosen(Message):
         """The user chose a connection (``None``: all of them) and possibly a page load on it."""
@@ -41,29 +51,69 @@ class ConnectionsTree(Tree[NodeData]):
         self.auto_expand = False  # selecting a connection filters; space/click on the arrow folds
         self._conn_nodes: dict[str, TreeNode[NodeData]] = {}
         self._infos: dict[str, ConnectionInfo] = {}
+        self._pending: dict[str, ConnectionInfo] = {}  # changes not applied yet, the latest of each
+        self._stepping = False
+        self._when_applied: list[Callable[[], object]] = []
+        self._unlisted: TreeNode[NodeData] | None = None
+        self._colours: dict[str, str] | None = None  # the theme's variables: resolving them costs 3 ms
 
     def on_mount(self) -> None:
         self.root.expand()
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._relabel())
 
-    def update_connections(self, name: str, connections: tuple[ConnectionInfo, ...]) -> None:
-        requests = sum(info.requests for info in connections)
-        self.root.set_label(Text(f"{visible(name)} · {len(connections)} conn · {requests} req"))
-        for info in connections:
-            node = self._conn_nodes.get(info.id)
-            old = self._infos.get(info.id)
-            if node is None:
-                node = self.root.add(self._label(info), data=("connection", info.id, None), expand=True)
-                self._conn_nodes[info.id] = node
-            elif old != info:
-                node.set_label(self._label(info))
-            if old is None or (old.page_loads, self._details(old)) != (info.page_loads, self._details(info)):
-                node.remove_children()
-                for line in self._details(info):  # short lines: a narrow sidebar cuts nothing that matters
-                    node.add_leaf(Text(line, style="dim"), data=("connection", info.id, None))
-                for exchange_id, path in info.page_loads:
-                    node.add_leaf(Text(f"⌂ {path}"), data=("page", info.id, exchange_id))  # path: visible()
-            self._infos[info.id] = info
+    def update_connections(self, name: str, changes: tuple[ConnectionInfo, ...], connections: int,
+                           requests: int) -> None:
+        """``changes``: the listed connections new or changed since the last update; ``connections`` and
+        ``requests``: the totals over the whole capture, listed or not."""
+        self.root.set_label(Text(f"{visible(name)} · {connections} conn · {requests} req"))
+        for info in changes:
+            self._pending[info.id] = info
+        unlisted = connections - len(self._infos.keys() | self._pending.keys())
+        if unlisted > 0:
+            label = Text(f"… {unlisted} more connections, not listed here (the waterfall shows them)", style="dim")
+            if self._unlisted is None:
+                self._unlisted = self.root.add_leaf(label)  # no data: choosing it does nothing
+            else:
+                self._unlisted.set_label(label)
+        if not self._stepping:
+            self._step()
+
+    def after_updates(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` once every update given so far is shown (at once when none is pending)."""
+        if self._pending:
+            self._when_applied.append(callback)
+        else:
+            callback()
+
+    def _step(self) -> None:
+        """Apply the next ``STEP`` pending changes; the rest after a pause (a timer), until none is left."""
+        for conn_id in list(self._pending)[:STEP]:
+            self._apply(self._pending.pop(conn_id))
+        self._stepping = bool(self._pending)
+        if self._stepping:
+            self.set_timer(STEP_PAUSE, self._step)
+            return
+        callbacks, self._when_applied = self._when_applied, []
+        for callback in callbacks:
+            callback()
+
+    def _apply(self, info: ConnectionInfo) -> None:
+        node = self._conn_nodes.get(info.id)
+        old = self._infos.get(info.id)
+        if node is None:
+            expand = len(self._conn_nodes) < UNFOLDED_CONNECTIONS
+            before = self._unlisted  # the count of the unlisted ones stays last
+            node = self.root.add(self._label(info), data=("connection", info.id, None), expand=expand, before=before)
+            self._conn_nodes[info.id] = node
+        elif old != info:
+            node.set_label(self._label(info))
+        if old is None or (old.page_loads, self._details(old)) != (info.page_loads, self._details(info)):
+            node.remove_children()
+            for line in self._details(info):  # short lines: a narrow sidebar cuts nothing that matters
+                node.add_leaf(Text(line, style="dim"), data=("connection", info.id, None))
+            for exchange_id, path in info.page_loads:
+                node.add_leaf(Text(f"⌂ {path}"), data=("page", info.id, exchange_id))  # path: visible()
+        self._infos[info.id] = info
 
     def render_label(self, node: TreeNode[NodeData], base_style: Style, style: Style) -> Text:
         """The label, cut with an ellipsis where the sidebar is too narrow (never silently clipped)."""
@@ -71,17 +121,32 @@ class ConnectionsTree(Tree[NodeData]):
         depth, parent = 0, node.parent
         while parent is not None:
             depth, parent = depth + 1, parent.parent
-        room = self.scrollable_content_region.width - depth * self.guide_depth
+        room = self._width - depth * self.guide_depth
         if room > 1 and text.cell_len > room:
             text.truncate(room, overflow="ellipsis")
         return text
 
+    def get_label_width(self, node: TreeNode[NodeData]) -> int:
+        """What ``render_label`` gives, without rendering: the tree asks for every line each time it changes."""
+        label = node.label
+        width = label.cell_len if isinstance(label, Text) else cell_len(label)
+        natural = width + (2 if node.allow_expand else 0)  # "▶ ": Tree's fold icon
+        depth = 0 if node.parent is None else 1 if node.parent.parent is None else 2
+        room = self._width - depth * self.guide_depth
+        return min(natural, room) if room > 1 else natural
+
+    def on_resize(self) -> None:
+        self._width = self.scrollable_content_region.width
+
     def _relabel(self) -> None:
+        self._colours = None
         for conn_id, node in self._conn_nodes.items():
             node.set_label(self._label(self._infos[conn_id]))
 
     def _label(self, info: ConnectionInfo) -> Text:
-        colours = self.app.get_css_variables()
+        if self._colours is None:
+            self._colours = self.app.get_css_variables()
+        colours = self._colours
         host = info.sni or info.server
         text = Text.assemble((f"{info.id} ", "dim"), (f"{info.protocol_label} ", "bold"), host)
         if info.anomalies:

@@ -21,10 +21,10 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from pushscope.presentation import OUTCOME_SHORT, OUTCOME_STYLES, OUTCOMES, glyph
-from pushscope.timescale import TimeScale, activity_spans
+from pushscope.timescale import TimeScale
 from pushscope.tui.fmt import fmt_bytes
 from pushscope.tui.timeaxis import BREAK, MIN_SPAN, TimeWindow, axis_line
-from pushscope.tui.view import Row
+from pushscope.tui.view import Row, RowSet
 
 WAIT, RECEIVE, INCOMPLETE, PROMISE, RESET = "░", "█", "▒", "▾", "╳"
 LEGEND = (
@@ -82,7 +82,8 @@ class Waterfall(ScrollView, can_focus=True):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self.rows: list[Row] = []
+        self.rows: tuple[Row, ...] = ()
+        self.spans: tuple[tuple[float, float], ...] = ()  # the shown rows' activity spans (``row_set``)
         self.window = TimeWindow.fit(0.0)
         self.duration = 0.0
         self.extent = 0.0  # axis seconds: the last moment a shown row reaches
@@ -102,21 +103,21 @@ class Waterfall(ScrollView, can_focus=True):
     def selected(self) -> Row | None:
         return self.rows[self.cursor] if 0 <= self.cursor < len(self.rows) else None
 
-    def set_rows(self, rows: list[Row], duration: float, extent: float | None = None, *,
-                 refit: bool = False) -> None:
-        """Replace the visible rows, keeping the selected exchange selected if it is still shown.
+    def set_rows(self, shown: RowSet, duration: float, *, refit: bool = False) -> None:
+        """Show ``shown`` (see ``view.row_set``), keeping the selected exchange selected if it is still shown.
 
         ``duration`` is the whole capture. The axis fits the rows given (what the filters show), with idle gaps
         collapsed when ``collapse_gaps`` is on; it keeps fitting them as they change until the user zooms or pans.
+        Nothing here walks the rows but the search for the selected exchange (it stops where it finds it): a
+        snapshot of a million rows costs the UI thread what a hundred do.
         """
         selected = self.selected
+        rows = shown.rows
         self.rows = rows
+        self.spans = shown.spans
         self.duration = duration
-        self._rescale()
-        if refit or self._fitted:
-            self.window = self._fit_window()
-            self._fitted = True
-        self._tag_width = max((len(r.connection_id) for r in rows), default=2) + 1
+        self._tag_width = shown.tag_width
+        self._rescale(refit=refit)
         if selected is not None:
             index = next((i for i, r in enumerate(rows) if r.exchange_id == selected.exchange_id), None)
             self.cursor = index if index is not None else min(self.cursor, max(len(rows) - 1, 0))
@@ -128,13 +129,15 @@ class Waterfall(ScrollView, can_focus=True):
         self._announce()
         self._scroll_to_cursor()
 
-    def _rescale(self) -> None:
-        intervals = [(r.start, r.last or r.start) for r in self.rows if r.start is not None]
-        spans = activity_spans(intervals)
+    def _rescale(self, *, refit: bool) -> None:
+        spans = list(self.spans)
         self.scale = TimeScale.collapsing(spans) if self.collapse_gaps else TimeScale()
         to_axis = self.scale.to_axis
         self.first = to_axis(spans[0][0]) if spans else 0.0
         self.extent = to_axis(max(end for _start, end in spans)) if spans else 0.0
+        if refit or self._fitted:
+            self.window = self._fit_window()
+            self._fitted = True
 
     def _fit_window(self) -> TimeWindow:
         return TimeWindow.fit(self.extent, self.first)
@@ -146,7 +149,9 @@ class Waterfall(ScrollView, can_focus=True):
 
     def set_collapse_gaps(self, collapse: bool) -> None:
         self.collapse_gaps = collapse
-        self.set_rows(self.rows, self.duration, refit=True)
+        self._rescale(refit=True)
+        self._cache.clear()
+        self.refresh()
 
     def select_exchange(self, exchange_id: int) -> bool:
         index = next((i for i, r in enumerate(self.rows) if r.exchange_id == exchange_id), None)
