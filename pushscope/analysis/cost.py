@@ -56,7 +56,7 @@ def _competition(pushed: Exchange, parent: Exchange) -> tuple[int, float | None]
 def _saved_time(facts: PushFacts, index: CaptureIndex) -> float | None:
     """A used push saved the round trip the client would have spent asking: needed + rtt - available."""
     needed, completed = facts.needed_at, facts.completed_at
-    rtt = index.request_round_trip(facts.push.connection_id)
+    rtt = index.request_round_trip(facts.push)
     if needed is None or completed is None or rtt is None:
         return None
     return max(0.0, needed + rtt - max(completed, needed))

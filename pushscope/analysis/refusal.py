@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from pushscope.http.headers import header_value
@@ -54,13 +55,20 @@ def _authority_refusal(push: Push, conn: Connection | None) -> Refusal | None:
     if not names or not authority or not push.url_known:
         return None  # no certificate seen (cleartext, resumed session, not decrypted): nothing to judge by
     host = _host(authority)
-    if host is None or any(_covers(name, host) for name in names):
+    if host is None or _authoritative(tuple(names), host):
         return None
     shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
     return Refusal("not-authoritative", f"the server's certificate names {shown}, not {host}: the connection is "
                    "not authoritative for it, and a client must refuse the push (RFC 9113 §8.4)")
 
 
+# Every push of a connection asks the same question: answered once per certificate and host (bounded memo).
+@lru_cache(maxsize=4096)
+def _authoritative(names: tuple[str, ...], host: str) -> bool:
+    return any(_covers(name, host) for name in names)
+
+
+@lru_cache(maxsize=4096)
 def _host(authority: str) -> str | None:
     try:
         return (urlsplit(f"//{authority}").hostname or "").lower() or None

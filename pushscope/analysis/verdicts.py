@@ -28,6 +28,7 @@ def classify_all(capture: Capture) -> None:
         push.preload_link = facts.preload.text if facts.preload else None
         if push.outcome == Outcome.USED:
             index.mark_used(push)
+        index.judged(push)
 
 
 def _detail(facts: PushFacts, reason: Reason) -> str:
