@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from pushscope.decode.frame_names import CANCEL_PUSH, HEADERS, PUSH_PROMISE, QUIC_RESET_STREAM, QUIC_STOP_SENDING
@@ -48,6 +49,8 @@ from pushscope.model.frames import FrameLog
 from pushscope.safe_text import visible
 from pushscope.vocabulary import Outcome, Reason
 
+_NO_PUSHES: Mapping[int, Push] = {}  # read-only: the push IDs of a connection that has none
+
 # Bodies worth keeping for the analysis: documents and stylesheets reference other resources.
 KEPT_CONTENT_TYPES = ("text/html", "application/xhtml+xml", "text/css")
 
@@ -57,8 +60,9 @@ class CaptureBuilder:
 
     def __init__(self, source: str, name: str = "") -> None:
         self.capture = Capture(source=source, name=name)
-        self._streams: dict[tuple[str, int], Exchange] = {}
-        self._pushes_by_id: dict[tuple[str, int], Push] = {}
+        # Per connection, then by stream or push ID: no tuple key per stream (a gigabyte capture has a million).
+        self._streams: defaultdict[str, dict[int, Exchange]] = defaultdict(dict)
+        self._pushes_by_id: defaultdict[str, dict[int, Push]] = defaultdict(dict)
         # The last :authority a request on each connection showed: assumed where a request's cannot be read.
         self._authorities: dict[str, str] = {}
         self._shared = SharedValues()
@@ -118,9 +122,9 @@ class CaptureBuilder:
                           Outcome(event.outcome), Reason(event.reason), event.detail)
         push: Push | None = None
         if event.push_id is not None:
-            push = self._pushes_by_id.get((event.connection_id, event.push_id))
+            push = self._pushes_by_id.get(event.connection_id, _NO_PUSHES).get(event.push_id)
         elif event.stream_id is not None:
-            exchange = self._streams.get((event.connection_id, event.stream_id))
+            exchange = self._streams[event.connection_id].get(event.stream_id)
             found = self.capture.push_for_exchange(exchange) if exchange is not None and exchange.pushed else None
             push = found if found is not None and found.push_id is None else None
         if push is not None and push.truth is None:
@@ -224,14 +228,14 @@ class CaptureBuilder:
             return self.capture.exchange(push.exchange_id) if push is not None else None
         if stream_id is None:
             return None
-        exchange = self._streams.get((connection_id, stream_id))
+        exchange = self._streams[connection_id].get(stream_id)
         if exchange is None and create:
             exchange = self._new_exchange(connection_id, stream_id)
-            self._streams[(connection_id, stream_id)] = exchange
+            self._streams[connection_id][stream_id] = exchange
         return exchange
 
     def _push_by_id(self, connection_id: str, push_id: int, *, create: bool) -> Push | None:
-        push = self._pushes_by_id.get((connection_id, push_id))
+        push = self._pushes_by_id.get(connection_id, _NO_PUSHES).get(push_id)
         if push is None and create:
             # HTTP/3 allows the push stream to arrive before its PUSH_PROMISE.
             push = self._new_push(connection_id, None, None, push_id, 0.0)
@@ -250,15 +254,15 @@ class CaptureBuilder:
         push.exchange_id = exchange.id
         self.capture.pushes.append(push)
         if promised is not None:
-            self._streams[(connection_id, promised)] = exchange
+            self._streams[connection_id][promised] = exchange
         if push_id is not None:
-            self._pushes_by_id[(connection_id, push_id)] = push
+            self._pushes_by_id[connection_id][push_id] = push
         return push
 
     def _on_push_promise(self, event: PushPromiseReceived) -> None:
         push: Push | None = None
         if event.push_id is not None:
-            push = self._pushes_by_id.get((event.connection_id, event.push_id))
+            push = self._pushes_by_id.get(event.connection_id, _NO_PUSHES).get(event.push_id)
         if push is None:
             push = self._new_push(
                 event.connection_id, event.stream_id, event.promised_stream_id, event.push_id, event.at
@@ -289,7 +293,7 @@ class CaptureBuilder:
         exchange = self.capture.exchange(push.exchange_id)
         if exchange is not None:
             exchange.stream_id = event.stream_id
-            self._streams[(event.connection_id, event.stream_id)] = exchange
+            self._streams[event.connection_id][event.stream_id] = exchange
 
     def _on_headers(self, event: HeadersReceived) -> None:
         exchange = self._exchange_for(event.connection_id, event.stream_id, event.push_id)
