@@ -12,7 +12,8 @@ rows; until then the search looks in URLs): that moment is printed too.
 
 Keys: while the capture loads, ``down`` and ``up`` alternate every ``--every`` seconds, each sent as the terminal
 would (into the driver's queue); a key is answered when the waterfall's cursor has moved and the screen has been
-repainted. The worst and the median are printed.
+repainted. The worst and the median are printed, over all keys and over those sent from ``SETTLE`` s after the
+first rows (the first keys wait for the screen's first fill, as any key right after a start does).
 
 ``--cache``: two opens in two fresh processes sharing a new temporary cache directory (or $PUSHSCOPE_CACHE_DIR):
 the first reads the capture and keeps its model, the second reopens it from the cache; their times to fully
@@ -42,6 +43,7 @@ from pushscope.tui.app import PushscopeApp  # noqa: E402
 
 TIMEOUT = 1800.0  # seconds: a gigabyte on a busy machine takes minutes
 KEY_TIMEOUT = 60.0
+SETTLE = 1.0  # seconds after the first rows during which the screen's first fill (every widget's) is under way
 
 
 class Watch:
@@ -141,6 +143,11 @@ def describe(result: dict[str, Any], label: str = "") -> str:
         at = result["moments"][answers.index(worst)]
         lines.append(f"keys while loading: {len(answers)} answered, worst {worst * 1000:.0f} ms (sent at {at:.1f} s), "
                      f"median {statistics.median(answers) * 1000:.0f} ms (action run and screen repainted)")
+        settled = [a for a, m in zip(answers, result["moments"], strict=True)
+                   if m > (result["first_rows"] or 0.0) + SETTLE]
+        if settled:
+            lines.append(f"keys from {SETTLE:.0f} s after the first rows on: {len(settled)}, worst "
+                         f"{max(settled) * 1000:.0f} ms, median {statistics.median(settled) * 1000:.0f} ms")
     else:
         lines.append("keys while loading: none pressed (loaded before two rows were shown)")
     if result["cancelled"]:

@@ -118,6 +118,7 @@ class PushscopeApp(App[None]):
         self.cancelled = False
         self.load_finished = asyncio.Event()
         self.search_ready = asyncio.Event()  # header values searchable (built after the last snapshot)
+        self._shown = threading.Event()  # the loader's view of load_finished
 
     # --- composition -------------------------------------------------------------------------------------
 
@@ -171,7 +172,7 @@ class PushscopeApp(App[None]):
         sys.setswitchinterval(min(switch_interval, LOADING_SWITCH_INTERVAL))
         try:
             LoadSession(self._load, self.post_message, self._cancel, analyser=self._analyser,
-                        shown_for=lambda: (self.filters, self.sort)).run()
+                        shown_for=lambda: (self.filters, self.sort), shown=self._shown).run()
         finally:
             sys.setswitchinterval(switch_interval)
 
@@ -181,7 +182,7 @@ class PushscopeApp(App[None]):
         view = self.view
         self.summary_bar.show(view.summary, loading=not message.final)
         self.connections_tree.update_connections(view.name, message.connection_changes, len(view.connections),
-                                                 message.requests)
+                                                 message.requests, final=message.final)
         if view.diagnostics != previous.diagnostics:
             self.diagnostics_panel.show(view.diagnostics)
         if message.progress is not None:
@@ -221,11 +222,16 @@ class PushscopeApp(App[None]):
         if self.view.search_texts is not None:  # a live source's snapshots carry them
             self.search_ready.set()
         # Fully loaded once the connections tree shows every connection too (it is fed in steps).
-        self.connections_tree.after_updates(self.load_finished.set)
+        self.connections_tree.after_updates(self._fully_loaded)
+
+    def _fully_loaded(self) -> None:
+        self.load_finished.set()
+        self._shown.set()
 
     def exit(self, *args: object, **kwargs: object) -> None:
         # Quitting mid-load: stop the loader (and its tshark) so the process does not wait for it at exit.
         self._cancel.set()
+        self._shown.set()
         super().exit(*args, **kwargs)  # type: ignore[arg-type]
 
     def action_cancel_load(self) -> None:

@@ -22,14 +22,16 @@ from pushscope.tui.view import (
     CaptureView,
     ConnectionInfo,
     FilterState,
+    RowCache,
     RowSet,
     build_view,
     row_set,
     search_texts,
 )
+from pushscope.tui.widgets.connections import LISTED_CONNECTIONS
 
 UPDATE_INTERVAL = 0.25
-LISTED_CONNECTIONS = 500  # the connections tree lists this many (its every update walks all its lines)
+INDEX_WAIT = 10.0  # seconds the search index waits for the UI to show the final rows (see ``run``)
 # What the waterfall shows now (filters, sort): read from the UI's attributes, immutable values.
 ShownFor = Callable[[], tuple[FilterState, str]]
 
@@ -71,7 +73,8 @@ class LoadSession:
 
     def __init__(self, load: Load, post: Callable[[Message], object], cancel: threading.Event, *,
                  analyser: Analyser | None = None, interval: float = UPDATE_INTERVAL,
-                 clock: Callable[[], float] = time.monotonic, shown_for: ShownFor | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, shown_for: ShownFor | None = None,
+                 shown: threading.Event | None = None) -> None:
         self.post = post
         self.cancel = cancel
         self.interval = interval
@@ -83,6 +86,8 @@ class LoadSession:
         self.loader = Loader(load, cancel=cancel, analyser=self.analyser, on_progress=self._progress,
                              after_item=self._after_item, tolerant=True, keep_now=True)
         self.shown_for = shown_for or (lambda: (FilterState(), SORTS[0]))
+        self.shown = shown  # set by the UI once it shows the final rows: the search index is built after that
+        self._rows: RowCache | None = RowCache()  # rows kept between snapshots
         self._listed: dict[str, ConnectionInfo] = {}  # what the UI was sent for each listed connection
         self._last_post = clock()
         self._gap = interval
@@ -94,13 +99,16 @@ class LoadSession:
     def run(self) -> Capture:
         """Read everything (or until cancelled), analyse, post the final snapshot. Never raises."""
         capture = self.loader.run()
+        self._rows = None  # the final view is built afresh (see RowCache)
         self.post(self._update(self._view(), final=True, cancelled=self.loader.cancelled))
         if not self.live:  # (a live source's snapshots carry them)
+            if self.shown is not None:  # the UI builds its last screen first, without sharing the GIL with this
+                self.shown.wait(INDEX_WAIT)
             self.post(SearchIndexed(search_texts(capture)))
         return capture
 
     def _view(self) -> CaptureView:
-        view = build_view(self.capture)
+        view = build_view(self.capture, self._rows)
         # A live capture is judged and searched as it goes; a file's search texts wait for the end.
         return replace(view, search_texts=search_texts(self.capture)) if self.live else view
 

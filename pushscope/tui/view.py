@@ -175,7 +175,8 @@ def _row(exchange: Exchange, conn: Connection | None, push: Push | None, t0: flo
     wasted = push.cost.wasted_bytes if push is not None and push.outcome == Outcome.WASTED else 0
     reset = (push.reset if push is not None else None) or exchange.reset
     url = visible(exchange.url or (push.url if push is not None else ""))
-    path = visible(exchange.path) if exchange.path else url or f"stream {exchange.stream_id}"
+    raw_path = exchange.path
+    path = visible(raw_path) if raw_path else url or f"stream {exchange.stream_id}"
     return Row(
         exchange_id=exchange.id,
         connection_id=exchange.connection_id,
@@ -230,7 +231,37 @@ def _start_key(exchange: Exchange, push: Push | None) -> tuple[float, int]:
     return (math.inf, exchange.id)
 
 
-def build_rows(capture: Capture, exchanges: Sequence[Exchange], pushes: Sequence[Push]) -> list[Row]:
+class RowCache:
+    """The rows of the previous snapshot, by exchange id, each with a hash of what it was built from: a snapshot
+    builds again only the rows whose exchange, push or place changed, and shares the others' Row objects with the
+    previous snapshot (so the UI thread, dropping that snapshot, frees almost no row either).
+
+    For the snapshots shown while loading: the final view is built without it (a hash can collide, a header list
+    replaced in between can reuse the old one's address: rare, and never in what the load ends with)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[int, tuple[int, Row]] = {}
+
+    def row(self, exchange: Exchange, conn: Connection | None, push: Push | None, t0: float, depth: int,
+            parent_id: int | None) -> Row:
+        reset = (push.reset if push is not None else None) or exchange.reset
+        made_of = hash((
+            exchange.request_start, exchange.response_start, exchange.response_end, exchange.body_bytes,
+            reset.at if reset is not None else None, id(exchange.request_headers), len(exchange.request_headers),
+            id(exchange.response_headers), len(exchange.response_headers), exchange.unknown_fields,
+            exchange.assumed_authority, conn.index if conn is not None else 0, t0, depth, parent_id,
+            None if push is None else (push.id, push.outcome, push.promised_at, push.url, push.cost.wasted_bytes),
+        ))
+        kept = self._rows.get(exchange.id)
+        if kept is not None and kept[0] == made_of:
+            return kept[1]
+        row = _row(exchange, conn, push, t0, depth, parent_id)
+        self._rows[exchange.id] = (made_of, row)
+        return row
+
+
+def build_rows(capture: Capture, exchanges: Sequence[Exchange], pushes: Sequence[Push],
+               cache: RowCache | None = None) -> list[Row]:
     """Requests in start order, each followed by the pushes promised on its stream (same connection)."""
     t0 = capture.started_at or 0.0
     connections = capture.connections
@@ -251,13 +282,14 @@ def build_rows(capture: Capture, exchanges: Sequence[Exchange], pushes: Sequence
         else:
             top.append(exchange)
     top.sort(key=lambda e: _start_key(e, push_of.get(e.id)))
+    make = cache.row if cache is not None else _row
     rows: list[Row] = []
     for exchange in top:
         conn = connections.get(exchange.connection_id)
-        rows.append(_row(exchange, conn, push_of.get(exchange.id), t0, 0, None))
+        rows.append(make(exchange, conn, push_of.get(exchange.id), t0, 0, None))
         kids = children.get(exchange.id, ())
         for child in sorted(kids, key=lambda e: _start_key(e, push_of.get(e.id))):
-            rows.append(_row(child, conn, push_of.get(child.id), t0, 1, exchange.id))
+            rows.append(make(child, conn, push_of.get(child.id), t0, 1, exchange.id))
     return rows
 
 
@@ -317,12 +349,13 @@ def _span_index(starts: list[float], at: float) -> int:
     return max(bisect.bisect_right(starts, at) - 1, 0)
 
 
-def build_view(capture: Capture) -> CaptureView:
-    """Snapshot the capture; safe to call from the loader thread while it is the capture's only writer."""
+def build_view(capture: Capture, cache: RowCache | None = None) -> CaptureView:
+    """Snapshot the capture; safe to call from the loader thread while it is the capture's only writer.
+    ``cache``: the rows kept from the previous snapshot (see ``RowCache``)."""
     exchanges = list(capture.exchanges)
     pushes = list(capture.pushes)
     connections = sorted(list(capture.connections.values()), key=lambda c: c.index)
-    rows = build_rows(capture, exchanges, pushes)
+    rows = build_rows(capture, exchanges, pushes, cache)
     duration = max(0.0, (capture.ended_at or 0.0) - (capture.started_at or 0.0))
     moments = [t for r in rows for t in (r.start, r.response_start, r.end, r.reset_at) if t is not None]
     # The same numbers as report_dict(capture)["summary"]: both read analysis.summary.

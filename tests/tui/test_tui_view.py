@@ -13,7 +13,7 @@ from pushscope.pipeline import Load
 from pushscope.tui.export import available_formats, default_path, write_report
 from pushscope.tui.loading import CaptureUpdated, LoadSession, SearchIndexed
 from pushscope.tui.timeaxis import TimeWindow, axis_line, tick_step
-from pushscope.tui.view import FilterState, build_view, filter_rows, row_set, search_texts
+from pushscope.tui.view import FilterState, RowCache, build_view, filter_rows, row_set, search_texts
 
 
 def _capture(extra: int = 0):
@@ -60,6 +60,21 @@ def test_filters_keep_parents_of_kept_pushes() -> None:
     assert found == ["/index.html", "/unused.js"]
     assert [r.path for r in filter_rows(rows, FilterState(connection_id="q1"))][0] == "/index.html"
     assert "hiding ✔used" in FilterState().toggle_outcome("used").describe()
+
+
+def test_row_cache_keeps_unchanged_rows_and_rebuilds_changed_ones() -> None:
+    capture = _capture()
+    cache = RowCache()
+    first = build_view(capture, cache).rows
+    again = build_view(capture, cache).rows
+    assert again == first and all(a is b for a, b in zip(again, first, strict=True))  # shared, not rebuilt
+    push = next(p for p in capture.pushes if p.outcome == "used")
+    push.outcome = "wasted"
+    exchange = capture.exchanges[0]
+    exchange.response_end = (exchange.response_end or 0.0) + 1.0
+    changed = build_view(capture, cache).rows
+    assert changed == build_view(capture).rows  # what a fresh build gives
+    assert sum(a is not b for a, b in zip(changed, first, strict=True)) == 2
 
 
 def test_search_looks_in_header_values_once_they_are_indexed() -> None:

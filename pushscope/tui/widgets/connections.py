@@ -3,7 +3,8 @@
 Nodes are updated in place as snapshots arrive while a capture loads, so the cursor does not jump. Textual's Tree
 costs about 0.1 ms per node added and walks every shown line after each change, so the tree is kept small and fed
 in steps: it lists the first ``LISTED_CONNECTIONS`` connections (a last line counts the others), unfolds them only
-while there are few, and applies at most ``STEP`` connections' changes at a time, between which keys are answered.
+while there are few (a folded connection gets its detail lines when it is unfolded), and applies at most ``STEP``
+connections' changes at a time, between which keys are answered.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ NodeData = tuple[NodeKind, str | None, int | None]  # kind, connection id, excha
 # Tree labels are Rich Text: resolve the theme variables by hand (and again when the theme changes).
 OUTCOME_VARIABLES = {outcome: style.lstrip("$") for outcome, style in OUTCOME_STYLES.items()}
 UNFOLDED_CONNECTIONS = 20  # connections shown with their details unfolded; those after them start folded
-STEP = 40  # connections added or changed per step: about 20 ms of the UI thread
+STEP = 100  # connections added or changed per step while loading: about 20 ms of the UI thread
+LISTED_CONNECTIONS = 500  # the loader sends changes for these only (each tree update walks all its lines)
 STEP_PAUSE = 0.01  # seconds between steps, for the keys and the screen
 
 
@@ -51,8 +53,10 @@ class ConnectionsTree(Tree[NodeData]):
         self.auto_expand = False  # selecting a connection filters; space/click on the arrow folds
         self._conn_nodes: dict[str, TreeNode[NodeData]] = {}
         self._infos: dict[str, ConnectionInfo] = {}
+        self._detailed: set[str] = set()  # connections whose detail lines are in the tree
         self._pending: dict[str, ConnectionInfo] = {}  # changes not applied yet, the latest of each
         self._stepping = False
+        self._step_size = STEP
         self._when_applied: list[Callable[[], object]] = []
         self._unlisted: TreeNode[NodeData] | None = None
         self._colours: dict[str, str] | None = None  # the theme's variables: resolving them costs 3 ms
@@ -62,9 +66,12 @@ class ConnectionsTree(Tree[NodeData]):
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._relabel())
 
     def update_connections(self, name: str, changes: tuple[ConnectionInfo, ...], connections: int,
-                           requests: int) -> None:
+                           requests: int, *, final: bool = False) -> None:
         """``changes``: the listed connections new or changed since the last update; ``connections`` and
-        ``requests``: the totals over the whole capture, listed or not."""
+        ``requests``: the totals over the whole capture, listed or not. ``final``: the load is over, nothing is
+        left to interleave with: the rest goes in at once (a reopen from the cache shows its tree sooner)."""
+        if final:
+            self._step_size = LISTED_CONNECTIONS
         self.root.set_label(Text(f"{visible(name)} · {connections} conn · {requests} req"))
         for info in changes:
             self._pending[info.id] = info
@@ -87,7 +94,7 @@ class ConnectionsTree(Tree[NodeData]):
 
     def _step(self) -> None:
         """Apply the next ``STEP`` pending changes; the rest after a pause (a timer), until none is left."""
-        for conn_id in list(self._pending)[:STEP]:
+        for conn_id in list(self._pending)[:self._step_size]:
             self._apply(self._pending.pop(conn_id))
         self._stepping = bool(self._pending)
         if self._stepping:
@@ -107,13 +114,29 @@ class ConnectionsTree(Tree[NodeData]):
             self._conn_nodes[info.id] = node
         elif old != info:
             node.set_label(self._label(info))
-        if old is None or (old.page_loads, self._details(old)) != (info.page_loads, self._details(info)):
-            node.remove_children()
-            for line in self._details(info):  # short lines: a narrow sidebar cuts nothing that matters
-                node.add_leaf(Text(line, style="dim"), data=("connection", info.id, None))
-            for exchange_id, path in info.page_loads:
-                node.add_leaf(Text(f"⌂ {path}"), data=("page", info.id, exchange_id))  # path: visible()
         self._infos[info.id] = info
+        if node.is_expanded or info.id in self._detailed:
+            self._detail(node, old, info)
+
+    def _detail(self, node: TreeNode[NodeData], old: ConnectionInfo | None, info: ConnectionInfo) -> None:
+        """The connection's detail lines and page loads, (re)written when they changed."""
+        if info.id in self._detailed and old is not None and \
+                (old.page_loads, self._details(old)) == (info.page_loads, self._details(info)):
+            return
+        node.remove_children()
+        for line in self._details(info):  # short lines: a narrow sidebar cuts nothing that matters
+            node.add_leaf(Text(line, style="dim"), data=("connection", info.id, None))
+        for exchange_id, path in info.page_loads:
+            node.add_leaf(Text(f"⌂ {path}"), data=("page", info.id, exchange_id))  # path: visible()
+        self._detailed.add(info.id)
+
+    def on_tree_node_expanded(self, event: Tree.NodeExpanded[NodeData]) -> None:
+        data = event.node.data
+        if data is not None and data[0] == "connection" and data[1] is not None:
+            conn_id = data[1]
+            info = self._infos.get(conn_id)
+            if info is not None and conn_id not in self._detailed and self._conn_nodes.get(conn_id) is event.node:
+                self._detail(event.node, None, info)
 
     def render_label(self, node: TreeNode[NodeData], base_style: Style, style: Style) -> Text:
         """The label, cut with an ellipsis where the sidebar is too narrow (never silently clipped)."""
