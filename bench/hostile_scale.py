@@ -4,7 +4,8 @@
 
 For each workload it times a size n and 4n and prints the ratio: about 4 is linear, about 16 would be
 quadratic. Workloads: reference extraction from a page with 100,000 links; the analysis of one URL pushed
-10,000 times on one connection; the probe's bookkeeping for 10,000 pushes; HPACK decoding of a block of 300,000
+10,000 times on one connection, and of 4,000 page loads on one connection that each push what they all
+reference; the probe's bookkeeping for 10,000 pushes; HPACK decoding of a block of 300,000
 literals. Exit 1 when a ratio is over 8.
 """
 
@@ -56,6 +57,37 @@ def one_url_pushed(pushes: int) -> Callable[[], object]:
     return run
 
 
+def pages_on_one_connection(pages: int) -> Callable[[], object]:
+    """Many page loads on one connection, each pushing the stylesheet every page references: every push is
+    referenced by every page on its connection (the analysis must not read them all for each push)."""
+    def run() -> object:
+        builder = CaptureBuilder("bench")
+        builder.apply(ConnectionOpened(connection_id="c", at=0.0, client=Endpoint("10.0.0.1", 5000),
+                                       server=Endpoint("10.0.0.2", 443), transport="tls", protocol="h2"))
+        request = [(":method", "GET"), (":scheme", "https"), (":authority", "example.test"), (":path", "/")]
+        promised = [(":method", "GET"), (":scheme", "https"), (":authority", "example.test"), (":path", "/same.css")]
+        body = b"<link rel=stylesheet href=/same.css>"
+        for n in range(pages):
+            at, page, pushed = n * 0.01, 1 + 2 * n, 2 + 2 * n
+            builder.apply(HeadersReceived(connection_id="c", at=at, sender="client", stream_id=page, headers=request,
+                                          end_stream=True, wire_length=20))
+            builder.apply(HeadersReceived(connection_id="c", at=at + 0.001, sender="server", stream_id=page,
+                                          headers=[(":status", "200"), ("content-type", "text/html")],
+                                          end_stream=False, wire_length=10))
+            builder.apply(PushPromiseReceived(connection_id="c", at=at + 0.002, sender="server", stream_id=page,
+                                              promised_stream_id=pushed, headers=promised, wire_length=10))
+            builder.apply(DataReceived(connection_id="c", at=at + 0.003, sender="server", stream_id=page, data=body,
+                                       length=len(body), end_stream=True))
+            builder.apply(HeadersReceived(connection_id="c", at=at + 0.004, sender="server", stream_id=pushed,
+                                          headers=[(":status", "200"), ("content-type", "text/css")],
+                                          end_stream=False, wire_length=5))
+            builder.apply(DataReceived(connection_id="c", at=at + 0.005, sender="server", stream_id=pushed,
+                                       data=b"a{}", length=3, end_stream=True))
+        analyse(builder.capture)
+        return builder.capture
+    return run
+
+
 def probe_accepting_pushes(pushes: int) -> Callable[[], object]:
     """The probe's bookkeeping for each PUSH_PROMISE (pushed twice? requested before?) and claiming them."""
     from pushscope.sources.probe.connection import Origin, ProbeConnection, ProbeLimits, ProbeOptions, Transfer
@@ -87,6 +119,7 @@ def seconds(work: Callable[[], object]) -> float:
 def main() -> int:
     workloads = [("references, 100,000 links", page_with_links, 100_000),
                  ("analysis, one URL pushed 10,000 times", one_url_pushed, 10_000),
+                 ("analysis, 4,000 page loads on a connection", pages_on_one_connection, 4_000),
                  ("probe, accepting 10,000 pushes", probe_accepting_pushes, 10_000),
                  ("HPACK, 300,000 literals in one block", hpack_literals, 300_000)]
     worst = 0.0

@@ -8,29 +8,30 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pushscope.analysis.index import CaptureIndex, ReferenceSeen
 from pushscope.analysis.links import PreloadLink, preload_links
 from pushscope.analysis.order import response_arrived_before_promise
 from pushscope.analysis.refusal import Refusal
-from pushscope.http.freshness import current_age, explain_age, freshness, vary_matches
+from pushscope.http.freshness import Freshness, current_age, explain_age, freshness, vary_matches
 from pushscope.model.entities import Connection, Exchange, Push, Reset
 
 __all__ = ["CaptureIndex", "Excluding", "PushFacts", "ReferenceSeen", "gather_facts"]
 
+T = TypeVar("T")
 # Headers whose difference makes a browser refuse a pushed response for its own request.
 MATCHED_REQUEST_HEADERS = ("accept-encoding", "accept", "accept-language", "user-agent")
 CREDENTIAL_HEADERS = ("cookie", "authorization")
 
 
-class Excluding(Sequence[str]):
+class Excluding(Sequence[T]):
     """A shared per-connection list seen without one item: every push on a connection reads the same documents,
     so each push gets this view instead of its own copy (10,000 pushes x 10,000 documents must stay linear)."""
 
     __slots__ = ("_items", "_skip")
 
-    def __init__(self, items: list[str], skip: int | None) -> None:
+    def __init__(self, items: list[T], skip: int | None) -> None:
         self._items, self._skip = items, skip
 
     def __len__(self) -> int:
@@ -86,7 +87,7 @@ class PushFacts:
     needs: list[float] = field(default_factory=list)
     references_elsewhere: list[ReferenceSeen] = field(default_factory=list)
     unreadable_documents: Sequence[str] = field(default_factory=list)
-    documents_checked: Sequence[str] = field(default_factory=list)
+    documents_checked: Sequence[Exchange] = field(default_factory=list)
     preload: PreloadLink | None = None
 
     @property
@@ -172,11 +173,22 @@ def _fresh_copy(facts: PushFacts, index: CaptureIndex) -> None:
         age = current_age(candidate.response_headers, candidate.response_end, push.promised_at)
         if rule.fresh_at_age(age):
             facts.fresh_copy = candidate
-            facts.fresh_copy_why = explain_age(rule, candidate.response_headers, age) + " at the promise"
+            facts.fresh_copy_why = _age_text(rule, candidate, age)
         else:
             facts.stale_copy = candidate
-            facts.stale_copy_why = explain_age(rule, candidate.response_headers, age) + " at the promise"
+            facts.stale_copy_why = _age_text(rule, candidate, age)
         return
+
+
+def age_at_promise(copy: Exchange, push: Push) -> str:
+    """How old a stored copy was at the promise, against its lifetime (the evidence renders it again from these)."""
+    assert copy.response_end is not None
+    rule = freshness(copy.status, copy.response_headers, copy.response_end)
+    return _age_text(rule, copy, current_age(copy.response_headers, copy.response_end, push.promised_at))
+
+
+def _age_text(rule: Freshness, copy: Exchange, age: float) -> str:
+    return explain_age(rule, copy.response_headers, age) + " at the promise"
 
 
 def _where(exchange: Exchange) -> str:
@@ -290,9 +302,9 @@ def _mismatch_reason(push: Push, request: Exchange) -> str:
 
 def _references(facts: PushFacts, index: CaptureIndex) -> None:
     push = facts.push
-    urls, unreadable, url_at, unreadable_at = index.checked_on_connection(push)
+    documents, unreadable, document_at, unreadable_at = index.checked_on_connection(push)
     exchange_id = push.exchange_id if push.exchange_id is not None else -1  # -1: no exchange, nothing excluded
-    facts.documents_checked = Excluding(urls, url_at.get(exchange_id))
+    facts.documents_checked = Excluding(documents, document_at.get(exchange_id))
     facts.unreadable_documents = Excluding(unreadable, unreadable_at.get(exchange_id))
     facts.references, facts.needs = index.referrers(push, facts.url).seen_by(push.exchange_id)
     if not facts.references:

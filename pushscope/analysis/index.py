@@ -85,7 +85,7 @@ class _ConnectionState:
         self.pushes_by_url: dict[str, list[Push]] = {}
         for push in pushes:
             self.pushes_by_url.setdefault(index.key_of(push), []).append(push)
-        self.checked: tuple[list[str], list[str], dict[int, int], dict[int, int]] | None = None
+        self.checked: tuple[list[Exchange], list[str], dict[int, int], dict[int, int]] | None = None
         self.referrers: dict[str, list[tuple[Exchange, Reference]]] | None = None
         self.summaries: dict[str, Referrers] = {}
         self.data_frames: dict[int, tuple[list[float], list[int]]] = {}
@@ -328,23 +328,21 @@ class CaptureIndex:
     def loaded_on_connection(self, push: Push) -> list[Exchange]:
         return self._client(push).loaded_on.get(push.connection_id, [])
 
-    def checked_on_connection(self, push: Push) -> tuple[list[str], list[str], dict[int, int], dict[int, int]]:
-        """The URLs of the documents loaded on the push's connection, why some are unreadable, and where each
-        document sits in those two lists: computed once per connection, read by every push on it."""
+    def checked_on_connection(self, push: Push) -> tuple[list[Exchange], list[str], dict[int, int], dict[int, int]]:
+        """The documents loaded on the push's connection, why some are unreadable, and where each document sits in
+        those two lists: computed once per connection, read by every push on it."""
         state = self._connection(push)
         if state.checked is None:
-            urls: list[str] = []
+            documents = self.loaded_on_connection(push)
             unreadable: list[str] = []
-            url_at: dict[int, int] = {}
             unreadable_at: dict[int, int] = {}
-            for document in self.loaded_on_connection(push):
-                url_at[document.id] = len(urls)
-                urls.append(document.url)
+            for document in documents:
                 why = self.unreadable_reason(document)
                 if why is not None:
                     unreadable_at[document.id] = len(unreadable)
                     unreadable.append(f"{document.url}: {why}")
-            state.checked = (urls, unreadable, url_at, unreadable_at)
+            state.checked = (documents, unreadable, {document.id: at for at, document in enumerate(documents)},
+                             unreadable_at)
         return state.checked
 
     def referrers(self, push: Push, url: str) -> Referrers:

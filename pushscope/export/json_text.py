@@ -10,7 +10,7 @@ type goes through ``json.dumps`` itself, so the text never differs from the dict
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from json.encoder import encode_basestring_ascii  # the C function json.dumps uses for every string
 from typing import Any
 
@@ -123,7 +123,7 @@ def exchange_text(exchange: Exchange, headers: HeaderText) -> str:
     )
 
 
-def _evidence_text(evidence: list[Evidence]) -> str:
+def _evidence_text(evidence: Sequence[Evidence]) -> str:
     v = value_text
     return "[" + ", ".join(
         f'{{"kind": {v(e.kind)}, "text": {v(e.text)}, "at": {_time(e.at)}, "exchange": {v(e.exchange_id)}, '

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 
 from pushscope.events import Headers
 from pushscope.http.headers import header_value, header_values
@@ -38,6 +39,7 @@ def cache_directives(headers: Headers) -> dict[str, str | None]:
     return directives
 
 
+@lru_cache(maxsize=1024)  # every response of a second has the same Date: parsed once
 def _http_date(value: str | None) -> float | None:
     if not value:
         return None

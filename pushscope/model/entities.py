@@ -6,6 +6,7 @@ since the epoch, as captured; ``None`` means the capture does not show that mome
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -259,7 +260,7 @@ class Push:
     outcome: Outcome = Outcome.UNKNOWN
     reason: Reason = Reason.NONE
     reason_detail: str = ""
-    evidence: list[Evidence] = field(default_factory=list)
+    evidence: Sequence[Evidence] = field(default_factory=list)  # the analysis renders it when read
     cost: PushCost = field(default_factory=PushCost)
     advice: str = ""
     advice_text: str = ""
