@@ -18,7 +18,8 @@ MIB = 1024 * 1024
 REDRAW_EVERY = 0.2  # seconds
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
+    """``42s``, ``3m05s``: a time left, to the second."""
     seconds = int(seconds + 0.5)
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
@@ -51,7 +52,7 @@ class StderrProgress:
         text = f"{self.label}: {done / MIB:.1f} of {total / MIB:.1f} MiB ({done * 100 // total}%)"
         if elapsed >= 1.0 and read > 0:
             rate = read / elapsed
-            text += f", {rate / MIB:.1f} MiB/s, {_duration((total - done) / rate)} left"
+            text += f", {rate / MIB:.1f} MiB/s, {duration_text((total - done) / rate)} left"
         return text
 
     def step(self, text: str) -> None:

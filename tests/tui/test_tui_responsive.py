@@ -139,3 +139,17 @@ async def test_a_reopen_from_the_cache_shows_what_the_first_open_showed(tmp_path
     assert list(tmp_path.glob("*.model")), "the first open kept nothing"
     assert shown[1] == shown[0]
     assert shown[0][0], "no rows"
+
+
+def test_the_load_status_estimates_the_time_left_to_read_from_the_rate_so_far() -> None:
+    from pushscope.tui.widgets.summary import LoadStatus
+
+    now = [100.0]
+    status = LoadStatus(clock=lambda: now[0])
+    mib = 1024 * 1024
+    assert status._estimate(10 * mib, 100 * mib) == ""  # the first report: no rate yet
+    now[0] += 2.0
+    text = status._estimate(30 * mib, 100 * mib)  # 20 MiB in 2 s: 10 MiB/s, 70 MiB left
+    assert "10.0 MiB/s" in text and "7s left to read, then the analysis" in text
+    now[0] += 7.0
+    assert status._estimate(100 * mib, 100 * mib) == " · analysing"

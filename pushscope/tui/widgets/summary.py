@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from textual.app import ComposeResult
@@ -11,6 +13,7 @@ from textual.widgets import Label, ProgressBar, Static
 
 from pushscope.events import Diagnostic
 from pushscope.presentation import OUTCOME_GLYPHS, OUTCOME_SHORT, OUTCOME_STYLES, OUTCOMES
+from pushscope.progress import duration_text
 from pushscope.safe_text import visible
 from pushscope.tui.fmt import fmt_bytes, unit_for
 from pushscope.tui.view import LEVEL_GLYPHS
@@ -59,7 +62,14 @@ class SummaryBar(Static):
 
 
 class LoadStatus(Horizontal):
-    """Bytes read so far, while the loader runs; hidden once the capture is analysed."""
+    """Bytes read so far, the rate and the time left to read, while the loader runs; hidden once the capture is
+    analysed. The figures are tshark's read position in the file: the time left covers the read, and the label
+    says that the analysis follows it."""
+
+    def __init__(self, *, id: str | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(id=id)
+        self.clock = clock
+        self._first: tuple[float, int] | None = None  # (time, bytes) of the first report: the rate starts there
 
     def compose(self) -> ComposeResult:
         yield Label("Loading", id="load-label")
@@ -74,7 +84,20 @@ class LoadStatus(Horizontal):
             self.query_one("#load-label", Label).update(detail or f"{done} {unit}")
             return
         label = f"Loading {fmt_bytes(done)}" + (f" of {fmt_bytes(total)}" if total else "")
-        self.query_one("#load-label", Label).update(label + (f" · {detail}" if detail else ""))
+        label += f" · {detail}" if detail else ""
+        self.query_one("#load-label", Label).update(label + self._estimate(done, total))
+
+    def _estimate(self, done: int, total: int | None) -> str:
+        now = self.clock()
+        if self._first is None:
+            self._first = (now, done)
+        elapsed, read = now - self._first[0], done - self._first[1]
+        if not total or elapsed < 1.0 or read <= 0:
+            return ""
+        if done >= total:
+            return " · analysing"
+        rate = read / elapsed
+        return f" · {fmt_bytes(int(rate))}/s, {duration_text((total - done) / rate)} left to read, then the analysis"
 
     def cancelling(self) -> None:
         self.query_one("#load-label", Label).update("Cancelling…")
