@@ -46,7 +46,13 @@ def value_text(value: Any) -> str:
 
 
 def _time(value: float | None) -> str:
-    return "null" if value is None else value_text(round(value, 6))
+    """A moment rounded to the microsecond, as ``_round`` in json_report writes it."""
+    if value is None:
+        return "null"
+    rounded = round(value, 6)
+    if type(rounded) is float and rounded - rounded == 0:  # finite: NaN and infinities take value_text's way
+        return float.__repr__(rounded)
+    return value_text(rounded)
 
 
 class HeaderText:
@@ -110,15 +116,17 @@ def exchange_text(exchange: Exchange, headers: HeaderText) -> str:
         f'{{"id": {v(exchange.id)}, "protocol": {v(exchange.protocol)}, "connection": {v(exchange.connection_id)}, '
         f'"stream_id": {v(exchange.stream_id)}, "push_id": {v(exchange.push_id)}, '
         f'"method": {v(request.get(":method") or "")}, "url": {v(_url(exchange, request))}, '
-        f'"url_known": {v(not {":path", ":authority", ":scheme"} & set(unknown))}, '
+        f'"url_known": {v(not {":path", ":authority", ":scheme"} & set(unknown)) if unknown else "true"}, '
         f'"unknown_fields": {json.dumps(list(unknown)) if unknown else "[]"}, '
-        f'"authority_assumed": {v(bool(exchange.assumed_authority))}, "status": {v(_status(response))}, '
+        f'"authority_assumed": {"true" if exchange.assumed_authority else "false"}, '
+        f'"status": {v(_status(response))}, '
         f'"pushed": {v(exchange.pushed)}, "content_type": {v(content_type or None)}, '
         f'"request_start": {_time(exchange.request_start)}, "response_start": {_time(exchange.response_start)}, '
         f'"response_end": {_time(exchange.response_end)}, '
         f'"request_header_bytes": {v(exchange.request_header_bytes)}, '
         f'"response_header_bytes": {v(exchange.response_header_bytes)}, "body_bytes": {v(exchange.body_bytes)}, '
-        f'"reset": {_reset_text(exchange.reset)}, "request_headers": {headers.text(exchange.request_headers)}, '
+        f'"reset": {"null" if exchange.reset is None else _reset_text(exchange.reset)}, '
+        f'"request_headers": {headers.text(exchange.request_headers)}, '
         f'"response_headers": {headers.text(exchange.response_headers)}}}'
     )
 

@@ -105,6 +105,8 @@ def test_exchange_and_push_text_are_json_dumps(monkeypatch: pytest.MonkeyPatch) 
     capture.exchanges[1].request_headers = []
     capture.exchanges[2].unknown_fields = (":path", ":scheme")
     capture.exchanges[3].assumed_authority = "assumed.test"
+    capture.exchanges[4].request_start, capture.exchanges[4].response_end = math.nan, math.inf  # hostile times
+    capture.exchanges[5].response_start = 1_700_000_000  # an int moment stays an int
     for redact in (True, False):
         headers = json_text.HeaderText(redact)
         for exchange in capture.exchanges:
