@@ -189,8 +189,10 @@ class CaptureBuilder:
 
     def _on_settings(self, event: SettingsReceived) -> None:
         conn = self._connection(event)
-        # New dicts, not an update: a compacted model shares equal settings between connections.
-        conn.settings = {**conn.settings, event.sender: {**conn.settings[event.sender], **event.settings}}
+        # New dicts, not an update: equal settings are one dict for all connections, from the start (a gigabyte
+        # capture has tens of thousands of connections announcing the same SETTINGS).
+        conn.settings = self._shared.settings(
+            {**conn.settings, event.sender: {**conn.settings[event.sender], **event.settings}})
 
     def _on_goaway(self, event: GoAwayReceived) -> None:
         self._connection(event).goaways.append((event.sender, event.last_stream_id, event.error_name, event.at))

@@ -46,6 +46,7 @@ class SharedValues:
     def __init__(self) -> None:
         self.header_lists: dict[tuple[tuple[str, str], ...], Headers] = {}
         self.bodies: dict[bytes, bytes] = {}
+        self.settings_seen: dict[tuple[tuple[str, tuple[tuple[str, int], ...]], ...], dict[str, dict[str, int]]] = {}
 
     def headers(self, headers: Headers) -> Headers:
         if not headers:
@@ -58,6 +59,13 @@ class SharedValues:
         if len(self.bodies) >= self.LIMIT:
             self.bodies.clear()
         return self.bodies.setdefault(data, data)
+
+    def settings(self, settings: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+        """One dict for equal SETTINGS (both sides): nothing changes a connection's settings in place."""
+        if len(self.settings_seen) >= self.LIMIT:
+            self.settings_seen.clear()
+        key = tuple((side, tuple(values.items())) for side, values in settings.items())
+        return self.settings_seen.setdefault(key, settings)
 
 
 def compact_exchange(exchange: Exchange, shared: SharedValues) -> None:

@@ -31,9 +31,12 @@ from pushscope.sources.tshark import certificate_names
 TLS_VERSIONS = {"0x0304": "1.3", "0x0303": "1.2", "0x0302": "1.1", "0x0301": "1.0"}
 HTTP1_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"OPTIONS ", b"DELETE ", b"PATCH ", b"CONNECT ")
 SNIFF_LIMIT = 64 * 1024  # bytes held while the first ones do not yet tell HTTP/2 from HTTP/1.1
-# A closed connection's decoder (its HPACK tables, buffers) is let go this long, in capture time, after the close:
-# by then no segment of it can still arrive (twice the maximum segment lifetime, Linux's TIME_WAIT).
-DECODER_KEPT_AFTER_CLOSE = 60.0
+# A closed connection's decoder (its HPACK tables, buffers) is let go this long, in capture time, after the close
+# (both FINs, or a RST). Only a retransmission can still carry payload then, and tshark passes it on only when the
+# capture missed the first copy; a retransmission timer backs off 1 + 2 + 4 + 8 s, so 15 s covers four tries.
+# Payload that still comes later is counted and reported (``late-bytes``), never silently lost. Every decoder kept
+# costs memory: a busy capture closes hundreds of connections a second.
+DECODER_KEPT_AFTER_CLOSE = 15.0
 
 Output = list[Event | Diagnostic]
 

@@ -7,7 +7,7 @@ from hyperframe.frame import HeadersFrame, SettingsFrame
 
 from pushscope.decode.h2 import PREFACE
 from pushscope.events import Diagnostic, HeadersReceived
-from pushscope.sources.tcp_rows import TcpRowReader
+from pushscope.sources.tcp_rows import DECODER_KEPT_AFTER_CLOSE, TcpRowReader
 
 
 def _row(src_port: int, dst_port: int, seq: int, payload: bytes = b"", syn: bool = False, ack: bool = True) -> dict:
@@ -93,7 +93,7 @@ def test_a_capture_that_begins_with_a_response_is_http1() -> None:
     assert protocol == "http/1.1" and _requests(out) == ["/next"]
 
 
-def test_a_closed_connections_decoder_is_let_go_a_minute_later_and_late_bytes_are_reported() -> None:
+def test_a_closed_connections_decoder_is_let_go_a_while_later_and_late_bytes_are_reported() -> None:
     """Memory: a closed connection keeps no HPACK tables; what its decoder would say at the end is kept."""
     data = _client_bytes()
     reader = TcpRowReader()
@@ -103,11 +103,12 @@ def test_a_closed_connections_decoder_is_let_go_a_minute_later_and_late_bytes_ar
     reader.feed(fin, 0.002)
     reader.feed(_row(8080, 50000, 1) | {"tcp.flags.fin": "1"}, 0.003)
     conn = reader._connections["0"]
-    reader.feed(_row(50000, 8080, 1, data[:5]) | {"tcp.stream": "1"}, 30.0)
+    kept = DECODER_KEPT_AFTER_CLOSE
+    reader.feed(_row(50000, 8080, 1, data[:5]) | {"tcp.stream": "1"}, kept - 1)
     assert conn.decoder is not None  # closed, but not long enough ago
-    reader.feed(_row(50000, 8080, 1, data[:5]) | {"tcp.stream": "1"}, 61.0)
+    reader.feed(_row(50000, 8080, 1, data[:5]) | {"tcp.stream": "1"}, kept + 1)
     assert conn.decoder is None and not conn.cleartext
-    late = reader.feed(_row(50000, 8080, len(data) - 2, b"late"), 62.0)
+    late = reader.feed(_row(50000, 8080, len(data) - 2, b"late"), kept + 2)
     assert [type(e).__name__ for e in late] == ["BytesSeen"] and not conn.cleartext
-    codes = [e.code for e in reader.finish(70.0) if isinstance(e, Diagnostic) and e.connection_id == "t0"]
+    codes = [e.code for e in reader.finish(kept + 10) if isinstance(e, Diagnostic) and e.connection_id == "t0"]
     assert "truncated-frame" in codes and "late-bytes" in codes
