@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from pushscope.events import Diagnostic, SourceFinished, SourceItem, SourceProgress
 from pushscope.sources.conversations import ConversationLedger
@@ -24,7 +25,7 @@ from pushscope.sources.quic_trial import QuicTrial, account_trial, trial_fields
 from pushscope.sources.row_dispatch import RowDispatch
 from pushscope.sources.tcp_rows import TcpRowReader
 from pushscope.sources.tls_trial import run_tls_trial
-from pushscope.sources.trial_keys import read_secret_pairs
+from pushscope.sources.trial_keys import SecretPair, read_secret_pairs
 from pushscope.sources.tshark import (
     TCP_FIELDS,
     TsharkNotFound,
@@ -34,6 +35,7 @@ from pushscope.sources.tshark import (
     find_tshark,
 )
 
+_T = TypeVar("_T")
 PROGRESS_EVERY = 0.2  # seconds between progress items, so a UI can show them without flooding
 
 
@@ -47,15 +49,23 @@ def resolve_keylog(explicit: str | None) -> tuple[str | None, str]:
     return None, ""
 
 
+def _quic_fields(quic_ports: list[int], keylog: str | None) -> list[str]:
+    """What the QUIC half of the pass asks tshark for; the trial's fields whenever there is a key log (whether it
+    holds TLS 1.3 secrets is known only once it is read, after tshark has started)."""
+    return list(QUIC_FIELDS) + (trial_fields(quic_ports) if keylog else [])
+
+
+def _quic_args(quic_ports: list[int]) -> list[str]:
+    return list(QUIC_TSHARK_ARGS) + quic_decode_as_args(quic_ports)
+
+
 def _quic_reader(summary: KeyLogSummary | None, quic_ports: list[int],
-                 keylog: str | None) -> tuple[QuicRowReader, QuicTrial, list[str], list[str]]:
-    """The QUIC half of the pass: its reader, the trial decryption of what tshark leaves undecrypted (on only
-    when the key log has TLS 1.3 secrets), the fields they need, and tshark's arguments for them."""
-    args = list(QUIC_TSHARK_ARGS) + quic_decode_as_args(quic_ports)
-    pairs = read_secret_pairs(keylog)
+                 pairs: list[SecretPair]) -> tuple[QuicRowReader, QuicTrial]:
+    """The QUIC half of the pass: its reader, and the trial decryption of what tshark leaves undecrypted (on only
+    when the key log has TLS 1.3 secrets)."""
     reader = QuicRowReader(summary, server_ports=tuple(quic_ports), trial=bool(pairs))
     trial = QuicTrial(pairs, reader.feed_decrypted, tuple(quic_ports), join=reader.join)
-    return reader, trial, list(QUIC_FIELDS) + (trial_fields(quic_ports) if pairs else []), args
+    return reader, trial
 
 
 def read_capture(
@@ -77,26 +87,49 @@ def read_capture(
         yield Diagnostic(level="error", message=f"capture file {path} does not exist", code="no-capture")
         yield SourceFinished()
         return
-    summary, problems = _check_keylog(keylog_path, keylog_origin)
-    yield from problems
+    # Reading a big key log takes a while (0.65 s for 64 MB), and so does tshark before its first packet (it reads
+    # the key log too): the two overlap. Its diagnostics still come first, before any packet's events.
+    checked = _in_background(lambda: _read_keylog(keylog_path, keylog_origin))
     try:
         tshark = find_tshark()
     except TsharkNotFound as exc:
+        yield from checked()[1]
         yield Diagnostic(level="error", message=str(exc), code="no-tshark")
         yield SourceFinished()
         return
     scratch = private_scratch_dir()
     try:
-        usable_keylog = None
-        if keylog_path and summary and summary.exists:
+        usable_keylog, note = None, None
+        if keylog_path and Path(keylog_path).is_file():
             usable_keylog, note = _keylog_for_tshark(tshark, path, keylog_path, scratch, quic_ports or [])
-            if note is not None:
-                yield note
         # tshark gets the (possibly filtered) key log; the QUIC trial reads the whole one for unclaimed secrets.
         trial_keylog = keylog_path if usable_keylog else None
-        yield from _run(tshark, path, usable_keylog, summary, cancel, quic_ports or [], trial_keylog)
+        yield from _run(tshark, path, usable_keylog, checked, cancel, quic_ports or [], trial_keylog, note)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _in_background(work: Callable[[], _T]) -> Callable[[], _T]:
+    """``work`` started on a thread of its own; the call returned waits for its result (or raises what it raised)."""
+    outcome: list[_T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(work())
+        except BaseException as exc:  # handed to the caller, in its thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="pushscope-keylog", daemon=True)
+    thread.start()
+
+    def result() -> _T:
+        thread.join()
+        if failure:
+            raise failure[0]
+        return outcome[0]
+
+    return result
 
 
 def _keylog_for_tshark(tshark: str, capture: str, keylog: str, scratch: str,
@@ -125,6 +158,15 @@ def _keylog_for_tshark(tshark: str, capture: str, keylog: str, scratch: str,
     return filtered, Diagnostic(level="info", message=message, code="keylog-filtered")
 
 
+# What pushscope reads of the key log itself: its summary, the diagnostics it calls for, its TLS 1.3 secret pairs.
+KeyLogRead = tuple[KeyLogSummary | None, list[Diagnostic], list[SecretPair]]
+
+
+def _read_keylog(path: str | None, origin: str) -> KeyLogRead:
+    summary, problems = _check_keylog(path, origin)
+    return summary, problems, read_secret_pairs(path) if summary is not None and summary.exists else []
+
+
 def _check_keylog(path: str | None, origin: str) -> tuple[KeyLogSummary | None, list[Diagnostic]]:
     if path is None:
         return None, []
@@ -146,15 +188,26 @@ def _run(
     tshark: str,
     path: str,
     keylog: str | None,
-    summary: KeyLogSummary | None,
+    checked: Callable[[], KeyLogRead],
     cancel: threading.Event | None,
     quic_ports: list[int],
     trial_keylog: str | None = None,
+    note: Diagnostic | None = None,
 ) -> Iterator[SourceItem]:
-    quic, trial, quic_fields, quic_args = _quic_reader(summary, quic_ports, trial_keylog or keylog)
-    fields = list(dict.fromkeys(TCP_FIELDS + quic_fields))
-    run = TsharkRun(build_command(tshark, path, fields, keylog=keylog, extra_args=quic_args), fields)
+    # tshark starts first: its fields do not depend on what the key log holds, and its own start (reading the key
+    # log, its first packets) overlaps with pushscope reading the key log's summary and secrets.
+    fields = list(dict.fromkeys(TCP_FIELDS + _quic_fields(quic_ports, trial_keylog or keylog)))
+    run = TsharkRun(build_command(tshark, path, fields, keylog=keylog, extra_args=_quic_args(quic_ports)), fields)
     run.start()
+    try:
+        summary, problems, pairs = checked()
+        quic, trial = _quic_reader(summary, quic_ports, pairs if trial_keylog or keylog else [])
+    except BaseException:
+        run.stop()
+        raise
+    yield from problems
+    if note is not None:
+        yield note
     ledger = ConversationLedger(secrets="handshake" if keylog else "dsb")
     dispatch = RowDispatch(TcpRowReader(summary), quic, ledger, trial)
     total = os.path.getsize(path)

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from pushscope.events import ConnectionUpdated, Diagnostic, HeadersReceived
-from pushscope.sources.capture_file import _quic_reader, read_capture
+from pushscope.sources.capture_file import _quic_fields, _quic_reader, read_capture
 from pushscope.sources.quic_trial import DECODE_AS_FIELDS
+from pushscope.sources.trial_keys import read_secret_pairs
 
 CAPTURES = Path(__file__).resolve().parents[2] / "captures"
 MIDSTREAM = CAPTURES / "h3-midstream.pcapng"
@@ -61,10 +62,12 @@ def test_a_key_log_without_the_secrets_is_named_in_the_diagnostics() -> None:
     assert summary and summary[0].startswith("1 QUIC connections with 1-RTT packets, 0 decrypted")
 
 
-def test_the_pass_asks_tshark_for_more_only_with_secrets_and_a_quic_port() -> None:
-    _, trial, fields, _ = _quic_reader(None, [4433], None)
-    assert not trial.enabled and not set(DECODE_AS_FIELDS) & set(fields)
-    _, trial, fields, _ = _quic_reader(None, [], str(CAPTURES / "h3-midstream.keys"))
-    assert trial.enabled and not set(DECODE_AS_FIELDS) & set(fields)
-    _, trial, fields, _ = _quic_reader(None, [4433], str(CAPTURES / "h3-midstream.keys"))
-    assert trial.enabled and set(DECODE_AS_FIELDS) <= set(fields)
+def test_the_pass_asks_tshark_for_more_only_with_a_key_log_and_a_quic_port() -> None:
+    keys = str(CAPTURES / "h3-midstream.keys")
+    pairs = read_secret_pairs(keys)
+    _, trial = _quic_reader(None, [4433], [])
+    assert not trial.enabled and not set(DECODE_AS_FIELDS) & set(_quic_fields([4433], None))
+    _, trial = _quic_reader(None, [], pairs)
+    assert trial.enabled and not set(DECODE_AS_FIELDS) & set(_quic_fields([], keys))
+    _, trial = _quic_reader(None, [4433], pairs)
+    assert trial.enabled and set(DECODE_AS_FIELDS) <= set(_quic_fields([4433], keys))
