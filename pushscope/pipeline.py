@@ -121,8 +121,8 @@ class Loader:
 
     def __init__(self, load: Load, *, cancel: threading.Event | None = None, analyser: Analyser = analyse,
                  on_progress: ProgressCallback | None = None, after_item: Callable[[], bool] | None = None,
-                 on_step: Callable[[str], None] | None = None, tolerant: bool = False, keep_now: bool = False
-                 ) -> None:
+                 on_step: Callable[[str], None] | None = None, tolerant: bool = False, keep_now: bool = False,
+                 read_while_looking_up: bool = False) -> None:
         self.load = load
         self.builder = CaptureBuilder(source=load.kind, name=load.name)
         self.cancel = cancel or threading.Event()
@@ -134,6 +134,10 @@ class Loader:
         self.keep_now = keep_now
         self.from_cache = False
         self.cancelled = False
+        # The inspector: the capture is read while the cache is searched (hashing a gigabyte takes seconds), and
+        # the read stops as soon as the cache turns out to hold it. Headless commands look first: a reopen then
+        # costs nothing but the lookup.
+        self.read_while_looking_up = read_while_looking_up
 
     @property
     def capture(self) -> Capture:
@@ -142,13 +146,17 @@ class Loader:
     def run(self) -> Capture:
         # A file is loaded once, with the collector paused; a live source runs for as long as it likes.
         with nullcontext() if self.load.live else collector_paused():
-            entry = self.load.cache_entry() if self.load.cache_entry is not None else None
-            cached = entry[0].load(entry[1]) if entry is not None else None
+            if self.read_while_looking_up and self.load.cache_entry is not None:
+                entry, cached = self._read_while_looking_up(self.load.cache_entry)
+            else:
+                entry = self.load.cache_entry() if self.load.cache_entry is not None else None
+                cached = entry[0].load(entry[1]) if entry is not None else None
+                if cached is None:
+                    self._read()
             if cached is not None:
                 self.builder.capture = cached  # analysed when it was kept
                 self.from_cache = True
                 return cached
-            self._read()
             self._analyse()
         if entry is not None and not self.cancelled:
             cache, key = entry
@@ -158,11 +166,34 @@ class Loader:
                 cache.store_at_exit(key, self.capture)
         return self.capture
 
-    def _read(self) -> None:
+    def _read_while_looking_up(self, cache_entry: Callable[[], CacheEntry | None]
+                               ) -> tuple[CacheEntry | None, Capture | None]:
+        """Read the source while another thread looks for the capture in the cache; a hit stops the read."""
+        found: list[tuple[CacheEntry | None, Capture | None]] = []
+        hit = threading.Event()
+
+        def look_up() -> None:
+            try:
+                entry = cache_entry()
+                cached = entry[0].load(entry[1]) if entry is not None else None
+            except Exception:  # a cache that cannot be read is no cache: the read goes on
+                entry, cached = None, None
+            found.append((entry, cached))
+            if cached is not None:
+                hit.set()
+
+        looking = threading.Thread(target=look_up, name="pushscope-cache-lookup", daemon=True)
+        looking.start()
+        after_item = self.after_item
+        self._read(stop_when=lambda: hit.is_set() or (after_item is not None and after_item()))
+        looking.join()
+        return found[0]
+
+    def _read(self, stop_when: Callable[[], bool] | None = None) -> None:
         items: Iterable[SourceItem] = ()
         try:
             items = self.load.read(self.cancel)
-            fold(items, self.builder, self.on_progress, self.after_item)
+            fold(items, self.builder, self.on_progress, stop_when or self.after_item)
         except Exception as exc:
             if not self.tolerant:
                 raise

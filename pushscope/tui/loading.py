@@ -84,7 +84,7 @@ class LoadSession:
         # Live sources (probe, live capture) never "finish loading": judge the pushes on every snapshot.
         self.live = load.live
         self.loader = Loader(load, cancel=cancel, analyser=self.analyser, on_progress=self._progress,
-                             after_item=self._after_item, tolerant=True, keep_now=True)
+                             after_item=self._after_item, tolerant=True, keep_now=True, read_while_looking_up=True)
         self.shown_for = shown_for or (lambda: (FilterState(), SORTS[0]))
         self.shown = shown  # set by the UI once it shows the final rows: the search index is built after that
         self._rows: RowCache | None = RowCache()  # rows kept between snapshots

@@ -1,0 +1,80 @@
+"""The inspector's loader reads the capture while it looks for it in the cache: a hit stops the read and serves the
+kept analysis; a miss lets the read finish and analyses what it made."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from pushscope import pipeline
+from pushscope.analysis import analyse
+from pushscope.cache import CaptureCache
+from pushscope.events import ConnectionOpened, Endpoint, SourceFinished, SourceItem
+from pushscope.model.entities import Capture
+
+EVENTS = 2000
+
+
+class CountingSource:
+    """A source of ``EVENTS`` connection openings that waits for ``go`` after the first one, then takes a
+    millisecond an event (two seconds in all: a lookup that has its answer stops it long before); it records how
+    far it got and whether it was closed."""
+
+    def __init__(self, go: threading.Event) -> None:
+        self.go = go
+        self.yielded = 0
+        self.closed = False
+
+    def __call__(self, cancel: threading.Event) -> Iterator[SourceItem]:
+        try:
+            for index in range(EVENTS):
+                yield ConnectionOpened(connection_id=f"t{index}", at=float(index), client=Endpoint("10.0.0.1", 40000),
+                                       server=Endpoint("10.0.0.2", 443), transport="tls")
+                self.yielded += 1
+                if index == 0:
+                    self.go.wait(10)
+                else:
+                    time.sleep(0.001)
+            yield SourceFinished()
+        finally:
+            self.closed = True
+
+
+def _kept_capture() -> Capture:
+    capture = Capture(source="capture", name="kept")
+    return analyse(capture)
+
+
+def test_a_hit_stops_the_read_and_serves_the_kept_analysis(tmp_path: Path) -> None:
+    cache = CaptureCache(tmp_path / "cache")
+    assert cache.store("key", _kept_capture())
+    go = threading.Event()
+    source = CountingSource(go)
+
+    def entry() -> tuple[CaptureCache, str]:
+        return cache, "key"
+
+    def lookup_done_then_go() -> pipeline.CacheEntry | None:
+        found = entry()
+        go.set()  # the read goes on only once the lookup (all but reading the entry) is done
+        return found
+
+    load = pipeline.Load(source, "big.pcapng", cache_entry=lookup_done_then_go)
+    loader = pipeline.Loader(load, read_while_looking_up=True)
+    capture = loader.run()
+    assert loader.from_cache and capture.name == "kept" and not loader.cancelled
+    assert source.closed and source.yielded < EVENTS  # stopped early, and tshark's generator closed
+
+
+def test_a_miss_lets_the_read_finish() -> None:
+    go = threading.Event()
+    go.set()
+    source = CountingSource(go)
+    # The cache cannot be used (its files unreadable): the lookup answers no entry at all, nothing is kept.
+    load = pipeline.Load(source, "big.pcapng", cache_entry=lambda: None)
+    loader = pipeline.Loader(load, read_while_looking_up=True)
+    capture = loader.run()
+    assert not loader.from_cache and source.yielded == EVENTS and len(capture.connections) == EVENTS
+    assert capture.analysed
