@@ -199,33 +199,32 @@ def _run(
     fields = list(dict.fromkeys(TCP_FIELDS + _quic_fields(quic_ports, trial_keylog or keylog)))
     run = TsharkRun(build_command(tshark, path, fields, keylog=keylog, extra_args=_quic_args(quic_ports)), fields)
     run.start()
+    # Whatever ends this generator (the last row, a cancel, a consumer that stops reading at any item, an error),
+    # tshark ends with it: nothing reads its rows afterwards.
     try:
         summary, problems, pairs = checked()
         quic, trial = _quic_reader(summary, quic_ports, pairs if trial_keylog or keylog else [])
-    except BaseException:
-        run.stop()
-        raise
-    yield from problems
-    if note is not None:
-        yield note
-    ledger = ConversationLedger(secrets="handshake" if keylog else "dsb")
-    dispatch = RowDispatch(TcpRowReader(summary), quic, ledger, trial)
-    total = os.path.getsize(path)
+        yield from problems
+        if note is not None:
+            yield note
+        ledger = ConversationLedger(secrets="handshake" if keylog else "dsb")
+        dispatch = RowDispatch(TcpRowReader(summary), quic, ledger, trial)
+        total = os.path.getsize(path)
 
-    def tick(rows: int) -> tuple[list[SourceItem], bool]:
-        done = run.read_position(path) or 0
-        items: list[SourceItem] = [SourceProgress(done=done, total=total, unit="bytes", detail=f"{rows} packets")]
-        if cancel is not None and cancel.is_set():
-            run.stop()
-            items.append(Diagnostic(level="warning", message=f"loading cancelled after {rows} packets",
-                                    code="cancelled"))
-            return items, True
-        return items, False
+        def tick(rows: int) -> tuple[list[SourceItem], bool]:
+            done = run.read_position(path) or 0
+            items: list[SourceItem] = [SourceProgress(done=done, total=total, unit="bytes",
+                                                      detail=f"{rows} packets")]
+            if cancel is not None and cancel.is_set():
+                run.stop(unread=True)
+                items.append(Diagnostic(level="warning", message=f"loading cancelled after {rows} packets",
+                                        code="cancelled"))
+                return items, True
+            return items, False
 
-    try:
         yield from dispatch.run(run.rows(), tick, PROGRESS_EVERY)
     finally:
-        run.stop()
+        run.stop(unread=True)
     code = run.wait()
     tcp, rows, last_at = dispatch.tcp, dispatch.rows, dispatch.last_at
     if trial.enabled:  # TLS 1.3 without its handshake: a second, narrow pass, only if there is any

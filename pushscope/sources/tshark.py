@@ -142,9 +142,17 @@ class TsharkRun:
             self._stderr_thread.join(timeout=5)
         return code
 
-    def stop(self) -> None:
+    def stop(self, *, unread: bool = False) -> None:
+        """End tshark. ``unread``: nothing will read its rows any more (else the rows it wrote stay readable)."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
+            # tshark only notes a SIGTERM and acts on it between packets: blocked writing rows nobody reads any
+            # more, it would wait forever. With its pipe closed the write fails and it ends.
+            if unread and self.process.stdout is not None:
+                try:
+                    self.process.stdout.close()
+                except OSError:
+                    pass
             try:
                 self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
