@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,25 +170,23 @@ class Loader:
     def _read_while_looking_up(self, cache_entry: Callable[[], CacheEntry | None]
                                ) -> tuple[CacheEntry | None, Capture | None]:
         """Read the source while another thread looks for the capture in the cache; a hit stops the read."""
-        found: list[tuple[CacheEntry | None, Capture | None]] = []
-        hit = threading.Event()
-
-        def look_up() -> None:
+        def look_up() -> tuple[CacheEntry | None, Capture | None]:
             try:
                 entry = cache_entry()
-                cached = entry[0].load(entry[1]) if entry is not None else None
+                return entry, entry[0].load(entry[1]) if entry is not None else None
             except Exception:  # a cache that cannot be read is no cache: the read goes on
-                entry, cached = None, None
-            found.append((entry, cached))
-            if cached is not None:
-                hit.set()
+                return None, None
 
-        looking = threading.Thread(target=look_up, name="pushscope-cache-lookup", daemon=True)
-        looking.start()
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pushscope-cache-lookup")
+        lookup = pool.submit(look_up)
+        pool.shutdown(wait=False)
         after_item = self.after_item
-        self._read(stop_when=lambda: hit.is_set() or (after_item is not None and after_item()))
-        looking.join()
-        return found[0]
+
+        def stop_when() -> bool:
+            return (lookup.done() and lookup.result()[1] is not None) or (after_item is not None and after_item())
+
+        self._read(stop_when=stop_when)
+        return lookup.result()
 
     def _read(self, stop_when: Callable[[], bool] | None = None) -> None:
         items: Iterable[SourceItem] = ()

@@ -6,6 +6,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -111,25 +112,10 @@ def read_capture(
 
 def _in_background(work: Callable[[], _T]) -> Callable[[], _T]:
     """``work`` started on a thread of its own; the call returned waits for its result (or raises what it raised)."""
-    outcome: list[_T] = []
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            outcome.append(work())
-        except BaseException as exc:  # handed to the caller, in its thread
-            failure.append(exc)
-
-    thread = threading.Thread(target=run, name="pushscope-keylog", daemon=True)
-    thread.start()
-
-    def result() -> _T:
-        thread.join()
-        if failure:
-            raise failure[0]
-        return outcome[0]
-
-    return result
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pushscope-keylog")
+    future = pool.submit(work)
+    pool.shutdown(wait=False)  # not a wait: the thread ends with ``work``, and nothing else is submitted
+    return future.result
 
 
 def _keylog_for_tshark(tshark: str, capture: str, keylog: str, scratch: str,
