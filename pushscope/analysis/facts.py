@@ -206,15 +206,15 @@ def _received_at(exchange: Exchange) -> float:
 
 
 def _earlier_promise(facts: PushFacts, index: CaptureIndex) -> None:
-    push, capture = facts.push, index.capture
-    for other in index.pushes_of(push, facts.url):
-        if other is push:
-            break
+    """The first earlier promise of the URL on the connection that was not refused (a refused one leaves this
+    push to deliver the URL), other than a repeat of this push's own push ID."""
+    push = facts.push
+    place = index.promise_place(push)
+    for other_place, other in index.delivering_promises(push, facts.url):
+        if other_place >= place:
+            return
         if other.push_id is not None and other.push_id == push.push_id:
             continue
-        earlier = capture.exchange(other.exchange_id)
-        if other.reset is not None and (earlier is None or not earlier.complete):
-            continue  # the earlier promise was refused: this push is the one that delivers the URL
         facts.earlier_promise = other
         return
 
@@ -227,15 +227,18 @@ def _own_request(facts: PushFacts, index: CaptureIndex) -> None:
     later load needed the URL afresh because the pushed copy could not be reused (no-store, stale).
     """
     push = facts.push
-    for request in index.requests_of(push, facts.url):
-        if request.request_start is None:
-            continue
-        if request.request_start <= push.promised_at:
-            if not response_arrived_before_promise(request, push):
-                facts.own_request, facts.own_request_detail = request, "too-late"
-                facts.own_request_why = "the client had already requested it when the promise arrived"
-                return
-            continue
+    requests = index.requests_of(push, facts.url)
+    in_flight = requests.in_flight_at(push, response_arrived_before_promise)
+    if in_flight is not None:
+        facts.own_request, facts.own_request_detail = in_flight, "too-late"
+        facts.own_request_why = "the client had already requested it when the promise arrived"
+        return
+    # Whether a later request says nothing of the push only grows truer with time, on the push's own connection
+    # (the push could no longer be reused) as on another (closed, or claimed): so only the first request after
+    # the promise on each can be evidence, and one that is not is the later request to show.
+    after = requests.first_after(push.promised_at, push.connection_id,
+                                 index.requests_on_connection(push, facts.url))
+    for request in after:
         not_evidence = _not_evidence_against(facts, request, facts.needs)
         if not_evidence:
             if facts.later_request is None:

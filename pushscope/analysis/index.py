@@ -20,6 +20,7 @@ from pushscope.analysis.unreadable import (
     resolve_unreadable_document,
     url_key,
 )
+from pushscope.analysis.url_requests import UrlRequests
 from pushscope.decode.frame_names import DATA
 from pushscope.http.bodies import MAX_DECODED, BodyUnavailable
 from pushscope.http.headers import header_value
@@ -31,6 +32,7 @@ from pushscope.model.entities import Capture, Exchange, Push
 DOCUMENT_TYPES = ("text/html", "application/xhtml+xml", "text/css")
 _NORMALIZED_LIMIT = 1 << 16  # URLs kept normalized at once (a hostile capture can make every URL different)
 _NOT_YET = -1.0  # a round trip not computed yet (a computed one is a float >= 0 or None)
+_NO_REQUESTS = UrlRequests([])
 
 
 @dataclass(slots=True)
@@ -74,17 +76,26 @@ class _ClientState:
 class _ConnectionState:
     """What the pushes of one connection read and nothing else does."""
 
-    __slots__ = ("requests_by_stream", "round_trip", "pushes_by_url", "checked", "referrers", "summaries",
-                 "data_frames", "pushes_left")
+    __slots__ = ("requests_by_stream", "requests_by_url", "round_trip", "pushes_by_url", "promise_order",
+                 "delivering", "checked", "referrers", "summaries", "data_frames", "pushes_left")
 
     def __init__(self, requests: list[Exchange], pushes: list[Push], index: CaptureIndex) -> None:
         self.requests_by_stream: dict[int | None, Exchange] = {}
+        self.requests_by_url: dict[str, list[Exchange]] = {}  # in start order, as UrlRequests keeps them
         for exchange in requests:
             self.requests_by_stream[exchange.stream_id] = exchange
+            if exchange.request_headers and exchange.request_start is not None:
+                self.requests_by_url.setdefault(index.url_of[exchange.id], []).append(exchange)
+        for same_url in self.requests_by_url.values():
+            same_url.sort(key=lambda e: e.request_start)  # type: ignore[arg-type, return-value]
         self.round_trip: float | None = _NOT_YET
         self.pushes_by_url: dict[str, list[Push]] = {}
+        self.promise_order: dict[int, int] = {}  # push id -> its place among its URL's promises
         for push in pushes:
-            self.pushes_by_url.setdefault(index.key_of(push), []).append(push)
+            promises = self.pushes_by_url.setdefault(index.key_of(push), [])
+            self.promise_order[push.id] = len(promises)
+            promises.append(push)
+        self.delivering: dict[str, list[tuple[int, Push]]] = {}  # see CaptureIndex.delivering_promises
         self.checked: tuple[list[Exchange], list[str], dict[int, int], dict[int, int]] | None = None
         self.referrers: dict[str, list[tuple[Exchange, Reference]]] | None = None
         self.summaries: dict[str, Referrers] = {}
@@ -115,7 +126,7 @@ class CaptureIndex:
         self._requests_on: dict[str, list[Exchange]] = {}
         # Per client: its requests by URL (in capture order), and what can sit in its HTTP cache (its own complete
         # responses, by arrival; claimed pushes join as judged).
-        self._requests: dict[str | None, dict[str, list[Exchange]]] = {}
+        self._requests: dict[str | None, dict[str, list[Exchange] | UrlRequests]] = {}
         self._stored: dict[str | None, dict[str, list[Exchange]]] = {}
         self.documents_by_client: dict[str | None, list[Exchange]] = {}
         for exchange in capture.exchanges:
@@ -148,7 +159,7 @@ class CaptureIndex:
         url = self.url_of[exchange.id]
         if not exchange.pushed:
             if exchange.request_headers:
-                self._requests.setdefault(client, {}).setdefault(url, []).append(exchange)
+                self._requests.setdefault(client, {}).setdefault(url, []).append(exchange)  # type: ignore[union-attr]
             if exchange.connection_id in self._pushes_on:  # only the pushes' own connections need their requests
                 self._requests_on.setdefault(exchange.connection_id, []).append(exchange)
             if exchange.response_end is not None and exchange.reset is None:
@@ -209,9 +220,19 @@ class CaptureIndex:
     def stored_copies(self, push: Push, url: str) -> list[Exchange]:
         return self._stored.get(self.client_of.get(push.connection_id), {}).get(url, [])
 
-    def requests_of(self, push: Push, url: str) -> list[Exchange]:
-        """The push's client's own requests for ``url``, in capture order."""
-        return self._requests.get(self.client_of.get(push.connection_id), {}).get(url, [])
+    def requests_of(self, push: Push, url: str) -> UrlRequests:
+        """The push's client's own requests for ``url``, in start order."""
+        by_url = self._requests.get(self.client_of.get(push.connection_id))
+        found = by_url.get(url) if by_url is not None else None
+        if found is None:
+            return _NO_REQUESTS
+        if not isinstance(found, UrlRequests):
+            found = by_url[url] = UrlRequests(found)  # type: ignore[index]
+        return found
+
+    def requests_on_connection(self, push: Push, url: str) -> list[Exchange]:
+        """The requests for ``url`` on the push's own connection, in start order."""
+        return self._connection(push).requests_by_url.get(url, [])
 
     def mark_used(self, push: Push) -> None:
         """A claimed push enters its client's HTTP cache, so later pushes of that URL may duplicate it."""
@@ -375,6 +396,32 @@ class CaptureIndex:
     def pushes_of(self, push: Push, url: str) -> list[Push]:
         """The promises of ``url`` on the push's connection, in the model's order."""
         return self._connection(push).pushes_by_url.get(url, [])
+
+    def promise_place(self, push: Push) -> int:
+        """The push's place among the promises of its URL on its connection (``pushes_of``)."""
+        return self._connection(push).promise_order[push.id]
+
+    def delivering_promises(self, push: Push, url: str) -> list[tuple[int, Push]]:
+        """Among the promises of ``url`` on the push's connection, with their places: the first one not refused
+        (refused: reset before its response was complete) and, when it carries a push ID, the first one not
+        refused with another push ID. Whatever earlier promise a push looks for is one of these two, so a push
+        never walks the others (a server that pushes one URL thousands of times, each refused)."""
+        state = self._connection(push)
+        found = state.delivering.get(url)
+        if found is None:
+            found = state.delivering[url] = []
+            for place, other in enumerate(state.pushes_by_url.get(url, [])):
+                earlier = self.capture.exchange(other.exchange_id)
+                if other.reset is not None and (earlier is None or not earlier.complete):
+                    continue
+                if not found:
+                    found.append((place, other))
+                    if other.push_id is None:
+                        break
+                elif other.push_id != found[0][1].push_id:
+                    found.append((place, other))
+                    break
+        return found
 
     def request_round_trip(self, push: Push) -> float | None:
         """The quickest request-to-first-byte on the push's connection: a floor for what a request would have

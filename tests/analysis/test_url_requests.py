@@ -1,0 +1,138 @@
+"""A client that asks for one URL thousands of times while the server pushes it as often: each push's facts come
+from the few requests and promises that can matter, found through indexes, with the same answers as a walk over
+all of them."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from factory import Lab
+
+import pushscope.analysis.facts as facts_module
+from pushscope.analysis.facts import _mismatch_reason, _not_evidence_against, gather_facts
+from pushscope.analysis.index import CaptureIndex
+from pushscope.analysis.order import response_arrived_before_promise
+from pushscope.analysis.url_requests import SHORT
+from pushscope.model.entities import Capture, Exchange
+from pushscope.vocabulary import Reason
+
+
+def _polling_client(loads: int, *, reset_pushes: bool = False) -> Lab:
+    """One connection: per load, a page that pushes /a.js, then the client asks for /a.js itself."""
+    lab = Lab()
+    conn = lab.h2(0.0)
+    at = 0.0
+    for _ in range(loads):
+        page = conn.request("/index.html", at)
+        promised = conn.promise(page, "/a.js", at + 0.001)
+        conn.respond(page, at + 0.002, body=b"<html></html>", end=at + 0.003)
+        if reset_pushes:
+            conn.reset(promised, at + 0.0025)
+        else:
+            conn.respond(promised, at + 0.003, content_type="text/javascript", body=b"x", end=at + 0.004)
+        asked = conn.request("/a.js", at + 0.005)
+        conn.respond(asked, at + 0.006, content_type="text/javascript", body=b"x", end=at + 0.007)
+        at += 0.01
+    return lab
+
+
+def _counted(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    calls = [0]
+    original = getattr(facts_module, name)
+
+    def counting(*args: object) -> object:
+        calls[0] += 1
+        return original(*args)
+
+    monkeypatch.setattr(facts_module, name, counting)
+    return calls
+
+
+@pytest.mark.parametrize("loads", [200, 1600])
+def test_own_requests_are_looked_at_a_bounded_number_of_times_per_push(monkeypatch: pytest.MonkeyPatch,
+                                                                       loads: int) -> None:
+    arrived = _counted(monkeypatch, "response_arrived_before_promise")
+    weighed = _counted(monkeypatch, "_not_evidence_against")
+    capture = _polling_client(loads).analyse()
+    assert len(capture.pushes) == loads
+    # A walk looked at every earlier request for every push: loads**2 / 2 calls (1.28 million at 1,600).
+    assert arrived[0] <= 4 * loads and weighed[0] <= 2 * loads, (arrived[0], weighed[0])
+    # Each push had the client's own request for it on its connection right after: evidence of a mismatch (the
+    # later ones are judged as repeats of the first, which comes first among the rules).
+    assert [p.reason for p in capture.pushes] == [Reason.CLIENT_REQUESTED_ANYWAY] + [Reason.PUSHED_TWICE] * (loads - 1)
+    index = CaptureIndex(capture)
+    middle = capture.pushes[loads // 2]
+    facts = gather_facts(middle, index)
+    assert facts.own_request_detail == "mismatch" and facts.own_request is not None
+    assert 0 < facts.own_request.request_start - middle.promised_at < 0.01  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("loads", [200, 1600])
+def test_refused_promises_are_not_walked_again_for_every_push(monkeypatch: pytest.MonkeyPatch, loads: int) -> None:
+    lookups = [0]
+    original = Capture.exchange
+
+    def counting(self: Capture, exchange_id: int | None) -> Exchange | None:
+        lookups[0] += 1
+        return original(self, exchange_id)
+
+    monkeypatch.setattr(Capture, "exchange", counting)
+    capture = _polling_client(loads, reset_pushes=True).analyse()
+    assert len(capture.pushes) == loads
+    assert lookups[0] <= 20 * loads, lookups[0]  # a walk over the refused ones: loads**2 / 2
+
+
+def _walk(facts: facts_module.PushFacts, index: CaptureIndex) -> tuple[Exchange | None, str, Exchange | None]:
+    """The plain walk over every request for the URL, in start order: what the indexes must answer alike."""
+    push = facts.push
+    requests = sorted((r for r in index.requests_of(push, facts.url).requests), key=lambda r: r.request_start or 0.0)
+    later = None
+    for request in requests:
+        assert request.request_start is not None
+        if request.request_start <= push.promised_at:
+            if not response_arrived_before_promise(request, push):
+                return request, "too-late", later
+            continue
+        if _not_evidence_against(facts, request, facts.needs):
+            later = later or request
+            continue
+        _mismatch_reason(push, request)
+        return request, "mismatch", later
+    return None, "", later
+
+
+def _random_traffic(seed: int) -> Lab:
+    """Two connections of one client asking for /a.js at random moments, some answers never ending, while the
+    first connection pushes it: ties in time included (a coarse clock)."""
+    rng = random.Random(seed)
+    lab = Lab()
+    first, second = lab.h2(0.0), lab.h2(0.0)
+    events = []
+    for _ in range(rng.randrange(5, 3 * SHORT)):
+        events.append((round(rng.uniform(0, 2), 2), rng.choice(("ask-first", "ask-second", "push"))))
+    for at, what in sorted(events):
+        conn = second if what == "ask-second" else first
+        if what == "push":
+            page = conn.request("/index.html", at)
+            promised = conn.promise(page, "/a.js", at)
+            conn.respond(promised, at + rng.choice((0.0, 0.01, 0.5)), content_type="text/javascript", body=b"x",
+                         end=at + rng.choice((0.01, 0.5)), complete=rng.random() > 0.2,
+                         headers=[("cache-control", rng.choice(("max-age=1", "no-store", "max-age=60")))])
+        else:
+            asked = conn.request("/a.js", at)
+            if rng.random() > 0.3:
+                conn.respond(asked, at + rng.choice((0.0, 0.01, 0.3)), content_type="text/javascript", body=b"x",
+                             end=at + rng.choice((0.0, 0.02, 0.6)))
+    first.close(2.5)
+    return lab
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_indexes_answer_as_the_walk_does(seed: int) -> None:
+    capture = _random_traffic(seed).capture
+    index = CaptureIndex(capture)
+    for push in capture.pushes:
+        facts = gather_facts(push, index)
+        own, detail, later = _walk(facts, index)
+        assert (facts.own_request, facts.own_request_detail, facts.later_request) == (own, detail, later)
