@@ -221,7 +221,7 @@ def _run(
     yield from ledger.passing(tcp.finish(last_at, tls_reasons))
     trial_undecrypted = account_trial(trial, quic, ledger, "handshake" if keylog else "dsb")
     yield from ledger.passing(quic.finish(last_at, trial.undecrypted(), trial_undecrypted))
-    yield from ledger.finish()
+    yield from ledger.finish(cancelled=cancel is not None and cancel.is_set())
     yield from _tshark_diagnostics(path, code, run.stderr_lines, rows)
     yield from _undecoded_quic_diagnostics(dispatch.undecoded_quic, quic_ports)
     yield SourceProgress(done=total, total=total, unit="bytes", detail=f"{rows} packets")

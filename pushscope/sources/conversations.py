@@ -174,16 +174,20 @@ class ConversationLedger:
 
     # -- the account ---------------------------------------------------------------------------------------
 
-    def finish(self) -> list[ConversationAccounted | Diagnostic]:
-        """One account per conversation (in order of first packet), then a warning per undecoded one."""
-        accounts = [self._account(conv) for conv in self._conversations.values()]
+    def finish(self, *, cancelled: bool = False) -> list[ConversationAccounted | Diagnostic]:
+        """One account per conversation (in order of first packet), then a warning per undecoded one.
+        ``cancelled``: the load stopped early, so a conversation nothing was decoded from may just not have been
+        read far enough: its reason says so."""
+        accounts = [self._account(conv, cancelled) for conv in self._conversations.values()]
         accounts.sort(key=lambda a: a.first_at or 0.0)
         return [*accounts, *undecoded_diagnostics(accounts)]
 
-    def _account(self, conv: _Conversation) -> ConversationAccounted:
+    def _account(self, conv: _Conversation, cancelled: bool = False) -> ConversationAccounted:
         status, reason = conv.status, conv.reason
         if status is None:
             status, reason = _judge(conv, self._secrets)
+            if cancelled and status == "undecodable" and not conv.why_not_decrypted:
+                reason = f"the load was cancelled before it was read far enough to tell ({reason} so far)"
         client, server = conv.client or conv.first, conv.server or conv.second
         if conv.client is None:
             # No reader oriented it: the well-known (lower) port is most likely the server's.

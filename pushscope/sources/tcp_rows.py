@@ -57,6 +57,10 @@ class _TcpConnection:
     client_random: str | None = None
     app_records: int = 0
     decrypted_records: int = 0
+    # Its encrypted handshake was read (Finished or EncryptedExtensions shown): the key log's secrets work for it.
+    handshake_decrypted: bool = False
+    # Encrypted records in rows that carry no handshake message: application data, decrypted or not.
+    data_records: int = 0
     decoder: H2ConnectionDecoder | H1ConnectionDecoder | None = None
     # Payload held, in capture order, until the first bytes tell which protocol this is.
     sniffed: list[tuple[Side, bytes, float]] = field(default_factory=list)
@@ -187,7 +191,12 @@ class TcpRowReader:
         if not content_types and not opaque_types:
             return []
         conn.is_tls = True
-        conn.app_records += max(content_types.split(",").count("23"), opaque_types.split(",").count("23"))
+        encrypted = max(content_types.split(",").count("23"), opaque_types.split(",").count("23"))
+        conn.app_records += encrypted
+        if "20" in types or "8" in types:  # both are only ever sent encrypted: tshark decrypted them
+            conn.handshake_decrypted = True
+        elif types == [""]:
+            conn.data_records += encrypted
         update = ConnectionUpdated(connection_id=conn.connection_id, at=at)
         changed = False
         if "1" in types and sender == "client":
@@ -297,15 +306,25 @@ class TcpRowReader:
     def _decryption_diagnostics(self, conn: _TcpConnection) -> Output:
         if not conn.is_tls or conn.app_records == 0 or conn.decrypted_records > 0:
             return []
+        if conn.handshake_decrypted and conn.data_records == 0:
+            # Its keys worked and it carried no application data (a browser's spare connection, or one the
+            # capture or the load stopped reading right after its handshake): decrypted, nothing to decode.
+            return [ConnectionUpdated(connection_id=conn.connection_id, at=conn.last_at, decrypted=True)]
         where = connection_label("TLS", conn.connection_id, conn.client, conn.server, conn.sni)
-        why = why_not_decrypted(
-            self._keylog, conn.client_random,
-            no_handshake="its handshake is not in the capture (it started mid-connection), so it cannot be decrypted",
-            covered="the key log has its client random, but decryption still failed (wrong or partial secrets?)")
+        if conn.handshake_decrypted:
+            why = ("its handshake was decrypted, but not its application data: the key log's traffic secrets for it "
+                   "are missing or wrong")
+        else:
+            why = why_not_decrypted(
+                self._keylog, conn.client_random,
+                no_handshake=("its handshake is not in the capture (it started mid-connection), so it cannot be "
+                              "decrypted"),
+                covered="the key log has its client random, but decryption still failed (wrong or partial secrets?)")
         trial = self._trial_reasons.get(conn.connection_id[1:])
         if trial:
             why += f"; {trial}"
-        message = f"{where}: {conn.app_records} encrypted records not decrypted: {why}"
+        records = conn.data_records if conn.handshake_decrypted else conn.app_records
+        message = f"{where}: {records} encrypted records not decrypted: {why}"
         # The model must know too: an unreadable connection may hide what the client already holds.
         return [ConnectionUpdated(connection_id=conn.connection_id, at=conn.last_at, decrypted=False),
                 Diagnostic(level="warning", message=message, connection_id=conn.connection_id, code="not-decrypted")]
@@ -339,7 +358,9 @@ class TcpRowReader:
         return out
 
     def _tls_summary(self) -> Output:
-        tls = [c for c in self._connections.values() if c.is_tls and c.app_records]
+        # A connection whose keys worked but that carried no application data is not counted either way.
+        tls = [c for c in self._connections.values() if c.is_tls and c.app_records
+               and not (c.handshake_decrypted and c.data_records == 0 and not c.decrypted_records)]
         uncovered: list[str] = []
         if self._keylog is not None and self._keylog.exists:
             uncovered = [c.client_random for c in tls if not c.decrypted_records and c.client_random
