@@ -13,7 +13,7 @@ import pushscope.analysis.facts as facts_module
 from pushscope.analysis.facts import _mismatch_reason, _not_evidence_against, gather_facts
 from pushscope.analysis.index import CaptureIndex
 from pushscope.analysis.order import response_arrived_before_promise
-from pushscope.analysis.url_requests import SHORT
+from pushscope.analysis.url_requests import SCANNED, SHORT
 from pushscope.model.entities import Capture, Exchange
 from pushscope.vocabulary import Reason
 
@@ -104,12 +104,13 @@ def _walk(facts: facts_module.PushFacts, index: CaptureIndex) -> tuple[Exchange 
 
 def _random_traffic(seed: int) -> Lab:
     """Two connections of one client asking for /a.js at random moments, some answers never ending, while the
-    first connection pushes it: ties in time included (a coarse clock)."""
+    first connection pushes it: ties in time included (a coarse clock), and some answers lasting long."""
     rng = random.Random(seed)
     lab = Lab()
     first, second = lab.h2(0.0), lab.h2(0.0)
     events = []
-    for _ in range(rng.randrange(5, 3 * SHORT)):
+    # Some long enough for the max-tree (more than SCANNED requests between one in flight and the next).
+    for _ in range(rng.randrange(5, 3 * SHORT) if seed % 4 else rng.randrange(4 * SCANNED, 8 * SCANNED)):
         events.append((round(rng.uniform(0, 2), 2), rng.choice(("ask-first", "ask-second", "push"))))
     for at, what in sorted(events):
         conn = second if what == "ask-second" else first
@@ -123,7 +124,7 @@ def _random_traffic(seed: int) -> Lab:
             asked = conn.request("/a.js", at)
             if rng.random() > 0.3:
                 conn.respond(asked, at + rng.choice((0.0, 0.01, 0.3)), content_type="text/javascript", body=b"x",
-                             end=at + rng.choice((0.0, 0.02, 0.6)))
+                             end=at + rng.choice((0.0, 0.02, 0.6, 0.6, 1.5)))
     first.close(2.5)
     return lab
 
@@ -136,3 +137,26 @@ def test_the_indexes_answer_as_the_walk_does(seed: int) -> None:
         facts = gather_facts(push, index)
         own, detail, later = _walk(facts, index)
         assert (facts.own_request, facts.own_request_detail, facts.later_request) == (own, detail, later)
+
+
+def test_the_request_in_flight_is_found_past_a_tie_and_many_finished_ones() -> None:
+    """One request ended at the promise's very moment (on another connection: arrived), then more than SCANNED
+    ended before it, then one was still in flight: that one shows the client had asked first."""
+    lab = Lab()
+    pushing, other = lab.h2(0.0), lab.h2(0.0)
+    tied = other.request("/a.js", 0.0)
+    other.respond(tied, 0.5, content_type="text/javascript", body=b"x", end=1.0)
+    for n in range(2 * SCANNED):
+        at = 0.1 + 0.8 * n / (2 * SCANNED)
+        asked = pushing.request("/a.js", at)
+        pushing.respond(asked, at + 0.001, content_type="text/javascript", body=b"x", end=at + 0.002)
+    in_flight = pushing.request("/a.js", 0.95)
+    pushing.respond(in_flight, 0.96, content_type="text/javascript", body=b"x", end=2.0)
+    page = pushing.request("/index.html", 0.97)
+    pushing.promise(page, "/a.js", 1.0)
+    capture = lab.capture
+    index = CaptureIndex(capture)
+    facts = gather_facts(capture.pushes[0], index)
+    assert facts.own_request_detail == "too-late" and facts.own_request is not None
+    assert facts.own_request.request_start == pytest.approx(lab.capture.started_at + 0.95)
+    assert (facts.own_request, facts.own_request_detail, facts.later_request) == _walk(facts, index)
