@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pushscope.export.formats import FORMATS, render_report
+from pushscope.export.formats import FORMATS, report_chunks
 from pushscope.model.entities import Capture
 from pushscope.output import write_output
 
@@ -33,5 +33,6 @@ def write_report(capture: Capture, fmt: str, path: Path, inputs: tuple[str, ...]
     """Render and write (never over one of ``inputs``); raises OutputError / ValueError for the caller to show
     (never a traceback in the UI)."""
     target = path.expanduser().absolute()  # a file, even one named "-" (that would mean standard output)
-    write_output(render_report(capture, fmt, redact=True), str(target), inputs=inputs)
+    # Streamed as ``pushscope report -o`` writes it: a gigabyte capture's report is never held whole.
+    write_output(report_chunks(capture, fmt, redact=True), str(target), inputs=inputs)
     return target

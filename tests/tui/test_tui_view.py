@@ -6,6 +6,7 @@ import json
 import threading
 from pathlib import Path
 
+import pytest
 from fake_capture import fake_analyse, fake_events
 
 from pushscope.model.builder import CaptureBuilder
@@ -161,3 +162,18 @@ def test_every_offered_format_writes_a_file(tmp_path: Path) -> None:
             continue
         path = write_report(capture, fmt, default_path("shop.pcapng", fmt, tmp_path))
         assert path.stat().st_size > 0, fmt
+
+
+def test_the_export_is_streamed_and_writes_what_the_report_renders(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from pushscope.export.formats import render_report
+    from pushscope.tui import export
+
+    capture = _capture()
+    written: list[object] = []
+    real_write = export.write_output
+    monkeypatch.setattr(export, "write_output", lambda data, *a, **k: (written.append(data), real_write(data, *a, **k)))
+    for fmt in ("json", "har", "qlog", "html"):
+        path = write_report(capture, fmt, default_path("shop.pcapng", fmt, tmp_path))
+        assert not isinstance(written[-1], (str, bytes)), fmt  # pieces, never the whole document at once
+        assert path.read_text() == render_report(capture, fmt, redact=True), fmt
