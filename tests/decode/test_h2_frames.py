@@ -172,9 +172,9 @@ def _seconds_to_read_one_frame_in_records(size: int) -> float:
 
     raw = DataFrame(1, b"z" * size).serialize()
     decoder = H2ConnectionDecoder("c", expect_preface=False)
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: another process's load does not count
     events = [e for start in range(0, len(raw), 1024) for e in decoder.receive("server", raw[start:start + 1024], 1.0)]
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert [len(e.data) for e in events if hasattr(e, "data")] == [size]
     return elapsed
 

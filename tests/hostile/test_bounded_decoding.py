@@ -61,13 +61,14 @@ def test_table_size_update_is_clamped() -> None:
 
 def _flood_seconds(literals: int) -> float:
     block = b"\x00\x00\x00" * literals
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: another process's load does not count
     BoundedHpackDecoder(max_header_list_size=2**40).decode_block(block)
-    return time.perf_counter() - started
+    return time.process_time() - started
 
 
 def test_literals_decode_in_linear_time() -> None:
-    small, large = _flood_seconds(20_000), _flood_seconds(160_000)
+    small = min(_flood_seconds(20_000) for _ in range(3))
+    large = min(_flood_seconds(160_000) for _ in range(3))
     # 8x the literals: quadratic copying would take ~64x as long; linear takes ~8x (margin for a busy machine).
     assert large < small * 24, (small, large)
 
