@@ -27,7 +27,7 @@ import shutil
 import struct
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -131,18 +131,53 @@ class CaptureCache:
         return stat.st_uid == os.getuid() and not stat.st_mode & 0o022
 
     def load(self, key: str) -> Capture | None:
-        path = self._path(key)
+        capture = self._load_entry(self._path(key), MAGIC, _read_model)
+        return capture if isinstance(capture, Capture) else None
+
+    def has(self, key: str) -> bool:
+        """Whether the model's entry is there (whether it loads is known only by loading it)."""
+        return self._path(key).is_file()
+
+    def store(self, key: str, capture: Capture) -> bool:
+        """Write the entry atomically, then evict the oldest ones beyond the limit. False when not kept."""
+        if not cacheable(capture):
+            return False
+        return self._store_entry(self._path(key), MAGIC, lambda handle: _write_model(capture, handle))
+
+    def load_companion(self, key: str, read: Callable[[BinaryIO], object]) -> object | None:
+        """What a front end kept beside a model (``store_companion``), read by ``read``; None when absent, and
+        when broken (then deleted)."""
+        # Out of memory here is taken for a broken entry too (garbage can announce a huge string): a companion is
+        # small beside its model, and made again from the model at the next open.
+        return self._load_entry(self.directory / f"{key}{COMPANION_SUFFIX}", COMPANION_MAGIC, read,
+                                keep_when_out_of_memory=False)
+
+    def store_companion(self, key: str, write: Callable[[BinaryIO], None]) -> bool:
+        """Keep something a front end made from a model (the inspector's view), under ``key`` (see
+        ``companion_key``), with the model's guarantees: atomic, length checked, bounded, evicted and cleared."""
+        return self._store_entry(self.directory / f"{key}{COMPANION_SUFFIX}", COMPANION_MAGIC, write)
+
+    def store_companion_in_background(self, key: str, write: Callable[[BinaryIO], None]) -> int | None:
+        """``store_companion`` in a forked child, as ``store_in_background`` does for the model."""
+        return _in_background(lambda: self.store_companion(key, write))
+
+    def _load_entry(self, path: Path, magic: bytes, read: Callable[[BinaryIO], object], *,
+                    keep_when_out_of_memory: bool = True) -> object | None:
         if not path.is_file() or not self._usable_directory():
             return None
         enabled = gc.isenabled()
         gc.disable()  # unpickling allocates millions of objects: collections would only rescan them
         try:
             with open(path, "rb") as handle:
-                length = _entry_length(handle, MAGIC)
-                if os.fstat(handle.fileno()).st_size != len(MAGIC) + HEADER.size + length:
+                length = _entry_length(handle, magic)
+                if os.fstat(handle.fileno()).st_size != len(magic) + HEADER.size + length:
                     raise ValueError("truncated entry")
-                capture = _read_model(handle)
+                loaded = read(handle)
+                if handle.tell() != len(magic) + HEADER.size + length:
+                    raise ValueError("not read to its end")
         except MemoryError:  # not the entry's fault: keep it for a run with more room
+            if not keep_when_out_of_memory:
+                path.unlink(missing_ok=True)
             return None
         except Exception:  # a broken entry is a miss, and goes
             path.unlink(missing_ok=True)
@@ -151,27 +186,26 @@ class CaptureCache:
             if enabled:
                 gc.enable()
         os.utime(path)  # eviction goes by last use
-        return capture
+        return loaded
 
-    def store(self, key: str, capture: Capture) -> bool:
-        """Write the entry atomically, then evict the oldest ones beyond the limit. False when not kept."""
-        if not cacheable(capture) or not self._usable_directory():
+    def _store_entry(self, path: Path, magic: bytes, write: Callable[[BinaryIO], None]) -> bool:
+        if not self._usable_directory():
             return False
         descriptor, temporary = tempfile.mkstemp(prefix=".partial-", dir=self.directory)
         enabled = gc.isenabled()
         gc.disable()  # pickling makes a state dict per object: collections would only rescan them
         try:
             with os.fdopen(descriptor, "wb") as handle:
-                handle.write(MAGIC + HEADER.pack(0))
-                _write_model(capture, handle)
-                length = handle.tell() - len(MAGIC) - HEADER.size
-                if length + len(MAGIC) + HEADER.size > self.limit:
+                handle.write(magic + HEADER.pack(0))
+                write(handle)
+                length = handle.tell() - len(magic) - HEADER.size
+                if length + len(magic) + HEADER.size > self.limit:
                     raise OSError("larger than the whole cache")
-                handle.seek(len(MAGIC))
+                handle.seek(len(magic))
                 handle.write(HEADER.pack(length))  # the length last: an entry cut short never matches it
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(temporary, self._path(key))
+            os.replace(temporary, path)
         except (OSError, pickle.PicklingError, RecursionError):
             Path(temporary).unlink(missing_ok=True)
             return False
@@ -212,27 +246,12 @@ class CaptureCache:
         The child's pid (``wait_for_writers`` waits for it); None when written here (no fork) or not kept."""
         if not cacheable(capture):
             return None
-        if not hasattr(os, "fork"):
-            self.store(key, capture)
-            return None
-        pid = os.fork()
-        if pid:
-            if not _WRITERS and not _PENDING:
-                atexit.register(wait_for_writers)  # the process does not end before its entries are written
-            _WRITERS.append(pid)
-            return pid
-        # The child: write, and leave without running the parent's exit handlers or flushing its files.
-        code = 1
-        try:
-            gc.disable()
-            code = 0 if self.store(key, capture) else 1
-        finally:
-            os._exit(code)
+        return _in_background(lambda: self.store(key, capture))
 
     def entries(self) -> list[Path]:
         try:
             return [p for p in self.directory.iterdir()
-                    if p.name.endswith((SUFFIX, RESULT_SUFFIX)) or p.name.startswith(".partial-")]
+                    if p.name.endswith((SUFFIX, RESULT_SUFFIX, COMPANION_SUFFIX)) or p.name.startswith(".partial-")]
         except OSError:
             return []
 
@@ -320,6 +339,26 @@ def _read_model(handle: BinaryIO) -> Capture:
     return capture
 
 
+def _in_background(store: Callable[[], bool]) -> int | None:
+    """Run ``store`` in a forked child (the other core): its pid, or None when run here (no fork)."""
+    if not hasattr(os, "fork"):
+        store()
+        return None
+    pid = os.fork()
+    if pid:
+        if not _WRITERS and not _PENDING:
+            atexit.register(wait_for_writers)  # the process does not end before its entries are written
+        _WRITERS.append(pid)
+        return pid
+    # The child: write, and leave without running the parent's exit handlers or flushing its files.
+    code = 1
+    try:
+        gc.disable()
+        code = 0 if store() else 1
+    finally:
+        os._exit(code)
+
+
 def wait_for_writers() -> None:
     """Write the entries kept for the end of the command, and wait for the background writers this process
     started."""
@@ -331,6 +370,16 @@ def wait_for_writers() -> None:
             os.waitpid(_WRITERS.pop(), 0)
         except ChildProcessError:
             pass
+
+
+# A companion: what a front end made from a model and keeps beside it (the inspector's final view), keyed by the
+# model's key and the companion's own format, so it is stale exactly when the model is.
+COMPANION_MAGIC = b"pushscope-companion-1\n"
+COMPANION_SUFFIX = ".view"
+
+
+def companion_key(model_key: str, kind: str, version: int) -> str:
+    return hashlib.sha256(json.dumps([model_key, kind, version]).encode()).hexdigest()
 
 
 RESULT_MAGIC = b"pushscope-result-1\n"

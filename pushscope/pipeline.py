@@ -123,7 +123,7 @@ class Loader:
     def __init__(self, load: Load, *, cancel: threading.Event | None = None, analyser: Analyser = analyse,
                  on_progress: ProgressCallback | None = None, after_item: Callable[[], bool] | None = None,
                  on_step: Callable[[str], None] | None = None, tolerant: bool = False, keep_now: bool = False,
-                 read_while_looking_up: bool = False) -> None:
+                 read_while_looking_up: bool = False, peek: Callable[[CacheEntry], bool] | None = None) -> None:
         self.load = load
         self.builder = CaptureBuilder(source=load.kind, name=load.name)
         self.cancel = cancel or threading.Event()
@@ -139,6 +139,12 @@ class Loader:
         # the read stops as soon as the cache turns out to hold it. Headless commands look first: a reopen then
         # costs nothing but the lookup.
         self.read_while_looking_up = read_while_looking_up
+        # With read_while_looking_up: called in the lookup's thread once the capture's key is known, before its model
+        # is read; True when the caller served the capture from what it keeps beside the model (the inspector's
+        # view): the read stops then, and the model is read after (if it turns out broken, the read starts over).
+        self.peek = peek
+        self.peeked = False
+        self.entry: CacheEntry | None = None  # where the capture is kept, once looked up
 
     @property
     def capture(self) -> Capture:
@@ -149,6 +155,9 @@ class Loader:
         with nullcontext() if self.load.live else collector_paused():
             if self.read_while_looking_up and self.load.cache_entry is not None:
                 entry, cached = self._read_while_looking_up(self.load.cache_entry)
+                if cached is None and self.peeked:  # served, but the model did not load: read it after all
+                    self.builder = CaptureBuilder(source=self.load.kind, name=self.load.name)
+                    self._read()
             else:
                 entry = self.load.cache_entry() if self.load.cache_entry is not None else None
                 cached = entry[0].load(entry[1]) if entry is not None else None
@@ -159,6 +168,7 @@ class Loader:
                 self.from_cache = True
                 return cached
             self._analyse()
+        self.entry = entry
         if entry is not None and not self.cancelled:
             cache, key = entry
             if self.keep_now:
@@ -170,10 +180,17 @@ class Loader:
     def _read_while_looking_up(self, cache_entry: Callable[[], CacheEntry | None]
                                ) -> tuple[CacheEntry | None, Capture | None]:
         """Read the source while another thread looks for the capture in the cache; a hit stops the read."""
+        peeked = threading.Event()
+
         def look_up() -> tuple[CacheEntry | None, Capture | None]:
             try:
                 entry = cache_entry()
-                return entry, entry[0].load(entry[1]) if entry is not None else None
+                if entry is None:
+                    return None, None
+                self.entry = entry
+                if self.peek is not None and self.peek(entry):
+                    peeked.set()
+                return entry, entry[0].load(entry[1])
             except Exception:  # a cache that cannot be read is no cache: the read goes on
                 return None, None
 
@@ -183,10 +200,13 @@ class Loader:
         after_item = self.after_item
 
         def stop_when() -> bool:
-            return (lookup.done() and lookup.result()[1] is not None) or (after_item is not None and after_item())
+            return peeked.is_set() or (lookup.done() and lookup.result()[1] is not None) or (
+                after_item is not None and after_item())
 
         self._read(stop_when=stop_when)
-        return lookup.result()
+        result = lookup.result()
+        self.peeked = peeked.is_set()
+        return result
 
     def _read(self, stop_when: Callable[[], bool] | None = None) -> None:
         items: Iterable[SourceItem] = ()

@@ -30,11 +30,17 @@ from pushscope.tui import timer_guard
 from pushscope.tui.commands import palette_commands
 from pushscope.tui.export import available_formats, write_report
 from pushscope.tui.fmt import unit_for
-from pushscope.tui.loading import CaptureUpdated, LoadSession, SearchIndexed, default_analyser
+from pushscope.tui.loading import CaptureUpdated, DetailsRead, LoadSession, SearchIndexed, default_analyser
 from pushscope.tui.screens import CopyScreen, DiagnosticsScreen, ExportScreen, HelpScreen
 from pushscope.tui.view import SORTS, CaptureView, FilterState, RowSet, row_set
 from pushscope.tui.widgets.connections import ConnectionsTree
-from pushscope.tui.widgets.detail import DetailPane, exchange_content, overview_content, verdict_text
+from pushscope.tui.widgets.detail import (
+    DetailPane,
+    exchange_content,
+    overview_content,
+    pending_details_content,
+    verdict_text,
+)
 from pushscope.tui.widgets.summary import DiagnosticsPanel, LoadStatus, SummaryBar, diagnostics_content
 from pushscope.tui.widgets.waterfall import Waterfall, legend_line
 from pushscope.vocabulary import Outcome
@@ -118,6 +124,9 @@ class PushscopeApp(App[None]):
         self.cancelled = False
         self.load_finished = asyncio.Event()
         self.search_ready = asyncio.Event()  # header values searchable (built after the last snapshot)
+        # The model is there (exchange details, exports): with the first snapshot, or on a reopen after the view kept
+        # in the cache was shown (``DetailsRead``).
+        self.details_ready = asyncio.Event()
         self._shown = threading.Event()  # the loader's view of load_finished
 
     # --- composition -------------------------------------------------------------------------------------
@@ -180,6 +189,8 @@ class PushscopeApp(App[None]):
         previous = self.view
         self.capture, self.view = message.capture, message.view
         view = self.view
+        if message.capture is not None:
+            self.details_ready.set()
         self.summary_bar.show(view.summary, loading=not message.final)
         self.connections_tree.update_connections(view.name, message.connection_changes, len(view.connections),
                                                  message.requests, final=message.final)
@@ -195,6 +206,12 @@ class PushscopeApp(App[None]):
             self._apply_filters()
         if message.final:
             self._finish(message)
+
+    def on_details_read(self, message: DetailsRead) -> None:
+        self.capture = message.capture
+        self.details_ready.set()
+        self._show_detail()
+        self.refresh_bindings()
 
     def on_search_indexed(self, message: SearchIndexed) -> None:
         self.view = replace(self.view, search_texts=message.texts)
@@ -383,13 +400,17 @@ class PushscopeApp(App[None]):
     def action_copy(self, what: str) -> None:
         """Copy through OSC 52 (terminals that allow it), and show the text so it can be selected by hand."""
         row = self.waterfall.selected
-        if row is None or self.capture is None:
+        if row is None:
             self.notify("Select a row first", severity="warning", markup=False)
             return
         if what == "verdict":
             if row.push_index is None:
                 self.notify("The selected row is a request, not a push: it has no verdict", severity="warning",
                             markup=False)
+                return
+            if self.capture is None:
+                self.notify("The capture's details are still being read: copy the verdict once they are",
+                            severity="warning", markup=False)
                 return
             text = verdict_text(self.capture.pushes[row.push_index])
         else:
@@ -406,11 +427,12 @@ class PushscopeApp(App[None]):
     def _show_detail(self) -> None:
         row = self.waterfall.selected
         detail = self.detail
-        if row is None or self.capture is None:
+        if row is None or (self.capture is None and self.loading):
             detail.show(overview_content(self.view))
             detail.border_title = "Detail"
             return
-        detail.show(exchange_content(self.capture, row))
+        # A reopen shows the rows kept in the cache before their model is read: its details follow (DetailsRead).
+        detail.show(exchange_content(self.capture, row) if self.capture is not None else pending_details_content(row))
         kind = f"push · {row.outcome or 'unknown'}" if row.pushed else "request"
         detail.border_title = f"Detail · {kind} #{row.exchange_id}"
 
@@ -436,7 +458,8 @@ class PushscopeApp(App[None]):
 
     def action_export(self) -> None:
         if self.capture is None or self.loading:
-            self.notify("The capture is still loading", severity="warning")
+            self.notify("The capture is still loading" if self.loading else
+                        "The capture's details are still being read: export waits for them", severity="warning")
             return
         self.push_screen(ExportScreen(self.capture_name, available_formats()), self._export_chosen)
 
@@ -465,5 +488,5 @@ class PushscopeApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "export":
-            return None if self.loading else True
+            return None if self.loading or self.capture is None else True
         return True

@@ -16,7 +16,7 @@ from textual.message import Message
 
 from pushscope.events import SourceProgress
 from pushscope.model.entities import Capture
-from pushscope.pipeline import Analyser, Load, Loader
+from pushscope.pipeline import Analyser, CacheEntry, Load, Loader
 from pushscope.tui.view import (
     SORTS,
     CaptureView,
@@ -28,6 +28,7 @@ from pushscope.tui.view import (
     row_set,
     search_texts,
 )
+from pushscope.tui.view_cache import load_view, store_view_in_background
 from pushscope.tui.widgets.connections import LISTED_CONNECTIONS
 
 UPDATE_INTERVAL = 0.25
@@ -39,11 +40,13 @@ ShownFor = Callable[[], tuple[FilterState, str]]
 class CaptureUpdated(Message):
     """A new snapshot of the capture being loaded (``final`` once analysed, or after cancel/failure)."""
 
-    def __init__(self, capture: Capture, view: CaptureView, progress: SourceProgress | None, final: bool = False,
+    def __init__(self, capture: Capture | None, view: CaptureView, progress: SourceProgress | None, final: bool = False,
                  cancelled: bool = False, *, shown: RowSet | None = None,
                  connection_changes: tuple[ConnectionInfo, ...] = (), requests: int = 0) -> None:
         super().__init__()
-        self.capture = capture  # the UI reads exchange details from it; only the loader thread writes to it
+        # The UI reads exchange details from it; only the loader thread writes to it. None: a view kept in the cache,
+        # shown before its model is read (``DetailsRead`` brings the model).
+        self.capture = capture
         self.view = view
         self.progress = progress
         self.final = final
@@ -60,6 +63,14 @@ class SearchIndexed(Message):
     def __init__(self, texts: dict[int, str]) -> None:
         super().__init__()
         self.texts = texts
+
+
+class DetailsRead(Message):
+    """The model behind a view that was shown from the cache before it (exchange details, exports)."""
+
+    def __init__(self, capture: Capture) -> None:
+        super().__init__()
+        self.capture = capture
 
 
 def default_analyser(capture: Capture) -> object:
@@ -84,7 +95,10 @@ class LoadSession:
         # Live sources (probe, live capture) never "finish loading": judge the pushes on every snapshot.
         self.live = load.live
         self.loader = Loader(load, cancel=cancel, analyser=self.analyser, on_progress=self._progress,
-                             after_item=self._after_item, tolerant=True, keep_now=True, read_while_looking_up=True)
+                             after_item=self._after_item, tolerant=True, keep_now=True, read_while_looking_up=True,
+                             peek=None if load.live else self._serve_kept_view)
+        self._kept: CaptureView | None = None  # the view served from the cache, shown before its model is read
+        self._posting = threading.Lock()  # snapshots (loader thread) never follow the kept view (lookup thread)
         self.shown_for = shown_for or (lambda: (FilterState(), SORTS[0]))
         self.shown = shown  # set by the UI once it shows the final rows: the search index is built after that
         self._rows: RowCache | None = RowCache()  # rows kept between snapshots
@@ -99,20 +113,40 @@ class LoadSession:
     def run(self) -> Capture:
         """Read everything (or until cancelled), analyse, post the final snapshot. Never raises."""
         capture = self.loader.run()
+        if self._kept is not None and self.loader.from_cache:
+            self.post(DetailsRead(capture))
+            return capture
+        self._kept = None  # (a kept view whose model did not load: the capture was read instead, and is shown now)
         self._rows = None  # the final view is built afresh (see RowCache)
-        self.post(self._update(self._view(), final=True, cancelled=self.loader.cancelled))
+        view = self._view()
+        self.post(self._update(view, final=True, cancelled=self.loader.cancelled))
         if not self.live:  # (a live source's snapshots carry them)
             if self.shown is not None:  # the UI builds its last screen first, without sharing the GIL with this
                 self.shown.wait(INDEX_WAIT)
-            self.post(SearchIndexed(search_texts(capture)))
+            texts = search_texts(capture)
+            self.post(SearchIndexed(texts))
+            entry = self.loader.entry
+            if entry is not None and not self.loader.cancelled:
+                store_view_in_background(entry[0], entry[1], capture, replace(view, search_texts=texts))
         return capture
+
+    def _serve_kept_view(self, entry: CacheEntry) -> bool:
+        """In the cache lookup's thread: show the view kept for this capture, if there is one (see ``view_cache``)."""
+        view = load_view(*entry)
+        if view is None:
+            return False
+        with self._posting:
+            self._kept = view
+            self.post(self._update(view, final=True, details=False))
+        return True
 
     def _view(self) -> CaptureView:
         view = build_view(self.capture, self._rows)
         # A live capture is judged and searched as it goes; a file's search texts wait for the end.
         return replace(view, search_texts=search_texts(self.capture)) if self.live else view
 
-    def _update(self, view: CaptureView, *, final: bool = False, cancelled: bool = False) -> CaptureUpdated:
+    def _update(self, view: CaptureView, *, final: bool = False, cancelled: bool = False,
+                details: bool = True) -> CaptureUpdated:
         """The snapshot message, with everything the UI thread would otherwise walk all the rows for."""
         filters, sort = self.shown_for()
         changes = []
@@ -121,7 +155,7 @@ class LoadSession:
                 self._listed[info.id] = info
                 changes.append(info)
         requests = sum(info.requests for info in view.connections)
-        return CaptureUpdated(self.capture, view, self.progress, final, cancelled,
+        return CaptureUpdated(self.capture if details else None, view, self.progress, final, cancelled,
                               shown=row_set(view.rows, filters, sort, view.search_texts),
                               connection_changes=tuple(changes),
                               requests=requests)
@@ -138,6 +172,11 @@ class LoadSession:
         return False
 
     def _publish(self) -> None:
+        with self._posting:
+            if self._kept is None:
+                self._publish_snapshot()
+
+    def _publish_snapshot(self) -> None:
         started = self.clock()
         if self.live:
             try:

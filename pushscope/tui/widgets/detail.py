@@ -245,6 +245,18 @@ def exchange_content(capture: Capture, row: Row) -> Content:
     return Content("\n").join(lines)
 
 
+def pending_details_content(row: Row) -> Content:
+    """A row shown from the cache before its capture's details are read: what the row says, and that the rest
+    follows by itself."""
+    lines = [_line((row.method or "", "bold"), " ", row.url or row.path)]
+    if row.pushed:
+        lines.append(_line("  ", (f"{glyph(row.outcome)} {row.outcome or 'unknown'}", OUTCOME_STYLES.get(
+            row.outcome or "unknown", ""))))
+    lines += [Content(""), _line(("  Reading this capture's details (headers, frames, evidence) from the cache: "
+                                   "they show here as soon as they are read.", MUTED))]
+    return Content("\n").join(lines)
+
+
 def overview_content(view: CaptureView) -> Content:
     """What the pane shows before anything is selected: the capture's headline numbers."""
     summary = view.summary

@@ -1,0 +1,166 @@
+"""The inspector's final view kept beside the model: a reopen shows exactly what a fresh load shows, and a broken,
+stale, cancelled or unwanted entry is never served."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from pushscope.cache import CaptureCache, cache_key, wait_for_writers
+from pushscope.cli import main
+from pushscope.events import Diagnostic
+from pushscope.pipeline import capture_file
+from pushscope.tui.loading import CaptureUpdated, DetailsRead, LoadSession, SearchIndexed
+from pushscope.tui.view import CaptureView
+from pushscope.tui.view_cache import load_view, store_view, view_key
+
+CAPTURES = Path(__file__).resolve().parents[2] / "captures"
+NAME = "nginx-push-basic"
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    directory = tmp_path / "cache"
+    monkeypatch.setenv("PUSHSCOPE_CACHE_DIR", str(directory))
+    return directory
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    if shutil.which("tshark") is None:
+        pytest.skip("tshark not installed")
+    capture, keys = tmp_path / f"{NAME}.pcapng", tmp_path / f"{NAME}.keys"
+    shutil.copy(CAPTURES / capture.name, capture)
+    shutil.copy(CAPTURES / keys.name, keys)
+    return capture, keys
+
+
+class Opened:
+    """One inspector load, headless: what it posted, the view it ended with (search texts included)."""
+
+    def __init__(self, capture: Path, keys: Path, *, use_cache: bool = True, cancel: bool = False) -> None:
+        self.posted: list[object] = []
+        stop = threading.Event()
+        if cancel:
+            stop.set()
+        self.session = LoadSession(capture_file(str(capture), str(keys), use_cache=use_cache), self.posted.append,
+                                   stop)
+        self.session.run()
+        wait_for_writers()
+        final = [m for m in self.posted if isinstance(m, CaptureUpdated) and m.final][-1]
+        texts = [m.texts for m in self.posted if isinstance(m, SearchIndexed)]
+        self.final = final
+        self.view: CaptureView = replace(final.view, search_texts=texts[-1]) if texts else final.view
+        self.details = [m for m in self.posted if isinstance(m, DetailsRead)]
+
+    @property
+    def served_from_view(self) -> bool:
+        return self.final.capture is None
+
+
+def _key(capture: Path, keys: Path) -> str:
+    return cache_key(str(capture), str(keys))
+
+
+def test_a_reopen_shows_what_a_fresh_load_shows(cache_dir: Path, files: tuple[Path, Path]) -> None:
+    capture, keys = files
+    fresh = Opened(capture, keys, use_cache=False)
+    first = Opened(capture, keys)
+    assert not first.served_from_view and len(list(cache_dir.glob("*.view"))) == 1
+    reopened = Opened(capture, keys)
+    assert reopened.served_from_view and reopened.session.loader.from_cache
+    view = reopened.view
+    assert view.rows and view.search_texts
+    for name in ("rows", "connections", "summary", "diagnostics", "search_texts", "loads", "duration", "extent",
+                 "analysed", "name"):
+        assert getattr(view, name) == getattr(fresh.view, name), name
+    assert view == fresh.view
+    # No SearchIndexed: the kept view carries its search texts; the model follows it.
+    assert not [m for m in reopened.posted if isinstance(m, SearchIndexed)]
+    assert len(reopened.details) == 1 and reopened.details[0].capture.exchanges
+    assert [m for m in reopened.posted if isinstance(m, CaptureUpdated)] == [reopened.final]  # no partial snapshot
+
+
+@pytest.mark.parametrize("damage", ["truncated", "magic", "payload"])
+def test_a_broken_view_is_a_miss_and_goes(cache_dir: Path, files: tuple[Path, Path], damage: str) -> None:
+    capture, keys = files
+    first = Opened(capture, keys)
+    (entry,) = cache_dir.glob("*.view")
+    data = entry.read_bytes()
+    if damage == "truncated":
+        entry.write_bytes(data[:-100])
+    elif damage == "magic":
+        entry.write_bytes(b"X" + data[1:])
+    else:  # the header and its length intact, the pickles not
+        entry.write_bytes(data[:40] + random.Random(7).randbytes(len(data) - 40))
+    key = _key(capture, keys)
+    assert load_view(CaptureCache(), key) is None and not entry.exists()
+    # The next open builds the view from the kept model (no tshark) and keeps it again.
+    reopened = Opened(capture, keys)
+    assert not reopened.served_from_view and reopened.session.loader.from_cache
+    assert reopened.view == first.view and load_view(CaptureCache(), key) == first.view
+
+
+def test_a_view_whose_model_does_not_load_gives_way_to_the_capture_read(cache_dir: Path,
+                                                                         files: tuple[Path, Path]) -> None:
+    capture, keys = files
+    first = Opened(capture, keys)
+    (model,) = cache_dir.glob("*.model")
+    model.write_bytes(model.read_bytes()[:-50])
+    reopened = Opened(capture, keys)
+    # Shown at once, then the model turns out broken: the capture is read (no partial snapshots in between, the
+    # kept rows stay up) and its final view and model replace the kept one.
+    updates = [m for m in reopened.posted if isinstance(m, CaptureUpdated)]
+    assert updates[0].capture is None and updates[-1] is reopened.final and len(updates) == 2
+    assert not reopened.session.loader.from_cache and reopened.final.capture is not None
+    assert reopened.view == first.view
+    model.unlink()
+    assert load_view(CaptureCache(), _key(capture, keys)) is None  # no model entry: no view either
+
+
+def test_changed_capture_or_keylog_never_meets_a_stale_view(cache_dir: Path, files: tuple[Path, Path]) -> None:
+    capture, keys = files
+    decrypted = Opened(capture, keys)
+    original = keys.read_bytes()
+    stat = keys.stat()
+    keys.write_bytes(original.replace(b"TRAFFIC_SECRET_0", b"TRAFFIC_SECRET_9"))
+    os.utime(keys, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the same size and mtime: only the content tells
+    without_keys = Opened(capture, keys)
+    assert not without_keys.served_from_view and not without_keys.view.rows and decrypted.view.rows
+    keys.write_bytes(original)
+    capture.write_bytes(capture.read_bytes()[:-200])
+    cut = Opened(capture, keys)
+    assert not cut.served_from_view and cut.view != decrypted.view
+    assert len(list(cache_dir.glob("*.view"))) == 3
+    assert view_key(_key(capture, keys)) != _key(capture, keys)
+
+
+def test_a_cancelled_load_keeps_no_view(cache_dir: Path, files: tuple[Path, Path]) -> None:
+    capture, keys = files
+    cancelled = Opened(capture, keys, cancel=True)
+    assert cancelled.final.cancelled
+    assert not list(cache_dir.glob("*.view")) and not list(cache_dir.glob("*.model"))
+    # Nor would a view of a capture whose load was cancelled or failed ever be written.
+    whole = Opened(capture, keys, use_cache=False)
+    model = whole.session.capture
+    model.diagnostics.append(Diagnostic(level="warning", message="cancelled", code="cancelled"))
+    assert not store_view(CaptureCache(), "k", model, whole.view)
+
+
+def test_no_cache_keeps_and_reads_no_view(cache_dir: Path, files: tuple[Path, Path],
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    capture, keys = files
+    Opened(capture, keys, use_cache=False)
+    assert not cache_dir.exists() or not list(cache_dir.iterdir())
+    Opened(capture, keys)
+    assert len(list(cache_dir.glob("*.view"))) == 1
+    assert not Opened(capture, keys, use_cache=False).served_from_view
+    assert main(["cache", "clear"]) == 0
+    capsys.readouterr()
+    assert not list(cache_dir.iterdir())
