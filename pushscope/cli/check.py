@@ -44,7 +44,14 @@ def parser() -> argparse.ArgumentParser:
 
 @command("check")
 def run_check(argv: list[str]) -> int:
-    from pushscope.export.check import CHECK_READS, DEFAULT_BUDGETS, Budgets, check_report, render_check
+    from pushscope.export.check import (
+        CHECK_PUSH_FIELDS,
+        CHECK_READS,
+        DEFAULT_BUDGETS,
+        Budgets,
+        check_report,
+        render_check,
+    )
 
     p = parser()
     args = p.parse_args(argv)
@@ -63,7 +70,7 @@ def run_check(argv: list[str]) -> int:
             write_output(replay.replayed(), None)
         return int(replay.hit.meta.get("exit", 0))  # type: ignore[call-overload]
     try:
-        report, coverage = load_report(capture_args, only=CHECK_READS)
+        report, coverage = load_report(capture_args, only=CHECK_READS, push_fields=CHECK_PUSH_FIELDS)
         result = check_report(report, budgets, coverage, allow_undecrypted=args.allow_undecrypted)
         text = replay.record(render_check(result, path))
         printed = not (args.quiet and result.ok)

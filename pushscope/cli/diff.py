@@ -8,7 +8,7 @@ from pushscope.cli.args import add_keylog, add_no_cache, add_output, add_quiet
 from pushscope.cli.errors import CliError, command
 from pushscope.cli.exitcodes import Exit
 from pushscope.cli.keys import beside
-from pushscope.cli.loading import CaptureArgs, Replay, cached_comparison, load_report
+from pushscope.cli.loading import CaptureArgs, Replay, cached_comparison, load_sides
 from pushscope.cli.output import format_for, write_output
 
 FORMATS = ("text", "html", "json")
@@ -68,12 +68,17 @@ def _compare(both: list[CaptureArgs], fmt: str, args: argparse.Namespace, inputs
     sides = []
     for capture_args in both:
         path = capture_args.path
-        report, coverage = load_report(capture_args)
+        report, coverage = load_sides(capture_args, push_fields=diff.PUSH_FIELDS, exchange_fields=diff.EXCHANGE_FIELDS)
         if coverage.nothing_decoded:
             raise CliError(f"{path}: {coverage.headline()}; refusing to compare it", Exit.UNDECRYPTED)
-        sides.append((report, coverage))
+        sides.append((diff.side_of(report), coverage))  # reduced before the other capture is read
+        del report
+        if len(sides) == 1:
+            from pushscope.cache import wait_for_writers
+
+            wait_for_writers()  # a model kept for the cache is written now, so it is not held beside the next
     (before, cov_a), (after, cov_b) = sides
-    result = diff.diff_reports(before, after, ("before", "after"))
+    result = diff.diff_sides(before, after, ("before", "after"))
     result["before"]["coverage"], result["after"]["coverage"] = cov_a.headline(), cov_b.headline()
     renderers = {"text": diff.render_diff_text, "html": diff.render_diff_html, "json": diff.render_diff_json}
     write_output(replay.record(renderers[fmt](result)), args.output, inputs=inputs)

@@ -96,10 +96,10 @@ def saved_session_items(path: str) -> list[Any]:
                        else str(exc)) from None
 
 
-def load_report(args: CaptureArgs, *, redact: bool = True,
-                only: Collection[str] | None = None) -> tuple[dict[str, Any], Coverage]:
+def load_report(args: CaptureArgs, *, redact: bool = True, only: Collection[str] | None = None,
+                push_fields: Collection[str] | None = None) -> tuple[dict[str, Any], Coverage]:
     """A report dict from a JSON report (validated), a saved probe session or a capture (analysed now), with
-    what it decoded; from a capture, ``only`` those top-level keys when given."""
+    what it decoded; from a capture, ``only`` those top-level keys and ``push_fields`` of each push when given."""
     check_readable(args.path, "capture or report")
     from pushscope.export.json_report import report_dict
     from pushscope.sources.probe.recording import is_saved_session
@@ -110,8 +110,25 @@ def load_report(args: CaptureArgs, *, redact: bool = True,
         report = read_json_report(args.path)
     else:
         capture, _ = load_capture_file(args)
-        report = report_dict(capture, redact=redact, only=only)
+        report = report_dict(capture, redact=redact, only=only, push_fields=push_fields)
+        del capture  # the command reads only the dicts from here on: nothing here holds the model past this point
     return report, coverage_of(report)
+
+
+def load_sides(args: CaptureArgs, *, push_fields: Collection[str], exchange_fields: Collection[str]
+               ) -> tuple[dict[str, Any], Coverage]:
+    """As ``load_report``, but from a capture its exchanges and pushes are generators over the model with only
+    those fields (read them once, in order): a comparison reduces one capture before it reads the other."""
+    check_readable(args.path, "capture or report")
+    from pushscope.export.coverage import coverage_of_capture
+    from pushscope.export.json_report import report_sections
+    from pushscope.sources.probe.recording import is_saved_session
+
+    if is_saved_session(args.path) or looks_like_json(args.path):
+        return load_report(args)
+    capture, _ = load_capture_file(args)
+    sections = report_sections(capture, push_fields=push_fields, exchange_fields=exchange_fields)
+    return sections, coverage_of_capture(capture)
 
 
 @dataclass(slots=True)

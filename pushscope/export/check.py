@@ -93,8 +93,9 @@ def _wasted(push: dict[str, Any]) -> bool:
     return push["outcome"] == Outcome.WASTED or push["cost"]["wasted_bytes"] > 0
 
 
-# The report's top-level keys the gate reads (never the exchanges).
+# The report's top-level keys the gate reads (never the exchanges), and the keys of each push.
 CHECK_READS = ("pushes", "summary", "connections", "diagnostics", "conversations")
+CHECK_PUSH_FIELDS = ("outcome", "reason", "pushed_bytes", "cost", "push_id", "promised_stream_id", "connection", "url")
 
 
 def check_report(report: dict[str, Any], budgets: Budgets, coverage: Coverage | None = None, *,
@@ -125,8 +126,10 @@ def check_report(report: dict[str, Any], budgets: Budgets, coverage: Coverage | 
                   for name, limit, value, offenders in checks if limit is not None and value > limit]
     from pushscope.export.text_report import anomaly_lines
 
+    # Only the connections with anomalies are made visible (a copy of every connection's dict is not needed).
+    troubled = [conn for conn in report["connections"] if conn.get("anomalies")]
     return CheckResult(measured, violations, budgets, coverage or coverage_of(report), allow_undecrypted,
-                       anomaly_lines(visible_tree(report["connections"]))[2:])
+                       anomaly_lines(visible_tree(troubled))[2:])
 
 
 def render_check(result: CheckResult, source: str) -> str:
@@ -146,7 +149,7 @@ def render_check(result: CheckResult, source: str) -> str:
             lines.append("  (--allow-undecrypted judges the connections that were decoded)")
     for violation in result.violations:
         lines.append(f"  budget exceeded: {violation.describe()}")
-        for push in visible_tree(violation.pushes):
+        for push in map(visible_tree, violation.pushes):  # one push's copy at a time
             where = f"push_id={push['push_id']}" if push["push_id"] is not None else \
                 f"stream {push['promised_stream_id']}"
             lines.append(f"    {push['outcome']:<16} {push['reason'] or '-':<24} "

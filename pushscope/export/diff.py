@@ -60,10 +60,30 @@ def _delta(before: float | int | None, after: float | int | None) -> float | int
     return round(after - before, 6) if isinstance(before, float) or isinstance(after, float) else after - before
 
 
+# What a comparison reads of each exchange and push: a capture's report is made with only these.
+EXCHANGE_FIELDS = ("url", "pushed", "status", "request_start", "response_start", "response_end")
+PUSH_FIELDS = ("url", "outcome", "reason", "cost", "pushed_bytes")
+
+
+def side_of(report: dict[str, Any]) -> dict[str, Any]:
+    """What a comparison keeps of one report: its resources, summary and names. The report's exchanges and pushes
+    are read once, in order (they may be generators over a capture's model), so one side is reduced before the
+    other is read: two gigabyte captures are never held as dicts at once."""
+    resources = _resources(report)
+    return {"name": report.get("name"), "source": report.get("source"), "summary": report["summary"],
+            "resources": resources, "pushed_bytes": sum(entry["pushed_bytes"] for entry in resources.values())}
+
+
 def diff_reports(before: dict[str, Any], after: dict[str, Any],
                  names: tuple[str, str] = ("before", "after")) -> dict[str, Any]:
     """Per-resource and summary differences between two report dicts."""
-    a, b = _resources(before), _resources(after)
+    return diff_sides(side_of(before), side_of(after), names)
+
+
+def diff_sides(before: dict[str, Any], after: dict[str, Any],
+               names: tuple[str, str] = ("before", "after")) -> dict[str, Any]:
+    """``diff_reports`` on two reports already reduced by ``side_of``."""
+    a, b = before["resources"], after["resources"]
     rows = []
     for key in sorted(set(a) | set(b)):
         old, new = a.get(key), b.get(key)
@@ -86,8 +106,7 @@ def diff_reports(before: dict[str, Any], after: dict[str, Any],
     for outcome in OUTCOMES:
         old_n, new_n = sa["pushes_by_outcome"].get(outcome, 0), sb["pushes_by_outcome"].get(outcome, 0)
         summary[f"pushes_{outcome}"] = {"before": old_n, "after": new_n, "delta": new_n - old_n}
-    pushed_a = sum(p["pushed_bytes"] for p in before["pushes"])
-    pushed_b = sum(p["pushed_bytes"] for p in after["pushes"])
+    pushed_a, pushed_b = before["pushed_bytes"], after["pushed_bytes"]
     summary["pushed_bytes"] = {"before": pushed_a, "after": pushed_b, "delta": pushed_b - pushed_a}
     return {"before": {"name": names[0], "source": before.get("name") or before.get("source")},
             "after": {"name": names[1], "source": after.get("name") or after.get("source")},

@@ -52,7 +52,16 @@ def connection_dict(conn: Connection, pushes: list[Push] | None = None) -> dict[
     }
 
 
-def exchange_dict(exchange: Exchange, redact: bool = True) -> dict[str, Any]:
+def exchange_dict(exchange: Exchange, redact: bool = True, fields: Collection[str] | None = None) -> dict[str, Any]:
+    """``fields``: only those keys (a comparison that reads no header does not copy them for every exchange)."""
+    if fields is not None and "request_headers" not in fields and "response_headers" not in fields:
+        return {key: value for key, value in _exchange_entry(exchange, [], []).items() if key in fields}
+    entry = _exchange_entry(exchange, redact_headers(exchange.request_headers, redact),
+                            redact_headers(exchange.response_headers, redact))
+    return entry if fields is None else {key: value for key, value in entry.items() if key in fields}
+
+
+def _exchange_entry(exchange: Exchange, request_headers: object, response_headers: object) -> dict[str, Any]:
     return {
         "id": exchange.id,
         "protocol": exchange.protocol,
@@ -74,8 +83,8 @@ def exchange_dict(exchange: Exchange, redact: bool = True) -> dict[str, Any]:
         "response_header_bytes": exchange.response_header_bytes,
         "body_bytes": exchange.body_bytes,
         "reset": _reset_dict(exchange.reset),
-        "request_headers": redact_headers(exchange.request_headers, redact),
-        "response_headers": redact_headers(exchange.response_headers, redact),
+        "request_headers": request_headers,
+        "response_headers": response_headers,
     }
 
 
@@ -86,10 +95,12 @@ def _reset_dict(reset: Any) -> dict[str, Any] | None:
             "frame": reset.kind}
 
 
-def push_dict(push: Push, capture: Capture) -> dict[str, Any]:
+def push_dict(push: Push, capture: Capture, fields: Collection[str] | None = None) -> dict[str, Any]:
+    """``fields``: only those keys (a gate that reads no evidence does not render it for every push)."""
     exchange = capture.exchange(push.exchange_id)
     cost = push.cost
-    return {
+    evidence = push.evidence if fields is None or "evidence" in fields else []
+    entry = {
         "id": push.id,
         "protocol": push.protocol,
         "connection": push.connection_id,
@@ -109,7 +120,7 @@ def push_dict(push: Push, capture: Capture) -> dict[str, Any]:
         "reason_detail": push.reason_detail,
         "evidence": [
             {"kind": e.kind, "text": e.text, "at": _round(e.at), "exchange": e.exchange_id, "stream_id": e.stream_id}
-            for e in push.evidence
+            for e in evidence
         ],
         "cost": {
             "header_bytes": cost.header_bytes,
@@ -125,6 +136,7 @@ def push_dict(push: Push, capture: Capture) -> dict[str, Any]:
         "advice": push.advice,
         "advice_text": push.advice_text,
     }
+    return entry if fields is None else {key: value for key, value in entry.items() if key in fields}
 
 
 def _pushed_bytes(exchange: Exchange | None) -> int:
@@ -149,14 +161,17 @@ def conversation_dict(account: ConversationAccounted) -> dict[str, Any]:
     }
 
 
-def report_dict(capture: Capture, *, redact: bool = True, only: Collection[str] | None = None) -> dict[str, Any]:
+def report_dict(capture: Capture, *, redact: bool = True, only: Collection[str] | None = None,
+                push_fields: Collection[str] | None = None) -> dict[str, Any]:
     """The whole report, or with ``only`` just those top-level keys (a gate that reads no exchange need not hold
-    a dict for each of them)."""
+    a dict for each of them), and with ``push_fields`` only those keys of each push."""
     return {key: list(value) if isinstance(value, Iterator) else value
-            for key, value in report_sections(capture, redact=redact).items() if only is None or key in only}
+            for key, value in report_sections(capture, redact=redact, push_fields=push_fields).items()
+            if only is None or key in only}
 
 
-def report_sections(capture: Capture, *, redact: bool = True) -> dict[str, Any]:
+def report_sections(capture: Capture, *, redact: bool = True, push_fields: Collection[str] | None = None,
+                    exchange_fields: Collection[str] | None = None) -> dict[str, Any]:
     """The report's top-level keys in order; the long lists are generators, so it can be written piece by piece."""
     pushes_by_connection: dict[str, list[Push]] = {}
     for push in capture.pushes:
@@ -169,8 +184,8 @@ def report_sections(capture: Capture, *, redact: bool = True) -> dict[str, Any]:
         "started_at": _round(capture.started_at),
         "ended_at": _round(capture.ended_at),
         "connections": (connection_dict(c, pushes_by_connection.get(c.id, [])) for c in capture.connections.values()),
-        "exchanges": (exchange_dict(e, redact) for e in capture.exchanges),
-        "pushes": (push_dict(p, capture) for p in capture.pushes),
+        "exchanges": (exchange_dict(e, redact, exchange_fields) for e in capture.exchanges),
+        "pushes": (push_dict(p, capture, push_fields) for p in capture.pushes),
         "summary": summary_dict(capture),
         "conversations": (conversation_dict(a) for a in capture.conversations),
         "diagnostics": [

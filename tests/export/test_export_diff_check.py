@@ -133,3 +133,46 @@ def test_run_check_and_diff_on_a_capture_file(tmp_path: Path, capsys: pytest.Cap
     assert run_diff([capture, capture, "--format", "json", "-o", str(out)]) == 0
     diff = json.loads(out.read_text(encoding="utf-8"))
     assert diff["resources"] and all(not row["changes"] for row in diff["resources"])
+
+
+def test_slim_entries_are_the_full_ones_cut_down() -> None:
+    from pushscope.export.check import CHECK_PUSH_FIELDS
+    from pushscope.export.diff import EXCHANGE_FIELDS, PUSH_FIELDS
+    from pushscope.export.json_report import exchange_dict, push_dict
+
+    capture = build_capture()
+    capture_after = _after()
+    for model in (capture, capture_after):
+        for push in model.pushes:
+            full = push_dict(push, model)
+            for fields in (CHECK_PUSH_FIELDS, PUSH_FIELDS):
+                assert push_dict(push, model, fields) == {k: v for k, v in full.items() if k in fields}
+        for exchange in model.exchanges:
+            full = exchange_dict(exchange)
+            assert exchange_dict(exchange, True, EXCHANGE_FIELDS) == {k: v for k, v in full.items()
+                                                                     if k in EXCHANGE_FIELDS}
+
+
+def test_a_diff_of_captures_equals_the_diff_of_their_json_reports(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Captures are compared side by side from slim generators over their models; their saved JSON reports from
+    whole dicts: the same comparison either way."""
+    captures = Path(__file__).resolve().parents[2] / "captures"
+    pairs = [captures / "nginx-push-basic.pcapng", captures / "nginx-preload-twoloads.pcapng"]
+    jsons = []
+    for capture in pairs:
+        saved = tmp_path / f"{capture.stem}.json"
+        from pushscope.cli.report import run_report
+
+        assert run_report([str(capture), "--format", "json", "-o", str(saved), "--quiet", "--no-cache"]) == 0
+        jsons.append(saved)
+    capsys.readouterr()
+    outputs = []
+    for left, right in (pairs, jsons):
+        run_diff([str(left), str(right), "--format", "json", "--no-cache"])
+        outputs.append(json.loads(capsys.readouterr().out))
+    for result in outputs:  # the names are the files compared
+        for side in ("before", "after"):
+            result[side].pop("name", None)
+    assert outputs[0]["resources"] and outputs[0]["summary"]["pushed_bytes"]["before"] > 0
+    assert outputs[0] == outputs[1]
