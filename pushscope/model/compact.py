@@ -47,6 +47,7 @@ class SharedValues:
         self.header_lists: dict[tuple[tuple[str, str], ...], Headers] = {}
         self.bodies: dict[bytes, bytes] = {}
         self.settings_seen: dict[tuple[tuple[str, tuple[tuple[str, int], ...]], ...], dict[str, dict[str, int]]] = {}
+        self.numbers: dict[int, int] = {}
 
     def headers(self, headers: Headers) -> Headers:
         if not headers:
@@ -59,6 +60,14 @@ class SharedValues:
         if len(self.bodies) >= self.LIMIT:
             self.bodies.clear()
         return self.bodies.setdefault(data, data)
+
+    def number(self, value: int) -> int:
+        """One int object for equal sizes (28 bytes each above 256: the same resource has the same sizes)."""
+        if -5 <= value <= 256:  # CPython keeps one of each of these already
+            return value
+        if len(self.numbers) >= self.LIMIT:
+            self.numbers.clear()
+        return self.numbers.setdefault(value, value)
 
     def settings(self, settings: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
         """One dict for equal SETTINGS (both sides): nothing changes a connection's settings in place."""
@@ -79,6 +88,10 @@ def compact_exchange(exchange: Exchange, shared: SharedValues) -> None:
         exchange.informational = EMPTY
     if not exchange.trailers:
         exchange.trailers = EMPTY
+    number = shared.number
+    exchange.body_bytes, exchange.request_body_bytes = number(exchange.body_bytes), number(exchange.request_body_bytes)
+    exchange.request_header_bytes = number(exchange.request_header_bytes)
+    exchange.response_header_bytes = number(exchange.response_header_bytes)
     body = exchange.body
     if type(body) is bytearray:
         # A page served a thousand times is kept once (reference extraction is memoised by content too).
