@@ -12,14 +12,16 @@ import asyncio
 import sys
 import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
@@ -32,6 +34,7 @@ from pushscope.tui.export import available_formats, write_report
 from pushscope.tui.fmt import unit_for
 from pushscope.tui.loading import CaptureUpdated, DetailsRead, LoadSession, SearchIndexed, default_analyser
 from pushscope.tui.screens import CopyScreen, DiagnosticsScreen, ExportScreen, HelpScreen
+from pushscope.tui.sharing import INPUT_EVENTS, InputGate, lower_thread_priority
 from pushscope.tui.view import SORTS, CaptureView, FilterState, RowSet, row_set
 from pushscope.tui.widgets.connections import ConnectionsTree
 from pushscope.tui.widgets.detail import (
@@ -128,6 +131,7 @@ class PushscopeApp(App[None]):
         # in the cache was shown (``DetailsRead``).
         self.details_ready = asyncio.Event()
         self._shown = threading.Event()  # the loader's view of load_finished
+        self._input_gate = InputGate()  # the loader waits at it while an input is answered (see tui.sharing)
 
     # --- composition -------------------------------------------------------------------------------------
 
@@ -179,11 +183,36 @@ class PushscopeApp(App[None]):
         # takes tens of turns: at 5 ms each that alone is over 100 ms; at 1 ms about 25 ms.
         switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(min(switch_interval, LOADING_SWITCH_INTERVAL))
+        session = LoadSession(self._load, self.post_message, self._cancel, analyser=self._analyser,
+                              shown_for=lambda: (self.filters, self.sort), shown=self._shown,
+                              input_gate=self._input_gate)
+
+        def run_nicer() -> None:
+            lower_thread_priority()  # see tui.sharing
+            session.run()
+
         try:
-            LoadSession(self._load, self.post_message, self._cancel, analyser=self._analyser,
-                        shown_for=lambda: (self.filters, self.sort), shown=self._shown).run()
+            # A thread of its own: this worker's belongs to the event loop's pool, which would keep it, nicer, for
+            # later work (its nice value cannot be raised back without privileges).
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pushscope-load") as pool:
+                pool.submit(run_nicer).result()
         finally:
             sys.setswitchinterval(switch_interval)
+
+    def post_message(self, message: Message) -> bool:
+        if self.loading and isinstance(message, INPUT_EVENTS) and not message.is_forwarded:  # (not bubbling back)
+            self._input_gate.input_arrived()
+        return super().post_message(message)
+
+    async def on_event(self, event: events.Event) -> None:
+        await super().on_event(event)  # an input is handled (or forwarded to its widget's queue) by now
+        if isinstance(event, INPUT_EVENTS):
+            self._input_gate.input_dispatched()
+
+    def _display(self, screen: Screen, renderable: object) -> None:
+        # Textual's one call per repaint (headless too). Private: tests.tui.test_tui_responsive fails if it is gone.
+        super()._display(screen, renderable)  # type: ignore[arg-type]
+        self._input_gate.painted()
 
     def on_capture_updated(self, message: CaptureUpdated) -> None:
         previous = self.view

@@ -17,6 +17,7 @@ from textual.message import Message
 from pushscope.events import SourceProgress
 from pushscope.model.entities import Capture
 from pushscope.pipeline import Analyser, CacheEntry, Load, Loader
+from pushscope.tui.sharing import InputGate
 from pushscope.tui.view import (
     SORTS,
     CaptureView,
@@ -85,7 +86,7 @@ class LoadSession:
     def __init__(self, load: Load, post: Callable[[Message], object], cancel: threading.Event, *,
                  analyser: Analyser | None = None, interval: float = UPDATE_INTERVAL,
                  clock: Callable[[], float] = time.monotonic, shown_for: ShownFor | None = None,
-                 shown: threading.Event | None = None) -> None:
+                 shown: threading.Event | None = None, input_gate: InputGate | None = None) -> None:
         self.post = post
         self.cancel = cancel
         self.interval = interval
@@ -101,6 +102,7 @@ class LoadSession:
         self._posting = threading.Lock()  # snapshots (loader thread) never follow the kept view (lookup thread)
         self.shown_for = shown_for or (lambda: (FilterState(), SORTS[0]))
         self.shown = shown  # set by the UI once it shows the final rows: the search index is built after that
+        self.input_gate = input_gate  # where the fold waits while the UI answers an input (see tui.sharing)
         self._rows: RowCache | None = RowCache()  # rows kept between snapshots
         self._listed: dict[str, ConnectionInfo] = {}  # what the UI was sent for each listed connection
         self._last_post = clock()
@@ -167,6 +169,8 @@ class LoadSession:
         """True stops the fold (cancelled); else a snapshot when it is time for one."""
         if self.cancel.is_set():
             return True
+        if self.input_gate is not None:
+            self.input_gate.wait()
         if self.clock() - self._last_post >= self._gap:
             self._publish()
         return False

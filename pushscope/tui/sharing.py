@@ -1,0 +1,72 @@
+"""How the loader shares the machine with the UI thread, so that keys are answered while a big capture loads.
+
+What a slow key waited for (the 300 MB capture; per key, the UI thread's CPU time and its time runnable but off a
+core from /proc's schedstat, its GIL waits counted with strace): the GIL, and a core. The loader asks for the GIL
+back 1 ms (the switch interval) after the UI thread took it, so a key's 5-40 ms of UI work went in 1 ms turns, each
+a futex wait and a wake-up (up to hundreds per slow key); and tshark and the loader keep both cores busy, so the
+UI thread, woken, waited in the run queue. Hence:
+
+- ``InputGate``: the loader stands aside (waits, not holding the GIL) from the moment an input event arrives until
+  the screen has shown its effect; its tshark then blocks on a full pipe too, and the UI thread has the process.
+  It costs the load what the UI spends on inputs, nothing without them.
+- ``lower_thread_priority``: the loader thread, and tshark (which inherits it), run nicer than the UI thread:
+  woken by a key, the UI thread takes a core from them at once. A nice value only weighs threads against each
+  other within the process's scheduling group: an idle UI thread leaves them the same CPU as before.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+from textual import events
+
+# Events a user waits to see answered (not mouse moves: those come in floods and need no answer).
+INPUT_EVENTS = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
+MAX_PAUSE = 0.1  # seconds the loader stands aside for one input at most (an input the screen never shows)
+LOADER_NICENESS = 10
+
+
+class InputGate:
+    """Closed from an input's arrival until the first repaint after it was dispatched; the loader waits at it.
+
+    ``input_arrived`` may be called from any thread; ``input_dispatched`` and ``painted`` on the UI thread."""
+
+    def __init__(self) -> None:
+        self._open = threading.Event()
+        self._open.set()
+        self._dispatched = False
+
+    @property
+    def is_open(self) -> bool:
+        return self._open.is_set()
+
+    def input_arrived(self) -> None:
+        self._open.clear()
+
+    def input_dispatched(self) -> None:
+        self._dispatched = True
+
+    def painted(self) -> None:
+        """A repaint: it shows what the inputs dispatched before it did (their handlers ran before it)."""
+        if self._dispatched:
+            self._dispatched = False
+            self._open.set()
+
+    def wait(self, timeout: float = MAX_PAUSE) -> None:
+        if not self._open.is_set():
+            self._open.wait(timeout)
+
+
+def lower_thread_priority(niceness: int = LOADER_NICENESS) -> None:
+    """Make the calling thread, and every thread and process it starts from now on, ``niceness`` nicer. Linux only:
+    there a thread has a nice value of its own and passes it on. It cannot be undone without privileges: call it on
+    a thread that ends with its work."""
+    if sys.platform != "linux":
+        return
+    thread = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread, min(os.getpriority(os.PRIO_PROCESS, thread) + niceness, 19))
+    except OSError:  # a sandbox that forbids it: the load is the same, keys may wait longer
+        pass

@@ -1,0 +1,127 @@
+"""The loader shares the machine with the UI thread (see ``pushscope.tui.sharing``): it stands aside while an input
+is answered, and it and its tshark run at a lower priority than the UI thread."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from fake_capture import fake_analyse, fake_events
+from textual import events
+from tui_helpers import real_capture, wait_loaded
+
+from pushscope.pipeline import Load, capture_file
+from pushscope.sources.tshark import TsharkRun
+from pushscope.tui.app import PushscopeApp
+from pushscope.tui.loading import LoadSession
+from pushscope.tui.sharing import LOADER_NICENESS, InputGate
+
+linux_only = pytest.mark.skipif(sys.platform != "linux", reason="per-thread nice values are Linux's")
+
+
+class CountingGate(InputGate):
+    """The real gate, counting how often the loader came to it and how often it found it closed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrivals = 0
+        self.waits = 0
+        self.closed_waits = 0
+
+    def input_arrived(self) -> None:
+        self.arrivals += 1
+        super().input_arrived()
+
+    def wait(self, timeout: float = 0.0) -> None:
+        self.waits += 1
+        self.closed_waits += not self.is_open
+        super().wait(timeout)
+
+
+def test_the_gate_opens_at_the_first_repaint_after_the_input_was_dispatched() -> None:
+    gate = InputGate()
+    assert gate.is_open
+    gate.input_arrived()
+    assert not gate.is_open
+    gate.painted()  # a repaint before the input was handled does not show it
+    assert not gate.is_open
+    gate.input_dispatched()
+    gate.painted()
+    assert gate.is_open
+    gate.painted()  # no input since: stays open
+    assert gate.is_open
+
+
+def test_the_loader_comes_to_the_gate_after_every_item() -> None:
+    items = list(fake_events())
+    gate = CountingGate()
+    posted: list[object] = []
+    session = LoadSession(Load(lambda _cancel: iter(items), "shop.pcapng"), posted.append, threading.Event(),
+                          analyser=fake_analyse, input_gate=gate)
+    session.run()
+    assert gate.waits == len(items) and gate.closed_waits == 0
+    gate.input_arrived()  # closed: a wait there lasts its timeout at most (an input the screen never shows)
+    gate.wait(0.01)
+    assert gate.closed_waits == 1 and not gate.is_open
+
+
+async def test_a_key_pressed_while_loading_closes_the_gate_until_its_effect_is_shown() -> None:
+    slow = threading.Event()
+
+    def read(cancel: threading.Event):
+        for item in fake_events(extra_requests=50):
+            if slow.is_set() and not cancel.is_set():
+                cancel.wait(0.01)  # still loading while the key is answered
+            yield item
+
+    app = PushscopeApp(Load(read, "shop.pcapng"), analyser=fake_analyse)
+    gate = app._input_gate = CountingGate()
+    slow.set()
+    async with app.run_test(size=(120, 36)) as pilot:
+        while len(app.waterfall.rows) < 3:
+            await asyncio.sleep(0.01)
+        assert app.loading
+        event = events.Key("down", None)
+        event.set_sender(app)
+        assert app._driver is not None
+        app._driver.send_message(event)  # as the terminal does
+        for _ in range(3000):  # the repaint after the key reopens it (a gate left closed would slow the load)
+            if app.waterfall.cursor == 1 and gate.is_open:
+                break
+            await asyncio.sleep(0.01)
+        assert gate.arrivals == 1 and gate.is_open and app.waterfall.cursor == 1
+        assert app.loading
+        slow.clear()
+        await wait_loaded(pilot)
+    assert gate.closed_waits >= 1  # the loader came to it while it was closed
+
+
+def _nice_of(pid: int) -> int:
+    """The nice value in /proc/PID/stat (field 19; the command name before it may hold spaces and parentheses)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[16])
+
+
+@linux_only
+async def test_tshark_runs_nicer_than_the_inspector(monkeypatch: pytest.MonkeyPatch) -> None:
+    pcap, keys = real_capture("nginx-second-connection")
+    started: list[int] = []
+    start = TsharkRun.start
+
+    def watched_start(run: TsharkRun) -> None:
+        start(run)
+        assert run.process is not None
+        started.append(_nice_of(run.process.pid))
+
+    monkeypatch.setattr(TsharkRun, "start", watched_start)
+    own = _nice_of(os.getpid())
+    app = PushscopeApp(capture_file(pcap, keys))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_loaded(pilot)
+        assert app.view.rows
+    assert started == [min(own + LOADER_NICENESS, 19)]
+    assert _nice_of(os.getpid()) == own  # the UI thread's own priority is untouched
