@@ -16,8 +16,12 @@ repainted. The worst and the median are printed, over all keys and over those se
 first rows (the first keys wait for the screen's first fill, as any key right after a start does).
 
 ``--cache``: two opens in two fresh processes sharing a new temporary cache directory (or $PUSHSCOPE_CACHE_DIR):
-the first reads the capture and keeps its model, the second reopens it from the cache; their times to fully
-loaded and the ratio are printed.
+the first reads the capture and keeps its model and its final view, the second reopens it from the cache; their
+times to fully loaded and the ratio are printed. A reopen shows the kept view before it reads the model, so it
+has one more moment: details ready (the model read: the detail pane, export and copy work), printed with its
+ratio to the first open's fully loaded (when a first open has every detail too). For the reopen, where its time
+goes: imports, the app's start, the cache lookup (hashing capture and key log), reading the view, the rows
+painted, reading the model.
 """
 
 from __future__ import annotations
@@ -30,16 +34,18 @@ import argparse  # noqa: E402  (the clock starts before the imports: they are pa
 import asyncio  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import resource  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
 
-from textual import events  # noqa: E402
-
+from pushscope.cache import CaptureCache  # noqa: E402
 from pushscope.pipeline import capture_file  # noqa: E402
-from pushscope.tui.app import PushscopeApp  # noqa: E402
+
+if TYPE_CHECKING:
+    from pushscope.tui.app import PushscopeApp
 
 TIMEOUT = 1800.0  # seconds: a gigabyte on a busy machine takes minutes
 KEY_TIMEOUT = 60.0
@@ -91,6 +97,8 @@ class Watch:
         self.painted.clear()
         driver = self.app._driver
         assert driver is not None
+        from textual import events
+
         sent, cpu = time.monotonic(), time.thread_time()
         event = events.Key(key, None)
         event.set_sender(self.app)
@@ -100,11 +108,44 @@ class Watch:
         return time.monotonic() - sent
 
 
+def time_phases() -> dict[str, float]:
+    """Wrap the cache's steps to note when each ended (seconds since the start; filled in as they happen)."""
+    import pushscope.tui.loading
+
+    phases: dict[str, float] = {}
+
+    def timed(owner: Any, name: str, phase: str) -> None:
+        inner = getattr(owner, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            phases.setdefault(phase + " started", time.monotonic() - STARTED)
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                phases.setdefault(phase, time.monotonic() - STARTED)
+
+        setattr(owner, name, wrapper)
+
+    timed(pushscope.pipeline, "cache_lookup", "cache key")
+    timed(pushscope.tui.loading, "load_view", "view read")
+    timed(CaptureCache, "load", "model read")
+    return phases
+
+
 async def open_once(capture: str, keylog: str | None, cache: bool, every: float, limit: float) -> dict[str, Any]:
-    app = PushscopeApp(capture_file(capture, keylog, use_cache=cache))
-    result: dict[str, Any] = {}
+    # In the order of ``pushscope CAPTURE``: the load is made (and the cache's hashing started) before Textual is
+    # imported.
+    load = capture_file(capture, keylog, use_cache=cache)
+    phases = time_phases()
+    from pushscope.tui.app import PushscopeApp
+
+    phases["imported"] = time.monotonic() - STARTED
+    app = PushscopeApp(load)
+    result: dict[str, Any] = {"phases": phases}
     async with app.run_test(size=(160, 48)):
+        phases["app mounted"] = time.monotonic() - STARTED
         watch = Watch(app)
+        details = asyncio.create_task(details_moment(app))
         answers: list[float] = []
         moments: list[float] = []  # when each key was sent (seconds since the start)
         while app.loading and time.monotonic() - STARTED < TIMEOUT:
@@ -124,6 +165,9 @@ async def open_once(capture: str, keylog: str | None, cache: bool, every: float,
         if search_ready is not None:
             await asyncio.wait_for(search_ready.wait(), TIMEOUT)
         result["searchable"] = time.monotonic() - STARTED
+        await asyncio.wait_for(details, TIMEOUT)
+        result["details"] = details.result()
+        result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # (Linux: KiB)
         result["rows"] = len(app.view.rows)
         result["cancelled"] = app.cancelled
         painted = watch.first_rows_painted
@@ -134,6 +178,14 @@ async def open_once(capture: str, keylog: str | None, cache: bool, every: float,
         result["ui_cpu"] = watch.ui_cpu
         app.exit()
     return result
+
+
+async def details_moment(app: PushscopeApp) -> float:
+    """When the model was there for the detail pane (a first open: with its first rows; a reopen: after the kept
+    view, once the model is read)."""
+    ready = getattr(app, "details_ready", None)
+    await (ready.wait() if ready is not None else app.load_finished.wait())  # (the app before the kept view)
+    return time.monotonic() - STARTED
 
 
 def describe(result: dict[str, Any], label: str = "") -> str:
@@ -161,11 +213,15 @@ def describe(result: dict[str, Any], label: str = "") -> str:
     else:
         lines.append(f"fully loaded after {result['loaded']:.2f} s ({result['rows']} rows); header values "
                      f"searchable after {result['searchable']:.2f} s")
+    if "peak_rss_mib" in result:
+        lines.append(f"peak RSS of the inspector's process {result['peak_rss_mib']:.0f} MiB")
     return "\n".join(f"{label}{line}" for line in lines)
 
 
 def reopen(args: argparse.Namespace) -> None:
-    """Two opens in fresh processes (each timed from its own start) sharing one cache directory."""
+    """A first open, then ``--reopens`` reopens, in fresh processes (each timed from its own start) sharing one cache
+    directory; the ratios are of the median reopen. The load average is printed with each: the machine may be
+    shared."""
     with tempfile.TemporaryDirectory(prefix="pushscope-bench-cache-") as scratch:
         env = dict(os.environ)
         env.setdefault("PUSHSCOPE_CACHE_DIR", scratch)
@@ -174,15 +230,37 @@ def reopen(args: argparse.Namespace) -> None:
         if args.keylog:
             command += ["--keylog", args.keylog]
         results = []
-        for label in ("first open: ", "reopen:     "):
+        for index in range(1 + args.reopens):
+            label = "first open: " if index == 0 else f"reopen {index}:   "
+            load = os.getloadavg()[0]
             out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
             results.append(json.loads(out.strip().splitlines()[-1]))
-            print(describe(results[-1], label), flush=True)
-    first, second = results[0]["loaded"], results[1]["loaded"]
-    print(f"reopen fully loaded after {second:.2f} s = {second / first:.3f}x the first open's {first:.2f} s"
-          + (" (same rows)" if results[0]["rows"] == results[1]["rows"] else " (DIFFERENT row counts)"))
-    first, second = results[0]["searchable"], results[1]["searchable"]
-    print(f"reopen searchable after {second:.2f} s = {second / first:.3f}x the first open's {first:.2f} s")
+            print(describe(results[-1], label) + f"\n{label}(load average {load:.2f} before it)", flush=True)
+            if index:
+                print(f"{label}where its time went (seconds from its start): {phases_line(results[-1])}")
+    first, reopens = results[0], results[1:]
+
+    def median(name: str) -> float:
+        return statistics.median(r[name] for r in reopens)
+
+    same = all(r["rows"] == first["rows"] for r in reopens)
+    print(f"reopen fully loaded after {median('loaded'):.2f} s = {median('loaded') / first['loaded']:.3f}x the first "
+          f"open's {first['loaded']:.2f} s" + (" (same rows)" if same else " (DIFFERENT row counts)"))
+    print(f"reopen searchable after {median('searchable'):.2f} s = {median('searchable') / first['searchable']:.3f}x "
+          f"the first open's {first['searchable']:.2f} s")
+    print(f"reopen details ready (model read: detail pane, export, copy) after {median('details'):.2f} s = "
+          f"{median('details') / first['loaded']:.3f}x the first open's fully loaded {first['loaded']:.2f} s")
+    if len(reopens) > 1:
+        print(f"(medians of {len(reopens)} reopens)")
+
+
+def phases_line(result: dict[str, Any]) -> str:
+    moments = dict(result["phases"])
+    if result["first_rows"] is not None:
+        moments["rows painted"] = result["first_rows"]
+    moments["fully loaded"] = result["loaded"]
+    moments["details ready"] = result["details"]
+    return ", ".join(f"{name} {at:.2f}" for name, at in sorted(moments.items(), key=lambda item: item[1]))
 
 
 def main() -> None:
@@ -190,6 +268,7 @@ def main() -> None:
     parser.add_argument("capture")
     parser.add_argument("--keylog")
     parser.add_argument("--cache", action="store_true", help="a first open, then a reopen from the cache")
+    parser.add_argument("--reopens", type=int, default=1, help="with --cache: how many reopens (medians printed)")
     parser.add_argument("--every", type=float, default=0.5, help="seconds between key presses while loading")
     parser.add_argument("--limit", type=float, default=TIMEOUT, help="cancel the load after this many seconds")
     parser.add_argument("--use-cache", action="store_true", help=argparse.SUPPRESS)  # one open, cache on

@@ -26,8 +26,11 @@ import pickle
 import shutil
 import struct
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -43,6 +46,9 @@ MAGIC = b"pushscope-model-2\n"
 HEADER = struct.Struct(">Q")  # payload length
 SUFFIX = ".model"
 STALE_PARTIAL = 3600.0  # seconds
+DIGESTS_KEPT = 8  # files whose digest one run remembers
+_DIGESTS: OrderedDict[tuple[object, ...], Future[str]] = OrderedDict()
+_DIGESTS_LOCK = threading.Lock()
 # Loads that say more about this run than about the capture: never kept.
 _WRITERS: list[int] = []  # pids of background writers not yet waited for
 _PENDING: list[tuple[CaptureCache, str, Capture]] = []  # entries to write when the command is done
@@ -66,16 +72,46 @@ def cache_limit() -> int:
 
 
 def file_digest(path: str) -> str:
-    """SHA-256 of the file's bytes (hashlib releases the GIL per chunk, so another thread keeps working)."""
+    """SHA-256 of the file's bytes (hashlib releases the GIL per chunk, so another thread keeps working).
+
+    Within one run the same unchanged file is hashed once (a command may look up several entries for it), also
+    when a second thread asks while the first is hashing (see ``prefetch_digests``): it waits for that answer."""
     stat = os.stat(path)
-    # Within one run the same unchanged file is hashed once (a command may look up several entries for it).
-    return _file_digest(path, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    identity = (path, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    with _DIGESTS_LOCK:
+        digest = _DIGESTS.get(identity)
+        mine = digest is None
+        if digest is None:
+            digest = _DIGESTS[identity] = Future()
+            while len(_DIGESTS) > DIGESTS_KEPT:
+                _DIGESTS.popitem(last=False)
+    if mine:
+        try:
+            with open(path, "rb") as handle:
+                digest.set_result(hashlib.file_digest(handle, "sha256").hexdigest())
+        except BaseException as exc:
+            with _DIGESTS_LOCK:
+                _DIGESTS.pop(identity, None)  # a failure is not kept: the next caller tries again
+            digest.set_exception(exc)
+    return digest.result()
 
 
-@lru_cache(maxsize=8)
-def _file_digest(path: str, *identity: int) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+def prefetch_digests(paths: Iterable[str | None]) -> None:
+    """Start hashing ``paths`` (and fingerprinting the code) in a background thread, so that a lookup made a little
+    later finds them done: ``pushscope CAPTURE`` hashes while Textual is imported and started (hashlib and the
+    imports run on two cores). A file that cannot be read is left to the lookup, which says why."""
+    wanted = [p for p in paths if p]
+
+    def run() -> None:
+        code_fingerprint()
+        for path in wanted:
+            try:
+                if os.path.isfile(path):  # (never a FIFO: its reader would wait for ever)
+                    file_digest(path)
+            except OSError:
+                pass
+
+    threading.Thread(target=run, name="pushscope-prefetch-digests", daemon=True).start()
 
 
 @lru_cache(maxsize=1)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pushscope.analysis import analyse
-from pushscope.cache import CaptureCache, cache_key
+from pushscope.cache import CaptureCache, cache_key, prefetch_digests
 from pushscope.events import Diagnostic, SourceFinished, SourceItem, SourceProgress
 from pushscope.model.builder import CaptureBuilder
 from pushscope.model.entities import Capture
@@ -28,6 +28,9 @@ Source = Callable[[threading.Event], Iterable[SourceItem]]
 ProgressCallback = Callable[[SourceProgress], None]
 Analyser = Callable[[Capture], object]
 CacheEntry = tuple[CaptureCache, str]
+# Seconds the inspector waits for the cache key before it starts reading anyway (a gigabyte takes seconds to hash;
+# the capture is then read meanwhile, and a hit stops the read).
+KEY_GRACE = 0.05
 
 
 def fold(items: Iterable[SourceItem], builder: CaptureBuilder, on_progress: ProgressCallback | None = None,
@@ -111,6 +114,8 @@ def capture_file(path: str, keylog: str | None = None, *, keylog_origin: str | N
         return (cache, key) if cache is not None and key is not None else None
 
     inputs = tuple(p for p in (path, keylog) if p)
+    if use_cache:  # the lookup's hashing starts now: the caller goes on (the inspector imports Textual meanwhile)
+        prefetch_digests(inputs)
     return Load(read, Path(path).name, "capture", cache_entry=entry if use_cache else None, inputs=inputs)
 
 
@@ -179,12 +184,17 @@ class Loader:
 
     def _read_while_looking_up(self, cache_entry: Callable[[], CacheEntry | None]
                                ) -> tuple[CacheEntry | None, Capture | None]:
-        """Read the source while another thread looks for the capture in the cache; a hit stops the read."""
-        peeked = threading.Event()
+        """Read the source while another thread looks for the capture in the cache; a hit stops the read. When the
+        key is known at once (hashed meanwhile: ``prefetch_digests``) and the cache has an entry for it, the read is
+        not started at all: tshark's start would only compete with reading the entry."""
+        peeked, key_known = threading.Event(), threading.Event()
 
         def look_up() -> tuple[CacheEntry | None, Capture | None]:
             try:
-                entry = cache_entry()
+                try:
+                    entry = cache_entry()
+                finally:
+                    key_known.set()
                 if entry is None:
                     return None, None
                 self.entry = entry
@@ -197,6 +207,12 @@ class Loader:
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pushscope-cache-lookup")
         lookup = pool.submit(look_up)
         pool.shutdown(wait=False)
+        if key_known.wait(KEY_GRACE) and self.entry is not None and self.entry[0].has(self.entry[1]):
+            entry, cached = lookup.result()
+            self.peeked = peeked.is_set()
+            if cached is None and not self.peeked:  # the entry did not load after all
+                self._read()
+            return entry, cached
         after_item = self.after_item
 
         def stop_when() -> bool:

@@ -140,6 +140,8 @@ class LoadSession:
         with self._posting:
             self._kept = view
             self.post(self._update(view, final=True, details=False))
+        if self.shown is not None:  # the model is read once the rows are up: unpickling it holds the GIL
+            self.shown.wait(INDEX_WAIT)
         return True
 
     def _view(self) -> CaptureView:

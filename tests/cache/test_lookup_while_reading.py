@@ -24,10 +24,12 @@ class CountingSource:
 
     def __init__(self, go: threading.Event) -> None:
         self.go = go
+        self.started = threading.Event()  # the first item was asked for
         self.yielded = 0
         self.closed = False
 
     def __call__(self, cancel: threading.Event) -> Iterator[SourceItem]:
+        self.started.set()
         try:
             for index in range(EVENTS):
                 yield ConnectionOpened(connection_id=f"t{index}", at=float(index), client=Endpoint("10.0.0.1", 40000),
@@ -57,6 +59,7 @@ def test_a_hit_stops_the_read_and_serves_the_kept_analysis(tmp_path: Path) -> No
         return cache, "key"
 
     def lookup_done_then_go() -> pipeline.CacheEntry | None:
+        source.started.wait(10)  # the key is known only once the read has started (a big capture's hash)
         found = entry()
         go.set()  # the read goes on only once the lookup (all but reading the entry) is done
         return found
@@ -78,3 +81,31 @@ def test_a_miss_lets_the_read_finish() -> None:
     capture = loader.run()
     assert not loader.from_cache and source.yielded == EVENTS and len(capture.connections) == EVENTS
     assert capture.analysed
+
+
+def test_a_hit_known_at_once_never_starts_the_read(tmp_path: Path) -> None:
+    cache = CaptureCache(tmp_path / "cache")
+    assert cache.store("key", _kept_capture())
+    go = threading.Event()
+    go.set()
+    source = CountingSource(go)
+    load = pipeline.Load(source, "big.pcapng", cache_entry=lambda: (cache, "key"))
+    loader = pipeline.Loader(load, read_while_looking_up=True)
+    capture = loader.run()
+    assert loader.from_cache and capture.name == "kept"
+    assert not source.started.is_set() and source.yielded == 0  # tshark never started
+
+
+def test_a_broken_entry_known_at_once_is_read_after_all(tmp_path: Path) -> None:
+    cache = CaptureCache(tmp_path / "cache")
+    assert cache.store("key", _kept_capture())
+    (entry,) = (tmp_path / "cache").glob("*.model")
+    entry.write_bytes(entry.read_bytes()[:-10])
+    go = threading.Event()
+    go.set()
+    source = CountingSource(go)
+    loader = pipeline.Loader(pipeline.Load(source, "big.pcapng", cache_entry=lambda: (cache, "key")),
+                             read_while_looking_up=True)
+    capture = loader.run()
+    assert not loader.from_cache and source.yielded == EVENTS and len(capture.connections) == EVENTS
+    assert not entry.exists()
