@@ -19,14 +19,14 @@ from pushscope.sources.keylog import (
     KeyLogSummary,
     plain_keylog_path,
     private_scratch_dir,
-    summarize_keylog,
+    scan_keylog,
 )
 from pushscope.sources.quic_rows import QUIC_FIELDS, QUIC_TSHARK_ARGS, QuicRowReader, quic_decode_as_args
 from pushscope.sources.quic_trial import QuicTrial, account_trial, trial_fields
 from pushscope.sources.row_dispatch import RowDispatch
 from pushscope.sources.tcp_rows import TcpRowReader
 from pushscope.sources.tls_trial import run_tls_trial
-from pushscope.sources.trial_keys import SecretPair, read_secret_pairs
+from pushscope.sources.trial_keys import SecretPair, secret_pairs
 from pushscope.sources.tshark import (
     TCP_FIELDS,
     TsharkNotFound,
@@ -149,25 +149,24 @@ KeyLogRead = tuple[KeyLogSummary | None, list[Diagnostic], list[SecretPair]]
 
 
 def _read_keylog(path: str | None, origin: str) -> KeyLogRead:
-    summary, problems = _check_keylog(path, origin)
-    return summary, problems, read_secret_pairs(path) if summary is not None and summary.exists else []
-
-
-def _check_keylog(path: str | None, origin: str) -> tuple[KeyLogSummary | None, list[Diagnostic]]:
     if path is None:
-        return None, []
-    summary = summarize_keylog(path)
+        return None, [], []
+    scan = scan_keylog(path)  # one pass: the summary and the secret pairs
+    return scan.summary, _keylog_problems(scan.summary, origin), secret_pairs(scan)
+
+
+def _keylog_problems(summary: KeyLogSummary, origin: str) -> list[Diagnostic]:
+    path = summary.path
     if not summary.exists:
-        return summary, [Diagnostic(level="error", message=f"key log {path} (from {origin}) does not exist",
-                                    code="no-keylog")]
+        return [Diagnostic(level="error", message=f"key log {path} (from {origin}) does not exist", code="no-keylog")]
     if summary.lines == 0:
         message = f"key log {path} (from {origin}) is empty: only cleartext traffic can be read"
-        return summary, [Diagnostic(level="info", message=message, code="empty-keylog")]
+        return [Diagnostic(level="info", message=message, code="empty-keylog")]
     if not summary.usable:
         message = (f"key log {path} (from {origin}) holds no CLIENT_RANDOM or *_TRAFFIC_SECRET lines: "
                    "it is not an NSS key log (SSLKEYLOGFILE format)")
-        return summary, [Diagnostic(level="error", message=message, code="bad-keylog")]
-    return summary, []
+        return [Diagnostic(level="error", message=message, code="bad-keylog")]
+    return []
 
 
 def _run(

@@ -8,11 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pushscope.sources.keylog import keylog_lines
-
-CLIENT_LABELS = ("CLIENT_TRAFFIC_SECRET_0", "QUIC_CLIENT_TRAFFIC_SECRET_0")
-SERVER_LABELS = ("SERVER_TRAFFIC_SECRET_0", "QUIC_SERVER_TRAFFIC_SECRET_0")
-MAX_PAIRS = 4096  # a key log bigger than this is a browser's whole day: the trial uses its last pairs only
+from pushscope.sources.keylog import KeyLogScan, scan_keylog
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,25 +25,13 @@ class SecretPair:
         return f"trial: key-log line {self.line}"
 
 
-def read_secret_pairs(path: str | None) -> list[SecretPair]:
-    """Every client random with both application traffic secrets, in key-log order."""
-    if not path:
-        return []
-    clients: dict[str, tuple[int, bytes]] = {}
-    servers: dict[str, bytes] = {}
-    for number, line in keylog_lines(path):  # a stream with bounds: a hostile key log cannot fill memory
-        parts = line.split()
-        if len(parts) != 3 or parts[0] not in CLIENT_LABELS + SERVER_LABELS:
-            continue
-        try:
-            random, secret = parts[1].lower(), bytes.fromhex(parts[2])
-        except ValueError:
-            continue
-        if parts[0] in CLIENT_LABELS:
-            clients.setdefault(random, (number, secret))
-        else:
-            servers.setdefault(random, secret)
-    pairs = [SecretPair(random, number, secret, servers[random])
-             for random, (number, secret) in clients.items() if random in servers]
-    return pairs[-MAX_PAIRS:]
+def secret_pairs(scan: KeyLogScan) -> list[SecretPair]:
+    """The pairs a key log's scan found: every client random with both application traffic secrets (the last
+    MAX_PAIRS of them), in key-log order."""
+    return [SecretPair(*candidate) for candidate in scan.secret_pairs]
 
+
+def read_secret_pairs(path: str | None) -> list[SecretPair]:
+    """Every client random with both application traffic secrets, in key-log order (a stream with bounds: a
+    hostile key log cannot fill memory)."""
+    return secret_pairs(scan_keylog(path)) if path else []

@@ -107,6 +107,7 @@ class LoadSession:
         self._listed: dict[str, ConnectionInfo] = {}  # what the UI was sent for each listed connection
         self._last_post = clock()
         self._gap = interval
+        self._exchanges_posted = False  # until a snapshot holds exchanges, the first one is posted at once
 
     @property
     def capture(self) -> Capture:
@@ -173,7 +174,7 @@ class LoadSession:
             return True
         if self.input_gate is not None:
             self.input_gate.wait()
-        if self.clock() - self._last_post >= self._gap:
+        if self.clock() - self._last_post >= self._gap or (not self._exchanges_posted and self.capture.exchanges):
             self._publish()
         return False
 
@@ -189,6 +190,7 @@ class LoadSession:
                 self.analyser(self.capture)
             except Exception:  # an early, partial capture may not analyse yet; the final pass reports errors
                 pass
+        self._exchanges_posted = bool(self.capture.exchanges)
         update = self._update(self._view())
         cost = self.clock() - started
         # Snapshots cost O(exchanges): space them out as the capture grows so they never take more than

@@ -120,6 +120,18 @@ def test_load_session_batches_updates_and_finishes() -> None:
     assert updates[-1].shown is not None and updates[-1].shown.rows == updates[-1].view.rows
 
 
+def test_load_session_posts_the_first_exchange_at_once() -> None:
+    """The first rows do not wait for the interval: the first snapshot with an exchange goes out as soon as it
+    exists, the next ones when the interval has passed (here it never does before the end)."""
+    posted: list = []
+    session = LoadSession(Load(lambda cancel: fake_events(20), "shop.pcapng"), posted.append, threading.Event(),
+                          analyser=fake_analyse, interval=0.25, clock=lambda: 0.0)
+    session.run()
+    updates = [message for message in posted if isinstance(message, CaptureUpdated)]
+    assert [len(update.view.rows) for update in updates[:-1]] == [1]
+    assert updates[-1].final and len(updates[-1].view.rows) == 29
+
+
 def test_load_session_cancel_and_broken_source() -> None:
     cancel = threading.Event()
     posted: list = []
