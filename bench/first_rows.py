@@ -52,27 +52,46 @@ KEY_TIMEOUT = 60.0
 SETTLE = 1.0  # seconds after the first rows during which the screen's first fill (every widget's) is under way
 
 
+class FirstRows:
+    """When the waterfall first got rows, and the first repaint after: hooked on the classes before the app starts,
+    so that rows shown while it starts are seen too."""
+
+    def __init__(self) -> None:
+        from textual.screen import Screen
+
+        from pushscope.tui.widgets.waterfall import Waterfall
+
+        self.at: float | None = None  # when the waterfall first got rows
+        self.painted: float | None = None
+        self.count = 0
+        set_rows, refresh = Waterfall.set_rows, Screen._compositor_refresh
+
+        def watched_set_rows(waterfall: Any, shown: Any, *args: Any, **kwargs: Any) -> None:
+            set_rows(waterfall, shown, *args, **kwargs)
+            rows = shown.rows if hasattr(shown, "rows") else shown  # (the app before row sets: a list)
+            if rows and self.at is None:
+                self.at, self.count = time.monotonic(), len(rows)
+
+        def watched_refresh(screen: Any) -> None:
+            refresh(screen)
+            if self.at is not None and self.painted is None:
+                self.painted = time.monotonic()
+
+        Waterfall.set_rows = watched_set_rows  # type: ignore[method-assign]
+        Screen._compositor_refresh = watched_refresh  # type: ignore[method-assign]
+
+
 class Watch:
-    """Hooks on the app's waterfall and screen: when rows first arrived, when a key's action ran, and the first
-    repaint after each of those."""
+    """Hooks on the app's waterfall and screen: when a key's action ran, and the first repaint after it."""
 
     def __init__(self, app: PushscopeApp) -> None:
         self.app = app
-        self.first_rows: float | None = None  # when the waterfall first got rows
-        self.first_rows_painted: float | None = None
-        self.first_rows_count = 0
         self.acted: float | None = None  # when the last key's action ran
         self.painted = asyncio.Event()  # set by the first repaint after ``acted``
         self.loaded_painted = asyncio.Event()
         self.ui_cpu: list[float] = []  # per key: CPU seconds the UI thread spent until it was answered
         waterfall, screen = app.waterfall, app.screen
-        set_rows, action_cursor, refresh = waterfall.set_rows, waterfall.action_cursor, screen._compositor_refresh
-
-        def watched_set_rows(shown: Any, *args: Any, **kwargs: Any) -> None:
-            set_rows(shown, *args, **kwargs)
-            rows = shown.rows if hasattr(shown, "rows") else shown  # (the app before row sets: a list)
-            if rows and self.first_rows is None:
-                self.first_rows, self.first_rows_count = time.monotonic(), len(rows)
+        action_cursor, refresh = waterfall.action_cursor, screen._compositor_refresh
 
         def watched_cursor(delta: int) -> None:
             action_cursor(delta)
@@ -80,14 +99,11 @@ class Watch:
 
         def watched_refresh() -> None:
             refresh()
-            if self.first_rows is not None and self.first_rows_painted is None:
-                self.first_rows_painted = time.monotonic()
             if self.acted is not None:
                 self.painted.set()
             if app.load_finished.is_set():
                 self.loaded_painted.set()
 
-        waterfall.set_rows = watched_set_rows  # type: ignore[method-assign]
         waterfall.action_cursor = watched_cursor  # type: ignore[method-assign]
         screen._compositor_refresh = watched_refresh  # type: ignore[method-assign]
 
@@ -133,13 +149,16 @@ def time_phases() -> dict[str, float]:
 
 
 async def open_once(capture: str, keylog: str | None, cache: bool, every: float, limit: float) -> dict[str, Any]:
-    # In the order of ``pushscope CAPTURE``: the load is made (and the cache's hashing started) before Textual is
-    # imported.
+    # In the order of ``pushscope CAPTURE``: the load is made (and the cache's hashing started) and prepared (tshark
+    # started) before Textual is imported.
     load = capture_file(capture, keylog, use_cache=cache)
+    if load.prepare is not None:
+        load.prepare()
     phases = time_phases()
     from pushscope.tui.app import PushscopeApp
 
     phases["imported"] = time.monotonic() - STARTED
+    first = FirstRows()
     app = PushscopeApp(load)
     result: dict[str, Any] = {"phases": phases}
     async with app.run_test(size=(160, 48)):
@@ -170,9 +189,8 @@ async def open_once(capture: str, keylog: str | None, cache: bool, every: float,
         result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # (Linux: KiB)
         result["rows"] = len(app.view.rows)
         result["cancelled"] = app.cancelled
-        painted = watch.first_rows_painted
-        result["first_rows"] = None if painted is None else painted - STARTED
-        result["first_rows_count"] = watch.first_rows_count
+        result["first_rows"] = None if first.painted is None else first.painted - STARTED
+        result["first_rows_count"] = first.count
         result["answers"] = answers
         result["moments"] = moments
         result["ui_cpu"] = watch.ui_cpu

@@ -16,12 +16,16 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pushscope.analysis import analyse
 from pushscope.cache import CaptureCache, cache_key, prefetch_digests
 from pushscope.events import Diagnostic, SourceFinished, SourceItem, SourceProgress
 from pushscope.model.builder import CaptureBuilder
 from pushscope.model.entities import Capture
+
+if TYPE_CHECKING:
+    from pushscope.sources.capture_file import EarlyStart
 
 # A source: started with the event that asks it to stop early, yields events, diagnostics, progress, SourceFinished.
 Source = Callable[[threading.Event], Iterable[SourceItem]]
@@ -96,6 +100,10 @@ class Load:
     # Where the analysed capture is kept; called in the loader's thread (it hashes the whole capture).
     cache_entry: Callable[[], CacheEntry | None] | None = None
     inputs: tuple[str, ...] = ()  # the files it reads: an export never writes over them
+    # What the source can start before the front end is ready to read it (a capture file: tshark, which takes a
+    # second or more to read a big key log); the inspector calls it first thing. The read works without it too.
+    prepare: Callable[[], object] | None = None
+    unprepare: Callable[[], object] | None = None  # undoes ``prepare`` when the source is not read after all
 
 
 def capture_file(path: str, keylog: str | None = None, *, keylog_origin: str | None = None,
@@ -103,11 +111,19 @@ def capture_file(path: str, keylog: str | None = None, *, keylog_origin: str | N
     """A capture file read by tshark (imported only when read: a cache hit never needs it). With ``keylog_origin``
     the caller already chose ``keylog`` (None: no key log at all); without it, ``keylog`` or $SSLKEYLOGFILE."""
     ports = list(quic_ports)
+    early: list[EarlyStart] = []  # made by ``prepare``
+
+    def prepare() -> bool:
+        from pushscope.sources.capture_file import EarlyStart
+
+        early.append(EarlyStart(path, keylog, quic_ports=ports, keylog_origin=keylog_origin))
+        return early[-1].start()
 
     def read(cancel: threading.Event) -> Iterable[SourceItem]:
         from pushscope.sources.capture_file import read_capture
 
-        return read_capture(path, keylog, cancel=cancel, quic_ports=ports, keylog_origin=keylog_origin)
+        return read_capture(path, keylog, cancel=cancel, quic_ports=ports, keylog_origin=keylog_origin,
+                            early=early[-1] if early else None)
 
     def entry() -> CacheEntry | None:
         cache, key = cache_lookup(path, keylog, ports, keylog_origin)
@@ -116,7 +132,8 @@ def capture_file(path: str, keylog: str | None = None, *, keylog_origin: str | N
     inputs = tuple(p for p in (path, keylog) if p)
     if use_cache:  # the lookup's hashing starts now: the caller goes on (the inspector imports Textual meanwhile)
         prefetch_digests(inputs)
-    return Load(read, Path(path).name, "capture", cache_entry=entry if use_cache else None, inputs=inputs)
+    return Load(read, Path(path).name, "capture", cache_entry=entry if use_cache else None, inputs=inputs,
+                prepare=prepare, unprepare=lambda: early[-1].discard() if early else None)
 
 
 class Loader:
@@ -208,6 +225,8 @@ class Loader:
         lookup = pool.submit(look_up)
         pool.shutdown(wait=False)
         if key_known.wait(KEY_GRACE) and self.entry is not None and self.entry[0].has(self.entry[1]):
+            if self.load.unprepare is not None:  # (a tshark started early is not needed)
+                self.load.unprepare()
             entry, cached = lookup.result()
             self.peeked = peeked.is_set()
             if cached is None and not self.peeked:  # the entry did not load after all

@@ -39,6 +39,8 @@ def parser() -> argparse.ArgumentParser:
 
 def run_inspector(load: Load) -> int:
     """Run the inspector on ``load`` until the user quits."""
+    if load.prepare is not None:  # first: tshark reads its key log while textual is imported and started
+        load.prepare()
     from pushscope.tui.app import PushscopeApp
 
     PushscopeApp(load).run()

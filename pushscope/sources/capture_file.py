@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -76,20 +78,25 @@ def read_capture(
     cancel: threading.Event | None = None,
     quic_ports: list[int] | None = None,
     keylog_origin: str | None = None,
+    early: EarlyStart | None = None,
 ) -> Iterator[SourceItem]:
     """Yield events in capture order, progress every ~0.2 s, and diagnostics for whatever is missing.
 
     ``keylog_origin`` says where a key log the caller already chose came from (the CLI resolves it, see
-    ``pushscope.cli.keys``); without it, ``keylog`` or else $SSLKEYLOGFILE is used.
+    ``pushscope.cli.keys``); without it, ``keylog`` or else $SSLKEYLOGFILE is used. ``early``: the same read's
+    tshark, started before (see ``EarlyStart``); the read takes it when it could start.
     """
-    keylog_path, keylog_origin = (keylog or None, keylog_origin) if keylog_origin is not None else \
-        resolve_keylog(keylog)
+    keylog_path, keylog_origin = _chosen_keylog(keylog, keylog_origin)
+    started = early.take() if early is not None else None
+    if started is not None:  # tshark runs already, with the key log as it is
+        yield from _run(started.run, path, keylog_path, started.checked, cancel, quic_ports or [], keylog_path)
+        return
     if not Path(path).is_file():
         yield Diagnostic(level="error", message=f"capture file {path} does not exist", code="no-capture")
         yield SourceFinished()
         return
-    # Reading a big key log takes a while (0.65 s for 64 MB), and so does tshark before its first packet (it reads
-    # the key log too): the two overlap. Its diagnostics still come first, before any packet's events.
+    # Reading a big key log takes a while (0.55 s of CPU for 64 MB), and so does tshark before its first packet (it
+    # reads the key log too): the two overlap. Its diagnostics still come first, before any packet's events.
     checked = _in_background(lambda: _read_keylog(keylog_path, keylog_origin))
     try:
         tshark = find_tshark()
@@ -105,9 +112,60 @@ def read_capture(
             usable_keylog, note = _keylog_for_tshark(tshark, path, keylog_path, scratch, quic_ports or [])
         # tshark gets the (possibly filtered) key log; the QUIC trial reads the whole one for unclaimed secrets.
         trial_keylog = keylog_path if usable_keylog else None
-        yield from _run(tshark, path, usable_keylog, checked, cancel, quic_ports or [], trial_keylog, note)
+        run = _tshark_run(tshark, path, usable_keylog, quic_ports or [], trial_keylog)
+        yield from _run(run, path, usable_keylog, checked, cancel, quic_ports or [], trial_keylog, note)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _chosen_keylog(keylog: str | None, keylog_origin: str | None) -> tuple[str | None, str]:
+    return (keylog or None, keylog_origin) if keylog_origin is not None else resolve_keylog(keylog)
+
+
+@dataclass(frozen=True, slots=True)
+class _Started:
+    run: TsharkRun
+    checked: Callable[[], KeyLogRead]
+
+
+class EarlyStart:
+    """A capture's tshark started before anything reads its rows: the inspector starts it first thing, so that
+    tshark reads its key log (a second or more for a big one) while the inspector itself starts. The read takes it
+    (once); when tshark cannot start as it is (no capture or no tshark: the read says why; a key log gzipped or
+    to be filtered first) nothing is started early and the read does it all."""
+
+    def __init__(self, path: str, keylog: str | None = None, *, quic_ports: list[int] | None = None,
+                 keylog_origin: str | None = None) -> None:
+        self.path, self.keylog, self.keylog_origin = path, keylog, keylog_origin
+        self.quic_ports = quic_ports or []
+        self._started: _Started | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> bool:
+        """Start tshark (and pushscope's own read of the key log) now, if it can be started as it is."""
+        keylog, origin = _chosen_keylog(self.keylog, self.keylog_origin)
+        if self._started is not None or not Path(self.path).is_file() or \
+                (keylog is not None and not _keylog_as_is(self.path, keylog)):
+            return False
+        try:
+            tshark = find_tshark()
+        except TsharkNotFound:
+            return False
+        run = _tshark_run(tshark, self.path, keylog, self.quic_ports, keylog)
+        run.start()
+        self._started = _Started(run, _in_background(lambda: _read_keylog(keylog, origin)))
+        atexit.register(self.discard)  # (a tshark that nothing read: its rows are not waited for)
+        return True
+
+    def take(self) -> _Started | None:
+        with self._lock:
+            started, self._started = self._started, None
+        return started
+
+    def discard(self) -> None:
+        started = self.take()
+        if started is not None:
+            started.run.stop(unread=True)
 
 
 def _in_background(work: Callable[[], _T]) -> Callable[[], _T]:
@@ -130,7 +188,7 @@ def _keylog_for_tshark(tshark: str, capture: str, keylog: str, scratch: str,
         capture_size = os.path.getsize(capture)
     except OSError:
         return keylog, None
-    if size <= FILTER_ABOVE or size <= capture_size:
+    if not _worth_filtering(size, capture_size):
         return plain_keylog_path(keylog, scratch), None
     randoms = client_randoms_in(tshark, capture, quic_decode_as_args(quic_ports))
     log = KeyLog(keylog)
@@ -142,6 +200,20 @@ def _keylog_for_tshark(tshark: str, capture: str, keylog: str, scratch: str,
     if log.truncated:
         message += f"; only its first {MAX_KEYLOG_TEXT >> 20} MiB were read"
     return filtered, Diagnostic(level="info", message=message, code="keylog-filtered")
+
+
+def _keylog_as_is(capture: str, keylog: str) -> bool:
+    """tshark reads this key log as it is (see ``_keylog_for_tshark``): a plain file not worth filtering."""
+    try:
+        size = os.path.getsize(keylog) if Path(keylog).is_file() else None
+        capture_size = os.path.getsize(capture)
+    except OSError:
+        return False
+    return size is not None and not keylog.endswith(".gz") and not _worth_filtering(size, capture_size)
+
+
+def _worth_filtering(keylog_size: int, capture_size: int) -> bool:
+    return keylog_size > FILTER_ABOVE and keylog_size > capture_size
 
 
 # What pushscope reads of the key log itself: its summary, the diagnostics it calls for, its TLS 1.3 secret pairs.
@@ -169,8 +241,15 @@ def _keylog_problems(summary: KeyLogSummary, origin: str) -> list[Diagnostic]:
     return []
 
 
+def _tshark_run(tshark: str, path: str, keylog: str | None, quic_ports: list[int],
+                trial_keylog: str | None) -> TsharkRun:
+    """The one pass: its fields do not depend on what the key log holds, so it can start before that is known."""
+    fields = list(dict.fromkeys(TCP_FIELDS + _quic_fields(quic_ports, trial_keylog or keylog)))
+    return TsharkRun(build_command(tshark, path, fields, keylog=keylog, extra_args=_quic_args(quic_ports)), fields)
+
+
 def _run(
-    tshark: str,
+    run: TsharkRun,
     path: str,
     keylog: str | None,
     checked: Callable[[], KeyLogRead],
@@ -179,11 +258,11 @@ def _run(
     trial_keylog: str | None = None,
     note: Diagnostic | None = None,
 ) -> Iterator[SourceItem]:
-    # tshark starts first: its fields do not depend on what the key log holds, and its own start (reading the key
-    # log, its first packets) overlaps with pushscope reading the key log's summary and secrets.
-    fields = list(dict.fromkeys(TCP_FIELDS + _quic_fields(quic_ports, trial_keylog or keylog)))
-    run = TsharkRun(build_command(tshark, path, fields, keylog=keylog, extra_args=_quic_args(quic_ports)), fields)
-    run.start()
+    # tshark starts first (if it has not yet): its own start (reading the key log, its first packets) overlaps
+    # with pushscope reading the key log's summary and secrets.
+    if run.process is None:
+        run.start()
+    tshark = run.command[0]
     # Whatever ends this generator (the last row, a cancel, a consumer that stops reading at any item, an error),
     # tshark ends with it: nothing reads its rows afterwards.
     try:
