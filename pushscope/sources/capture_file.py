@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +41,9 @@ from pushscope.sources.tshark import (
 
 _T = TypeVar("_T")
 PROGRESS_EVERY = 0.2  # seconds between progress items, so a UI can show them without flooding
+# How much nicer an early-started tshark and key log read run: as nice as the inspector's loader thread, which
+# would have started them (pushscope.tui.sharing.LOADER_NICENESS; this module cannot import textual's side).
+EARLY_NICENESS = 10
 
 
 def resolve_keylog(explicit: str | None) -> tuple[str | None, str]:
@@ -132,7 +136,8 @@ class EarlyStart:
     """A capture's tshark started before anything reads its rows: the inspector starts it first thing, so that
     tshark reads its key log (a second or more for a big one) while the inspector itself starts. The read takes it
     (once); when tshark cannot start as it is (no capture or no tshark: the read says why; a key log gzipped or
-    to be filtered first) nothing is started early and the read does it all."""
+    to be filtered first) nothing is started early and the read does it all. tshark and pushscope's own read of
+    the key log run EARLY_NICENESS nicer, as under the inspector's loader."""
 
     def __init__(self, path: str, keylog: str | None = None, *, quic_ports: list[int] | None = None,
                  keylog_origin: str | None = None) -> None:
@@ -153,7 +158,14 @@ class EarlyStart:
             return False
         run = _tshark_run(tshark, self.path, keylog, self.quic_ports, keylog)
         run.start()
-        self._started = _Started(run, _in_background(lambda: _read_keylog(keylog, origin)))
+        if run.process is not None:
+            _nicer(run.process.pid)
+
+        def read_keylog() -> KeyLogRead:
+            _nicer(threading.get_native_id())  # (a thread of its own, which ends with the read)
+            return _read_keylog(keylog, origin)
+
+        self._started = _Started(run, _in_background(read_keylog))
         atexit.register(self.discard)  # (a tshark that nothing read: its rows are not waited for)
         return True
 
@@ -166,6 +178,16 @@ class EarlyStart:
         started = self.take()
         if started is not None:
             started.run.stop(unread=True)
+
+
+def _nicer(task: int) -> None:
+    """Linux: a process or thread (by id) EARLY_NICENESS nicer; elsewhere, or where it is forbidden, nothing."""
+    if sys.platform != "linux":
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, task, min(os.getpriority(os.PRIO_PROCESS, task) + EARLY_NICENESS, 19))
+    except OSError:
+        pass
 
 
 def _in_background(work: Callable[[], _T]) -> Callable[[], _T]:

@@ -5,6 +5,7 @@ early; a tshark that nothing reads is stopped."""
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -51,6 +52,19 @@ def test_a_key_log_that_needs_work_first_is_not_started_early(tmp_path: Path) ->
     assert not EarlyStart(str(tmp_path / "missing.pcapng"), None, keylog_origin="").start()
     early = EarlyStart(str(capture), str(gzipped), keylog_origin="--keylog")
     assert _items(capture, gzipped, early) == _items(capture, keys)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="Linux only")
+def test_early_tshark_runs_as_nice_as_under_the_loader() -> None:
+    from pushscope.sources.capture_file import EARLY_NICENESS
+    from pushscope.tui.sharing import LOADER_NICENESS
+
+    assert EARLY_NICENESS == LOADER_NICENESS
+    early = EarlyStart(str(CAPTURES / "nginx-push-basic.pcapng"), None, keylog_origin="")
+    assert early.start() and early._started is not None and early._started.run.process is not None
+    ours, its = os.getpriority(os.PRIO_PROCESS, 0), os.getpriority(os.PRIO_PROCESS, early._started.run.process.pid)
+    early.discard()
+    assert its == min(ours + EARLY_NICENESS, 19)
 
 
 def test_unread_early_tshark_is_stopped() -> None:
