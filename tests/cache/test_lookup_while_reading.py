@@ -109,3 +109,16 @@ def test_a_broken_entry_known_at_once_is_read_after_all(tmp_path: Path) -> None:
     capture = loader.run()
     assert not loader.from_cache and source.yielded == EVENTS and len(capture.connections) == EVENTS
     assert not entry.exists()
+
+
+def test_a_hit_known_at_once_undoes_what_was_prepared(tmp_path: Path) -> None:
+    """A tshark started early for the read (``Load.prepare``) is stopped when the read is not needed."""
+    cache = CaptureCache(tmp_path / "cache")
+    assert cache.store("key", _kept_capture())
+    go = threading.Event()
+    go.set()
+    source = CountingSource(go)
+    undone = threading.Event()
+    load = pipeline.Load(source, "big.pcapng", cache_entry=lambda: (cache, "key"), unprepare=undone.set)
+    loader = pipeline.Loader(load, read_while_looking_up=True)
+    assert loader.run().name == "kept" and undone.is_set() and not source.started.is_set()
