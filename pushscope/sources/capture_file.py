@@ -41,8 +41,8 @@ from pushscope.sources.tshark import (
 
 _T = TypeVar("_T")
 PROGRESS_EVERY = 0.2  # seconds between progress items, so a UI can show them without flooding
-# How much nicer an early-started tshark and key log read run: as nice as the inspector's loader thread, which
-# would have started them (pushscope.tui.sharing.LOADER_NICENESS; this module cannot import textual's side).
+# How much nicer an early-started tshark runs from its first row on: as nice as the inspector's loader thread,
+# which would have started it (pushscope.tui.sharing.LOADER_NICENESS; this module cannot import textual's side).
 EARLY_NICENESS = 10
 
 
@@ -93,7 +93,8 @@ def read_capture(
     keylog_path, keylog_origin = _chosen_keylog(keylog, keylog_origin)
     started = early.take() if early is not None else None
     if started is not None:  # tshark runs already, with the key log as it is
-        yield from _run(started.run, path, keylog_path, started.checked, cancel, quic_ports or [], keylog_path)
+        yield from _run(started.run, path, keylog_path, started.checked, cancel, quic_ports or [], keylog_path,
+                        nicer_from_first_row=True)
         return
     if not Path(path).is_file():
         yield Diagnostic(level="error", message=f"capture file {path} does not exist", code="no-capture")
@@ -136,8 +137,9 @@ class EarlyStart:
     """A capture's tshark started before anything reads its rows: the inspector starts it first thing, so that
     tshark reads its key log (a second or more for a big one) while the inspector itself starts. The read takes it
     (once); when tshark cannot start as it is (no capture or no tshark: the read says why; a key log gzipped or
-    to be filtered first) nothing is started early and the read does it all. tshark and pushscope's own read of
-    the key log run EARLY_NICENESS nicer, as under the inspector's loader."""
+    to be filtered first) nothing is started early and the read does it all. tshark starts at the inspector's
+    priority (its start, reading the key log, is what the first rows wait for) and runs EARLY_NICENESS nicer from
+    its first row on, as under the inspector's loader (where keys wait for a core while rows flow)."""
 
     def __init__(self, path: str, keylog: str | None = None, *, quic_ports: list[int] | None = None,
                  keylog_origin: str | None = None) -> None:
@@ -158,14 +160,7 @@ class EarlyStart:
             return False
         run = _tshark_run(tshark, self.path, keylog, self.quic_ports, keylog)
         run.start()
-        if run.process is not None:
-            _nicer(run.process.pid)
-
-        def read_keylog() -> KeyLogRead:
-            _nicer(threading.get_native_id())  # (a thread of its own, which ends with the read)
-            return _read_keylog(keylog, origin)
-
-        self._started = _Started(run, _in_background(read_keylog))
+        self._started = _Started(run, _in_background(lambda: _read_keylog(keylog, origin)))
         atexit.register(self.discard)  # (a tshark that nothing read: its rows are not waited for)
         return True
 
@@ -180,8 +175,19 @@ class EarlyStart:
             started.run.stop(unread=True)
 
 
+def _nicer_from_first_row(run: TsharkRun) -> Iterator[dict[str, str]]:
+    rows = run.rows()
+    first = next(rows, None)
+    if first is None:
+        return
+    if run.process is not None:
+        _nicer(run.process.pid)
+    yield first
+    yield from rows
+
+
 def _nicer(task: int) -> None:
-    """Linux: a process or thread (by id) EARLY_NICENESS nicer; elsewhere, or where it is forbidden, nothing."""
+    """Linux: a process (by id) EARLY_NICENESS nicer; elsewhere, or where it is forbidden, nothing."""
     if sys.platform != "linux":
         return
     try:
@@ -279,6 +285,8 @@ def _run(
     quic_ports: list[int],
     trial_keylog: str | None = None,
     note: Diagnostic | None = None,
+    *,
+    nicer_from_first_row: bool = False,
 ) -> Iterator[SourceItem]:
     # tshark starts first (if it has not yet): its own start (reading the key log, its first packets) overlaps
     # with pushscope reading the key log's summary and secrets.
@@ -308,7 +316,8 @@ def _run(
                 return items, True
             return items, False
 
-        yield from dispatch.run(run.rows(), tick, PROGRESS_EVERY)
+        yield from dispatch.run(_nicer_from_first_row(run) if nicer_from_first_row else run.rows(), tick,
+                                PROGRESS_EVERY)
     finally:
         run.stop(unread=True)
     code = run.wait()

@@ -55,16 +55,20 @@ def test_a_key_log_that_needs_work_first_is_not_started_early(tmp_path: Path) ->
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="Linux only")
-def test_early_tshark_runs_as_nice_as_under_the_loader() -> None:
+def test_early_tshark_runs_as_nice_as_under_the_loader_once_rows_flow() -> None:
     from pushscope.sources.capture_file import EARLY_NICENESS
     from pushscope.tui.sharing import LOADER_NICENESS
 
     assert EARLY_NICENESS == LOADER_NICENESS
-    early = EarlyStart(str(CAPTURES / "nginx-push-basic.pcapng"), None, keylog_origin="")
+    capture = CAPTURES / "nginx-push-basic.pcapng"
+    early = EarlyStart(str(capture), None, keylog_origin="")
     assert early.start() and early._started is not None and early._started.run.process is not None
-    ours, its = os.getpriority(os.PRIO_PROCESS, 0), os.getpriority(os.PRIO_PROCESS, early._started.run.process.pid)
-    early.discard()
-    assert its == min(ours + EARLY_NICENESS, 19)
+    ours, pid = os.getpriority(os.PRIO_PROCESS, 0), early._started.run.process.pid
+    assert os.getpriority(os.PRIO_PROCESS, pid) == ours  # its start is what the first rows wait for
+    items = read_capture(str(capture), None, keylog_origin="", early=early)
+    next(item for item in items if not isinstance(item, SourceProgress))
+    assert os.getpriority(os.PRIO_PROCESS, pid) == min(ours + EARLY_NICENESS, 19)
+    items.close()
 
 
 def test_unread_early_tshark_is_stopped() -> None:
