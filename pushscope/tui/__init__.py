@@ -6,6 +6,7 @@ Layout of the package, one job per module:
 - ``timeaxis``  pure: the zoomable, pannable time window and its tick labels
 - ``fmt``       pure: byte and time formatting shared by every widget
 - ``loading``   the thread worker's side: folding source items into a builder, batched update messages
+- ``view_cache`` pure: the final view kept in the cache beside the model, shown first on a reopen
 - ``export``    which report formats exist at runtime and writing one
 - ``widgets/``  the waterfall (Line API), connections tree, detail pane, summary bar, diagnostics panel
 - ``screens``   help, export and diagnostics modal screens
