@@ -199,10 +199,10 @@ async def open_once(capture: str, keylog: str | None, cache: bool, every: float,
 
 
 async def details_moment(app: PushscopeApp) -> float:
-    """When the model was there for the detail pane (a first open: with its first rows; a reopen: after the kept
-    view, once the model is read)."""
-    ready = getattr(app, "details_ready", None)
-    await (ready.wait() if ready is not None else app.load_finished.wait())  # (the app before the kept view)
+    """When the UI had the whole model (every row's details, export): a first open with its final rows, a reopen
+    after the kept view, once the model is read. (Polled every 5 ms.)"""
+    while app.loading or app.capture is None:
+        await asyncio.sleep(0.005)
     return time.monotonic() - STARTED
 
 

@@ -180,6 +180,9 @@ class CaptureCache:
             return False
         return self._store_entry(self._path(key), MAGIC, lambda handle: _write_model(capture, handle))
 
+    def has_companion(self, key: str) -> bool:
+        return (self.directory / f"{key}{COMPANION_SUFFIX}").is_file()
+
     def load_companion(self, key: str, read: Callable[[BinaryIO], object]) -> object | None:
         """What a front end kept beside a model (``store_companion``), read by ``read``; None when absent, and
         when broken (then deleted)."""

@@ -32,6 +32,7 @@ Source = Callable[[threading.Event], Iterable[SourceItem]]
 ProgressCallback = Callable[[SourceProgress], None]
 Analyser = Callable[[Capture], object]
 CacheEntry = tuple[CaptureCache, str]
+Peek = Callable[[CacheEntry, Callable[[], None]], bool]  # see Loader.peek
 # Seconds the inspector waits for the cache key before it starts reading anyway (a gigabyte takes seconds to hash;
 # the capture is then read meanwhile, and a hit stops the read).
 KEY_GRACE = 0.05
@@ -145,7 +146,7 @@ class Loader:
     def __init__(self, load: Load, *, cancel: threading.Event | None = None, analyser: Analyser = analyse,
                  on_progress: ProgressCallback | None = None, after_item: Callable[[], bool] | None = None,
                  on_step: Callable[[str], None] | None = None, tolerant: bool = False, keep_now: bool = False,
-                 read_while_looking_up: bool = False, peek: Callable[[CacheEntry], bool] | None = None) -> None:
+                 read_while_looking_up: bool = False, peek: Peek | None = None) -> None:
         self.load = load
         self.builder = CaptureBuilder(source=load.kind, name=load.name)
         self.cancel = cancel or threading.Event()
@@ -162,8 +163,9 @@ class Loader:
         # costs nothing but the lookup.
         self.read_while_looking_up = read_while_looking_up
         # With read_while_looking_up: called in the lookup's thread once the capture's key is known, before its model
-        # is read; True when the caller served the capture from what it keeps beside the model (the inspector's
-        # view): the read stops then, and the model is read after (if it turns out broken, the read starts over).
+        # is read, with a function that stops the read (called as soon as the caller knows it will serve); True when
+        # the caller served the capture from what it keeps beside the model (the inspector's view). The model is read
+        # after; if it turns out broken, the read starts over.
         self.peek = peek
         self.peeked = False
         self.entry: CacheEntry | None = None  # where the capture is kept, once looked up
@@ -215,7 +217,7 @@ class Loader:
                 if entry is None:
                     return None, None
                 self.entry = entry
-                if self.peek is not None and self.peek(entry):
+                if self.peek is not None and self.peek(entry, peeked.set):
                     peeked.set()
                 return entry, entry[0].load(entry[1])
             except Exception:  # a cache that cannot be read is no cache: the read goes on

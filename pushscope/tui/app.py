@@ -220,6 +220,8 @@ class PushscopeApp(App[None]):
         view = self.view
         if message.capture is not None:
             self.details_ready.set()
+        else:  # a view kept in the cache, shown before its model (after the first rows of a read, maybe)
+            self.details_ready.clear()
         self.summary_bar.show(view.summary, loading=not message.final)
         self.connections_tree.update_connections(view.name, message.connection_changes, len(view.connections),
                                                  message.requests, final=message.final)

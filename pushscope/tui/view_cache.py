@@ -44,6 +44,11 @@ def store_view(cache: CaptureCache, model_key: str, capture: Capture, view: Capt
     return cache.store_companion(view_key(model_key), lambda handle: write_view(view, handle))
 
 
+def has_view(cache: CaptureCache, model_key: str) -> bool:
+    """Whether a view and its model are kept (whether they load is known only by loading them)."""
+    return cache.has(model_key) and cache.has_companion(view_key(model_key))
+
+
 def load_view(cache: CaptureCache, model_key: str) -> CaptureView | None:
     """The kept view, when both it and the model's entry are there; a broken one is deleted and None."""
     if not cache.has(model_key):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pushscope import pipeline
@@ -122,3 +122,30 @@ def test_a_hit_known_at_once_undoes_what_was_prepared(tmp_path: Path) -> None:
     load = pipeline.Load(source, "big.pcapng", cache_entry=lambda: (cache, "key"), unprepare=undone.set)
     loader = pipeline.Loader(load, read_while_looking_up=True)
     assert loader.run().name == "kept" and undone.is_set() and not source.started.is_set()
+
+
+def test_a_peek_that_will_serve_stops_the_read_before_it_has_served(tmp_path: Path) -> None:
+    cache = CaptureCache(tmp_path / "cache")
+    assert cache.store("key", _kept_capture())
+    go = threading.Event()
+    go.set()
+    source = CountingSource(go)
+    seen: list[bool] = []
+
+    def late_entry() -> pipeline.CacheEntry:
+        source.started.wait(10)  # known only once the read runs
+        return cache, "key"
+
+    def peek(_entry: pipeline.CacheEntry, stop_reading: Callable[[], None]) -> bool:
+        stop_reading()
+        deadline = time.monotonic() + 5
+        while not source.closed and time.monotonic() < deadline:  # (what the inspector does here takes seconds)
+            time.sleep(0.01)
+        seen.append(source.closed)
+        return True
+
+    loader = pipeline.Loader(pipeline.Load(source, "big.pcapng", cache_entry=late_entry), read_while_looking_up=True,
+                             peek=peek)
+    capture = loader.run()
+    assert seen == [True] and source.yielded < EVENTS
+    assert loader.from_cache and loader.peeked and capture.name == "kept"
