@@ -132,6 +132,7 @@ class PushscopeApp(App[None]):
         self.details_ready = asyncio.Event()
         self._shown = threading.Event()  # the loader's view of load_finished
         self._input_gate = InputGate()  # the loader waits at it while an input is answered (see tui.sharing)
+        self._detail_pending = False  # the detail pane is to show the selected row after the next repaint
 
     # --- composition -------------------------------------------------------------------------------------
 
@@ -453,6 +454,17 @@ class PushscopeApp(App[None]):
 
     @on(Waterfall.Highlighted)
     def _row_highlighted(self, message: Waterfall.Highlighted) -> None:
+        # The detail pane after the repaint that moves the cursor: its new content costs a layout and a repaint of
+        # the pane, most of a key's work on the UI thread, and rows a held key passes over are never shown in it.
+        if not self._detail_pending:
+            self._detail_pending = True
+            self.call_after_refresh(self._show_pending_detail)
+
+    def _show_pending_detail(self) -> None:
+        self._detail_pending = False
+        if self.loading:  # the loader stands aside until it is shown, as for the key itself (see tui.sharing)
+            self._input_gate.input_arrived()
+            self._input_gate.input_dispatched()
         self._show_detail()
 
     def _show_detail(self) -> None:
