@@ -45,6 +45,8 @@ DEFAULT_LIMIT = 2 * 1024 * 1024 * 1024
 MAGIC = b"pushscope-model-2\n"
 HEADER = struct.Struct(">Q")  # payload length
 SUFFIX = ".model"
+SEEN_SUFFIX = ".seen"  # an empty marker: a key was made for a capture file as it is on disk (``CaptureCache.seen``)
+SEEN_KEPT = 4096  # markers kept at most (the oldest go first)
 STALE_PARTIAL = 3600.0  # seconds
 DIGESTS_KEPT = 8  # files whose digest one run remembers
 _DIGESTS: OrderedDict[tuple[object, ...], Future[str]] = OrderedDict()
@@ -290,9 +292,45 @@ class CaptureCache:
     def entries(self) -> list[Path]:
         try:
             return [p for p in self.directory.iterdir()
-                    if p.name.endswith((SUFFIX, RESULT_SUFFIX, COMPANION_SUFFIX)) or p.name.startswith(".partial-")]
+                    if p.name.endswith((SUFFIX, RESULT_SUFFIX, COMPANION_SUFFIX, SEEN_SUFFIX))
+                    or p.name.startswith(".partial-")]
         except OSError:
             return []
+
+    # --- which capture files were seen before: when to hash -----------------------------------------------------
+
+    def seen(self, path: str) -> bool:
+        """Whether a key was made for this file as it is on disk now (path, inode, size, times): a first open of a
+        file never seen need not hash it before reading it (the hashing would only compete with tshark's start for
+        the cores); it is hashed after the read, to keep what the read produced. Only ever a hint of *when* to hash:
+        an entry is used only under the key of the file's content."""
+        marker = self._seen_marker(path)
+        return marker is not None and marker.is_file()
+
+    def remember(self, path: str) -> None:
+        """Note that a key was made for ``path`` as it is now (see ``seen``)."""
+        marker = self._seen_marker(path)
+        if marker is None or not self._usable_directory():
+            return
+        try:
+            known = marker.is_file()
+            marker.touch()
+            if known:
+                return
+            markers = sorted(self.directory.glob(f"*{SEEN_SUFFIX}"), key=lambda p: p.stat().st_mtime)
+            for old in markers[:max(0, len(markers) - SEEN_KEPT)]:
+                old.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+    def _seen_marker(self, path: str) -> Path | None:
+        try:
+            stat = os.stat(path)
+            identity = (os.path.realpath(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns,
+                        stat.st_ctime_ns)
+        except OSError:
+            return None
+        return self.directory / (hashlib.sha256(repr(identity).encode()).hexdigest() + SEEN_SUFFIX)
 
     def evict(self) -> None:
         sized = []

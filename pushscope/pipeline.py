@@ -105,6 +105,9 @@ class Load:
     # second or more to read a big key log); the inspector calls it first thing. The read works without it too.
     prepare: Callable[[], object] | None = None
     unprepare: Callable[[], object] | None = None  # undoes ``prepare`` when the source is not read after all
+    # Whether the cache saw this very file before (``CaptureCache.seen``); when not, a reader that reads while it
+    # looks the capture up reads first and makes the key after (the hashing would compete with the read).
+    seen: Callable[[], bool] | None = None
 
 
 def capture_file(path: str, keylog: str | None = None, *, keylog_origin: str | None = None,
@@ -131,10 +134,12 @@ def capture_file(path: str, keylog: str | None = None, *, keylog_origin: str | N
         return (cache, key) if cache is not None and key is not None else None
 
     inputs = tuple(p for p in (path, keylog) if p)
-    if use_cache:  # the lookup's hashing starts now: the caller goes on (the inspector imports Textual meanwhile)
+    seen = use_cache and CaptureCache().seen(path)
+    if seen:  # the lookup's hashing starts now: the caller goes on (the inspector imports Textual meanwhile)
         prefetch_digests(inputs)
     return Load(read, Path(path).name, "capture", cache_entry=entry if use_cache else None, inputs=inputs,
-                prepare=prepare, unprepare=lambda: early[-1].discard() if early else None)
+                prepare=prepare, unprepare=lambda: early[-1].discard() if early else None,
+                seen=(lambda: seen) if use_cache else None)
 
 
 class Loader:
@@ -169,6 +174,7 @@ class Loader:
         self.peek = peek
         self.peeked = False
         self.entry: CacheEntry | None = None  # where the capture is kept, once looked up
+        self.unseen = False  # read before being looked up: ``keep_unseen`` makes its key and keeps it
 
     @property
     def capture(self) -> Capture:
@@ -177,7 +183,12 @@ class Loader:
     def run(self) -> Capture:
         # A file is loaded once, with the collector paused; a live source runs for as long as it likes.
         with nullcontext() if self.load.live else collector_paused():
-            if self.read_while_looking_up and self.load.cache_entry is not None:
+            deferred = (self.read_while_looking_up and self.load.cache_entry is not None
+                        and self.load.seen is not None and not self.load.seen())
+            if deferred:
+                entry, cached = None, None
+                self._read()  # a file never seen: read first, hash after (see ``Load.seen``)
+            elif self.read_while_looking_up and self.load.cache_entry is not None:
                 entry, cached = self._read_while_looking_up(self.load.cache_entry)
                 if cached is None and self.peeked:  # served, but the model did not load: read it after all
                     self.builder = CaptureBuilder(source=self.load.kind, name=self.load.name)
@@ -193,13 +204,29 @@ class Loader:
                 return cached
             self._analyse()
         self.entry = entry
+        # A file never seen is hashed after the read, when the caller is ready for it (``keep_unseen``).
+        self.unseen = deferred and not self.cancelled
         if entry is not None and not self.cancelled:
-            cache, key = entry
-            if self.keep_now:
-                cache.store_in_background(key, self.capture)
-            else:
-                cache.store_at_exit(key, self.capture)
+            self._keep(entry)
         return self.capture
+
+    def _keep(self, entry: CacheEntry) -> None:
+        cache, key = entry
+        if self.keep_now:
+            cache.store_in_background(key, self.capture)
+        else:
+            cache.store_at_exit(key, self.capture)
+
+    def keep_unseen(self) -> CacheEntry | None:
+        """For a file read before it was looked up (never seen: see ``Load.seen``): make its key now and keep the
+        analysed capture under it, as ``run`` keeps any other. The entry, or None."""
+        if not self.unseen or self.load.cache_entry is None:
+            return self.entry
+        self.unseen = False
+        entry = self.entry = self.load.cache_entry()
+        if entry is not None:
+            self._keep(entry)
+        return entry
 
     def _read_while_looking_up(self, cache_entry: Callable[[], CacheEntry | None]
                                ) -> tuple[CacheEntry | None, Capture | None]:
@@ -305,6 +332,9 @@ def cache_lookup(path: str, keylog: str | None, quic_ports: Sequence[int] | None
             from pushscope.sources.capture_file import resolve_keylog
 
             used = resolve_keylog(keylog)[0]
-        return CaptureCache(), cache_key(path, used, quic_ports or (), keylog_origin)
+        cache = CaptureCache()
+        key = cache_key(path, used, quic_ports or (), keylog_origin)
+        cache.remember(path)
+        return cache, key
     except OSError:
         return None, None

@@ -128,7 +128,7 @@ class LoadSession:
                 self.shown.wait(INDEX_WAIT)
             texts = search_texts(capture)
             self.post(SearchIndexed(texts))
-            entry = self.loader.entry
+            entry = self.loader.keep_unseen()  # (a file read before it was looked up is hashed only now)
             if entry is not None and not self.loader.cancelled:
                 store_view_in_background(entry[0], entry[1], capture, replace(view, search_texts=texts))
         return capture
