@@ -59,6 +59,9 @@ class SummaryBar(Static):
 
     def show(self, summary: dict[str, Any], *, loading: bool = False) -> None:
         self.update(summary_content(summary, loading=loading))
+        # Once more after this refresh: an update that lands while the screen is being arranged can keep the
+        # height measured for the previous text (one line for a text that now wraps to two on a narrow terminal).
+        self.call_after_refresh(self.refresh, layout=True)
 
 
 class LoadStatus(Horizontal):
