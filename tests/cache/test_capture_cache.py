@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -21,19 +20,6 @@ CAPTURES = Path(__file__).resolve().parents[2] / "captures"
 NAME = "nginx-push-basic"
 
 
-@pytest.fixture
-def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    directory = tmp_path / "cache"
-    monkeypatch.setenv("PUSHSCOPE_CACHE_DIR", str(directory))
-    return directory
-
-
-@pytest.fixture
-def files(tmp_path: Path) -> tuple[Path, Path]:
-    capture, keys = tmp_path / f"{NAME}.pcapng", tmp_path / f"{NAME}.keys"
-    shutil.copy(CAPTURES / capture.name, capture)
-    shutil.copy(CAPTURES / keys.name, keys)
-    return capture, keys
 
 
 def _load(capture: Path, keys: Path, use_cache: bool = True) -> pipeline.Capture:

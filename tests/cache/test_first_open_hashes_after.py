@@ -18,17 +18,11 @@ from pushscope.cache import CaptureCache
 from pushscope.events import DataReceived
 from pushscope.pipeline import capture_file
 
-CAPTURES = Path(__file__).resolve().parents[2] / "captures"
-NAME = "nginx-push-basic"
 
-
-@pytest.fixture
-def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    monkeypatch.setenv(cache_module.CACHE_DIR_ENV, str(tmp_path / "cache"))
-    capture, keys = tmp_path / f"{NAME}.pcapng", tmp_path / f"{NAME}.keys"
-    shutil.copy(CAPTURES / f"{NAME}.pcapng", capture)
-    shutil.copy(CAPTURES / f"{NAME}.keys", keys)
-    return capture, keys
+@pytest.fixture(autouse=True)
+def own_cache(cache_dir: Path) -> Path:
+    """Every test here works in an empty cache of its own (``cache_dir``, conftest)."""
+    return cache_dir
 
 
 def _watch_hashing(monkeypatch: pytest.MonkeyPatch, reading: threading.Event) -> list[tuple[str, bool]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -24,21 +23,6 @@ CAPTURES = Path(__file__).resolve().parents[2] / "captures"
 NAME = "nginx-push-basic"
 
 
-@pytest.fixture
-def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    directory = tmp_path / "cache"
-    monkeypatch.setenv("PUSHSCOPE_CACHE_DIR", str(directory))
-    return directory
-
-
-@pytest.fixture
-def files(tmp_path: Path) -> tuple[Path, Path]:
-    if shutil.which("tshark") is None:
-        pytest.skip("tshark not installed")
-    capture, keys = tmp_path / f"{NAME}.pcapng", tmp_path / f"{NAME}.keys"
-    shutil.copy(CAPTURES / capture.name, capture)
-    shutil.copy(CAPTURES / keys.name, keys)
-    return capture, keys
 
 
 class Opened:
