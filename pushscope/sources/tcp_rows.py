@@ -195,8 +195,7 @@ class TcpRowReader:
         conn.app_records += encrypted
         if "20" in types or "8" in types:  # both are only ever sent encrypted: tshark decrypted them
             conn.handshake_decrypted = True
-        elif types == [""]:
-            conn.data_records += encrypted
+        conn.data_records += _data_records(types, content_types, opaque_types, encrypted)
         update = ConnectionUpdated(connection_id=conn.connection_id, at=at)
         changed = False
         if "1" in types and sender == "client":
@@ -372,6 +371,20 @@ class TcpRowReader:
             out[0].message += (f" ({trial} of them by pushscope itself, with key-log secrets tried on a connection "
                                "whose handshake the capture lacks)")
         return [*out]
+
+
+def _data_records(types: list[str], content_types: str, opaque_types: str, encrypted: int) -> int:
+    """The application data records among a row's ``encrypted`` ones. A row without handshake messages holds only
+    those; one with them (a Finished and the first request in one segment) holds those beyond its encrypted
+    handshake records: TLS 1.2 shows them as content type 23; TLS 1.3 as opaque records (23) that decrypted to no
+    handshake record (inner type 22, less the cleartext hellos, which have no opaque type)."""
+    if types == [""]:
+        return encrypted
+    contents = content_types.split(",")
+    if not opaque_types:
+        return contents.count("23")
+    handshake_inside = contents.count("22") - types.count("1") - types.count("2")
+    return max(0, opaque_types.split(",").count("23") - max(0, handshake_inside))
 
 
 def _late_bytes(conn: _TcpConnection) -> Output:

@@ -79,3 +79,20 @@ def test_a_cancelled_load_never_claims_decryption_failed(name: str, nth_handshak
     assert not [m for m in messages if "not decrypted" in m and "cancelled" not in m], messages
     undecoded = [a for a in items if isinstance(a, ConversationAccounted) and a.status == "undecodable"]
     assert all("cancelled" in a.reason for a in undecoded), [a.reason for a in undecoded]
+
+
+@pytest.mark.parametrize(("types", "contents", "opaque", "data"), [
+    ("2,8,11,15,20", "22,20,22,22,22,22", "23,23,23,23", 0),  # the server's flight, decrypted (as tshark shows it)
+    ("20", "20,22", "23", 0),  # the client's Finished alone
+    ("20", "20,22", "23,23", 1),  # its Finished and a first request that stayed encrypted, in one segment
+    ("20", "20,22,23", "23,23", 1),  # the same, the request decrypted
+    ("4", "22", "23", 0),  # a NewSessionTicket
+    ("", "23", "23", 1),  # application data
+    ("20", "22,23", "", 1),  # TLS 1.2: Finished and application data in one segment
+])
+def test_application_records_are_told_from_handshake_records(types: str, contents: str, opaque: str,
+                                                             data: int) -> None:
+    from pushscope.sources.tcp_rows import _data_records
+
+    encrypted = max(contents.split(",").count("23"), opaque.split(",").count("23"))
+    assert _data_records(types.split(","), contents, opaque, encrypted) == data
