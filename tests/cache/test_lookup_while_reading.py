@@ -49,9 +49,22 @@ def _kept_capture() -> Capture:
     return analyse(capture)
 
 
-def test_a_hit_stops_the_read_and_serves_the_kept_analysis(tmp_path: Path) -> None:
+def _kept_in(tmp_path: Path) -> CaptureCache:
+    """A cache holding an analysed capture named "kept" under the key "key"."""
     cache = CaptureCache(tmp_path / "cache")
     assert cache.store("key", _kept_capture())
+    return cache
+
+
+def _running_source() -> CountingSource:
+    """A source that never waits for a go."""
+    go = threading.Event()
+    go.set()
+    return CountingSource(go)
+
+
+def test_a_hit_stops_the_read_and_serves_the_kept_analysis(tmp_path: Path) -> None:
+    cache = _kept_in(tmp_path)
     go = threading.Event()
     source = CountingSource(go)
 
@@ -72,9 +85,7 @@ def test_a_hit_stops_the_read_and_serves_the_kept_analysis(tmp_path: Path) -> No
 
 
 def test_a_miss_lets_the_read_finish() -> None:
-    go = threading.Event()
-    go.set()
-    source = CountingSource(go)
+    source = _running_source()
     # The cache cannot be used (its files unreadable): the lookup answers no entry at all, nothing is kept.
     load = pipeline.Load(source, "big.pcapng", cache_entry=lambda: None)
     loader = pipeline.Loader(load, read_while_looking_up=True)
@@ -84,11 +95,8 @@ def test_a_miss_lets_the_read_finish() -> None:
 
 
 def test_a_hit_known_at_once_never_starts_the_read(tmp_path: Path) -> None:
-    cache = CaptureCache(tmp_path / "cache")
-    assert cache.store("key", _kept_capture())
-    go = threading.Event()
-    go.set()
-    source = CountingSource(go)
+    cache = _kept_in(tmp_path)
+    source = _running_source()
     load = pipeline.Load(source, "big.pcapng", cache_entry=lambda: (cache, "key"))
     loader = pipeline.Loader(load, read_while_looking_up=True)
     capture = loader.run()
@@ -97,13 +105,10 @@ def test_a_hit_known_at_once_never_starts_the_read(tmp_path: Path) -> None:
 
 
 def test_a_broken_entry_known_at_once_is_read_after_all(tmp_path: Path) -> None:
-    cache = CaptureCache(tmp_path / "cache")
-    assert cache.store("key", _kept_capture())
+    cache = _kept_in(tmp_path)
     (entry,) = (tmp_path / "cache").glob("*.model")
     entry.write_bytes(entry.read_bytes()[:-10])
-    go = threading.Event()
-    go.set()
-    source = CountingSource(go)
+    source = _running_source()
     loader = pipeline.Loader(pipeline.Load(source, "big.pcapng", cache_entry=lambda: (cache, "key")),
                              read_while_looking_up=True)
     capture = loader.run()
@@ -113,11 +118,8 @@ def test_a_broken_entry_known_at_once_is_read_after_all(tmp_path: Path) -> None:
 
 def test_a_hit_known_at_once_undoes_what_was_prepared(tmp_path: Path) -> None:
     """A tshark started early for the read (``Load.prepare``) is stopped when the read is not needed."""
-    cache = CaptureCache(tmp_path / "cache")
-    assert cache.store("key", _kept_capture())
-    go = threading.Event()
-    go.set()
-    source = CountingSource(go)
+    cache = _kept_in(tmp_path)
+    source = _running_source()
     undone = threading.Event()
     load = pipeline.Load(source, "big.pcapng", cache_entry=lambda: (cache, "key"), unprepare=undone.set)
     loader = pipeline.Loader(load, read_while_looking_up=True)
@@ -125,11 +127,8 @@ def test_a_hit_known_at_once_undoes_what_was_prepared(tmp_path: Path) -> None:
 
 
 def test_a_peek_that_will_serve_stops_the_read_before_it_has_served(tmp_path: Path) -> None:
-    cache = CaptureCache(tmp_path / "cache")
-    assert cache.store("key", _kept_capture())
-    go = threading.Event()
-    go.set()
-    source = CountingSource(go)
+    cache = _kept_in(tmp_path)
+    source = _running_source()
     seen: list[bool] = []
 
     def late_entry() -> pipeline.CacheEntry:
