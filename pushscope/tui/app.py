@@ -130,7 +130,8 @@ class PushscopeApp(App[None]):
         # The model is there (exchange details, exports): with the first snapshot, or on a reopen after the view kept
         # in the cache was shown (``DetailsRead``).
         self.details_ready = asyncio.Event()
-        self._shown = threading.Event()  # the loader's view of load_finished
+        self._shown = threading.Event()  # the loader's view of load_finished, once painted
+        self._shown_at_next_paint = False
         self._input_gate = InputGate()  # the loader waits at it while an input is answered (see tui.sharing)
         self._detail_pending = False  # the detail pane is to show the selected row after the next repaint
 
@@ -214,6 +215,9 @@ class PushscopeApp(App[None]):
         # Textual's one call per repaint (headless too). Private: tests.tui.test_tui_responsive fails if it is gone.
         super()._display(screen, renderable)  # type: ignore[arg-type]
         self._input_gate.painted()
+        if self._shown_at_next_paint:
+            self._shown_at_next_paint = False
+            self._shown.set()
 
     def on_capture_updated(self, message: CaptureUpdated) -> None:
         previous = self.view
@@ -275,7 +279,10 @@ class PushscopeApp(App[None]):
 
     def _fully_loaded(self) -> None:
         self.load_finished.set()
-        self._shown.set()
+        # The loader's next step (the search index, or a kept view's model) holds the GIL for long stretches: it
+        # waits until the final rows are on the screen (the next repaint), not only handed to the widgets.
+        self._shown_at_next_paint = True
+        self.refresh()
 
     def exit(self, *args: object, **kwargs: object) -> None:
         # Quitting mid-load: stop the loader (and its tshark) so the process does not wait for it at exit.
