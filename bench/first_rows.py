@@ -42,6 +42,7 @@ import tempfile  # noqa: E402
 from typing import TYPE_CHECKING, Any  # noqa: E402
 
 from pushscope.cache import CaptureCache  # noqa: E402
+from pushscope.cli.keys import find_keylog  # noqa: E402
 from pushscope.pipeline import capture_file  # noqa: E402
 
 if TYPE_CHECKING:
@@ -162,9 +163,10 @@ def peak_rss_mib() -> float:
 
 
 async def open_once(capture: str, keylog: str | None, cache: bool, every: float, limit: float) -> dict[str, Any]:
-    # In the order of ``pushscope CAPTURE``: the load is made (and the cache's hashing started) and prepared (tshark
-    # started) before Textual is imported.
-    load = capture_file(capture, keylog, use_cache=cache)
+    # As ``pushscope CAPTURE`` does, in its order: the key log chosen, the load made (and the cache's hashing
+    # started) and prepared (tshark started) before Textual is imported.
+    keys = find_keylog(capture, keylog)
+    load = capture_file(capture, keys.path, keylog_origin=keys.origin, use_cache=cache)
     if load.prepare is not None:
         load.prepare()
     phases = time_phases()

@@ -46,7 +46,9 @@ MAGIC = b"pushscope-model-2\n"
 HEADER = struct.Struct(">Q")  # payload length
 SUFFIX = ".model"
 SEEN_SUFFIX = ".seen"  # an empty marker: a key was made for a capture file as it is on disk (``CaptureCache.seen``)
-SEEN_KEPT = 4096  # markers kept at most (the oldest go first)
+SEEN_KEPT = 4096  # markers kept at most (the oldest go first), and as many hints
+# The key last made for a capture, its key log and options as they are on disk, with this code (``expected_key``).
+HINT_SUFFIX = ".hint"
 STALE_PARTIAL = 3600.0  # seconds
 DIGESTS_KEPT = 8  # files whose digest one run remembers
 _DIGESTS: OrderedDict[tuple[object, ...], Future[str]] = OrderedDict()
@@ -131,6 +133,29 @@ def code_fingerprint() -> str:
         stat = os.stat(tshark)
         digest.update(f"{os.path.realpath(tshark)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     return digest.hexdigest()
+
+
+def file_identity(path: str) -> tuple[object, ...] | None:
+    """The file as it is on disk now (path, inode, size, times); None when it cannot be read."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return os.path.realpath(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
+
+
+def input_identity(capture: str, keylog: str | None, quic_ports: Sequence[int] = (),
+                   keylog_origin: str | None = None) -> tuple[object, ...] | None:
+    """What a cache key is made of, by the files' identity instead of their content (see ``expected_key``)."""
+    capture_identity = file_identity(capture)
+    keylog_identity = file_identity(keylog) if keylog else None
+    if capture_identity is None or (keylog and keylog_identity is None):
+        return None
+    return code_fingerprint(), capture_identity, keylog_identity, tuple(sorted(quic_ports)), keylog_origin
+
+
+def _is_key(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
 
 
 def cache_key(capture: str, keylog: str | None, quic_ports: Sequence[int] = (), keylog_origin: str | None = None
@@ -292,7 +317,7 @@ class CaptureCache:
     def entries(self) -> list[Path]:
         try:
             return [p for p in self.directory.iterdir()
-                    if p.name.endswith((SUFFIX, RESULT_SUFFIX, COMPANION_SUFFIX, SEEN_SUFFIX))
+                    if p.name.endswith((SUFFIX, RESULT_SUFFIX, COMPANION_SUFFIX, SEEN_SUFFIX, HINT_SUFFIX))
                     or p.name.startswith(".partial-")]
         except OSError:
             return []
@@ -315,22 +340,53 @@ class CaptureCache:
         try:
             known = marker.is_file()
             marker.touch()
-            if known:
-                return
-            markers = sorted(self.directory.glob(f"*{SEEN_SUFFIX}"), key=lambda p: p.stat().st_mtime)
-            for old in markers[:max(0, len(markers) - SEEN_KEPT)]:
-                old.unlink(missing_ok=True)
+            if not known:
+                self._prune(SEEN_SUFFIX)
         except OSError:
             pass
 
     def _seen_marker(self, path: str) -> Path | None:
-        try:
-            stat = os.stat(path)
-            identity = (os.path.realpath(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns,
-                        stat.st_ctime_ns)
-        except OSError:
+        identity = file_identity(path)
+        if identity is None:
             return None
         return self.directory / (hashlib.sha256(repr(identity).encode()).hexdigest() + SEEN_SUFFIX)
+
+    def _prune(self, suffix: str) -> None:
+        markers = sorted(self.directory.glob(f"*{suffix}"), key=lambda p: p.stat().st_mtime)
+        for old in markers[:max(0, len(markers) - SEEN_KEPT)]:
+            old.unlink(missing_ok=True)
+
+    # --- which key a capture had last time: whether to read it before its key is known ----------------------------
+
+    def expected_key(self, inputs: Sequence[object]) -> str | None:
+        """The key made last time for these inputs (``input_identity``: the files as they are on disk now, the
+        options, this code), when the cache still holds its entry. A reopen that expects a hit need not start
+        reading (tshark, the key log) while it hashes: that would only compete with reading the entry. Only ever a
+        hint: the entry is used only if the files' content gives this key."""
+        hint = self._hint(inputs)
+        try:
+            key = hint.read_text(encoding="ascii").strip() if hint is not None else ""
+        except (OSError, ValueError):
+            return None
+        return key if _is_key(key) and self.has(key) else None
+
+    def note_key(self, inputs: Sequence[object], key: str) -> None:
+        """Remember ``key`` as the one these inputs gave (see ``expected_key``)."""
+        hint = self._hint(inputs)
+        if hint is None or not _is_key(key) or not self._usable_directory():
+            return
+        try:
+            known = hint.is_file()
+            partial = hint.with_name(f".partial-{os.getpid()}-{threading.get_ident()}-{hint.name}")
+            partial.write_text(key, encoding="ascii")
+            os.replace(partial, hint)
+            if not known:
+                self._prune(HINT_SUFFIX)
+        except OSError:
+            pass
+
+    def _hint(self, inputs: Sequence[object]) -> Path | None:
+        return self.directory / (hashlib.sha256(repr(tuple(inputs)).encode()).hexdigest() + HINT_SUFFIX)
 
     def evict(self) -> None:
         sized = []

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pushscope.analysis import analyse
-from pushscope.cache import CaptureCache, cache_key, prefetch_digests
+from pushscope.cache import CaptureCache, cache_key, input_identity, prefetch_digests
 from pushscope.events import Diagnostic, SourceFinished, SourceItem, SourceProgress
 from pushscope.model.builder import CaptureBuilder
 from pushscope.model.entities import Capture
@@ -108,6 +108,8 @@ class Load:
     # Whether the cache saw this very file before (``CaptureCache.seen``); when not, a reader that reads while it
     # looks the capture up reads first and makes the key after (the hashing would compete with the read).
     seen: Callable[[], bool] | None = None
+    # The cache is expected to hold it (``CaptureCache.expected_key``): nothing is started before its key is known.
+    expects_hit: bool = False
 
 
 def capture_file(path: str, keylog: str | None = None, *, keylog_origin: str | None = None,
@@ -118,6 +120,8 @@ def capture_file(path: str, keylog: str | None = None, *, keylog_origin: str | N
     early: list[EarlyStart] = []  # made by ``prepare``
 
     def prepare() -> bool:
+        if expects_hit:  # tshark and the key log's read would only compete with hashing and reading the entry
+            return False
         from pushscope.sources.capture_file import EarlyStart
 
         early.append(EarlyStart(path, keylog, quic_ports=ports, keylog_origin=keylog_origin))
@@ -134,12 +138,17 @@ def capture_file(path: str, keylog: str | None = None, *, keylog_origin: str | N
         return (cache, key) if cache is not None and key is not None else None
 
     inputs = tuple(p for p in (path, keylog) if p)
-    seen = use_cache and CaptureCache().seen(path)
+    cache = CaptureCache() if use_cache else None
+    seen = cache is not None and cache.seen(path)
     if seen:  # the lookup's hashing starts now: the caller goes on (the inspector imports Textual meanwhile)
         prefetch_digests(inputs)
+    # (Only with the key log already chosen: choosing it imports the whole reader.)
+    identity = input_identity(path, keylog or None, ports, keylog_origin) if seen and keylog_origin is not None \
+        else None
+    expects_hit = cache is not None and identity is not None and cache.expected_key(identity) is not None
     return Load(read, Path(path).name, "capture", cache_entry=entry if use_cache else None, inputs=inputs,
                 prepare=prepare, unprepare=lambda: early[-1].discard() if early else None,
-                seen=(lambda: seen) if use_cache else None)
+                seen=(lambda: seen) if use_cache else None, expects_hit=expects_hit)
 
 
 class Loader:
@@ -253,7 +262,9 @@ class Loader:
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pushscope-cache-lookup")
         lookup = pool.submit(look_up)
         pool.shutdown(wait=False)
-        if key_known.wait(KEY_GRACE) and self.entry is not None and self.entry[0].has(self.entry[1]):
+        # A reopen that expects a hit waits for the key however long the hashing takes (seconds at a gigabyte).
+        grace = None if self.load.expects_hit else KEY_GRACE
+        if key_known.wait(grace) and self.entry is not None and self.entry[0].has(self.entry[1]):
             if self.load.unprepare is not None:  # (a tshark started early is not needed)
                 self.load.unprepare()
             entry, cached = lookup.result()
@@ -333,8 +344,11 @@ def cache_lookup(path: str, keylog: str | None, quic_ports: Sequence[int] | None
 
             used = resolve_keylog(keylog)[0]
         cache = CaptureCache()
+        identity = input_identity(path, used, quic_ports or (), keylog_origin)
         key = cache_key(path, used, quic_ports or (), keylog_origin)
         cache.remember(path)
+        if identity is not None and identity == input_identity(path, used, quic_ports or (), keylog_origin):
+            cache.note_key(identity, key)  # (not when a file changed while it was hashed)
         return cache, key
     except OSError:
         return None, None
