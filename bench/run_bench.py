@@ -498,6 +498,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: {TIME} missing (apt-get install time); using getrusage in a wrapper process",
               file=sys.stderr)
     OUT.mkdir(parents=True, exist_ok=True)
+    # Timed as installed: with the bytecode written (an editable install compiles on first import, unless
+    # $PYTHONDONTWRITEBYTECODE says not to, in which case every start would compile pushscope again).
+    subprocess.run([str(PUSHSCOPE.parent / "python"), "-m", "compileall", "-q", str(ROOT / "pushscope")], check=False)
     captures = [c.resolve() for c in (args.capture or [OUT / "big.pcapng"])]
     if args.make and not args.only_public:
         make = [sys.executable, str(HERE / "make_big_capture.py"), "--connections", str(args.connections),
