@@ -5,6 +5,7 @@ all of them."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import pytest
 from factory import Lab
@@ -13,8 +14,8 @@ import pushscope.analysis.facts as facts_module
 from pushscope.analysis.facts import _mismatch_reason, _not_evidence_against, gather_facts
 from pushscope.analysis.index import CaptureIndex
 from pushscope.analysis.order import response_arrived_before_promise
-from pushscope.analysis.url_requests import SCANNED, SHORT
-from pushscope.model.entities import Capture, Exchange
+from pushscope.analysis.url_requests import SCANNED, SHORT, UrlRequests
+from pushscope.model.entities import Capture, Exchange, Push
 from pushscope.vocabulary import Reason
 
 
@@ -160,3 +161,65 @@ def test_the_request_in_flight_is_found_past_a_tie_and_many_finished_ones() -> N
     assert facts.own_request_detail == "too-late" and facts.own_request is not None
     assert facts.own_request.request_start == pytest.approx(lab.capture.started_at + 0.95)
     assert (facts.own_request, facts.own_request_detail, facts.later_request) == _walk(facts, index)
+
+
+def _frozen_clock(rounds: int, seed: int) -> Capture:
+    """A clock that never moves (every timestamp 0, as in a crafted or badly converted capture), two connections
+    asking for /a.js while the first pushes it: only wire positions order the first connection's writes."""
+    rng = random.Random(seed)
+    lab = Lab()
+    first, second = lab.h2(0.0), lab.h2(0.0)
+    written: list[tuple[str, str, int]] = []  # in wire order: what the server wrote on the first connection
+    unanswered: list[tuple[object, int]] = []
+    for round_ in range(rounds):
+        # Requests answered first (each push must look past all of them), then pushes among more of them.
+        pushing = 2 * round_ > rounds
+        what = rng.choice(("ask-first", "ask-second", "answer", "answer") + (("push",) * 3 if pushing else ()))
+        if what == "push":
+            page = first.request("/index.html", 0.0)
+            promised = first.promise(page, "/a.js", 0.0)
+            written.append(("promise", first.cid, promised))
+        elif what == "answer" and unanswered:
+            conn, stream = unanswered.pop(rng.randrange(len(unanswered)))
+            conn.respond(stream, 0.0, content_type="text/javascript", body=b"x", end=0.0)  # type: ignore[attr-defined]
+            written.append(("end", conn.cid, stream))  # type: ignore[attr-defined]
+        elif what.startswith("ask"):
+            conn = first if what == "ask-first" else second
+            unanswered.append((conn, conn.request("/a.js", 0.0)))
+    capture = lab.capture
+    exchanges = {(e.connection_id, e.stream_id): e for e in capture.exchanges}
+    pushes = {(p.connection_id, p.promised_stream_id): p for p in capture.pushes}
+    for position, (kind, cid, stream) in enumerate(written):
+        if cid != first.cid:
+            continue  # the second connection's writes have no position: time decides there
+        if kind == "end":
+            exchanges[(cid, stream)].response_end_position = position
+        else:
+            pushes[(cid, stream)].promised_position = position
+    return capture
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_clock_that_never_moves_is_not_walked_for_every_push(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    """Every request ends at every promise's very moment: which one was in flight is a matter of wire positions,
+    found through the trees with the walk's answers, not by walking all of them again for each push."""
+    capture = _frozen_clock(1200, seed)
+    index = CaptureIndex(capture)
+    arrived = [0]
+    in_flight_at = UrlRequests.in_flight_at
+
+    def counted(self: UrlRequests, push: Push, judge: Callable[[Exchange, Push], bool]) -> Exchange | None:
+        def counting(request: Exchange, push: Push) -> bool:
+            arrived[0] += 1
+            return judge(request, push)
+
+        return in_flight_at(self, push, counting)
+
+    monkeypatch.setattr(UrlRequests, "in_flight_at", counted)
+    gathered = [gather_facts(push, index) for push in capture.pushes]
+    assert len(capture.pushes) > 200
+    assert arrived[0] <= (SCANNED + 1) * len(capture.pushes), arrived[0]  # a walk: pushes x requests / 2
+    monkeypatch.undo()
+    assert any(f.own_request_detail == "too-late" for f in gathered)
+    for facts in gathered:
+        assert (facts.own_request, facts.own_request_detail, facts.later_request) == _walk(facts, index)
