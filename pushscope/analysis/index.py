@@ -23,6 +23,7 @@ from pushscope.analysis.unreadable import (
 from pushscope.analysis.url_requests import UrlRequests
 from pushscope.decode.frame_names import DATA
 from pushscope.http.bodies import MAX_DECODED, BodyUnavailable
+from pushscope.http.freshness import freshness
 from pushscope.http.headers import header_value
 from pushscope.http.references import Reference, references_in
 from pushscope.http.urls import normalize_url
@@ -128,6 +129,7 @@ class CaptureIndex:
         # responses, by arrival; claimed pushes join as judged).
         self._requests: dict[str | None, dict[str, list[Exchange] | UrlRequests]] = {}
         self._stored: dict[str | None, dict[str, list[Exchange]]] = {}
+        self._storable_only: set[tuple[str | None, str]] = set()  # (client, URL) whose copies are filtered
         self.documents_by_client: dict[str | None, list[Exchange]] = {}
         for exchange in capture.exchanges:
             self._index_exchange(exchange)
@@ -218,7 +220,16 @@ class CaptureIndex:
     # --- the HTTP cache and requests of a client -----------------------------------------------------------------
 
     def stored_copies(self, push: Push, url: str) -> list[Exchange]:
-        return self._stored.get(self.client_of.get(push.connection_id), {}).get(url, [])
+        """What the push's client may hold for ``url`` in its HTTP cache, by arrival: only storable responses, so
+        that a client polling a no-store URL thousands of times is not walked again for every push of it."""
+        client = self.client_of.get(push.connection_id)
+        copies = self._stored.get(client, {}).get(url)
+        if copies is None:
+            return []
+        if (client, url) not in self._storable_only:  # (filtered on first use: only pushed URLs need it)
+            copies[:] = [c for c in copies if _storable(c)]
+            self._storable_only.add((client, url))
+        return copies
 
     def requests_of(self, push: Push, url: str) -> UrlRequests:
         """The push's client's own requests for ``url``, in start order."""
@@ -239,7 +250,7 @@ class CaptureIndex:
         exchange = self.capture.exchange(push.exchange_id)
         if exchange is None:
             return
-        if exchange.response_end is not None and exchange.reset is None:
+        if exchange.response_end is not None and exchange.reset is None and _storable(exchange):
             by_url = self._stored.setdefault(self.client_of.get(exchange.connection_id), {})
             insort(by_url.setdefault(self.url_of[exchange.id], []), exchange, key=_received_at)
 
@@ -484,3 +495,7 @@ def _is_document(exchange: Exchange) -> bool:
 
 def _received_at(exchange: Exchange) -> float:
     return exchange.response_end or 0.0
+
+
+def _storable(exchange: Exchange) -> bool:
+    return freshness(exchange.status, exchange.response_headers).storable

@@ -223,3 +223,23 @@ def test_a_clock_that_never_moves_is_not_walked_for_every_push(monkeypatch: pyte
     assert any(f.own_request_detail == "too-late" for f in gathered)
     for facts in gathered:
         assert (facts.own_request, facts.own_request_detail, facts.later_request) == _walk(facts, index)
+
+
+def test_a_no_store_poller_is_not_walked_for_every_push(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client asked for a no-store URL hundreds of times, then the server pushed it as often: nothing of those
+    answers can sit in the client's cache, and no push looks at them one by one."""
+    lab = Lab()
+    conn = lab.h2(0.0)
+    loads = 400
+    for n in range(loads):
+        asked = conn.request("/beacon", n * 0.01)
+        conn.respond(asked, n * 0.01 + 0.001, content_type="text/plain", body=b"x", end=n * 0.01 + 0.002,
+                     headers=[("cache-control", "no-store")])
+    for n in range(loads):
+        at = 10.0 + n * 0.01
+        page = conn.request("/index.html", at)
+        conn.push(page, "/beacon", at + 0.001, content_type="text/plain", end=at + 0.002)
+    judged = _counted(monkeypatch, "freshness")
+    capture = lab.analyse()
+    assert len(capture.pushes) == loads
+    assert judged[0] <= 4 * loads, judged[0]  # a walk: every earlier answer for every push, 160,000
