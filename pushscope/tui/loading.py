@@ -29,7 +29,13 @@ from pushscope.tui.view import (
     row_set,
     search_texts,
 )
-from pushscope.tui.view_cache import has_view, load_view, store_view_in_background
+from pushscope.tui.view_cache import (
+    has_view,
+    load_texts,
+    load_view,
+    store_texts_in_background,
+    store_view_in_background,
+)
 from pushscope.tui.widgets.connections import LISTED_CONNECTIONS
 
 UPDATE_INTERVAL = 0.25
@@ -99,6 +105,7 @@ class LoadSession:
                              after_item=self._after_item, tolerant=True, keep_now=True, read_while_looking_up=True,
                              peek=None if load.live else self._serve_kept_view)
         self._kept: CaptureView | None = None  # the view served from the cache, shown before its model is read
+        self._texts_for: CacheEntry | None = None  # a kept view's entry whose search texts did not load
         self._posting = threading.Lock()  # snapshots (loader thread) never follow the kept view (lookup thread)
         self.shown_for = shown_for or (lambda: (FilterState(), SORTS[0]))
         self.shown = shown  # set by the UI once it shows the final rows: the search index is built after that
@@ -118,6 +125,10 @@ class LoadSession:
         capture = self.loader.run()
         if self._kept is not None and self.loader.from_cache:
             self.post(DetailsRead(capture))
+            if self._texts_for is not None:  # made again from the model, and kept again
+                texts = search_texts(capture)
+                self.post(SearchIndexed(texts))
+                store_texts_in_background(*self._texts_for, texts)
             return capture
         self._kept = None  # (a kept view whose model did not load: the capture was read instead, and is shown now)
         self._rows = None  # the final view is built afresh (see RowCache)
@@ -139,14 +150,19 @@ class LoadSession:
         if not has_view(*entry):
             return False
         stop_reading()
-        view = load_view(*entry)
-        if view is None:  # broken (and gone): the model decides, a hit is shown as it is, a miss read again
+        kept = load_view(*entry)
+        if kept is None:  # broken (and gone): the model decides, a hit is shown as it is, a miss read again
             return False
         with self._posting:
-            self._kept = view
-            self.post(self._update(view, final=True, details=False))
-        if self.shown is not None:  # the model is read once the rows are up: unpickling it holds the GIL
+            self._kept = kept.view
+            self.post(self._update(kept.view, final=True, details=False, default_rows=kept.default_rows))
+        if self.shown is not None:  # the texts and the model are read once the rows are up: unpickling holds the GIL
             self.shown.wait(INDEX_WAIT)
+        texts = load_texts(*entry)
+        if texts is None:
+            self._texts_for = entry
+        else:
+            self.post(SearchIndexed(texts))
         return True
 
     def _view(self) -> CaptureView:
@@ -154,10 +170,15 @@ class LoadSession:
         # A live capture is judged and searched as it goes; a file's search texts wait for the end.
         return replace(view, search_texts=search_texts(self.capture)) if self.live else view
 
-    def _update(self, view: CaptureView, *, final: bool = False, cancelled: bool = False,
-                details: bool = True) -> CaptureUpdated:
-        """The snapshot message, with everything the UI thread would otherwise walk all the rows for."""
+    def _update(self, view: CaptureView, *, final: bool = False, cancelled: bool = False, details: bool = True,
+                default_rows: RowSet | None = None) -> CaptureUpdated:
+        """The snapshot message, with everything the UI thread would otherwise walk all the rows for.
+        ``default_rows``: the view's row set for the default filters and sort, known already (a kept view's)."""
         filters, sort = self.shown_for()
+        if default_rows is not None and (filters, sort) == (default_rows.filters, default_rows.sort):
+            shown = default_rows
+        else:
+            shown = row_set(view.rows, filters, sort, view.search_texts)
         changes = []
         for info in view.connections[:LISTED_CONNECTIONS]:
             if self._listed.get(info.id) != info:
@@ -165,7 +186,7 @@ class LoadSession:
                 changes.append(info)
         requests = sum(info.requests for info in view.connections)
         return CaptureUpdated(self.capture if details else None, view, self.progress, final, cancelled,
-                              shown=row_set(view.rows, filters, sort, view.search_texts),
+                              shown=shown,
                               connection_changes=tuple(changes),
                               requests=requests)
 

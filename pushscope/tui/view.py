@@ -29,9 +29,9 @@ SEARCH_TEXT_LIMIT = 4096  # header text kept per row for search: bounded, whatev
 class Row(NamedTuple):
     """One waterfall line: an exchange, times relative to the capture start (seconds).
 
-    A named tuple, not a frozen dataclass: as immutable, and built and unpickled about twice as fast (a tuple's
-    own constructor in C, not a Python ``__init__`` or ``__setstate__`` per row), which a reopen of hundreds of
-    thousands of rows from the cache feels (see ``view_cache``)."""
+    A named tuple, not a frozen dataclass: as immutable, and built and unpickled about twice as fast (no Python
+    ``__init__`` or ``__setstate__`` per row; ``view_cache`` pickles it so that a tuple's own constructor in C
+    makes it), which a reopen of hundreds of thousands of rows from the cache feels."""
 
     exchange_id: int
     connection_id: str

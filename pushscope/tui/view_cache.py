@@ -1,47 +1,85 @@
 """The inspector's final view of a capture, kept in the cache beside its model: a reopen shows it at once (rows,
-connections, summary, search) and reads the model, which only the detail pane and exports need, afterwards.
-No Textual here.
+connections, summary) and reads the search texts, then the model, which only the detail pane and exports need,
+after the rows are painted. No Textual here.
 
-The entry is a companion of the model's entry (``pushscope.cache``): its key is derived from the model's key and
-``VIEW_FORMAT``, so it is stale exactly when the model is (capture, key log, pushscope's code), and it is written,
-bounded, evicted and cleared as the model is. It is only kept for a model the cache keeps (``cacheable``: not a
-cancelled or failed load), and only used while the model's entry is there.
+Two entries, companions of the model's entry (``pushscope.cache``): the view, and its search texts (two thirds of
+its bytes, not needed for the first paint). Their keys are derived from the model's key and ``VIEW_FORMAT``, so
+they are stale exactly when the model is (capture, key log, pushscope's code), and they are written, bounded,
+evicted and cleared as the model is. They are only kept for a model the cache keeps (``cacheable``: not a
+cancelled or failed load), and only used while the model's entry is there. A view whose texts are missing is
+still shown: its texts are built from the model once it is read.
+
+The view keeps the waterfall's default row set (``row_set`` with the default filters and sort, as a reopen shows
+first): its order, activity spans and tag width, so that a reopen shows it without a pass over the rows.
 
 Written like the model, as a shell and its collections in pieces, each its own pickle (pickle's memo of a whole
-view would double its memory). Rows are named tuples: unpickled by the tuple constructor in C, no Python per row.
+view would double its memory). Rows are named tuples pickled as ``tuple.__new__(Row, fields)``: unpickled in C,
+where a named tuple's own ``__new__`` is a Python call per row.
 """
 
 from __future__ import annotations
 
+import copyreg
 import pickle
-from dataclasses import fields, replace
-from typing import BinaryIO
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from typing import Any, BinaryIO
 
 from pushscope.cache import CaptureCache, cacheable, companion_key
 from pushscope.model.entities import Capture
-from pushscope.tui.view import CaptureView, ConnectionInfo, Row
+from pushscope.tui.view import SORTS, CaptureView, ConnectionInfo, FilterState, Row, RowSet, row_set
 
-VIEW_FORMAT = 1  # raise when what is written below, or a type it holds, changes shape
+VIEW_FORMAT = 2  # raise when what is written below, or a type it holds, changes shape
 PIECE = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class KeptView:
+    """A view read from the cache (without its search texts) and its default row set."""
+
+    view: CaptureView
+    default_rows: RowSet  # ``row_set(view.rows, FilterState(), SORTS[0])``
 
 
 def view_key(model_key: str) -> str:
     return companion_key(model_key, "inspector-view", VIEW_FORMAT)
 
 
+def texts_key(model_key: str) -> str:
+    return companion_key(model_key, "inspector-search-texts", VIEW_FORMAT)
+
+
+def default_rows(rows: Sequence[Row]) -> RowSet:
+    """What the waterfall shows of ``rows`` before the user changes the filters or sort."""
+    return row_set(rows, FilterState(), SORTS[0])
+
+
 def store_view_in_background(cache: CaptureCache, model_key: str, capture: Capture, view: CaptureView) -> bool:
-    """Keep ``view`` (the final one, with its search texts) in a forked writer; False when it is not to be kept."""
-    if not cacheable(capture) or not view.analysed or view.search_texts is None:
+    """Keep ``view`` (the final one, with its search texts) in forked writers; False when it is not to be kept."""
+    if not _keepable(capture, view):
         return False
+    texts = view.search_texts or {}
+    cache.store_companion_in_background(texts_key(model_key), lambda handle: write_texts(texts, handle))
     cache.store_companion_in_background(view_key(model_key), lambda handle: write_view(view, handle))
     return True
 
 
 def store_view(cache: CaptureCache, model_key: str, capture: Capture, view: CaptureView) -> bool:
     """``store_view_in_background``, written here (tests)."""
-    if not cacheable(capture) or not view.analysed or view.search_texts is None:
+    if not _keepable(capture, view):
         return False
-    return cache.store_companion(view_key(model_key), lambda handle: write_view(view, handle))
+    texts = view.search_texts or {}
+    return cache.store_companion(texts_key(model_key), lambda handle: write_texts(texts, handle)) and \
+        cache.store_companion(view_key(model_key), lambda handle: write_view(view, handle))
+
+
+def store_texts_in_background(cache: CaptureCache, model_key: str, texts: Mapping[int, str]) -> None:
+    """Keep the search texts again (a kept view's were missing or broken)."""
+    cache.store_companion_in_background(texts_key(model_key), lambda handle: write_texts(texts, handle))
+
+
+def _keepable(capture: Capture, view: CaptureView) -> bool:
+    return cacheable(capture) and view.analysed and view.search_texts is not None
 
 
 def has_view(cache: CaptureCache, model_key: str) -> bool:
@@ -49,53 +87,93 @@ def has_view(cache: CaptureCache, model_key: str) -> bool:
     return cache.has(model_key) and cache.has_companion(view_key(model_key))
 
 
-def load_view(cache: CaptureCache, model_key: str) -> CaptureView | None:
+def load_view(cache: CaptureCache, model_key: str) -> KeptView | None:
     """The kept view, when both it and the model's entry are there; a broken one is deleted and None."""
     if not cache.has(model_key):
         return None
-    view = cache.load_companion(view_key(model_key), read_view)
-    return view if isinstance(view, CaptureView) else None
+    kept = cache.load_companion(view_key(model_key), read_view)
+    return kept if isinstance(kept, KeptView) else None
+
+
+def load_texts(cache: CaptureCache, model_key: str) -> dict[int, str] | None:
+    """The kept view's search texts; None when absent or broken (then deleted)."""
+    texts = cache.load_companion(texts_key(model_key), read_texts)
+    return texts if isinstance(texts, dict) else None
+
+
+def _reduce_row(row: Row) -> tuple[Any, tuple[type[Row], tuple[object, ...]]]:
+    return tuple.__new__, (Row, tuple(row))
+
+
+def _pickler(handle: BinaryIO) -> pickle.Pickler:
+    pickler = pickle.Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = {**copyreg.dispatch_table, Row: _reduce_row}
+    return pickler
+
+
+def _dump(pickler: pickle.Pickler, piece: object) -> None:
+    pickler.dump(piece)
+    pickler.clear_memo()  # each piece is read by a fresh unpickler
+
+
+def _dump_pieces(pickler: pickle.Pickler, items: Sequence[object]) -> None:
+    for start in range(0, len(items), PIECE):
+        _dump(pickler, items[start:start + PIECE])
+
+
+def _load_pieces(handle: BinaryIO, count: int) -> list[Any]:
+    items: list[Any] = []
+    while len(items) < count:
+        piece = pickle.load(handle)
+        if not isinstance(piece, list | tuple):
+            raise ValueError("not a piece of a view")
+        items += piece
+    if len(items) != count:
+        raise ValueError("a view cut short")
+    return items
 
 
 def write_view(view: CaptureView, handle: BinaryIO) -> None:
-    pickler = pickle.Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL)
-
-    def dump(piece: object) -> None:
-        pickler.dump(piece)
-        pickler.clear_memo()
-
-    texts = view.search_texts or {}
-    dump(replace(view, rows=(), connections=(), search_texts=None))
-    dump((len(view.rows), len(view.connections), len(texts)))
-    rows = view.rows
-    for start in range(0, len(rows), PIECE):
-        dump(rows[start:start + PIECE])
-    connections = [_connection_fields(c) for c in view.connections]
-    for start in range(0, len(connections), PIECE):
-        dump(connections[start:start + PIECE])
-    items = list(texts.items())
-    for start in range(0, len(items), PIECE):
-        dump(items[start:start + PIECE])
+    pickler = _pickler(handle)
+    _dump(pickler, replace(view, rows=(), connections=(), search_texts=None))
+    _dump(pickler, (len(view.rows), len(view.connections)))
+    _dump_pieces(pickler, view.rows)
+    _dump_pieces(pickler, [_connection_fields(c) for c in view.connections])
+    shown = default_rows(view.rows)
+    every_row = len(shown.rows) == len(view.rows) and all(a is b for a, b in zip(shown.rows, view.rows, strict=True))
+    place = {id(row): index for index, row in enumerate(view.rows)}
+    order = None if every_row else [place[id(row)] for row in shown.rows]
+    _dump(pickler, (order, shown.spans, shown.tag_width))
 
 
-def read_view(handle: BinaryIO) -> CaptureView:
+def read_view(handle: BinaryIO) -> KeptView:
     shell = pickle.load(handle)
     counts = pickle.load(handle)
-    if not isinstance(shell, CaptureView) or not isinstance(counts, tuple) or len(counts) != 3:
+    if not isinstance(shell, CaptureView) or not isinstance(counts, tuple) or len(counts) != 2:
         raise ValueError("not an inspector view")
-    rows: list[Row] = []
-    while len(rows) < counts[0]:
-        rows += pickle.load(handle)
-    fields: list[tuple[object, ...]] = []
-    while len(fields) < counts[1]:
-        fields += pickle.load(handle)
-    texts: dict[int, str] = {}
-    while len(texts) < counts[2]:
-        texts.update(pickle.load(handle))
-    if (len(rows), len(fields), len(texts)) != counts or (rows and not isinstance(rows[0], Row)):
-        raise ValueError("a view cut short")
-    connections = tuple(ConnectionInfo(*f) for f in fields)  # type: ignore[arg-type]
-    return replace(shell, rows=tuple(rows), connections=connections, search_texts=texts)
+    rows: tuple[Row, ...] = tuple(_load_pieces(handle, counts[0]))
+    if rows and not isinstance(rows[0], Row):
+        raise ValueError("not the rows of a view")
+    connections = tuple(ConnectionInfo(*f) for f in _load_pieces(handle, counts[1]))
+    order, spans, tag_width = pickle.load(handle)
+    if not isinstance(spans, tuple) or not isinstance(tag_width, int):
+        raise ValueError("not a row set")
+    shown = rows if order is None else tuple(rows[index] for index in order)
+    view = replace(shell, rows=rows, connections=connections)
+    return KeptView(view, RowSet(shown, FilterState(), SORTS[0], spans, tag_width))
+
+
+def write_texts(texts: Mapping[int, str], handle: BinaryIO) -> None:
+    pickler = _pickler(handle)
+    _dump(pickler, len(texts))
+    _dump_pieces(pickler, list(texts.items()))
+
+
+def read_texts(handle: BinaryIO) -> dict[int, str]:
+    count = pickle.load(handle)
+    if not isinstance(count, int):
+        raise ValueError("not search texts")
+    return dict(_load_pieces(handle, count))
 
 
 def _connection_fields(info: ConnectionInfo) -> tuple[object, ...]:

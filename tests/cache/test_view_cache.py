@@ -16,8 +16,8 @@ from pushscope.cli import main
 from pushscope.events import Diagnostic
 from pushscope.pipeline import capture_file
 from pushscope.tui.loading import CaptureUpdated, DetailsRead, LoadSession, SearchIndexed
-from pushscope.tui.view import CaptureView
-from pushscope.tui.view_cache import load_view, store_view, view_key
+from pushscope.tui.view import SORTS, CaptureView, FilterState, filter_rows, row_set
+from pushscope.tui.view_cache import load_texts, load_view, store_view, texts_key, view_key
 
 CAPTURES = Path(__file__).resolve().parents[2] / "captures"
 NAME = "nginx-push-basic"
@@ -52,11 +52,18 @@ def _key(capture: Path, keys: Path) -> str:
     return cache_key(str(capture), str(keys))
 
 
+def _entries(cache_dir: Path, capture: Path, keys: Path) -> tuple[Path, Path]:
+    """The kept view's entry and its search texts' entry."""
+    key = _key(capture, keys)
+    return cache_dir / f"{view_key(key)}.view", cache_dir / f"{texts_key(key)}.view"
+
+
 def test_a_reopen_shows_what_a_fresh_load_shows(cache_dir: Path, files: tuple[Path, Path]) -> None:
     capture, keys = files
     fresh = Opened(capture, keys, use_cache=False)
     first = Opened(capture, keys)
-    assert not first.served_from_view and len(list(cache_dir.glob("*.view"))) == 1
+    assert not first.served_from_view and all(entry.is_file() for entry in _entries(cache_dir, capture, keys))
+    assert len(list(cache_dir.glob("*.view"))) == 2  # the view and its search texts
     reopened = Opened(capture, keys)
     assert reopened.served_from_view and reopened.session.loader.from_cache
     view = reopened.view
@@ -65,17 +72,59 @@ def test_a_reopen_shows_what_a_fresh_load_shows(cache_dir: Path, files: tuple[Pa
                  "analysed", "name"):
         assert getattr(view, name) == getattr(fresh.view, name), name
     assert view == fresh.view
-    # No SearchIndexed: the kept view carries its search texts; the model follows it.
-    assert not [m for m in reopened.posted if isinstance(m, SearchIndexed)]
-    assert len(reopened.details) == 1 and reopened.details[0].capture.exchanges
-    assert [m for m in reopened.posted if isinstance(m, CaptureUpdated)] == [reopened.final]  # no partial snapshot
+    # The default row set came with the view (no pass over the rows), and is the one a fresh load shows.
+    assert reopened.final.shown == fresh.final.shown == row_set(fresh.view.rows, FilterState(), SORTS[0])
+    for needle in ("push", "text/css", "nginx", "no such text"):  # header values, not only URLs
+        search = FilterState(search=needle)
+        assert filter_rows(view.rows, search, view.search_texts) == \
+            filter_rows(fresh.view.rows, search, fresh.view.search_texts)
+    assert filter_rows(view.rows, FilterState(search="nginx"), view.search_texts)
+    # The rows first (without the search texts), then the texts, then the model.
+    kinds = [type(m) for m in reopened.posted]
+    assert kinds == [CaptureUpdated, SearchIndexed, DetailsRead], kinds
+    assert reopened.final.view.search_texts is None
+    assert reopened.details[0].capture.exchanges
+
+
+def test_a_reopen_with_filters_set_filters_the_kept_rows(cache_dir: Path, files: tuple[Path, Path]) -> None:
+    """The kept default row set is only for the default filters: filters set before the view arrives apply."""
+    capture, keys = files
+    first = Opened(capture, keys)
+    pushes_only = FilterState(pushes_only=True)
+    posted: list[object] = []
+    session = LoadSession(capture_file(str(capture), str(keys), use_cache=True), posted.append, threading.Event(),
+                          shown_for=lambda: (pushes_only, "size"))
+    session.run()
+    (final,) = [m for m in posted if isinstance(m, CaptureUpdated)]
+    assert final.capture is None and final.shown is not None
+    assert final.shown == row_set(first.view.rows, pushes_only, "size")
+    assert final.shown != first.final.shown and final.shown.rows
+
+
+def test_a_reopen_whose_search_texts_are_broken_or_gone_makes_them_from_the_model(
+        cache_dir: Path, files: tuple[Path, Path]) -> None:
+    capture, keys = files
+    first = Opened(capture, keys)
+    _, texts = _entries(cache_dir, capture, keys)
+    for damage in ("gone", "payload"):
+        if damage == "gone":
+            texts.unlink()
+        else:
+            data = texts.read_bytes()
+            texts.write_bytes(data[:40] + random.Random(3).randbytes(len(data) - 40))
+        reopened = Opened(capture, keys)
+        assert reopened.served_from_view
+        # The model first (the details), then the texts made from it; they are kept again.
+        assert [type(m) for m in reopened.posted] == [CaptureUpdated, DetailsRead, SearchIndexed]
+        assert reopened.view == first.view
+        assert texts.is_file() and load_texts(CaptureCache(), _key(capture, keys)) == first.view.search_texts
 
 
 @pytest.mark.parametrize("damage", ["truncated", "magic", "payload"])
 def test_a_broken_view_is_a_miss_and_goes(cache_dir: Path, files: tuple[Path, Path], damage: str) -> None:
     capture, keys = files
     first = Opened(capture, keys)
-    (entry,) = cache_dir.glob("*.view")
+    entry, _ = _entries(cache_dir, capture, keys)
     data = entry.read_bytes()
     if damage == "truncated":
         entry.write_bytes(data[:-100])
@@ -88,7 +137,9 @@ def test_a_broken_view_is_a_miss_and_goes(cache_dir: Path, files: tuple[Path, Pa
     # The next open builds the view from the kept model (no tshark) and keeps it again.
     reopened = Opened(capture, keys)
     assert not reopened.served_from_view and reopened.session.loader.from_cache
-    assert reopened.view == first.view and load_view(CaptureCache(), key) == first.view
+    assert reopened.view == first.view
+    kept = load_view(CaptureCache(), key)
+    assert kept is not None and kept.view == replace(first.view, search_texts=None)
 
 
 def test_a_view_whose_model_does_not_load_gives_way_to_the_capture_read(cache_dir: Path,
@@ -121,7 +172,7 @@ def test_changed_capture_or_keylog_never_meets_a_stale_view(cache_dir: Path, fil
     capture.write_bytes(capture.read_bytes()[:-200])
     cut = Opened(capture, keys)
     assert not cut.served_from_view and cut.view != decrypted.view
-    assert len(list(cache_dir.glob("*.view"))) == 3
+    assert len(list(cache_dir.glob("*.view"))) == 3 * 2  # a view and its search texts each
     assert view_key(_key(capture, keys)) != _key(capture, keys)
 
 
@@ -143,7 +194,7 @@ def test_no_cache_keeps_and_reads_no_view(cache_dir: Path, files: tuple[Path, Pa
     Opened(capture, keys, use_cache=False)
     assert not cache_dir.exists() or not list(cache_dir.iterdir())
     Opened(capture, keys)
-    assert len(list(cache_dir.glob("*.view"))) == 1
+    assert len(list(cache_dir.glob("*.view"))) == 2
     assert not Opened(capture, keys, use_cache=False).served_from_view
     assert main(["cache", "clear"]) == 0
     capsys.readouterr()

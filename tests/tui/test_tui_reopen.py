@@ -44,8 +44,9 @@ async def test_a_reopen_shows_the_kept_rows_before_the_model_and_details_follow(
             await asyncio.wait_for(app.load_finished.wait(), LOAD_TIMEOUT)
             await asyncio.wait_for(app.search_ready.wait(), LOAD_TIMEOUT)
             await pilot.pause()
-            # Everything the view holds is there, and the model is not.
+            # Everything the view holds is there (its search texts read after its rows), and the model is not.
             assert app.waterfall.rows and not app.loading and app.capture is None
+            assert app.view.search_texts and len(app.view.search_texts) == len(app.view.rows)
             assert not app.details_ready.is_set()
             assert app.view.summary.get("pushes") and app.view.connections
             assert app.check_action("export", ()) is None  # disabled until the details are read
