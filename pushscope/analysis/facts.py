@@ -6,7 +6,7 @@ Keeping the gathering here lets ``rules.py`` be a short ordered table of predica
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -14,6 +14,7 @@ from pushscope.analysis.index import CaptureIndex, ReferenceSeen
 from pushscope.analysis.links import PreloadLink, preload_links
 from pushscope.analysis.order import response_arrived_before_promise
 from pushscope.analysis.refusal import Refusal
+from pushscope.analysis.stored_copies import received_at
 from pushscope.http.freshness import Freshness, current_age, explain_age, freshness, vary_matches
 from pushscope.model.entities import Connection, Exchange, Push, Reset
 
@@ -157,27 +158,32 @@ def _fresh_copy(facts: PushFacts, index: CaptureIndex) -> None:
     """The client's cache holds the latest stored response for the URL (per Vary variant): is it fresh?"""
     push = facts.push
     stored = index.stored_copies(push, facts.url)
-    position = bisect_right(stored, push.promised_at, key=_received_at)
-    for candidate in _backwards(stored, position):
+    copies = stored.copies
+    reusable = None
+    for position in range(bisect_right(copies, push.promised_at, key=received_at) - 1, -1, -1):
+        candidate = copies[position]
         if not response_arrived_before_promise(candidate, push):
             continue  # same timestamp, but written after the promise on the same connection
-        rule = freshness(candidate.status, candidate.response_headers, candidate.response_end)
-        if not rule.storable:
-            continue
         varies, why = vary_matches(candidate.response_headers, candidate.request_headers, push.promise_headers)
         if why and len(facts.vary_notes) < 3:
             facts.vary_notes.append(f"{why}: {_where(candidate)}")
-        if not varies:
-            continue  # another variant: look further back for the one this request would use
-        assert candidate.response_end is not None
-        age = current_age(candidate.response_headers, candidate.response_end, push.promised_at)
-        if rule.fresh_at_age(age):
-            facts.fresh_copy = candidate
-            facts.fresh_copy_why = _age_text(rule, candidate, age)
-        else:
-            facts.stale_copy = candidate
-            facts.stale_copy_why = _age_text(rule, candidate, age)
+        if varies:
+            reusable = candidate
+            break
+        if len(facts.vary_notes) >= 3:  # no more notes: the variant this request would use is looked up
+            reusable = stored.latest_reusable(push, stored.order(candidate), response_arrived_before_promise)
+            break
+    if reusable is None:
         return
+    assert reusable.response_end is not None
+    rule = freshness(reusable.status, reusable.response_headers, reusable.response_end)
+    age = current_age(reusable.response_headers, reusable.response_end, push.promised_at)
+    if rule.fresh_at_age(age):
+        facts.fresh_copy = reusable
+        facts.fresh_copy_why = _age_text(rule, reusable, age)
+    else:
+        facts.stale_copy = reusable
+        facts.stale_copy_why = _age_text(rule, reusable, age)
 
 
 def age_at_promise(copy: Exchange, push: Push) -> str:
@@ -193,16 +199,6 @@ def _age_text(rule: Freshness, copy: Exchange, age: float) -> str:
 
 def _where(exchange: Exchange) -> str:
     return f"exchange #{exchange.id} on {exchange.connection_id} stream {exchange.stream_id}"
-
-
-def _backwards(items: list[Exchange], end: int) -> Iterator[Exchange]:
-    """items[end-1], items[end-2], ... without copying the list."""
-    for position in range(end - 1, -1, -1):
-        yield items[position]
-
-
-def _received_at(exchange: Exchange) -> float:
-    return exchange.response_end or 0.0
 
 
 def _earlier_promise(facts: PushFacts, index: CaptureIndex) -> None:

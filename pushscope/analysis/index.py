@@ -9,11 +9,12 @@ holds references to the model's own objects, keyed by the model's own strings.
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_left, insort
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pushscope.analysis.refusal import RefusalIndex
+from pushscope.analysis.stored_copies import StoredCopies
 from pushscope.analysis.unreadable import (
     UnreadableTraffic,
     known_authorities,
@@ -128,14 +129,10 @@ class CaptureIndex:
         # Per client: its requests by URL (in capture order), and what can sit in its HTTP cache (its own complete
         # responses, by arrival; claimed pushes join as judged).
         self._requests: dict[str | None, dict[str, list[Exchange] | UrlRequests]] = {}
-        self._stored: dict[str | None, dict[str, list[Exchange]]] = {}
-        self._storable_only: set[tuple[str | None, str]] = set()  # (client, URL) whose copies are filtered
+        self._stored: dict[str | None, dict[str, list[Exchange] | StoredCopies]] = {}
         self.documents_by_client: dict[str | None, list[Exchange]] = {}
         for exchange in capture.exchanges:
             self._index_exchange(exchange)
-        for by_url in self._stored.values():
-            for entries in by_url.values():
-                entries.sort(key=_received_at)
         self.revalidated_from = self._revalidations()
         self._clients: dict[str | None, _ClientState] = {}
         self._connections: dict[str, _ConnectionState] = {}
@@ -165,7 +162,7 @@ class CaptureIndex:
             if exchange.connection_id in self._pushes_on:  # only the pushes' own connections need their requests
                 self._requests_on.setdefault(exchange.connection_id, []).append(exchange)
             if exchange.response_end is not None and exchange.reset is None:
-                self._stored.setdefault(client, {}).setdefault(url, []).append(exchange)
+                self._stored.setdefault(client, {}).setdefault(url, []).append(exchange)  # type: ignore[union-attr]
         if _is_document(exchange) or _is_revalidated_document(exchange):
             self.documents_by_client.setdefault(client, []).append(exchange)
 
@@ -219,16 +216,15 @@ class CaptureIndex:
 
     # --- the HTTP cache and requests of a client -----------------------------------------------------------------
 
-    def stored_copies(self, push: Push, url: str) -> list[Exchange]:
+    def stored_copies(self, push: Push, url: str) -> StoredCopies:
         """What the push's client may hold for ``url`` in its HTTP cache, by arrival: only storable responses, so
         that a client polling a no-store URL thousands of times is not walked again for every push of it."""
-        client = self.client_of.get(push.connection_id)
-        copies = self._stored.get(client, {}).get(url)
+        by_url = self._stored.get(self.client_of.get(push.connection_id))
+        copies = by_url.get(url) if by_url is not None else None
         if copies is None:
-            return []
-        if (client, url) not in self._storable_only:  # (filtered on first use: only pushed URLs need it)
-            copies[:] = [c for c in copies if _storable(c)]
-            self._storable_only.add((client, url))
+            return StoredCopies([])
+        if not isinstance(copies, StoredCopies):  # (made on first use: only pushed URLs need it)
+            copies = by_url[url] = StoredCopies([c for c in copies if _storable(c)])  # type: ignore[index]
         return copies
 
     def requests_of(self, push: Push, url: str) -> UrlRequests:
@@ -252,7 +248,11 @@ class CaptureIndex:
             return
         if exchange.response_end is not None and exchange.reset is None and _storable(exchange):
             by_url = self._stored.setdefault(self.client_of.get(exchange.connection_id), {})
-            insort(by_url.setdefault(self.url_of[exchange.id], []), exchange, key=_received_at)
+            copies = by_url.setdefault(self.url_of[exchange.id], [])
+            if isinstance(copies, StoredCopies):
+                copies.add(exchange)
+            else:  # (sorted, stably, when first used: after the copies that arrived at the same moment)
+                copies.append(exchange)
 
     def same_client(self, a: Exchange | Push, b: Exchange | Push) -> bool:
         return self.client_of.get(a.connection_id) == self.client_of.get(b.connection_id)
@@ -491,10 +491,6 @@ def _is_revalidated_document(exchange: Exchange) -> bool:
 def _is_document(exchange: Exchange) -> bool:
     status = exchange.status
     return exchange.content_type in DOCUMENT_TYPES and status is not None and 200 <= status < 300
-
-
-def _received_at(exchange: Exchange) -> float:
-    return exchange.response_end or 0.0
 
 
 def _storable(exchange: Exchange) -> bool:

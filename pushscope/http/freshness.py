@@ -100,11 +100,22 @@ def current_age(headers: Headers, response_time: float, now: float) -> float:
     return max(apparent, age_value) + max(0.0, now - response_time)
 
 
+def vary_fields(stored_response: Headers) -> tuple[str, ...] | None:
+    """The request fields a stored response varies on, lowercased, in order; None for ``Vary: *`` (never matches)."""
+    fields = tuple(f.strip().lower() for value in header_values(stored_response, "vary") for f in value.split(","))
+    fields = tuple(f for f in fields if f)
+    return None if "*" in fields else fields
+
+
+def vary_values(request: Headers, fields: tuple[str, ...]) -> tuple[str, ...]:
+    """A request's values of ``fields`` as Vary compares them: two requests match when these are equal."""
+    return tuple(_normalized(request, name) for name in fields)
+
+
 def vary_matches(stored_response: Headers, stored_request: Headers, new_request: Headers) -> tuple[bool, str]:
     """Whether a stored response may serve ``new_request`` under its Vary header (RFC 9111 §4.1)."""
-    fields = [f.strip().lower() for value in header_values(stored_response, "vary") for f in value.split(",")]
-    fields = [f for f in fields if f]
-    if "*" in fields:
+    fields = vary_fields(stored_response)
+    if fields is None:
         return False, "Vary: * never matches"
     matched = []
     for name in fields:
