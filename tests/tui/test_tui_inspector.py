@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from textual.widgets import TextArea
 from tui_helpers import detail_text, fake_app, row_paths, wait_loaded
 
@@ -218,3 +219,41 @@ async def test_a_cut_tree_label_ends_in_an_ellipsis() -> None:
         cut = [t for t in texts if t.endswith("…")]
         assert cut, texts
         assert all(len(t) <= tree.size.width for t in texts)
+
+
+async def test_a_bulk_fill_of_the_connections_tree_lays_it_out_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reopen adds hundreds of connections at once: Textual's Tree invalidates its lines and asks for a layout
+    after every node added (``Tree._invalidate``, private); the tree defers that to the end of its step. This fails
+    if Tree drops or renames it (the fill would then pay it per node again) or if the deferred one is missed."""
+    from textual.app import App, ComposeResult
+    from textual.widgets import Tree
+
+    from pushscope.tui.view import ConnectionInfo
+    from pushscope.tui.widgets.connections import UNFOLDED_CONNECTIONS, ConnectionsTree
+
+    calls: list[object] = []
+    invalidate = Tree._invalidate
+    monkeypatch.setattr(Tree, "_invalidate", lambda tree: (calls.append(tree), invalidate(tree))[1])
+    infos = tuple(ConnectionInfo(id=f"c{i}", index=i, protocol="h2", transport="tls", server="127.0.0.1:8443",
+                                 sni=f"host{i}.example", alpn="h2", tls_version="1.3", decrypted=True, requests=1,
+                                 pushes_by_outcome={"used": i % 3}) for i in range(60))
+
+    class TreeApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield ConnectionsTree(id="connections")
+
+    app = TreeApp()
+    async with app.run_test(size=(80, 40)) as pilot:
+        tree = app.query_one(ConnectionsTree)
+        await pilot.pause()
+        calls.clear()
+        tree.update_connections("shop", infos, 80, 60, final=True)
+        assert len(calls) == 1
+        await pilot.pause()
+        details = sum(len(tree._details(info)) for info in infos[:UNFOLDED_CONNECTIONS])
+        assert tree.last_line + 1 == 1 + len(infos) + details + 1  # root, connections, unfolded details, the rest
+        children = list(tree.root.children)
+        assert [node.data for node in children[:-1]] == [("connection", info.id, None) for info in infos]
+        assert "20 more connections" in str(children[-1].label)
+        lines = [tree.render_line(y).text for y in range(tree.size.height)]
+        assert "c0 h2 host0.example  no push" in lines[1] and "c1 h2 host1.example  ✔1" in lines[4]
