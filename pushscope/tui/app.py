@@ -34,7 +34,7 @@ from pushscope.tui.export import available_formats, write_report
 from pushscope.tui.fmt import unit_for
 from pushscope.tui.loading import CaptureUpdated, DetailsRead, LoadSession, SearchIndexed, default_analyser
 from pushscope.tui.screens import CopyScreen, DiagnosticsScreen, ExportScreen, HelpScreen
-from pushscope.tui.sharing import INPUT_EVENTS, InputGate, lower_thread_priority
+from pushscope.tui.sharing import INPUT_EVENTS, InputGate, NormalPriority, lower_thread_priority
 from pushscope.tui.view import SORTS, CaptureView, FilterState, RowSet, row_set
 from pushscope.tui.widgets.connections import ConnectionsTree
 from pushscope.tui.widgets.detail import (
@@ -185,9 +185,10 @@ class PushscopeApp(App[None]):
         # takes tens of turns: at 5 ms each that alone is over 100 ms; at 1 ms about 25 ms.
         switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(min(switch_interval, LOADING_SWITCH_INTERVAL))
+        normal = NormalPriority()  # served by this thread, which keeps the UI's priority
         session = LoadSession(self._load, self.post_message, self._cancel, analyser=self._analyser,
                               shown_for=lambda: (self.filters, self.sort), shown=self._shown,
-                              input_gate=self._input_gate)
+                              input_gate=self._input_gate, first_screen=normal.run)
 
         def run_nicer() -> None:
             lower_thread_priority()  # see tui.sharing
@@ -197,7 +198,7 @@ class PushscopeApp(App[None]):
             # A thread of its own: this worker's belongs to the event loop's pool, which would keep it, nicer, for
             # later work (its nice value cannot be raised back without privileges).
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pushscope-load") as pool:
-                pool.submit(run_nicer).result()
+                normal.serve_until(pool.submit(run_nicer))
         finally:
             sys.setswitchinterval(switch_interval)
 

@@ -11,13 +11,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TypeVar
 
 from textual.message import Message
 
 from pushscope.events import SourceProgress
 from pushscope.model.entities import Capture
 from pushscope.pipeline import Analyser, CacheEntry, Load, Loader
-from pushscope.tui.sharing import InputGate
+from pushscope.tui.sharing import InputGate, Runner
 from pushscope.tui.view import (
     SORTS,
     CaptureView,
@@ -39,6 +40,7 @@ from pushscope.tui.view_cache import (
 from pushscope.tui.widgets.connections import LISTED_CONNECTIONS
 
 UPDATE_INTERVAL = 0.25
+T = TypeVar("T")
 INDEX_WAIT = 10.0  # seconds the search index waits for the UI to show the final rows (see ``run``)
 # What the waterfall shows now (filters, sort): read from the UI's attributes, immutable values.
 ShownFor = Callable[[], tuple[FilterState, str]]
@@ -80,6 +82,10 @@ class DetailsRead(Message):
         self.capture = capture
 
 
+def _run_here(work: Callable[[], T]) -> T:
+    return work()
+
+
 def default_analyser(capture: Capture) -> object:
     from pushscope.analysis import analyse
 
@@ -92,7 +98,8 @@ class LoadSession:
     def __init__(self, load: Load, post: Callable[[Message], object], cancel: threading.Event, *,
                  analyser: Analyser | None = None, interval: float = UPDATE_INTERVAL,
                  clock: Callable[[], float] = time.monotonic, shown_for: ShownFor | None = None,
-                 shown: threading.Event | None = None, input_gate: InputGate | None = None) -> None:
+                 shown: threading.Event | None = None, input_gate: InputGate | None = None,
+                 first_screen: Runner | None = None) -> None:
         self.post = post
         self.cancel = cancel
         self.interval = interval
@@ -110,6 +117,8 @@ class LoadSession:
         self.shown_for = shown_for or (lambda: (FilterState(), SORTS[0]))
         self.shown = shown  # set by the UI once it shows the final rows: the search index is built after that
         self.input_gate = input_gate  # where the fold waits while the UI answers an input (see tui.sharing)
+        # Runs what the first screen waits for (a reopen's kept view) at the UI's priority (see tui.sharing).
+        self.first_screen: Runner = first_screen or _run_here
         self._rows: RowCache | None = RowCache()  # rows kept between snapshots
         self._listed: dict[str, ConnectionInfo] = {}  # what the UI was sent for each listed connection
         self._last_post = clock()
@@ -150,7 +159,7 @@ class LoadSession:
         if not has_view(*entry):
             return False
         stop_reading()
-        kept = load_view(*entry)
+        kept = self.first_screen(lambda: load_view(*entry))
         if kept is None:  # broken (and gone): the model decides, a hit is shown as it is, a miss read again
             return False
         with self._posting:

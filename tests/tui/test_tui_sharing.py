@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,15 @@ from fake_capture import fake_analyse, fake_events
 from textual import events
 from tui_helpers import real_capture, wait_loaded
 
+from pushscope.cache import CaptureCache, wait_for_writers
+from pushscope.model.entities import Capture
 from pushscope.pipeline import Load, capture_file
 from pushscope.sources.tshark import TsharkRun
+from pushscope.tui import loading
 from pushscope.tui.app import PushscopeApp
 from pushscope.tui.loading import LoadSession
-from pushscope.tui.sharing import LOADER_NICENESS, InputGate
+from pushscope.tui.sharing import LOADER_NICENESS, InputGate, NormalPriority
+from pushscope.tui.view_cache import KeptView
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="per-thread nice values are Linux's")
 
@@ -127,3 +132,53 @@ async def test_tshark_runs_nicer_than_the_inspector(monkeypatch: pytest.MonkeyPa
         assert app.view.rows
     assert started == [min(own + LOADER_NICENESS, 19)]
     assert _nice_of(os.getpid()) == own  # the UI thread's own priority is untouched
+
+
+def _own_nice() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def test_work_handed_to_the_normal_priority_runs_on_the_serving_thread() -> None:
+    normal = NormalPriority()
+
+    def nicer_thread() -> tuple[int, str]:
+        try:
+            normal.run(lambda: 1 / 0)
+        except ZeroDivisionError:
+            return normal.run(lambda: (threading.get_native_id(), "done"))
+        raise AssertionError("the work's exception was not handed back")
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        assert normal.serve_until(pool.submit(nicer_thread)) == (threading.get_native_id(), "done")
+        with pytest.raises(KeyError):
+            normal.serve_until(pool.submit(lambda: {}["missing"]))
+
+
+@linux_only
+async def test_a_reopen_reads_its_kept_view_at_the_uis_priority_and_its_model_nicer(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pcap, keys = real_capture("nginx-second-connection")
+    monkeypatch.setenv("PUSHSCOPE_CACHE_DIR", str(tmp_path))
+    LoadSession(capture_file(pcap, keys, use_cache=True), lambda _message: None, threading.Event()).run()
+    wait_for_writers()
+    nices: dict[str, int] = {}
+    load_view, load_model = loading.load_view, CaptureCache.load
+
+    def watched_load_view(cache: CaptureCache, key: str) -> KeptView | None:
+        nices["view"] = _own_nice()
+        return load_view(cache, key)
+
+    def watched_load_model(cache: CaptureCache, key: str) -> Capture | None:
+        nices["model"] = _own_nice()
+        return load_model(cache, key)
+
+    monkeypatch.setattr(loading, "load_view", watched_load_view)
+    monkeypatch.setattr(CaptureCache, "load", watched_load_model)
+    app = PushscopeApp(capture_file(pcap, keys, use_cache=True))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_loaded(pilot)
+        await asyncio.wait_for(app.details_ready.wait(), 60)
+        assert app.view.rows and app.capture is not None
+    own = _own_nice()
+    assert nices["view"] == own
+    assert nices["model"] == min(own + LOADER_NICENESS, 19)  # (the loader is nicer: the test tells them apart)
