@@ -55,13 +55,19 @@ def default_rows(rows: Sequence[Row]) -> RowSet:
 
 
 def store_view_in_background(cache: CaptureCache, model_key: str, capture: Capture, view: CaptureView) -> bool:
-    """Keep ``view`` (the final one, with its search texts) in forked writers; False when it is not to be kept."""
+    """Keep ``view`` (the final one, with its search texts) in a forked writer; False when it is not to be kept."""
     if not _keepable(capture, view):
         return False
-    texts = view.search_texts or {}
-    cache.store_companion_in_background(texts_key(model_key), lambda handle: write_texts(texts, handle))
-    cache.store_companion_in_background(view_key(model_key), lambda handle: write_view(view, handle))
+    cache.store_companion_in_background(view_key(model_key),
+                                        lambda handle: _write_view_after_texts(cache, model_key, view, handle))
     return True
+
+
+def _write_view_after_texts(cache: CaptureCache, model_key: str, view: CaptureView, handle: BinaryIO) -> None:
+    """In the forked writer (one fork for both): the search texts' entry first, then the view into ``handle``. The
+    view is kept even if its texts are not (a reopen makes them from the model)."""
+    cache.store_companion(texts_key(model_key), lambda texts: write_texts(view.search_texts or {}, texts))
+    write_view(view, handle)
 
 
 def store_view(cache: CaptureCache, model_key: str, capture: Capture, view: CaptureView) -> bool:
