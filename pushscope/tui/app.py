@@ -131,6 +131,7 @@ class PushscopeApp(App[None]):
         # in the cache was shown (``DetailsRead``).
         self.details_ready = asyncio.Event()
         self._shown = threading.Event()  # the loader's view of load_finished, once painted
+        self._searchable = threading.Event()  # the loader's view of search_ready
         self._shown_at_next_paint = False
         self._input_gate = InputGate()  # the loader waits at it while an input is answered (see tui.sharing)
         self._detail_pending = False  # the detail pane is to show the selected row after the next repaint
@@ -188,7 +189,7 @@ class PushscopeApp(App[None]):
         normal = NormalPriority()  # served by this thread, which keeps the UI's priority
         session = LoadSession(self._load, self.post_message, self._cancel, analyser=self._analyser,
                               shown_for=lambda: (self.filters, self.sort), shown=self._shown,
-                              input_gate=self._input_gate, first_screen=normal.run)
+                              searchable=self._searchable, input_gate=self._input_gate, first_screen=normal.run)
 
         def run_nicer() -> None:
             lower_thread_priority()  # see tui.sharing
@@ -255,6 +256,7 @@ class PushscopeApp(App[None]):
         if self.filters.search:
             self._apply_filters()
         self.search_ready.set()
+        self._searchable.set()
 
     def _finish(self, message: CaptureUpdated) -> None:
         self.loading = False
@@ -289,6 +291,7 @@ class PushscopeApp(App[None]):
         # Quitting mid-load: stop the loader (and its tshark) so the process does not wait for it at exit.
         self._cancel.set()
         self._shown.set()
+        self._searchable.set()
         super().exit(*args, **kwargs)  # type: ignore[arg-type]
 
     def action_cancel_load(self) -> None:

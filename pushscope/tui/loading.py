@@ -99,7 +99,7 @@ class LoadSession:
                  analyser: Analyser | None = None, interval: float = UPDATE_INTERVAL,
                  clock: Callable[[], float] = time.monotonic, shown_for: ShownFor | None = None,
                  shown: threading.Event | None = None, input_gate: InputGate | None = None,
-                 first_screen: Runner | None = None) -> None:
+                 first_screen: Runner | None = None, searchable: threading.Event | None = None) -> None:
         self.post = post
         self.cancel = cancel
         self.interval = interval
@@ -116,6 +116,7 @@ class LoadSession:
         self._posting = threading.Lock()  # snapshots (loader thread) never follow the kept view (lookup thread)
         self.shown_for = shown_for or (lambda: (FilterState(), SORTS[0]))
         self.shown = shown  # set by the UI once it shows the final rows: the search index is built after that
+        self.searchable = searchable  # set by the UI once its search looks in the texts (see _serve_kept_view)
         self.input_gate = input_gate  # where the fold waits while the UI answers an input (see tui.sharing)
         # Runs what the first screen waits for (a reopen's kept view) at the UI's priority (see tui.sharing).
         self.first_screen: Runner = first_screen or _run_here
@@ -172,6 +173,8 @@ class LoadSession:
             self._texts_for = entry
         else:
             self.post(SearchIndexed(texts))
+            if self.searchable is not None:  # before the model's read holds the GIL: then the UI's turns are slow
+                self.searchable.wait(INDEX_WAIT)
         return True
 
     def _view(self) -> CaptureView:

@@ -32,8 +32,10 @@ async def test_a_reopen_shows_the_kept_rows_before_the_model_and_details_follow(
 
     go = threading.Event()  # the model is read only once the test says so
     original = CaptureCache.load
+    searchable_before_model: list[bool] = []
 
     def held_load(cache: CaptureCache, key: str) -> Capture | None:
+        searchable_before_model.append(app.search_ready.is_set())  # (its read would slow the UI's turns)
         go.wait(LOAD_TIMEOUT)
         return original(cache, key)
 
@@ -56,6 +58,7 @@ async def test_a_reopen_shows_the_kept_rows_before_the_model_and_details_follow(
             assert "Reading this capture's details" in detail_text(app) and row.path in detail_text(app)
             go.set()
             await asyncio.wait_for(app.details_ready.wait(), LOAD_TIMEOUT)
+            assert searchable_before_model == [True]
             await pilot.pause()
             # The highlighted row's details, without a key pressed.
             assert app.capture is not None and app.waterfall.selected == row
