@@ -40,10 +40,10 @@ from pushscope.tui.view_cache import (
 from pushscope.tui.widgets.connections import LISTED_CONNECTIONS
 
 UPDATE_INTERVAL = 0.25
-T = TypeVar("T")
 INDEX_WAIT = 10.0  # seconds the search index waits for the UI to show the final rows (see ``run``)
 # What the waterfall shows now (filters, sort): read from the UI's attributes, immutable values.
 ShownFor = Callable[[], tuple[FilterState, str]]
+T = TypeVar("T")
 
 
 class CaptureUpdated(Message):

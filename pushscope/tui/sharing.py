@@ -82,6 +82,8 @@ def lower_thread_priority(niceness: int = LOADER_NICENESS) -> None:
 
 
 class Runner(Protocol):
+    """Runs ``work`` somewhere (``NormalPriority.run``) and returns what it returned."""
+
     def __call__(self, work: Callable[[], T]) -> T: ...
 
 
