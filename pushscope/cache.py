@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from pushscope import __version__
+from pushscope.cache_hints import HINT_SUFFIX, SEEN_SUFFIX, Hints, file_identity
 from pushscope.model.entities import Capture
 
 CACHE_DIR_ENV = "PUSHSCOPE_CACHE_DIR"
@@ -45,10 +46,6 @@ DEFAULT_LIMIT = 2 * 1024 * 1024 * 1024
 MAGIC = b"pushscope-model-2\n"
 HEADER = struct.Struct(">Q")  # payload length
 SUFFIX = ".model"
-SEEN_SUFFIX = ".seen"  # an empty marker: a key was made for a capture file as it is on disk (``CaptureCache.seen``)
-SEEN_KEPT = 4096  # markers kept at most (the oldest go first), and as many hints
-# The key last made for a capture, its key log and options as they are on disk, with this code (``expected_key``).
-HINT_SUFFIX = ".hint"
 STALE_PARTIAL = 3600.0  # seconds
 DIGESTS_KEPT = 8  # files whose digest one run remembers
 _DIGESTS: OrderedDict[tuple[object, ...], Future[str]] = OrderedDict()
@@ -135,15 +132,6 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def file_identity(path: str) -> tuple[object, ...] | None:
-    """The file as it is on disk now (path, inode, size, times); None when it cannot be read."""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return os.path.realpath(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
-
-
 def input_identity(capture: str, keylog: str | None, quic_ports: Sequence[int] = (),
                    keylog_origin: str | None = None) -> tuple[object, ...] | None:
     """What a cache key is made of, by the files' identity instead of their content (see ``expected_key``)."""
@@ -152,10 +140,6 @@ def input_identity(capture: str, keylog: str | None, quic_ports: Sequence[int] =
     if capture_identity is None or (keylog and keylog_identity is None):
         return None
     return code_fingerprint(), capture_identity, keylog_identity, tuple(sorted(quic_ports)), keylog_origin
-
-
-def _is_key(text: str) -> bool:
-    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
 
 
 def cache_key(capture: str, keylog: str | None, quic_ports: Sequence[int] = (), keylog_origin: str | None = None
@@ -322,71 +306,22 @@ class CaptureCache:
         except OSError:
             return []
 
-    # --- which capture files were seen before: when to hash -----------------------------------------------------
+    # --- hints of when to hash and what to start (``cache_hints``): never how an entry is found -------------------
 
     def seen(self, path: str) -> bool:
-        """Whether a key was made for this file as it is on disk now (path, inode, size, times): a first open of a
-        file never seen need not hash it before reading it (the hashing would only compete with tshark's start for
-        the cores); it is hashed after the read, to keep what the read produced. Only ever a hint of *when* to hash:
-        an entry is used only under the key of the file's content."""
-        marker = self._seen_marker(path)
-        return marker is not None and marker.is_file()
+        return self._hints().seen(path)
 
     def remember(self, path: str) -> None:
-        """Note that a key was made for ``path`` as it is now (see ``seen``)."""
-        marker = self._seen_marker(path)
-        if marker is None or not self._usable_directory():
-            return
-        try:
-            known = marker.is_file()
-            marker.touch()
-            if not known:
-                self._prune(SEEN_SUFFIX)
-        except OSError:
-            pass
-
-    def _seen_marker(self, path: str) -> Path | None:
-        identity = file_identity(path)
-        if identity is None:
-            return None
-        return self.directory / (hashlib.sha256(repr(identity).encode()).hexdigest() + SEEN_SUFFIX)
-
-    def _prune(self, suffix: str) -> None:
-        markers = sorted(self.directory.glob(f"*{suffix}"), key=lambda p: p.stat().st_mtime)
-        for old in markers[:max(0, len(markers) - SEEN_KEPT)]:
-            old.unlink(missing_ok=True)
-
-    # --- which key a capture had last time: whether to read it before its key is known ----------------------------
+        self._hints().remember(path)
 
     def expected_key(self, inputs: Sequence[object]) -> str | None:
-        """The key made last time for these inputs (``input_identity``: the files as they are on disk now, the
-        options, this code), when the cache still holds its entry. A reopen that expects a hit need not start
-        reading (tshark, the key log) while it hashes: that would only compete with reading the entry. Only ever a
-        hint: the entry is used only if the files' content gives this key."""
-        hint = self._hint(inputs)
-        try:
-            key = hint.read_text(encoding="ascii").strip() if hint is not None else ""
-        except (OSError, ValueError):
-            return None
-        return key if _is_key(key) and self.has(key) else None
+        return self._hints().expected_key(inputs)
 
     def note_key(self, inputs: Sequence[object], key: str) -> None:
-        """Remember ``key`` as the one these inputs gave (see ``expected_key``)."""
-        hint = self._hint(inputs)
-        if hint is None or not _is_key(key) or not self._usable_directory():
-            return
-        try:
-            known = hint.is_file()
-            partial = hint.with_name(f".partial-{os.getpid()}-{threading.get_ident()}-{hint.name}")
-            partial.write_text(key, encoding="ascii")
-            os.replace(partial, hint)
-            if not known:
-                self._prune(HINT_SUFFIX)
-        except OSError:
-            pass
+        self._hints().note_key(inputs, key)
 
-    def _hint(self, inputs: Sequence[object]) -> Path | None:
-        return self.directory / (hashlib.sha256(repr(tuple(inputs)).encode()).hexdigest() + HINT_SUFFIX)
+    def _hints(self) -> Hints:
+        return Hints(self.directory, self._usable_directory, self.has)
 
     def evict(self) -> None:
         sized = []

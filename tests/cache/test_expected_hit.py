@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from pushscope import cache as cache_module
-from pushscope import pipeline
+from pushscope import cache_hints, pipeline
 from pushscope.cache import CaptureCache, input_identity
 from pushscope.events import SourceItem
 from pushscope.pipeline import Load, capture_file
@@ -128,7 +128,7 @@ def test_a_broken_hint_expects_nothing(files: tuple[Path, Path], content: str) -
 
 def test_hints_are_bounded_and_cleared(files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     capture, keys = files
-    monkeypatch.setattr(cache_module, "SEEN_KEPT", 3)
+    monkeypatch.setattr(cache_hints, "SEEN_KEPT", 3)
     cache = CaptureCache()
     for ports in range(5):
         identity = input_identity(str(capture), str(keys), (ports,), ORIGIN)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pushscope import cache as cache_module
-from pushscope import pipeline
+from pushscope import cache_hints, pipeline
 from pushscope.cache import CaptureCache
 from pushscope.events import DataReceived
 from pushscope.pipeline import capture_file
@@ -88,7 +88,7 @@ def test_a_file_changed_on_disk_counts_as_never_seen(files: tuple[Path, Path]) -
 
 def test_markers_are_bounded_and_cleared(files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     capture, _ = files
-    monkeypatch.setattr(cache_module, "SEEN_KEPT", 3)
+    monkeypatch.setattr(cache_hints, "SEEN_KEPT", 3)
     cache = CaptureCache()
     copies = []
     for index in range(5):
