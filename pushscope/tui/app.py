@@ -60,6 +60,8 @@ class PushscopeApp(App[None]):
     """Inspect one capture: connections, the push waterfall, and each push's verdict, evidence and cost."""
 
     TITLE = "pushscope"
+    # Focused from the start: focusing it later (on mount) composes the footer once more.
+    AUTO_FOCUS = "#waterfall"
     CSS_PATH = Path(__file__).with_name("pushscope.tcss")  # absolute: subclasses live elsewhere
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (90, "-wide"), (180, "-huge")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
@@ -274,7 +276,8 @@ class PushscopeApp(App[None]):
         if message.cancelled:
             self.notify(f"Loading cancelled: showing {len(self.view.rows)} exchanges read so far",
                         severity="warning", markup=False)
-        self.refresh_bindings()
+        if self.capture is not None:  # export is available now (a kept view waits for its model: DetailsRead)
+            self.refresh_bindings()  # (the footer is composed again: tens of ms of the UI thread)
         if self.view.search_texts is not None:  # a live source's snapshots carry them
             self.search_ready.set()
         # Fully loaded once the connections tree shows every connection too (it is fed in steps).

@@ -40,6 +40,15 @@ async def test_a_reopen_shows_the_kept_rows_before_the_model_and_details_follow(
         return original(cache, key)
 
     monkeypatch.setattr(CaptureCache, "load", held_load)
+    # The footer is composed again on each refresh of the bindings (tens of ms): only when export becomes available.
+    refreshed_with_details: list[bool] = []
+    refresh_bindings = PushscopeApp.refresh_bindings
+
+    def noted_refresh(self: PushscopeApp) -> None:
+        refreshed_with_details.append(self.capture is not None)
+        refresh_bindings(self)
+
+    monkeypatch.setattr(PushscopeApp, "refresh_bindings", noted_refresh)
     app = PushscopeApp(capture_file(str(capture), str(keylog), use_cache=True))
     try:
         async with app.run_test(size=(160, 48)) as pilot:
@@ -65,5 +74,6 @@ async def test_a_reopen_shows_the_kept_rows_before_the_model_and_details_follow(
             text = detail_text(app)
             assert "Reading this capture's details" not in text and "Response headers" in text
             assert app.check_action("export", ()) is True
+            assert refreshed_with_details == [True]
     finally:
         go.set()
