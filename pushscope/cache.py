@@ -164,6 +164,7 @@ class CaptureCache:
     def __init__(self, directory: Path | None = None, limit: int | None = None) -> None:
         self.directory = directory or cache_dir()
         self.limit = cache_limit() if limit is None else limit
+        self.hints = Hints(self.directory, self._usable_directory, self.has)
 
     def _path(self, key: str) -> Path:
         return self.directory / f"{key}{SUFFIX}"
@@ -309,19 +310,16 @@ class CaptureCache:
     # --- hints of when to hash and what to start (``cache_hints``): never how an entry is found -------------------
 
     def seen(self, path: str) -> bool:
-        return self._hints().seen(path)
+        return self.hints.seen(path)
 
     def remember(self, path: str) -> None:
-        self._hints().remember(path)
+        self.hints.remember(path)
 
     def expected_key(self, inputs: Sequence[object]) -> str | None:
-        return self._hints().expected_key(inputs)
+        return self.hints.expected_key(inputs)
 
     def note_key(self, inputs: Sequence[object], key: str) -> None:
-        self._hints().note_key(inputs, key)
-
-    def _hints(self) -> Hints:
-        return Hints(self.directory, self._usable_directory, self.has)
+        self.hints.note_key(inputs, key)
 
     def evict(self) -> None:
         sized = []

@@ -140,11 +140,12 @@ def capture_file(path: str, keylog: str | None = None, *, keylog_origin: str | N
     inputs = tuple(p for p in (path, keylog) if p)
     cache = CaptureCache() if use_cache else None
     seen = cache is not None and cache.seen(path)
-    if seen:  # the lookup's hashing starts now: the caller goes on (the inspector imports Textual meanwhile)
-        prefetch_digests(inputs)
-    # (Only with the key log already chosen: choosing it imports the whole reader.)
+    # (Only with the key log already chosen: choosing it imports the whole reader. Before the hashing starts: the
+    # code's fingerprint is made once, here, and the hashing thread finds it made.)
     identity = input_identity(path, keylog or None, ports, keylog_origin) if seen and keylog_origin is not None \
         else None
+    if seen:  # the lookup's hashing starts now: the caller goes on (the inspector imports Textual meanwhile)
+        prefetch_digests(inputs)
     expects_hit = cache is not None and identity is not None and cache.expected_key(identity) is not None
     return Load(read, Path(path).name, "capture", cache_entry=entry if use_cache else None, inputs=inputs,
                 prepare=prepare, unprepare=lambda: early[-1].discard() if early else None,
