@@ -39,11 +39,12 @@ from typing import Any, BinaryIO
 from pushscope import __version__
 from pushscope.cache_hints import HINT_SUFFIX, SEEN_SUFFIX, Hints, file_identity
 from pushscope.model.entities import Capture
+from pushscope.model.pickling import ModelPickler
 
 CACHE_DIR_ENV = "PUSHSCOPE_CACHE_DIR"
 CACHE_LIMIT_ENV = "PUSHSCOPE_CACHE_MAX_MB"
 DEFAULT_LIMIT = 2 * 1024 * 1024 * 1024
-MAGIC = b"pushscope-model-2\n"
+MAGIC = b"pushscope-model-3\n"
 HEADER = struct.Struct(">Q")  # payload length
 SUFFIX = ".model"
 STALE_PARTIAL = 3600.0  # seconds
@@ -368,7 +369,7 @@ def _write_model(capture: Capture, handle: BinaryIO) -> None:
     shell = copy.copy(capture)
     shell.connections, shell.exchanges, shell.pushes, shell.conversations = {}, [], [], []
     shell._push_by_exchange, shell._pushes_indexed = {}, 0  # an index, rebuilt on use
-    pickler = pickle.Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL)  # streamed: no copy in memory
+    pickler = ModelPickler(handle, protocol=pickle.HIGHEST_PROTOCOL)  # streamed: no copy in memory
 
     def dump(piece: object) -> None:
         pickler.dump(piece)
