@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
+import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -54,6 +55,7 @@ ZOOM_KEYS = Binding.Group("zoom", compact=True)
 COPY_KEYS = Binding.Group("copy", compact=True)
 LOAD_KEYS = Binding.Group("load", compact=True)
 LOADING_SWITCH_INTERVAL = 0.001  # seconds: see ``load``
+MAX_DEFERRAL = 0.5  # seconds a snapshot waits at most for the inputs being answered (see on_capture_updated)
 
 
 class PushscopeApp(App[None]):
@@ -137,6 +139,9 @@ class PushscopeApp(App[None]):
         self._shown_at_next_paint = False
         self._input_gate = InputGate()  # the loader waits at it while an input is answered (see tui.sharing)
         self._detail_pending = False  # the detail pane is to show the selected row after the next repaint
+        # Snapshots that came while an input was being answered: shown after its repaint (see on_capture_updated).
+        self._deferred: list[CaptureUpdated] = []
+        self._deferred_since = 0.0
 
     # --- composition -------------------------------------------------------------------------------------
 
@@ -218,12 +223,49 @@ class PushscopeApp(App[None]):
     def _display(self, screen: Screen, renderable: object) -> None:
         # Textual's one call per repaint (headless too). Private: tests.tui.test_tui_responsive fails if it is gone.
         super()._display(screen, renderable)  # type: ignore[arg-type]
-        self._input_gate.painted()
+        if self._deferred and self._input_gate.dispatched:
+            # The input's effect is on the screen: the snapshots that waited for it are shown next, the loader
+            # still standing aside (the gate opens at the repaint after them), as it did while an input's snapshot
+            # was handled before its repaint.
+            self.call_later(self._show_deferred, force=True)
+        else:
+            self._input_gate.painted()
         if self._shown_at_next_paint:
             self._shown_at_next_paint = False
             self._shown.set()
 
     def on_capture_updated(self, message: CaptureUpdated) -> None:
+        # A snapshot redraws every visible row (the axis grows with the capture): handled between an input and its
+        # repaint, it made that input wait for it. So while an input is being answered it waits, and only the
+        # latest of those waiting is shown (with all their connection changes), after the input's repaint.
+        if self._deferred or (not message.final and not self._input_gate.is_open):
+            if not self._deferred:
+                self._deferred_since = time.monotonic()
+                # (An input whose answer changes nothing on the screen is followed by no repaint.)
+                since = self._deferred_since
+                self.set_timer(MAX_DEFERRAL, lambda: self._show_deferred(force=self._deferred_since == since))
+            self._deferred.append(message)
+            if message.final:
+                self._show_deferred(force=True)
+            return
+        self._show_update(message)
+
+    def _show_deferred(self, *, force: bool = False) -> None:
+        waiting = self._deferred
+        if not waiting:
+            return
+        # (A flood of inputs does not hold the load's progress back for longer than MAX_DEFERRAL.)
+        if not force and not self._input_gate.is_open and time.monotonic() - self._deferred_since < MAX_DEFERRAL:
+            return
+        self._deferred = []
+        latest = waiting[-1]
+        if len(waiting) > 1:
+            changes = {info.id: info for message in waiting for info in message.connection_changes}
+            latest.connection_changes = tuple(changes.values())
+        self._show_update(latest)
+        self.refresh()  # (its repaint opens the gate: see _display)
+
+    def _show_update(self, message: CaptureUpdated) -> None:
         previous = self.view
         self.capture, self.view = message.capture, message.view
         view = self.view

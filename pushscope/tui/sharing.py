@@ -57,6 +57,11 @@ class InputGate:
     def input_dispatched(self) -> None:
         self._dispatched = True
 
+    @property
+    def dispatched(self) -> bool:
+        """An input was handled since the last repaint (the next repaint shows it)."""
+        return self._dispatched
+
     def painted(self) -> None:
         """A repaint: it shows what the inputs dispatched before it did (their handlers ran before it)."""
         if self._dispatched:

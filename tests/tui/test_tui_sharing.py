@@ -182,3 +182,83 @@ async def test_a_reopen_reads_its_kept_view_at_the_uis_priority_and_its_model_ni
     own = _own_nice()
     assert nices["view"] == own
     assert nices["model"] == min(own + LOADER_NICENESS, 19)  # (the loader is nicer: the test tells them apart)
+
+
+def _snapshots() -> list[loading.CaptureUpdated]:
+    """The snapshots a load of the synthetic capture posts, one after each of its items, the final one last."""
+    posted: list[object] = []
+    session = LoadSession(Load(lambda _cancel: fake_events(extra_requests=20), "shop.pcapng"), posted.append,
+                          threading.Event(), analyser=fake_analyse, interval=0.0)
+    session.run()
+    return [message for message in posted if isinstance(message, loading.CaptureUpdated)]
+
+
+class HeldLoad:
+    """A source that reads nothing until released (the test posts the snapshots itself): the app stays loading.
+    It lets itself go after ``HOLD`` seconds, so that a failing test ends."""
+
+    HOLD = 10.0
+
+    def __init__(self) -> None:
+        self.released = threading.Event()
+
+    def __call__(self, cancel: threading.Event):
+        self.released.wait(self.HOLD)
+        return iter(())
+
+
+async def test_snapshots_that_come_while_an_input_is_answered_are_shown_after_its_repaint() -> None:
+    snapshots = _snapshots()
+    partial = [message for message in snapshots if not message.final and message.view.rows]
+    first, second = partial[len(partial) // 3], partial[-1]
+    assert len(first.view.rows) < len(second.view.rows) and first.connection_changes
+    second.connection_changes = ()  # (nothing new on the connections since the first)
+    held = HeldLoad()
+    app = PushscopeApp(Load(held, "shop.pcapng"), analyser=fake_analyse)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        gate = app._input_gate
+        gate.input_arrived()  # a key on its way: it is answered first
+        app.post_message(first)
+        app.post_message(second)
+        await pilot.pause()
+        assert app.waterfall.rows == () and len(app._deferred) == 2
+        gate.input_dispatched()
+        app.refresh()  # the key's repaint
+        await pilot.pause()
+        await pilot.pause()
+        assert not app._deferred
+        assert app.waterfall.rows == second.shown.rows  # only the latest is drawn
+        listed = app.connections_tree._infos | app.connections_tree._pending
+        # ...with the connection changes of those that waited (each snapshot carries only its own).
+        assert [listed[info.id] for info in first.connection_changes] == list(first.connection_changes)
+        held.released.set()
+        await wait_loaded(pilot)
+
+
+async def test_a_waiting_snapshot_is_shown_without_a_repaint_and_at_once_before_the_final_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pushscope.tui import app as app_module
+
+    monkeypatch.setattr(app_module, "MAX_DEFERRAL", 0.05)
+    snapshots = _snapshots()
+    partial = [message for message in snapshots if not message.final and message.view.rows]
+    held = HeldLoad()
+    app = PushscopeApp(Load(held, "shop.pcapng"), analyser=fake_analyse)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        app._input_gate.input_arrived()  # an input that is never followed by a repaint
+        app.post_message(partial[0])
+        await pilot.pause()
+        assert app.waterfall.rows == ()
+        await asyncio.sleep(0.2)
+        await pilot.pause()
+        assert app.waterfall.rows == partial[0].shown.rows  # shown when the wait ran out
+        app.post_message(partial[1])
+        await pilot.pause()
+        assert app.waterfall.rows == partial[0].shown.rows  # the gate is still closed
+        app.post_message(snapshots[-1])  # the final snapshot waits for nothing, and follows the waiting ones
+        await pilot.pause()
+        assert snapshots[-1].final and app.waterfall.rows == snapshots[-1].shown.rows and not app.loading
+        held.released.set()
+        await wait_loaded(pilot)
