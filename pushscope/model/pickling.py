@@ -4,8 +4,8 @@ Pickle's default for a slotted dataclass writes a dict of its fields and, on loa
 frozen one, through a Python loop in ``dataclasses``); a reopen spent most of its model read there. Rebuilding a
 dataclass through its ``__init__`` with its fields in order is one call per object, and the file is smaller (no
 field names): a 30 MB capture's model reads in about 40 % of the time. Only dataclasses whose fields are all
-positional ``__init__`` arguments and that have no ``__post_init__`` are rebuilt so; anything else keeps
-pickle's own way.
+positional arguments of the generated ``__init__``, with no ``__post_init__`` and no pickling of their own, are
+rebuilt so; anything else keeps pickle's own way.
 """
 
 from __future__ import annotations
@@ -29,12 +29,28 @@ def init_fields(cls: type) -> tuple[str, ...] | None:
     except KeyError:
         pass
     names = None
-    if dataclasses.is_dataclass(cls) and not hasattr(cls, "__post_init__"):
+    if _rebuildable(cls):
         fields = dataclasses.fields(cls)
         if all(field.init and not field.kw_only for field in fields):
             names = tuple(field.name for field in fields)
     _INIT_FIELDS[cls] = names
     return names
+
+
+def _rebuildable(cls: type) -> bool:
+    """A dataclass of its own (not a subclass that may add state), whose __init__ is the generated one, with no
+    __post_init__ and no pickling of its own (bar the state methods dataclasses adds to frozen slotted classes)."""
+    params = cls.__dict__.get("__dataclass_params__")
+    if "__dataclass_fields__" not in cls.__dict__ or params is None or not params.init:
+        return False
+    if hasattr(cls, "__post_init__"):
+        return False
+    for klass in cls.__mro__[:-1]:  # (object's own reductions are pickle's default)
+        for name in ("__reduce__", "__reduce_ex__", "__getstate__", "__setstate__"):
+            method = klass.__dict__.get(name)
+            if method is not None and getattr(method, "__module__", None) != "dataclasses":
+                return False
+    return True
 
 
 class ModelPickler(pickle.Pickler):

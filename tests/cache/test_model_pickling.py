@@ -58,8 +58,37 @@ def test_classes_that_init_cannot_rebuild_keep_pickles_own_way() -> None:
         value: int
         derived: int = field(init=False, default=0)
 
-    assert init_fields(Exchange) is not None
+    @dataclass(init=False)
+    class OwnInit:
+        value: int
+
+        def __init__(self, doubled: int) -> None:
+            self.value = doubled // 2
+
+    @dataclass
+    class OwnPickling:
+        value: int
+
+        def __reduce__(self) -> tuple[object, tuple[int]]:
+            return OwnPickling, (0,)
+
+    @dataclass
+    class Base:
+        value: int
+
+    class Derived(Base):  # not a dataclass itself: its own state is not among the fields
+        def __init__(self, value: int) -> None:
+            super().__init__(value)
+            self.extra = value
+
+    @dataclass(frozen=True, slots=True)
+    class Frozen:
+        value: int
+
+    assert init_fields(Exchange) is not None and init_fields(Frozen) == ("value",)
     assert init_fields(AfterInit) is None and init_fields(Hidden) is None
+    assert init_fields(OwnInit) is None and init_fields(OwnPickling) is None and init_fields(Derived) is None
+    assert init_fields(Base) == ("value",)
     assert init_fields(Diagnostic) is None  # keyword-only
     diagnostic = Diagnostic(level="warning", message="m", connection_id="c", code="x")
     assert pickle.loads(_dumps(diagnostic)) == diagnostic
