@@ -263,7 +263,8 @@ class PushscopeApp(App[None]):
             changes = {info.id: info for message in waiting for info in message.connection_changes}
             latest.connection_changes = tuple(changes.values())
         self._show_update(latest)
-        self.refresh()  # (its repaint opens the gate: see _display)
+        # Its repaint opens the gate (see _display): made sure of with the smallest widget, not the whole screen.
+        self.summary_bar.refresh()
 
     def _show_update(self, message: CaptureUpdated) -> None:
         previous = self.view

@@ -229,6 +229,11 @@ async def test_snapshots_that_come_while_an_input_is_answered_are_shown_after_it
         await pilot.pause()
         assert not app._deferred
         assert app.waterfall.rows == second.shown.rows  # only the latest is drawn
+        for _ in range(100):  # ...and the gate opens at its repaint: the loader goes on
+            if gate.is_open:
+                break
+            await pilot.pause()
+        assert gate.is_open
         listed = app.connections_tree._infos | app.connections_tree._pending
         # ...with the connection changes of those that waited (each snapshot carries only its own).
         assert [listed[info.id] for info in first.connection_changes] == list(first.connection_changes)
