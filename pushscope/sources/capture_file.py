@@ -7,11 +7,10 @@ import os
 import shutil
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 from pushscope.events import Diagnostic, SourceFinished, SourceItem, SourceProgress
 from pushscope.sources.conversations import ConversationLedger
@@ -26,7 +25,7 @@ from pushscope.sources.keylog import (
 )
 from pushscope.sources.quic_rows import QUIC_FIELDS, QUIC_TSHARK_ARGS, QuicRowReader, quic_decode_as_args
 from pushscope.sources.quic_trial import QuicTrial, account_trial, trial_fields
-from pushscope.sources.row_dispatch import RowDispatch
+from pushscope.sources.row_dispatch import LateReaders, RowDispatch
 from pushscope.sources.tcp_rows import TcpRowReader
 from pushscope.sources.tls_trial import run_tls_trial
 from pushscope.sources.trial_keys import SecretPair, secret_pairs
@@ -39,7 +38,6 @@ from pushscope.sources.tshark import (
     find_tshark,
 )
 
-_T = TypeVar("_T")
 PROGRESS_EVERY = 0.2  # seconds between progress items, so a UI can show them without flooding
 # How much nicer an early-started tshark runs from its first row on: as nice as the inspector's loader thread,
 # which would have started it (pushscope.tui.sharing.LOADER_NICENESS; this module cannot import textual's side).
@@ -93,7 +91,7 @@ def read_capture(
     keylog_path, keylog_origin = _chosen_keylog(keylog, keylog_origin)
     started = early.take() if early is not None else None
     if started is not None:  # tshark runs already, with the key log as it is
-        yield from _run(started.run, path, keylog_path, started.checked, cancel, quic_ports or [], keylog_path,
+        yield from _run(started.run, path, keylog_path, started.keylog_read, cancel, quic_ports or [], keylog_path,
                         nicer_from_first_row=True)
         return
     if not Path(path).is_file():
@@ -102,11 +100,11 @@ def read_capture(
         return
     # Reading a big key log takes a while (0.55 s of CPU for 64 MB), and so does tshark before its first packet (it
     # reads the key log too): the two overlap. Its diagnostics still come first, before any packet's events.
-    checked = _in_background(lambda: _read_keylog(keylog_path, keylog_origin))
+    keylog_read = KeyLogReading(keylog_path, keylog_origin)
     try:
         tshark = find_tshark()
     except TsharkNotFound as exc:
-        yield from checked()[1]
+        yield from keylog_read.problems()
         yield Diagnostic(level="error", message=str(exc), code="no-tshark")
         yield SourceFinished()
         return
@@ -118,7 +116,7 @@ def read_capture(
         # tshark gets the (possibly filtered) key log; the QUIC trial reads the whole one for unclaimed secrets.
         trial_keylog = keylog_path if usable_keylog else None
         run = _tshark_run(tshark, path, usable_keylog, quic_ports or [], trial_keylog)
-        yield from _run(run, path, usable_keylog, checked, cancel, quic_ports or [], trial_keylog, note)
+        yield from _run(run, path, usable_keylog, keylog_read, cancel, quic_ports or [], trial_keylog, note)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -130,7 +128,7 @@ def _chosen_keylog(keylog: str | None, keylog_origin: str | None) -> tuple[str |
 @dataclass(frozen=True, slots=True)
 class _Started:
     run: TsharkRun
-    checked: Callable[[], KeyLogRead]
+    keylog_read: KeyLogReading
 
 
 class EarlyStart:
@@ -160,7 +158,7 @@ class EarlyStart:
             return False
         run = _tshark_run(tshark, self.path, keylog, self.quic_ports, keylog)
         run.start()
-        self._started = _Started(run, _in_background(lambda: _read_keylog(keylog, origin)))
+        self._started = _Started(run, KeyLogReading(keylog, origin))
         atexit.register(self.discard)  # (a tshark that nothing read: its rows are not waited for)
         return True
 
@@ -194,14 +192,6 @@ def _nicer(task: int) -> None:
         os.setpriority(os.PRIO_PROCESS, task, min(os.getpriority(os.PRIO_PROCESS, task) + EARLY_NICENESS, 19))
     except OSError:
         pass
-
-
-def _in_background(work: Callable[[], _T]) -> Callable[[], _T]:
-    """``work`` started on a thread of its own; the call returned waits for its result (or raises what it raised)."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pushscope-keylog")
-    future = pool.submit(work)
-    pool.shutdown(wait=False)  # not a wait: the thread ends with ``work``, and nothing else is submitted
-    return future.result
 
 
 def _keylog_for_tshark(tshark: str, capture: str, keylog: str, scratch: str,
@@ -248,11 +238,42 @@ def _worth_filtering(keylog_size: int, capture_size: int) -> bool:
 KeyLogRead = tuple[KeyLogSummary | None, list[Diagnostic], list[SecretPair]]
 
 
-def _read_keylog(path: str | None, origin: str) -> KeyLogRead:
-    if path is None:
-        return None, [], []
-    scan = scan_keylog(path)  # one pass: the summary and the secret pairs
-    return scan.summary, _keylog_problems(scan.summary, origin), secret_pairs(scan)
+class KeyLogReading:
+    """pushscope's own read of a key log, on a thread of its own (beside tshark's start, which reads the key log
+    too). What the key log lacks (its diagnostics) is known as soon as the read finds a valid line, usually in its
+    first chunk; its summary and secret pairs only at its end, and no row needs them before the first QUIC packet
+    or the end of the capture: the first rows do not wait for the whole of a browser's big key log."""
+
+    def __init__(self, path: str | None, origin: str) -> None:
+        self.path, self.origin = path, origin
+        self._usable = threading.Event()  # set once a valid line is found, and at the end of the read
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pushscope-keylog")
+        self._future = pool.submit(self._read)
+        pool.shutdown(wait=False)  # not a wait: the thread ends with the read, and nothing else is submitted
+
+    def _read(self) -> KeyLogRead:
+        # Background work, needed only at the first QUIC row or at the end: the cores go first to tshark reading
+        # the key log itself (what the first rows wait for) and to the caller's start.
+        _nicer(threading.get_native_id())
+        try:
+            if self.path is None:
+                return None, [], []
+            scan = scan_keylog(self.path, on_usable=self._usable.set)  # one pass: the summary and secret pairs
+            return scan.summary, _keylog_problems(scan.summary, self.origin), secret_pairs(scan)
+        finally:
+            self._usable.set()
+
+    def problems(self) -> list[Diagnostic]:
+        """The key log's diagnostics (none once a valid line is found: it exists, it is not empty, it is usable)."""
+        self._usable.wait()
+        return self.result()[1] if self._future.done() else []
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    def result(self) -> KeyLogRead:
+        """The summary, diagnostics and secret pairs, once the read has ended (or what it raised)."""
+        return self._future.result()
 
 
 def _keylog_problems(summary: KeyLogSummary, origin: str) -> list[Diagnostic]:
@@ -280,7 +301,7 @@ def _run(
     run: TsharkRun,
     path: str,
     keylog: str | None,
-    checked: Callable[[], KeyLogRead],
+    keylog_read: KeyLogReading,
     cancel: threading.Event | None,
     quic_ports: list[int],
     trial_keylog: str | None = None,
@@ -293,16 +314,22 @@ def _run(
     if run.process is None:
         run.start()
     tshark = run.command[0]
+    tcp = TcpRowReader()
+
+    def quic_readers() -> tuple[QuicRowReader, QuicTrial]:
+        """Once the key log's read has ended: the QUIC half, and what the TCP half learns of the key log."""
+        summary, _, pairs = keylog_read.result()
+        tcp.keylog = summary
+        return _quic_reader(summary, quic_ports, pairs if trial_keylog or keylog else [])
+
     # Whatever ends this generator (the last row, a cancel, a consumer that stops reading at any item, an error),
     # tshark ends with it: nothing reads its rows afterwards.
     try:
-        summary, problems, pairs = checked()
-        quic, trial = _quic_reader(summary, quic_ports, pairs if trial_keylog or keylog else [])
-        yield from problems
+        yield from keylog_read.problems()
         if note is not None:
             yield note
         ledger = ConversationLedger(secrets="handshake" if keylog else "dsb")
-        dispatch = RowDispatch(TcpRowReader(summary), quic, ledger, trial)
+        dispatch = RowDispatch(tcp, None, ledger, late=LateReaders(keylog_read.done, quic_readers))
         total = os.path.getsize(path)
 
         def tick(rows: int) -> tuple[list[SourceItem], bool]:
@@ -321,7 +348,9 @@ def _run(
     finally:
         run.stop(unread=True)
     code = run.wait()
-    tcp, rows, last_at = dispatch.tcp, dispatch.rows, dispatch.last_at
+    quic, trial = dispatch.settled()
+    assert trial is not None  # (quic_readers made one)
+    rows, last_at = dispatch.rows, dispatch.last_at
     if trial.enabled:  # TLS 1.3 without its handshake: a second, narrow pass, only if there is any
         tls_events, tls_reasons = run_tls_trial(tshark, path, tcp, trial.pairs, trial.claimed)
         yield from ledger.passing(tls_events)

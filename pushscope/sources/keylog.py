@@ -18,7 +18,7 @@ import gzip
 import os
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -128,9 +128,11 @@ class KeyLogScan:
     truncated: bool  # the pass stopped at MAX_KEYLOG_TEXT
 
 
-def scan_keylog(path: str | os.PathLike[str], *, secrets: bool = True) -> KeyLogScan:
+def scan_keylog(path: str | os.PathLike[str], *, secrets: bool = True,
+                on_usable: Callable[[], object] | None = None) -> KeyLogScan:
     """Read a key log once: every client random it names (for the summary) and, with ``secrets``, the first
-    client and server application secret of each client random."""
+    client and server application secret of each client random. ``on_usable`` is called (once) as soon as the
+    read has found a valid line: from then on the summary is ``usable`` whatever the rest holds."""
     summary = KeyLogSummary(str(path), Path(path).is_file())
     if not summary.exists:
         return KeyLogScan(summary, [], False)
@@ -138,6 +140,9 @@ def scan_keylog(path: str | os.PathLike[str], *, secrets: bool = True) -> KeyLog
     tally = _Tally(secrets)
     for first, lines in text.chunks():
         tally.add(first, lines)
+        if on_usable is not None and tally.randoms:
+            on_usable()
+            on_usable = None
     summary.lines, summary.bad_lines = tally.lines, tally.bad_lines
     summary.client_randoms = {random.decode("latin-1") for random in tally.randoms}
     return KeyLogScan(summary, tally.pairs() if secrets else [], text.truncated)

@@ -130,7 +130,7 @@ def live_events(
         summary.lines, summary.bad_lines = fresh.lines, fresh.bad_lines
     packets, last_at = dispatch.rows, dispatch.last_at
     yield from ledger.passing(dispatch.tcp.finish(last_at))
-    yield from ledger.passing(dispatch.quic.finish(last_at))
+    yield from ledger.passing(dispatch.settled()[0].finish(last_at))
     yield from ledger.finish()
     stderr = list(run.stderr_lines)
     errors = error_lines(stderr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
 from pushscope.events import SourceItem
 from pushscope.sources.conversations import ConversationLedger
@@ -22,28 +23,69 @@ Row = Mapping[str, str]
 Tick = Callable[[int], tuple[list[SourceItem], bool]]
 # QUIC versions whose long-header packets we recognise in payload tshark left undecoded: v1, v2, drafts.
 QUIC_VERSION_PREFIXES = ("00000001", "6b3343cf", "ff0000")
+# What the trial notes of a TCP row (``QuicTrial.note_row``): a ClientHello's client random. At most this many such
+# rows are kept while the key log is read; one more waits for the read to end.
+NOTED_FIELDS = ("tls.handshake.random", "tls.handshake.type", "udp.stream", "quic.scid", "quic.dcid",
+                "quic.nci.connection_id")
+MAX_NOTED = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class LateReaders:
+    """The QUIC reader and trial decryption of a pass that starts before the key log is read (they depend on what
+    it holds): ``ready`` says whether ``make`` would answer at once; ``make`` waits until it can."""
+
+    ready: Callable[[], bool]
+    make: Callable[[], tuple[QuicRowReader, QuicTrial]]
 
 
 class RowDispatch:
     """The readers of one tshark pass and where each row goes. After ``run``: ``rows`` (packets seen),
     ``last_at`` (the last packet's time) and ``undecoded_quic`` (UDP ports carrying QUIC-looking payload that
-    tshark did not decode as QUIC: packets per port)."""
+    tshark did not decode as QUIC: packets per port).
 
-    def __init__(self, tcp: TcpRowReader, quic: QuicRowReader, ledger: ConversationLedger,
-                 trial: QuicTrial | None = None) -> None:
+    With ``late`` instead of ``quic`` (and ``trial``), TCP rows are dispatched while the key log is still being
+    read: the QUIC half is made at the first UDP row, at a tick once it is ready, or at the end (``settled``),
+    whichever comes first. Until then, the few rows the trial notes (TLS ClientHellos) are kept, in brief, and
+    noted once it exists: what the readers make is the same as if they had been there from the start."""
+
+    def __init__(self, tcp: TcpRowReader, quic: QuicRowReader | None, ledger: ConversationLedger,
+                 trial: QuicTrial | None = None, *, late: LateReaders | None = None) -> None:
+        if (quic is None) == (late is None):
+            raise ValueError("a dispatch has either its QUIC reader or the late readers")
         self.tcp = tcp
         self.quic = quic
         self.ledger = ledger
         self.trial = trial if trial is not None and trial.enabled else None
+        self._trial_made = trial  # (off or on)
+        self._late = late
+        self._noted: list[dict[str, str]] = []  # rows for the trial, while it does not exist yet
         self.rows = 0
         self.last_at: float | None = None
         self.undecoded_quic: dict[int, int] = {}
+
+    def settled(self) -> tuple[QuicRowReader, QuicTrial | None]:
+        """The QUIC reader and the trial (off or on, as given or made), made now if they were not yet."""
+        late = self._late
+        if late is not None:
+            self._late = None
+            self.quic, trial = late.make()
+            self.trial = trial if trial.enabled else None
+            self._trial_made = trial
+            if self.trial is not None:
+                for row in self._noted:
+                    self.trial.note_row(row)
+            self._noted.clear()
+        assert self.quic is not None
+        return self.quic, self._trial_made
 
     def run(self, rows: Iterable[Row], tick: Tick, every: float) -> Iterator[SourceItem]:
         """Dispatch each row and pass on what the readers make. An empty row (a live capture with nothing yet)
         only gives ``tick`` its turn."""
         packet, passing = self.ledger.packet, self.ledger.passing
-        tcp_feed, quic_feed, trial = self.tcp.feed, self.quic.feed, self.trial
+        tcp_feed, trial = self.tcp.feed, self.trial
+        quic_feed = self.quic.feed if self.quic is not None else None
+        noted = self._noted
         clock = time.monotonic
         last_tick = clock()
         try:
@@ -56,11 +98,17 @@ class RowDispatch:
                         continue
                     self.last_at = at
                     packet(row, at)
+                    if quic_feed is None and (row.get("udp.stream")
+                                              or (row.get("tls.handshake.random") and len(noted) >= MAX_NOTED)):
+                        quic_feed, trial = self.settled()[0].feed, self.trial
                     if trial is not None:
                         trial.note_row(row)
+                    elif quic_feed is None and row.get("tls.handshake.random"):
+                        noted.append({name: row.get(name, "") for name in NOTED_FIELDS})
                     if row.get("tcp.stream"):
                         yield from passing(tcp_feed(row, at))
                     elif row.get("udp.stream"):
+                        assert quic_feed is not None
                         yield from passing(quic_feed(row, at, int(row["frame.number"] or 0)))
                         if trial is not None and trial.wants(row):
                             yield from passing(trial.feed(row, at))
@@ -69,6 +117,8 @@ class RowDispatch:
                 now = clock()
                 if now - last_tick >= every:
                     last_tick = now
+                    if quic_feed is None and self._late is not None and self._late.ready():
+                        quic_feed, trial = self.settled()[0].feed, self.trial
                     items, stop = tick(self.rows)
                     yield from items
                     if stop:

@@ -82,7 +82,9 @@ class TcpRowReader:
 
     def __init__(self, keylog: KeyLogSummary | None = None) -> None:
         self._connections: dict[str, _TcpConnection] = {}
-        self._keylog = keylog
+        # What the key log holds: needed only at the end (for the not-decrypted diagnostics), so a read that
+        # learns it later sets it then.
+        self.keylog = keylog
         self._trial_reasons: Mapping[str, str] = {}
         self._closed: deque[tuple[float, _TcpConnection]] = deque()  # in the order they closed
 
@@ -315,7 +317,7 @@ class TcpRowReader:
                    "are missing or wrong")
         else:
             why = why_not_decrypted(
-                self._keylog, conn.client_random,
+                self.keylog, conn.client_random,
                 no_handshake=("its handshake is not in the capture (it started mid-connection), so it cannot be "
                               "decrypted"),
                 covered="the key log has its client random, but decryption still failed (wrong or partial secrets?)")
@@ -361,9 +363,9 @@ class TcpRowReader:
         tls = [c for c in self._connections.values() if c.is_tls and c.app_records
                and not (c.handshake_decrypted and c.data_records == 0 and not c.decrypted_records)]
         uncovered: list[str] = []
-        if self._keylog is not None and self._keylog.exists:
+        if self.keylog is not None and self.keylog.exists:
             uncovered = [c.client_random for c in tls if not c.decrypted_records and c.client_random
-                         and not self._keylog.covers(c.client_random)]
+                         and not self.keylog.covers(c.client_random)]
         out = decryption_summary("TLS sessions with application data", len(tls),
                                  sum(1 for c in tls if c.decrypted_records), "tls-summary", uncovered)
         trial = sum(1 for c in tls if c.trial_how)
