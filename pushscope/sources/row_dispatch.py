@@ -23,10 +23,10 @@ Row = Mapping[str, str]
 Tick = Callable[[int], tuple[list[SourceItem], bool]]
 # QUIC versions whose long-header packets we recognise in payload tshark left undecoded: v1, v2, drafts.
 QUIC_VERSION_PREFIXES = ("00000001", "6b3343cf", "ff0000")
-# What the trial notes of a TCP row (``QuicTrial.note_row``): a ClientHello's client random. At most this many such
-# rows are kept while the key log is read; one more waits for the read to end.
-NOTED_FIELDS = ("tls.handshake.random", "tls.handshake.type", "udp.stream", "quic.scid", "quic.dcid",
-                "quic.nci.connection_id")
+# What the trial notes of a TCP row (``QuicTrial.note_row``): a ClientHello's client random (rows kept before the
+# trial exists are TCP rows only: the first UDP row makes it). At most MAX_NOTED such rows are kept while the key log
+# is read; one more waits for the read to end.
+NOTED_FIELDS = ("tls.handshake.random", "tls.handshake.type")
 MAX_NOTED = 100_000
 
 
