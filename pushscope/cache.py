@@ -368,7 +368,8 @@ def _write_model(capture: Capture, handle: BinaryIO) -> None:
              "pushes": capture.pushes, "conversations": capture.conversations}
     shell = copy.copy(capture)
     shell.connections, shell.exchanges, shell.pushes, shell.conversations = {}, [], [], []
-    shell._push_by_exchange, shell._pushes_indexed = {}, 0  # an index, rebuilt on use
+    shell._push_by_exchange, shell._pushes_indexed = {}, 0  # indexes, rebuilt on use
+    shell._pushes_by_stream, shell._pushes_unplaced, shell._pushes_placed = {}, [], 0
     pickler = ModelPickler(handle, protocol=pickle.HIGHEST_PROTOCOL)  # streamed: no copy in memory
 
     def dump(piece: object) -> None:

@@ -310,6 +310,13 @@ class Capture:
     # exchange id -> push, extended as pushes are appended (they never are removed or reordered).
     _push_by_exchange: dict[int, Push] = field(default_factory=dict, init=False, repr=False, compare=False)
     _pushes_indexed: int = field(default=0, init=False, repr=False, compare=False)
+    # (connection id, parent stream id) -> pushes promised on it, extended as pushes are appended. A push appended
+    # before its promise (an HTTP/3 push stream that came first) has no parent stream yet: it waits in
+    # _pushes_unplaced until its promise sets one (the builder sets it once, from the first PUSH_PROMISE).
+    _pushes_by_stream: dict[tuple[str, int], list[Push]] = field(default_factory=dict, init=False, repr=False,
+                                                                 compare=False)
+    _pushes_unplaced: list[Push] = field(default_factory=list, init=False, repr=False, compare=False)
+    _pushes_placed: int = field(default=0, init=False, repr=False, compare=False)
 
     @property
     def probed(self) -> bool:
@@ -332,3 +339,22 @@ class Capture:
                     self._push_by_exchange[push.exchange_id] = push
             self._pushes_indexed = len(self.pushes)
         return self._push_by_exchange.get(exchange.id)
+
+    def pushes_on_stream(self, connection_id: str, stream_id: int | None) -> list[Push]:
+        """The pushes promised on one stream, in the order they were promised: without a pass over every push (the
+        detail pane asks for each row it shows)."""
+        if stream_id is None:
+            return []
+        if self._pushes_placed != len(self.pushes) or self._pushes_unplaced:
+            waiting, self._pushes_unplaced = self._pushes_unplaced, []
+            placed = self._pushes_placed
+            self._pushes_placed = len(self.pushes)
+            for push in waiting + self.pushes[placed:self._pushes_placed]:
+                if push.parent_stream_id is None:
+                    self._pushes_unplaced.append(push)
+                else:
+                    self._pushes_by_stream.setdefault((push.connection_id, push.parent_stream_id), []).append(push)
+        found = self._pushes_by_stream.get((connection_id, stream_id), ())
+        # (Checked again: an index never answers for a push whose stream is no longer this one.)
+        return sorted((p for p in found if p.connection_id == connection_id and p.parent_stream_id == stream_id),
+                      key=lambda push: push.id)

@@ -531,7 +531,8 @@ class PushscopeApp(App[None]):
             detail.border_title = "Detail"
             return
         # A reopen shows the rows kept in the cache before their model is read: its details follow (DetailsRead).
-        detail.show(exchange_content(self.capture, row) if self.capture is not None else pending_details_content(row))
+        detail.show(exchange_content(self.capture, row, probed=self.view.probed) if self.capture is not None
+                    else pending_details_content(row))
         kind = f"push · {row.outcome or 'unknown'}" if row.pushed else "request"
         detail.border_title = f"Detail · {kind} #{row.exchange_id}"
 

@@ -17,7 +17,7 @@ from textual.message import Message
 
 from pushscope.events import SourceProgress
 from pushscope.model.entities import Capture
-from pushscope.pipeline import Analyser, CacheEntry, Load, Loader
+from pushscope.pipeline import Analyser, CacheEntry, Load, Loader, collector_paused
 from pushscope.tui.sharing import InputGate, Runner
 from pushscope.tui.view import (
     SORTS,
@@ -136,18 +136,23 @@ class LoadSession:
         if self._kept is not None and self.loader.from_cache:
             self.post(DetailsRead(capture))
             if self._texts_for is not None:  # made again from the model, and kept again
-                texts = search_texts(capture)
+                with collector_paused():
+                    texts = search_texts(capture)
                 self.post(SearchIndexed(texts))
                 store_texts_in_background(*self._texts_for, texts)
             return capture
         self._kept = None  # (a kept view whose model did not load: the capture was read instead, and is shown now)
         self._rows = None  # the final view is built afresh (see RowCache)
-        view = self._view()
+        # Hundreds of thousands of rows and texts, and no cycle among them: with the collector on (the load is over),
+        # building them set off full collections that held the GIL for up to a second, and the UI waited.
+        with collector_paused():
+            view = self._view()
         self.post(self._update(view, final=True, cancelled=self.loader.cancelled))
         if not self.live:  # (a live source's snapshots carry them)
             if self.shown is not None:  # the UI builds its last screen first, without sharing the GIL with this
                 self.shown.wait(INDEX_WAIT)
-            texts = search_texts(capture)
+            with collector_paused():
+                texts = search_texts(capture)
             self.post(SearchIndexed(texts))
             entry = self.loader.keep_unseen()  # (a file read before it was looked up is hashed only now)
             if entry is not None and not self.loader.cancelled:

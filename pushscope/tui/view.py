@@ -127,6 +127,7 @@ class CaptureView:
     # Per exchange id, the URL and header lines the search looks in (``search_texts``); None until they are
     # built, after the last snapshot: until then the search looks in URLs only.
     search_texts: Mapping[int, str] | None = None
+    probed: bool = False  # ``Capture.probed``, a pass over every push: known here, not asked for each row shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,6 +374,7 @@ def build_view(capture: Capture, cache: RowCache | None = None) -> CaptureView:
         extent=min(max(moments, default=duration), duration) if duration else max(moments, default=0.0),
         analysed=capture.analysed,
         loads=page_loads(rows),
+        probed=capture.probed,
     )
 
 

@@ -29,7 +29,7 @@ from pushscope.cache import CaptureCache, cacheable, companion_key
 from pushscope.model.entities import Capture
 from pushscope.tui.view import SORTS, CaptureView, ConnectionInfo, FilterState, Row, RowSet, row_set
 
-VIEW_FORMAT = 2  # raise when what is written below, or a type it holds, changes shape
+VIEW_FORMAT = 3  # raise when what is written below, or a type it holds, changes shape
 PIECE = 5000
 
 

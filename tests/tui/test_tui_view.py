@@ -189,3 +189,70 @@ def test_the_export_is_streamed_and_writes_what_the_report_renders(tmp_path: Pat
         path = write_report(capture, fmt, default_path("shop.pcapng", fmt, tmp_path))
         assert not isinstance(written[-1], (str, bytes)), fmt  # pieces, never the whole document at once
         assert path.read_text() == render_report(capture, fmt, redact=True), fmt
+
+
+def test_the_view_knows_whether_a_probe_made_the_capture_and_the_detail_pane_asks_it_not_the_pushes() -> None:
+    from pushscope.model.entities import PushTruth
+    from pushscope.tui.widgets.detail import exchange_content
+
+    capture = _capture()
+    view = build_view(capture)
+    assert view.probed is capture.probed is False
+    push_row = next(row for row in view.rows if row.pushed)
+    assert "no record of this push" not in exchange_content(capture, push_row, probed=False).plain
+    # The flag it is handed decides: the pane never makes its own pass over every push.
+    assert "no record of this push" in exchange_content(capture, push_row, probed=True).plain
+    other = next(p for p in capture.pushes if p.id != push_row.push_index)
+    other.truth = PushTruth(other.connection_id, "cold", other.url, other.promised_stream_id, other.push_id,
+                            other.promised_at, "used", "claimed")
+    assert capture.probed and build_view(capture).probed
+    assert "no record of this push" in exchange_content(capture, push_row).plain  # (not handed: asks the capture)
+
+
+def test_the_final_view_and_search_texts_are_built_with_the_collector_paused(monkeypatch) -> None:
+    """Built after the load, with the collector on, their hundreds of thousands of objects set off full
+    collections that held the GIL for up to a second at a gigabyte: the UI's keys waited."""
+    import gc
+
+    import pushscope.tui.loading as loading
+
+    seen: dict[str, list[bool]] = {"view": [], "texts": []}
+    build, texts = loading.build_view, loading.search_texts
+
+    def watched_build(*args, **kwargs):
+        seen["view"].append(gc.isenabled())
+        return build(*args, **kwargs)
+
+    def watched_texts(*args, **kwargs):
+        seen["texts"].append(gc.isenabled())
+        return texts(*args, **kwargs)
+
+    monkeypatch.setattr(loading, "build_view", watched_build)
+    monkeypatch.setattr(loading, "search_texts", watched_texts)
+    assert gc.isenabled()
+    posted: list = []
+    LoadSession(Load(lambda cancel: fake_events(20), "shop.pcapng"), posted.append, threading.Event(),
+                analyser=fake_analyse).run()
+    assert seen["view"] and seen["texts"] and not any(seen["view"]) and not any(seen["texts"])
+    assert gc.isenabled()  # and on again afterwards
+
+
+def test_the_detail_pane_lists_the_start_and_end_of_a_long_frame_log_not_all_of_it() -> None:
+    """A big download is tens of thousands of DATA frames: listed whole, each key that showed it took seconds."""
+    from pushscope.tui.fmt import fmt_bytes
+    from pushscope.tui.widgets.detail import FRAMES_FIRST, FRAMES_LAST, exchange_content
+
+    capture = _capture()
+    row = build_view(capture).rows[0]
+    frames = capture.exchange(row.exchange_id).frames
+    before = len(frames)
+    count = 10_000
+    for i in range(count):
+        frames.add(5.0 + i / 1000, "server", 0, 1000 + i, (), row.stream_id)
+    text = exchange_content(capture, row, probed=False).plain
+    listed = [line for line in text.splitlines() if line.rstrip().endswith(("KiB", " B")) and "DATA" in line]
+    assert len(listed) == FRAMES_FIRST + FRAMES_LAST - before
+    total = before + count
+    assert f"{total - FRAMES_FIRST - FRAMES_LAST:,} frames not listed here" in text
+    # The end is there: the last frame's size is the last listed, the first DATA frame's the first.
+    assert fmt_bytes(1000 + count - 1) in listed[-1] and fmt_bytes(1000) in listed[0]

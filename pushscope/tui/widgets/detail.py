@@ -22,6 +22,7 @@ from pushscope.tui.view import LEVEL_GLYPHS, CaptureView, Row
 HEADING = "bold $accent"
 MUTED = "$text-muted"
 ANOMALY_LIMIT = 20
+FRAMES_FIRST, FRAMES_LAST = 200, 100  # frames listed of a longer log: its start and its end
 
 Part = str | tuple[str, str]
 
@@ -94,11 +95,11 @@ def _verdict_head(push: Push, t0: float) -> list[Content]:
     return lines
 
 
-def _truth(capture: Capture, push: Push) -> list[Content]:
+def _truth(push: Push, probed: bool) -> list[Content]:
     """What the probe itself knew of the push, and whether the verdict agrees (sources that know: the probe)."""
     truth = push.truth
     if truth is None:
-        return [_line("  ", ("probe ", MUTED), ("no record of this push", "$warning"))] if capture.probed else []
+        return [_line("  ", ("probe ", MUTED), ("no record of this push", "$warning"))] if probed else []
     found = truth.agreement
     if found is None:
         verdict: Part = ("not compared yet", MUTED)
@@ -150,9 +151,18 @@ def _frames(exchange: Exchange, t0: float) -> list[Content]:
     lines = _heading(f"Frames on {_stream_words(exchange)}")
     if not exchange.frames:
         return lines + [_line(("  (none recorded)", MUTED))]
-    frames = sorted(exchange.frames, key=lambda f: f.at)
+    log = exchange.frames
+    skipped = max(len(log) - FRAMES_FIRST - FRAMES_LAST, 0)
+    if skipped:  # a big download: tens of thousands of DATA frames, which the pane would lay out on every key
+        frames = sorted(log[:FRAMES_FIRST], key=lambda f: f.at) + sorted(log[-FRAMES_LAST:], key=lambda f: f.at)
+    else:
+        frames = sorted(log, key=lambda f: f.at)
     unit = unit_for([frames[-1].at - t0])
-    for frame in frames:
+    for index, frame in enumerate(frames):
+        if skipped and index == FRAMES_FIRST:
+            lines.append(_line(("  … ", MUTED), f"{skipped:,} frames not listed here",
+                               (f" (the first {FRAMES_FIRST} and the last {FRAMES_LAST} of {len(log):,} are)",
+                                MUTED)))
         flags = " ".join(frame.flags)
         name = frame_name(exchange.protocol, frame.frame_type, quic=frame.quic)
         lines.append(_line("  ", (unit.offset(frame.at - t0).rjust(11), MUTED), f"  {frame.sender:<6} ",
@@ -161,9 +171,10 @@ def _frames(exchange: Exchange, t0: float) -> list[Content]:
 
 
 def _children(capture: Capture, exchange: Exchange) -> list[Content]:
-    pushes = [p for p in capture.pushes
-              if p.connection_id == exchange.connection_id and p.parent_stream_id == exchange.stream_id]
-    if exchange.pushed or not pushes:
+    if exchange.pushed:
+        return []
+    pushes = capture.pushes_on_stream(exchange.connection_id, exchange.stream_id)
+    if not pushes:
         return []
     lines = _heading(f"Pushes promised on this stream ({len(pushes)})")
     for push in pushes:
@@ -222,8 +233,9 @@ def _facts(capture: Capture, exchange: Exchange, row: Row, push: Push | None, t0
     return lines
 
 
-def exchange_content(capture: Capture, row: Row) -> Content:
-    """The full story of one row: for a push its verdict, reason and cost first, headers and frames last."""
+def exchange_content(capture: Capture, row: Row, *, probed: bool | None = None) -> Content:
+    """The full story of one row: for a push its verdict, reason and cost first, headers and frames last.
+    ``probed``: ``capture.probed`` if known (asking the capture is a pass over every push)."""
     exchange = capture.exchange(row.exchange_id)
     if exchange is None:
         return Content("exchange not found")
@@ -232,7 +244,7 @@ def exchange_content(capture: Capture, row: Row) -> Content:
     lines: list[Content] = []
     if push is not None:
         lines += _verdict_head(push, t0)
-        lines += _truth(capture, push)
+        lines += _truth(push, capture.probed if probed is None else probed)
     lines += _facts(capture, exchange, row, push, t0)
     if push is not None:
         lines += _verdict_body(push, t0)
