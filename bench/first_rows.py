@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 TIMEOUT = 1800.0  # seconds: a gigabyte on a busy machine takes minutes
 KEY_TIMEOUT = 60.0
 SETTLE = 1.0  # seconds after the first rows during which the screen's first fill (every widget's) is under way
+SLOW_KEY = 0.1  # issue 16: every key answered within 100 ms
 
 
 class FirstRows:
@@ -241,8 +242,10 @@ def describe(result: dict[str, Any], label: str = "") -> str:
         settled = [a for a, m in zip(answers, result["moments"], strict=True)
                    if m > (result["first_rows"] or 0.0) + SETTLE]
         if settled:
+            slow = sum(answer > SLOW_KEY for answer in settled)
             lines.append(f"keys from {SETTLE:.0f} s after the first rows on: {len(settled)}, worst "
-                         f"{max(settled) * 1000:.0f} ms, median {statistics.median(settled) * 1000:.0f} ms")
+                         f"{max(settled) * 1000:.0f} ms, median {statistics.median(settled) * 1000:.0f} ms, "
+                         f"over {SLOW_KEY * 1000:.0f} ms: {slow}")
     else:
         lines.append("keys while loading: none pressed (loaded before two rows were shown)")
     if result["cancelled"]:

@@ -391,6 +391,8 @@ def _in_load(row: Row, load: PageLoad | None) -> bool:
 def filter_rows(rows: Iterable[Row], state: FilterState, texts: Mapping[int, str] | None = None) -> list[Row]:
     """Apply the filters. A kept push keeps its parent request visible, so the push is never shown out of context.
     ``texts``: what the search looks in (``search_texts``); without them, the URL."""
+    if not state.active:  # every row, in its order (a kept push's parent is kept anyway)
+        return list(rows)
     needle = state.search.strip().lower()
     base = [r for r in rows
             if (state.connection_id is None or r.connection_id == state.connection_id)
@@ -435,6 +437,24 @@ class RowSet:
 
 def row_set(rows: Iterable[Row], filters: FilterState, sort: str, texts: Mapping[int, str] | None = None) -> RowSet:
     shown = tuple(sort_rows(filter_rows(rows, filters, texts), sort))
-    spans = activity_spans((r.start, r.last or r.start) for r in shown if r.start is not None)
-    tag_width = max((len(r.connection_id) for r in shown), default=2) + 1
+    spans = activity_spans(_intervals(shown))
+    tag_width = max(map(len, {r.connection_id for r in shown}), default=2) + 1
     return RowSet(shown, filters, sort, tuple(spans), tag_width)
+
+
+def _intervals(rows: Iterable[Row]) -> list[tuple[float, float]]:
+    """Each timed row's (start, last moment shown): ``Row.last`` inlined, as this runs over every row shown."""
+    found = []
+    for row in rows:
+        start = row.start
+        if start is None:
+            continue
+        last = row.end
+        if last is None:
+            last = row.reset_at
+            if last is None:
+                last = row.response_start
+                if last is None:
+                    last = start
+        found.append((start, last))
+    return found

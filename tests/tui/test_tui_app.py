@@ -311,3 +311,52 @@ async def test_quitting_mid_load_stops_the_loader() -> None:
         assert app.loading
         await pilot.press("q")
     assert app._cancel.is_set()
+
+
+async def test_a_big_view_is_filtered_off_the_ui_thread_and_only_the_latest_request_is_shown() -> None:
+    """Over ``background_filter_rows`` rows (here: any), a filter key or a search character is answered at once and
+    the rows follow from a worker thread; rows asked for and overtaken by a later request are never shown."""
+    import threading
+
+    import pushscope.tui.app as app_module
+
+    app = fake_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_loaded(pilot)
+        app.background_filter_rows = 0
+        made_on: list[bool] = []
+        shown: list[tuple[str, ...]] = []
+        row_set, show_rows = app_module.row_set, app._show_rows
+
+        def watched_row_set(*args, **kwargs):
+            made_on.append(threading.current_thread() is threading.main_thread())
+            return row_set(*args, **kwargs)
+
+        def watched_show_rows(rows, **kwargs):
+            shown.append(tuple(row.path for row in rows.rows))
+            show_rows(rows, **kwargs)
+
+        app_module.row_set = watched_row_set
+        app._show_rows = watched_show_rows
+        try:
+            app.action_pushes_only()  # as the key p does, seen before the worker can answer
+            assert app.filtering and "filtering…" in str(app.waterfall.border_title)
+            while app.filtering:
+                await pilot.pause(0.01)
+            assert "/api/cart.json" not in row_paths(app) and len(app.waterfall.rows) < 9
+            assert "filtering…" not in str(app.waterfall.border_title)
+            assert made_on and not any(made_on)  # never on the UI thread
+            shown.clear()
+            # Two requests in one turn of the UI: the first one's rows, overtaken, are never shown.
+            app.action_toggle_outcome("wasted")
+            app.action_toggle_outcome("used")
+            while app.filtering:
+                await pilot.pause(0.01)
+            assert len(shown) == 1 and "/unused.js" not in shown[0]
+            assert list(shown[0]) == row_paths(app)
+            await pilot.press("0")
+            while app.filtering:
+                await pilot.pause(0.01)
+            assert len(app.waterfall.rows) == 9
+        finally:
+            app_module.row_set = row_set
