@@ -53,6 +53,7 @@ TIMEOUT = 1800.0  # seconds: a gigabyte on a busy machine takes minutes
 KEY_TIMEOUT = 60.0
 SETTLE = 1.0  # seconds after the first rows during which the screen's first fill (every widget's) is under way
 SLOW_KEY = 0.1  # issue 16: every key answered within 100 ms
+FILTER_KEYS = 4  # filter keys pressed once loaded (pushes only, on and off)
 
 
 class FirstRows:
@@ -215,8 +216,30 @@ async def open_once(capture: str, keylog: str | None, cache: bool, every: float,
         result["answers"] = answers
         result["moments"] = moments
         result["ui_cpu"] = watch.ui_cpu
+        if not result["cancelled"]:
+            result["filter_keys"] = [await filter_key(app, watch) for _ in range(FILTER_KEYS)]
         app.exit()
     return result
+
+
+async def filter_key(app: PushscopeApp, watch: Watch) -> tuple[float, float]:
+    """``p`` (pushes only, on or off) once loaded: seconds until the screen answered it (the first repaint) and
+    until the rows were shown (a big view's are made off the UI thread)."""
+    from textual import events
+
+    watch.painted.clear()
+    watch.acted = time.monotonic()  # (any repaint after the key is its answer)
+    driver = app._driver
+    assert driver is not None
+    sent = time.monotonic()
+    event = events.Key("p", "p")
+    event.set_sender(app)
+    driver.send_message(event)
+    await asyncio.wait_for(watch.painted.wait(), KEY_TIMEOUT)
+    answered = time.monotonic() - sent
+    while getattr(app, "filtering", False) or time.monotonic() - sent < 0.02:
+        await asyncio.sleep(0.002)
+    return answered, time.monotonic() - sent
 
 
 async def details_moment(app: PushscopeApp) -> float:
@@ -254,6 +277,10 @@ def describe(result: dict[str, Any], label: str = "") -> str:
     else:
         lines.append(f"fully loaded after {result['loaded']:.2f} s ({result['rows']} rows); header values "
                      f"searchable after {result['searchable']:.2f} s")
+    if result.get("filter_keys"):
+        keys = result["filter_keys"]
+        lines.append("filter key p once loaded: answered in " + ", ".join(f"{a * 1000:.0f}" for a, _ in keys)
+                     + " ms; rows shown after " + ", ".join(f"{r * 1000:.0f}" for _, r in keys) + " ms")
     if "peak_rss_mib" in result:
         lines.append(f"peak RSS of the inspector's process {result['peak_rss_mib']:.0f} MiB")
     return "\n".join(f"{label}{line}" for line in lines)
