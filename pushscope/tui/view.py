@@ -169,6 +169,16 @@ class FilterState:
         return " · ".join(parts)
 
 
+_CONTENT_TYPES: dict[str, str] = {}  # one string per content type seen (each row's was a new one: 884,000 at 1 GB)
+_CONTENT_TYPES_LIMIT = 4096  # a hostile capture can make every one different: then it starts over
+
+
+def _shared_content_type(value: str) -> str:
+    if len(_CONTENT_TYPES) >= _CONTENT_TYPES_LIMIT:
+        _CONTENT_TYPES.clear()
+    return _CONTENT_TYPES.setdefault(value, value)
+
+
 def _rel(at: float | None, t0: float) -> float | None:
     return None if at is None else at - t0
 
@@ -204,7 +214,7 @@ def _row(exchange: Exchange, conn: Connection | None, push: Push | None, t0: flo
         outcome=outcome,
         wasted_bytes=wasted,
         parent_exchange_id=parent_id,
-        content_type=visible(exchange.content_type or ""),
+        content_type=_shared_content_type(visible(exchange.content_type or "")),
     )
 
 

@@ -256,3 +256,14 @@ def test_the_detail_pane_lists_the_start_and_end_of_a_long_frame_log_not_all_of_
     assert f"{total - FRAMES_FIRST - FRAMES_LAST:,} frames not listed here" in text
     # The end is there: the last frame's size is the last listed, the first DATA frame's the first.
     assert fmt_bytes(1000 + count - 1) in listed[-1] and fmt_bytes(1000) in listed[0]
+
+
+def test_rows_share_one_string_per_content_type_and_a_flood_of_types_stays_bounded() -> None:
+    from pushscope.tui import view as view_module
+
+    rows = build_view(_capture(extra=30)).rows
+    css = [row.content_type for row in rows if row.content_type == "text/css"]
+    assert len(css) > 1 and len({id(value) for value in css}) == 1
+    for i in range(view_module._CONTENT_TYPES_LIMIT * 2):
+        view_module._shared_content_type(f"x/{i}")
+    assert len(view_module._CONTENT_TYPES) <= view_module._CONTENT_TYPES_LIMIT
