@@ -223,23 +223,35 @@ async def open_once(capture: str, keylog: str | None, cache: bool, every: float,
 
 
 async def filter_key(app: PushscopeApp, watch: Watch) -> tuple[float, float]:
-    """``p`` (pushes only, on or off) once loaded: seconds until the screen answered it (the first repaint) and
-    until the rows were shown (a big view's are made off the UI thread)."""
+    """``p`` (pushes only, on or off) once loaded: seconds until the screen answered it (the first repaint after
+    its action ran) and until the rows were shown (a big view's are made off the UI thread)."""
     from textual import events
 
-    watch.painted.clear()
-    watch.acted = time.monotonic()  # (any repaint after the key is its answer)
+    action, acted = app.action_pushes_only, asyncio.Event()
+
+    def watched_action() -> None:
+        action()
+        watch.painted.clear()  # (a repaint before the action ran is not its answer)
+        watch.acted = time.monotonic()
+        acted.set()
+
+    app.action_pushes_only = watched_action  # type: ignore[method-assign]
     driver = app._driver
     assert driver is not None
-    sent = time.monotonic()
-    event = events.Key("p", "p")
-    event.set_sender(app)
-    driver.send_message(event)
-    await asyncio.wait_for(watch.painted.wait(), KEY_TIMEOUT)
-    answered = time.monotonic() - sent
-    while getattr(app, "filtering", False) or time.monotonic() - sent < 0.02:
-        await asyncio.sleep(0.002)
-    return answered, time.monotonic() - sent
+    watch.acted = None
+    try:
+        sent = time.monotonic()
+        event = events.Key("p", "p")
+        event.set_sender(app)
+        driver.send_message(event)
+        await asyncio.wait_for(acted.wait(), KEY_TIMEOUT)
+        await asyncio.wait_for(watch.painted.wait(), KEY_TIMEOUT)
+        answered = time.monotonic() - sent
+        while getattr(app, "filtering", False):
+            await asyncio.sleep(0.002)
+        return answered, time.monotonic() - sent
+    finally:
+        app.action_pushes_only = action  # type: ignore[method-assign]
 
 
 async def details_moment(app: PushscopeApp) -> float:

@@ -9,7 +9,6 @@ capture: keys are answered while a gigabyte loads.
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -35,7 +34,7 @@ from pushscope.tui.export import available_formats, write_report
 from pushscope.tui.fmt import unit_for
 from pushscope.tui.loading import CaptureUpdated, DetailsRead, LoadSession, SearchIndexed, default_analyser
 from pushscope.tui.screens import CopyScreen, DiagnosticsScreen, ExportScreen, HelpScreen
-from pushscope.tui.sharing import INPUT_EVENTS, InputGate, NormalPriority, lower_thread_priority
+from pushscope.tui.sharing import INPUT_EVENTS, InputGate, NormalPriority, QuickTurns, lower_thread_priority
 from pushscope.tui.view import SORTS, CaptureView, FilterState, RowSet, row_set
 from pushscope.tui.widgets.connections import ConnectionsTree
 from pushscope.tui.widgets.detail import (
@@ -54,7 +53,7 @@ OUTCOME_KEYS = Binding.Group("".join(OUTCOME_GLYPHS[o] for o in OUTCOMES) + " fi
 ZOOM_KEYS = Binding.Group("zoom", compact=True)
 COPY_KEYS = Binding.Group("copy", compact=True)
 LOAD_KEYS = Binding.Group("load", compact=True)
-LOADING_SWITCH_INTERVAL = 0.001  # seconds: see ``load``
+QUICK_SWITCH_INTERVAL = 0.001  # seconds: the GIL's turns while the loader or a filtering works (tui.sharing)
 MAX_DEFERRAL = 0.5  # seconds a snapshot waits at most for the inputs being answered (see on_capture_updated)
 # A view with this many rows is filtered and sorted off the UI thread (about 0.1-0.2 s per 100,000 rows): a key
 # typed into the search, or a filter key, is answered at once, and the rows follow.
@@ -158,6 +157,7 @@ class PushscopeApp(App[None]):
         # Filtering a big view off the UI thread: the latest request waits for the one thread doing it, and a result
         # is shown only if no rows were shown or asked for since it was asked for (its epoch is still the latest).
         self.background_filter_rows = BACKGROUND_FILTER_ROWS
+        self._quick_turns = QuickTurns(QUICK_SWITCH_INTERVAL)  # while the loader or a filtering works
         self._rows_epoch = 0
         self._filter_lock = threading.Lock()
         self._filter_request: tuple[int, CaptureView, FilterState, str, bool] | None = None
@@ -209,11 +209,6 @@ class PushscopeApp(App[None]):
     @work(thread=True, exclusive=True, group="load", exit_on_error=False, name="load capture")
     def load(self) -> None:
         """Runs in a thread: folds the source and posts snapshots; never touches a widget."""
-        # The loader keeps the GIL busy: the UI thread takes it back after every wait (each turn of its event
-        # loop) only when the loader is asked to let go, after the switch interval (5 ms by default). A key
-        # takes tens of turns: at 5 ms each that alone is over 100 ms; at 1 ms about 25 ms.
-        switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(switch_interval, LOADING_SWITCH_INTERVAL))
         normal = NormalPriority()  # served by this thread, which keeps the UI's priority
         session = LoadSession(self._load, self.post_message, self._cancel, analyser=self._analyser,
                               shown_for=lambda: (self.filters, self.sort), shown=self._shown,
@@ -223,13 +218,11 @@ class PushscopeApp(App[None]):
             lower_thread_priority()  # see tui.sharing
             session.run()
 
-        try:
-            # A thread of its own: this worker's belongs to the event loop's pool, which would keep it, nicer, for
-            # later work (its nice value cannot be raised back without privileges).
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pushscope-load") as pool:
-                normal.serve_until(pool.submit(run_nicer))
-        finally:
-            sys.setswitchinterval(switch_interval)
+        # The loader keeps the GIL busy: quick turns (see tui.sharing). A thread of its own: this worker's belongs
+        # to the event loop's pool, which would keep it, nicer, for later work (its nice value cannot be raised
+        # back without privileges).
+        with self._quick_turns, ThreadPoolExecutor(max_workers=1, thread_name_prefix="pushscope-load") as pool:
+            normal.serve_until(pool.submit(run_nicer))
 
     def post_message(self, message: Message) -> bool:
         if self.loading and isinstance(message, INPUT_EVENTS) and not message.is_forwarded:  # (not bubbling back)
@@ -380,18 +373,21 @@ class PushscopeApp(App[None]):
         self._update_waterfall_titles()
         if running:
             return  # (the thread at work takes it next)
-        self.run_worker(self._filter_rows_apart, thread=True, group="filter", name="filter rows")
+        # Started after the repaint that answers the key (its title says filtering…), which it would slow down.
+        self.call_after_refresh(self.run_worker, self._filter_rows_apart, thread=True, group="filter",
+                                name="filter rows")
 
     def _filter_rows_apart(self) -> None:
         """In a worker thread: make the rows of the latest filter request, until none is waiting."""
-        while True:
-            with self._filter_lock:
-                request, self._filter_request = self._filter_request, None
-                if request is None:
-                    self._filter_running = False
-                    return
-            epoch, view, filters, sort, refit = request
-            self.post_message(RowsFiltered(epoch, row_set(view.rows, filters, sort, view.search_texts), refit))
+        with self._quick_turns:
+            while True:
+                with self._filter_lock:
+                    request, self._filter_request = self._filter_request, None
+                    if request is None:
+                        self._filter_running = False
+                        return
+                epoch, view, filters, sort, refit = request
+                self.post_message(RowsFiltered(epoch, row_set(view.rows, filters, sort, view.search_texts), refit))
 
     def on_rows_filtered(self, message: RowsFiltered) -> None:
         if message.epoch == self._rows_epoch:

@@ -267,3 +267,18 @@ async def test_a_waiting_snapshot_is_shown_without_a_repaint_and_at_once_before_
         assert snapshots[-1].final and app.waterfall.rows == snapshots[-1].shown.rows and not app.loading
         held.released.set()
         await wait_loaded(pilot)
+
+
+def test_quick_turns_are_counted_and_the_last_user_puts_back_what_the_first_found() -> None:
+    import sys
+
+    from pushscope.tui.sharing import QuickTurns
+
+    before = sys.getswitchinterval()
+    turns = QuickTurns(0.001)
+    with turns:
+        assert sys.getswitchinterval() == 0.001
+        with turns:  # a filtering while the loader works
+            assert sys.getswitchinterval() == 0.001
+        assert sys.getswitchinterval() == 0.001  # the loader still works
+    assert sys.getswitchinterval() == before
