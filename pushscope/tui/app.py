@@ -31,11 +31,11 @@ from pushscope.presentation import OUTCOME_GLYPHS, OUTCOMES
 from pushscope.tui import timer_guard
 from pushscope.tui.commands import palette_commands
 from pushscope.tui.export import available_formats, write_report
-from pushscope.tui.fmt import unit_for
+from pushscope.tui.filtering import BACKGROUND_FILTER_ROWS, BackgroundFiltering, RowsFiltered
 from pushscope.tui.loading import CaptureUpdated, DetailsRead, LoadSession, SearchIndexed, default_analyser
 from pushscope.tui.screens import CopyScreen, DiagnosticsScreen, ExportScreen, HelpScreen
 from pushscope.tui.sharing import INPUT_EVENTS, InputGate, NormalPriority, QuickTurns, lower_thread_priority
-from pushscope.tui.view import SORTS, CaptureView, FilterState, RowSet, row_set
+from pushscope.tui.view import SORTS, CaptureView, FilterState, RowSet, row_set, waterfall_title
 from pushscope.tui.widgets.connections import ConnectionsTree
 from pushscope.tui.widgets.detail import (
     DetailPane,
@@ -55,19 +55,6 @@ COPY_KEYS = Binding.Group("copy", compact=True)
 LOAD_KEYS = Binding.Group("load", compact=True)
 QUICK_SWITCH_INTERVAL = 0.001  # seconds: the GIL's turns while the loader or a filtering works (tui.sharing)
 MAX_DEFERRAL = 0.5  # seconds a snapshot waits at most for the inputs being answered (see on_capture_updated)
-# A view with this many rows is filtered and sorted off the UI thread (about 0.1-0.2 s per 100,000 rows): a key
-# typed into the search, or a filter key, is answered at once, and the rows follow.
-BACKGROUND_FILTER_ROWS = 50_000
-
-
-class RowsFiltered(Message):
-    """The rows for a filter or sort change, made off the UI thread (see ``PushscopeApp._apply_filters``)."""
-
-    def __init__(self, epoch: int, shown: RowSet, refit: bool) -> None:
-        super().__init__()
-        self.epoch = epoch
-        self.shown = shown
-        self.refit = refit
 
 
 class PushscopeApp(App[None]):
@@ -156,13 +143,9 @@ class PushscopeApp(App[None]):
         self._deferred_since = 0.0
         # Filtering a big view off the UI thread: the latest request waits for the one thread doing it, and a result
         # is shown only if no rows were shown or asked for since it was asked for (its epoch is still the latest).
-        self.background_filter_rows = BACKGROUND_FILTER_ROWS
         self._quick_turns = QuickTurns(QUICK_SWITCH_INTERVAL)  # while the loader or a filtering works
-        self._rows_epoch = 0
-        self._filter_lock = threading.Lock()
-        self._filter_request: tuple[int, CaptureView, FilterState, str, bool] | None = None
-        self._filter_running = False
-        self._awaited_epoch: int | None = None  # the filtering whose rows are not shown yet
+        self.background_filter_rows = BACKGROUND_FILTER_ROWS  # (a test lowers it)
+        self._filtering = BackgroundFiltering(self.post_message, self._quick_turns)
 
     # --- composition -------------------------------------------------------------------------------------
 
@@ -365,68 +348,34 @@ class PushscopeApp(App[None]):
         if len(view.rows) < self.background_filter_rows:
             self._show_rows(row_set(view.rows, self.filters, self.sort, view.search_texts), refit=refit)
             return
-        self._rows_epoch += 1
-        self._awaited_epoch = self._rows_epoch
-        with self._filter_lock:
-            self._filter_request = (self._rows_epoch, view, self.filters, self.sort, refit)
-            running, self._filter_running = self._filter_running, True
+        start = self._filtering.ask(view, self.filters, self.sort, refit)
         self._update_waterfall_titles()
-        if running:
-            return  # (the thread at work takes it next)
-        # Started after the repaint that answers the key (its title says filtering…), which it would slow down.
-        self.call_after_refresh(self.run_worker, self._filter_rows_apart, thread=True, group="filter",
-                                name="filter rows")
-
-    def _filter_rows_apart(self) -> None:
-        """In a worker thread: make the rows of the latest filter request, until none is waiting."""
-        with self._quick_turns:
-            while True:
-                with self._filter_lock:
-                    request, self._filter_request = self._filter_request, None
-                    if request is None:
-                        self._filter_running = False
-                        return
-                epoch, view, filters, sort, refit = request
-                self.post_message(RowsFiltered(epoch, row_set(view.rows, filters, sort, view.search_texts), refit))
+        if start:  # after the repaint that answers the key (its title says filtering…), which it would slow down
+            self.call_after_refresh(self.run_worker, self._filtering.run, thread=True, group="filter",
+                                    name="filter rows")
 
     def on_rows_filtered(self, message: RowsFiltered) -> None:
-        if message.epoch == self._rows_epoch:
+        if self._filtering.current(message):
             self._show_rows(message.shown, refit=message.refit)
 
     @property
     def filtering(self) -> bool:
-        """A filter or sort change is being applied off the UI thread (the rows shown are the previous ones)."""
-        return self._awaited_epoch is not None
+        """A filter or sort change is being made off the UI thread (the rows shown are the previous ones)."""
+        return self._filtering.pending
 
     def _show_rows(self, shown: RowSet, *, refit: bool = False) -> None:
-        self._rows_epoch += 1  # (a filtering under way was asked for before these rows: its result is stale)
-        self._awaited_epoch = None
+        self._filtering.rows_shown()
         self.waterfall.set_rows(shown, self.view.duration, refit=refit)
         self._update_waterfall_titles()
 
     def _update_waterfall_titles(self) -> None:
         waterfall = self.waterfall
-        shown, total = len(waterfall.rows), len(self.view.rows)
-        parts = ["Waterfall"]
-        if description := self.filters.describe():
-            parts.append(description)
-        if self.filters.search and self.view.search_texts is None:
-            parts.append("in URLs only until loaded")
-        if self.sort != SORTS[0]:
-            parts.append(f"by {self.sort}")
-        if self._awaited_epoch is not None:
-            parts.append("filtering…")
-        elif shown != total:
-            parts.append(f"{shown} of {total}")
+        title = waterfall_title(self.filters, self.sort, shown=len(waterfall.rows), total=len(self.view.rows),
+                                headers_searchable=self.view.search_texts is not None,
+                                filtering=self._filtering.pending)
         # A str title would be read as markup; the parts may hold capture text (a page load's path).
-        waterfall.border_title = Content(" · ".join(parts))
-        gaps = "gaps collapsed (g)" if waterfall.scale.collapses else ""
-        if waterfall.is_fitted:
-            subtitle = ["+/- zoom", "z row", "f fit"]
-        else:
-            span = waterfall.window.span
-            subtitle = ["zoomed", f"{unit_for([span]).duration(span)} wide", "f fit"]
-        waterfall.border_subtitle = " · ".join(([gaps] if gaps else []) + subtitle)
+        waterfall.border_title = Content(title)
+        waterfall.border_subtitle = waterfall.axis_subtitle()
 
     def _set_filters(self, filters: FilterState) -> None:
         self.filters = filters

@@ -179,6 +179,23 @@ def _shared_content_type(value: str) -> str:
     return _CONTENT_TYPES.setdefault(value, value)
 
 
+def waterfall_title(filters: FilterState, sort: str, *, shown: int, total: int, headers_searchable: bool,
+                    filtering: bool) -> str:
+    """The waterfall's title: what it shows of the capture, so that a filtered view never looks like all of it."""
+    parts = ["Waterfall"]
+    if description := filters.describe():
+        parts.append(description)
+    if filters.search and not headers_searchable:
+        parts.append("in URLs only until loaded")
+    if sort != SORTS[0]:
+        parts.append(f"by {sort}")
+    if filtering:
+        parts.append("filtering…")
+    elif shown != total:
+        parts.append(f"{shown} of {total}")
+    return " · ".join(parts)
+
+
 def _rel(at: float | None, t0: float) -> float | None:
     return None if at is None else at - t0
 

@@ -319,6 +319,7 @@ async def test_a_big_view_is_filtered_off_the_ui_thread_and_only_the_latest_requ
     import threading
 
     import pushscope.tui.app as app_module
+    import pushscope.tui.filtering as filtering_module
 
     app = fake_app()
     async with app.run_test(size=(120, 36)) as pilot:
@@ -336,7 +337,7 @@ async def test_a_big_view_is_filtered_off_the_ui_thread_and_only_the_latest_requ
             shown.append(tuple(row.path for row in rows.rows))
             show_rows(rows, **kwargs)
 
-        app_module.row_set = watched_row_set
+        app_module.row_set = filtering_module.row_set = watched_row_set  # (the UI thread's and the worker's)
         app._show_rows = watched_show_rows
         try:
             app.action_pushes_only()  # as the key p does, seen before the worker can answer
@@ -359,4 +360,4 @@ async def test_a_big_view_is_filtered_off_the_ui_thread_and_only_the_latest_requ
                 await pilot.pause(0.01)
             assert len(app.waterfall.rows) == 9
         finally:
-            app_module.row_set = row_set
+            app_module.row_set = filtering_module.row_set = row_set

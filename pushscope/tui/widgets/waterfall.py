@@ -22,7 +22,7 @@ from textual.strip import Strip
 
 from pushscope.presentation import OUTCOME_SHORT, OUTCOME_STYLES, OUTCOMES, glyph
 from pushscope.timescale import TimeScale
-from pushscope.tui.fmt import fmt_bytes
+from pushscope.tui.fmt import fmt_bytes, unit_for
 from pushscope.tui.timeaxis import BREAK, MIN_SPAN, TimeWindow, axis_line
 from pushscope.tui.view import Row, RowSet
 
@@ -146,6 +146,14 @@ class Waterfall(ScrollView, can_focus=True):
     def is_fitted(self) -> bool:
         """Still showing all the rows (not zoomed or panned): keep fitting them as the capture grows."""
         return self._fitted
+
+    def axis_subtitle(self) -> str:
+        """What the time axis shows and the keys that change it: fitted or zoomed (how wide), gaps collapsed."""
+        gaps = ["gaps collapsed (g)"] if self.scale.collapses else []
+        if self.is_fitted:
+            return " · ".join(gaps + ["+/- zoom", "z row", "f fit"])
+        span = self.window.span
+        return " · ".join(gaps + ["zoomed", f"{unit_for([span]).duration(span)} wide", "f fit"])
 
     def set_collapse_gaps(self, collapse: bool) -> None:
         self.collapse_gaps = collapse
