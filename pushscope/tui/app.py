@@ -141,11 +141,9 @@ class PushscopeApp(App[None]):
         # Snapshots that came while an input was being answered: shown after its repaint (see on_capture_updated).
         self._deferred: list[CaptureUpdated] = []
         self._deferred_since = 0.0
-        # Filtering a big view off the UI thread: the latest request waits for the one thread doing it, and a result
-        # is shown only if no rows were shown or asked for since it was asked for (its epoch is still the latest).
         self._quick_turns = QuickTurns(QUICK_SWITCH_INTERVAL)  # while the loader or a filtering works
         self.background_filter_rows = BACKGROUND_FILTER_ROWS  # (a test lowers it)
-        self._filtering = BackgroundFiltering(self.post_message, self._quick_turns)
+        self._filtering = BackgroundFiltering(self.post_message, self._quick_turns)  # a big view's (tui.filtering)
 
     # --- composition -------------------------------------------------------------------------------------
 
