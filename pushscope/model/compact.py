@@ -7,10 +7,13 @@ list, a body as the same bytes); the builder can go on afterwards (a live captur
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 from pushscope.events import Headers
 from pushscope.model.entities import Capture, Exchange
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class FrozenEmptyList(list):
@@ -37,6 +40,14 @@ def _frozen_empty() -> FrozenEmptyList:
     return EMPTY
 
 
+def keep_one(kept: dict[K, V], key: K, value: V, limit: int) -> V:
+    """``value``, or the one ``kept`` already holds for an equal ``key``. Bounded: ``kept`` starts over when it
+    holds ``limit`` (a hostile capture can make every value different)."""
+    if len(kept) >= limit:
+        kept.clear()
+    return kept.setdefault(key, value)
+
+
 class SharedValues:
     """Equal header lists and bodies seen so far, to keep one of each. Bounded: it starts over when full (a
     hostile capture can make every list different)."""
@@ -52,29 +63,21 @@ class SharedValues:
     def headers(self, headers: Headers) -> Headers:
         if not headers:
             return headers
-        if len(self.header_lists) >= self.LIMIT:
-            self.header_lists.clear()
-        return self.header_lists.setdefault(tuple(headers), headers)
+        return keep_one(self.header_lists, tuple(headers), headers, self.LIMIT)
 
     def body(self, data: bytes) -> bytes:
-        if len(self.bodies) >= self.LIMIT:
-            self.bodies.clear()
-        return self.bodies.setdefault(data, data)
+        return keep_one(self.bodies, data, data, self.LIMIT)
 
     def number(self, value: int) -> int:
         """One int object for equal sizes (28 bytes each above 256: the same resource has the same sizes)."""
         if -5 <= value <= 256:  # CPython keeps one of each of these already
             return value
-        if len(self.numbers) >= self.LIMIT:
-            self.numbers.clear()
-        return self.numbers.setdefault(value, value)
+        return keep_one(self.numbers, value, value, self.LIMIT)
 
     def settings(self, settings: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
         """One dict for equal SETTINGS (both sides): nothing changes a connection's settings in place."""
-        if len(self.settings_seen) >= self.LIMIT:
-            self.settings_seen.clear()
         key = tuple((side, tuple(values.items())) for side, values in settings.items())
-        return self.settings_seen.setdefault(key, settings)
+        return keep_one(self.settings_seen, key, settings, self.LIMIT)
 
 
 def compact_exchange(exchange: Exchange, shared: SharedValues) -> None:

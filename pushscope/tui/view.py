@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from pushscope.analysis.summary import summary_dict
 from pushscope.events import Diagnostic
 from pushscope.http.redaction import redact_headers
+from pushscope.model.compact import keep_one
 from pushscope.model.entities import Capture, Connection, Exchange, Push
 from pushscope.presentation import ATTENTION_RANK, OUTCOME_GLYPHS, OUTCOMES
 from pushscope.safe_text import visible
@@ -169,14 +170,9 @@ class FilterState:
         return " · ".join(parts)
 
 
-_CONTENT_TYPES: dict[str, str] = {}  # one string per content type seen (each row's was a new one: 884,000 at 1 GB)
-_CONTENT_TYPES_LIMIT = 4096  # a hostile capture can make every one different: then it starts over
-
-
-def _shared_content_type(value: str) -> str:
-    if len(_CONTENT_TYPES) >= _CONTENT_TYPES_LIMIT:
-        _CONTENT_TYPES.clear()
-    return _CONTENT_TYPES.setdefault(value, value)
+# One string per content type seen, for the rows (each row's was a new one: 884,000 at 1 GB). Bounded.
+_CONTENT_TYPES: dict[str, str] = {}
+_CONTENT_TYPES_LIMIT = 4096
 
 
 def waterfall_title(filters: FilterState, sort: str, *, shown: int, total: int, headers_searchable: bool,
@@ -208,6 +204,7 @@ def _row(exchange: Exchange, conn: Connection | None, push: Push | None, t0: flo
     url = visible(exchange.url or (push.url if push is not None else ""))
     raw_path = exchange.path
     path = visible(raw_path) if raw_path else url or f"stream {exchange.stream_id}"
+    content_type = visible(exchange.content_type or "")
     return Row(
         exchange_id=exchange.id,
         connection_id=exchange.connection_id,
@@ -231,7 +228,7 @@ def _row(exchange: Exchange, conn: Connection | None, push: Push | None, t0: flo
         outcome=outcome,
         wasted_bytes=wasted,
         parent_exchange_id=parent_id,
-        content_type=_shared_content_type(visible(exchange.content_type or "")),
+        content_type=keep_one(_CONTENT_TYPES, content_type, content_type, _CONTENT_TYPES_LIMIT),
     )
 
 
@@ -483,5 +480,5 @@ def _intervals(rows: Iterable[Row]) -> list[tuple[float, float]]:
                 last = row.response_start
                 if last is None:
                     last = start
-        found.append((start, last))
+        found.append((start, last or start))
     return found

@@ -264,6 +264,22 @@ def test_rows_share_one_string_per_content_type_and_a_flood_of_types_stays_bound
     rows = build_view(_capture(extra=30)).rows
     css = [row.content_type for row in rows if row.content_type == "text/css"]
     assert len(css) > 1 and len({id(value) for value in css}) == 1
-    for i in range(view_module._CONTENT_TYPES_LIMIT * 2):
-        view_module._shared_content_type(f"x/{i}")
+    capture = _capture(extra=view_module._CONTENT_TYPES_LIMIT + 100)
+    for i, exchange in enumerate(capture.exchanges):  # a flood of content types, each new
+        exchange.response_headers = [(":status", "200"), ("content-type", f"x/{i}")]
+    rows = build_view(capture).rows
     assert len(view_module._CONTENT_TYPES) <= view_module._CONTENT_TYPES_LIMIT
+    assert sorted(row.content_type for row in rows) == sorted(f"x/{i}" for i in range(len(rows)))
+
+
+def test_the_spans_pass_reads_each_row_as_row_last_does() -> None:
+    """``_intervals`` inlines ``Row.last`` (it runs over every row shown): every combination of missing moments."""
+    from itertools import product
+
+    from pushscope.tui.view import _intervals
+
+    base = build_view(_capture()).rows[0]
+    rows = [base._replace(start=start, response_start=first, end=end, reset_at=reset)
+            for start, first, end, reset in product((None, 0.0, 1.0), (None, 0.0, 2.0), (None, 0.0, 4.0),
+                                                    (None, 0.0, 3.0))]
+    assert _intervals(rows) == [(r.start, r.last or r.start) for r in rows if r.start is not None]
