@@ -210,7 +210,7 @@ class H1ConnectionDecoder:
 
     def _response_head(self, direction: _Direction, lines: list[str], wire_length: int, at: float) -> list[Event]:
         parts = lines[0].split(" ", 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit() or len(parts[1]) != 3:
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not _is_status(parts[1]):
             return self._stop_direction(direction, at, f"malformed status line {lines[0][:80]!r}")
         status = int(parts[1])
         fields = _fields(lines[1:])
@@ -357,6 +357,11 @@ class H1ConnectionDecoder:
     def _anomaly(self, sender: Side, at: float, message: str, stream_id: int | None = None) -> ProtocolAnomaly:
         return ProtocolAnomaly(connection_id=self.connection_id, at=at, sender=sender, message=message,
                                stream_id=stream_id)
+
+
+def _is_status(text: str) -> bool:
+    """Three ASCII digits ("²00".isdigit() is True, and int() refuses it)."""
+    return len(text) == 3 and text.isascii() and text.isdigit()
 
 
 def _starts_like(sender: Side, start: bytes) -> bool:

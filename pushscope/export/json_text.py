@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from json.encoder import encode_basestring_ascii  # the C function json.dumps uses for every string
 from typing import Any
 
+from pushscope.http.headers import status_code
 from pushscope.http.redaction import redact_headers
 from pushscope.model.entities import Capture, Evidence, Exchange, Push
 
@@ -98,11 +99,7 @@ def _url(exchange: Exchange, first: dict[str, str]) -> str:
 
 
 def _status(first: dict[str, str]) -> int | None:
-    value = first.get(":status")
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
+    return status_code(first.get(":status"))
 
 
 def exchange_text(exchange: Exchange, headers: HeaderText) -> str:

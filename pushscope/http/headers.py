@@ -15,3 +15,11 @@ def header_value(headers: Headers, name: str) -> str | None:
 
 def header_values(headers: Headers, name: str) -> list[str]:
     return [value for key, value in headers if key == name]
+
+
+def status_code(value: str | None) -> int | None:
+    """A ``:status`` value as a number: three ASCII digits, else None. int() alone would also take "+200", " 200",
+    "2_00" and other scripts' digits, so a hostile status would pass for a real one."""
+    if value is None or len(value) != 3 or not value.isascii() or not value.isdigit():
+        return None
+    return int(value)

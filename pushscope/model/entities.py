@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pushscope.events import AppProtocol, ConversationAccounted, Diagnostic, Endpoint, Headers, ProtocolAnomaly, Side
-from pushscope.http.headers import header_value
+from pushscope.http.headers import header_value, status_code
 from pushscope.model.frames import FrameLog
 from pushscope.model.frames import FrameRecord as FrameRecord  # re-exported: the model's frame timeline
 from pushscope.vocabulary import Outcome, Reason
@@ -144,11 +144,7 @@ class Exchange:
 
     @property
     def status(self) -> int | None:
-        value = header_value(self.response_headers, ":status")
-        try:
-            return int(value) if value is not None else None
-        except ValueError:
-            return None
+        return status_code(header_value(self.response_headers, ":status"))
 
     @property
     def content_type(self) -> str:

@@ -98,7 +98,7 @@ class ConversationLedger:
             if conv is None:
                 conv = self._by_tcp_stream[stream] = self._new(row, "tcp", "t" + stream.split(",", 1)[0], at)
             length = row.get("tcp.len", "")
-            conv.bytes += int(length) if length.isdigit() else field_int(length)
+            conv.bytes += int(length) if length.isascii() and length.isdigit() else field_int(length)
         else:
             stream = row.get("udp.stream")
             if not stream or row.get("icmp.type") or row.get("icmpv6.type"):

@@ -4,7 +4,10 @@ skipped or reported, never raised."""
 from __future__ import annotations
 
 from pushscope.events import HeadersReceived, PushPromiseReceived
+from pushscope.decode.h1 import H1ConnectionDecoder
+from pushscope.events import ProtocolAnomaly
 from pushscope.http.freshness import DELTA_SECONDS_MAX, current_age, delta_seconds, freshness
+from pushscope.http.headers import status_code
 from pushscope.http.references import references_in
 from pushscope.http.urls import join_url, split_url, url_problem
 from pushscope.model.builder import CaptureBuilder
@@ -16,6 +19,22 @@ def test_delta_seconds_clamps_and_refuses() -> None:
     assert delta_seconds("99999999999") == DELTA_SECONDS_MAX
     for bad in ("-5", "nan", "inf", "1e9", "", "٣", None):
         assert delta_seconds(bad) is None
+
+
+def test_a_status_is_three_ascii_digits_or_none() -> None:
+    assert status_code("200") == 200 and status_code("103") == 103
+    # int() takes all of these as a number; as a status each is malformed, never another response's code.
+    for bad in ("\u0662\u0660\u0660", "\u00b200", "+20", " 20", "2_0", "20", "2000", "", "abc", None):
+        assert status_code(bad) is None
+
+
+def test_an_http1_status_line_with_other_digits_is_an_anomaly() -> None:
+    for status in ("\u00b200", "\u0662\u0660\u0660"):
+        decoder = H1ConnectionDecoder("c1")
+        decoder.receive("client", b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", 1.0)
+        events = decoder.receive("server", f"HTTP/1.1 {status} OK\r\n\r\n".encode(), 2.0)
+        assert [type(event) for event in events] == [ProtocolAnomaly]
+        assert "malformed status line" in events[0].message
 
 
 def test_freshness_with_hostile_numbers() -> None:

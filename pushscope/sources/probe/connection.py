@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from pushscope import __version__
 from pushscope.events import Diagnostic, Endpoint, Event, Headers, Side
-from pushscope.http.headers import header_value
+from pushscope.http.headers import header_value, status_code
 from pushscope.http.urls import normalize_url
 
 Emit = Callable[[Event | Diagnostic], None]
@@ -183,8 +183,7 @@ class Transfer:
 
     @property
     def status(self) -> int | None:
-        value = header_value(self.response_headers, ":status")
-        return int(value) if value and value.isdigit() else None
+        return status_code(header_value(self.response_headers, ":status"))
 
     @property
     def complete(self) -> bool:
