@@ -23,6 +23,7 @@ from pushscope.sources.keylog import (
     private_scratch_dir,
     scan_keylog,
 )
+from pushscope.sources.keylog_pipe import KeylogPipe, worth_a_pipe
 from pushscope.sources.quic_rows import QUIC_FIELDS, QUIC_TSHARK_ARGS, QuicRowReader, quic_decode_as_args
 from pushscope.sources.quic_trial import QuicTrial, account_trial, trial_fields
 from pushscope.sources.row_dispatch import LateReaders, RowDispatch
@@ -90,9 +91,12 @@ def read_capture(
     """
     keylog_path, keylog_origin = _chosen_keylog(keylog, keylog_origin)
     started = early.take() if early is not None else None
-    if started is not None:  # tshark runs already, with the key log as it is
-        yield from _run(started.run, path, keylog_path, started.keylog_read, cancel, quic_ports or [], keylog_path,
-                        nicer_from_first_row=True)
+    if started is not None:  # tshark runs already, with the key log as it is (or its lean copy: see keylog_pipe)
+        try:
+            yield from _run(started.run, path, keylog_path, started.keylog_read, cancel, quic_ports or [],
+                            keylog_path, nicer_from_first_row=True)
+        finally:
+            started.close()
         return
     if not Path(path).is_file():
         yield Diagnostic(level="error", message=f"capture file {path} does not exist", code="no-capture")
@@ -109,15 +113,21 @@ def read_capture(
         yield SourceFinished()
         return
     scratch = private_scratch_dir()
+    pipe: KeylogPipe | None = None
     try:
         usable_keylog, note = None, None
         if keylog_path and Path(keylog_path).is_file():
             usable_keylog, note = _keylog_for_tshark(tshark, path, keylog_path, scratch, quic_ports or [])
+            if usable_keylog == keylog_path:  # (as it is: its lean copy, when worth it)
+                pipe = _lean_copy(keylog_path, scratch)
+                usable_keylog = pipe.path if pipe is not None else usable_keylog
         # tshark gets the (possibly filtered) key log; the QUIC trial reads the whole one for unclaimed secrets.
         trial_keylog = keylog_path if usable_keylog else None
         run = _tshark_run(tshark, path, usable_keylog, quic_ports or [], trial_keylog)
         yield from _run(run, path, usable_keylog, keylog_read, cancel, quic_ports or [], trial_keylog, note)
     finally:
+        if pipe is not None:
+            pipe.release()
         shutil.rmtree(scratch, ignore_errors=True)
 
 
@@ -125,10 +135,33 @@ def _chosen_keylog(keylog: str | None, keylog_origin: str | None) -> tuple[str |
     return (keylog or None, keylog_origin) if keylog_origin is not None else resolve_keylog(keylog)
 
 
+def _lean_copy(keylog: str, scratch: str) -> KeylogPipe | None:
+    """The pipe tshark reads ``keylog``'s lean copy from (see ``keylog_pipe``), when worth it and it can be made."""
+    if not worth_a_pipe(keylog):
+        return None
+    try:
+        return KeylogPipe(keylog, scratch)
+    except (OSError, RuntimeError):  # (no pipe here, or no thread to write it): tshark reads the key log itself
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class _Started:
     run: TsharkRun
     keylog_read: KeyLogReading
+    pipe: KeylogPipe | None = None  # where tshark reads its key log from, when not the key log itself
+    scratch: str | None = None  # the pipe's private directory
+
+    def close(self) -> None:
+        """Once tshark has ended: its key log's pipe and directory go."""
+        _close_pipe(self.pipe, self.scratch)
+
+
+def _close_pipe(pipe: KeylogPipe | None, scratch: str | None) -> None:
+    if pipe is not None:
+        pipe.release()
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 class EarlyStart:
@@ -156,9 +189,15 @@ class EarlyStart:
             tshark = find_tshark()
         except TsharkNotFound:
             return False
-        run = _tshark_run(tshark, self.path, keylog, self.quic_ports, keylog)
-        run.start()
-        self._started = _Started(run, KeyLogReading(keylog, origin))
+        scratch = private_scratch_dir() if keylog is not None and worth_a_pipe(keylog) else None
+        pipe = _lean_copy(keylog, scratch) if keylog is not None and scratch is not None else None
+        run = _tshark_run(tshark, self.path, pipe.path if pipe is not None else keylog, self.quic_ports, keylog)
+        try:
+            run.start()
+        except OSError:  # (the read tries again, and says why)
+            _close_pipe(pipe, scratch)
+            return False
+        self._started = _Started(run, KeyLogReading(keylog, origin), pipe, scratch)
         atexit.register(self.discard)  # (a tshark that nothing read: its rows are not waited for)
         return True
 
@@ -171,6 +210,7 @@ class EarlyStart:
         started = self.take()
         if started is not None:
             started.run.stop(unread=True)
+            started.close()
 
 
 def _nicer_from_first_row(run: TsharkRun) -> Iterator[dict[str, str]]:

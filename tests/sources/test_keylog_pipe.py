@@ -1,0 +1,136 @@
+"""tshark's lean copy of a big key log, through a named pipe (``keylog_pipe``): it holds every line but the
+exporter secrets'; a read through it yields exactly what a read of the key log itself yields, started early or
+not; and its writer never outlives tshark, whether tshark read the pipe whole, in part, or not at all."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from pushscope.events import SourceProgress
+from pushscope.sources import capture_file, keylog_pipe
+from pushscope.sources.capture_file import EarlyStart, read_capture
+from pushscope.sources.keylog_pipe import KeylogPipe, lean_keylog_text, worth_a_pipe
+
+CAPTURES = Path(__file__).resolve().parents[2] / "captures"
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the pipe is made on Linux only")
+needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
+
+
+def test_the_lean_copy_leaves_out_the_exporter_secrets_only() -> None:
+    lines = [b"# a comment", b"CLIENT_RANDOM aa bb", b"EXPORTER_SECRET aa cc", b"EARLY_EXPORTER_SECRET aa dd\r",
+             b"", b"SERVER_TRAFFIC_SECRET_0 aa ee\r", b" EXPORTER_SECRET aa ff", b"EXPORTER_SECRETS aa 00",
+             b"CLIENT_EARLY_TRAFFIC_SECRET aa 11"]
+    assert lean_keylog_text(lines).split(b"\n")[1:] == [
+        b"# a comment", b"CLIENT_RANDOM aa bb", b"", b"SERVER_TRAFFIC_SECRET_0 aa ee\r", b" EXPORTER_SECRET aa ff",
+        b"EXPORTER_SECRETS aa 00", b"CLIENT_EARLY_TRAFFIC_SECRET aa 11"]
+
+
+def test_only_a_big_plain_key_log_is_worth_a_pipe(tmp_path: Path) -> None:
+    small, big, gzipped = tmp_path / "small.keys", tmp_path / "big.keys", tmp_path / "big.keys.gz"
+    small.write_bytes(b"CLIENT_RANDOM aa bb\n")
+    for path in (big, gzipped):
+        path.write_bytes(b"# padding\n" * (keylog_pipe.LEAN_ABOVE // 10 + 1))
+    assert worth_a_pipe(str(big))
+    assert not worth_a_pipe(str(small)) and not worth_a_pipe(str(gzipped))
+    assert not worth_a_pipe(str(tmp_path / "missing.keys")) and not worth_a_pipe(str(tmp_path))
+
+
+def _big_keylog(path: Path) -> list[bytes]:
+    """A key log of about 3 MB (more than the pipe holds) with exporter lines among the others."""
+    lines = []
+    for number in range(24_000):
+        random = f"{number:064x}"
+        lines += [f"CLIENT_TRAFFIC_SECRET_0 {random} {'a' * 64}".encode(),
+                  f"EXPORTER_SECRET {random} {'b' * 64}".encode()]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return lines
+
+
+def _ends(pipe: KeylogPipe) -> bool:
+    pipe._thread.join(timeout=10)
+    return not pipe._thread.is_alive()
+
+
+def test_a_reader_gets_the_whole_lean_copy_then_its_end(tmp_path: Path) -> None:
+    lines = _big_keylog(tmp_path / "k.keys")
+    pipe = KeylogPipe(str(tmp_path / "k.keys"), str(tmp_path))
+    with open(pipe.path, "rb") as reader:  # as tshark does: the writer has waited for this
+        text = reader.read()
+    assert text.split() == b"\n".join(line for line in lines if not line.startswith(b"EXPORTER")).split()
+    assert _ends(pipe)
+    pipe.release()
+
+
+def test_a_writer_that_nothing_reads_ends_on_release(tmp_path: Path) -> None:
+    _big_keylog(tmp_path / "k.keys")
+    pipe = KeylogPipe(str(tmp_path / "k.keys"), str(tmp_path))
+    assert pipe._thread.is_alive()  # waiting for a reader
+    pipe.release()
+    assert _ends(pipe)
+
+
+def test_a_writer_whose_reader_goes_away_ends(tmp_path: Path) -> None:
+    _big_keylog(tmp_path / "k.keys")
+    pipe = KeylogPipe(str(tmp_path / "k.keys"), str(tmp_path))
+    with open(pipe.path, "rb") as reader:
+        assert reader.read(100)
+    assert _ends(pipe)  # (a broken pipe)
+    pipe.release()
+
+
+def _items(path: Path, keylog: Path | None, early: EarlyStart | None = None) -> list:
+    items = read_capture(str(path), str(keylog) if keylog else None, keylog_origin="--keylog" if keylog else "",
+                         early=early)
+    return [item for item in items if not isinstance(item, SourceProgress)]
+
+
+class _Pipes:
+    """Every KeylogPipe made while it watches."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.made: list[KeylogPipe] = []
+        made, original = self.made, KeylogPipe
+
+        def watched(source: str, directory: str) -> KeylogPipe:
+            made.append(original(source, directory))
+            return made[-1]
+
+        monkeypatch.setattr(capture_file, "KeylogPipe", watched)
+
+
+@needs_tshark
+@pytest.mark.parametrize("name, keys_of", [("nginx-push-basic", None), ("h3-midstream", None),
+                                           ("h1-apache-clear", "nginx-push-basic")])
+def test_a_read_through_the_pipe_yields_what_a_read_of_the_key_log_does(name: str, keys_of: str | None,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    capture, keys = CAPTURES / f"{name}.pcapng", CAPTURES / f"{keys_of or name}.keys"
+    reference = _items(capture, keys)
+    monkeypatch.setattr(keylog_pipe, "LEAN_ABOVE", 0)  # these key logs are small: piped all the same
+    pipes = _Pipes(monkeypatch)
+    assert _items(capture, keys) == reference and len(reference) > 10
+    early = EarlyStart(str(capture), str(keys), keylog_origin="--keylog")
+    assert early.start()
+    assert _items(capture, keys, early) == reference
+    assert len(pipes.made) == 2
+    for pipe in pipes.made:  # (a capture in clear: tshark never opened it)
+        assert not pipe._thread.is_alive() and not os.path.exists(os.path.dirname(pipe.path))
+
+
+@needs_tshark
+def test_an_early_tshark_that_nothing_reads_leaves_no_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(keylog_pipe, "LEAN_ABOVE", 0)
+    pipes = _Pipes(monkeypatch)
+    early = EarlyStart(str(CAPTURES / "nginx-push-basic.pcapng"), str(CAPTURES / "nginx-push-basic.keys"),
+                       keylog_origin="--keylog")
+    assert early.start() and len(pipes.made) == 1
+    threading.Event().wait(0.2)  # (tshark may or may not have opened the pipe yet: both are ended)
+    early.discard()
+    pipe = pipes.made[0]
+    assert _ends(pipe) and not os.path.exists(os.path.dirname(pipe.path))
