@@ -27,6 +27,7 @@ class Reason(StrEnum):
 
     NONE = ""
     MUST_REFUSE = "must-refuse"
+    CACHE_UNDECIDED = "cache-undecided"
     CANCELLED_CACHED = "cancelled-cached"
     ALREADY_CACHED = "already-cached"
     PUSHED_TWICE = "pushed-twice"

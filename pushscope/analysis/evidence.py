@@ -26,6 +26,7 @@ _BY_REASON: dict[Reason, dict[str, Any]] = {
     Reason.ALREADY_CACHED: {"fresh_copy": None},
     Reason.PUSHED_TWICE: {"earlier_promise": None},
     Reason.MUST_REFUSE: {"must_refuse": None},
+    Reason.CACHE_UNDECIDED: {"cache_undecided": ""},
     Reason.CLIENT_REQUESTED_ANYWAY: {"own_request": None, "own_request_detail": "", "own_request_why": ""},
     Reason.SERVER_CANCELLED: {"own_request": None},
     Reason.EARLIER_TRAFFIC_UNREADABLE: {"unreadable_traffic": (), "unreadable_traffic_count": 0},
@@ -208,6 +209,8 @@ def _reason_items(facts: PushFacts | SimpleNamespace, reason: Reason, origin: fl
         items.append(Evidence("push-disabled", facts.push_disabled))
     if facts.must_refuse is not None and reason == Reason.MUST_REFUSE:
         items.append(Evidence("must-refuse", facts.must_refuse.why))
+    if reason == Reason.CACHE_UNDECIDED:
+        items.append(Evidence("cache-undecided", facts.cache_undecided))
     if facts.own_request is not None and reason == Reason.CLIENT_REQUESTED_ANYWAY:
         req = facts.own_request
         items.append(Evidence(facts.own_request_detail, f"the client requested it itself on {_where(req)} at "

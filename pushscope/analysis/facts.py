@@ -14,7 +14,7 @@ from pushscope.analysis.index import CaptureIndex, ReferenceSeen
 from pushscope.analysis.links import PreloadLink, preload_links
 from pushscope.analysis.order import response_arrived_before_promise
 from pushscope.analysis.refusal import Refusal
-from pushscope.analysis.stored_copies import received_at
+from pushscope.analysis.stored_copies import STORED_COPIES_LOOKED_AT, received_at
 from pushscope.http.freshness import Freshness, current_age, explain_age, freshness, vary_matches
 from pushscope.model.entities import Connection, Exchange, Push, Reset
 
@@ -66,6 +66,8 @@ class PushFacts:
     stale_copy_why: str = ""
     # What Vary compared when it decided which stored copy applies (header names and both values).
     vary_notes: list[str] = field(default_factory=list)
+    # Why the cache check stopped before it knew whether a stored copy served the push (see STORED_COPIES_LOOKED_AT).
+    cache_undecided: str = ""
     earlier_promise: Push | None = None
     push_disabled: str = ""
     must_refuse: Refusal | None = None  # a push the client must refuse (RFC 9113 §8.4)
@@ -160,10 +162,16 @@ def _fresh_copy(facts: PushFacts, index: CaptureIndex) -> None:
     stored = index.stored_copies(push, facts.url)
     copies = stored.copies
     reusable = None
+    passed = 0  # copies at the promise's own moment, written after it
     for position in range(bisect_right(copies, push.promised_at, key=received_at) - 1, -1, -1):
         candidate = copies[position]
         if not response_arrived_before_promise(candidate, push):
-            continue  # same timestamp, but written after the promise on the same connection
+            passed += 1  # same timestamp, but written after the promise on the same connection
+            if passed > STORED_COPIES_LOOKED_AT:
+                facts.cache_undecided = _undecided(STORED_COPIES_LOOKED_AT, "responses of it from the promise's "
+                                                   "own moment, written after the promise (the clock stood still)")
+                return
+            continue
         varies, why = vary_matches(candidate.response_headers, candidate.request_headers, push.promise_headers)
         if why and len(facts.vary_notes) < 3:
             facts.vary_notes.append(f"{why}: {_where(candidate)}")
@@ -171,7 +179,13 @@ def _fresh_copy(facts: PushFacts, index: CaptureIndex) -> None:
             reusable = candidate
             break
         if len(facts.vary_notes) >= 3:  # no more notes: the variant this request would use is looked up
-            reusable = stored.latest_reusable(push, stored.order(candidate), response_arrived_before_promise)
+            lookup = stored.latest_reusable(push, stored.order(candidate), response_arrived_before_promise,
+                                            STORED_COPIES_LOOKED_AT - passed)
+            if not lookup.decided:
+                facts.cache_undecided = _undecided(STORED_COPIES_LOOKED_AT, "of its stored responses and Vary "
+                                                   f"variants ({stored.variants} sets of Vary fields)")
+                return
+            reusable = lookup.copy
             break
     if reusable is None:
         return
@@ -184,6 +198,11 @@ def _fresh_copy(facts: PushFacts, index: CaptureIndex) -> None:
     else:
         facts.stale_copy = reusable
         facts.stale_copy_why = _age_text(rule, reusable, age)
+
+
+def _undecided(looked_at: int, what: str) -> str:
+    return (f"pushscope compared {looked_at} {what} and stopped there: whether the client held a fresh copy is "
+            "not known")
 
 
 def age_at_promise(copy: Exchange, push: Push) -> str:

@@ -29,6 +29,10 @@ RULES: tuple[Rule, ...] = (
     Rule(Outcome.WASTED, Reason.MUST_REFUSE,
          lambda f: f.must_refuse is not None,
          "the client must refuse this push (RFC 9113 §8.4), so it cannot have been used or cached"),
+    Rule(Outcome.UNKNOWN, Reason.CACHE_UNDECIDED,
+         lambda f: bool(f.cache_undecided),
+         "whether the client already held a copy was not decided: the capture holds more responses of this URL "
+         "to compare than one push's cache check looks at"),
     Rule(Outcome.CACHE_DUPLICATED, Reason.CANCELLED_CACHED,
          lambda f: f.client_reset is not None and f.fresh_copy is not None,
          "the client reset the push because it already held a fresh copy"),

@@ -6,18 +6,33 @@ hostile client, or server): walking back over every stored variant for every pus
 are grouped by the fields they vary on and the values their requests had: a push looks in the group of each set
 of fields with its own values, a dictionary lookup and a bisection each. The groups are built on first use (a URL
 that is never pushed twice needs none) and kept in step as claimed pushes join.
+
+What a hostile capture can still make long is bounded, and a lookup that reaches the bound says so rather than
+answer: the groups (a server can name a new set of Vary fields in every response), and the copies passed over
+because they were written after the promise at its own moment (a capture whose clock stands still has every
+response at the promise's moment).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Callable
+from typing import NamedTuple
 
 from pushscope.http.freshness import vary_fields, vary_values
 from pushscope.model.entities import Exchange, Push
 
+# The stored copies (and groups) one push's cache check looks at, at most: each costs a comparison, and without a
+# bound a capture could make every push of a URL look at every response of it (quadratic in the URL's copies).
+STORED_COPIES_LOOKED_AT = 256
+
 Order = tuple[float, int]  # arrival, then the order in which copies joined: their order in ``copies``
 Group = dict[tuple[str, ...], list[tuple[Order, Exchange]]]  # per request values, in order
+
+
+class Lookup(NamedTuple):
+    copy: Exchange | None
+    decided: bool  # False: the bound was reached first, and a copy may have been missed
 
 
 class StoredCopies:
@@ -40,15 +55,25 @@ class StoredCopies:
     def order(self, copy: Exchange) -> Order:
         return self._order[copy.id]
 
-    def latest_reusable(self, push: Push, before: Order, arrived: Callable[[Exchange, Push], bool]) -> Exchange | None:
+    @property
+    def variants(self) -> int:
+        """How many sets of Vary fields the copies name (known once a lookup has grouped them)."""
+        return len(self._groups or ())
+
+    def latest_reusable(self, push: Push, before: Order, arrived: Callable[[Exchange, Push], bool],
+                        looks: int = STORED_COPIES_LOOKED_AT) -> Lookup:
         """The latest copy before ``before`` that had arrived at the promise (``arrived``) and whose Vary fields
-        had the same values in its request as in the push's promise."""
+        had the same values in its request as in the push's promise, looking at ``looks`` groups and copies at
+        most (undecided past that)."""
         if self._groups is None:
             self._groups = {}
             for copy in self.copies:
                 self._group(copy, self._order[copy.id])
         best: tuple[Order, Exchange] | None = None
         for fields, group in self._groups.items():
+            looks -= 1
+            if looks < 0:
+                return Lookup(None, False)
             members = group.get(vary_values(push.promise_headers, fields))
             if not members:
                 continue
@@ -60,7 +85,10 @@ class StoredCopies:
                     if best is None or order > best[0]:
                         best = order, copy
                     break
-        return None if best is None else best[1]
+                looks -= 1
+                if looks < 0:
+                    return Lookup(None, False)
+        return Lookup(None if best is None else best[1], True)
 
     def _group(self, copy: Exchange, order: Order) -> None:
         assert self._groups is not None

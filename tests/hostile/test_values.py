@@ -3,9 +3,8 @@ skipped or reported, never raised."""
 
 from __future__ import annotations
 
-from pushscope.events import HeadersReceived, PushPromiseReceived
 from pushscope.decode.h1 import H1ConnectionDecoder
-from pushscope.events import ProtocolAnomaly
+from pushscope.events import HeadersReceived, ProtocolAnomaly, PushPromiseReceived
 from pushscope.http.freshness import DELTA_SECONDS_MAX, current_age, delta_seconds, freshness
 from pushscope.http.headers import status_code
 from pushscope.http.references import references_in
