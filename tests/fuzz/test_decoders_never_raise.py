@@ -6,6 +6,8 @@ Inputs start from real frames and are then cut, spliced and corrupted, so the fu
 
 from __future__ import annotations
 
+import os
+
 import hpack
 from hyperframe.frame import ContinuationFrame, DataFrame, HeadersFrame, PushPromiseFrame, RstStreamFrame
 from hypothesis import HealthCheck, given, settings
@@ -17,7 +19,8 @@ from pushscope.decode.h3 import H3ConnectionDecoder
 from pushscope.events import ConnectionOpened, Endpoint
 from pushscope.model.builder import CaptureBuilder
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+EXAMPLES = int(os.environ.get("PUSHSCOPE_FUZZ_EXAMPLES", "300"))  # (a long run: see test_hostile_fuzz)
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _seed_h2_server_bytes() -> bytes:
