@@ -34,6 +34,7 @@ import platform
 import re
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -351,8 +352,9 @@ def run_workload(work: Workload, runs: int, repeat_limit: float, text: bool, own
     except (OSError, ValueError, KeyError, subprocess.CalledProcessError) as exc:
         check = {"error": f"{type(exc).__name__}: {exc}", "ok": False}
     first_rows = inspector_first_rows(work) if inspector else None
+    medians = first_rows_medians(work) if inspector else None
     return {"work": work, "packets": packets, "results": results, "check": check, "first_rows": first_rows,
-            "inspector_reopen": reopened, "size": work.capture.stat().st_size}
+            "first_rows_medians": medians, "inspector_reopen": reopened, "size": work.capture.stat().st_size}
 
 
 # Without the cache the inspector is timed to its first rows and keys, then cancelled: a gigabyte's full load is
@@ -371,6 +373,32 @@ def inspector_first_rows(work: Workload, cache_env: dict[str, str] | None = None
     done = subprocess.run(command, capture_output=True, text=True, timeout=3600, env=cache_env)
     lines = (done.stdout or done.stderr).strip().splitlines()
     return "\n  ".join(lines) if lines else f"failed (exit {done.returncode})"
+
+
+FIRST_ROWS_STARTS = 3  # fresh starts per mode: one start alone varies by a third on this machine
+FIRST_ROWS_LIMIT = 3.0  # seconds each start runs (the first rows come well before)
+
+
+def first_rows_medians(work: Workload) -> str:
+    """The inspector's time to its first rows over FIRST_ROWS_STARTS fresh starts each: without the cache, and
+    as a first open with it (an empty cache of its own each time). The median and the range, in seconds."""
+    command = [str(PUSHSCOPE.parent / "python"), str(HERE / "first_rows.py"), str(work.capture),
+               "--limit", str(FIRST_ROWS_LIMIT)]
+    if work.pushscope_keys:
+        command += ["--keylog", str(work.pushscope_keys)]
+    found: dict[str, list[float]] = {"no cache": [], "first open with the cache": []}
+    for _ in range(FIRST_ROWS_STARTS):
+        for mode, times in found.items():
+            with tempfile.TemporaryDirectory(prefix="pushscope-bench-cache-") as cache_dir:
+                extra = ["--use-cache"] if mode != "no cache" else []
+                done = subprocess.run(command + extra, capture_output=True, text=True, timeout=600,
+                                      env=dict(os.environ, PUSHSCOPE_CACHE_DIR=cache_dir))
+            match = re.search(r"first rows after ([0-9.]+) s", done.stdout or "")
+            if match:
+                times.append(float(match.group(1)))
+    parts = [f"{mode} {statistics.median(times):.2f} s ({min(times):.2f}-{max(times):.2f})"
+             for mode, times in found.items() if times]
+    return (f"median of {FIRST_ROWS_STARTS} fresh starts: " + ", ".join(parts)) if parts else "failed"
 
 
 def print_table(outcome: dict) -> None:
@@ -399,6 +427,8 @@ def print_table(outcome: dict) -> None:
             print(f"{tool.split(',')[0]} reopen: {best / by_tool['pushscope json']:.2f} x the first open")
     if outcome.get("first_rows"):
         print(f"inspector: {outcome['first_rows']}")
+    if outcome.get("first_rows_medians"):
+        print(f"inspector's first rows, {outcome['first_rows_medians']}")
     if outcome.get("inspector_reopen"):
         print(f"inspector, first open and reopen with the cache:\n  {outcome['inspector_reopen']}")
     if "error" in check:
@@ -480,6 +510,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="capture (repeatable: several sizes in one run; default bench/out/big.pcapng); its key "
                              "log is the same name with .keys")
     parser.add_argument("--no-inspector", action="store_true", help="skip the inspector's first-rows timing")
+    parser.add_argument("--first-rows-only", action="store_true",
+                        help="only the inspector's first rows (medians of fresh starts), for each capture")
     parser.add_argument("--make", action="store_true", help="make the capture first (bench/make_big_capture.py)")
     parser.add_argument("--connections", type=int, default=2000, help="with --make")
     parser.add_argument("--streams-per-connection", type=int, default=10, help="with --make")
@@ -523,6 +555,11 @@ def main(argv: list[str] | None = None) -> int:
                                   keys if keys.is_file() else None))
         if args.public or args.only_public:
             works += public_workloads(Path(tmp))
+        if args.first_rows_only:
+            print(f"machine: {describe_machine()}")
+            for work in works:
+                print(f"{work.name}: inspector's first rows, {first_rows_medians(work)}", flush=True)
+            return 0
         for work in works:
             outcomes.append(run_workload(work, max(1, args.runs), args.repeat_limit, not args.no_text,
                                          not args.no_own_tshark, not args.no_inspector))

@@ -134,3 +134,20 @@ def test_an_early_tshark_that_nothing_reads_leaves_no_pipe(monkeypatch: pytest.M
     early.discard()
     pipe = pipes.made[0]
     assert _ends(pipe) and not os.path.exists(os.path.dirname(pipe.path))
+
+
+@needs_tshark
+def test_where_no_pipe_can_be_made_tshark_reads_the_key_log_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    capture, keys = CAPTURES / "nginx-push-basic.pcapng", CAPTURES / "nginx-push-basic.keys"
+    reference = _items(capture, keys)
+    monkeypatch.setattr(keylog_pipe, "LEAN_ABOVE", 0)
+
+    def no_fifo(path: str, mode: int = 0o666) -> None:
+        raise OSError("no named pipes on this file system")
+
+    monkeypatch.setattr(keylog_pipe.os, "mkfifo", no_fifo)
+    early = EarlyStart(str(capture), str(keys), keylog_origin="--keylog")
+    assert early.start() and early._started is not None and early._started.pipe is None
+    assert f"tls.keylog_file:{keys}" in early._started.run.command
+    assert _items(capture, keys, early) == reference
+    assert _items(capture, keys) == reference
