@@ -9,6 +9,7 @@ the time explicitly, so a test reads as a timeline.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from pushscope.analysis import analyse
 from pushscope.decode.frame_names import frame_type_of
@@ -243,3 +244,16 @@ class H3Conn(_Conn):
         stream = 15 + 4 * push_id if stream is None else stream
         self.push_stream(push_id, stream, at + 0.001)
         self.respond(stream, at + 0.001, content_type=content_type, body=body, end=end, push_id=push_id)
+
+
+def counted_calls(monkeypatch: Any, owner: object, name: str) -> list[int]:
+    """Count the calls of ``owner.name`` (a pytest MonkeyPatch puts it back): how much work a lookup did."""
+    calls = [0]
+    original = getattr(owner, name)
+
+    def counting(*args: object) -> object:
+        calls[0] += 1
+        return original(*args)
+
+    monkeypatch.setattr(owner, name, counting)
+    return calls

@@ -8,7 +8,7 @@ import random
 from bisect import bisect_right
 
 import pytest
-from factory import Lab
+from factory import Lab, counted_calls
 
 import pushscope.analysis.facts as facts_module
 from pushscope.analysis.facts import _where, gather_facts
@@ -125,23 +125,11 @@ def _frozen_clock(loads: int) -> Lab:
     return lab
 
 
-def _counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
-    calls = [0]
-    inner = getattr(facts_module, name)
-
-    def counted(*args: object) -> object:
-        calls[0] += 1
-        return inner(*args)
-
-    monkeypatch.setattr(facts_module, name, counted)
-    return calls
-
-
 def test_a_clock_that_stands_still_leaves_the_cache_undecided_not_walked(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each push would pass over every later response of its URL at its own moment: past the bound the cache check
     stops and says so (the verdict is unknown), and the work stays linear in the pushes."""
     loads = STORED_COPIES_LOOKED_AT + 100
-    compared = _counting(monkeypatch, "response_arrived_before_promise")
+    compared = counted_calls(monkeypatch, facts_module, "response_arrived_before_promise")
     capture = _frozen_clock(loads).analyse()
     assert {(p.outcome, p.reason) for p in capture.pushes} == {(Outcome.UNKNOWN, Reason.CACHE_UNDECIDED)}
     assert compared[0] <= loads * (STORED_COPIES_LOOKED_AT + 2), compared[0]  # a walk: over 130,000

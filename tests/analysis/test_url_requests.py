@@ -8,7 +8,7 @@ import random
 from collections.abc import Callable
 
 import pytest
-from factory import Lab
+from factory import Lab, counted_calls
 
 import pushscope.analysis.facts as facts_module
 from pushscope.analysis.facts import _mismatch_reason, _not_evidence_against, gather_facts
@@ -39,15 +39,7 @@ def _polling_client(loads: int, *, reset_pushes: bool = False) -> Lab:
 
 
 def _counted(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
-    calls = [0]
-    original = getattr(facts_module, name)
-
-    def counting(*args: object) -> object:
-        calls[0] += 1
-        return original(*args)
-
-    monkeypatch.setattr(facts_module, name, counting)
-    return calls
+    return counted_calls(monkeypatch, facts_module, name)
 
 
 @pytest.mark.parametrize("loads", [200, 1600])
