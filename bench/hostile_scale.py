@@ -5,7 +5,8 @@
 For each workload it times a size n and 4n and prints the ratio: about 4 is linear, about 16 would be
 quadratic. Workloads: reference extraction from a page with 100,000 links; the analysis of one URL pushed
 10,000 times on one connection, and of 4,000 page loads on one connection that each push what they all
-reference; the probe's bookkeeping for 10,000 pushes; HPACK decoding of a block of 300,000
+reference; of one URL pushed and requested 4,000 times at one frozen moment, and with a new set of Vary
+fields in every response; the probe's bookkeeping for 10,000 pushes; HPACK decoding of a block of 300,000
 literals. Exit 1 when a ratio is over 8.
 """
 
@@ -88,6 +89,50 @@ def pages_on_one_connection(pages: int) -> Callable[[], object]:
     return run
 
 
+def clock_standing_still(loads: int, *, vary: bool = False) -> Callable[[], object]:
+    """One URL pushed ``loads`` times, then requested as often, every event at one moment (a capture whose
+    timestamps were zeroed): each response was written after every promise (its position says so), so a cache
+    check that walked back over the copies at the promise's moment would pass them all, for every push. With
+    ``vary``: the responses at distinct moments instead, each varying on a header of its own name."""
+    def run() -> object:
+        builder = CaptureBuilder("bench")
+        builder.apply(ConnectionOpened(connection_id="c", at=0.0, client=Endpoint("10.0.0.1", 5000),
+                                       server=Endpoint("10.0.0.2", 443), transport="tls", protocol="h2"))
+        page = [(":method", "GET"), (":scheme", "https"), (":authority", "example.test"), (":path", "/")]
+        asked = [(":method", "GET"), (":scheme", "https"), (":authority", "example.test"), (":path", "/a.js")]
+        html = [(":status", "200"), ("content-type", "text/html")]
+        written = 0  # the server's position
+
+        def server(event: type, at: float, **fields: object) -> None:
+            nonlocal written
+            written += 1
+            builder.apply(event(connection_id="c", at=at, sender="server", position=written, **fields))
+
+        for n in range(loads):
+            stream, at = 1 + 4 * n, 0.0 if not vary else 10.0 + n * 0.01
+            builder.apply(HeadersReceived(connection_id="c", at=at, sender="client", stream_id=stream, headers=page,
+                                          end_stream=True, wire_length=20))
+            server(HeadersReceived, at, stream_id=stream, headers=html, end_stream=True, wire_length=10)
+            server(PushPromiseReceived, at, stream_id=stream, promised_stream_id=2 + 2 * n, headers=asked,
+                   wire_length=10)
+            server(HeadersReceived, at, stream_id=2 + 2 * n, headers=[(":status", "200")], end_stream=True,
+                   wire_length=5)
+        for n in range(loads):
+            stream, at = 3 + 4 * n, 0.0 if not vary else n * 0.01
+            extra = [(f"x-v{n}", "1")] if vary else []
+            builder.apply(HeadersReceived(connection_id="c", at=at, sender="client", stream_id=stream,
+                                          headers=asked + extra, end_stream=True, wire_length=20))
+            answer = [(":status", "200"), ("cache-control", "max-age=600")] + ([("vary", f"x-v{n}")] if vary else [])
+            server(HeadersReceived, at, stream_id=stream, headers=answer, end_stream=True, wire_length=10)
+        analyse(builder.capture)
+        return builder.capture
+    return run
+
+
+def vary_per_response(loads: int) -> Callable[[], object]:
+    return clock_standing_still(loads, vary=True)
+
+
 def probe_accepting_pushes(pushes: int) -> Callable[[], object]:
     """The probe's bookkeeping for each PUSH_PROMISE (pushed twice? requested before?) and claiming them."""
     from pushscope.sources.probe.connection import Origin, ProbeConnection, ProbeLimits, ProbeOptions, Transfer
@@ -120,6 +165,8 @@ def main() -> int:
     workloads = [("references, 100,000 links", page_with_links, 100_000),
                  ("analysis, one URL pushed 10,000 times", one_url_pushed, 10_000),
                  ("analysis, 4,000 page loads on a connection", pages_on_one_connection, 4_000),
+                 ("analysis, 4,000 pushes, the clock still", clock_standing_still, 4_000),
+                 ("analysis, 4,000 Vary field sets", vary_per_response, 4_000),
                  ("probe, accepting 10,000 pushes", probe_accepting_pushes, 10_000),
                  ("HPACK, 300,000 literals in one block", hpack_literals, 300_000)]
     worst = 0.0
