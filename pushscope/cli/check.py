@@ -6,7 +6,7 @@ import argparse
 
 from pushscope.cli.args import add_capture, add_keylog_preference, capture_argument
 from pushscope.cli.errors import command
-from pushscope.cli.loading import CaptureArgs, cached_result, load_report
+from pushscope.cli.loading import CaptureArgs, cached_result, load_gate
 from pushscope.cli.output import write_output
 
 DESCRIPTION = "CI gate: fail when server push breaks a budget, or when the capture could not be fully decoded."
@@ -70,7 +70,7 @@ def run_check(argv: list[str]) -> int:
             write_output(replay.replayed(), None)
         return int(replay.hit.meta.get("exit", 0))  # type: ignore[call-overload]
     try:
-        report, coverage = load_report(capture_args, only=CHECK_READS, push_fields=CHECK_PUSH_FIELDS)
+        report, coverage = load_gate(capture_args, only=CHECK_READS, push_fields=CHECK_PUSH_FIELDS)
         result = check_report(report, budgets, coverage, allow_undecrypted=args.allow_undecrypted)
         text = replay.record(render_check(result, path))
         printed = not (args.quiet and result.ok)

@@ -131,6 +131,21 @@ def load_sides(args: CaptureArgs, *, push_fields: Collection[str], exchange_fiel
     return sections, coverage_of_capture(capture)
 
 
+def load_gate(args: CaptureArgs, *, only: Collection[str], push_fields: Collection[str]
+              ) -> tuple[dict[str, Any], Coverage]:
+    """As ``load_report`` with ``only`` and ``push_fields``; from a capture, its pushes and connections are made
+    again from the model on each pass (``json_report.gate_sections``) instead of held as a dict each."""
+    check_readable(args.path, "capture or report")
+    from pushscope.export.coverage import coverage_of_capture
+    from pushscope.export.json_report import gate_sections
+    from pushscope.sources.probe.recording import is_saved_session
+
+    if is_saved_session(args.path) or looks_like_json(args.path):
+        return load_report(args, only=only, push_fields=push_fields)
+    capture, _ = load_capture_file(args)
+    return gate_sections(capture, push_fields=push_fields), coverage_of_capture(capture)
+
+
 @dataclass(slots=True)
 class Replay:
     """What a command printed for this very capture before, from the cache (``hit``), or where to keep what it

@@ -8,8 +8,9 @@ and of unknown pushes. A budget is broken when the measured value is greater tha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pushscope.export.coverage import Coverage, coverage_of
 from pushscope.safe_text import visible, visible_tree
@@ -43,12 +44,31 @@ class Budgets:
 DEFAULT_BUDGETS = Budgets(max_wasted_ratio=0.25, max_unknown=0, defaults=True)
 
 
+class NamedPush(NamedTuple):
+    """What the output says of a push a broken budget names, one line: not the push's whole report dict (a
+    gigabyte's failing gate can name all 204,000 of its pushes)."""
+
+    outcome: str
+    reason: str
+    pushed_bytes: int
+    wasted_bytes: int
+    connection: str
+    push_id: int | None
+    promised_stream_id: int | None
+    url: str
+
+    @classmethod
+    def of(cls, push: dict[str, Any]) -> NamedPush:
+        return cls(push["outcome"], push["reason"], push["pushed_bytes"], push["cost"]["wasted_bytes"],
+                   push["connection"], push["push_id"], push["promised_stream_id"], push["url"])
+
+
 @dataclass(slots=True)
 class Violation:
     budget: str
     limit: float
     measured: float
-    pushes: list[dict[str, Any]] = field(default_factory=list)
+    pushes: list[NamedPush] = field(default_factory=list)
 
     def describe(self) -> str:
         if self.budget == "max-wasted-ratio":
@@ -98,36 +118,55 @@ CHECK_READS = ("pushes", "summary", "connections", "diagnostics", "conversations
 CHECK_PUSH_FIELDS = ("outcome", "reason", "pushed_bytes", "cost", "push_id", "promised_stream_id", "connection", "url")
 
 
+# Which pushes each budget names when it is broken.
+_OFFENDS: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "max-wasted-bytes": _wasted,
+    "max-wasted-ratio": _wasted,
+    "max-cache-duplicated": lambda push: push["outcome"] == Outcome.CACHE_DUPLICATED,
+    "max-unknown": lambda push: push["outcome"] == Outcome.UNKNOWN,
+}
+
+
 def check_report(report: dict[str, Any], budgets: Budgets, coverage: Coverage | None = None, *,
                  allow_undecrypted: bool = False) -> CheckResult:
+    """``report``'s pushes and connections are read twice at most, once each for the totals and for what a broken
+    budget names: lists, or iterables that make their dicts again on each pass (``json_report.GateSections``),
+    so that a gigabyte's gate holds a dict only for the pushes it names."""
     pushes = report["pushes"]
     wasted_bytes = report["summary"]["wasted_bytes"]
     pushed_bytes = sum(p["pushed_bytes"] for p in pushes)
     by_outcome = report["summary"]["pushes_by_outcome"]
+    # Only the connections with anomalies are kept, and made visible (a copy of every connection's dict is not needed).
+    anomalies, troubled = 0, []
+    for conn in report["connections"]:
+        if conn.get("anomalies"):
+            anomalies += len(conn["anomalies"])
+            troubled.append(conn)
     measured = {
         "wasted_bytes": wasted_bytes,
         "pushed_bytes": pushed_bytes,
         "wasted_ratio": (wasted_bytes / pushed_bytes) if pushed_bytes else 0.0,
         "cache_duplicated": by_outcome.get(Outcome.CACHE_DUPLICATED, 0),
         "unknown": by_outcome.get(Outcome.UNKNOWN, 0),
-        "anomalies": sum(len(conn.get("anomalies") or []) for conn in report["connections"]),
+        "anomalies": anomalies,
     }
-    wasted = [p for p in pushes if _wasted(p)]
-    checks = [
-        ("max-wasted-bytes", budgets.max_wasted_bytes, measured["wasted_bytes"], wasted),
-        ("max-wasted-ratio", budgets.max_wasted_ratio, measured["wasted_ratio"], wasted),
-        ("max-cache-duplicated", budgets.max_cache_duplicated, measured["cache_duplicated"],
-         [p for p in pushes if p["outcome"] == Outcome.CACHE_DUPLICATED]),
-        ("max-unknown", budgets.max_unknown, measured["unknown"],
-         [p for p in pushes if p["outcome"] == Outcome.UNKNOWN]),
-        ("max-anomalies", budgets.max_anomalies, measured["anomalies"], []),
-    ]
-    violations = [Violation(name, limit, value, offenders)
-                  for name, limit, value, offenders in checks if limit is not None and value > limit]
+    checks = [("max-wasted-bytes", budgets.max_wasted_bytes, "wasted_bytes"),
+              ("max-wasted-ratio", budgets.max_wasted_ratio, "wasted_ratio"),
+              ("max-cache-duplicated", budgets.max_cache_duplicated, "cache_duplicated"),
+              ("max-unknown", budgets.max_unknown, "unknown"),
+              ("max-anomalies", budgets.max_anomalies, "anomalies")]
+    violations = [Violation(name, limit, measured[what])
+                  for name, limit, what in checks if limit is not None and measured[what] > limit]
+    naming = [(violation, _OFFENDS[violation.budget]) for violation in violations if violation.budget in _OFFENDS]
+    if naming:
+        for push in pushes:
+            named = None
+            for violation, offends in naming:
+                if offends(push):
+                    named = named or NamedPush.of(push)
+                    violation.pushes.append(named)
     from pushscope.export.text_report import anomaly_lines
 
-    # Only the connections with anomalies are made visible (a copy of every connection's dict is not needed).
-    troubled = [conn for conn in report["connections"] if conn.get("anomalies")]
     return CheckResult(measured, violations, budgets, coverage or coverage_of(report), allow_undecrypted,
                        anomaly_lines(visible_tree(troubled))[2:])
 
@@ -149,12 +188,12 @@ def render_check(result: CheckResult, source: str) -> str:
             lines.append("  (--allow-undecrypted judges the connections that were decoded)")
     for violation in result.violations:
         lines.append(f"  budget exceeded: {violation.describe()}")
-        for push in map(visible_tree, violation.pushes):  # one push's copy at a time
-            where = f"push_id={push['push_id']}" if push["push_id"] is not None else \
-                f"stream {push['promised_stream_id']}"
-            lines.append(f"    {push['outcome']:<16} {push['reason'] or '-':<24} "
-                         f"pushed {fmt_bytes(push['pushed_bytes']):>9}, wasted "
-                         f"{fmt_bytes(push['cost']['wasted_bytes']):>9}  {push['connection']} {where}  {push['url']}")
+        for named in violation.pushes:
+            push = NamedPush._make(visible_tree(list(named)))  # one push's copy at a time
+            where = f"push_id={push.push_id}" if push.push_id is not None else f"stream {push.promised_stream_id}"
+            lines.append(f"    {push.outcome:<16} {push.reason or '-':<24} "
+                         f"pushed {fmt_bytes(push.pushed_bytes):>9}, wasted "
+                         f"{fmt_bytes(push.wasted_bytes):>9}  {push.connection} {where}  {push.url}")
         if violation.budget == "max-anomalies":
             lines += [f"  {line}" for line in result.anomalies]
     return "\n".join(lines) + "\n"

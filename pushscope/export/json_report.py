@@ -7,7 +7,7 @@ Set-Cookie and Authorization are redacted unless asked otherwise; no key materia
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Any
 
 from pushscope import __version__
@@ -196,6 +196,33 @@ def report_sections(capture: Capture, *, redact: bool = True, push_fields: Colle
     if capture.probed:
         _add_probe_parts(sections, capture)
     return sections
+
+
+class Remade(Iterable[dict[str, Any]]):
+    """Dicts made again from the model on each pass over them, never held in a list (see ``gate_sections``)."""
+
+    __slots__ = ("_make",)
+
+    def __init__(self, make: Callable[[], Iterator[dict[str, Any]]]) -> None:
+        self._make = make
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self._make()
+
+
+def gate_sections(capture: Capture, *, push_fields: Collection[str]) -> dict[str, Any]:
+    """What a gate (``check``) reads of a capture's report: the summary, and the pushes (only ``push_fields``) and
+    connections made again on each pass. A gigabyte's report dicts of every push and connection (about 200 MiB)
+    are then never held at once; the gate keeps those it names. A capture file only: a probe's runs are not added."""
+    by_connection: dict[str, list[Push]] = {}
+    for push in capture.pushes:
+        by_connection.setdefault(push.connection_id, []).append(push)
+    return {
+        "summary": summary_dict(capture),
+        "pushes": Remade(lambda: (push_dict(p, capture, push_fields) for p in capture.pushes)),
+        "connections": Remade(lambda: (connection_dict(c, by_connection.get(c.id, []))
+                                       for c in capture.connections.values())),
+    }
 
 
 def _add_probe_parts(sections: dict[str, Any], capture: Capture) -> None:

@@ -95,7 +95,7 @@ def test_check_budgets() -> None:
     assert judge(Budgets(max_wasted_bytes=3030, max_cache_duplicated=1, max_unknown=1)).ok
     result = judge(Budgets(max_wasted_bytes=3029))
     assert [v.budget for v in result.violations] == ["max-wasted-bytes"]
-    assert {p["url"] for p in result.violations[0].pushes} == {"https://example.test/app.js",
+    assert {p.url for p in result.violations[0].pushes} == {"https://example.test/app.js",
                                                                "https://example.test/h3.js"}
     ratio = judge(Budgets(max_wasted_ratio=0.05)).measured["wasted_ratio"]
     assert ratio == pytest.approx(3030 / sum(p["pushed_bytes"] for p in report["pushes"]))
