@@ -82,15 +82,18 @@ class KeylogPipe:
 
     def _give_up(self) -> None:
         """The pipe could not be opened for writing: a tshark waiting to read it is let go with no lines, and a
-        later one finds no key log (it then decrypts nothing, and says so, rather than wait forever)."""
+        later one finds no key log (it then decrypts nothing, and says so, rather than wait forever). Opened both
+        ways (Linux never waits for that), the pipe has a writer until it is gone: no reader is left waiting."""
+        try:
+            writer = os.open(self.path, os.O_RDWR | os.O_NONBLOCK)
+        except OSError:
+            writer = None
         try:
             os.unlink(self.path)
         except OSError:
             pass
-        try:
-            os.close(os.open(self.path, os.O_WRONLY | os.O_NONBLOCK))
-        except OSError:
-            pass
+        if writer is not None:
+            os.close(writer)  # a reader that came meanwhile reads the end
 
     def release(self) -> None:
         """tshark has ended: a writer still waiting for it to open the pipe stops waiting, and one still writing

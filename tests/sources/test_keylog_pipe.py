@@ -151,3 +151,34 @@ def test_where_no_pipe_can_be_made_tshark_reads_the_key_log_itself(monkeypatch: 
     assert f"tls.keylog_file:{keys}" in early._started.run.command
     assert _items(capture, keys, early) == reference
     assert _items(capture, keys) == reference
+
+
+def test_a_writer_that_cannot_open_the_pipe_lets_a_waiting_reader_go(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """tshark already waiting to open the pipe when the writer's own open fails: it reads an empty key log (and
+    then decrypts nothing, which the read says) rather than wait for ever; the pipe is gone for any later one."""
+    _big_keylog(tmp_path / "k.keys")
+    reader_waits = threading.Event()
+    real_open = keylog_pipe.os.open
+
+    def failing_open(path: str, flags: int, *args: int) -> int:
+        if flags == os.O_WRONLY:
+            reader_waits.wait(10)
+            threading.Event().wait(0.3)  # (the reader is blocked in its open by now)
+            raise OSError("too many open files")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(keylog_pipe.os, "open", failing_open)
+    read: list[bytes] = []
+
+    def tshark_like() -> None:
+        reader_waits.set()
+        with open(pipe.path, "rb") as reader:  # blocks until a writer comes
+            read.append(reader.read())
+
+    pipe = KeylogPipe(str(tmp_path / "k.keys"), str(tmp_path))
+    reader = threading.Thread(target=tshark_like, daemon=True)
+    reader.start()
+    reader.join(10)
+    assert not reader.is_alive() and read == [b""]
+    assert _ends(pipe) and not os.path.exists(pipe.path)
