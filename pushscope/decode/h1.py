@@ -26,6 +26,7 @@ from enum import Enum
 
 from pushscope.decode.frame_names import DATA, HEADERS
 from pushscope.events import DataReceived, Event, FrameReceived, Headers, HeadersReceived, ProtocolAnomaly, Side
+from pushscope.http.headers import status_code
 
 MAX_HEAD = 64 * 1024  # a request or response head (start line + fields) kept at most; the rest is skipped
 MAX_CHUNK_LINE = 4096  # a chunk-size line with its extensions
@@ -210,7 +211,7 @@ class H1ConnectionDecoder:
 
     def _response_head(self, direction: _Direction, lines: list[str], wire_length: int, at: float) -> list[Event]:
         parts = lines[0].split(" ", 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not _is_status(parts[1]):
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or status_code(parts[1]) is None:
             return self._stop_direction(direction, at, f"malformed status line {lines[0][:80]!r}")
         status = int(parts[1])
         fields = _fields(lines[1:])
@@ -357,11 +358,6 @@ class H1ConnectionDecoder:
     def _anomaly(self, sender: Side, at: float, message: str, stream_id: int | None = None) -> ProtocolAnomaly:
         return ProtocolAnomaly(connection_id=self.connection_id, at=at, sender=sender, message=message,
                                stream_id=stream_id)
-
-
-def _is_status(text: str) -> bool:
-    """Three ASCII digits ("²00".isdigit() is True, and int() refuses it)."""
-    return len(text) == 3 and text.isascii() and text.isdigit()
 
 
 def _starts_like(sender: Side, start: bytes) -> bool:

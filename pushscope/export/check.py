@@ -129,9 +129,9 @@ _OFFENDS: dict[str, Callable[[dict[str, Any]], bool]] = {
 
 def check_report(report: dict[str, Any], budgets: Budgets, coverage: Coverage | None = None, *,
                  allow_undecrypted: bool = False) -> CheckResult:
-    """``report``'s pushes and connections are read twice at most, once each for the totals and for what a broken
-    budget names: lists, or iterables that make their dicts again on each pass (``json_report.Remade``),
-    so that a gigabyte's gate holds a dict only for the pushes it names."""
+    """``report``'s connections are read once, its pushes once for the totals and again only for the pushes a broken
+    budget names: lists, or iterables that make their dicts again on each pass (``json_report.Remade``), so that
+    a gigabyte's gate holds only what it names, a line each (``NamedPush``)."""
     pushes = report["pushes"]
     wasted_bytes = report["summary"]["wasted_bytes"]
     pushed_bytes = sum(p["pushed_bytes"] for p in pushes)

@@ -173,9 +173,7 @@ def report_dict(capture: Capture, *, redact: bool = True, only: Collection[str] 
 def report_sections(capture: Capture, *, redact: bool = True, push_fields: Collection[str] | None = None,
                     exchange_fields: Collection[str] | None = None) -> dict[str, Any]:
     """The report's top-level keys in order; the long lists are generators, so it can be written piece by piece."""
-    pushes_by_connection: dict[str, list[Push]] = {}
-    for push in capture.pushes:
-        pushes_by_connection.setdefault(push.connection_id, []).append(push)
+    pushes_by_connection = _pushes_by_connection(capture)
     sections = {
         "pushscope": __version__,
         "schema_version": SCHEMA_VERSION,
@@ -198,6 +196,13 @@ def report_sections(capture: Capture, *, redact: bool = True, push_fields: Colle
     return sections
 
 
+def _pushes_by_connection(capture: Capture) -> dict[str, list[Push]]:
+    by_connection: dict[str, list[Push]] = {}
+    for push in capture.pushes:
+        by_connection.setdefault(push.connection_id, []).append(push)
+    return by_connection
+
+
 class Remade(Iterable[dict[str, Any]]):
     """Dicts made again from the model on each pass over them, never held in a list (see ``gate_sections``)."""
 
@@ -214,9 +219,7 @@ def gate_sections(capture: Capture, *, push_fields: Collection[str]) -> dict[str
     """What a gate (``check``) reads of a capture's report: the summary, and the pushes (only ``push_fields``) and
     connections made again on each pass. A gigabyte's report dicts of every push and connection (about 200 MiB)
     are then never held at once; the gate keeps those it names. A capture file only: a probe's runs are not added."""
-    by_connection: dict[str, list[Push]] = {}
-    for push in capture.pushes:
-        by_connection.setdefault(push.connection_id, []).append(push)
+    by_connection = _pushes_by_connection(capture)
     return {
         "summary": summary_dict(capture),
         "pushes": Remade(lambda: (push_dict(p, capture, push_fields) for p in capture.pushes)),

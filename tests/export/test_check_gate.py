@@ -56,3 +56,6 @@ def test_the_gate_keeps_only_the_pushes_it_names(monkeypatch: pytest.MonkeyPatch
     assert made[0] == 2 * len(capture.pushes)  # a second pass for the pushes the broken budget names
     named = failing.violations[0].pushes
     assert len(named) == sum(1 for p in capture.pushes if p.outcome == "unknown")
+    wasted = check_report(sections, Budgets(max_wasted_bytes=-1), coverage_of_capture(capture))
+    expected = [p.url for p in capture.pushes if p.outcome == "wasted" or p.cost.wasted_bytes > 0]
+    assert expected and [p.url for p in wasted.violations[0].pushes] == expected
