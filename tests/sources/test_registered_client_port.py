@@ -30,6 +30,16 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def _syn_ports(capture: Path) -> list[int]:
+    """The client ports of the connections whose opening SYN the capture holds, read by tshark without TLS."""
+    listed = subprocess.run(
+        ["tshark", "-n", "-r", str(capture), "-Y", "tcp.flags.syn == 1 && tcp.flags.ack == 0",
+         "-T", "fields", "-e", "tcp.srcport"],
+        capture_output=True, text=True, timeout=60,
+    )
+    return sorted(int(port) for port in listed.stdout.split())
+
+
 @pytest.mark.servers
 def test_connection_from_a_registered_port_is_decrypted(tmp_path: Path) -> None:
     for tool in ("nghttpd", "dumpcap", "openssl", "tshark"):
@@ -38,16 +48,21 @@ def test_connection_from_a_registered_port_is_decrypted(tmp_path: Path) -> None:
     if not _port_free(ENIP_PORT):
         pytest.skip(f"port {ENIP_PORT} is in use")
     capture, keys = tmp_path / "port.pcapng", tmp_path / "port.keys"
-    for _attempt in range(2):  # on a loaded machine dumpcap has once recorded nothing at all: try again then
+    ports: list[int] = []
+    for _attempt in range(3):
         made = subprocess.run(
             [sys.executable, str(MAKER), "--connections", "2", "--streams-per-connection", "2",
              "--concurrency", "1", "--client-port", str(ENIP_PORT), "--out", str(capture), "--keys", str(keys)],
             capture_output=True, text=True, timeout=120,
         )
         assert made.returncode == 0, made.stdout[-2000:] + made.stderr[-2000:]
-        model = load_capture(str(capture), str(keys))
-        if model.connections:
+        ports = _syn_ports(capture)
+        if ENIP_PORT in ports and len(set(ports)) == 2:
             break
+    # Tried again only while the capture itself lacks a connection: on a loaded machine dumpcap has missed the
+    # first one. tshark reads the SYNs without TLS, so from here on a missing connection is pushscope's loss.
+    assert ENIP_PORT in ports and len(set(ports)) == 2, (ports, made.stdout)
+    model = load_capture(str(capture), str(keys))
     by_port = {c.client.port: c for c in model.connections.values()}
     assert ENIP_PORT in by_port and len(by_port) == 2
     for conn in by_port.values():
