@@ -18,11 +18,13 @@ from textual.message import Message
 from pushscope.events import SourceProgress
 from pushscope.model.entities import Capture
 from pushscope.pipeline import Analyser, CacheEntry, Load, Loader, collector_paused
+from pushscope.tui.searching import SearchTexts
 from pushscope.tui.sharing import InputGate, Runner
 from pushscope.tui.view import (
     SORTS,
     CaptureView,
     ConnectionInfo,
+    ExactRows,
     FilterState,
     RowCache,
     RowSet,
@@ -69,7 +71,7 @@ class CaptureUpdated(Message):
 class SearchIndexed(Message):
     """What the search looks in, built after the final snapshot (see ``view.search_texts``)."""
 
-    def __init__(self, texts: dict[int, str]) -> None:
+    def __init__(self, texts: SearchTexts) -> None:
         super().__init__()
         self.texts = texts
 
@@ -142,11 +144,14 @@ class LoadSession:
                 store_texts_in_background(*self._texts_for, texts)
             return capture
         self._kept = None  # (a kept view whose model did not load: the capture was read instead, and is shown now)
-        self._rows = None  # the final view is built afresh (see RowCache)
+        # The final view's rows are built again, exactly; those equal to the shown ones are the shown ones.
+        final_rows = ExactRows(self._rows) if self._rows is not None else None
+        self._rows = None
         # Hundreds of thousands of rows and texts, and no cycle among them: with the collector on (the load is over),
         # building them set off full collections that held the GIL for up to a second, and the UI waited.
         with collector_paused():
-            view = self._view()
+            view = self._view(final_rows)
+        del final_rows
         self.post(self._update(view, final=True, cancelled=self.loader.cancelled))
         if not self.live:  # (a live source's snapshots carry them)
             if self.shown is not None:  # the UI builds its last screen first, without sharing the GIL with this
@@ -182,8 +187,8 @@ class LoadSession:
                 self.searchable.wait(INDEX_WAIT)
         return True
 
-    def _view(self) -> CaptureView:
-        view = build_view(self.capture, self._rows)
+    def _view(self, rows: RowCache | ExactRows | None) -> CaptureView:
+        view = build_view(self.capture, rows)
         # A live capture is judged and searched as it goes; a file's search texts wait for the end.
         return replace(view, search_texts=search_texts(self.capture)) if self.live else view
 
@@ -233,7 +238,7 @@ class LoadSession:
             except Exception:  # an early, partial capture may not analyse yet; the final pass reports errors
                 pass
         self._exchanges_posted = bool(self.capture.exchanges)
-        update = self._update(self._view())
+        update = self._update(self._view(self._rows))
         cost = self.clock() - started
         # Snapshots cost O(exchanges): space them out as the capture grows so they never take more than
         # about a fifth of the loader's time (and the UI thread is not flooded with big updates).

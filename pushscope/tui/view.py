@@ -8,23 +8,24 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from pushscope.analysis.summary import summary_dict
 from pushscope.events import Diagnostic
-from pushscope.http.redaction import redact_headers
 from pushscope.model.compact import keep_one
 from pushscope.model.entities import Capture, Connection, Exchange, Push
 from pushscope.presentation import ATTENTION_RANK, OUTCOME_GLYPHS, OUTCOMES
 from pushscope.safe_text import visible
 from pushscope.timescale import activity_spans
+from pushscope.tui.searching import SearchTexts
+from pushscope.tui.searching import search_texts as search_texts  # re-exported: the view's search index
 from pushscope.vocabulary import Outcome
 
 LEVEL_GLYPHS = {"error": ("✖", "$error"), "warning": ("⚠", "$warning"), "info": ("ℹ", "$text-muted")}
 SORTS = ("start", "duration", "size", "outcome")
-SEARCH_TEXT_LIMIT = 4096  # header text kept per row for search: bounded, whatever a header holds
 
 
 class Row(NamedTuple):
@@ -127,7 +128,7 @@ class CaptureView:
     loads: tuple[PageLoad, ...] = ()
     # Per exchange id, the URL and header lines the search looks in (``search_texts``); None until they are
     # built, after the last snapshot: until then the search looks in URLs only.
-    search_texts: Mapping[int, str] | None = None
+    search_texts: SearchTexts | None = None
     probed: bool = False  # ``Capture.probed``, a pass over every push: known here, not asked for each row shown
 
 
@@ -170,9 +171,12 @@ class FilterState:
         return " · ".join(parts)
 
 
-# One string per content type seen, for the rows (each row's was a new one: 884,000 at 1 GB). Bounded.
+# One string per content type and per URL seen, for the rows (each row's was a new one: 884,000 at 1 GB, where
+# 13 URLs were asked for on every connection). Bounded: each starts over when full.
 _CONTENT_TYPES: dict[str, str] = {}
 _CONTENT_TYPES_LIMIT = 4096
+_URLS: dict[str, str] = {}
+_URLS_LIMIT = 1 << 16
 
 
 def waterfall_title(filters: FilterState, sort: str, *, shown: int, total: int, headers_searchable: bool,
@@ -202,6 +206,7 @@ def _row(exchange: Exchange, conn: Connection | None, push: Push | None, t0: flo
     wasted = push.cost.wasted_bytes if push is not None and push.outcome == Outcome.WASTED else 0
     reset = (push.reset if push is not None else None) or exchange.reset
     url = visible(exchange.url or (push.url if push is not None else ""))
+    url = keep_one(_URLS, url, url, _URLS_LIMIT)
     raw_path = exchange.path
     path = visible(raw_path) if raw_path else url or f"stream {exchange.stream_id}"
     content_type = visible(exchange.content_type or "")
@@ -232,26 +237,6 @@ def _row(exchange: Exchange, conn: Connection | None, push: Push | None, t0: flo
     )
 
 
-def search_texts(capture: Capture) -> dict[int, str]:
-    """Per exchange id, what the search looks in. About half the cost of all the rows, so it is built once, after
-    the last snapshot (see ``CaptureView.search_texts``), not for every snapshot nor before the rows are shown."""
-    push_urls = {p.exchange_id: p.url for p in list(capture.pushes) if p.exchange_id is not None}
-    texts = {}
-    for exchange in list(capture.exchanges):
-        url = visible(exchange.url or push_urls.get(exchange.id, ""))
-        texts[exchange.id] = _search_text(url, exchange)
-    return texts
-
-
-def _search_text(url: str, exchange: Exchange) -> str:
-    """What the search looks in: the URL and every header line (redacted values stay redacted), bounded. The
-    lines keep their line breaks (a search is one line: it never matches across them, nor their escapes)."""
-    values = [url]
-    for headers in (exchange.request_headers, exchange.response_headers):
-        values += (f"{name}: {value}" for name, value in redact_headers(headers))
-    return visible("\n".join(values)[:SEARCH_TEXT_LIMIT], keep="\n").lower()
-
-
 def _start_key(exchange: Exchange, push: Push | None) -> tuple[float, int]:
     for at in (exchange.request_start, push.promised_at if push else None, exchange.response_start):
         if at:
@@ -264,11 +249,17 @@ class RowCache:
     builds again only the rows whose exchange, push or place changed, and shares the others' Row objects with the
     previous snapshot (so the UI thread, dropping that snapshot, frees almost no row either).
 
-    For the snapshots shown while loading: the final view is built without it (a hash can collide, a header list
-    replaced in between can reuse the old one's address: rare, and never in what the load ends with)."""
+    For the snapshots shown while loading: the final view is built with ``ExactRows`` instead (a hash can collide,
+    a header list replaced in between can reuse the old one's address: rare, and never in what the load ends
+    with). Kept as two arrays indexed by exchange id (16 bytes a row), not a dict of tuples (about 130)."""
 
     def __init__(self) -> None:
-        self._rows: dict[int, tuple[int, Row]] = {}
+        self._made_of = array("q")  # per exchange id: the hash its row was made of (0: none yet)
+        self._rows: list[Row | None] = []
+
+    def kept(self, exchange_id: int) -> Row | None:
+        """The row last made for this exchange, if any."""
+        return self._rows[exchange_id] if 0 <= exchange_id < len(self._rows) else None
 
     def row(self, exchange: Exchange, conn: Connection | None, push: Push | None, t0: float, depth: int,
             parent_id: int | None) -> Row:
@@ -280,16 +271,38 @@ class RowCache:
             exchange.assumed_authority, conn.index if conn is not None else 0, t0, depth, parent_id,
             None if push is None else (push.id, push.outcome, push.promised_at, push.url, push.cost.wasted_bytes),
         ))
-        kept = self._rows.get(exchange.id)
-        if kept is not None and kept[0] == made_of:
-            return kept[1]
+        exchange_id = exchange.id
+        kept = self.kept(exchange_id)
+        if kept is not None and self._made_of[exchange_id] == made_of:
+            return kept
         row = _row(exchange, conn, push, t0, depth, parent_id)
-        self._rows[exchange.id] = (made_of, row)
+        if exchange_id >= 0:
+            if exchange_id >= len(self._rows):
+                grow = exchange_id + 1 - len(self._rows)
+                self._rows += [None] * grow
+                self._made_of += array("q", [0]) * grow
+            self._rows[exchange_id] = row
+            self._made_of[exchange_id] = made_of
         return row
 
 
+class ExactRows:
+    """For the final view: every row built again from the model, and where it equals the row a snapshot kept
+    (``RowCache``), that one is used instead, so the final view shares the rows the UI already holds rather than
+    holding a second set beside them until the snapshot is dropped (a gigabyte's rows are hundreds of MB)."""
+
+    def __init__(self, kept: RowCache) -> None:
+        self._kept = kept
+
+    def row(self, exchange: Exchange, conn: Connection | None, push: Push | None, t0: float, depth: int,
+            parent_id: int | None) -> Row:
+        row = _row(exchange, conn, push, t0, depth, parent_id)
+        kept = self._kept.kept(exchange.id)
+        return kept if kept is not None and kept == row else row
+
+
 def build_rows(capture: Capture, exchanges: Sequence[Exchange], pushes: Sequence[Push],
-               cache: RowCache | None = None) -> list[Row]:
+               cache: RowCache | ExactRows | None = None) -> list[Row]:
     """Requests in start order, each followed by the pushes promised on its stream (same connection)."""
     t0 = capture.started_at or 0.0
     connections = capture.connections
@@ -377,9 +390,9 @@ def _span_index(starts: list[float], at: float) -> int:
     return max(bisect.bisect_right(starts, at) - 1, 0)
 
 
-def build_view(capture: Capture, cache: RowCache | None = None) -> CaptureView:
+def build_view(capture: Capture, cache: RowCache | ExactRows | None = None) -> CaptureView:
     """Snapshot the capture; safe to call from the loader thread while it is the capture's only writer.
-    ``cache``: the rows kept from the previous snapshot (see ``RowCache``)."""
+    ``cache``: the rows kept from the previous snapshot (see ``RowCache``, ``ExactRows``)."""
     exchanges = list(capture.exchanges)
     pushes = list(capture.pushes)
     connections = sorted(list(capture.connections.values()), key=lambda c: c.index)
@@ -402,34 +415,43 @@ def build_view(capture: Capture, cache: RowCache | None = None) -> CaptureView:
     )
 
 
-def _matches(row: Row, needle: str, texts: Mapping[int, str] | None) -> bool:
-    if not needle or needle in row.path.lower():
-        return True
-    return needle in (texts.get(row.exchange_id, "") if texts is not None else row.url.lower())
+def _matcher(needle: str, texts: SearchTexts | None) -> Callable[[Row], bool]:
+    """Whether a row matches the search ``needle`` (lower case): in its path, else in its search text (each distinct
+    text searched once), else, before the texts are built, in its URL."""
+    if not needle:
+        return lambda row: True
+    found = texts.finder(needle) if texts is not None else None
+
+    def matches(row: Row) -> bool:
+        if needle in row.path.lower():
+            return True
+        return found(row.exchange_id) if found is not None else needle in row.url.lower()
+
+    return matches
 
 
 def _in_load(row: Row, load: PageLoad | None) -> bool:
     return load is None or (row.start is not None and load.start <= row.start <= load.end)
 
 
-def filter_rows(rows: Iterable[Row], state: FilterState, texts: Mapping[int, str] | None = None) -> list[Row]:
+def filter_rows(rows: Iterable[Row], state: FilterState, texts: SearchTexts | None = None) -> list[Row]:
     """Apply the filters. A kept push keeps its parent request visible, so the push is never shown out of context.
     ``texts``: what the search looks in (``search_texts``); without them, the URL."""
     if not state.active:  # every row, in its order (a kept push's parent is kept anyway)
         return list(rows)
-    needle = state.search.strip().lower()
+    matches = _matcher(state.search.strip().lower(), texts)
     base = [r for r in rows
             if (state.connection_id is None or r.connection_id == state.connection_id)
             and (state.protocol is None or r.protocol == state.protocol) and _in_load(r, state.load)]
     kept_pushes = {r.exchange_id for r in base
-                   if r.pushed and (r.outcome or Outcome.UNKNOWN) in state.outcomes and _matches(r, needle, texts)}
+                   if r.pushed and (r.outcome or Outcome.UNKNOWN) in state.outcomes and matches(r)}
     needed_parents = {r.parent_exchange_id for r in base if r.exchange_id in kept_pushes}
     out: list[Row] = []
     for row in base:
         if row.pushed:
             if row.exchange_id in kept_pushes:
                 out.append(row)
-        elif row.exchange_id in needed_parents or (not state.pushes_only and _matches(row, needle, texts)):
+        elif row.exchange_id in needed_parents or (not state.pushes_only and matches(row)):
             out.append(row)
     return out
 
@@ -459,7 +481,7 @@ class RowSet:
     tag_width: int  # the widest connection id, plus a space
 
 
-def row_set(rows: Iterable[Row], filters: FilterState, sort: str, texts: Mapping[int, str] | None = None) -> RowSet:
+def row_set(rows: Iterable[Row], filters: FilterState, sort: str, texts: SearchTexts | None = None) -> RowSet:
     shown = tuple(sort_rows(filter_rows(rows, filters, texts), sort))
     spans = activity_spans(_intervals(shown))
     tag_width = max(map(len, {r.connection_id for r in shown}), default=2) + 1

@@ -2,12 +2,12 @@
 connections, summary) and reads the search texts, then the model, which only the detail pane and exports need,
 after the rows are painted. No Textual here.
 
-Two entries, companions of the model's entry (``pushscope.cache``): the view, and its search texts (two thirds of
-its bytes, not needed for the first paint). Their keys are derived from the model's key and ``VIEW_FORMAT``, so
-they are stale exactly when the model is (capture, key log, pushscope's code), and they are written, bounded,
-evicted and cleared as the model is. They are only kept for a model the cache keeps (``cacheable``: not a
-cancelled or failed load), and only used while the model's entry is there. A view whose texts are missing is
-still shown: its texts are built from the model once it is read.
+Two entries, companions of the model's entry (``pushscope.cache``): the view, and its search texts (not needed for
+the first paint; each distinct text once, and a number per exchange, see ``searching``). Their keys are derived
+from the model's key and ``VIEW_FORMAT``, so they are stale exactly when the model is (capture, key log,
+pushscope's code), and they are written, bounded, evicted and cleared as the model is. They are only kept for a
+model the cache keeps (``cacheable``: not a cancelled or failed load), and only used while the model's entry is
+there. A view whose texts are missing is still shown: its texts are built from the model once it is read.
 
 The view keeps the waterfall's default row set (``row_set`` with the default filters and sort, as a reopen shows
 first): its order, activity spans and tag width, so that a reopen shows it without a pass over the rows.
@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import copyreg
 import pickle
-from collections.abc import Mapping, Sequence
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, BinaryIO
 
 from pushscope.cache import CaptureCache, cacheable, companion_key
 from pushscope.model.entities import Capture
+from pushscope.tui.searching import NUMBER, SearchTexts
 from pushscope.tui.view import SORTS, CaptureView, ConnectionInfo, FilterState, Row, RowSet, row_set
 
-VIEW_FORMAT = 3  # raise when what is written below, or a type it holds, changes shape
+VIEW_FORMAT = 4  # raise when what is written below, or a type it holds, changes shape
 PIECE = 5000
 
 
@@ -66,7 +68,9 @@ def store_view_in_background(cache: CaptureCache, model_key: str, capture: Captu
 def _write_view_after_texts(cache: CaptureCache, model_key: str, view: CaptureView, handle: BinaryIO) -> None:
     """In the forked writer (one fork for both): the search texts' entry first, then the view into ``handle``. The
     view is kept even if its texts are not (a reopen makes them from the model)."""
-    cache.store_companion(texts_key(model_key), lambda texts: write_texts(view.search_texts or {}, texts))
+    texts = view.search_texts
+    if texts is not None:
+        cache.store_companion(texts_key(model_key), lambda texts_handle: write_texts(texts, texts_handle))
     write_view(view, handle)
 
 
@@ -74,14 +78,15 @@ def store_view(cache: CaptureCache, model_key: str, capture: Capture, view: Capt
     """``store_view_in_background``, written here (tests)."""
     if not _keepable(capture, view):
         return False
-    texts = view.search_texts or {}
+    texts = view.search_texts
+    assert texts is not None  # (_keepable)
     return cache.store_companion(texts_key(model_key), lambda handle: write_texts(texts, handle)) and \
         cache.store_companion(view_key(model_key), lambda handle: write_view(view, handle))
 
 
-def store_texts_in_background(cache: CaptureCache, model_key: str, texts: Mapping[int, str]) -> None:
+def store_texts_in_background(cache: CaptureCache, model_key: str, texts: SearchTexts) -> None:
     """Keep the search texts again (a kept view's were missing or broken)."""
-    cache.store_companion_in_background(texts_key(model_key), lambda handle: write_texts(texts, handle))
+    cache.store_companion_in_background(texts_key(model_key), lambda texts_handle: write_texts(texts, texts_handle))
 
 
 def _keepable(capture: Capture, view: CaptureView) -> bool:
@@ -101,10 +106,10 @@ def load_view(cache: CaptureCache, model_key: str) -> KeptView | None:
     return kept if isinstance(kept, KeptView) else None
 
 
-def load_texts(cache: CaptureCache, model_key: str) -> dict[int, str] | None:
+def load_texts(cache: CaptureCache, model_key: str) -> SearchTexts | None:
     """The kept view's search texts; None when absent or broken (then deleted)."""
     texts = cache.load_companion(texts_key(model_key), read_texts)
-    return texts if isinstance(texts, dict) else None
+    return texts if isinstance(texts, SearchTexts) else None
 
 
 def _reduce_row(row: Row) -> tuple[Any, tuple[type[Row], tuple[object, ...]]]:
@@ -169,17 +174,24 @@ def read_view(handle: BinaryIO) -> KeptView:
     return KeptView(view, RowSet(shown, FilterState(), SORTS[0], spans, tag_width))
 
 
-def write_texts(texts: Mapping[int, str], handle: BinaryIO) -> None:
+def write_texts(texts: SearchTexts, handle: BinaryIO) -> None:
     pickler = _pickler(handle)
-    _dump(pickler, len(texts))
-    _dump_pieces(pickler, list(texts.items()))
+    _dump(pickler, len(texts.distinct))
+    _dump_pieces(pickler, texts.distinct)
+    _dump(pickler, texts.numbers.tobytes())
 
 
-def read_texts(handle: BinaryIO) -> dict[int, str]:
+def read_texts(handle: BinaryIO) -> SearchTexts:
     count = pickle.load(handle)
     if not isinstance(count, int):
         raise ValueError("not search texts")
-    return dict(_load_pieces(handle, count))
+    distinct = _load_pieces(handle, count)
+    packed = pickle.load(handle)
+    if not isinstance(packed, bytes) or not all(type(text) is str for text in distinct):
+        raise ValueError("not search texts")
+    numbers = array(NUMBER)
+    numbers.frombytes(packed)  # (a length that is not a multiple of the item size raises ValueError)
+    return SearchTexts(distinct, numbers)  # (and so does a number past the texts' end)
 
 
 def _connection_fields(info: ConnectionInfo) -> tuple[object, ...]:

@@ -14,7 +14,7 @@ from pushscope.pipeline import Load
 from pushscope.tui.export import available_formats, default_path, write_report
 from pushscope.tui.loading import CaptureUpdated, LoadSession, SearchIndexed
 from pushscope.tui.timeaxis import TimeWindow, axis_line, tick_step
-from pushscope.tui.view import FilterState, RowCache, build_view, filter_rows, row_set, search_texts
+from pushscope.tui.view import ExactRows, FilterState, RowCache, build_view, filter_rows, row_set, search_texts
 
 
 def _capture(extra: int = 0):
@@ -76,6 +76,32 @@ def test_row_cache_keeps_unchanged_rows_and_rebuilds_changed_ones() -> None:
     changed = build_view(capture, cache).rows
     assert changed == build_view(capture).rows  # what a fresh build gives
     assert sum(a is not b for a, b in zip(changed, first, strict=True)) == 2
+
+
+def test_the_final_view_shares_the_shown_rows_that_are_still_exact() -> None:
+    capture = _capture()
+    cache = RowCache()
+    shown = build_view(capture, cache).rows
+    push = next(p for p in capture.pushes if p.outcome == "used")
+    push.outcome = "wasted"
+    # A change the snapshots' hash cannot see (the same list, mended in place): the final view still shows it.
+    exchange = capture.exchanges[0]
+    exchange.response_headers[0] = (exchange.response_headers[0][0], "203")
+    final = build_view(capture, ExactRows(cache)).rows
+    assert final == build_view(capture).rows
+    assert build_view(capture, cache).rows != final  # (the snapshots' cache keeps the old row)
+    changed = [(a.exchange_id, a.status) for a, b in zip(final, shown, strict=True) if a is not b]
+    assert sorted(changed) == sorted([(push.exchange_id, 200), (exchange.id, 203)])
+
+
+def test_rows_of_one_url_share_its_string() -> None:
+    capture = _capture(extra=3)
+    for exchange in capture.exchanges:
+        exchange.request_headers = [*exchange.request_headers]  # every list (and so every URL) made anew
+    urls: dict[str, str] = {}
+    rows = build_view(capture).rows
+    assert sum(r.url == "https://shop.example/index.html" for r in rows) == 2  # on both connections
+    assert all(urls.setdefault(r.url, r.url) is r.url for r in rows)
 
 
 def test_search_looks_in_header_values_once_they_are_indexed() -> None:
