@@ -271,17 +271,17 @@ class RowCache:
             exchange.assumed_authority, conn.index if conn is not None else 0, t0, depth, parent_id,
             None if push is None else (push.id, push.outcome, push.promised_at, push.url, push.cost.wasted_bytes),
         ))
-        exchange_id = exchange.id
-        kept = self.kept(exchange_id)
+        exchange_id, rows = exchange.id, self._rows
+        kept = rows[exchange_id] if 0 <= exchange_id < len(rows) else None  # (``kept``, inlined: once a row)
         if kept is not None and self._made_of[exchange_id] == made_of:
             return kept
         row = _row(exchange, conn, push, t0, depth, parent_id)
         if exchange_id >= 0:
-            if exchange_id >= len(self._rows):
-                grow = exchange_id + 1 - len(self._rows)
-                self._rows += [None] * grow
+            if exchange_id >= len(rows):
+                grow = exchange_id + 1 - len(rows)
+                rows += [None] * grow
                 self._made_of += array("q", [0]) * grow
-            self._rows[exchange_id] = row
+            rows[exchange_id] = row
             self._made_of[exchange_id] = made_of
         return row
 
