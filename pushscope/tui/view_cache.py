@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copyreg
 import pickle
+import sys
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
@@ -176,20 +177,22 @@ def read_view(handle: BinaryIO) -> KeptView:
 
 def write_texts(texts: SearchTexts, handle: BinaryIO) -> None:
     pickler = _pickler(handle)
-    _dump(pickler, len(texts.distinct))
+    _dump(pickler, (len(texts.distinct), sys.byteorder, texts.numbers.itemsize))
     _dump_pieces(pickler, texts.distinct)
     _dump(pickler, texts.numbers.tobytes())
 
 
 def read_texts(handle: BinaryIO) -> SearchTexts:
-    count = pickle.load(handle)
-    if not isinstance(count, int):
-        raise ValueError("not search texts")
-    distinct = _load_pieces(handle, count)
+    head = pickle.load(handle)
+    numbers = array(NUMBER)
+    # The numbers are kept as this machine writes them: a cache read on another machine is a miss, never misread.
+    if not (isinstance(head, tuple) and len(head) == 3 and isinstance(head[0], int)) or \
+            head[1:] != (sys.byteorder, numbers.itemsize):
+        raise ValueError("not search texts, or not this machine's")
+    distinct = _load_pieces(handle, head[0])
     packed = pickle.load(handle)
     if not isinstance(packed, bytes) or not all(type(text) is str for text in distinct):
         raise ValueError("not search texts")
-    numbers = array(NUMBER)
     numbers.frombytes(packed)  # (a length that is not a multiple of the item size raises ValueError)
     return SearchTexts(distinct, numbers)  # (and so does a number past the texts' end)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import sys
 from array import array
 from pathlib import Path
 
@@ -116,16 +117,23 @@ def test_kept_and_read_back_whole_and_refused_when_broken() -> None:
     # Numbers past the texts' end, or cut mid-number: never an index into nothing.
     broken = io.BytesIO()
     pickler = pickle.Pickler(broken)
-    for piece in (2, ["", "a"], array(NUMBER, [0, 1, 2]).tobytes()):
+    for piece in ((2, sys.byteorder, 4), ["", "a"], array(NUMBER, [0, 1, 2]).tobytes()):
         pickler.dump(piece)
     with pytest.raises(ValueError):
         read_texts(io.BytesIO(broken.getvalue()))
     cut = io.BytesIO()
     pickler = pickle.Pickler(cut)
-    for piece in (2, ["", "a"], array(NUMBER, [0, 1]).tobytes()[:-1]):
+    for piece in ((2, sys.byteorder, 4), ["", "a"], array(NUMBER, [0, 1]).tobytes()[:-1]):
         pickler.dump(piece)
     with pytest.raises(ValueError):
         read_texts(io.BytesIO(cut.getvalue()))
+    # Written by a machine of the other byte order (a shared cache directory): refused, not misread.
+    other = io.BytesIO()
+    pickler = pickle.Pickler(other)
+    for piece in ((2, "big" if sys.byteorder == "little" else "little", 4), ["", "a"], array(NUMBER, [0]).tobytes()):
+        pickler.dump(piece)
+    with pytest.raises(ValueError):
+        read_texts(io.BytesIO(other.getvalue()))
     for distinct, numbers in ((["x"], array(NUMBER, [0])), ([], array(NUMBER)), (["", "a"], array("b", [1]))):
         with pytest.raises(ValueError):
             SearchTexts(distinct, numbers)
