@@ -151,7 +151,7 @@ class LoadSession:
         # building them set off full collections that held the GIL for up to a second, and the UI waited.
         with collector_paused():
             view = self._view(final_rows)
-        del final_rows
+        del final_rows  # (the kept rows' arrays: the view holds the rows themselves)
         self.post(self._update(view, final=True, cancelled=self.loader.cancelled))
         if not self.live:  # (a live source's snapshots carry them)
             if self.shown is not None:  # the UI builds its last screen first, without sharing the GIL with this

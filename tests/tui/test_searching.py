@@ -75,6 +75,18 @@ def test_equal_texts_are_kept_once() -> None:
         assert all(kept.setdefault(texts[i], texts[i]) is texts[i] for i in texts)  # one object for equal texts
 
 
+def test_the_same_header_lists_under_another_url_make_another_text() -> None:
+    capture = Capture("capture")
+    request, response = [(":path", "/a")], [(":status", "200")]  # no :authority: the URL takes the assumed one
+    for number, authority in enumerate(("a.example", "b.example", "a.example")):
+        capture.exchanges.append(Exchange(id=number, connection_id=f"t{number}", protocol="h2", stream_id=1,
+                                          request_headers=request, response_headers=response,
+                                          assumed_authority=authority))
+    texts = search_texts(capture)
+    assert texts == _one_text_each(capture) and len(texts.distinct) - 1 == 2
+    assert texts.finder("b.example")(1) and not texts.finder("b.example")(0)
+
+
 def test_it_reads_as_a_dict_of_the_exchanges_with_texts() -> None:
     capture = Capture("capture")
     capture.exchanges = [Exchange(id=0, connection_id="t0", protocol="h2", stream_id=1),  # no URL, no headers
