@@ -8,7 +8,6 @@ import shutil
 import sys
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from pushscope.sources.keylog_pipe import KeylogPipe, worth_a_pipe
 from pushscope.sources.quic_rows import QUIC_FIELDS, QUIC_TSHARK_ARGS, QuicRowReader, quic_decode_as_args
 from pushscope.sources.quic_trial import QuicTrial, account_trial, trial_fields
 from pushscope.sources.row_dispatch import LateReaders, RowDispatch
+from pushscope.sources.secrets_feed import SecretsFeed, feed_for
 from pushscope.sources.tcp_rows import TcpRowReader
 from pushscope.sources.tls_trial import run_tls_trial
 from pushscope.sources.trial_keys import SecretPair, secret_pairs
@@ -114,16 +114,18 @@ def read_capture(
         return
     scratch = private_scratch_dir()
     pipe: KeylogPipe | None = None
+    feed: SecretsFeed | None = None
     try:
         usable_keylog, note = None, None
         if keylog_path and Path(keylog_path).is_file():
             usable_keylog, note = _keylog_for_tshark(tshark, path, keylog_path, scratch, quic_ports or [])
-            if usable_keylog == keylog_path:  # (as it is: its lean copy, when worth it)
-                pipe = _lean_copy(keylog_path, scratch)
+            if usable_keylog == keylog_path:  # (as it is: inside the capture, or its lean copy, when worth it)
+                feed = feed_for(path, keylog_path)
+                pipe = _lean_copy(keylog_path, scratch) if feed is None else None
                 usable_keylog = pipe.path if pipe is not None else usable_keylog
         # tshark gets the (possibly filtered) key log; the QUIC trial reads the whole one for unclaimed secrets.
         trial_keylog = keylog_path if usable_keylog else None
-        run = _tshark_run(tshark, path, usable_keylog, quic_ports or [], trial_keylog)
+        run = _tshark_run(tshark, path, usable_keylog, quic_ports or [], trial_keylog, feed)
         yield from _run(run, path, usable_keylog, keylog_read, cancel, quic_ports or [], trial_keylog, note)
     finally:
         if pipe is not None:
@@ -170,7 +172,10 @@ class EarlyStart:
     (once); when tshark cannot start as it is (no capture or no tshark: the read says why; a key log gzipped or
     to be filtered first) nothing is started early and the read does it all. tshark starts at the inspector's
     priority (its start, reading the key log, is what the first rows wait for) and runs EARLY_NICENESS nicer from
-    its first row on, as under the inspector's loader (where keys wait for a core while rows flow)."""
+    its first row on, as under the inspector's loader (where keys wait for a core while rows flow). pushscope's own
+    read of the key log (its summary and the trial's secrets) stops after its first valid line until they are
+    needed, at the first QUIC row or the end: while rows flow, its 0.7 s of the interpreter for a 64 MB key log
+    made the inspector's keys wait up to 0.25 s."""
 
     def __init__(self, path: str, keylog: str | None = None, *, quic_ports: list[int] | None = None,
                  keylog_origin: str | None = None) -> None:
@@ -189,15 +194,17 @@ class EarlyStart:
             tshark = find_tshark()
         except TsharkNotFound:
             return False
-        scratch = private_scratch_dir() if keylog is not None and worth_a_pipe(keylog) else None
+        feed = feed_for(self.path, keylog)
+        scratch = private_scratch_dir() if feed is None and keylog is not None and worth_a_pipe(keylog) else None
         pipe = _lean_copy(keylog, scratch) if keylog is not None and scratch is not None else None
-        run = _tshark_run(tshark, self.path, pipe.path if pipe is not None else keylog, self.quic_ports, keylog)
+        run = _tshark_run(tshark, self.path, pipe.path if pipe is not None else keylog, self.quic_ports, keylog,
+                          feed)
         try:
             run.start()
         except OSError:  # (the read tries again, and says why)
             _close_pipe(pipe, scratch)
             return False
-        self._started = _Started(run, KeyLogReading(keylog, origin), pipe, scratch)
+        self._started = _Started(run, KeyLogReading(keylog, origin, held=True), pipe, scratch)
         atexit.register(self.discard)  # (a tshark that nothing read: its rows are not waited for)
         return True
 
@@ -209,6 +216,7 @@ class EarlyStart:
     def discard(self) -> None:
         started = self.take()
         if started is not None:
+            started.keylog_read.release()
             started.run.stop(unread=True)
             started.close()
 
@@ -279,41 +287,70 @@ KeyLogRead = tuple[KeyLogSummary | None, list[Diagnostic], list[SecretPair]]
 
 
 class KeyLogReading:
-    """pushscope's own read of a key log, on a thread of its own (beside tshark's start, which reads the key log
-    too). What the key log lacks (its diagnostics) is known as soon as the read finds a valid line, usually in its
-    first chunk; its summary and secret pairs only at its end, and no row needs them before the first QUIC packet
-    or the end of the capture: the first rows do not wait for the whole of a browser's big key log."""
+    """pushscope's own read of a key log, on a thread of its own (beside tshark's start). What the key log lacks
+    (its diagnostics) is known as soon as the read finds a valid line, usually in its first chunk; its summary and
+    secret pairs only at its end, and no row needs them before the first QUIC packet or the end of the capture: the
+    first rows do not wait for the whole of a browser's big key log.
 
-    def __init__(self, path: str | None, origin: str) -> None:
+    ``held``: the read stops after that first valid line until ``release`` (or until its result is asked for). The
+    inspector's first rows then do not share the interpreter with it (0.7 s of it for a 64 MB key log)."""
+
+    def __init__(self, path: str | None, origin: str, *, held: bool = False) -> None:
         self.path, self.origin = path, origin
         self._usable = threading.Event()  # set once a valid line is found, and at the end of the read
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pushscope-keylog")
-        self._future = pool.submit(self._read)
-        pool.shutdown(wait=False)  # not a wait: the thread ends with the read, and nothing else is submitted
+        self._go = threading.Event()
+        if not held:
+            self._go.set()
+        self._done = threading.Event()
+        self._outcome: KeyLogRead | None = None
+        self._error: BaseException | None = None
+        # A daemon: a read still held when the program ends never keeps it waiting.
+        threading.Thread(target=self._run, name="pushscope-keylog", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self._outcome = self._read()
+        except BaseException as error:  # (raised again to whoever asks for the result)
+            self._error = error
+        finally:
+            self._done.set()
 
     def _read(self) -> KeyLogRead:
-        # Background work, needed only at the first QUIC row or at the end: the cores go first to tshark reading
-        # the key log itself (what the first rows wait for) and to the caller's start.
+        # Background work, needed only at the first QUIC row or at the end: the cores go first to tshark's start
+        # (what the first rows wait for) and to the caller's.
         _nicer(threading.get_native_id())
         try:
             if self.path is None:
                 return None, [], []
-            scan = scan_keylog(self.path, on_usable=self._usable.set)  # one pass: the summary and secret pairs
+            scan = scan_keylog(self.path, on_usable=self._found_usable)  # one pass: the summary and secret pairs
             return scan.summary, _keylog_problems(scan.summary, self.origin), secret_pairs(scan)
         finally:
             self._usable.set()
 
+    def _found_usable(self) -> None:
+        self._usable.set()
+        self._go.wait()
+
+    def release(self) -> None:
+        """A held read goes on."""
+        self._go.set()
+
     def problems(self) -> list[Diagnostic]:
         """The key log's diagnostics (none once a valid line is found: it exists, it is not empty, it is usable)."""
         self._usable.wait()
-        return self.result()[1] if self._future.done() else []
+        return self.result()[1] if self._done.is_set() else []
 
     def done(self) -> bool:
-        return self._future.done()
+        return self._done.is_set()
 
     def result(self) -> KeyLogRead:
         """The summary, diagnostics and secret pairs, once the read has ended (or what it raised)."""
-        return self._future.result()
+        self._go.set()
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._outcome is not None
+        return self._outcome
 
 
 def _keylog_problems(summary: KeyLogSummary, origin: str) -> list[Diagnostic]:
@@ -331,9 +368,13 @@ def _keylog_problems(summary: KeyLogSummary, origin: str) -> list[Diagnostic]:
 
 
 def _tshark_run(tshark: str, path: str, keylog: str | None, quic_ports: list[int],
-                trial_keylog: str | None) -> TsharkRun:
-    """The one pass: its fields do not depend on what the key log holds, so it can start before that is known."""
+                trial_keylog: str | None, feed: SecretsFeed | None = None) -> TsharkRun:
+    """The one pass: its fields do not depend on what the key log holds, so it can start before that is known.
+    With a ``feed``, tshark reads the capture, and the key log's secrets inside it, from its stdin."""
     fields = list(dict.fromkeys(TCP_FIELDS + _quic_fields(quic_ports, trial_keylog or keylog)))
+    if feed is not None:
+        command = build_command(tshark, "-", fields, keylog=None, extra_args=_quic_args(quic_ports))
+        return TsharkRun(command, fields, feed=feed)
     return TsharkRun(build_command(tshark, path, fields, keylog=keylog, extra_args=_quic_args(quic_ports)), fields)
 
 
@@ -383,10 +424,11 @@ def _run(
                 return items, True
             return items, False
 
-        yield from dispatch.run(_nicer_from_first_row(run) if nicer_from_first_row else run.rows(), tick,
-                                PROGRESS_EVERY)
+        yield from dispatch.run(_nicer_from_first_row(run) if nicer_from_first_row else run.rows(),
+                                tick, PROGRESS_EVERY)
     finally:
         run.stop(unread=True)
+        keylog_read.release()
     code = run.wait()
     quic, trial = dispatch.settled()
     assert trial is not None  # (quic_readers made one)

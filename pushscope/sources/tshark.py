@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any, Protocol
 
 # The names a server certificate is valid for: subjectAltName DNS names and IP addresses (decrypted handshake).
 CERTIFICATE_FIELDS = ["x509ce.dNSName", "x509ce.IPAddress.ipv4", "x509ce.IPAddress.ipv6"]
@@ -94,6 +95,16 @@ def find_tshark() -> str:
     )
 
 
+class StdinFeed(Protocol):
+    """What writes the capture into tshark's stdin (see ``secrets_feed``), and how far it has come."""
+
+    position: int  # the capture's bytes handed to tshark so far
+
+    def start(self, stdin: IO[Any]) -> None: ...
+
+    def release(self) -> None: ...
+
+
 @dataclass(slots=True)
 class TsharkRun:
     """A running tshark whose rows are read as they come; stderr is collected on a side thread."""
@@ -102,6 +113,7 @@ class TsharkRun:
     fields: list[str]
     process: subprocess.Popen[str] | None = None
     stderr_lines: list[str] = field(default_factory=list)
+    feed: StdinFeed | None = None  # the capture through stdin (the command reads "-"), else the file itself
     _stderr_thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -109,11 +121,14 @@ class TsharkRun:
             self.command,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if self.feed is None else subprocess.PIPE,
             text=True,
             encoding="latin-1",
             bufsize=1 << 16,
         )
+        if self.feed is not None:
+            assert self.process.stdin is not None
+            self.feed.start(self.process.stdin)
         self._stderr_thread = threading.Thread(target=self._drain_stderr, daemon=True)
         self._stderr_thread.start()
 
@@ -144,6 +159,8 @@ class TsharkRun:
 
     def stop(self, *, unread: bool = False) -> None:
         """End tshark. ``unread``: nothing will read its rows any more (else the rows it wrote stay readable)."""
+        if self.feed is not None:
+            self.feed.release()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             # tshark only notes a SIGTERM and acts on it between packets: blocked writing rows nobody reads any
@@ -162,6 +179,8 @@ class TsharkRun:
         """How far tshark has read the capture, from /proc (Linux); None where that is not available."""
         if self.process is None:
             return None
+        if self.feed is not None:
+            return self.feed.position
         fd_dir = Path(f"/proc/{self.process.pid}/fd")
         target = os.path.realpath(capture_path)
         try:

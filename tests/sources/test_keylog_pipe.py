@@ -1,11 +1,15 @@
 """tshark's lean copy of a big key log, through a named pipe (``keylog_pipe``): it holds every line but the
 exporter secrets'; a read through it yields exactly what a read of the key log itself yields, started early or
-not; and its writer never outlives tshark, whether tshark read the pipe whole, in part, or not at all."""
+not; and its writer never outlives tshark, whether tshark read the pipe whole, in part, or not at all.
+
+The pipe serves captures that cannot hold their secrets (a pcapng gets them inside it: see ``test_secrets_feed``),
+so these reads are of pcap copies of the lab's captures."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -85,6 +89,13 @@ def test_a_writer_whose_reader_goes_away_ends(tmp_path: Path) -> None:
     pipe.release()
 
 
+def _as_pcap(capture: Path, directory: Path) -> Path:
+    """A pcap copy of a pcapng capture (editcap comes with tshark)."""
+    copy = directory / f"{capture.stem}.pcap"
+    subprocess.run(["editcap", "-F", "pcap", str(capture), str(copy)], check=True, capture_output=True)
+    return copy
+
+
 def _items(path: Path, keylog: Path | None, early: EarlyStart | None = None) -> list:
     items = read_capture(str(path), str(keylog) if keylog else None, keylog_origin="--keylog" if keylog else "",
                          early=early)
@@ -109,8 +120,9 @@ class _Pipes:
 @pytest.mark.parametrize("name, keys_of", [("nginx-push-basic", None), ("h3-midstream", None),
                                            ("h1-apache-clear", "nginx-push-basic")])
 def test_a_read_through_the_pipe_yields_what_a_read_of_the_key_log_does(name: str, keys_of: str | None,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    capture, keys = CAPTURES / f"{name}.pcapng", CAPTURES / f"{keys_of or name}.keys"
+                                                                        monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Path) -> None:
+    capture, keys = _as_pcap(CAPTURES / f"{name}.pcapng", tmp_path), CAPTURES / f"{keys_of or name}.keys"
     reference = _items(capture, keys)
     monkeypatch.setattr(keylog_pipe, "LEAN_ABOVE", 0)  # these key logs are small: piped all the same
     pipes = _Pipes(monkeypatch)
@@ -124,11 +136,11 @@ def test_a_read_through_the_pipe_yields_what_a_read_of_the_key_log_does(name: st
 
 
 @needs_tshark
-def test_an_early_tshark_that_nothing_reads_leaves_no_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_early_tshark_that_nothing_reads_leaves_no_pipe(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(keylog_pipe, "LEAN_ABOVE", 0)
     pipes = _Pipes(monkeypatch)
-    early = EarlyStart(str(CAPTURES / "nginx-push-basic.pcapng"), str(CAPTURES / "nginx-push-basic.keys"),
-                       keylog_origin="--keylog")
+    early = EarlyStart(str(_as_pcap(CAPTURES / "nginx-push-basic.pcapng", tmp_path)),
+                       str(CAPTURES / "nginx-push-basic.keys"), keylog_origin="--keylog")
     assert early.start() and len(pipes.made) == 1
     threading.Event().wait(0.2)  # (tshark may or may not have opened the pipe yet: both are ended)
     early.discard()
@@ -137,8 +149,10 @@ def test_an_early_tshark_that_nothing_reads_leaves_no_pipe(monkeypatch: pytest.M
 
 
 @needs_tshark
-def test_where_no_pipe_can_be_made_tshark_reads_the_key_log_itself(monkeypatch: pytest.MonkeyPatch) -> None:
-    capture, keys = CAPTURES / "nginx-push-basic.pcapng", CAPTURES / "nginx-push-basic.keys"
+def test_where_no_pipe_can_be_made_tshark_reads_the_key_log_itself(monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Path) -> None:
+    capture = _as_pcap(CAPTURES / "nginx-push-basic.pcapng", tmp_path)
+    keys = CAPTURES / "nginx-push-basic.keys"
     reference = _items(capture, keys)
     monkeypatch.setattr(keylog_pipe, "LEAN_ABOVE", 0)
 
