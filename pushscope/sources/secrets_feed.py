@@ -31,6 +31,9 @@ from pushscope.sources.keylog_pipe import PIPE_SIZE, lean_keylog_text, worth_a_p
 HEAD = 8 << 20  # bytes of the capture whose handshakes' secrets come first (tshark reads them in about 2 s)
 BLOCK_TEXT = 4 << 20  # key log bytes in one secrets block at most (tshark holds a block whole while it reads it)
 SEND_CHUNK = 1 << 20  # capture bytes handed to tshark per call
+# Bytes of the head's secrets held at most: a key log naming the head's client randoms in more lines than that (its
+# connections have about 1 KB of secrets each) gets every secret first instead.
+MAX_HEAD_SECRETS = 16 << 20
 SECTION_HEADER = 0x0A0D0D0A
 SECRETS_BLOCK = 0x0000000A
 TLS_KEY_LOG = 0x544C534B  # "TLSK": the block's secrets are NSS key log lines
@@ -175,9 +178,10 @@ def secrets_block(text: bytes, byte_order: str) -> bytes:
             + b"\0" * padding + struct.pack(byte_order + "I", length))
 
 
-def secret_lines_for(chunks: Iterable[list[bytes]], randoms: set[bytes]) -> list[bytes]:
+def secret_lines_for(chunks: Iterable[list[bytes]], randoms: set[bytes]) -> list[bytes] | None:
     """The key log's lines (from ``chunks`` of lines) that the connections of these client randoms need, and any
-    line keyed by something other than a client random (an RSA pre-master secret's).
+    line keyed by something other than a client random (an RSA pre-master secret's); None past MAX_HEAD_SECRETS
+    bytes of them.
 
     Reads on only while a random still lacks what decrypts it (all four TLS 1.3 traffic secrets, or a
     CLIENT_RANDOM line): written as connections open, a key log usually holds a capture's first connections early.
@@ -185,13 +189,17 @@ def secret_lines_for(chunks: Iterable[list[bytes]], randoms: set[bytes]) -> list
     """
     lacking = dict.fromkeys(randoms, frozenset[bytes]())
     kept: list[bytes] = []
+    size = 0
     for lines in chunks:
+        if size > MAX_HEAD_SECRETS:
+            return None
         for line in lines:
             label, _, rest = line.partition(b" ")
             key = rest[:64].lower()
             if key in lacking:
                 if label not in _EXPORTERS:
                     kept.append(line)
+                    size += len(line)
                     labels = lacking[key] | {label}
                     if label == _TLS12 or _TLS13_NEEDED <= labels:
                         del lacking[key]
@@ -199,11 +207,13 @@ def secret_lines_for(chunks: Iterable[list[bytes]], randoms: set[bytes]) -> list
                         lacking[key] = labels
             elif rest and rest[64:65] != b" " and not label.startswith(b"#"):
                 kept.append(line)  # (not a client random's: keyed by what the head cannot show)
+                size += len(line)
             elif key in randoms and label not in _EXPORTERS:
                 kept.append(line)  # (a complete random's: a duplicate, or a later key update)
+                size += len(line)
         if not lacking:
             break
-    return kept
+    return kept if size <= MAX_HEAD_SECRETS else None
 
 
 def _blocks_of(lines: list[bytes], byte_order: str) -> Iterator[bytes]:
@@ -281,18 +291,20 @@ class SecretsFeed:
 
     def _send(self, source: int, out: int) -> None:
         head = os.pread(source, HEAD, 0)
-        first = struct.unpack_from(self.byte_order + "I", head, 4)[0]
+        first = struct.unpack_from(self.byte_order + "I", head, 4)[0] if len(head) >= MIN_BLOCK else len(head) + 1
         cut = whole_blocks_end(head, self.byte_order)
-        if cut < first:  # (changed since ``feed_for`` looked: the section header is not whole) as it is
-            first = cut = 0
+        if cut < first:  # (changed since ``feed_for`` looked: no whole section header) the capture as it is
+            self._copy_from(0, source, out)
+            return
         _write_all(out, head[:first])  # (the section header comes first, as pcapng has it)
-        if cut == first or may_hold_quic(head[first:cut], self.byte_order):
+        randoms = None if cut == first or may_hold_quic(head[first:cut], self.byte_order) else \
+            client_hello_randoms(head[first:cut])
+        lines = None if randoms is None else \
+            secret_lines_for((chunk for _, chunk in KeyLogText(self.keylog).chunks()), randoms)
+        if randoms is None or lines is None:
             cut = first  # every secret first
         else:
-            randoms = client_hello_randoms(head[first:cut])
-            self.head_randoms = len(randoms)
-            lines = secret_lines_for((lines for _, lines in KeyLogText(self.keylog).chunks()), randoms)
-            self.head_secrets = len(lines)
+            self.head_randoms, self.head_secrets = len(randoms), len(lines)
             for block in _blocks_of(lines, self.byte_order):
                 _write_all(out, block)
             _write_all(out, head[first:cut])
@@ -302,10 +314,11 @@ class SecretsFeed:
             if self._released.is_set():
                 return
             text = lean_keylog_text(lines)
-            if len(text) > 1:
-                for block in _blocks_of(text[1:].split(b"\n"), self.byte_order):
-                    _write_all(out, block)
-        offset = cut
+            if len(text) > 1:  # (a chunk's lines: about a READ_CHUNK of text, one block)
+                _write_all(out, secrets_block(text[1:] + b"\n", self.byte_order))
+        self._copy_from(cut, source, out)
+
+    def _copy_from(self, offset: int, source: int, out: int) -> None:
         while not self._released.is_set():
             sent = _send_part(source, out, offset)
             if sent == 0:

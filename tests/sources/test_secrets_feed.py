@@ -174,6 +174,29 @@ def test_a_head_random_without_all_its_secrets_reads_the_key_log_to_its_end() ->
     assert read == [0, 1, 2]
 
 
+def test_a_key_log_naming_the_head_in_too_many_lines_gives_no_head_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(secrets_feed, "MAX_HEAD_SECRETS", 1_000)
+    repeated = [b"CLIENT_HANDSHAKE_TRAFFIC_SECRET " + R1 + b" " + b"a" * 96] * 10  # never complete
+    assert secret_lines_for([repeated[:5]], {R1}) is not None
+    assert secret_lines_for([repeated, repeated], {R1}) is None
+
+
+@needs_tshark
+def test_past_its_bound_the_head_gets_every_secret_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    capture = CAPTURES / "nginx-second-connection.pcapng"
+    keylog = _padded_keylog(CAPTURES / "nginx-second-connection.keys", tmp_path, reverse=True)
+    monkeypatch.setattr(secrets_feed, "MAX_HEAD_SECRETS", 100)
+    feed = _fed(capture, keylog, tmp_path / "fed.pcapng")
+    order, first, data = _sections(capture)
+    blocks = _block_types((tmp_path / "fed.pcapng").read_bytes(), order)
+    assert feed.head_randoms is None and blocks[0][0] == 0x0A0D0D0A
+    secrets = [index for index, (kind, _) in enumerate(blocks) if kind == 0x0A]
+    assert secrets == list(range(1, len(secrets) + 1))  # all of them before the capture's first block
+    as_fed = [replace(event, how="handshake") if isinstance(event, ConversationAccounted) else event
+              for event in _events(tmp_path / "fed.pcapng", None) if not isinstance(event, Diagnostic)]
+    assert as_fed == [event for event in _events(capture, keylog) if not isinstance(event, Diagnostic)]
+
+
 def test_a_secrets_block_is_padded_and_says_its_length_twice() -> None:
     block = secrets_block(b"CLIENT_RANDOM aa bb\n", "<")
     assert len(block) % 4 == 0
