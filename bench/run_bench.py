@@ -269,6 +269,12 @@ def logged_tshark_command(log: Path, work: Workload) -> list[str] | None:
         # pushscope's own plain copy of the key log is gone by now: point at ours.
         args = [f"tls.keylog_file:{work.tshark_keys}" if a.startswith("tls.keylog_file:") and work.tshark_keys
                 else a for a in args]
+        if "-r" in args and args[args.index("-r") + 1] == "-":
+            # It read the capture from pushscope, with the key log's secrets inside (sources/secrets_feed.py): the
+            # same packets and secrets are the file and the key log.
+            at = args.index("-r") + 1
+            args[at:at + 1] = [str(work.capture)] + (["-o", f"tls.keylog_file:{work.tshark_keys}"]
+                                                    if work.tshark_keys else [])
         lines.append(shlex.join([real] + args) + " > /dev/null")
     return ["sh", "-c", "\n".join(lines)]
 

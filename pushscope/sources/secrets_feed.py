@@ -86,7 +86,7 @@ def may_hold_quic(blocks: bytes, byte_order: str) -> bool:
     a UDP datagram with a QUIC long header in it, or a packet this cannot look into (a link type or a tunnel it
     does not read)."""
     link_types: list[int] = []
-    for block_type, body in _blocks(blocks, byte_order):
+    for block_type, body in _blocks(memoryview(blocks), byte_order):  # (a view: slices of it copy nothing)
         if block_type == 1 and len(body) >= 2:  # an interface: its link type
             link_types.append(struct.unpack_from(byte_order + "H", body)[0])
         elif block_type in (2, 3, 6):  # a packet: (obsolete) packet, simple packet, enhanced packet block
@@ -105,7 +105,7 @@ def may_hold_quic(blocks: bytes, byte_order: str) -> bool:
     return False
 
 
-def _blocks(data: bytes, byte_order: str) -> Iterator[tuple[int, bytes]]:
+def _blocks(data: memoryview, byte_order: str) -> Iterator[tuple[int, memoryview]]:
     position = 0
     while position + MIN_BLOCK <= len(data):
         block_type, length = struct.unpack_from(byte_order + "II", data, position)
@@ -123,7 +123,7 @@ _UDP, _TUNNELS = 17, (4, 41, 47)  # IP in IP, IPv6 in IP, GRE
 _IPV6_OPTIONS = (0, 43, 44, 60)  # hop-by-hop, routing, fragment, destination options
 
 
-def _may_be_quic(link_type: int, frame: bytes) -> bool:
+def _may_be_quic(link_type: int, frame: memoryview) -> bool:
     packet = _ip_packet(link_type, frame)
     if packet is None:
         return True
@@ -133,8 +133,8 @@ def _may_be_quic(link_type: int, frame: bytes) -> bool:
     return protocol == _UDP and _QUIC_LONG_HEADER.search(payload, 8) is not None
 
 
-def _ip_packet(link_type: int, frame: bytes) -> bytes | None:
-    """The IP packet in a frame of this link type (b"" when it holds none), or None when this cannot tell."""
+def _ip_packet(link_type: int, frame: memoryview) -> memoryview | None:
+    """The IP packet in a frame of this link type (empty when it holds none), or None when this cannot tell."""
     if link_type == _ETHERNET:
         offset, ether_type = 14, frame[12:14]
         while len(ether_type) == 2 and int.from_bytes(ether_type, "big") in _VLAN_TAGS:
@@ -150,13 +150,13 @@ def _ip_packet(link_type: int, frame: bytes) -> bytes | None:
         return frame
     else:
         return None
-    return frame[offset:] if kind in (_IP_VERSION_4, _IP_VERSION_6) else b""
+    return frame[offset:] if kind in (_IP_VERSION_4, _IP_VERSION_6) else frame[:0]
 
 
-def _ip_payload(packet: bytes) -> tuple[int, bytes]:
-    """(protocol, payload) of an IP packet; (0, b"") for anything else, (-1, b"") for what this cannot read."""
+def _ip_payload(packet: memoryview) -> tuple[int, memoryview]:
+    """(protocol, payload) of an IP packet; protocol 0 for anything else, -1 for what this cannot read."""
     if not packet:
-        return 0, b""
+        return 0, packet
     version = packet[0] >> 4
     if version == 4 and len(packet) >= 20:
         return packet[9], packet[(packet[0] & 0x0F) * 4:]
@@ -164,10 +164,10 @@ def _ip_payload(packet: bytes) -> tuple[int, bytes]:
         protocol, offset = packet[6], 40
         while protocol in _IPV6_OPTIONS:
             if len(packet) < offset + 8:
-                return -1, b""
+                return -1, packet[:0]
             protocol, offset = packet[offset], offset + (8 if protocol == 44 else (packet[offset + 1] + 1) * 8)
         return protocol, packet[offset:]
-    return 0, b""
+    return 0, packet[:0]
 
 
 def secrets_block(text: bytes, byte_order: str) -> bytes:
