@@ -64,17 +64,12 @@ class KeylogPipe:
         try:
             if self._released.is_set():
                 return
-            try:
-                import fcntl
-
-                fcntl.fcntl(handle, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
-            except (OSError, AttributeError, ImportError):
-                pass  # (a smaller buffer only reads slower)
+            widen_pipe(handle)
             for _, lines in KeyLogText(self.source).chunks():
-                _write_all(handle, lean_keylog_text(lines))
+                write_all(handle, lean_keylog_text(lines))
                 if self._released.is_set():
                     return
-            _write_all(handle, b"\n")
+            write_all(handle, b"\n")
         except OSError:
             pass  # tshark is gone (a broken pipe): nothing reads the rest
         finally:
@@ -107,7 +102,17 @@ class KeylogPipe:
             self._thread.join(timeout=5)
 
 
-def _write_all(handle: int, data: bytes) -> None:
+def widen_pipe(handle: int) -> None:
+    """A pipe's buffer made PIPE_SIZE, where that can be done (Linux)."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(handle, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+    except (OSError, AttributeError, ImportError):
+        pass  # (a smaller buffer only reads slower)
+
+
+def write_all(handle: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(handle, view):]

@@ -17,16 +17,16 @@ from pushscope to tshark through the kernel's pipe, never onto a disk.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import struct
-import sys
 import threading
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from pushscope.sources.keylog import KeyLogText
-from pushscope.sources.keylog_pipe import PIPE_SIZE, lean_keylog_text, worth_a_pipe
+from pushscope.sources.keylog_pipe import lean_keylog_text, widen_pipe, worth_a_pipe, write_all
 
 HEAD = 8 << 20  # bytes of the capture whose handshakes' secrets come first (tshark reads them in about 2 s)
 BLOCK_TEXT = 4 << 20  # key log bytes in one secrets block at most (tshark holds a block whole while it reads it)
@@ -279,10 +279,12 @@ class SecretsFeed:
         try:
             with open(self.capture, "rb") as source:
                 out = stdin.fileno()
-                _widen(out)
+                widen_pipe(out)
                 self._send(source.fileno(), out)
         except OSError:
             pass  # tshark is gone (a broken pipe), or the capture could not be read on: tshark reads its end
+        except Exception:  # (a capture changed under the feed: tshark reads a cut capture and says so; nothing
+            pass  # of this thread's reaches the terminal)
         finally:
             try:
                 stdin.close()  # (tshark reads the capture's end)
@@ -296,7 +298,7 @@ class SecretsFeed:
         if cut < first:  # (changed since ``feed_for`` looked: no whole section header) the capture as it is
             self._copy_from(0, source, out)
             return
-        _write_all(out, head[:first])  # (the section header comes first, as pcapng has it)
+        write_all(out, head[:first])  # (the section header comes first, as pcapng has it)
         randoms = None if cut == first or may_hold_quic(head[first:cut], self.byte_order) else \
             client_hello_randoms(head[first:cut])
         lines = None if randoms is None else \
@@ -306,16 +308,16 @@ class SecretsFeed:
         else:
             self.head_randoms, self.head_secrets = len(randoms), len(lines)
             for block in _blocks_of(lines, self.byte_order):
-                _write_all(out, block)
-            _write_all(out, head[first:cut])
+                write_all(out, block)
+            write_all(out, head[first:cut])
             self.position = cut
         del head
-        for _, lines in KeyLogText(self.keylog).chunks():
+        for _, chunk in KeyLogText(self.keylog).chunks():
             if self._released.is_set():
                 return
-            text = lean_keylog_text(lines)
+            text = lean_keylog_text(chunk)
             if len(text) > 1:  # (a chunk's lines: about a READ_CHUNK of text, one block)
-                _write_all(out, secrets_block(text[1:] + b"\n", self.byte_order))
+                write_all(out, secrets_block(text[1:] + b"\n", self.byte_order))
         self._copy_from(cut, source, out)
 
     def _copy_from(self, offset: int, source: int, out: int) -> None:
@@ -327,29 +329,14 @@ class SecretsFeed:
             self.position = offset
 
 
-def _widen(out: int) -> None:
-    if sys.platform == "linux":
-        try:
-            import fcntl
-
-            fcntl.fcntl(out, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
-        except (OSError, AttributeError, ImportError):
-            pass  # (a smaller buffer only reads slower)
-
-
-def _send_part(source: int, out: int, offset: int, most: int = SEND_CHUNK) -> int:
-    """Up to ``most`` bytes of the capture from ``offset`` into the pipe, in the kernel where it can; 0 at its end."""
+def _send_part(source: int, out: int, offset: int) -> int:
+    """Up to SEND_CHUNK bytes of the capture from ``offset`` into the pipe, in the kernel where it can; 0 at its
+    end."""
     try:
-        return os.sendfile(out, source, offset, min(most, SEND_CHUNK))
+        return os.sendfile(out, source, offset, SEND_CHUNK)
     except OSError as error:
-        if error.errno not in (22, 38):  # (EINVAL, ENOSYS: no sendfile into a pipe here)
+        if error.errno not in (errno.EINVAL, errno.ENOSYS):  # (no sendfile into a pipe here: copied instead)
             raise
-    data = os.pread(source, min(most, SEND_CHUNK), offset)
-    _write_all(out, data)
+    data = os.pread(source, SEND_CHUNK, offset)
+    write_all(out, data)
     return len(data)
-
-
-def _write_all(out: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(out, view):]

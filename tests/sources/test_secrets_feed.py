@@ -5,6 +5,7 @@ head's secrets are found in its bytes, and a head that may hold QUIC gets every 
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import struct
@@ -365,3 +366,18 @@ def test_a_feed_whose_reader_goes_away_ends(tmp_path: Path) -> None:
         threading.Event().wait(0.2)
         assert not feed.join(0)  # blocked: the pipe is full
     assert feed.join(10) and stream.closed
+
+
+def test_where_the_kernel_cannot_send_a_file_into_a_pipe_the_feed_copies_it(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    capture = CAPTURES / "nginx-second-connection.pcapng"
+    keylog = _padded_keylog(CAPTURES / "nginx-second-connection.keys", tmp_path)
+    _fed(capture, keylog, tmp_path / "sent.pcapng")
+
+    def no_sendfile(*args: object) -> int:
+        raise OSError(errno.EINVAL, "no sendfile into this")
+
+    monkeypatch.setattr(secrets_feed.os, "sendfile", no_sendfile)
+    feed = _fed(capture, keylog, tmp_path / "copied.pcapng")
+    assert (tmp_path / "copied.pcapng").read_bytes() == (tmp_path / "sent.pcapng").read_bytes()
+    assert feed.position == capture.stat().st_size
