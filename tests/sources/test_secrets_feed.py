@@ -41,6 +41,12 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the feed is mad
 needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
 
 
+@pytest.fixture(autouse=True)
+def _fed_from_a_megabyte(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lab's key logs are small: these tests feed them from the pipe's threshold (``FEED_ABOVE`` has its own)."""
+    monkeypatch.setattr(secrets_feed, "FEED_ABOVE", 0)
+
+
 def _sections(path: Path) -> tuple[str, int, bytes]:
     data = path.read_bytes()
     order = section_byte_order(data)
@@ -59,7 +65,8 @@ def _tshark_client_hellos(path: Path) -> set[bytes]:
 
 # --- reading the capture's bytes -------------------------------------------------------------------------------
 
-def test_a_pcapng_says_its_byte_order_and_anything_else_is_not_fed(tmp_path: Path) -> None:
+def test_a_pcapng_says_its_byte_order_and_anything_else_is_not_fed(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     little = struct.pack("<III", 0x0A0D0D0A, 28, 0x1A2B3C4D)
     big = struct.pack(">III", 0x0A0D0D0A, 28, 0x1A2B3C4D)
     assert section_byte_order(little) == "<" and section_byte_order(big) == ">"
@@ -73,6 +80,10 @@ def test_a_pcapng_says_its_byte_order_and_anything_else_is_not_fed(tmp_path: Pat
     pcap.write_bytes(struct.pack("<I", 0xA1B2C3D4) + bytes(40))
     assert feed_for(str(pcap), str(keys)) is None
     assert feed_for(str(CAPTURES / "nginx-push-basic.pcapng"), str(CAPTURES / "nginx-push-basic.keys")) is None
+    monkeypatch.setattr(secrets_feed, "FEED_ABOVE", keys.stat().st_size)  # (a key log that small: piped)
+    assert feed_for(str(CAPTURES / "nginx-push-basic.pcapng"), str(keys)) is None
+    monkeypatch.setattr(secrets_feed, "FEED_ABOVE", keys.stat().st_size - 1)
+    assert feed_for(str(CAPTURES / "nginx-push-basic.pcapng"), str(keys)) is not None
     broken = tmp_path / "broken.pcapng"  # a section header whose length cannot be one
     broken.write_bytes(struct.pack("<III", 0x0A0D0D0A, 0xFFFFFFF0, 0x1A2B3C4D) + bytes(40))
     assert feed_for(str(broken), str(keys)) is None
