@@ -25,13 +25,15 @@ def own_cache(cache_dir: Path) -> Path:
     return cache_dir
 
 
-def _watch_hashing(monkeypatch: pytest.MonkeyPatch, reading: threading.Event) -> list[tuple[str, bool]]:
-    """Each capture-file hash, and whether the read had already delivered data by then."""
+def _watch_hashing(monkeypatch: pytest.MonkeyPatch, reading: threading.Event,
+                   capture: Path) -> list[tuple[str, bool]]:
+    """Each hash of ``capture``, and whether the read had already delivered data by then. (Only this test's
+    capture: an earlier test's prefetch may still be hashing its own files in the background.)"""
     hashed: list[tuple[str, bool]] = []
     real = cache_module.file_digest
 
     def watched(path: str) -> str:
-        if path.endswith(".pcapng"):
+        if os.path.abspath(path) == os.path.abspath(capture):
             hashed.append((path, reading.is_set()))
         return real(path)
 
@@ -59,7 +61,7 @@ def test_a_never_seen_file_is_read_first_and_kept_after(files: tuple[Path, Path]
     capture, keys = files
     assert not CaptureCache().seen(str(capture))
     reading = threading.Event()
-    hashed = _watch_hashing(monkeypatch, reading)
+    hashed = _watch_hashing(monkeypatch, reading, capture)
     loader = _open(capture, keys, reading)
     assert not loader.from_cache and loader.capture.pushes
     assert hashed == []  # nothing hashed before or during the read
