@@ -112,7 +112,7 @@ def widen_pipe(handle: int) -> None:
         pass  # (a smaller buffer only reads slower)
 
 
-def write_all(handle: int, data: bytes) -> None:
+def write_all(handle: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(handle, view):]

@@ -80,12 +80,12 @@ def whole_blocks_end(data: bytes, byte_order: str) -> int:
     return position
 
 
-def client_hello_randoms(data: bytes) -> set[bytes]:
+def client_hello_randoms(data: bytes | memoryview) -> set[bytes]:
     """The client random (lowercase hex) of every TLS ClientHello record that starts in ``data``."""
     return {match.group(1).hex().encode() for match in _CLIENT_HELLO.finditer(data)}
 
 
-def may_hold_quic(blocks: bytes, byte_order: str) -> bool:
+def may_hold_quic(blocks: bytes | memoryview, byte_order: str) -> bool:
     """Whether the pcapng ``blocks`` (whole blocks of a section whose header they follow) may hold a QUIC packet:
     a UDP datagram with a QUIC long header in it, or a packet this cannot look into (a link type or a tunnel it
     does not read)."""
@@ -308,8 +308,8 @@ class SecretsFeed:
             self._copy_from(0, source, out)
             return
         write_all(out, head[:first])  # (the section header comes first, as pcapng has it)
-        randoms = None if cut == first or may_hold_quic(head[first:cut], self.byte_order) else \
-            client_hello_randoms(head[first:cut])
+        blocks = memoryview(head)[first:cut]  # (the head's blocks, looked at twice: not copied)
+        randoms = None if cut == first or may_hold_quic(blocks, self.byte_order) else client_hello_randoms(blocks)
         lines = None if randoms is None else \
             secret_lines_for((chunk for _, chunk in KeyLogText(self.keylog).chunks()), randoms)
         if randoms is None or lines is None:
@@ -318,9 +318,9 @@ class SecretsFeed:
             self.head_randoms, self.head_secrets = len(randoms), len(lines)
             for block in _blocks_of(lines, self.byte_order):
                 write_all(out, block)
-            write_all(out, head[first:cut])
+            write_all(out, blocks)
             self.position = cut
-        del head
+        del blocks, head
         for _, chunk in KeyLogText(self.keylog).chunks():
             if self._released.is_set():
                 return

@@ -333,9 +333,17 @@ def test_an_early_tshark_that_nothing_reads_ends_its_feed(monkeypatch: pytest.Mo
     feeds = _Feeds(monkeypatch)
     early = EarlyStart(str(capture), str(keylog), keylog_origin="--keylog")
     assert early.start() and len(feeds.made) == 1
+    started = early._started
+    assert started is not None and not started.keylog_read.done()  # (held: nothing asked for it)
     threading.Event().wait(0.2)
     early.discard()
     assert feeds.made[0].join(10)
+    assert started.run.process is not None and started.run.process.poll() is not None  # tshark ended
+    for _ in range(100):  # the held read of the key log is let go, and ends
+        if started.keylog_read.done():
+            break
+        threading.Event().wait(0.05)
+    assert started.keylog_read.done()
 
 
 # --- pushscope's own read of the key log, held ----------------------------------------------------------------
