@@ -39,12 +39,12 @@ from typing import Any, BinaryIO
 from pushscope import __version__
 from pushscope.cache_hints import HINT_SUFFIX, SEEN_SUFFIX, Hints, file_identity
 from pushscope.model.entities import Capture
-from pushscope.model.pickling import ModelPickler
+from pushscope.model.pickling import Columns, ModelPickler, columns_of, rows_from_columns
 
 CACHE_DIR_ENV = "PUSHSCOPE_CACHE_DIR"
 CACHE_LIMIT_ENV = "PUSHSCOPE_CACHE_MAX_MB"
 DEFAULT_LIMIT = 2 * 1024 * 1024 * 1024
-MAGIC = b"pushscope-model-3\n"
+MAGIC = b"pushscope-model-4\n"
 HEADER = struct.Struct(">Q")  # payload length
 SUFFIX = ".model"
 STALE_PARTIAL = 3600.0  # seconds
@@ -364,13 +364,17 @@ MODEL_PIECE = 1000
 
 
 def _write_model(capture: Capture, handle: BinaryIO) -> None:
+    from pushscope.analysis.evidence import Explanation
+    from pushscope.analysis.kept_evidence import keep_explanation
+
     parts: dict[str, list[Any]] = {"connections": list(capture.connections.items()), "exchanges": capture.exchanges,
              "pushes": capture.pushes, "conversations": capture.conversations}
     shell = copy.copy(capture)
     shell.connections, shell.exchanges, shell.pushes, shell.conversations = {}, [], [], []
     shell._push_by_exchange, shell._pushes_indexed = {}, 0  # indexes, rebuilt on use
     shell._pushes_by_stream, shell._pushes_unplaced, shell._pushes_placed = {}, [], 0
-    pickler = ModelPickler(handle, protocol=pickle.HIGHEST_PROTOCOL)  # streamed: no copy in memory
+    # Streamed: no copy in memory. A push's evidence is kept as its facts, not rendered (``kept_evidence``).
+    pickler = ModelPickler(handle, protocol=pickle.HIGHEST_PROTOCOL, reducers={Explanation: keep_explanation})
 
     def dump(piece: object) -> None:
         pickler.dump(piece)
@@ -379,7 +383,8 @@ def _write_model(capture: Capture, handle: BinaryIO) -> None:
     dump(shell)
     for items in parts.values():
         for start in range(0, len(items), MODEL_PIECE):
-            dump(items[start:start + MODEL_PIECE])
+            piece = items[start:start + MODEL_PIECE]
+            dump(columns_of(piece) or piece)  # as columns: equal numbers are one object when read back
         dump(None)
 
 
@@ -400,10 +405,14 @@ def _read_model(handle: BinaryIO) -> Capture:
     for _ in range(4):
         items: list[object] = []
         while (piece := pickle.load(handle)) is not None:
-            items += piece
+            items += rows_from_columns(piece) if type(piece) is Columns else piece
         lists.append(items)
     connections, capture.exchanges, capture.pushes, capture.conversations = lists  # type: ignore[assignment]
     capture.connections = dict(connections)  # type: ignore[arg-type]
+    if any(type(push.evidence) is not list for push in capture.pushes):  # (rendered: nothing to resolve)
+        from pushscope.analysis.kept_evidence import restore_explanations
+
+        restore_explanations(capture)
     return capture
 
 

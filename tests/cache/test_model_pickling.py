@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import io
+import math
 import pickle
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from pushscope import pipeline
+from pushscope.analysis.evidence import Explanation
+from pushscope.analysis.kept_evidence import KeptExplanation, keep_explanation, restore_explanations
 from pushscope.cache import _read_model, _write_model
 from pushscope.events import Diagnostic
-from pushscope.model.entities import Exchange
+from pushscope.model.entities import Capture, Exchange, Push
 from pushscope.model.frames import FrameLog
-from pushscope.model.pickling import ModelPickler, init_fields
+from pushscope.model.pickling import Columns, ModelPickler, columns_of, init_fields, rows_from_columns
+
+CAPTURES = Path(__file__).resolve().parents[2] / "captures"
 
 
 def _round_trip(capture: pipeline.Capture) -> tuple[bytes, pipeline.Capture]:
@@ -98,3 +106,90 @@ def _dumps(value: object) -> bytes:
     written = io.BytesIO()
     ModelPickler(written, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
     return written.getvalue()
+
+
+@dataclass(slots=True)
+class Timed:
+    at: float | None
+    size: int
+    label: str
+
+
+def test_a_piece_is_written_as_columns_and_equal_numbers_come_back_as_one_object() -> None:
+    items = [Timed(float(f"{1700000000 + i // 4}.5"), 100_000 + i % 2, f"x{i}") for i in range(40)]
+    piece = columns_of(items)
+    assert piece is not None and piece.cls is Timed and piece.shared == (0, 1)  # labels: no number column
+    back = rows_from_columns(pickle.loads(_dumps(piece)))
+    assert back == items and all(type(item) is Timed for item in back)
+    assert len({id(item.at) for item in back}) == 10 and len({id(item.size) for item in back}) == 2
+
+
+def test_sharing_never_changes_a_number_s_class_or_sign() -> None:
+    mixed = [Timed(1.0, 1, "a"), Timed(1.0, 1, "b"), Timed(None, True, "c"), Timed(1.0, 1, "d")]
+    assert columns_of(mixed).shared == (0,)  # type: ignore[union-attr]  # 1 and True: not one class
+    zeros = [Timed(0.0, 7, "a"), Timed(-0.0, 7, "b"), Timed(0.0, 7, "c"), Timed(0.0, 7, "d")]
+    piece = columns_of(zeros)
+    assert piece is not None and 0 not in piece.shared  # 0.0 would stand for -0.0
+    back = rows_from_columns(pickle.loads(_dumps(piece)))
+    assert [math.copysign(1.0, item.at) for item in back] == [1.0, -1.0, 1.0, 1.0]  # type: ignore[arg-type]
+    ids = [Timed(float(i), 1000 + i, "") for i in range(8)]  # all different: sharing would only cost time
+    assert columns_of(ids).shared == ()  # type: ignore[union-attr]  # (and the labels are no numbers)
+
+
+def test_a_piece_of_several_classes_stays_a_list_and_bad_columns_are_refused() -> None:
+    assert columns_of([Timed(1.0, 1, ""), Exchange(0, "c", "h2", 1)]) is None and columns_of([]) is None
+    with pytest.raises(ValueError):
+        rows_from_columns(Columns(Timed, ((1.0,), (2,))))
+    with pytest.raises(ValueError):
+        rows_from_columns(Columns(Timed, ((1.0, 2.0), (2,), ("a", "b"))))
+
+
+# Captures whose pushes' evidence names other exchanges (a fresh copy, documents checked), another push (pushed
+# twice), a refusal, an own request and unreadable traffic.
+KEPT = ("nginx-preload-twoloads", "h3-cancel-cached", "h3-push-not-authoritative", "apache-rerequest",
+        "nginx-midstream", "h3-server-cancel")
+
+
+@pytest.mark.parametrize("name", KEPT)
+def test_evidence_is_kept_as_its_facts_and_names_the_model_s_own_objects(name: str) -> None:
+    if shutil.which("tshark") is None:
+        pytest.skip("tshark not installed")
+    model = pipeline.load_capture(str(CAPTURES / f"{name}.pcapng"), str(CAPTURES / f"{name}.keys"))
+    assert model.pushes and all(type(push.evidence) is Explanation for push in model.pushes)
+    data, back = _round_trip(model)
+    assert b"PUSH_PROMISE for" not in data  # no rendered text in the entry
+    for before, after in zip(model.pushes, back.pushes, strict=True):
+        evidence = after.evidence
+        assert type(evidence) is Explanation and list(evidence) == list(before.evidence)
+        assert evidence.push is after
+        assert evidence.exchange is None or evidence.exchange is back.exchange(evidence.exchange.id)
+        assert all(seen.document is back.exchange(seen.document.id) for seen in evidence.references)
+        for value in evidence._rest:
+            if isinstance(value, Exchange):
+                assert value is back.exchange(value.id)
+            if isinstance(value, Push):
+                assert value is back.pushes[value.id]
+
+
+def test_an_explanation_that_holds_an_unknown_value_is_kept_rendered(files: tuple[Path, Path]) -> None:
+    capture, keys = files
+    model = pipeline.load_capture(str(capture), str(keys))
+    explanation = model.pushes[0].evidence
+    assert type(explanation) is Explanation and keep_explanation(explanation) is not NotImplemented
+    explanation._rest = (*explanation._rest, "vary_notes", frozenset({"a"}))  # a value it cannot name
+    assert keep_explanation(explanation) is NotImplemented
+    _, back = _round_trip(model)
+    assert type(back.pushes[0].evidence) is list and back.pushes[0].evidence == list(explanation)
+    assert all(type(push.evidence) is Explanation for push in back.pushes[1:])
+
+
+def test_a_kept_explanation_naming_what_the_model_lacks_is_refused() -> None:
+    capture = Capture(source="capture", exchanges=[Exchange(0, "c", "h2", 1, pushed=True)])
+    push = Push(0, "c", "h2", 1, 2, 0.0, exchange_id=0)
+    capture.pushes.append(push)
+    push.evidence = KeptExplanation(0, 0.0, 5, None, (), (), ())  # type: ignore[assignment]
+    with pytest.raises(ValueError, match="no exchange 5"):
+        restore_explanations(capture)
+    push.evidence = KeptExplanation(0, 0.0, 0, "elsewhere", (), (), ())  # type: ignore[assignment]
+    with pytest.raises(ValueError, match="no connection"):
+        restore_explanations(capture)
