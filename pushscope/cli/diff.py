@@ -75,8 +75,10 @@ def _compare(both: list[CaptureArgs], fmt: str, args: argparse.Namespace, inputs
         del report
         if len(sides) == 1:
             from pushscope.cache import wait_for_writers
+            from pushscope.pipeline import free_dropped_models
 
             wait_for_writers()  # a model kept for the cache is written now, so it is not held beside the next
+            free_dropped_models()
     (before, cov_a), (after, cov_b) = sides
     result = diff.diff_sides(before, after, ("before", "after"))
     result["before"]["coverage"], result["after"]["coverage"] = cov_a.headline(), cov_b.headline()
