@@ -177,6 +177,10 @@ _CONTENT_TYPES: dict[str, str] = {}
 _CONTENT_TYPES_LIMIT = 4096
 _URLS: dict[str, str] = {}
 _URLS_LIMIT = 1 << 16
+# One float per moment shown, per capture start: a row's times were new floats each (3.2 a row), though the frames
+# of one packet share their moment (a push's start is its promise). By start, then by moment; bounded as above.
+_RELATIVE: dict[float, dict[float, float]] = {}
+_RELATIVE_LIMIT = 1 << 16
 
 
 def waterfall_title(filters: FilterState, sort: str, *, shown: int, total: int, headers_searchable: bool,
@@ -196,8 +200,25 @@ def waterfall_title(filters: FilterState, sort: str, *, shown: int, total: int, 
     return " · ".join(parts)
 
 
-def _rel(at: float | None, t0: float) -> float | None:
-    return None if at is None else at - t0
+def _relative_times(t0: float) -> dict[float, float]:
+    """The moments already made relative to ``t0`` (equal moments give equal results: sharing one is exact)."""
+    times = _RELATIVE.get(t0)
+    if times is None or len(times) >= _RELATIVE_LIMIT:
+        if len(_RELATIVE) >= 8:
+            _RELATIVE.clear()
+        times = _RELATIVE[t0] = {}
+    return times
+
+
+def _shared_rel(at: float | None, t0: float, times: dict[float, float]) -> float | None:
+    if at is None:
+        return None
+    relative = times.get(at)
+    if relative is None:
+        relative = at - t0
+        if at != 0.0:  # (0.0 and -0.0 are one key, and t0 may be 0.0: their differences differ in sign)
+            times[at] = relative
+    return relative
 
 
 def _row(exchange: Exchange, conn: Connection | None, push: Push | None, t0: float, depth: int,
@@ -210,6 +231,7 @@ def _row(exchange: Exchange, conn: Connection | None, push: Push | None, t0: flo
     raw_path = exchange.path
     path = visible(raw_path) if raw_path else url or f"stream {exchange.stream_id}"
     content_type = visible(exchange.content_type or "")
+    times = _relative_times(t0)
     return Row(
         exchange_id=exchange.id,
         connection_id=exchange.connection_id,
@@ -223,12 +245,13 @@ def _row(exchange: Exchange, conn: Connection | None, push: Push | None, t0: flo
         status=exchange.status,
         stream_id=exchange.stream_id,
         body_bytes=exchange.body_bytes,
-        start=_rel(exchange.request_start if exchange.request_start is not None else
-                   (push.promised_at if push is not None and push.promised_at else exchange.response_start), t0),
-        response_start=_rel(exchange.response_start, t0),
-        end=_rel(exchange.response_end, t0),
-        promised_at=_rel(push.promised_at, t0) if push is not None and push.promised_at else None,
-        reset_at=_rel(reset.at, t0) if reset is not None else None,
+        start=_shared_rel(exchange.request_start if exchange.request_start is not None else
+                          (push.promised_at if push is not None and push.promised_at else exchange.response_start),
+                          t0, times),
+        response_start=_shared_rel(exchange.response_start, t0, times),
+        end=_shared_rel(exchange.response_end, t0, times),
+        promised_at=_shared_rel(push.promised_at, t0, times) if push is not None and push.promised_at else None,
+        reset_at=_shared_rel(reset.at, t0, times) if reset is not None else None,
         push_index=push.id if push is not None else None,
         outcome=outcome,
         wasted_bytes=wasted,

@@ -309,3 +309,26 @@ def test_the_spans_pass_reads_each_row_as_row_last_does() -> None:
             for start, first, end, reset in product((None, 0.0, 1.0), (None, 0.0, 2.0), (None, 0.0, 4.0),
                                                     (None, 0.0, 3.0))]
     assert _intervals(rows) == [(r.start, r.last or r.start) for r in rows if r.start is not None]
+
+
+def test_rows_share_one_float_per_moment_and_stay_exact_when_the_start_moves(monkeypatch) -> None:
+    from dataclasses import replace
+
+    from pushscope.tui import view as view_module
+
+    capture = _capture(extra=30)
+    rows = build_view(capture).rows
+    pushed = [row for row in rows if row.promised_at is not None]
+    assert pushed and all(row.start == row.promised_at for row in pushed)
+    assert all(row.start is row.promised_at for row in pushed)  # equal moments: one float
+    t0 = capture.started_at
+    for row in rows:  # every time as it was: the moment minus the capture's start
+        exchange = capture.exchanges[row.exchange_id]
+        assert row.response_start == (None if exchange.response_start is None else exchange.response_start - t0)
+        assert row.end == (None if exchange.response_end is None else exchange.response_end - t0)
+    moved = build_view(replace(capture, started_at=t0 - 1.0)).rows  # another start: other differences
+    assert [row.end for row in moved] == [None if row.end is None else pytest.approx(row.end + 1.0) for row in rows]
+    monkeypatch.setattr(view_module, "_RELATIVE", {})
+    monkeypatch.setattr(view_module, "_RELATIVE_LIMIT", 4)  # bounded: it starts over when full (a row adds five)
+    again = build_view(capture).rows
+    assert again == rows and all(len(times) <= 4 + 5 for times in view_module._RELATIVE.values())
