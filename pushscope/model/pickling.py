@@ -76,7 +76,7 @@ class Columns:
     the columns whose equal numbers are one object when read back."""
 
     cls: type
-    columns: tuple[tuple[Any, ...], ...]
+    columns: tuple[tuple[Any, ...] | Columns, ...]
     shared: tuple[int, ...] = ()
 
 
@@ -90,7 +90,8 @@ def columns_of(items: Sequence[object]) -> Columns | None:
         return None
     values = operator.attrgetter(*names)
     rows = list(map(values, items)) if len(names) > 1 else [(value,) for value in map(values, items)]
-    columns = tuple(zip(*rows, strict=True))
+    # A column of objects of one such class (each push's cost) is written as columns too.
+    columns = tuple(columns_of(column) or column for column in zip(*rows, strict=True))
     return Columns(cls, columns, tuple(index for index, column in enumerate(columns) if _worth_sharing(column)))
 
 
@@ -98,7 +99,8 @@ def rows_from_columns(piece: Columns) -> list[Any]:
     """The objects ``columns_of`` wrote, each rebuilt by its ``__init__``, equal numbers of a shared column one
     object."""
     names = init_fields(piece.cls)
-    columns: list[Sequence[Any]] = list(piece.columns)
+    columns: list[Sequence[Any]] = [rows_from_columns(column) if isinstance(column, Columns) else column
+                                    for column in piece.columns]
     if names is None or len(columns) != len(names) or len({len(column) for column in columns}) > 1:
         raise ValueError(f"columns that do not rebuild {piece.cls.__name__}")
     for index in piece.shared:
@@ -107,9 +109,11 @@ def rows_from_columns(piece: Columns) -> list[Any]:
     return list(map(piece.cls, *columns))
 
 
-def _worth_sharing(column: tuple[Any, ...]) -> bool:
+def _worth_sharing(column: tuple[Any, ...] | Columns) -> bool:
     """Numbers of one class only, so that 1 and 1.0 (equal, and equal keys) never stand for each other, nor 0.0
     for -0.0; and fewer distinct values than half the column (sharing a column of ids would only cost time)."""
+    if isinstance(column, Columns):
+        return False
     kinds = set(map(type, column))
     kinds.discard(type(None))
     if kinds == {int}:

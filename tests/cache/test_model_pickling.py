@@ -193,3 +193,19 @@ def test_a_kept_explanation_naming_what_the_model_lacks_is_refused() -> None:
     push.evidence = KeptExplanation(0, 0.0, 0, "elsewhere", (), (), ())  # type: ignore[assignment]
     with pytest.raises(ValueError, match="no connection"):
         restore_explanations(capture)
+
+
+@dataclass(slots=True)
+class Costed:
+    cost: Timed
+    name: str
+
+
+def test_a_column_of_one_dataclass_s_objects_is_written_as_columns_too() -> None:
+    items = [Costed(Timed(float(1700000000 + i // 5), 5000, "x"), f"n{i}") for i in range(20)]
+    piece = columns_of(items)
+    assert piece is not None and type(piece.columns[0]) is Columns and piece.shared == ()
+    back = rows_from_columns(pickle.loads(_dumps(piece)))
+    assert back == items and all(type(item.cost) is Timed for item in back)
+    assert len({id(item.cost.at) for item in back}) == 4  # the nested column's numbers are shared too
+    assert len({id(item.cost) for item in back}) == 20
