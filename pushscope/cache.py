@@ -409,7 +409,7 @@ def _read_model(handle: BinaryIO) -> Capture:
         lists.append(items)
     connections, capture.exchanges, capture.pushes, capture.conversations = lists  # type: ignore[assignment]
     capture.connections = dict(connections)  # type: ignore[arg-type]
-    if any(type(push.evidence) is not list for push in capture.pushes):  # (rendered: nothing to resolve)
+    if capture.pushes:
         from pushscope.analysis.kept_evidence import restore_explanations
 
         restore_explanations(capture)

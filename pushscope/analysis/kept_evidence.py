@@ -9,7 +9,6 @@ the values named here is kept rendered, as before.
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,8 +38,7 @@ class KeptExplanation:
     exchange: int | None  # the pushed exchange's id
     connection: str | None
     references: tuple[tuple[int, Reference, float | None, str], ...]  # ReferenceSeen, its document by id
-    rest: tuple[Any, ...]
-    rest_refs: tuple[int, ...]  # where ``rest`` holds ModelRefs (most explanations: nowhere)
+    rest: tuple[Any, ...]  # the facts shown, names and values; a value in the model as a ModelRef
 
     def restored(self, push: Push, capture: Capture) -> Explanation:
         if not 0 <= self.rule < len(RULES):
@@ -51,13 +49,7 @@ class KeptExplanation:
         explanation.connection = None if self.connection is None else _connection(self.connection, capture)
         explanation.references = tuple([ReferenceSeen(_exchange(document, capture), reference, needed_at, assumed)
                                         for document, reference, needed_at, assumed in self.references])
-        rest = self.rest
-        if self.rest_refs:
-            restored = list(rest)
-            for index in self.rest_refs:
-                restored[index] = _restored(rest[index], capture)
-            rest = tuple(restored)
-        explanation._rest = rest
+        explanation._rest = _restored(self.rest, capture)
         return explanation
 
 
@@ -75,11 +67,9 @@ def keep_explanation(explanation: Explanation) -> Any:
             raise _NotKept("a reference that is not a document's")
         references = tuple([(seen.document.id, seen.reference, seen.needed_at, seen.assumed)
                             for seen in explanation.references])
-        rest = tuple(map(_kept, explanation._rest))
-        rest_refs = tuple(index for index, (kept, value) in enumerate(zip(rest, explanation._rest, strict=True))
-                          if kept is not value)
         return KeptExplanation, (rule, explanation._origin, None if exchange is None else exchange.id,
-                                 None if connection is None else connection.id, references, rest, rest_refs)
+                                 None if connection is None else connection.id, references,
+                                 _kept(explanation._rest))
     except (ValueError, AttributeError, _NotKept):
         return NotImplemented
 
@@ -101,8 +91,7 @@ def _kept(value: Any) -> Any:
     if kind is Connection:
         return ModelRef("connection", value.id)
     if kind is tuple:
-        kept = tuple(map(_kept, value))
-        return value if all(map(operator.is_, kept, value)) else kept
+        return tuple(map(_kept, value))
     if kind is ReferenceSeen:
         return ReferenceSeen(_kept(value.document), value.reference, value.needed_at, value.assumed)
     if kind is Sample:
@@ -139,17 +128,21 @@ def _connection(key: str, capture: Capture) -> Connection:
     return found
 
 
-def _resolved(ref: ModelRef, capture: Capture) -> Exchange | Push | Connection:
-    found: Exchange | Push | Connection | None = None
-    if ref.kind == "exchange" and type(ref.key) is int:
-        found = capture.exchange(ref.key)
-    elif ref.kind == "push" and type(ref.key) is int and 0 <= ref.key < len(capture.pushes):
-        found = capture.pushes[ref.key]
-    elif ref.kind == "connection" and type(ref.key) is str:
-        found = capture.connections.get(ref.key)
-    if found is None or found.id != ref.key:
-        raise ValueError(f"the model holds no {ref.kind} {ref.key!r}")
+def _push(key: int, capture: Capture) -> Push:
+    found = capture.pushes[key] if 0 <= key < len(capture.pushes) else None
+    if found is None or found.id != key:
+        raise ValueError(f"the model holds no push {key!r}")
     return found
+
+
+_RESOLVERS = {"exchange": (int, _exchange), "push": (int, _push), "connection": (str, _connection)}
+
+
+def _resolved(ref: ModelRef, capture: Capture) -> Exchange | Push | Connection:
+    key_type, resolve = _RESOLVERS.get(ref.kind, (None, None))
+    if resolve is None or type(ref.key) is not key_type:
+        raise ValueError(f"a reference to no part of the model: {ref.kind} {ref.key!r}")
+    return resolve(ref.key, capture)  # type: ignore[operator]
 
 
 def _sample(first: tuple[Any, ...], count: int) -> Sample:

@@ -203,7 +203,7 @@ def waterfall_title(filters: FilterState, sort: str, *, shown: int, total: int, 
 def _relative_times(t0: float) -> dict[float, float]:
     """The moments already made relative to ``t0`` (equal moments give equal results: sharing one is exact)."""
     times = _RELATIVE.get(t0)
-    if times is None or len(times) >= _RELATIVE_LIMIT:
+    if times is None:
         if len(_RELATIVE) >= 8:
             _RELATIVE.clear()
         times = _RELATIVE[t0] = {}
@@ -213,12 +213,9 @@ def _relative_times(t0: float) -> dict[float, float]:
 def _shared_rel(at: float | None, t0: float, times: dict[float, float]) -> float | None:
     if at is None:
         return None
-    relative = times.get(at)
-    if relative is None:
-        relative = at - t0
-        if at != 0.0:  # (0.0 and -0.0 are one key, and t0 may be 0.0: their differences differ in sign)
-            times[at] = relative
-    return relative
+    if at == 0.0:  # (0.0 and -0.0 are one key, and t0 may be 0.0: their differences differ in sign)
+        return at - t0
+    return keep_one(times, at, at - t0, _RELATIVE_LIMIT)
 
 
 def _row(exchange: Exchange, conn: Connection | None, push: Push | None, t0: float, depth: int,

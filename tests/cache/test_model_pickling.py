@@ -18,7 +18,7 @@ from pushscope.cache import _read_model, _write_model
 from pushscope.events import Diagnostic
 from pushscope.model.entities import Capture, Exchange, Push
 from pushscope.model.frames import FrameLog
-from pushscope.model.pickling import Columns, ModelPickler, columns_of, init_fields, rows_from_columns
+from pushscope.model.pickling import Columns, ModelPickler, ModelRef, columns_of, init_fields, rows_from_columns
 
 CAPTURES = Path(__file__).resolve().parents[2] / "captures"
 
@@ -187,11 +187,17 @@ def test_a_kept_explanation_naming_what_the_model_lacks_is_refused() -> None:
     capture = Capture(source="capture", exchanges=[Exchange(0, "c", "h2", 1, pushed=True)])
     push = Push(0, "c", "h2", 1, 2, 0.0, exchange_id=0)
     capture.pushes.append(push)
-    push.evidence = KeptExplanation(0, 0.0, 5, None, (), (), ())  # type: ignore[assignment]
+    push.evidence = KeptExplanation(0, 0.0, 5, None, (), ())  # type: ignore[assignment]
     with pytest.raises(ValueError, match="no exchange 5"):
         restore_explanations(capture)
-    push.evidence = KeptExplanation(0, 0.0, 0, "elsewhere", (), (), ())  # type: ignore[assignment]
+    push.evidence = KeptExplanation(0, 0.0, 0, "elsewhere", (), ())  # type: ignore[assignment]
     with pytest.raises(ValueError, match="no connection"):
+        restore_explanations(capture)
+    push.evidence = KeptExplanation(0, 0.0, 0, None, (), ("earlier_promise", ModelRef("push", 9)))  # type: ignore
+    with pytest.raises(ValueError, match="no push 9"):
+        restore_explanations(capture)
+    push.evidence = KeptExplanation(0, 0.0, 0, None, (), ("x", ModelRef("frame", 0)))  # type: ignore[assignment]
+    with pytest.raises(ValueError, match="no part of the model"):
         restore_explanations(capture)
 
 

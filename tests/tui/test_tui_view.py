@@ -329,6 +329,6 @@ def test_rows_share_one_float_per_moment_and_stay_exact_when_the_start_moves(mon
     moved = build_view(replace(capture, started_at=t0 - 1.0)).rows  # another start: other differences
     assert [row.end for row in moved] == [None if row.end is None else pytest.approx(row.end + 1.0) for row in rows]
     monkeypatch.setattr(view_module, "_RELATIVE", {})
-    monkeypatch.setattr(view_module, "_RELATIVE_LIMIT", 4)  # bounded: it starts over when full (a row adds five)
+    monkeypatch.setattr(view_module, "_RELATIVE_LIMIT", 4)  # bounded: it starts over when full
     again = build_view(capture).rows
-    assert again == rows and all(len(times) <= 4 + 5 for times in view_module._RELATIVE.values())
+    assert again == rows and all(len(times) <= 4 for times in view_module._RELATIVE.values())
