@@ -17,12 +17,14 @@ import os
 import re
 import sys
 import threading
+import time
 
 from pushscope.sources.keylog import KeyLogText
 
 LEAN_ABOVE = 1 << 20  # a smaller key log is handed to tshark as it is (its exporter lines cost tshark under 5 ms)
 PIPE_SIZE = 1 << 20  # the pipe's buffer: tshark then reads it about as fast as a file (a 64 KB one costs 0.2 s)
 PIPE_NAME = "keylog.pipe"
+RELEASE_WAIT = 5.0  # seconds ``release`` waits for the writer to end
 # A line that holds an exporter secret, with the newline before it (every chunk's text starts with one).
 _EXPORTER_LINE = re.compile(rb"\n(?:EARLY_)?EXPORTER_SECRET [^\n]*")
 
@@ -94,12 +96,15 @@ class KeylogPipe:
         """tshark has ended: a writer still waiting for it to open the pipe stops waiting, and one still writing
         stops at its next chunk."""
         self._released.set()
-        if self._thread.is_alive():
-            try:  # opening the pipe for reading ends the writer's wait for a reader
+        deadline = time.monotonic() + RELEASE_WAIT
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            # Opening the pipe for reading ends the writer's wait for a reader. Again and again: a writer that had
+            # not yet begun to wait when it was opened would wait for the next reader.
+            try:
                 os.close(os.open(self.path, os.O_RDONLY | os.O_NONBLOCK))
             except OSError:
                 pass
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=0.05)
 
 
 def widen_pipe(handle: int) -> None:

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,25 @@ def test_a_writer_that_nothing_reads_ends_on_release(tmp_path: Path) -> None:
     pipe = KeylogPipe(str(tmp_path / "k.keys"), str(tmp_path))
     assert pipe._thread.is_alive()  # waiting for a reader
     pipe.release()
+    assert _ends(pipe)
+
+
+def test_a_writer_that_reaches_the_pipe_after_the_release_ends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer's thread may begin to wait for a reader only after ``release`` opened the pipe once."""
+    _big_keylog(tmp_path / "k.keys")
+    write, released = KeylogPipe._write, threading.Event()
+
+    def late_write(pipe: KeylogPipe) -> None:
+        released.wait(timeout=10)
+        time.sleep(0.2)  # ``release`` has opened and closed the pipe by now
+        write(pipe)
+
+    monkeypatch.setattr(KeylogPipe, "_write", late_write)
+    pipe = KeylogPipe(str(tmp_path / "k.keys"), str(tmp_path))
+    release = threading.Thread(target=pipe.release)
+    release.start()
+    released.set()
+    release.join(timeout=10)
     assert _ends(pipe)
 
 
