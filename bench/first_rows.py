@@ -13,7 +13,9 @@ rows; until then the search looks in URLs): that moment is printed too.
 Keys: while the capture loads, ``down`` and ``up`` alternate every ``--every`` seconds, each sent as the terminal
 would (into the driver's queue); a key is answered when the waterfall's cursor has moved and the screen has been
 repainted. The worst and the median are printed, over all keys and over those sent from ``SETTLE`` s after the
-first rows (the first keys wait for the screen's first fill, as any key right after a start does).
+first rows (the first keys wait for the screen's first fill, as any key right after a start does). A reopen's
+rows are shown before its model is read: from then until the details are ready, ``down`` and ``up`` alternate
+every ``DETAIL_KEY_EVERY`` s too (keys while the model is read).
 
 ``--cache``: two opens in two fresh processes sharing a new temporary cache directory (or $PUSHSCOPE_CACHE_DIR):
 the first reads the capture and keeps its model and its final view, the second reopens it from the cache; their
@@ -54,6 +56,7 @@ KEY_TIMEOUT = 60.0
 SETTLE = 1.0  # seconds after the first rows during which the screen's first fill (every widget's) is under way
 SLOW_KEY = 0.1  # issue 16: every key answered within 100 ms
 FILTER_KEYS = 4  # filter keys pressed once loaded (pushes only, on and off)
+DETAIL_KEY_EVERY = 0.1  # seconds between keys while a reopen reads its model (half a second at 30 MB)
 
 
 class FirstRows:
@@ -206,6 +209,12 @@ async def open_once(capture: str, keylog: str | None, cache: bool, every: float,
         if search_ready is not None:
             await asyncio.wait_for(search_ready.wait(), TIMEOUT)
         result["searchable"] = time.monotonic() - STARTED
+        # A reopen's rows are up before its model is read (seconds at a gigabyte): keys meanwhile.
+        detail_keys: list[float] = []
+        while not details.done() and time.monotonic() - STARTED < TIMEOUT:
+            detail_keys.append(await watch.press("down" if len(detail_keys) % 2 == 0 else "up"))
+            await asyncio.sleep(min(every, DETAIL_KEY_EVERY))
+        result["detail_keys"] = detail_keys
         await asyncio.wait_for(details, TIMEOUT)
         result["details"] = details.result()
         result["peak_rss_mib"] = peak_rss_mib()
@@ -289,6 +298,12 @@ def describe(result: dict[str, Any], label: str = "") -> str:
     else:
         lines.append(f"fully loaded after {result['loaded']:.2f} s ({result['rows']} rows); header values "
                      f"searchable after {result['searchable']:.2f} s")
+    detail_keys = result.get("detail_keys")
+    if detail_keys:
+        slow = sum(answer > SLOW_KEY for answer in detail_keys)
+        lines.append(f"keys while the model is read (after the rows): {len(detail_keys)}, worst "
+                     f"{max(detail_keys) * 1000:.0f} ms, median {statistics.median(detail_keys) * 1000:.0f} ms, "
+                     f"over {SLOW_KEY * 1000:.0f} ms: {slow}")
     if result.get("filter_keys"):
         keys = result["filter_keys"]
         lines.append("filter key p once loaded: answered in " + ", ".join(f"{a * 1000:.0f}" for a, _ in keys)
