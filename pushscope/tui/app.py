@@ -23,7 +23,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Input, Static
+from textual.widgets import Footer, Input, Static
 
 from pushscope.model.entities import Capture
 from pushscope.pipeline import Analyser, Load
@@ -44,7 +44,6 @@ from pushscope.tui.widgets.detail import (
     pending_details_content,
     verdict_text,
 )
-from pushscope.tui.widgets.footer import KeyFooter
 from pushscope.tui.widgets.summary import DiagnosticsPanel, LoadStatus, SummaryBar, diagnostics_content
 from pushscope.tui.widgets.waterfall import Waterfall, legend_line
 from pushscope.vocabulary import Outcome
@@ -171,7 +170,7 @@ class PushscopeApp(App[None]):
                     yield self.waterfall
                     yield Static(legend_line(), id="legend")
                 yield self.detail
-        yield KeyFooter(compact=True)
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.connections_tree.border_title = "Connections"
