@@ -58,7 +58,9 @@ class SummaryBar(Static):
     """Pushes by outcome and what they cost, always visible."""
 
     def show(self, summary: dict[str, Any], *, loading: bool = False) -> None:
-        self.update(summary_content(summary, loading=loading))
+        # Not laid out with it: a layout is of the whole screen (40-60 ms of the UI thread while a capture loads,
+        # at every snapshot); only when the height the text needs changes (``_fit_height``).
+        self.update(summary_content(summary, loading=loading), layout=False)
         self.call_after_refresh(self._fit_height)
 
     def _fit_height(self) -> None:
@@ -90,11 +92,15 @@ class LoadStatus(Horizontal):
         if total:
             bar.update(total=total, progress=min(done, total))
         if unit != "bytes":  # a live source: there is no end to measure against, the detail says it all
-            self.query_one("#load-label", Label).update(detail or f"{done} {unit}")
+            self._say(detail or f"{done} {unit}")
             return
         label = f"Loading {fmt_bytes(done)}" + (f" of {fmt_bytes(total)}" if total else "")
         label += f" · {detail}" if detail else ""
-        self.query_one("#load-label", Label).update(label + self._estimate(done, total))
+        self._say(label + self._estimate(done, total))
+
+    def _say(self, text: str) -> None:
+        # The label's size is the stylesheet's, whatever it says: no layout of the whole screen at every snapshot.
+        self.query_one("#load-label", Label).update(text, layout=False)
 
     def _estimate(self, done: int, total: int | None) -> str:
         now = self.clock()
@@ -109,7 +115,7 @@ class LoadStatus(Horizontal):
         return f" · {fmt_bytes(int(rate))}/s, {duration_text((total - done) / rate)} left to read, then the analysis"
 
     def cancelling(self) -> None:
-        self.query_one("#load-label", Label).update("Cancelling…")
+        self._say("Cancelling…")
 
 
 def diagnostics_content(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> Content:

@@ -1,0 +1,93 @@
+"""A snapshot of a loading capture is shown without laying the whole screen out again: Textual lays out every
+widget for any one that asks (40-60 ms of the UI thread at each snapshot of a 30 MB load), and a snapshot changes
+no widget's size. The summary bar, the progress line and the waterfall's scrollbar still follow it."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from fake_capture import fake_analyse, fake_events
+from textual.screen import Screen
+from textual.widgets import Label
+
+from pushscope.pipeline import Load
+from pushscope.tui import loading
+from pushscope.tui.app import PushscopeApp
+from pushscope.tui.loading import LoadSession
+from pushscope.tui.widgets.summary import LoadStatus
+
+
+class HeldLoad:
+    """A source that reads nothing until released (the test posts the snapshots itself)."""
+
+    def __init__(self) -> None:
+        self.released = threading.Event()
+
+    def __call__(self, cancel: threading.Event):
+        self.released.wait(10)
+        return iter(())
+
+
+def _growing_snapshots() -> list[loading.CaptureUpdated]:
+    posted: list[object] = []
+    # A clock that never moves: a snapshot after every item.
+    session = LoadSession(Load(lambda _cancel: fake_events(extra_requests=40), "shop.pcapng"), posted.append,
+                          threading.Event(), analyser=fake_analyse, interval=0.0, clock=lambda: 0.0)
+    session.run()
+    return [message for message in posted if isinstance(message, loading.CaptureUpdated) and not message.final]
+
+
+async def test_a_snapshot_lays_nothing_out_and_the_scrollbar_follows(monkeypatch: pytest.MonkeyPatch) -> None:
+    layouts: list[bool] = []
+    refresh_layout = Screen._refresh_layout
+
+    def counted(screen: Screen, size: object = None, scroll: bool = False) -> None:
+        layouts.append(scroll)
+        refresh_layout(screen, size, scroll)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Screen, "_refresh_layout", counted)
+    # Two snapshots whose connections and diagnostics are the same (a new line in the sidebar or among the
+    # diagnostics is a layout of its own): more rows, times, counts.
+    snapshots = _growing_snapshots()
+    second = snapshots[-1]
+    first = next(message for message in snapshots if len(message.view.rows) > 30
+                 and message.view.diagnostics == second.view.diagnostics
+                 and len(message.view.connections) == len(second.view.connections))
+    assert len(first.view.rows) < len(second.view.rows)
+    second.connection_changes = tuple(info for info in second.connection_changes if info not in first.view.connections)
+    held = HeldLoad()
+    app = PushscopeApp(Load(held, "shop.pcapng"), analyser=fake_analyse)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        app.post_message(first)
+        for _ in range(5):
+            await pilot.pause()
+        waterfall = app.waterfall
+        assert waterfall.show_vertical_scrollbar  # more rows than lines
+        layouts.clear()
+        app.post_message(second)
+        for _ in range(5):
+            await pilot.pause()
+        assert waterfall.rows == second.shown.rows
+        assert [scroll for scroll in layouts if not scroll] == []
+        rows = len(second.shown.rows)
+        assert waterfall.virtual_size.height == rows + 1
+        assert waterfall.vertical_scrollbar.window_virtual_size == rows + 1
+        assert waterfall.max_scroll_y == rows + 1 - waterfall.scrollable_content_region.height
+        held.released.set()
+
+
+async def test_the_progress_line_says_everything_in_a_width_of_its_own() -> None:
+    app = PushscopeApp(Load(HeldLoad(), "shop.pcapng"), analyser=fake_analyse)
+    async with app.run_test(size=(120, 30)) as pilot:
+        status = app.query_one(LoadStatus)
+        label = status.query_one("#load-label", Label)
+        status.show_progress(1_000, 10_000_000, "")
+        await pilot.pause()
+        width, short = label.size.width, str(label.render())
+        status.show_progress(9_000_000, 10_000_000, "tshark reading")
+        await pilot.pause()
+        assert label.size.width == width  # the stylesheet's, whatever the text
+        assert short.startswith("Loading") and "8.6 MiB of 9.5 MiB · tshark reading" in str(label.render())
+        app.exit()
