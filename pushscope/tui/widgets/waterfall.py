@@ -136,11 +136,12 @@ class Waterfall(ScrollView, can_focus=True):
         ``_scroll_update`` does)."""
         if size == self.virtual_size:
             return
-        if not self.container_size:  # (not laid out yet)
+        scroll_update = getattr(self, "_scroll_update", None)  # (Textual's own; a Textual without it lays out)
+        if not self.container_size or scroll_update is None:  # (not laid out yet)
             self.virtual_size = size
             return
         self.set_reactive(Waterfall.virtual_size, size)
-        self._scroll_update(size)
+        scroll_update(size)
 
     def _rescale(self, *, refit: bool) -> None:
         spans = list(self.spans)
