@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 from probe_inprocess import InProcessH2Server
-from textual.content import Content
-from textual.widgets import Static
 
 from pushscope.cli import main
 from pushscope.cli.probe import run_probe
@@ -101,8 +99,7 @@ async def test_the_inspector_shows_the_same_truth_and_runs(session: tuple[Path, 
             row = next(r for r in app.waterfall.rows if r.push_index == push.id)
             app.waterfall.select_exchange(row.exchange_id)
             await pilot.pause()
-            detail = app.detail.query_one("#detail-body", Static).content
-            text = detail.plain if isinstance(detail, Content) else str(detail)
+            text = app.detail.content.plain
             expected = f"probe saw {push.truth.outcome}/{push.truth.reason} (run {push.truth.run})"
             assert expected in text, text
             verdict = "= the verdict agrees" if push.truth.agreement.agrees else "≠ the reason differs"

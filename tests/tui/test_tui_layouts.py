@@ -8,10 +8,12 @@ import threading
 
 import pytest
 from fake_capture import fake_analyse, fake_events
+from textual.geometry import Offset
 from textual.screen import Screen
 from textual.widgets import Label
+from tui_helpers import real_capture, wait_loaded
 
-from pushscope.pipeline import Load
+from pushscope.pipeline import Load, capture_file
 from pushscope.tui import loading
 from pushscope.tui.app import PushscopeApp
 from pushscope.tui.loading import LoadSession
@@ -91,3 +93,43 @@ async def test_the_progress_line_says_everything_in_a_width_of_its_own() -> None
         assert label.size.width == width  # the stylesheet's, whatever the text
         assert short.startswith("Loading") and "8.6 MiB of 9.5 MiB · tshark reading" in str(label.render())
         app.exit()
+
+
+async def test_a_cursor_key_lays_nothing_out_and_the_detail_pane_keeps_its_text(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The detail pane is drawn line by line: a row's details set its scrollable height in place (a ``Static`` in
+    a scrolling container laid the whole screen out twice a key), and its text can still be selected."""
+    layouts: list[bool] = []
+    refresh_layout = Screen._refresh_layout
+
+    def counted(screen: Screen, size: object = None, scroll: bool = False) -> None:
+        layouts.append(scroll)
+        refresh_layout(screen, size, scroll)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Screen, "_refresh_layout", counted)
+    pcap, keys = real_capture("nginx-second-connection")
+    app = PushscopeApp(capture_file(pcap, keys))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_loaded(pilot)
+        for _ in range(3):
+            await pilot.pause()
+        detail = app.detail
+        heights = set()
+        layouts.clear()
+        for _ in range(6):
+            await pilot.press("down")
+            await pilot.pause()
+            await pilot.pause()
+            lines = detail._wrapped()
+            heights.add(len(lines))
+            assert detail.virtual_size.height == len(lines) == len(detail.content.wrap(detail._width))
+            assert detail.max_scroll_y == max(len(lines) - detail.scrollable_content_region.height, 0)
+        assert len(heights) > 1  # (rows whose details differ in height)
+        assert [scroll for scroll in layouts if not scroll] == []
+        # The text can be selected (Textual's selection reads the pane's content).
+        await pilot.mouse_down(detail, offset=Offset(2, 1))
+        await pilot.hover(detail, offset=Offset(30, 3))
+        await pilot.mouse_up(detail, offset=Offset(30, 3))
+        await pilot.pause()
+        selected = app.screen.get_selected_text()
+        assert selected and selected.splitlines()[1] in detail.content.plain

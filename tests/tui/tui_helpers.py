@@ -52,7 +52,7 @@ def text_of(static: Static) -> str:
 
 
 def detail_text(app: PushscopeApp) -> str:
-    return text_of(app.detail.query_one("#detail-body", Static))
+    return app.detail.content.plain
 
 
 def row_paths(app: PushscopeApp) -> list[str]:

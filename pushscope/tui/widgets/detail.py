@@ -6,10 +6,12 @@ header values are plain text (never markup), with Cookie / Set-Cookie / Authoriz
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.widgets import Static
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.selection import Selection
+from textual.strip import Strip
+from textual.visual import Visual
 
 from pushscope.decode.frame_names import frame_name
 from pushscope.http.redaction import redact_headers
@@ -18,6 +20,7 @@ from pushscope.presentation import OUTCOME_STYLES, glyph
 from pushscope.safe_text import visible
 from pushscope.tui.fmt import fmt_bytes, fmt_duration, unit_for
 from pushscope.tui.view import LEVEL_GLYPHS, CaptureView, Row
+from pushscope.tui.widgets.scrolling import set_virtual_size
 
 HEADING = "bold $accent"
 MUTED = "$text-muted"
@@ -298,12 +301,60 @@ def overview_content(view: CaptureView) -> Content:
     return Content("\n").join(lines)
 
 
-class DetailPane(VerticalScroll, can_focus=True):
-    """A scrolling view of one ``Content``; focusable so long details can be scrolled with the keyboard."""
+class DetailPane(ScrollView, can_focus=True):
+    """A scrolling view of one ``Content``; focusable so long details can be scrolled with the keyboard.
 
-    def compose(self) -> ComposeResult:
-        yield Static(id="detail-body")
+    Drawn line by line, the content wrapped once per width: a new content sets the scrollable height in place
+    (``set_virtual_size``). A ``Static`` in a scrolling container laid the whole screen out twice for each
+    cursor key (its new height, then the sizes that follow from it)."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._content = Content("")
+        self._lines: list[Strip] | None = None  # the content wrapped at ``_width``
+        self._width = 0
+
+    @property
+    def content(self) -> Content:
+        return self._content
+
+    def render(self) -> Content:
+        return self._content  # (what Textual's text selection reads: ``Widget.get_selection``)
 
     def show(self, content: Content) -> None:
-        self.query_one("#detail-body", Static).update(content)
+        self._content = content
+        self._lines = None
         self.scroll_home(animate=False)
+        self._fit()
+        self.refresh()
+
+    def _wrapped(self) -> list[Strip]:
+        width = self.scrollable_content_region.width
+        if self._lines is None or width != self._width:
+            self._width = width
+            self._lines = Visual.to_strips(self, self._content, width, None, self.visual_style) if width > 0 else []
+        return self._lines
+
+    def _fit(self) -> None:
+        if self.scrollable_content_region.width > 0:
+            lines = self._wrapped()
+            set_virtual_size(self, Size(self._width, len(lines)))
+
+    def on_resize(self) -> None:
+        self._lines = None
+        self._fit()
+
+    def selection_updated(self, selection: Selection | None) -> None:
+        self._lines = None  # (drawn again with the selection's style)
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._lines = None  # (a new theme: the content's $variables resolve anew)
+
+    def render_line(self, y: int) -> Strip:
+        lines = self._wrapped()
+        index = y + self.scroll_offset.y
+        if 0 <= index < len(lines):
+            return lines[index]
+        return Strip.blank(self.scrollable_content_region.width, self.visual_style.rich_style)

@@ -25,6 +25,7 @@ from pushscope.timescale import TimeScale
 from pushscope.tui.fmt import fmt_bytes, unit_for
 from pushscope.tui.timeaxis import BREAK, MIN_SPAN, TimeWindow, axis_line
 from pushscope.tui.view import Row, RowSet
+from pushscope.tui.widgets.scrolling import set_virtual_size
 
 WAIT, RECEIVE, INCOMPLETE, PROMISE, RESET = "░", "█", "▒", "▾", "╳"
 LEGEND = (
@@ -123,25 +124,11 @@ class Waterfall(ScrollView, can_focus=True):
             self.cursor = index if index is not None else min(self.cursor, max(len(rows) - 1, 0))
         else:
             self.cursor = 0
-        self._set_virtual_size(Size(0, len(rows) + 1))
+        set_virtual_size(self, Size(0, len(rows) + 1))  # (no layout of the whole screen at each snapshot)
         self._cache.clear()
         self.refresh()
         self._announce()
         self._scroll_to_cursor()
-
-    def _set_virtual_size(self, size: Size) -> None:
-        """Textual lays the whole screen out again for a new virtual size (40-60 ms of the UI thread at every
-        snapshot while a capture loads). The waterfall's own size does not depend on it, only its scrollbar's
-        thumb: that is updated here, and a scrollbar shown or hidden still lays the screen out (Textual's
-        ``_scroll_update`` does)."""
-        if size == self.virtual_size:
-            return
-        scroll_update = getattr(self, "_scroll_update", None)  # (Textual's own; a Textual without it lays out)
-        if not self.container_size or scroll_update is None:  # (not laid out yet)
-            self.virtual_size = size
-            return
-        self.set_reactive(Waterfall.virtual_size, size)
-        scroll_update(size)
 
     def _rescale(self, *, refit: bool) -> None:
         spans = list(self.spans)
