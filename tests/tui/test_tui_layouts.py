@@ -8,6 +8,8 @@ import threading
 
 import pytest
 from fake_capture import fake_analyse, fake_events
+from textual.app import App, ComposeResult
+from textual.content import Content
 from textual.geometry import Offset
 from textual.screen import Screen
 from textual.widgets import Label
@@ -17,6 +19,7 @@ from pushscope.pipeline import Load, capture_file
 from pushscope.tui import loading
 from pushscope.tui.app import PushscopeApp
 from pushscope.tui.loading import LoadSession
+from pushscope.tui.widgets.detail import DetailPane
 from pushscope.tui.widgets.summary import LoadStatus
 
 
@@ -133,3 +136,29 @@ async def test_a_cursor_key_lays_nothing_out_and_the_detail_pane_keeps_its_text(
         await pilot.pause()
         selected = app.screen.get_selected_text()
         assert selected and selected.splitlines()[1] in detail.content.plain
+
+
+class DetailPaneApp(App[None]):
+    CSS = "DetailPane { height: 10; width: 40; }"
+
+    def compose(self) -> ComposeResult:
+        yield DetailPane(id="detail")
+
+
+async def test_the_detail_pane_scrolls_over_every_line_when_its_scrollbar_narrows_it() -> None:
+    """Lines as wide as the pane wrap once its scrollbar takes a column: the scrollable height follows the new
+    wrapping (every line can be scrolled to), and the pane never gets a horizontal scrollbar."""
+    app = DetailPaneApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        pane = app.query_one(DetailPane)
+        for content in (Content("short"), Content("\n".join("x" * 39 + str(i % 10) for i in range(12))),
+                        Content("short again")):
+            pane.show(content)
+            for _ in range(3):
+                await pilot.pause()
+            region = pane.scrollable_content_region
+            wrapped = content.wrap(region.width)
+            assert pane.virtual_size.height == len(wrapped) == len(pane._wrapped())
+            assert pane.max_scroll_y == max(len(wrapped) - region.height, 0)
+            assert not pane.show_horizontal_scrollbar
+        assert len(Content("x" * 39 + "0").wrap(region.width)) == 1  # (the short one: no scrollbar, no wrapping)

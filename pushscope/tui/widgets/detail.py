@@ -333,12 +333,15 @@ class DetailPane(ScrollView, can_focus=True):
         if self._lines is None or width != self._width:
             self._width = width
             self._lines = Visual.to_strips(self, self._content, width, None, self.visual_style) if width > 0 else []
+            if len(self._lines) != self.virtual_size.height:  # (a new width: a scrollbar shown or hidden)
+                self.call_later(self._fit)
         return self._lines
 
     def _fit(self) -> None:
+        """The scrollable height: the content's lines at the width it is wrapped to (never wider: no horizontal
+        scrollbar)."""
         if self.scrollable_content_region.width > 0:
-            lines = self._wrapped()
-            set_virtual_size(self, Size(self._width, len(lines)))
+            set_virtual_size(self, Size(0, len(self._wrapped())))
 
     def on_resize(self) -> None:
         self._lines = None
