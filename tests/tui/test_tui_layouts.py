@@ -11,9 +11,8 @@ from fake_capture import fake_analyse, fake_events
 from textual.app import App, ComposeResult
 from textual.content import Content
 from textual.geometry import Offset
-from textual.screen import Screen
 from textual.widgets import Label
-from tui_helpers import real_capture, wait_loaded
+from tui_helpers import HeldLoad, full_layouts, real_capture, wait_loaded
 
 from pushscope.pipeline import Load, capture_file
 from pushscope.tui import loading
@@ -21,17 +20,6 @@ from pushscope.tui.app import PushscopeApp
 from pushscope.tui.loading import LoadSession
 from pushscope.tui.widgets.detail import DetailPane
 from pushscope.tui.widgets.summary import LoadStatus
-
-
-class HeldLoad:
-    """A source that reads nothing until released (the test posts the snapshots itself)."""
-
-    def __init__(self) -> None:
-        self.released = threading.Event()
-
-    def __call__(self, cancel: threading.Event):
-        self.released.wait(10)
-        return iter(())
 
 
 def _growing_snapshots() -> list[loading.CaptureUpdated]:
@@ -44,14 +32,7 @@ def _growing_snapshots() -> list[loading.CaptureUpdated]:
 
 
 async def test_a_snapshot_lays_nothing_out_and_the_scrollbar_follows(monkeypatch: pytest.MonkeyPatch) -> None:
-    layouts: list[bool] = []
-    refresh_layout = Screen._refresh_layout
-
-    def counted(screen: Screen, size: object = None, scroll: bool = False) -> None:
-        layouts.append(scroll)
-        refresh_layout(screen, size, scroll)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(Screen, "_refresh_layout", counted)
+    layouts = full_layouts(monkeypatch)
     # Two snapshots whose connections and diagnostics are the same (a new line in the sidebar or among the
     # diagnostics is a layout of its own): more rows, times, counts.
     snapshots = _growing_snapshots()
@@ -75,7 +56,7 @@ async def test_a_snapshot_lays_nothing_out_and_the_scrollbar_follows(monkeypatch
         for _ in range(5):
             await pilot.pause()
         assert waterfall.rows == second.shown.rows
-        assert [scroll for scroll in layouts if not scroll] == []
+        assert layouts == []
         rows = len(second.shown.rows)
         assert waterfall.virtual_size.height == rows + 1
         assert waterfall.vertical_scrollbar.window_virtual_size == rows + 1
@@ -102,14 +83,7 @@ async def test_a_cursor_key_lays_nothing_out_and_the_detail_pane_keeps_its_text(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The detail pane is drawn line by line: a row's details set its scrollable height in place (a ``Static`` in
     a scrolling container laid the whole screen out twice a key), and its text can still be selected."""
-    layouts: list[bool] = []
-    refresh_layout = Screen._refresh_layout
-
-    def counted(screen: Screen, size: object = None, scroll: bool = False) -> None:
-        layouts.append(scroll)
-        refresh_layout(screen, size, scroll)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(Screen, "_refresh_layout", counted)
+    layouts = full_layouts(monkeypatch)
     pcap, keys = real_capture("nginx-second-connection")
     app = PushscopeApp(capture_file(pcap, keys))
     async with app.run_test(size=(160, 48)) as pilot:
@@ -117,18 +91,23 @@ async def test_a_cursor_key_lays_nothing_out_and_the_detail_pane_keeps_its_text(
         for _ in range(3):
             await pilot.pause()
         detail = app.detail
-        heights = set()
+        heights, laid_out = set(), []
         layouts.clear()
         for _ in range(6):
             await pilot.press("down")
             await pilot.pause()
             await pilot.pause()
+            laid_out.append(len(layouts))
+            heights.add(detail.virtual_size.height)
+        assert len(heights) > 1  # (rows whose details differ in height)
+        assert laid_out == [0] * 6
+        for _ in range(6):
+            await pilot.press("up")
+            await pilot.pause()
+            await pilot.pause()
             lines = detail._wrapped()
-            heights.add(len(lines))
             assert detail.virtual_size.height == len(lines) == len(detail.content.wrap(detail._width))
             assert detail.max_scroll_y == max(len(lines) - detail.scrollable_content_region.height, 0)
-        assert len(heights) > 1  # (rows whose details differ in height)
-        assert [scroll for scroll in layouts if not scroll] == []
         # The text can be selected (Textual's selection reads the pane's content).
         await pilot.mouse_down(detail, offset=Offset(2, 1))
         await pilot.hover(detail, offset=Offset(30, 3))

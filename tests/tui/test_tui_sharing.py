@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from fake_capture import fake_analyse, fake_events
 from textual import events
-from tui_helpers import real_capture, wait_loaded
+from tui_helpers import HeldLoad, real_capture, wait_loaded
 
 from pushscope.cache import CaptureCache, wait_for_writers
 from pushscope.model.entities import Capture
@@ -191,20 +191,6 @@ def _snapshots() -> list[loading.CaptureUpdated]:
                           threading.Event(), analyser=fake_analyse, interval=0.0)
     session.run()
     return [message for message in posted if isinstance(message, loading.CaptureUpdated)]
-
-
-class HeldLoad:
-    """A source that reads nothing until released (the test posts the snapshots itself): the app stays loading.
-    It lets itself go after ``HOLD`` seconds, so that a failing test ends."""
-
-    HOLD = 10.0
-
-    def __init__(self) -> None:
-        self.released = threading.Event()
-
-    def __call__(self, cancel: threading.Event):
-        self.released.wait(self.HOLD)
-        return iter(())
 
 
 async def test_snapshots_that_come_while_an_input_is_answered_are_shown_after_its_repaint() -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
 from fake_capture import fake_analyse, fake_reader
 from textual.content import Content
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import Static
 
 from pushscope.pipeline import Load
@@ -17,6 +19,35 @@ from pushscope.tui.app import PushscopeApp
 
 CAPTURES = Path(__file__).resolve().parents[2] / "captures"
 LOAD_TIMEOUT = 60.0
+
+
+class HeldLoad:
+    """A source that reads nothing until released (the test posts the snapshots itself): the app stays loading.
+    It lets itself go after ``HOLD`` seconds, so that a failing test ends."""
+
+    HOLD = 10.0
+
+    def __init__(self) -> None:
+        self.released = threading.Event()
+
+    def __call__(self, cancel: threading.Event):
+        self.released.wait(self.HOLD)
+        return iter(())
+
+
+def full_layouts(monkeypatch: pytest.MonkeyPatch) -> list[None]:
+    """A list that gets an item for each layout of the whole screen from now on (Textual's ``_refresh_layout``
+    but for a scroll, which lays out only what it brings into view)."""
+    layouts: list[None] = []
+    refresh_layout = Screen._refresh_layout
+
+    def counted(screen: Screen, size: object = None, scroll: bool = False) -> None:
+        if not scroll:
+            layouts.append(None)
+        refresh_layout(screen, size, scroll)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Screen, "_refresh_layout", counted)
+    return layouts
 
 
 def fake_app(extra_requests: int = 0, delay: float = 0.0, later_load_at: float | None = None) -> PushscopeApp:
