@@ -159,6 +159,28 @@ def time_phases() -> dict[str, float]:
     return phases
 
 
+def count_layouts() -> list[float]:
+    """Count and time the layouts of the whole screen from now on (Textual's ``Screen._refresh_layout`` but for a
+    scroll, which lays out only what it brings into view): ``[count, seconds]``, filled in as they happen. Textual
+    lays out every widget when any one asks, so these are what a snapshot or a key may cost the UI thread most."""
+    from textual.screen import Screen
+
+    totals = [0.0, 0.0]
+    refresh_layout = Screen._refresh_layout
+
+    def counted(screen: Any, size: Any = None, scroll: bool = False) -> None:
+        started = time.monotonic()
+        try:
+            refresh_layout(screen, size, scroll)
+        finally:
+            if not scroll:
+                totals[0] += 1
+                totals[1] += time.monotonic() - started
+
+    Screen._refresh_layout = counted  # type: ignore[method-assign]
+    return totals
+
+
 def peak_rss_mib() -> float:
     """This process's peak RSS: VmHWM, not getrusage's ru_maxrss, which Linux carries over an exec from the process
     that forked this one (the bench, holding a gigabyte's parsed JSON report, showed as 6 GiB here)."""
@@ -184,6 +206,7 @@ async def open_once(capture: str, keylog: str | None, cache: bool, every: float,
 
     phases["imported"] = time.monotonic() - STARTED
     first = FirstRows()
+    layouts = count_layouts()
     app = PushscopeApp(load)
     result: dict[str, Any] = {"phases": phases}
     async with app.run_test(size=(160, 48)):
@@ -225,6 +248,7 @@ async def open_once(capture: str, keylog: str | None, cache: bool, every: float,
         result["answers"] = answers
         result["moments"] = moments
         result["ui_cpu"] = watch.ui_cpu
+        result["layouts"] = list(layouts)  # (until the details are ready: the keys meanwhile included)
         if not result["cancelled"]:
             result["filter_keys"] = [await filter_key(app, watch) for _ in range(FILTER_KEYS)]
         app.exit()
@@ -308,6 +332,10 @@ def describe(result: dict[str, Any], label: str = "") -> str:
         keys = result["filter_keys"]
         lines.append("filter key p once loaded: answered in " + ", ".join(f"{a * 1000:.0f}" for a, _ in keys)
                      + " ms; rows shown after " + ", ".join(f"{r * 1000:.0f}" for _, r in keys) + " ms")
+    if result.get("layouts"):
+        count, seconds = result["layouts"]
+        lines.append(f"layouts of the whole screen until the details were ready (keys included): {count:.0f}, "
+                     f"{seconds:.2f} s of the UI thread")
     if "peak_rss_mib" in result:
         lines.append(f"peak RSS of the inspector's process {result['peak_rss_mib']:.0f} MiB")
     return "\n".join(f"{label}{line}" for line in lines)
