@@ -110,21 +110,27 @@ def rows_from_columns(piece: Columns) -> list[Any]:
 
 
 def _worth_sharing(column: tuple[Any, ...] | Columns) -> bool:
-    """Numbers of one class only, so that 1 and 1.0 (equal, and equal keys) never stand for each other, nor 0.0
-    for -0.0; and fewer distinct values than half the column (sharing a column of ids would only cost time)."""
-    if isinstance(column, Columns):
-        return False
-    kinds = set(map(type, column))
+    return not isinstance(column, Columns) and shareable_class(column) is not None
+
+
+def shareable_class(column: Sequence[Any], *, however_many: bool = False) -> type | None:
+    """``int`` or ``float`` when equal values of ``column`` may be one object; else None.
+
+    Numbers of one class only (None aside), so that 1 and 1.0 (equal, and equal keys) never stand for each other,
+    nor 0.0 for -0.0 (a float column holding a -0.0 is never shared); not ints that CPython keeps one object of each
+    already; and, unless ``however_many``, fewer distinct values than half the column (sharing a column of ids would
+    only cost time)."""
+    kinds = set(map(type, column))  # (not the distinct values' kinds: a set keeps one of 1 and 1.0)
     kinds.discard(type(None))
+    if kinds != {int} and kinds != {float}:
+        return None
+    if not however_many and len(set(column)) * 2 > len(column):
+        return None
     if kinds == {int}:
-        return len(set(column)) * 2 <= len(column) and not all(map(_cached_int, column))
-    if kinds == {float}:
-        return len(set(column)) * 2 <= len(column) and not (0.0 in column and any(map(_negative_zero, column)))
-    return False
-
-
-def _cached_int(value: int | None) -> bool:
-    return value is None or -5 <= value <= 256  # CPython keeps one object of each already
+        numbers = set(column)
+        numbers.discard(None)
+        return None if min(numbers) >= -5 and max(numbers) <= 256 else int
+    return None if 0.0 in column and any(map(_negative_zero, column)) else float
 
 
 def _negative_zero(value: float | None) -> bool:

@@ -3,7 +3,10 @@ stale, cancelled or unwanted entry is never served."""
 
 from __future__ import annotations
 
+import io
+import math
 import os
+import pickle
 import random
 import threading
 from dataclasses import replace
@@ -16,8 +19,17 @@ from pushscope.cli import main
 from pushscope.events import Diagnostic
 from pushscope.pipeline import capture_file
 from pushscope.tui.loading import CaptureUpdated, DetailsRead, LoadSession, SearchIndexed
-from pushscope.tui.view import SORTS, CaptureView, FilterState, filter_rows, row_set
-from pushscope.tui.view_cache import load_texts, load_view, store_view, texts_key, view_key
+from pushscope.tui.view import SORTS, CaptureView, FilterState, Row, filter_rows, row_set
+from pushscope.tui.view_cache import (
+    PIECE,
+    load_texts,
+    load_view,
+    read_view,
+    store_view,
+    texts_key,
+    view_key,
+    write_view,
+)
 
 CAPTURES = Path(__file__).resolve().parents[2] / "captures"
 NAME = "nginx-push-basic"
@@ -199,3 +211,60 @@ def test_no_cache_keeps_and_reads_no_view(cache_dir: Path, files: tuple[Path, Pa
     assert main(["cache", "clear"]) == 0
     capsys.readouterr()
     assert not list(cache_dir.iterdir())
+
+
+def _rows_over_pieces(count: int) -> tuple[Row, ...]:
+    """Rows of ten connections whose times and sizes repeat, as a page's requests sharing packets do."""
+    return tuple(Row(exchange_id=n, connection_id=f"c{n % 10}", connection_index=1000 + n % 10, protocol="h2",
+                     pushed=n % 3 == 0, depth=0, url=f"https://a.test/{n % 7}", path=f"/{n % 7}", method="GET",
+                     status=200, stream_id=2 * n + 1, body_bytes=5000 + n % 4, start=0.5 + n % 50 / 8,
+                     response_start=0.5 + (n + 1) % 50 / 8, end=None if n % 5 == 0 else 0.5 + (n + 2) % 50 / 8,
+                     content_type="text/css")
+                 for n in range(count))
+
+
+def test_read_back_rows_share_their_numbers_over_the_whole_view() -> None:
+    """Pickle writes numbers by value: without sharing, each row's times and sizes come back as objects of their
+    own. Read back, a moment is one float in every row and column that shows it, across pieces."""
+    rows = _rows_over_pieces(2 * PIECE + 17)
+    handle = io.BytesIO()
+    write_view(CaptureView(name="shared", rows=rows), handle)
+    handle.seek(0)
+    read = read_view(handle).view.rows
+    assert read == rows and all(type(row) is Row for row in read)
+    floats = {id(value) for row in read for value in (row.start, row.response_start, row.end) if value is not None}
+    assert len(floats) == len({row.start for row in rows})  # 50 moments, whichever column and piece
+    assert len({id(row.connection_index) for row in read}) == 10
+    assert len({id(row.body_bytes) for row in read}) == 4
+    assert len({id(row.exchange_id) for row in read}) == len(rows)  # ids are not worth a dict
+
+
+def test_read_back_rows_keep_one_and_one_point_zero_and_minus_zero_apart() -> None:
+    """Equal numbers of another class or sign are not the same number: a piece of floats after a piece of ints, and
+    -0.0 after 0.0, in the same columns, come back as they were written."""
+    rows = list(_rows_over_pieces(2 * PIECE))
+    for n in range(PIECE, 2 * PIECE):
+        rows[n] = rows[n]._replace(body_bytes=float(rows[n].body_bytes), start=-0.0)  # type: ignore[arg-type]
+    for n in range(PIECE):
+        rows[n] = rows[n]._replace(start=0.0)
+    handle = io.BytesIO()
+    write_view(CaptureView(name="apart", rows=tuple(rows)), handle)
+    handle.seek(0)
+    read = read_view(handle).view.rows
+    assert read == tuple(rows)
+    for old, new in zip(rows, read, strict=True):
+        for name in ("body_bytes", "start"):
+            assert type(getattr(new, name)) is type(getattr(old, name))
+            assert math.copysign(1, getattr(new, name)) == math.copysign(1, getattr(old, name))
+
+
+@pytest.mark.parametrize("piece", [(), ((1,),) * 3, tuple(((1, 2),) * (len(Row._fields) - 1)) + ((1,),),
+                                   ([1],) * len(Row._fields), "rows"])
+def test_a_piece_that_is_not_rows_is_refused(piece: object) -> None:
+    handle = io.BytesIO()
+    write_view(CaptureView(name="one", rows=_rows_over_pieces(1)), handle)
+    data = handle.getvalue()
+    good = pickle.dumps(tuple(zip(*_rows_over_pieces(1), strict=True)), protocol=pickle.HIGHEST_PROTOCOL)
+    assert good in data
+    with pytest.raises(ValueError):
+        read_view(io.BytesIO(data.replace(good, pickle.dumps(piece, protocol=pickle.HIGHEST_PROTOCOL))))
