@@ -44,6 +44,7 @@ import tempfile  # noqa: E402
 from typing import TYPE_CHECKING, Any  # noqa: E402
 
 import pushscope  # noqa: E402
+from pushscope.allocator import give_big_blocks_back  # noqa: E402
 from pushscope.cache import CaptureCache  # noqa: E402
 from pushscope.cli.keys import find_keylog  # noqa: E402
 from pushscope.pipeline import capture_file  # noqa: E402
@@ -402,6 +403,7 @@ def main() -> None:
     if args.cache:
         reopen(args)
         return
+    give_big_blocks_back()  # as ``pushscope`` does before any command
     result = asyncio.run(open_once(args.capture, args.keylog, args.use_cache, args.every, args.limit))
     print(json.dumps(result) if args.json else describe(result), flush=True)
 

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from pushscope import __version__
+from pushscope.allocator import give_big_blocks_back
 
 # name -> (module, function, one line for `pushscope --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -84,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and args[0] in ("-V", "--version"):
         print(f"pushscope {__version__}")
         return 0
+    give_big_blocks_back()  # (before a load's first big buffer: see ``allocator``)
     if args and (args[0] in COMMANDS or args[0] in ALIASES):
         return resolve(args[0])(args[1:])
     if args and _looks_like_a_command(args[0]):
