@@ -39,7 +39,7 @@ from typing import Any, BinaryIO
 from pushscope import __version__
 from pushscope.cache_hints import HINT_SUFFIX, SEEN_SUFFIX, Hints, file_identity
 from pushscope.model.entities import Capture
-from pushscope.model.pickling import Columns, ModelPickler, columns_of, rows_from_columns
+from pushscope.model.pickling import Columns, ModelPickler, SharedNumbers, columns_of, rows_from_columns
 
 CACHE_DIR_ENV = "PUSHSCOPE_CACHE_DIR"
 CACHE_LIMIT_ENV = "PUSHSCOPE_CACHE_MAX_MB"
@@ -402,10 +402,11 @@ def _read_model(handle: BinaryIO) -> Capture:
     if not isinstance(capture, Capture):
         raise ValueError("not a capture")
     lists: list[list[object]] = []
+    numbers = SharedNumbers()  # (a moment shown by exchanges of two pieces is one float, as when it was built)
     for _ in range(4):
         items: list[object] = []
         while (piece := pickle.load(handle)) is not None:
-            items += rows_from_columns(piece) if type(piece) is Columns else piece
+            items += rows_from_columns(piece, numbers) if type(piece) is Columns else piece
         lists.append(items)
     connections, capture.exchanges, capture.pushes, capture.conversations = lists  # type: ignore[assignment]
     capture.connections = dict(connections)  # type: ignore[arg-type]

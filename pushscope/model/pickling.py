@@ -10,7 +10,8 @@ rebuilt so; anything else keeps pickle's own way.
 Pickle writes numbers by value, not by reference: every time an exchange shows became its own float when read
 back (1.3 million floats for 80,000 distinct times at 306 MB). A long list of one class is therefore written as
 columns (``columns_of``), and ``rows_from_columns`` shares equal numbers within each column that repeats them as it
-rebuilds the piece.
+rebuilds the piece, and across the pieces of one model read (``SharedNumbers``: at 306 MB, 340,000 floats read back
+against 521,000 piece by piece, and 245,000 when the model was built).
 """
 
 from __future__ import annotations
@@ -95,18 +96,37 @@ def columns_of(items: Sequence[object]) -> Columns | None:
     return Columns(cls, columns, tuple(index for index, column in enumerate(columns) if _worth_sharing(column)))
 
 
-def rows_from_columns(piece: Columns) -> list[Any]:
+def rows_from_columns(piece: Columns, numbers: SharedNumbers | None = None) -> list[Any]:
     """The objects ``columns_of`` wrote, each rebuilt by its ``__init__``, equal numbers of a shared column one
-    object."""
+    object: within the piece, or, given ``numbers``, across every piece read with it."""
     names = init_fields(piece.cls)
-    columns: list[Sequence[Any]] = [rows_from_columns(column) if isinstance(column, Columns) else column
+    columns: list[Sequence[Any]] = [rows_from_columns(column, numbers) if isinstance(column, Columns) else column
                                     for column in piece.columns]
     if names is None or len(columns) != len(names) or len({len(column) for column in columns}) > 1:
         raise ValueError(f"columns that do not rebuild {piece.cls.__name__}")
     for index in piece.shared:
-        kept: dict[Any, Any] = {}
-        columns[index] = list(map(kept.setdefault, columns[index], columns[index]))
+        column = columns[index]
+        kind = shareable_class(column, however_many=True)  # (what the writer said is checked: a -0.0 is never 0.0)
+        if kind is None:
+            continue
+        kept: dict[Any, Any] = {} if numbers is None else numbers.of(kind)
+        columns[index] = list(map(kept.setdefault, column, column))
     return list(map(piece.cls, *columns))
+
+
+class SharedNumbers:
+    """The numbers read so far, one object per value and class (an int never stands for an equal float). Bounded,
+    as anything a capture can make grow: a class's values start over when they are ``limit``."""
+
+    def __init__(self, limit: int = 1 << 20) -> None:
+        self.limit = limit
+        self._kept: dict[type, dict[Any, Any]] = {int: {}, float: {}}
+
+    def of(self, kind: type) -> dict[Any, Any]:
+        kept = self._kept[kind]
+        if len(kept) >= self.limit:
+            kept.clear()
+        return kept
 
 
 def _worth_sharing(column: tuple[Any, ...] | Columns) -> bool:

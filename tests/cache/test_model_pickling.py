@@ -18,7 +18,15 @@ from pushscope.cache import _read_model, _write_model
 from pushscope.events import Diagnostic
 from pushscope.model.entities import Capture, Exchange, Push
 from pushscope.model.frames import FrameLog
-from pushscope.model.pickling import Columns, ModelPickler, ModelRef, columns_of, init_fields, rows_from_columns
+from pushscope.model.pickling import (
+    Columns,
+    ModelPickler,
+    ModelRef,
+    SharedNumbers,
+    columns_of,
+    init_fields,
+    rows_from_columns,
+)
 
 CAPTURES = Path(__file__).resolve().parents[2] / "captures"
 
@@ -215,3 +223,30 @@ def test_a_column_of_one_dataclass_s_objects_is_written_as_columns_too() -> None
     assert back == items and all(type(item.cost) is Timed for item in back)
     assert len({id(item.cost.at) for item in back}) == 4  # the nested column's numbers are shared too
     assert len({id(item.cost) for item in back}) == 20
+
+
+def test_equal_numbers_of_two_pieces_read_together_are_one_object_of_their_own_class() -> None:
+    first = [Timed(float(1700000000 + i // 4), 100_000 + i % 2, "") for i in range(40)]
+    second = [Timed(float(1700000000 + i // 4), 100_000 + i % 2, "") for i in range(40)]
+    floats = [Timed(1.0, 100_000 + i % 2, "") for i in range(20)]  # (an int column as floats below)
+    as_floats = columns_of(floats)
+    assert as_floats is not None
+    as_floats = Columns(Timed, (as_floats.columns[0], tuple(float(size) for size in as_floats.columns[1]),
+                                as_floats.columns[2]), as_floats.shared)
+    numbers = SharedNumbers()
+    back = [rows_from_columns(pickle.loads(_dumps(columns_of(items))), numbers)  # type: ignore[arg-type]
+            for items in (first, second)]
+    assert back == [first, second]
+    assert len({id(item.at) for piece in back for item in piece}) == 10
+    assert len({id(item.size) for piece in back for item in piece}) == 2
+    read = rows_from_columns(pickle.loads(_dumps(as_floats)), numbers)
+    assert {type(item.size) for item in read} == {float}  # 100000.0 is not the 100000 read before
+    alone = [rows_from_columns(pickle.loads(_dumps(columns_of(items)))) for items in (first, second)]  # type: ignore
+    assert len({id(item.at) for piece in alone for item in piece}) == 20  # each piece on its own
+
+
+def test_shared_numbers_start_over_when_full() -> None:
+    numbers = SharedNumbers(limit=3)
+    kept = numbers.of(float)
+    kept.update({1.0: 1.0, 2.0: 2.0, 3.0: 3.0})
+    assert numbers.of(float) == {} and numbers.of(int) == {}
