@@ -15,11 +15,11 @@ import ctypes
 import sys
 
 M_MMAP_THRESHOLD = -3  # glibc's malloc.h
-MMAP_THRESHOLD = 1 << 20
+MMAP_THRESHOLD = 1 << 20  # (at 128 KiB, glibc's starting value, big lists cost CPU: see above)
 
 
 def give_big_blocks_back() -> bool:
-    """Fix glibc's mmap threshold at its starting value; False where there is no glibc (musl, macOS, Windows)."""
+    """Fix glibc's mmap threshold at ``MMAP_THRESHOLD``; False where there is no glibc (musl, macOS, Windows)."""
     if not sys.platform.startswith("linux"):
         return False
     try:

@@ -32,15 +32,12 @@ from typing import Any, BinaryIO
 
 from pushscope.cache import CaptureCache, cacheable, companion_key
 from pushscope.model.entities import Capture
-from pushscope.model.pickling import shareable_class
+from pushscope.model.pickling import SharedNumbers, shareable_class
 from pushscope.tui.searching import NUMBER, SearchTexts
 from pushscope.tui.view import SORTS, CaptureView, ConnectionInfo, FilterState, Row, RowSet, row_set
 
 VIEW_FORMAT = 5  # raise when what is written below, or a type it holds, changes shape
 PIECE = 5000
-# Distinct numbers of a class kept while a view is read: bounded, as anything a capture can make grow (they start
-# over when they are this many).
-SHARED_NUMBERS = 1 << 20
 # The numbers most rows show and many repeat, whose equal values are one object when read back: nine tenths of the
 # numbers the other columns would share (at 306 MB, sharing all ten numeric columns but ids read the rows in 0.53 s
 # against 0.40 for these, for 3 MiB less).
@@ -148,7 +145,7 @@ def _load_row_pieces(handle: BinaryIO, count: int) -> list[Row]:
     """The rows ``_dump_row_pieces`` wrote; equal numbers of a class are one object over the whole view (a moment
     is one float whether it starts a row or ends another)."""
     width = len(Row._fields)
-    kept: dict[type, dict[Any, Any]] = {int: {}, float: {}}
+    numbers = SharedNumbers()  # (bounded)
     rows: list[Row] = []
     while len(rows) < count:
         piece = pickle.load(handle)
@@ -160,9 +157,7 @@ def _load_row_pieces(handle: BinaryIO, count: int) -> list[Row]:
             column = piece[index]
             kind = shareable_class(column, however_many=True)
             if kind is not None:
-                values = kept[kind]
-                if len(values) >= SHARED_NUMBERS:
-                    values.clear()
+                values = numbers.of(kind)
                 columns[index] = map(values.setdefault, column, column)  # (consumed by the zip below)
         rows += map(tuple.__new__, repeat(Row), zip(*columns, strict=True))
     if len(rows) != count:
