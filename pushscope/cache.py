@@ -20,6 +20,7 @@ import codecs
 import copy
 import gc
 import hashlib
+import io
 import json
 import os
 import pickle
@@ -28,6 +29,7 @@ import struct
 import tempfile
 import threading
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
@@ -44,7 +46,7 @@ from pushscope.model.pickling import Columns, ModelPickler, SharedNumbers, colum
 CACHE_DIR_ENV = "PUSHSCOPE_CACHE_DIR"
 CACHE_LIMIT_ENV = "PUSHSCOPE_CACHE_MAX_MB"
 DEFAULT_LIMIT = 2 * 1024 * 1024 * 1024
-MAGIC = b"pushscope-model-4\n"
+MAGIC = b"pushscope-model-5\n"
 HEADER = struct.Struct(">Q")  # payload length
 SUFFIX = ".model"
 STALE_PARTIAL = 3600.0  # seconds
@@ -170,6 +172,14 @@ class CaptureCache:
     def _path(self, key: str) -> Path:
         return self.directory / f"{key}{SUFFIX}"
 
+    def model_path(self, key: str) -> Path:
+        """Where the model of ``key`` is kept (whether it is there: ``has``)."""
+        return self._path(key)
+
+    def usable(self) -> bool:
+        """The cache's directory is this user's alone (else nothing is read from it, nor written)."""
+        return self._usable_directory()
+
     def _usable_directory(self) -> bool:
         """Ours and private: a pickle is only ever read from a directory no one else can write to."""
         try:
@@ -180,7 +190,7 @@ class CaptureCache:
         return stat.st_uid == os.getuid() and not stat.st_mode & 0o022
 
     def load(self, key: str) -> Capture | None:
-        capture = self._load_entry(self._path(key), MAGIC, _read_model)
+        capture = self._load_entry(self._path(key), MAGIC, read_model)
         return capture if isinstance(capture, Capture) else None
 
     def has(self, key: str) -> bool:
@@ -221,7 +231,7 @@ class CaptureCache:
         gc.disable()  # unpickling allocates millions of objects: collections would only rescan them
         try:
             with open(path, "rb") as handle:
-                length = _entry_length(handle, magic)
+                length = entry_length(handle, magic)
                 if os.fstat(handle.fileno()).st_size != len(magic) + HEADER.size + length:
                     raise ValueError("truncated entry")
                 loaded = read(handle)
@@ -282,7 +292,7 @@ class CaptureCache:
             return None
         try:
             with open(path, "rb") as handle:
-                length = _entry_length(handle, RESULT_MAGIC)
+                length = entry_length(handle, RESULT_MAGIC)
                 handle.seek(len(RESULT_MAGIC) + HEADER.size + length)
                 meta = json.loads(handle.read(RESULT_META_LIMIT))
             if not isinstance(meta, dict):
@@ -361,34 +371,98 @@ class CaptureCache:
 # reading it cost about 2.5 times its size. Objects shared between pieces (header fields, kinds of frames) are
 # written once per piece instead.
 MODEL_PIECE = 1000
+# The exchanges come after the connections and pushes and are indexed, so that the inspector reads only what it
+# shows (``kept_model``): their pieces' places and checksums in a pickled ``ExchangeIndex`` after the last list,
+# whose own place ends the entry.
+TRAILER = struct.Struct(">Q")
+_SECTIONS = ("connections", "pushes", "exchanges", "conversations")
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeIndex:
+    """Where each piece of a kept model's exchanges lies in its entry (offsets from the payload's start), with a
+    CRC-32 of its bytes; ``end``: where the last piece ends."""
+
+    count: int
+    piece: int
+    offsets: tuple[int, ...]
+    checksums: tuple[int, ...]
+    end: int
+
+    def as_written(self) -> tuple[object, ...]:
+        return ("exchange pieces", self.count, self.piece, self.offsets, self.checksums, self.end)
+
+    @classmethod
+    def read(cls, value: object, index_at: int) -> ExchangeIndex:
+        """The index a model's entry holds, checked (ValueError): pieces in order, each where the last ended,
+        as many as its exchanges fill, all before the index itself."""
+        if type(value) is not tuple or len(value) != 6 or value[0] != "exchange pieces":
+            raise ValueError("no exchange index")
+        _, count, piece, offsets, checksums, end = value
+        numbers = (count, piece, end, *offsets, *checksums) if type(offsets) is type(checksums) is tuple else ()
+        if not numbers or any(type(number) is not int or number < 0 for number in numbers):
+            raise ValueError("an exchange index that is not numbers")
+        if piece < 1 or len(offsets) != -(-count // piece) or len(checksums) != len(offsets):
+            raise ValueError("an exchange index that does not fit its exchanges")
+        places = (*offsets, end)
+        if any(later <= earlier for earlier, later in zip(places, places[1:], strict=False)) or end >= index_at:
+            raise ValueError("exchange pieces out of order")
+        return cls(count, piece, offsets, checksums, end)
+
+    def span(self, number: int) -> tuple[int, int]:
+        """Where piece ``number`` starts and ends."""
+        return self.offsets[number], self.offsets[number + 1] if number + 1 < len(self.offsets) else self.end
 
 
 def _write_model(capture: Capture, handle: BinaryIO) -> None:
     from pushscope.analysis.evidence import Explanation
     from pushscope.analysis.kept_evidence import keep_explanation
 
-    parts: dict[str, list[Any]] = {"connections": list(capture.connections.items()), "exchanges": capture.exchanges,
-             "pushes": capture.pushes, "conversations": capture.conversations}
+    parts: dict[str, list[Any]] = {"connections": list(capture.connections.items()), "pushes": capture.pushes,
+                                   "exchanges": capture.exchanges, "conversations": capture.conversations}
     shell = copy.copy(capture)
     shell.connections, shell.exchanges, shell.pushes, shell.conversations = {}, [], [], []
     shell._push_by_exchange, shell._pushes_indexed = {}, 0  # indexes, rebuilt on use
     shell._pushes_by_stream, shell._pushes_unplaced, shell._pushes_placed = {}, [], 0
-    # Streamed: no copy in memory. A push's evidence is kept as its facts, not rendered (``kept_evidence``).
-    pickler = ModelPickler(handle, protocol=pickle.HIGHEST_PROTOCOL, reducers={Explanation: keep_explanation})
+    # Streamed, a piece at a time. A push's evidence is kept as its facts, not rendered (``kept_evidence``).
+    buffer = io.BytesIO()
+    pickler = ModelPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL, reducers={Explanation: keep_explanation})
+    base = handle.tell()
 
-    def dump(piece: object) -> None:
+    def dump(piece: object) -> int:
+        """Write one pickle; its CRC-32."""
+        buffer.seek(0)
+        buffer.truncate()
         pickler.dump(piece)
         pickler.clear_memo()  # each piece is read by a fresh unpickler
+        data = buffer.getbuffer()
+        handle.write(data)
+        checksum = zlib.crc32(data)
+        data.release()
+        return checksum
 
     dump(shell)
-    for items in parts.values():
+    offsets: list[int] = []
+    checksums: list[int] = []
+    end = 0
+    for name in _SECTIONS:
+        items = parts[name]
         for start in range(0, len(items), MODEL_PIECE):
             piece = items[start:start + MODEL_PIECE]
-            dump(columns_of(piece) or piece)  # as columns: equal numbers are one object when read back
+            at = handle.tell() - base
+            checksum = dump(columns_of(piece) or piece)  # as columns: equal numbers are one object when read back
+            if name == "exchanges":
+                offsets.append(at)
+                checksums.append(checksum)
+        if name == "exchanges":
+            end = handle.tell() - base
         dump(None)
+    index_at = handle.tell() - base
+    dump(ExchangeIndex(len(capture.exchanges), MODEL_PIECE, tuple(offsets), tuple(checksums), end).as_written())
+    handle.write(TRAILER.pack(index_at))
 
 
-def _entry_length(handle: BinaryIO, magic: bytes) -> int:
+def entry_length(handle: BinaryIO, magic: bytes) -> int:
     """The length an entry's header announces (ValueError when the file does not start like one of ours)."""
     head = handle.read(len(magic) + HEADER.size)
     if not head.startswith(magic) or len(head) != len(magic) + HEADER.size:
@@ -397,19 +471,64 @@ def _entry_length(handle: BinaryIO, magic: bytes) -> int:
     return length
 
 
-def _read_model(handle: BinaryIO) -> Capture:
+def read_section(handle: BinaryIO, numbers: SharedNumbers, offsets: list[int] | None = None,
+                 base: int = 0) -> list[Any]:
+    """One of a kept model's lists, piece after piece up to its end mark; ``offsets``: where each piece began
+    (from ``base``) is added to it."""
+    items: list[Any] = []
+    while True:
+        at = handle.tell() - base
+        piece = pickle.load(handle)
+        if piece is None:
+            return items
+        if offsets is not None:
+            offsets.append(at)
+        if type(piece) is Columns:
+            items += rows_from_columns(piece, numbers)
+        elif type(piece) is list:
+            items += piece
+        else:
+            raise ValueError("a piece of a model that is not a list")
+
+
+def read_shell(handle: BinaryIO) -> Capture:
     capture = pickle.load(handle)
     if not isinstance(capture, Capture):
         raise ValueError("not a capture")
-    lists: list[list[object]] = []
+    return capture
+
+
+def read_exchange_index(handle: BinaryIO, base: int, length: int) -> tuple[ExchangeIndex, int]:
+    """The index that ends an entry of ``length`` bytes from ``base``, and where it starts (ValueError: broken)."""
+    if length < TRAILER.size:
+        raise ValueError("no exchange index")
+    handle.seek(base + length - TRAILER.size)
+    index_at: int = TRAILER.unpack(handle.read(TRAILER.size))[0]
+    if index_at >= length - TRAILER.size:
+        raise ValueError("an exchange index past the entry's end")
+    handle.seek(base + index_at)
+    index = ExchangeIndex.read(pickle.load(handle), index_at)
+    if handle.tell() - base != length - TRAILER.size:
+        raise ValueError("an exchange index that does not end where the entry does")
+    handle.seek(base + length)
+    return index, index_at
+
+
+def read_model(handle: BinaryIO) -> Capture:
+    base = handle.tell()
+    capture = read_shell(handle)
     numbers = SharedNumbers()  # (a moment shown by exchanges of two pieces is one float, as when it was built)
-    for _ in range(4):
-        items: list[object] = []
-        while (piece := pickle.load(handle)) is not None:
-            items += rows_from_columns(piece, numbers) if type(piece) is Columns else piece
-        lists.append(items)
-    connections, capture.exchanges, capture.pushes, capture.conversations = lists  # type: ignore[assignment]
-    capture.connections = dict(connections)  # type: ignore[arg-type]
+    offsets: list[int] = []
+    connections, capture.pushes, capture.exchanges, capture.conversations = [
+        read_section(handle, numbers, offsets if name == "exchanges" else None, base) for name in _SECTIONS]
+    capture.connections = dict(connections)
+    index_at = handle.tell() - base
+    index = ExchangeIndex.read(pickle.load(handle), index_at)
+    trailer = handle.read(TRAILER.size)
+    if len(trailer) != TRAILER.size or TRAILER.unpack(trailer)[0] != index_at:
+        raise ValueError("an entry that does not end with its exchange index's place")
+    if index.count != len(capture.exchanges) or index.offsets != tuple(offsets):
+        raise ValueError("an exchange index that is not the exchanges'")
     if capture.pushes:
         from pushscope.analysis.kept_evidence import restore_explanations
 

@@ -9,6 +9,7 @@ the one fold loop in the product, analyses the model and keeps it in the cache.
 
 from __future__ import annotations
 
+import enum
 import gc
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -32,7 +33,17 @@ Source = Callable[[threading.Event], Iterable[SourceItem]]
 ProgressCallback = Callable[[SourceProgress], None]
 Analyser = Callable[[Capture], object]
 CacheEntry = tuple[CaptureCache, str]
-Peek = Callable[[CacheEntry, Callable[[], None]], bool]  # see Loader.peek
+
+
+class Served(enum.IntEnum):
+    """What a peek (``Loader.peek``) served from what is kept beside the model."""
+
+    NOTHING = 0
+    VIEW = 1  # the view: the model is read next
+    VIEW_AND_DETAILS = 2  # the view, and the model's details read as they are asked for: the model is not read
+
+
+Peek = Callable[[CacheEntry, Callable[[], None]], "bool | Served"]  # see Loader.peek (True: Served.VIEW)
 # Seconds the inspector waits for the cache key before it starts reading anyway (a gigabyte takes seconds to hash;
 # the capture is then read meanwhile, and a hit stops the read).
 KEY_GRACE = 0.05
@@ -189,11 +200,14 @@ class Loader:
         # costs nothing but the lookup.
         self.read_while_looking_up = read_while_looking_up
         # With read_while_looking_up: called in the lookup's thread once the capture's key is known, before its model
-        # is read, with a function that stops the read (called as soon as the caller knows it will serve); True when
-        # the caller served the capture from what it keeps beside the model (the inspector's view). The model is read
-        # after; if it turns out broken, the read starts over.
+        # is read, with a function that stops the read (called as soon as the caller knows it will serve); what the
+        # caller served from what it keeps beside the model (``Served``: the inspector's view, and maybe the details
+        # read on demand). After a view alone the model is read; if it turns out broken, the read starts over.
         self.peek = peek
         self.peeked = False
+        # The caller serves the details itself (``Served.VIEW_AND_DETAILS``): ``run`` returns an empty capture,
+        # neither analysed nor kept.
+        self.details_served = False
         self.entry: CacheEntry | None = None  # where the capture is kept, once looked up
         self.unseen = False  # read before being looked up: ``keep_unseen`` makes its key and keeps it
 
@@ -211,6 +225,9 @@ class Loader:
                 self._read()  # a file never seen: read first, hash after (see ``Load.seen``)
             elif self.read_while_looking_up and self.load.cache_entry is not None:
                 entry, cached = self._read_while_looking_up(self.load.cache_entry)
+                if self.details_served:
+                    self.from_cache = True
+                    return self.capture
                 if cached is None and self.peeked:  # served, but the model did not load: read it after all
                     self.builder = CaptureBuilder(source=self.load.kind, name=self.load.name)
                     self._read()
@@ -265,8 +282,12 @@ class Loader:
                 if entry is None:
                     return None, None
                 self.entry = entry
-                if self.peek is not None and self.peek(entry, peeked.set):
+                served = self.peek(entry, peeked.set) if self.peek is not None else Served.NOTHING
+                if served:
                     peeked.set()
+                if served == Served.VIEW_AND_DETAILS:
+                    self.details_served = True
+                    return entry, None
                 return entry, entry[0].load(entry[1])
             except Exception:  # a cache that cannot be read is no cache: the read goes on
                 return None, None

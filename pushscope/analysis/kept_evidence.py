@@ -18,6 +18,7 @@ from pushscope.analysis.links import PreloadLink
 from pushscope.analysis.refusal import Refusal
 from pushscope.analysis.rules import RULES
 from pushscope.http.references import Reference
+from pushscope.model.details import ModelDetails
 from pushscope.model.entities import Capture, Connection, Exchange, Push, Reset
 from pushscope.model.pickling import ModelRef
 
@@ -40,7 +41,7 @@ class KeptExplanation:
     references: tuple[tuple[int, Reference, float | None, str], ...]  # ReferenceSeen, its document by id
     rest: tuple[Any, ...]  # the facts shown, names and values; a value in the model as a ModelRef
 
-    def restored(self, push: Push, capture: Capture) -> Explanation:
+    def restored(self, push: Push, capture: ModelDetails) -> Explanation:
         if not 0 <= self.rule < len(RULES):
             raise ValueError(f"no rule {self.rule}")
         explanation = Explanation.__new__(Explanation)
@@ -99,7 +100,7 @@ def _kept(value: Any) -> Any:
     raise _NotKept(kind.__name__)
 
 
-def _restored(value: Any, capture: Capture) -> Any:
+def _restored(value: Any, capture: ModelDetails) -> Any:
     kind = type(value)
     if kind in _PLAIN:  # (most values: the names of the facts and their texts and times)
         return value
@@ -114,22 +115,22 @@ def _restored(value: Any, capture: Capture) -> Any:
     return value
 
 
-def _exchange(key: int, capture: Capture) -> Exchange:
+def _exchange(key: int, capture: ModelDetails) -> Exchange:
     found = capture.exchange(key)
     if found is None or found.id != key:
         raise ValueError(f"the model holds no exchange {key!r}")
     return found
 
 
-def _connection(key: str, capture: Capture) -> Connection:
+def _connection(key: str, capture: ModelDetails) -> Connection:
     found = capture.connections.get(key)
     if found is None:
         raise ValueError(f"the model holds no connection {key!r}")
     return found
 
 
-def _push(key: int, capture: Capture) -> Push:
-    found = capture.pushes[key] if 0 <= key < len(capture.pushes) else None
+def _push(key: int, capture: ModelDetails) -> Push:
+    found = capture.pushes[key] if 0 <= key < len(capture.pushes) else None  # (as kept: its own evidence aside)
     if found is None or found.id != key:
         raise ValueError(f"the model holds no push {key!r}")
     return found
@@ -138,7 +139,7 @@ def _push(key: int, capture: Capture) -> Push:
 _RESOLVERS = {"exchange": (int, _exchange), "push": (int, _push), "connection": (str, _connection)}
 
 
-def _resolved(ref: ModelRef, capture: Capture) -> Exchange | Push | Connection:
+def _resolved(ref: ModelRef, capture: ModelDetails) -> Exchange | Push | Connection:
     key_type, resolve = _RESOLVERS.get(ref.kind, (None, None))
     if resolve is None or type(ref.key) is not key_type:
         raise ValueError(f"a reference to no part of the model: {ref.kind} {ref.key!r}")

@@ -328,6 +328,11 @@ class Capture:
             return None
         return self.exchanges[exchange_id]
 
+    def push(self, push_id: int | None) -> Push | None:
+        if push_id is None or not 0 <= push_id < len(self.pushes):
+            return None
+        return self.pushes[push_id]
+
     def push_for_exchange(self, exchange: Exchange) -> Push | None:
         if self._pushes_indexed != len(self.pushes):
             for push in self.pushes[self._pushes_indexed:]:

@@ -25,6 +25,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from pushscope.kept_model import KeptModel, KeptModelError
+from pushscope.model.details import ModelDetails
 from pushscope.model.entities import Capture
 from pushscope.pipeline import Analyser, Load
 from pushscope.presentation import OUTCOME_GLYPHS, OUTCOMES
@@ -42,6 +44,7 @@ from pushscope.tui.widgets.detail import (
     exchange_content,
     overview_content,
     pending_details_content,
+    unreadable_details_content,
     verdict_text,
 )
 from pushscope.tui.widgets.summary import DiagnosticsPanel, LoadStatus, SummaryBar, diagnostics_content
@@ -122,7 +125,9 @@ class PushscopeApp(App[None]):
         self.sub_title = self.capture_name
         self._analyser = analyser or default_analyser
         self._cancel = threading.Event()
-        self.capture: Capture | None = None
+        self.capture: Capture | None = None  # the whole model, when it is in memory
+        # What the detail pane reads: the capture, or a kept model read as rows are shown (a reopen).
+        self.details: ModelDetails | None = None
         self.view = CaptureView(name=self.capture_name)
         self.filters = FilterState()
         self.sort = SORTS[0]
@@ -266,9 +271,9 @@ class PushscopeApp(App[None]):
         self.capture, self.view = message.capture, message.view
         view = self.view
         if message.capture is not None:
-            self.details_ready.set()
-        else:  # a view kept in the cache, shown before its model (after the first rows of a read, maybe)
-            self.details_ready.clear()
+            self._set_details(message.capture)
+        else:  # a view kept in the cache, shown before its details (after the first rows of a read, maybe)
+            self._set_details(None)
         self.summary_bar.show(view.summary, loading=not message.final)
         self.connections_tree.update_connections(view.name, message.connection_changes, len(view.connections),
                                                  message.requests, final=message.final)
@@ -286,10 +291,24 @@ class PushscopeApp(App[None]):
             self._finish(message)
 
     def on_details_read(self, message: DetailsRead) -> None:
-        self.capture = message.capture
-        self.details_ready.set()
+        details = message.details
+        self.capture = details if isinstance(details, Capture) else None
+        self._set_details(details)
         self._show_detail()
         self.refresh_bindings()
+
+    def _set_details(self, details: ModelDetails | None) -> None:
+        previous, self.details = self.details, details
+        if isinstance(previous, KeptModel) and previous is not details:
+            previous.close()
+        if details is not None:
+            self.details_ready.set()
+        else:
+            self.details_ready.clear()
+
+    def on_unmount(self) -> None:
+        if isinstance(self.details, KeptModel):
+            self.details.close()
 
     def on_search_indexed(self, message: SearchIndexed) -> None:
         self.view = replace(self.view, search_texts=message.texts)
@@ -314,7 +333,7 @@ class PushscopeApp(App[None]):
         if message.cancelled:
             self.notify(f"Loading cancelled: showing {len(self.view.rows)} exchanges read so far",
                         severity="warning", markup=False)
-        if self.capture is not None:  # export is available now (a kept view waits for its model: DetailsRead)
+        if self.details is not None:  # export is available now (a kept view waits for its details: DetailsRead)
             self.refresh_bindings()  # (the footer is composed again: tens of ms of the UI thread)
         if self.view.search_texts is not None:  # a live source's snapshots carry them
             self.search_ready.set()
@@ -496,11 +515,19 @@ class PushscopeApp(App[None]):
                 self.notify("The selected row is a request, not a push: it has no verdict", severity="warning",
                             markup=False)
                 return
-            if self.capture is None:
+            if self.details is None:
                 self.notify("The capture's details are still being read: copy the verdict once they are",
                             severity="warning", markup=False)
                 return
-            text = verdict_text(self.capture.pushes[row.push_index])
+            try:
+                push = self.details.push(row.push_index)
+            except KeptModelError as exc:
+                self.notify(str(exc), severity="error", markup=False)
+                return
+            if push is None:
+                self.notify("The capture holds no such push", severity="error", markup=False)
+                return
+            text = verdict_text(push)
         else:
             text = row.url or row.path
         self.copy_to_clipboard(text)
@@ -525,13 +552,18 @@ class PushscopeApp(App[None]):
     def _show_detail(self) -> None:
         row = self.waterfall.selected
         detail = self.detail
-        if row is None or (self.capture is None and self.loading):
+        if row is None or (self.details is None and self.loading):
             detail.show(overview_content(self.view))
             detail.border_title = "Detail"
             return
-        # A reopen shows the rows kept in the cache before their model is read: its details follow (DetailsRead).
-        detail.show(exchange_content(self.capture, row, probed=self.view.probed) if self.capture is not None
-                    else pending_details_content(row))
+        # A reopen shows the rows kept in the cache before their details are read: they follow (DetailsRead).
+        if self.details is None:
+            detail.show(pending_details_content(row))
+        else:
+            try:
+                detail.show(exchange_content(self.details, row, probed=self.view.probed))
+            except KeptModelError as exc:
+                detail.show(unreadable_details_content(row, str(exc)))
         kind = f"push · {row.outcome or 'unknown'}" if row.pushed else "request"
         detail.border_title = f"Detail · {kind} #{row.exchange_id}"
 
@@ -556,29 +588,35 @@ class PushscopeApp(App[None]):
         widget.focus()
 
     def action_export(self) -> None:
-        if self.capture is None or self.loading:
+        if self.details is None or self.loading:
             self.notify("The capture is still loading" if self.loading else
                         "The capture's details are still being read: export waits for them", severity="warning")
             return
         self.push_screen(ExportScreen(self.capture_name, available_formats()), self._export_chosen)
 
     def _export_chosen(self, choice: tuple[str, Path] | None) -> None:
-        if choice is not None and self.capture is not None:
+        if choice is None or self.details is None:
+            return
+        if self.capture is None:
+            self.notify(f"Reading the capture's details from the cache, then writing the {choice[0]} report…",
+                        markup=False, timeout=4)
+        else:
             self.notify(f"Writing the {choice[0]} report…", markup=False, timeout=2)
-            self._export(self._view_capture(), *choice)
-
-    def _view_capture(self) -> Capture:
-        """What the waterfall shows now: the whole capture, or the exchanges the filters left."""
-        from pushscope.model.subset import is_whole, subset
-
-        assert self.capture is not None
-        shown = [row.exchange_id for row in self.waterfall.rows]
-        return self.capture if is_whole(self.capture, shown) else subset(self.capture, shown)
+        self._export(self.capture or self.details, [row.exchange_id for row in self.waterfall.rows], *choice)
 
     @work(thread=True, group="export", exit_on_error=False, name="export report")
-    def _export(self, capture: Capture, fmt: str, path: Path) -> None:
-        """In a thread: some formats (html, png) take a while to render. ``notify`` is thread-safe."""
+    def _export(self, details: ModelDetails, shown: list[int], fmt: str, path: Path) -> None:
+        """In a thread: some formats (html, png) take a while to render, and a kept model is read whole first.
+        What is written is what the waterfall shows: the whole capture, or the exchanges the filters left.
+        ``notify`` is thread-safe."""
+        from pushscope.model.subset import is_whole, subset
+
         try:
+            # (Read for this export only: held, a reopened gigabyte's model would double what the inspector holds.)
+            capture = details.whole() if isinstance(details, KeptModel) else details
+            assert isinstance(capture, Capture)
+            if not is_whole(capture, shown):
+                capture = subset(capture, shown)
             written = write_report(capture, fmt, path, self._load.inputs)
         except Exception as exc:  # any exporter failure is a message, never a crash
             self.notify(f"Export failed: {exc}", severity="error", markup=False)
@@ -587,5 +625,5 @@ class PushscopeApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "export":
-            return None if self.loading or self.capture is None else True
+            return None if self.loading or self.details is None else True
         return True

@@ -16,8 +16,9 @@ from typing import TypeVar
 from textual.message import Message
 
 from pushscope.events import SourceProgress
+from pushscope.kept_model import KeptModel, open_kept_model
 from pushscope.model.entities import Capture
-from pushscope.pipeline import Analyser, CacheEntry, Load, Loader, collector_paused
+from pushscope.pipeline import Analyser, CacheEntry, Load, Loader, Served, collector_paused
 from pushscope.tui.searching import SearchTexts
 from pushscope.tui.sharing import InputGate, Runner
 from pushscope.tui.view import (
@@ -77,11 +78,12 @@ class SearchIndexed(Message):
 
 
 class DetailsRead(Message):
-    """The model behind a view that was shown from the cache before it (exchange details, exports)."""
+    """The details behind a view that was shown from the cache before them: its whole model (a ``Capture``), or the
+    kept model read as each row is shown (``KeptModel``: an export reads the whole model first)."""
 
-    def __init__(self, capture: Capture) -> None:
+    def __init__(self, details: Capture | KeptModel) -> None:
         super().__init__()
-        self.capture = capture
+        self.details = details
 
 
 def _run_here(work: Callable[[], T]) -> T:
@@ -136,6 +138,8 @@ class LoadSession:
         """Read everything (or until cancelled), analyse, post the final snapshot. Never raises."""
         capture = self.loader.run()
         if self._kept is not None and self.loader.from_cache:
+            if self.loader.details_served:  # (posted with the kept view: ``_serve_kept_view``)
+                return capture
             self.post(DetailsRead(capture))
             if self._texts_for is not None:  # made again from the model, and kept again
                 with collector_paused():
@@ -164,28 +168,35 @@ class LoadSession:
                 store_view_in_background(entry[0], entry[1], capture, replace(view, search_texts=texts))
         return capture
 
-    def _serve_kept_view(self, entry: CacheEntry, stop_reading: Callable[[], None]) -> bool:
-        """In the cache lookup's thread: show the view kept for this capture, if there is one (see ``view_cache``).
-        The read stops as soon as the entry is seen: reading it (seconds at a gigabyte) goes faster without tshark."""
+    def _serve_kept_view(self, entry: CacheEntry, stop_reading: Callable[[], None]) -> Served:
+        """In the cache lookup's thread: show the view kept for this capture, if there is one (see ``view_cache``),
+        and its details as they are asked for (``kept_model``). The read stops as soon as the entry is seen: reading
+        it (seconds at a gigabyte) goes faster without tshark."""
         if not has_view(*entry):
-            return False
+            return Served.NOTHING
         stop_reading()
         kept = self.first_screen(lambda: load_view(*entry))
         if kept is None:  # broken (and gone): the model decides, a hit is shown as it is, a miss read again
-            return False
+            return Served.NOTHING
         with self._posting:
             self._kept = kept.view
             self.post(self._update(kept.view, final=True, details=False, default_rows=kept.default_rows))
         if self.shown is not None:  # the texts and the model are read once the rows are up: unpickling holds the GIL
             self.shown.wait(INDEX_WAIT)
         texts = load_texts(*entry)
-        if texts is None:
+        if texts is None:  # made again from the whole model, once it is read
             self._texts_for = entry
-        else:
-            self.post(SearchIndexed(texts))
-            if self.searchable is not None:  # before the model's read holds the GIL: then the UI's turns are slow
-                self.searchable.wait(INDEX_WAIT)
-        return True
+            return Served.VIEW
+        self.post(SearchIndexed(texts))
+        if self.searchable is not None:  # before the details' read holds the GIL: then the UI's turns are slow
+            self.searchable.wait(INDEX_WAIT)
+        details = open_kept_model(*entry)
+        if details is None or details.exchange_count < len(kept.view.rows):  # (a row per exchange at most)
+            if details is not None:
+                details.close()
+            return Served.VIEW  # the whole model's read decides (a broken one is deleted, the capture read again)
+        self.post(DetailsRead(details))
+        return Served.VIEW_AND_DETAILS
 
     def _view(self, rows: RowCache | ExactRows | None) -> CaptureView:
         view = build_view(self.capture, rows)

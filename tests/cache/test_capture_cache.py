@@ -13,6 +13,7 @@ from pushscope import pipeline
 from pushscope.cache import MAGIC, CaptureCache, cache_key, wait_for_writers
 from pushscope.cli import main
 from pushscope.export.json_report import render_json
+from pushscope.kept_model import KeptModel
 from pushscope.pipeline import capture_file
 from pushscope.tui.loading import CaptureUpdated, DetailsRead, LoadSession
 
@@ -96,11 +97,14 @@ def test_inspector_loader_keeps_and_reuses_the_analysis(cache_dir: Path, files: 
         session.run()
         wait_for_writers()
         finals.append([m for m in posted if isinstance(m, CaptureUpdated)][-1])
-        models.append(finals[-1].capture or [m for m in posted if isinstance(m, DetailsRead)][-1].capture)
+        details = finals[-1].capture or [m for m in posted if isinstance(m, DetailsRead)][-1].details
+        if isinstance(details, KeptModel):  # read as the rows are shown; whole for an export
+            details = details.whole()
+        models.append(details)
         reused.append(session.loader.from_cache)
     assert reused == [False, True]
     assert finals[0].final and finals[1].final
-    # The reopen shows the view kept in the cache first (no model yet), then brings the model.
+    # The reopen shows the view kept in the cache first (no model), then brings the details, read on demand.
     assert finals[0].capture is not None and finals[1].capture is None
     assert render_json(models[1]) == render_json(models[0])
     assert len(finals[1].view.rows) == len(finals[0].view.rows) > 0

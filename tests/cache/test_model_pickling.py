@@ -14,7 +14,7 @@ import pytest
 from pushscope import pipeline
 from pushscope.analysis.evidence import Explanation
 from pushscope.analysis.kept_evidence import KeptExplanation, keep_explanation, restore_explanations
-from pushscope.cache import _read_model, _write_model
+from pushscope.cache import _write_model, read_model
 from pushscope.events import Diagnostic
 from pushscope.model.entities import Capture, Exchange, Push
 from pushscope.model.frames import FrameLog
@@ -34,7 +34,7 @@ CAPTURES = Path(__file__).resolve().parents[2] / "captures"
 def _round_trip(capture: pipeline.Capture) -> tuple[bytes, pipeline.Capture]:
     written = io.BytesIO()
     _write_model(capture, written)
-    return written.getvalue(), _read_model(io.BytesIO(written.getvalue()))
+    return written.getvalue(), read_model(io.BytesIO(written.getvalue()))
 
 
 def test_a_real_model_comes_back_equal_without_its_field_names(files: tuple[Path, Path]) -> None:

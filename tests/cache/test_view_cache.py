@@ -17,6 +17,7 @@ import pytest
 from pushscope.cache import CaptureCache, cache_key, wait_for_writers
 from pushscope.cli import main
 from pushscope.events import Diagnostic
+from pushscope.kept_model import KeptModel
 from pushscope.pipeline import capture_file
 from pushscope.tui.loading import CaptureUpdated, DetailsRead, LoadSession, SearchIndexed
 from pushscope.tui.view import SORTS, CaptureView, FilterState, Row, filter_rows, row_set
@@ -30,6 +31,7 @@ from pushscope.tui.view_cache import (
     view_key,
     write_view,
 )
+from pushscope.tui.widgets.detail import exchange_content
 
 CAPTURES = Path(__file__).resolve().parents[2] / "captures"
 NAME = "nginx-push-basic"
@@ -95,7 +97,14 @@ def test_a_reopen_shows_what_a_fresh_load_shows(cache_dir: Path, files: tuple[Pa
     kinds = [type(m) for m in reopened.posted]
     assert kinds == [CaptureUpdated, SearchIndexed, DetailsRead], kinds
     assert reopened.final.view.search_texts is None
-    assert reopened.details[0].capture.exchanges
+    # The details are read from the kept model as each row is shown: every row's are those of a fresh load.
+    details = reopened.details[0].details
+    capture = fresh.final.capture
+    assert isinstance(details, KeptModel) and capture is not None
+    assert details.exchange_count == len(capture.exchanges)
+    for row in view.rows:
+        assert exchange_content(details, row, probed=view.probed) == \
+            exchange_content(capture, row, probed=fresh.view.probed)
 
 
 def test_a_reopen_with_filters_set_filters_the_kept_rows(cache_dir: Path, files: tuple[Path, Path]) -> None:

@@ -1,9 +1,11 @@
-"""A reopen from the cache: the kept view (rows, tree, summary, search) is shown before the model is read; the
-detail pane says its details are being read and fills in by itself once they are; export waits for them."""
+"""A reopen from the cache: the kept view (rows, tree, summary, search) is shown before the details are opened;
+the detail pane says its details are being read and fills in by itself once they are; export waits for them, and
+then reads the whole kept model for the report."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import threading
 from pathlib import Path
@@ -12,10 +14,15 @@ import pytest
 from tui_helpers import LOAD_TIMEOUT, detail_text, real_capture
 
 from pushscope.cache import CaptureCache, wait_for_writers
-from pushscope.model.entities import Capture
+from pushscope.export.json_report import render_json
+from pushscope.kept_model import KeptModel, open_kept_model
 from pushscope.pipeline import capture_file
+from pushscope.tui import loading
 from pushscope.tui.app import PushscopeApp
 from pushscope.tui.loading import LoadSession
+from pushscope.tui.widgets.detail import exchange_content
+
+original_load = CaptureCache.load
 
 
 async def test_a_reopen_shows_the_kept_rows_before_the_model_and_details_follow(
@@ -30,22 +37,27 @@ async def test_a_reopen_shows_the_kept_rows_before_the_model_and_details_follow(
     LoadSession(load, lambda _message: None, threading.Event()).run()  # the first open keeps model and view
     wait_for_writers()
 
-    go = threading.Event()  # the model is read only once the test says so
-    original = CaptureCache.load
+    fresh = LoadSession(capture_file(str(capture), str(keylog), use_cache=False), lambda _message: None,
+                        threading.Event()).run()
+    go = threading.Event()  # the details are opened only once the test says so
     searchable_before_model: list[bool] = []
 
-    def held_load(cache: CaptureCache, key: str) -> Capture | None:
+    def held_open(cache: CaptureCache, key: str) -> KeptModel | None:
         searchable_before_model.append(app.search_ready.is_set())  # (its read would slow the UI's turns)
         go.wait(LOAD_TIMEOUT)
-        return original(cache, key)
+        return open_kept_model(cache, key)
 
-    monkeypatch.setattr(CaptureCache, "load", held_load)
+    def no_whole_model(*_args: object) -> None:
+        raise AssertionError("a reopen read the whole model")
+
+    monkeypatch.setattr(loading, "open_kept_model", held_open)
+    monkeypatch.setattr(CaptureCache, "load", no_whole_model)
     # The footer is composed again on each refresh of the bindings (tens of ms): only when export becomes available.
     refreshed_with_details: list[bool] = []
     refresh_bindings = PushscopeApp.refresh_bindings
 
     def noted_refresh(self: PushscopeApp) -> None:
-        refreshed_with_details.append(self.capture is not None)
+        refreshed_with_details.append(self.details is not None)
         refresh_bindings(self)
 
     monkeypatch.setattr(PushscopeApp, "refresh_bindings", noted_refresh)
@@ -69,11 +81,19 @@ async def test_a_reopen_shows_the_kept_rows_before_the_model_and_details_follow(
             await asyncio.wait_for(app.details_ready.wait(), LOAD_TIMEOUT)
             assert searchable_before_model == [True]
             await pilot.pause()
-            # The highlighted row's details, without a key pressed.
-            assert app.capture is not None and app.waterfall.selected == row
+            # The highlighted row's details, without a key pressed: read from the cache, not the whole model.
+            assert isinstance(app.details, KeptModel) and app.capture is None and app.waterfall.selected == row
             text = detail_text(app)
             assert "Reading this capture's details" not in text and "Response headers" in text
+            assert text == exchange_content(fresh, row, probed=app.view.probed).plain
             assert app.check_action("export", ()) is True
             assert refreshed_with_details == [True]
+            # Export reads the whole kept model, for the report only: the same report as the capture's own.
+            monkeypatch.setattr(CaptureCache, "load", original_load)
+            exported = tmp_path / "reopened.json"
+            app._export_chosen(("json", exported))
+            await app.workers.wait_for_complete()
+            assert json.loads(exported.read_text()) == json.loads(render_json(fresh, redact=True))
+            assert app.capture is None
     finally:
         go.set()

@@ -16,7 +16,7 @@ from textual import events
 from tui_helpers import HeldLoad, real_capture, wait_loaded
 
 from pushscope.cache import CaptureCache, wait_for_writers
-from pushscope.model.entities import Capture
+from pushscope.kept_model import KeptModel
 from pushscope.pipeline import Load, capture_file
 from pushscope.sources.tshark import TsharkRun
 from pushscope.tui import loading
@@ -155,33 +155,33 @@ def test_work_handed_to_the_normal_priority_runs_on_the_serving_thread() -> None
 
 
 @linux_only
-async def test_a_reopen_reads_its_kept_view_at_the_uis_priority_and_its_model_nicer(
+async def test_a_reopen_reads_its_kept_view_at_the_uis_priority_and_its_details_nicer(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pcap, keys = real_capture("nginx-second-connection")
     monkeypatch.setenv("PUSHSCOPE_CACHE_DIR", str(tmp_path))
     LoadSession(capture_file(pcap, keys, use_cache=True), lambda _message: None, threading.Event()).run()
     wait_for_writers()
     nices: dict[str, int] = {}
-    load_view, load_model = loading.load_view, CaptureCache.load
+    load_view, open_details = loading.load_view, loading.open_kept_model
 
     def watched_load_view(cache: CaptureCache, key: str) -> KeptView | None:
         nices["view"] = _own_nice()
         return load_view(cache, key)
 
-    def watched_load_model(cache: CaptureCache, key: str) -> Capture | None:
-        nices["model"] = _own_nice()
-        return load_model(cache, key)
+    def watched_open_details(cache: CaptureCache, key: str) -> KeptModel | None:
+        nices["details"] = _own_nice()
+        return open_details(cache, key)
 
     monkeypatch.setattr(loading, "load_view", watched_load_view)
-    monkeypatch.setattr(CaptureCache, "load", watched_load_model)
+    monkeypatch.setattr(loading, "open_kept_model", watched_open_details)
     app = PushscopeApp(capture_file(pcap, keys, use_cache=True))
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_loaded(pilot)
         await asyncio.wait_for(app.details_ready.wait(), 60)
-        assert app.view.rows and app.capture is not None
+        assert app.view.rows and app.details is not None
     own = _own_nice()
     assert nices["view"] == own
-    assert nices["model"] == min(own + LOADER_NICENESS, 19)  # (the loader is nicer: the test tells them apart)
+    assert nices["details"] == min(own + LOADER_NICENESS, 19)  # (the loader is nicer: the test tells them apart)
 
 
 def _snapshots() -> list[loading.CaptureUpdated]:

@@ -15,7 +15,8 @@ from textual.visual import Visual
 
 from pushscope.decode.frame_names import frame_name
 from pushscope.http.redaction import redact_headers
-from pushscope.model.entities import Capture, Exchange, Push
+from pushscope.model.details import ModelDetails
+from pushscope.model.entities import Exchange, Push
 from pushscope.presentation import OUTCOME_STYLES, glyph
 from pushscope.safe_text import visible
 from pushscope.tui.fmt import fmt_bytes, fmt_duration, unit_for
@@ -173,7 +174,7 @@ def _frames(exchange: Exchange, t0: float) -> list[Content]:
     return lines
 
 
-def _children(capture: Capture, exchange: Exchange) -> list[Content]:
+def _children(capture: ModelDetails, exchange: Exchange) -> list[Content]:
     if exchange.pushed:
         return []
     pushes = capture.pushes_on_stream(exchange.connection_id, exchange.stream_id)
@@ -187,7 +188,7 @@ def _children(capture: Capture, exchange: Exchange) -> list[Content]:
     return lines
 
 
-def _anomalies(capture: Capture, exchange: Exchange) -> list[Content]:
+def _anomalies(capture: ModelDetails, exchange: Exchange) -> list[Content]:
     """Protocol anomalies on this exchange's stream: what a conforming peer would not have sent."""
     conn = capture.connections.get(exchange.connection_id)
     if conn is None or exchange.stream_id is None:
@@ -213,7 +214,7 @@ def _stream_words(exchange: Exchange) -> str:
     return f"stream {exchange.stream_id}"
 
 
-def _facts(capture: Capture, exchange: Exchange, row: Row, push: Push | None, t0: float) -> list[Content]:
+def _facts(capture: ModelDetails, exchange: Exchange, row: Row, push: Push | None, t0: float) -> list[Content]:
     """The request line, status, where it travelled, when it was promised, its timing and any reset."""
     title_style = OUTCOME_STYLES.get(push.outcome, MUTED) if push is not None else "bold"
     method = visible(exchange.method or "GET")
@@ -236,14 +237,14 @@ def _facts(capture: Capture, exchange: Exchange, row: Row, push: Push | None, t0
     return lines
 
 
-def exchange_content(capture: Capture, row: Row, *, probed: bool | None = None) -> Content:
+def exchange_content(capture: ModelDetails, row: Row, *, probed: bool | None = None) -> Content:
     """The full story of one row: for a push its verdict, reason and cost first, headers and frames last.
     ``probed``: ``capture.probed`` if known (asking the capture is a pass over every push)."""
     exchange = capture.exchange(row.exchange_id)
     if exchange is None:
         return Content("exchange not found")
     t0 = capture.started_at or 0.0
-    push = capture.pushes[row.push_index] if row.push_index is not None else None
+    push = capture.push(row.push_index)
     lines: list[Content] = []
     if push is not None:
         lines += _verdict_head(push, t0)
@@ -269,6 +270,15 @@ def pending_details_content(row: Row) -> Content:
             row.outcome or "unknown", ""))))
     lines += [Content(""), _line(("  Reading this capture's details (headers, frames, evidence) from the cache: "
                                    "they show here as soon as they are read.", MUTED))]
+    return Content("\n").join(lines)
+
+
+def unreadable_details_content(row: Row, problem: str) -> Content:
+    """A row whose details the cache could not give back: what the row says, what went wrong, and the way out."""
+    lines = [_line((row.method or "", "bold"), " ", row.url or row.path), Content(""),
+             _line(("⚠ ", "$error"), visible(problem)),
+             _line(("  Open the capture again with --no-cache to read it anew (pushscope cache clear empties the "
+                    "cache).", MUTED))]
     return Content("\n").join(lines)
 
 
