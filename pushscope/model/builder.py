@@ -273,12 +273,15 @@ class CaptureBuilder:
         if not push.references:
             push.parent_stream_id, push.promised_at = event.stream_id, event.at
             push.promised_position = event.position
-            push.promise_headers = list(event.headers)
+            # One list for the push and its exchange, and for equal promises (the same resource pushed on every
+            # connection): nothing changes a header list in place (see ``compact_exchange``).
+            headers = self._shared.headers(list(event.headers))
+            push.promise_headers = headers
             push.promise_wire_bytes = event.wire_length
             push.unknown_fields = event.unknown_fields
             push.assumed_authority = self._authority_for(event.connection_id, event.headers, event.unknown_fields)
             if exchange is not None:
-                exchange.request_headers = list(event.headers)
+                exchange.request_headers = headers
                 exchange.unknown_fields = event.unknown_fields
                 exchange.assumed_authority = push.assumed_authority
                 exchange.request_start = exchange.request_end = event.at
