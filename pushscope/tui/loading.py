@@ -57,7 +57,7 @@ class CaptureUpdated(Message):
                  connection_changes: tuple[ConnectionInfo, ...] = (), requests: int = 0) -> None:
         super().__init__()
         # The UI reads exchange details from it; only the loader thread writes to it. None: a view kept in the cache,
-        # shown before its model is read (``DetailsRead`` brings the model).
+        # shown before its details (``DetailsRead`` brings them).
         self.capture = capture
         self.view = view
         self.progress = progress
@@ -115,7 +115,7 @@ class LoadSession:
         self.loader = Loader(load, cancel=cancel, analyser=self.analyser, on_progress=self._progress,
                              after_item=self._after_item, tolerant=True, keep_now=True, read_while_looking_up=True,
                              peek=None if load.live else self._serve_kept_view)
-        self._kept: CaptureView | None = None  # the view served from the cache, shown before its model is read
+        self._kept: CaptureView | None = None  # the view served from the cache, shown before its details
         self._texts_for: CacheEntry | None = None  # a kept view's entry whose search texts did not load
         self._posting = threading.Lock()  # snapshots (loader thread) never follow the kept view (lookup thread)
         self.shown_for = shown_for or (lambda: (FilterState(), SORTS[0]))

@@ -97,3 +97,31 @@ async def test_a_reopen_shows_the_kept_rows_before_the_model_and_details_follow(
             assert app.capture is None
     finally:
         go.set()
+
+
+async def test_a_reopen_whose_kept_exchanges_are_damaged_says_so_in_the_detail_pane(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pcap, keys = real_capture("nginx-push-basic")
+    assert keys is not None
+    monkeypatch.setenv("PUSHSCOPE_CACHE_DIR", str(tmp_path / "cache"))
+    LoadSession(capture_file(pcap, keys, use_cache=True), lambda _message: None, threading.Event()).run()
+    wait_for_writers()
+    cache = CaptureCache()
+    (path,) = (tmp_path / "cache").glob("*.model")
+    details = open_kept_model(cache, path.stem)
+    assert details is not None
+    start, end = details._index.span(0)
+    place = details._base + (start + end) // 2
+    details.close()
+    data = bytearray(path.read_bytes())
+    data[place] ^= 0x01  # the rows, connections and pushes are whole: the reopen shows them
+    path.write_bytes(bytes(data))
+    app = PushscopeApp(capture_file(pcap, keys, use_cache=True))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await asyncio.wait_for(app.details_ready.wait(), LOAD_TIMEOUT)
+        await pilot.press("down")
+        await pilot.pause()
+        assert isinstance(app.details, KeptModel) and app.waterfall.selected is not None
+        text = detail_text(app)
+        assert "could not be read from the cache" in text and "--no-cache" in text
+        assert app.waterfall.selected.path in text and "Response headers" not in text
