@@ -11,6 +11,7 @@ The entry is held open: another run evicting or replacing it meanwhile changes n
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import threading
@@ -18,6 +19,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from pushscope.analysis.kept_evidence import KeptExplanation
 from pushscope.cache import (
@@ -33,6 +35,7 @@ from pushscope.cache import (
 from pushscope.model.entities import Capture, Connection, Exchange, Push
 from pushscope.model.pickling import Columns, SharedNumbers, rows_from_columns
 
+READ_BUFFER = 1 << 20  # bytes read at a time by ``whole``
 PIECES_KEPT = 8  # exchange pieces kept read (a pushed exchange, its document and their neighbours)
 
 
@@ -129,14 +132,12 @@ class KeptModel:
 
     def whole(self) -> Capture:
         """The whole model, read from the entry this was opened on (seconds at a gigabyte); KeptModelError when it
-        does not read."""
-        with self._lock:
-            try:
-                with os.fdopen(os.dup(self._descriptor), "rb") as handle:
-                    handle.seek(self._base)
-                    return read_model(handle)
-            except (OSError, ValueError, pickle.UnpicklingError, EOFError) as exc:
-                raise KeptModelError(f"the kept model could not be read: {exc}") from exc
+        does not read. Not under the lock: the detail pane goes on reading pieces meanwhile."""
+        try:
+            with io.BufferedReader(_PositionedReader(self._descriptor, self._base), READ_BUFFER) as handle:
+                return read_model(handle)
+        except Exception as exc:  # (unpickling damaged bytes can raise nearly anything)
+            raise KeptModelError(f"the kept model could not be read: {exc}") from exc
 
     def close(self) -> None:
         with self._lock:
@@ -175,6 +176,41 @@ class KeptModel:
         if type(items) is not list or len(items) != expected or not all(type(item) is Exchange for item in items):
             raise KeptModelError(f"the cache's piece {number} of exchanges is not {expected} exchanges")
         return items
+
+
+class _PositionedReader(io.RawIOBase):
+    """A file read from ``start`` with ``os.pread``, at a position of its own: readers sharing one descriptor never
+    move each other's place (a ``dup`` shares it)."""
+
+    def __init__(self, descriptor: int, start: int) -> None:
+        super().__init__()
+        self._descriptor = descriptor
+        self._position = start
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_CUR:
+            offset += self._position
+        elif whence == io.SEEK_END:
+            offset += os.fstat(self._descriptor).st_size
+        if offset < 0:
+            raise ValueError("a negative place in the file")
+        self._position = offset
+        return offset
+
+    def tell(self) -> int:
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        data = os.pread(self._descriptor, len(buffer), self._position)
+        buffer[:len(data)] = data
+        self._position += len(data)
+        return len(data)
 
 
 def open_kept_model(cache: CaptureCache, key: str) -> KeptModel | None:

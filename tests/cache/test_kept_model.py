@@ -5,6 +5,7 @@ opened; the entry held open survives its eviction."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,20 @@ def test_the_entry_held_open_outlives_its_eviction(kept: tuple[Capture, CaptureC
     finally:
         details.close()
     assert open_kept_model(cache, key) is None
+
+
+def test_whole_models_read_side_by_side_and_beside_pieces(kept: tuple[Capture, CaptureCache, str]) -> None:
+    """Exports in threads of their own, and the detail pane reading pieces meanwhile: no read moves another's place
+    in the entry they share."""
+    model, cache, key = kept
+    details = _open(cache, key)
+    expected = json.loads(render_json(model))
+    try:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            wholes = [pool.submit(details.whole) for _ in range(3)]
+            for _ in range(20):
+                assert [details.exchange(i) for i in range(len(model.exchanges))] == model.exchanges
+            for whole in wholes:
+                assert json.loads(render_json(whole.result())) == expected
+    finally:
+        details.close()
