@@ -217,7 +217,7 @@ def open_kept_model(cache: CaptureCache, key: str) -> KeptModel | None:
     """The kept model of ``key`` read on demand, or None when there is none or it is broken (then the whole model's
     read decides: it deletes a broken entry and reads the capture again)."""
     path = cache.model_path(key)
-    if not path.is_file() or not cache.usable():
+    if not hasattr(os, "pread") or not path.is_file() or not cache.usable():  # (no pread: the whole model is read)
         return None
     try:
         model = KeptModel.open(path)
