@@ -22,18 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from pushscope.analysis.kept_evidence import KeptExplanation
-from pushscope.cache import (
-    MAGIC,
-    CaptureCache,
-    ExchangeIndex,
-    entry_length,
-    read_exchange_index,
-    read_model,
-    read_section,
-    read_shell,
-)
+from pushscope.cache import MAGIC, CaptureCache, entry_length
 from pushscope.model.entities import Capture, Connection, Exchange, Push
 from pushscope.model.pickling import Columns, SharedNumbers, rows_from_columns
+from pushscope.model_entry import ExchangeIndex, read_exchange_index, read_model, read_section, read_shell
 
 READ_BUFFER = 1 << 20  # bytes read at a time by ``whole``
 PIECES_KEPT = 8  # exchange pieces kept read (a pushed exchange, its document and their neighbours)

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from pushscope import cache as cache_module
-from pushscope import kept_model, pipeline
-from pushscope.cache import MAGIC, TRAILER, CaptureCache
+from pushscope import kept_model, model_entry, pipeline
+from pushscope.cache import HEADER, MAGIC, CaptureCache
 from pushscope.export.json_report import render_json
 from pushscope.kept_model import KeptModel, KeptModelError, open_kept_model
 from pushscope.model.entities import Capture
+from pushscope.model_entry import TRAILER, ExchangeIndex
 from pushscope.tui.view import build_view
 from pushscope.tui.widgets.detail import exchange_content, verdict_text
 
@@ -28,7 +28,7 @@ def kept(files: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPat
     capture, keys = files
     model = pipeline.load_capture(str(capture), str(keys))
     assert len(model.exchanges) >= PIECE * 3 and model.pushes
-    monkeypatch.setattr(cache_module, "MODEL_PIECE", PIECE)
+    monkeypatch.setattr(model_entry, "MODEL_PIECE", PIECE)
     monkeypatch.setattr(kept_model, "PIECES_KEPT", 2)
     cache = CaptureCache(tmp_path / "kept")
     assert cache.store("key", model)
@@ -100,7 +100,7 @@ def test_a_broken_entry_is_not_opened(kept: tuple[Capture, CaptureCache, str], d
     _, cache, key = kept
     path = cache.model_path(key)
     data = bytearray(path.read_bytes())
-    payload = len(MAGIC) + cache_module.HEADER.size
+    payload = len(MAGIC) + HEADER.size
     if damage == "truncated":
         data = data[:-3]
     elif damage == "magic":
@@ -116,8 +116,8 @@ def test_a_broken_entry_is_not_opened(kept: tuple[Capture, CaptureCache, str], d
 
 
 def test_an_index_that_does_not_fit_its_pieces_is_refused() -> None:
-    index = cache_module.ExchangeIndex(5, 2, (10, 20, 30), (1, 2, 3), 40)
-    assert cache_module.ExchangeIndex.read(index.as_written(), 50) == index
+    index = ExchangeIndex(5, 2, (10, 20, 30), (1, 2, 3), 40)
+    assert ExchangeIndex.read(index.as_written(), 50) == index
     for wrong in [(5, 2, (10, 20), (1, 2), 40),  # too few pieces for 5 exchanges
                   (5, 2, (10, 30, 20), (1, 2, 3), 40),  # out of order
                   (5, 2, (10, 20, 30), (1, 2, 3), 30),  # the last piece empty
@@ -127,11 +127,11 @@ def test_an_index_that_does_not_fit_its_pieces_is_refused() -> None:
                   (5, 2, [10, 20, 30], (1, 2, 3), 40),
                   (5.0, 2, (10, 20, 30), (1, 2, 3), 40)]:
         with pytest.raises(ValueError):
-            cache_module.ExchangeIndex.read(("exchange pieces", *wrong), 50)
+            ExchangeIndex.read(("exchange pieces", *wrong), 50)
     with pytest.raises(ValueError):
-        cache_module.ExchangeIndex.read(index.as_written(), 40)  # the index before the pieces' end
+        ExchangeIndex.read(index.as_written(), 40)  # the index before the pieces' end
     with pytest.raises(ValueError):
-        cache_module.ExchangeIndex.read(("something else", *index.as_written()[1:]), 50)
+        ExchangeIndex.read(("something else", *index.as_written()[1:]), 50)
 
 
 def test_the_entry_held_open_outlives_its_eviction(kept: tuple[Capture, CaptureCache, str]) -> None:

@@ -14,7 +14,6 @@ import pytest
 from pushscope import pipeline
 from pushscope.analysis.evidence import Explanation
 from pushscope.analysis.kept_evidence import KeptExplanation, keep_explanation, restore_explanations
-from pushscope.cache import _write_model, read_model
 from pushscope.events import Diagnostic
 from pushscope.model.entities import Capture, Exchange, Push
 from pushscope.model.frames import FrameLog
@@ -27,13 +26,14 @@ from pushscope.model.pickling import (
     init_fields,
     rows_from_columns,
 )
+from pushscope.model_entry import read_model, write_model
 
 CAPTURES = Path(__file__).resolve().parents[2] / "captures"
 
 
 def _round_trip(capture: pipeline.Capture) -> tuple[bytes, pipeline.Capture]:
     written = io.BytesIO()
-    _write_model(capture, written)
+    write_model(capture, written)
     return written.getvalue(), read_model(io.BytesIO(written.getvalue()))
 
 
