@@ -30,9 +30,10 @@ from pushscope.model.details import ModelDetails
 from pushscope.model.entities import Capture
 from pushscope.pipeline import Analyser, Load
 from pushscope.presentation import OUTCOME_GLYPHS, OUTCOMES
+from pushscope.safe_text import visible
 from pushscope.tui import timer_guard
 from pushscope.tui.commands import palette_commands
-from pushscope.tui.export import available_formats, write_report
+from pushscope.tui.export import available_formats, write_shown
 from pushscope.tui.filtering import BACKGROUND_FILTER_ROWS, BackgroundFiltering, RowsFiltered
 from pushscope.tui.loading import CaptureUpdated, DetailsRead, LoadSession, SearchIndexed, default_analyser
 from pushscope.tui.screens import CopyScreen, DiagnosticsScreen, ExportScreen, HelpScreen
@@ -522,7 +523,7 @@ class PushscopeApp(App[None]):
             try:
                 push = self.details.push(row.push_index)
             except KeptModelError as exc:
-                self.notify(str(exc), severity="error", markup=False)
+                self.notify(visible(str(exc)), severity="error", markup=False)
                 return
             if push is None:
                 self.notify("The capture holds no such push", severity="error", markup=False)
@@ -577,9 +578,9 @@ class PushscopeApp(App[None]):
 
     def action_toggle_sidebar(self) -> None:
         screen = self.waterfall.screen
-        visible = self.sidebar.display
-        screen.set_class(visible, "-sidebar-off")
-        screen.set_class(not visible, "-sidebar-on")
+        shown = self.sidebar.display
+        screen.set_class(shown, "-sidebar-off")
+        screen.set_class(not shown, "-sidebar-on")
 
     async def action_focus(self, widget_id: str) -> None:
         widget = self.connections_tree if widget_id == "connections" else self.waterfall
@@ -607,19 +608,11 @@ class PushscopeApp(App[None]):
     @work(thread=True, group="export", exit_on_error=False, name="export report")
     def _export(self, details: ModelDetails, shown: list[int], fmt: str, path: Path) -> None:
         """In a thread: some formats (html, png) take a while to render, and a kept model is read whole first.
-        What is written is what the waterfall shows: the whole capture, or the exchanges the filters left.
         ``notify`` is thread-safe."""
-        from pushscope.model.subset import is_whole, subset
-
         try:
-            # (Read for this export only: held, a reopened gigabyte's model would double what the inspector holds.)
-            capture = details.whole() if isinstance(details, KeptModel) else details
-            assert isinstance(capture, Capture)
-            if not is_whole(capture, shown):
-                capture = subset(capture, shown)
-            written = write_report(capture, fmt, path, self._load.inputs)
+            written = write_shown(details, shown, fmt, path, self._load.inputs)
         except Exception as exc:  # any exporter failure is a message, never a crash
-            self.notify(f"Export failed: {exc}", severity="error", markup=False)
+            self.notify(f"Export failed: {visible(str(exc))}", severity="error", markup=False)
             return
         self.notify(f"{fmt} report written to {written}", title="Exported", markup=False)
 
