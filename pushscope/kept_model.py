@@ -44,7 +44,7 @@ class KeptModel:
         self._shell = shell  # connections and pushes; no exchanges
         self._index = index
         self._pieces: OrderedDict[int, list[Exchange]] = OrderedDict()
-        self._lock = threading.Lock()  # (the UI reads pieces; an export's thread reads the whole model)
+        self._lock = threading.Lock()  # (over the pieces kept and the descriptor: ``close`` waits for a read)
 
     @classmethod
     def open(cls, path: Path) -> KeptModel:
