@@ -25,7 +25,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from pushscope.kept_model import KeptModel, KeptModelError
+from pushscope.kept_model import KeptModel
 from pushscope.model.details import ModelDetails
 from pushscope.model.entities import Capture
 from pushscope.pipeline import Analyser, Load
@@ -40,14 +40,7 @@ from pushscope.tui.screens import CopyScreen, DiagnosticsScreen, ExportScreen, H
 from pushscope.tui.sharing import INPUT_EVENTS, InputGate, NormalPriority, QuickTurns, lower_thread_priority
 from pushscope.tui.view import SORTS, CaptureView, FilterState, RowSet, row_set, waterfall_title
 from pushscope.tui.widgets.connections import ConnectionsTree
-from pushscope.tui.widgets.detail import (
-    DetailPane,
-    exchange_content,
-    overview_content,
-    pending_details_content,
-    unreadable_details_content,
-    verdict_text,
-)
+from pushscope.tui.widgets.detail import DetailPane, copied_verdict, overview_content, row_content
 from pushscope.tui.widgets.summary import DiagnosticsPanel, LoadStatus, SummaryBar, diagnostics_content
 from pushscope.tui.widgets.waterfall import Waterfall, legend_line
 from pushscope.vocabulary import Outcome
@@ -512,23 +505,10 @@ class PushscopeApp(App[None]):
             self.notify("Select a row first", severity="warning", markup=False)
             return
         if what == "verdict":
-            if row.push_index is None:
-                self.notify("The selected row is a request, not a push: it has no verdict", severity="warning",
-                            markup=False)
+            text, problem, severity = copied_verdict(self.details, row)
+            if problem:
+                self.notify(problem, severity=severity, markup=False)
                 return
-            if self.details is None:
-                self.notify("The capture's details are still being read: copy the verdict once they are",
-                            severity="warning", markup=False)
-                return
-            try:
-                push = self.details.push(row.push_index)
-            except KeptModelError as exc:
-                self.notify(visible(str(exc)), severity="error", markup=False)
-                return
-            if push is None:
-                self.notify("The capture holds no such push", severity="error", markup=False)
-                return
-            text = verdict_text(push)
         else:
             text = row.url or row.path
         self.copy_to_clipboard(text)
@@ -558,13 +538,7 @@ class PushscopeApp(App[None]):
             detail.border_title = "Detail"
             return
         # A reopen shows the rows kept in the cache before their details are read: they follow (DetailsRead).
-        if self.details is None:
-            detail.show(pending_details_content(row))
-        else:
-            try:
-                detail.show(exchange_content(self.details, row, probed=self.view.probed))
-            except KeptModelError as exc:
-                detail.show(unreadable_details_content(row, str(exc)))
+        detail.show(row_content(self.details, row, probed=self.view.probed))
         kind = f"push · {row.outcome or 'unknown'}" if row.pushed else "request"
         detail.border_title = f"Detail · {kind} #{row.exchange_id}"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from textual.content import Content
 from textual.geometry import Size
+from textual.notifications import SeverityLevel
 from textual.scroll_view import ScrollView
 from textual.selection import Selection
 from textual.strip import Strip
@@ -15,6 +16,7 @@ from textual.visual import Visual
 
 from pushscope.decode.frame_names import frame_name
 from pushscope.http.redaction import redact_headers
+from pushscope.kept_model import KeptModelError
 from pushscope.model.details import ModelDetails
 from pushscope.model.entities import Exchange, Push
 from pushscope.presentation import OUTCOME_STYLES, glyph
@@ -271,6 +273,32 @@ def pending_details_content(row: Row) -> Content:
     lines += [Content(""), _line(("  Reading this capture's details (headers, frames, evidence) from the cache: "
                                    "they show here as soon as they are read.", MUTED))]
     return Content("\n").join(lines)
+
+
+def row_content(details: ModelDetails | None, row: Row, *, probed: bool | None = None) -> Content:
+    """What the pane shows for a row: its details; that they are being read (a reopen's kept rows come first); or
+    that the cache could not give them back (never another exchange's)."""
+    if details is None:
+        return pending_details_content(row)
+    try:
+        return exchange_content(details, row, probed=probed)
+    except KeptModelError as exc:
+        return unreadable_details_content(row, str(exc))
+
+
+def copied_verdict(details: ModelDetails | None, row: Row) -> tuple[str, str, SeverityLevel]:
+    """What copying a row's verdict copies: (text, "", _) or ("", why not, its severity)."""
+    if row.push_index is None:
+        return "", "The selected row is a request, not a push: it has no verdict", "warning"
+    if details is None:
+        return "", "The capture's details are still being read: copy the verdict once they are", "warning"
+    try:
+        push = details.push(row.push_index)
+    except KeptModelError as exc:
+        return "", visible(str(exc)), "error"
+    if push is None:
+        return "", "The capture holds no such push", "error"
+    return verdict_text(push), "", "information"
 
 
 def unreadable_details_content(row: Row, problem: str) -> Content:
