@@ -19,7 +19,7 @@ from pushscope.model.compact import keep_one
 from pushscope.model.entities import Capture, Connection, Exchange, Push
 from pushscope.presentation import ATTENTION_RANK, OUTCOME_GLYPHS, OUTCOMES
 from pushscope.safe_text import visible
-from pushscope.timescale import activity_spans
+from pushscope.timescale import spans_of
 from pushscope.tui.searching import SearchTexts
 from pushscope.tui.searching import search_texts as search_texts  # re-exported: the view's search index
 from pushscope.vocabulary import Outcome
@@ -181,6 +181,8 @@ _URLS_LIMIT = 1 << 16
 # of one packet share their moment (a push's start is its promise). By start, then by moment; bounded as above.
 _RELATIVE: dict[float, dict[float, float]] = {}
 _RELATIVE_LIMIT = 1 << 16
+# Equal push counts per outcome share one dict among a view's connections; bounded as above.
+_COUNTS_LIMIT = 4096
 
 
 def waterfall_title(filters: FilterState, sort: str, *, shown: int, total: int, headers_searchable: bool,
@@ -257,11 +259,15 @@ def _row(exchange: Exchange, conn: Connection | None, push: Push | None, t0: flo
     )
 
 
-def _start_key(exchange: Exchange, push: Push | None) -> tuple[float, int]:
+def _start_moment(exchange: Exchange, push: Push | None) -> float:
+    """When a row starts, for ordering: its request, else its promise, else its response (inf: none known).
+
+    A float the model already holds, not a (moment, id) pair: rows are sorted by it stably from exchange order, so
+    equal moments keep id order, without a pair made for each of hundreds of thousands of rows at each snapshot."""
     for at in (exchange.request_start, push.promised_at if push else None, exchange.response_start):
         if at:
-            return (at, exchange.id)
-    return (math.inf, exchange.id)
+            return at
+    return math.inf
 
 
 class RowCache:
@@ -327,60 +333,90 @@ def build_rows(capture: Capture, exchanges: Sequence[Exchange], pushes: Sequence
     t0 = capture.started_at or 0.0
     connections = capture.connections
     push_of = {p.exchange_id: p for p in pushes if p.exchange_id is not None}
-    parents: dict[tuple[str, int], Exchange] = {}
+    # A pushed exchange goes under the first request on its promise's stream. Only the streams pushes were promised
+    # on are looked up: a key per request would be a pair for each of hundreds of thousands of exchanges.
+    promised_on: dict[tuple[str, int], Exchange | None] = {}
     for exchange in exchanges:
-        if not exchange.pushed and exchange.stream_id is not None:
-            parents.setdefault((exchange.connection_id, exchange.stream_id), exchange)
+        push = push_of.get(exchange.id) if exchange.pushed else None
+        if push is not None and push.parent_stream_id is not None:
+            promised_on[(exchange.connection_id, push.parent_stream_id)] = None
+    if promised_on:
+        for exchange in exchanges:
+            if not exchange.pushed and exchange.stream_id is not None:
+                key = (exchange.connection_id, exchange.stream_id)
+                if key in promised_on and promised_on[key] is None:
+                    promised_on[key] = exchange
     children: dict[int, list[Exchange]] = {}
     top: list[Exchange] = []
     for exchange in exchanges:
         push = push_of.get(exchange.id)
         parent = None
         if exchange.pushed and push is not None and push.parent_stream_id is not None:
-            parent = parents.get((exchange.connection_id, push.parent_stream_id))
+            parent = promised_on.get((exchange.connection_id, push.parent_stream_id))
         if parent is not None:
             children.setdefault(parent.id, []).append(exchange)
         else:
             top.append(exchange)
-    top.sort(key=lambda e: _start_key(e, push_of.get(e.id)))
+    top.sort(key=lambda e: _start_moment(e, push_of.get(e.id)))  # (stable: ``exchanges`` are in id order)
     make = cache.row if cache is not None else _row
     rows: list[Row] = []
     for exchange in top:
         conn = connections.get(exchange.connection_id)
         rows.append(make(exchange, conn, push_of.get(exchange.id), t0, 0, None))
         kids = children.get(exchange.id, ())
-        for child in sorted(kids, key=lambda e: _start_key(e, push_of.get(e.id))):
+        for child in sorted(kids, key=lambda e: _start_moment(e, push_of.get(e.id))):
             rows.append(make(child, conn, push_of.get(child.id), t0, 1, exchange.id))
     return rows
 
 
 def _connection_infos(connections: Sequence[Connection], exchanges: Sequence[Exchange],
                       pushes: Sequence[Push]) -> tuple[ConnectionInfo, ...]:
-    """One pass over the exchanges and pushes for all connections (not one per connection: that is quadratic)."""
-    by_outcome: dict[str, dict[str, int]] = {c.id: {o: 0 for o in OUTCOMES} for c in connections}
-    parent_streams: dict[str, set[int]] = {c.id: set() for c in connections}
+    """One pass over the exchanges and pushes for all connections (not one per connection: that is quadratic).
+
+    Counted in one row of numbers per connection, and equal counts share one dict: a dict and a set for each of a
+    gigabyte's tens of thousands of connections made each snapshot's peak, and the counts repeat."""
+    place = {c.id: i for i, c in enumerate(connections)}
+    counted = {outcome: i for i, outcome in enumerate(OUTCOMES)}
+    counts = [[0] * len(OUTCOMES) for _ in connections]
+    others: dict[int, dict[str, int]] = {}  # counts of outcomes outside OUTCOMES (none, unless one is added)
+    parent_streams: set[tuple[str, int]] = set()
     for push in pushes:
-        counts = by_outcome.get(push.connection_id)
-        if counts is None:
+        i = place.get(push.connection_id)
+        if i is None:
             continue
-        counts[push.outcome] = counts.get(push.outcome, 0) + 1
+        column = counted.get(push.outcome)
+        if column is not None:
+            counts[i][column] += 1
+        else:
+            extra = others.setdefault(i, {})
+            extra[push.outcome] = extra.get(push.outcome, 0) + 1
         if push.parent_stream_id is not None:
-            parent_streams[push.connection_id].add(push.parent_stream_id)
-    requests: dict[str, int] = dict.fromkeys(by_outcome, 0)
-    loads: dict[str, list[tuple[int, str]]] = {c.id: [] for c in connections}
+            parent_streams.add((push.connection_id, push.parent_stream_id))
+    requests = [0] * len(connections)
+    loads: dict[int, list[tuple[int, str]]] = {}
     for exchange in exchanges:
         conn_id = exchange.connection_id
-        if exchange.pushed or conn_id not in requests:
+        i = place.get(conn_id) if not exchange.pushed else None
+        if i is None:
             continue
-        requests[conn_id] += 1
+        requests[i] += 1
         is_page = exchange.content_type in ("text/html", "application/xhtml+xml")
-        if is_page or exchange.stream_id in parent_streams[conn_id]:
-            loads[conn_id].append((exchange.id, visible(exchange.path or exchange.url)))
-    return tuple(_connection_info(c, requests[c.id], by_outcome[c.id], loads[c.id]) for c in connections)
+        if is_page or (exchange.stream_id is not None and (conn_id, exchange.stream_id) in parent_streams):
+            loads.setdefault(i, []).append((exchange.id, visible(exchange.path or exchange.url)))
+    shared: dict[tuple[int, ...], dict[str, int]] = {}
+    infos = []
+    for i, conn in enumerate(connections):
+        row = counts[i]
+        if i in others:
+            by_outcome = dict(zip(OUTCOMES, row, strict=True)) | others[i]
+        else:
+            by_outcome = keep_one(shared, tuple(row), dict(zip(OUTCOMES, row, strict=True)), _COUNTS_LIMIT)
+        infos.append(_connection_info(conn, requests[i], by_outcome, loads.get(i, ())))
+    return tuple(infos)
 
 
 def _connection_info(conn: Connection, requests: int, by_outcome: dict[str, int],
-                     loads: list[tuple[int, str]]) -> ConnectionInfo:
+                     loads: Sequence[tuple[int, str]]) -> ConnectionInfo:
     return ConnectionInfo(
         id=conn.id, index=conn.index, protocol=conn.protocol, transport=conn.transport,
         server=visible(str(conn.server)), sni=visible(conn.sni) if conn.sni else None,
@@ -392,7 +428,7 @@ def _connection_info(conn: Connection, requests: int, by_outcome: dict[str, int]
 
 def page_loads(rows: Sequence[Row]) -> tuple[PageLoad, ...]:
     """The bursts of activity in ``rows``, each named after its first request (a document, usually)."""
-    spans = activity_spans((r.start, r.last or r.start) for r in rows if r.start is not None)
+    spans = _row_spans(rows)
     if not spans:
         return ()
     starts = [span[0] for span in spans]
@@ -418,7 +454,7 @@ def build_view(capture: Capture, cache: RowCache | ExactRows | None = None) -> C
     connections = sorted(list(capture.connections.values()), key=lambda c: c.index)
     rows = build_rows(capture, exchanges, pushes, cache)
     duration = max(0.0, (capture.ended_at or 0.0) - (capture.started_at or 0.0))
-    moments = [t for r in rows for t in (r.start, r.response_start, r.end, r.reset_at) if t is not None]
+    latest = _latest_moment(rows)
     # The same numbers as report_dict(capture)["summary"]: both read analysis.summary.
     summary = summary_dict(capture)
     return CaptureView(
@@ -428,7 +464,8 @@ def build_view(capture: Capture, cache: RowCache | ExactRows | None = None) -> C
         summary=summary,
         diagnostics=tuple(capture.diagnostics),
         duration=duration,
-        extent=min(max(moments, default=duration), duration) if duration else max(moments, default=0.0),
+        extent=(duration if latest is None else min(latest, duration)) if duration else
+        (0.0 if latest is None else latest),
         analysed=capture.analysed,
         loads=page_loads(rows),
         probed=capture.probed,
@@ -503,14 +540,16 @@ class RowSet:
 
 def row_set(rows: Iterable[Row], filters: FilterState, sort: str, texts: SearchTexts | None = None) -> RowSet:
     shown = tuple(sort_rows(filter_rows(rows, filters, texts), sort))
-    spans = activity_spans(_intervals(shown))
+    spans = _row_spans(shown)
     tag_width = max(map(len, {r.connection_id for r in shown}), default=2) + 1
     return RowSet(shown, filters, sort, tuple(spans), tag_width)
 
 
-def _intervals(rows: Iterable[Row]) -> list[tuple[float, float]]:
-    """Each timed row's (start, last moment shown): ``Row.last`` inlined, as this runs over every row shown."""
-    found = []
+def _row_spans(rows: Iterable[Row]) -> list[tuple[float, float]]:
+    """``activity_spans`` of each timed row's (start, last moment shown): ``Row.last`` inlined, as this runs over
+    every row shown, and the starts and ends gathered apart (``spans_of``: no pair made per row)."""
+    starts: list[float] = []
+    ends: list[float] = []
     for row in rows:
         start = row.start
         if start is None:
@@ -522,5 +561,17 @@ def _intervals(rows: Iterable[Row]) -> list[tuple[float, float]]:
                 last = row.response_start
                 if last is None:
                     last = start
-        found.append((start, last or start))
-    return found
+        last = last or start
+        starts.append(start)
+        ends.append(max(last, start))
+    return spans_of(starts, ends)
+
+
+def _latest_moment(rows: Iterable[Row]) -> float | None:
+    """The last moment any row shows (start, first byte, end or reset); None: no row shows one."""
+    latest: float | None = None
+    for row in rows:
+        for at in (row.start, row.response_start, row.end, row.reset_at):
+            if at is not None and (latest is None or at > latest):
+                latest = at
+    return latest
