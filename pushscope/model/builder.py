@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, Literal
 
 from pushscope.decode.frame_names import CANCEL_PUSH, HEADERS, PUSH_PROMISE, QUIC_RESET_STREAM, QUIC_STOP_SENDING
@@ -34,7 +35,7 @@ from pushscope.events import (
 )
 from pushscope.http.headers import header_value
 from pushscope.http.urls import url_problem
-from pushscope.model.compact import SharedValues, compact_exchange
+from pushscope.model.compact import SharedValues, compact_exchange, growable
 from pushscope.model.entities import (
     BODY_KEEP_LIMIT,
     Capture,
@@ -87,7 +88,7 @@ class CaptureBuilder:
         if isinstance(event, Diagnostic):
             self.capture.diagnostics.append(event)
         elif isinstance(event, ConversationAccounted):
-            self.capture.conversations.append(event)
+            self.capture.conversations.append(self._conversation(event))
         elif isinstance(event, (RunStarted, RunFinished, PushTruthRecorded)):
             # What the client knew, not traffic: it neither opens connections nor moves the capture's time span.
             self._on_client_knowledge(event)
@@ -97,6 +98,17 @@ class CaptureBuilder:
             capture = self.capture
             capture.started_at = event.at if capture.started_at is None else min(capture.started_at, event.at)
             capture.ended_at = event.at if capture.ended_at is None else max(capture.ended_at, event.at)
+
+    def _conversation(self, event: ConversationAccounted) -> ConversationAccounted:
+        """The conversation with its connection's endpoints where they are equal (one object each, not two)."""
+        conn = self.capture.connections.get(event.connection_id) if event.connection_id is not None else None
+        if conn is None:
+            return event
+        client = conn.client if conn.client == event.client else self._endpoint(event.client)
+        server = conn.server if conn.server == event.server else self._shared.value(event.server)
+        if client is event.client and server is event.server:
+            return event
+        return replace(event, client=client, server=server)
 
     # --- what the client itself knew (the active probe) ------------------------------------------------
 
@@ -155,26 +167,33 @@ class CaptureBuilder:
                 event.at,
             )
             self.capture.connections[event.connection_id] = conn
-        conn.client, conn.server, conn.transport = event.client, event.server, event.transport
+        shared = self._shared.value  # (equal addresses, names and servers of many connections: one object each)
+        conn.client, conn.server, conn.transport = self._endpoint(event.client), shared(event.server), event.transport
         if event.protocol != "unknown":
             conn.protocol = event.protocol
-        conn.tls_version = event.tls_version or conn.tls_version
-        conn.sni = event.sni or conn.sni
-        conn.alpn = event.alpn or conn.alpn
-        conn.cache_scope = event.cache_scope or conn.cache_scope
+        conn.tls_version = shared(event.tls_version or conn.tls_version)
+        conn.sni = shared(event.sni or conn.sni)
+        conn.alpn = shared(event.alpn or conn.alpn)
+        conn.cache_scope = shared(event.cache_scope or conn.cache_scope)
+
+    def _endpoint(self, endpoint: Endpoint) -> Endpoint:
+        """An endpoint with its address shared (a client's port differs on each connection, its address not)."""
+        address = self._shared.value(endpoint.address)
+        return endpoint if address is endpoint.address else Endpoint(address, endpoint.port)
 
     def _on_updated(self, event: ConnectionUpdated) -> None:
         conn = self._connection(event)
         if event.protocol:
             conn.protocol = event.protocol
-        conn.tls_version = event.tls_version or conn.tls_version
-        conn.sni = event.sni or conn.sni
-        conn.alpn = event.alpn or conn.alpn
+        shared = self._shared.value
+        conn.tls_version = shared(event.tls_version or conn.tls_version)
+        conn.sni = shared(event.sni or conn.sni)
+        conn.alpn = shared(event.alpn or conn.alpn)
         if event.decrypted is not None:
             conn.decrypted = event.decrypted
-        conn.decrypted_how = event.decrypted_how or conn.decrypted_how
+        conn.decrypted_how = shared(event.decrypted_how or conn.decrypted_how)
         if event.certificate_names is not None and conn.certificate_names is None:
-            conn.certificate_names = tuple(event.certificate_names)
+            conn.certificate_names = shared(tuple(map(shared, event.certificate_names)))
         if conn.transport == "tcp" and (event.tls_version or event.sni):
             # A TLS handshake seen after the connection was opened on a segment that showed no TLS yet.
             conn.transport = "tls"
@@ -195,14 +214,18 @@ class CaptureBuilder:
             {**conn.settings, event.sender: {**conn.settings[event.sender], **event.settings}})
 
     def _on_goaway(self, event: GoAwayReceived) -> None:
-        self._connection(event).goaways.append((event.sender, event.last_stream_id, event.error_name, event.at))
+        conn = self._connection(event)
+        conn.goaways = growable(conn.goaways)
+        conn.goaways.append((event.sender, event.last_stream_id, event.error_name, event.at))
 
     def _on_max_push_id(self, event: MaxPushIdReceived) -> None:
         conn = self._connection(event)
         conn.max_push_id = max(conn.max_push_id or 0, event.push_id)
 
     def _on_anomaly(self, event: ProtocolAnomaly) -> None:
-        self._connection(event).anomalies.append(event)
+        conn = self._connection(event)
+        conn.anomalies = growable(conn.anomalies)
+        conn.anomalies.append(event)
 
     def _on_frame(self, event: FrameReceived) -> None:
         conn = self._connection(event)
@@ -358,7 +381,9 @@ class CaptureBuilder:
         problem = url_problem(url)
         if problem is not None:
             message = f"{what} that does not parse ({problem}): {visible(url)[:300]}"
-            self._connection(event).anomalies.append(
+            conn = self._connection(event)
+            conn.anomalies = growable(conn.anomalies)
+            conn.anomalies.append(
                 ProtocolAnomaly(connection_id=event.connection_id, at=event.at, sender=event.sender, message=message,
                                 stream_id=event.stream_id))
 

@@ -7,37 +7,22 @@ list, a body as the same bytes); the builder can go on afterwards (a live captur
 
 from __future__ import annotations
 
-from typing import NoReturn, TypeVar
+from collections.abc import Hashable
+from typing import Any, TypeVar
 
 from pushscope.events import Headers
+from pushscope.model.entities import EMPTY as EMPTY  # re-exported: the shared empty list
 from pushscope.model.entities import Capture, Exchange
+from pushscope.model.entities import FrozenEmptyList as FrozenEmptyList  # re-exported
 
 K = TypeVar("K")
 V = TypeVar("V")
+H = TypeVar("H", bound=Hashable | None)
 
 
-class FrozenEmptyList(list):
-    """The one empty list every compacted exchange without informational responses or trailers shares.
-
-    Shared, so it refuses to grow: the builder assigns a new list instead of appending to it."""
-
-    __slots__ = ()
-
-    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
-        raise TypeError("a compacted model's shared empty list cannot change: assign a new list")
-
-    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
-    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
-
-    def __reduce__(self) -> tuple[object, tuple[()]]:
-        return _frozen_empty, ()
-
-
-EMPTY = FrozenEmptyList()
-
-
-def _frozen_empty() -> FrozenEmptyList:
-    return EMPTY
+def growable(values: list[V]) -> list[V]:
+    """``values``, or a new empty list in place of the shared empty one (which refuses to grow)."""
+    return [] if values is EMPTY else values
 
 
 def keep_one(kept: dict[K, V], key: K, value: V, limit: int) -> V:
@@ -59,6 +44,7 @@ class SharedValues:
         self.bodies: dict[bytes, bytes] = {}
         self.settings_seen: dict[tuple[tuple[str, tuple[tuple[str, int], ...]], ...], dict[str, dict[str, int]]] = {}
         self.numbers: dict[int, int] = {}
+        self.values: dict[Hashable, Any] = {}
 
     def headers(self, headers: Headers) -> Headers:
         if not headers:
@@ -67,6 +53,12 @@ class SharedValues:
 
     def body(self, data: bytes) -> bytes:
         return keep_one(self.bodies, data, data, self.LIMIT)
+
+    def value(self, value: H) -> H:
+        """One object for equal immutable values (strings, endpoints, tuples of names) that connections repeat."""
+        if value is None:
+            return value
+        return keep_one(self.values, value, value, self.LIMIT)
 
     def number(self, value: int) -> int:
         """One int object for equal sizes (28 bytes each above 256: the same resource has the same sizes)."""

@@ -51,13 +51,13 @@ def _resp(status: int, ctype: str, extra=()) -> list[tuple[str, str]]:
 def _exchange(capture: Capture, conn: str, proto: str, sid: int | None, path: str, start: float, end: float | None,
               ctype: str, body: int, *, pushed: bool = False, push_id: int | None = None, status: int = 200,
               req_extra=(), resp_extra=(), authority: str = "example.test") -> Exchange:
-    ex = Exchange(len(capture.exchanges), conn, proto, sid, pushed=pushed, push_id=push_id,  # type: ignore[arg-type]
+    ex = Exchange(len(capture.exchanges), conn, proto, sid, pushed=pushed,  # type: ignore[arg-type]
                   request_headers=_req(path, authority, extra=req_extra),
                   response_headers=_resp(status, ctype, resp_extra),
                   request_start=T0 + start, request_end=T0 + start,
                   response_start=T0 + start + 0.010, response_end=None if end is None else T0 + end,
                   request_header_bytes=40, response_header_bytes=30, body_bytes=body,
-                  first_data_at=T0 + start + 0.012)
+                  first_data_at=T0 + start + 0.012).with_rare(push_id=push_id)
     who = "server"
     if not pushed:
         ex.frames.append(FrameRecord(T0 + start, "client", FRAME["HEADERS"], 40, ("END_HEADERS", "END_STREAM")))

@@ -81,7 +81,7 @@ def test_the_same_header_lists_under_another_url_make_another_text() -> None:
     for number, authority in enumerate(("a.example", "b.example", "a.example")):
         capture.exchanges.append(Exchange(id=number, connection_id=f"t{number}", protocol="h2", stream_id=1,
                                           request_headers=request, response_headers=response,
-                                          assumed_authority=authority))
+                                          ).with_rare(assumed_authority=authority))
     texts = search_texts(capture)
     assert texts == _one_text_each(capture) and len(texts.distinct) - 1 == 2
     assert texts.finder("b.example")(1) and not texts.finder("b.example")(0)
