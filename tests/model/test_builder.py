@@ -363,3 +363,37 @@ def test_a_tls_handshake_seen_after_the_opening_segment_makes_the_connection_tls
     builder.apply(ConnectionOpened(connection_id="t1", at=1.0, client=CLIENT, server=SERVER, transport="tcp"))
     builder.apply(ConnectionUpdated(connection_id="t1", at=1.1, protocol="h2"))  # cleartext h2c stays tcp
     assert builder.capture.connections["t1"].transport == "tcp"
+
+
+def test_connections_share_equal_facts_and_start_without_lists_of_their_own() -> None:
+    """Tens of thousands of connections repeat their client's address, their server, SNI, ALPN and certificate:
+    one object each. A conversation takes its connection's endpoints. Goaways and anomalies start as the shared
+    empty list, and the first of either makes the connection a list of its own."""
+    from pushscope.events import ConversationAccounted
+    from pushscope.model.compact import EMPTY
+
+    builder = CaptureBuilder(source="capture")
+    for number in range(3):
+        # Equal values, distinct objects, as a source makes them from each packet's fields.
+        client = Endpoint("".join(["127.0.0.", "1"]), 50000 + number)
+        server = Endpoint("".join(["127.0.0.", "1"]), 443)
+        builder.apply(ConnectionOpened(connection_id=f"t{number}", at=1.0 + number, client=client, server=server,
+                                       transport="tls", sni="".join(["shop.", "example"]), alpn="".join(["h", "2"])))
+        builder.apply(ConnectionUpdated(connection_id=f"t{number}", at=1.5 + number,
+                                        certificate_names=["".join(["shop.", "example"])]))
+    builder.apply(ProtocolAnomaly(connection_id="t1", at=2.0, sender="server", message="odd"))
+    builder.apply(GoAwayReceived(connection_id="t2", at=3.0, sender="server", last_stream_id=1, error_code=0,
+                                 error_name="NO_ERROR"))
+    builder.apply(ConversationAccounted(transport="tcp", client=Endpoint("127.0.0.1", 50000),
+                                        server=Endpoint("127.0.0.1", 443), status="decoded", connection_id="t0"))
+    conns = list(builder.capture.connections.values())
+    first, second, third = conns
+    assert second.server is first.server and third.server is first.server
+    assert second.client.address is first.client.address and second.client.port == 50001
+    assert second.sni is first.sni and second.alpn is first.alpn
+    assert second.certificate_names is first.certificate_names == ("shop.example",)
+    assert first.anomalies is EMPTY and first.goaways is EMPTY
+    assert [a.message for a in second.anomalies] == ["odd"] and third.goaways == [("server", 1, "NO_ERROR", 3.0)]
+    assert second.goaways is EMPTY and third.anomalies is EMPTY
+    conversation = builder.capture.conversations[0]
+    assert conversation.client is first.client and conversation.server is first.server
