@@ -43,7 +43,7 @@ from pushscope.model_entry import read_model, write_model
 CACHE_DIR_ENV = "PUSHSCOPE_CACHE_DIR"
 CACHE_LIMIT_ENV = "PUSHSCOPE_CACHE_MAX_MB"
 DEFAULT_LIMIT = 2 * 1024 * 1024 * 1024
-MAGIC = b"pushscope-model-6\n"  # 6: an exchange keeps its rare fields in one dict (``Exchange.rare``)
+MAGIC = b"pushscope-model-7\n"  # 6, 7: an exchange's, then a push's rare fields in one dict (``rare``)
 HEADER = struct.Struct(">Q")  # payload length
 SUFFIX = ".model"
 STALE_PARTIAL = 3600.0  # seconds

@@ -11,14 +11,16 @@ from pushscope.vocabulary import Outcome
 def push_cost(facts: PushFacts, index: CaptureIndex) -> PushCost:
     push, exchange = facts.push, facts.exchange
     cost = PushCost()
-    cost.header_bytes = push.promise_wire_bytes + (exchange.response_header_bytes if exchange else 0)
+    number = index.shared_number
+    cost.header_bytes = number(push.promise_wire_bytes + (exchange.response_header_bytes if exchange else 0))
     cost.body_bytes = exchange.body_bytes if exchange else 0
-    cost.pushed_bytes = cost.header_bytes + cost.body_bytes
+    cost.pushed_bytes = number(cost.header_bytes + cost.body_bytes)
     end = _end_time(facts)
     cost.duration = None if end is None else max(0.0, end - push.promised_at)
     parent = index.parent_of(push)
     if exchange is not None and parent is not None:
-        cost.competed_bytes, cost.competed_delay = _competition(exchange, parent)
+        competed, cost.competed_delay = _competition(exchange, parent)
+        cost.competed_bytes = number(competed)
     if push.outcome == Outcome.USED:
         cost.late_by = facts.late_by or None
         cost.saved_time = _saved_time(facts, index)

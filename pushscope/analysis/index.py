@@ -29,6 +29,7 @@ from pushscope.http.headers import header_value
 from pushscope.http.references import Reference, references_in
 from pushscope.http.urls import normalize_url
 from pushscope.model.bodies import decode_body
+from pushscope.model.compact import SharedValues
 from pushscope.model.entities import Capture, Exchange, Push
 
 DOCUMENT_TYPES = ("text/html", "application/xhtml+xml", "text/css")
@@ -140,6 +141,12 @@ class CaptureIndex:
         self._unreadable: dict[int, str] = {}
         self._decoded_length: dict[int, int] = {}
         self._assumed: dict[int, str] = {}
+        # Equal byte counts of the pushes' costs (the same resource pushed on every connection) are one int each.
+        self._numbers = SharedValues()
+
+    def shared_number(self, value: int) -> int:
+        """``value``, as one int object for all equal ones the pushes' costs count."""
+        return self._numbers.number(value)
 
     def key_of(self, thing: Exchange | Push) -> str:
         """``url_key``, with each distinct URL normalized once and kept as one string."""

@@ -272,7 +272,8 @@ class CaptureBuilder:
         conn = self.capture.connections.get(connection_id)
         protocol: Literal["h2", "h3"] = "h3" if (conn is not None and conn.protocol == "h3") or push_id is not None \
             else "h2"
-        push = Push(len(self.capture.pushes), connection_id, protocol, parent, promised, at, push_id=push_id)
+        push = Push(len(self.capture.pushes), connection_id, protocol, parent, promised, at)
+        push.push_id = push_id
         exchange = self._new_exchange(connection_id, promised, pushed=True)
         exchange.protocol = protocol
         exchange.push_id = push_id

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, NoReturn, TypeVar, overload
+from typing import Any, Generic, Literal, NoReturn, Protocol, TypeVar, overload
 
 from pushscope.events import AppProtocol, ConversationAccounted, Diagnostic, Endpoint, Headers, ProtocolAnomaly, Side
 from pushscope.http.headers import header_value, status_code
@@ -114,9 +114,14 @@ def _is_default(value: object, default: object) -> bool:
     return type(value) is type(default) and value == default
 
 
+class _KeepsRare(Protocol):
+    rare: dict[str, Any] | None
+
+
 class _Rare(Generic[T]):
-    """An exchange's field that nearly every exchange leaves at ``default``: read from ``Exchange.rare``, and only
-    set there when it differs. Each change makes a new dict (``dataclasses.replace`` copies share the old one)."""
+    """A field that nearly every object of its class leaves at ``default`` (``Exchange``, ``Push``): read from the
+    object's ``rare`` dict, and only set there when it differs. Each change makes a new dict (``dataclasses.replace``
+    copies share the old one)."""
 
     __slots__ = ("name", "default")
 
@@ -127,15 +132,15 @@ class _Rare(Generic[T]):
     def __get__(self, exchange: None, owner: type) -> _Rare[T]: ...
 
     @overload
-    def __get__(self, exchange: Exchange, owner: type) -> T: ...
+    def __get__(self, exchange: _KeepsRare, owner: type) -> T: ...
 
-    def __get__(self, exchange: Exchange | None, owner: type) -> T | _Rare[T]:
+    def __get__(self, exchange: _KeepsRare | None, owner: type) -> T | _Rare[T]:
         if exchange is None:
             return self
         rare = exchange.rare
         return self.default if rare is None else rare.get(self.name, self.default)
 
-    def __set__(self, exchange: Exchange, value: T) -> None:
+    def __set__(self, exchange: _KeepsRare, value: T) -> None:
         rare, name = exchange.rare, self.name
         if _is_default(value, self.default):
             if rare is not None and name in rare:
@@ -191,11 +196,7 @@ class Exchange:
 
     def with_rare(self, **values: Any) -> Exchange:
         """This exchange with rare fields set (as attributes); for building one in a single expression."""
-        for name, value in values.items():
-            if name not in RARE_EXCHANGE_FIELDS:
-                raise TypeError(f"{name!r} is not a rare field of an exchange")
-            setattr(self, name, value)
-        return self
+        return _with_rare(self, RARE_EXCHANGE_FIELDS, values)
 
     @property
     def url_known(self) -> bool:
@@ -243,6 +244,16 @@ class Exchange:
 
 
 RARE_EXCHANGE_FIELDS = tuple(name for name, value in vars(Exchange).items() if isinstance(value, _Rare))
+
+K = TypeVar("K", bound=_KeepsRare)
+
+
+def _with_rare(thing: K, names: tuple[str, ...], values: dict[str, Any]) -> K:
+    for name, value in values.items():
+        if name not in names:
+            raise TypeError(f"{name!r} is not a rare field of {type(thing).__name__}")
+        setattr(thing, name, value)
+    return thing
 
 
 @dataclass(slots=True)
@@ -328,7 +339,10 @@ class Run:
 
 @dataclass(slots=True)
 class Push:
-    """One promised push (HTTP/2 PUSH_PROMISE; HTTP/3 push ID, possibly promised on several streams)."""
+    """One promised push (HTTP/2 PUSH_PROMISE; HTTP/3 push ID, possibly promised on several streams).
+
+    As for ``Exchange``, the fields nearly every push leaves at their default (``RARE_PUSH_FIELDS``) are kept in
+    one optional dict, ``rare``: 176 bytes a push, not 224. Set them as attributes (``Push.with_rare``)."""
 
     id: int
     connection_id: str
@@ -336,27 +350,34 @@ class Push:
     parent_stream_id: int | None
     promised_stream_id: int | None
     promised_at: float
-    push_id: int | None = None
     promise_headers: Headers = field(default_factory=list)
     promise_wire_bytes: int = 0
     references: list[tuple[int, float]] = field(default_factory=list)
     exchange_id: int | None = None
-    reset: Reset | None = None
     outcome: Outcome = Outcome.UNKNOWN
     reason: Reason = Reason.NONE
-    reason_detail: str = ""
     evidence: Sequence[Evidence] = field(default_factory=list)  # the analysis renders it when read
     cost: PushCost = field(default_factory=PushCost)
     advice: str = ""
     advice_text: str = ""
-    preload_link: str | None = None
-    # Promised request fields the capture cannot show (see ``HeadersReceived.unknown_fields``).
-    unknown_fields: tuple[str, ...] = ()
     # Wire order of the (first) PUSH_PROMISE among the server's events on the connection (``Event.position``).
     promised_position: int | None = None
-    assumed_authority: str = ""  # as for Exchange
+    rare: dict[str, Any] | None = None  # the rare fields that differ from their default, by name
+
+    # (Not annotated: see ``Exchange``.)
+    push_id = _Rare[int | None]("push_id", None)
+    reset = _Rare[Reset | None]("reset", None)
+    reason_detail = _Rare[str]("reason_detail", "")
+    preload_link = _Rare[str | None]("preload_link", None)
+    # Promised request fields the capture cannot show (see ``HeadersReceived.unknown_fields``).
+    unknown_fields = _Rare[tuple[str, ...]]("unknown_fields", ())
+    assumed_authority = _Rare[str]("assumed_authority", "")  # as for Exchange
     # What the client that received it knew (the probe's truth), when the source knows.
-    truth: PushTruth | None = None
+    truth = _Rare[PushTruth | None]("truth", None)
+
+    def with_rare(self, **values: Any) -> Push:
+        """This push with rare fields set (as attributes); for building one in a single expression."""
+        return _with_rare(self, RARE_PUSH_FIELDS, values)
 
     @property
     def url_known(self) -> bool:
@@ -372,6 +393,9 @@ class Push:
         if ":path" in self.unknown_fields:
             path = "/<unknown path>"
         return f"{scheme}://{authority}{path}" if path or authority else ""
+
+
+RARE_PUSH_FIELDS = tuple(name for name, value in vars(Push).items() if isinstance(value, _Rare))
 
 
 @dataclass(slots=True)

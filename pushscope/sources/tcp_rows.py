@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TypeVar
 
 from pushscope.decode.h1 import H1ConnectionDecoder, looks_like_request, looks_like_response
 from pushscope.decode.h2 import PREFACE, H2ConnectionDecoder
@@ -39,6 +40,10 @@ SNIFF_LIMIT = 64 * 1024  # bytes held while the first ones do not yet tell HTTP/
 DECODER_KEPT_AFTER_CLOSE = 15.0
 
 Output = list[Event | Diagnostic]
+T = TypeVar("T")
+FIN_BITS: dict[str, int] = {"client": 1, "server": 2}
+# Equal values that many connections repeat (addresses, servers, SNI, ALPN): one object each, up to this many.
+KEPT_LIMIT = 1 << 16
 
 
 @dataclass(slots=True)
@@ -62,16 +67,17 @@ class _TcpConnection:
     # Encrypted records in rows that carry no handshake message: application data, decrypted or not.
     data_records: int = 0
     decoder: H2ConnectionDecoder | H1ConnectionDecoder | None = None
-    # Payload held, in capture order, until the first bytes tell which protocol this is.
-    sniffed: list[tuple[Side, bytes, float]] = field(default_factory=list)
-    held_server_chunks: list[tuple[bytes, float]] = field(default_factory=list)
+    # Payload held, in capture order, until the first bytes tell which protocol this is. (A list once something
+    # is held: tens of thousands of connections never hold anything, or no longer.)
+    sniffed: list[tuple[Side, bytes, float]] | tuple[()] = ()
+    held_server_chunks: list[tuple[bytes, float]] | tuple[()] = ()
     # Cleartext only (TLS reassembly is tshark's): each direction's bytes in sequence order, once each.
-    cleartext: dict[str, StreamReassembler] = field(default_factory=dict)
-    fins: set[str] = field(default_factory=set)
+    cleartext: dict[str, StreamReassembler] | None = None
+    fins: int = 0  # whose FIN was seen: FIN_BITS
     closed: bool = False
     # Once the decoder is let go (DECODER_KEPT_AFTER_CLOSE): what its end-of-capture diagnostics said then, and
     # the payload bytes that still came (not decoded).
-    released: list[Event | Diagnostic] | None = None
+    released: tuple[Event | Diagnostic, ...] | None = None
     late_bytes: int = 0
     announced_h2: bool = False
     trial_how: str | None = None  # decrypted by pushscope's trial (no handshake): which key-log line
@@ -87,6 +93,7 @@ class TcpRowReader:
         self.keylog = keylog
         self._trial_reasons: Mapping[str, str] = {}
         self._closed: deque[tuple[float, _TcpConnection]] = deque()  # in the order they closed
+        self._kept: dict[object, object] = {}  # see ``_one``
 
     def feed(self, row: Mapping[str, str], at: float) -> Output:
         stream = row.get("tcp.stream", "")
@@ -104,8 +111,9 @@ class TcpRowReader:
         payload_chunks = _hex_chunks(row.get("data.data", ""))
         if conn.client is None:
             _learn_direction(conn, row, src, dst, payload_chunks)
-        if conn.client is None:
-            return out
+            if conn.client is None or conn.server is None:
+                return out
+            conn.client, conn.server = self._endpoint(conn.client), self._one(self._endpoint(conn.server))
         sender: Side = "client" if src == conn.client else "server"
         if not conn.opened and (field_int(row.get("tcp.len")) > 0
                                 or _has_flag(row, "tcp.flags.fin", "tcp.flags.reset")):
@@ -122,6 +130,18 @@ class TcpRowReader:
             out.extend(self._payload(conn, sender, payload_chunks, at))
         out.extend(self._closing(conn, row, sender, at))
         return out
+
+    def _one(self, value: T) -> T:
+        """One object for equal values that many connections repeat (the model keeps them too: one object each,
+        not one per connection). Bounded: a hostile capture can make every value different."""
+        kept = self._kept
+        if len(kept) >= KEPT_LIMIT:
+            kept.clear()
+        return kept.setdefault(value, value)  # type: ignore[return-value]
+
+    def _endpoint(self, endpoint: Endpoint) -> Endpoint:
+        address = self._one(endpoint.address)
+        return endpoint if address is endpoint.address else Endpoint(address, endpoint.port)
 
     def trial_candidates(self) -> list[str]:
         """tcp.stream of each TLS conversation with application records, none decrypted, and no ClientHello:
@@ -203,8 +223,8 @@ class TcpRowReader:
         if "1" in types and sender == "client":
             randoms = row.get("tls.handshake.random", "").split(",")
             conn.client_random = randoms[0].lower() if randoms and randoms[0] else None
-            conn.sni = row.get("tls.handshake.extensions_server_name", "").split(",")[0] or None
-            conn.offered_alpn = row.get("tls.handshake.extensions_alpn_str") or None
+            conn.sni = self._one(row.get("tls.handshake.extensions_server_name", "").split(",")[0] or None)
+            conn.offered_alpn = self._one(row.get("tls.handshake.extensions_alpn_str") or None)
             update.sni, update.alpn, changed = conn.sni, conn.offered_alpn, True
         if sender == "server" and ("2" in types or row.get("tls.handshake.extensions_alpn_str")):
             version = _tls_version(row)
@@ -213,7 +233,7 @@ class TcpRowReader:
                 changed = True
             alpn = row.get("tls.handshake.extensions_alpn_str", "").split(",")[0]
             if alpn:
-                conn.alpn = update.alpn = alpn
+                conn.alpn = update.alpn = self._one(alpn)
                 changed = True
         names = certificate_names(row) if sender == "server" else None
         if names is not None:
@@ -231,12 +251,14 @@ class TcpRowReader:
         if conn.decoder is None:
             if conn.alpn not in (None, "h2", "h2c", "http/1.1"):
                 return out  # another protocol: counted, not decoded
+            if not isinstance(conn.sniffed, list):
+                conn.sniffed = []
             conn.sniffed += [(sender, chunk, at) for chunk in chunks]
             protocol = _choose_protocol(conn)
             if protocol is None:
                 return out
             out += self._start_decoder(conn, protocol, at)
-            held, conn.sniffed = conn.sniffed, []
+            held, conn.sniffed = conn.sniffed, ()
             for held_sender, chunk, chunk_at in held:
                 out += self._decode(conn, held_sender, [chunk], chunk_at)
             return out
@@ -261,6 +283,8 @@ class TcpRowReader:
         out: Output = []
         for chunk in chunks:
             if sender == "server" and decoder.waiting_for_client:
+                if not isinstance(conn.held_server_chunks, list):
+                    conn.held_server_chunks = []
                 conn.held_server_chunks.append((chunk, at))
                 continue
             out.extend(decoder.receive(sender, chunk, at))
@@ -268,7 +292,7 @@ class TcpRowReader:
             conn.announced_h2 = True
             out.insert(0, ConnectionUpdated(connection_id=conn.connection_id, at=at, protocol="h2"))
         if not decoder.waiting_for_client and conn.held_server_chunks:
-            held, conn.held_server_chunks = conn.held_server_chunks, []
+            held, conn.held_server_chunks = conn.held_server_chunks, ()
             if decoder.is_http2:
                 for chunk, chunk_at in held:
                     out.extend(decoder.receive("server", chunk, chunk_at))
@@ -285,8 +309,8 @@ class TcpRowReader:
             conn.closed = True
             out.append(ConnectionClosed(connection_id=conn.connection_id, at=at, how=f"rst-by-{sender}"))
         elif fin:
-            conn.fins.add(sender)
-            if len(conn.fins) == 2:
+            conn.fins |= FIN_BITS[sender]
+            if conn.fins == FIN_BITS["client"] | FIN_BITS["server"]:
                 conn.closed = True
                 out.append(ConnectionClosed(connection_id=conn.connection_id, at=at, how="fin"))
         if conn.closed and conn.decoder is not None:
@@ -297,10 +321,12 @@ class TcpRowReader:
         """Let go of the decoders of connections closed long enough ago; keep what finish() will report."""
         while self._closed and at - self._closed[0][0] > DECODER_KEPT_AFTER_CLOSE:
             _, conn = self._closed.popleft()
-            conn.released = self._decoder_leftovers(conn)
+            conn.released = tuple(self._decoder_leftovers(conn))
             conn.decoder = None
-            conn.cleartext = {}
-            conn.sniffed, conn.held_server_chunks = [], []
+            conn.cleartext = None
+            conn.sniffed = conn.held_server_chunks = ()
+            if conn.decrypted_records:
+                conn.client_random = None  # (named only by an undecrypted connection's diagnostics)
 
     # --- end-of-capture diagnostics ---------------------------------------------------------------------
 
@@ -332,7 +358,7 @@ class TcpRowReader:
 
     def _decoder_leftovers(self, conn: _TcpConnection) -> Output:
         if conn.released is not None:
-            return conn.released + _late_bytes(conn)
+            return [*conn.released, *_late_bytes(conn)]
         decoder = conn.decoder
         if isinstance(decoder, H1ConnectionDecoder):
             if not decoder.unparsed_bytes:
@@ -344,7 +370,7 @@ class TcpRowReader:
         if decoder is None or not decoder.is_http2:
             return []
         out: Output = []
-        for sender, reassembler in conn.cleartext.items():
+        for sender, reassembler in (conn.cleartext or {}).items():
             if reassembler.buffered_bytes:
                 message = (f"{conn.connection_id}: {reassembler.buffered_bytes} bytes from the {sender} follow a gap "
                            "in the capture (segments missing) and could not be decoded")
@@ -448,6 +474,8 @@ def _in_order_cleartext(conn: _TcpConnection, sender: Side, row: Mapping[str, st
 
     tshark's relative sequence numbers start at 1 for the first byte of each direction.
     """
+    if conn.cleartext is None:
+        conn.cleartext = {}
     reassembler = conn.cleartext.setdefault(sender, StreamReassembler())
     delivery = reassembler.receive(max(0, field_int(row.get("tcp.seq")) - 1), b"".join(chunks), False, at)
     return [delivery.data] if delivery.data else []

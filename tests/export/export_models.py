@@ -71,16 +71,17 @@ def _push(capture: Capture, ex: Exchange, parent: int, at: float, outcome: str, 
           push_id: int | None = None, reset: Reset | None = None, wasted: int = 0, saved: float | None = None,
           delay: float | None = None) -> Push:
     push = Push(len(capture.pushes), ex.connection_id, ex.protocol, parent, ex.stream_id, T0 + at,
-                push_id=push_id, promise_headers=list(ex.request_headers), promise_wire_bytes=38,
-                references=[(parent, T0 + at)], exchange_id=ex.id, reset=reset, outcome=outcome,  # type: ignore
-                reason=reason, reason_detail=f"detail for {reason}",
+                promise_headers=list(ex.request_headers), promise_wire_bytes=38,
+                references=[(parent, T0 + at)], exchange_id=ex.id, outcome=outcome,  # type: ignore
+                reason=reason,
                 evidence=[Evidence("promise", f"PUSH_PROMISE for {ex.path} on stream {parent}", T0 + at, ex.id,
                                    parent)],
                 cost=PushCost(pushed_bytes=ex.body_bytes + ex.response_header_bytes,
                               header_bytes=ex.response_header_bytes, body_bytes=ex.body_bytes, duration=0.02,
                               competed_bytes=500 if delay else 0, competed_delay=delay, saved_time=saved,
                               wasted_bytes=wasted),
-                advice="preload" if outcome != "used" else "", advice_text=f"advice for {reason}")
+                advice="preload" if outcome != "used" else "", advice_text=f"advice for {reason}",
+                ).with_rare(push_id=push_id, reset=reset, reason_detail=f"detail for {reason}")
     ex.reset = reset
     capture.pushes.append(push)
     return push

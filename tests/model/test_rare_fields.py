@@ -1,4 +1,4 @@
-"""An exchange's rare fields: attributes as before, kept in one optional dict (``Exchange.rare``)."""
+"""An exchange's and a push's rare fields: attributes as before, kept in one optional dict (``rare``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import sys
 import pytest
 
 from pushscope.model.compact import EMPTY, SharedValues, compact_exchange
-from pushscope.model.entities import RARE_EXCHANGE_FIELDS, Exchange, Reset
+from pushscope.model.entities import RARE_EXCHANGE_FIELDS, RARE_PUSH_FIELDS, Exchange, Push, PushTruth, Reset
 from pushscope.model.pickling import ModelPickler, columns_of, rows_from_columns
+from pushscope.vocabulary import Outcome, Reason
 
 SET = {"push_id": 3, "informational": [[(":status", "103")]], "trailers": [("grpc-status", "0")],
        "request_body_bytes": 512, "body_truncated": True, "reset": Reset("client", 8, "CANCEL", 1.5, "RST_STREAM"),
@@ -80,3 +81,33 @@ def test_an_exchange_costs_seven_slots_fewer() -> None:
     fields = len(dataclasses.fields(Exchange))
     assert fields - 1 + len(RARE_EXCHANGE_FIELDS) == 26 and fields == 19
     assert sys.getsizeof(Exchange(0, "t0", "h2", 1)) <= sys.getsizeof(object()) + 8 * fields + 16
+
+
+PUSH_SET = {"push_id": 4, "reset": Reset("client", 8, "CANCEL", 2.0, "RST_STREAM"), "reason_detail": "why",
+            "preload_link": "</a.css>; rel=preload", "unknown_fields": (":path",), "assumed_authority": "a.test",
+            "truth": PushTruth("t0", 1, "https://a.test/a.css", 2, None, 1.0, Outcome.USED, Reason.CLAIMED)}
+PUSH_DEFAULTS = {"push_id": None, "reset": None, "reason_detail": "", "preload_link": None, "unknown_fields": (),
+                 "assumed_authority": "", "truth": None}
+
+
+def test_a_push_keeps_its_rare_fields_the_same_way() -> None:
+    assert set(RARE_PUSH_FIELDS) == set(PUSH_SET)
+    assert not set(RARE_PUSH_FIELDS) & {f.name for f in dataclasses.fields(Push)}
+    push = Push(0, "t0", "h2", 1, 2, 1.0)
+    assert push.rare is None and {name: getattr(push, name) for name in RARE_PUSH_FIELDS} == PUSH_DEFAULTS
+    push.with_rare(**PUSH_SET)
+    assert {name: getattr(push, name) for name in RARE_PUSH_FIELDS} == PUSH_SET
+    for name, value in PUSH_DEFAULTS.items():
+        setattr(push, name, value)
+    assert push.rare is None and push == Push(0, "t0", "h2", 1, 2, 1.0)
+    with pytest.raises(TypeError):
+        push.with_rare(outcome=Outcome.USED)
+    assert len(dataclasses.fields(Push)) == 18  # 24 fields in all: 176 bytes a push, not 224
+
+
+def test_a_pushs_rare_fields_survive_the_cache_pickling() -> None:
+    pushes = [Push(0, "t0", "h2", 1, 2, 1.0), Push(1, "t0", "h3", 1, None, 1.5).with_rare(**PUSH_SET)]
+    buffer = io.BytesIO()
+    ModelPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(columns_of(pushes))
+    read = rows_from_columns(pickle.loads(buffer.getvalue()))
+    assert read == pushes and read[1].truth == PUSH_SET["truth"] and read[0].rare is None

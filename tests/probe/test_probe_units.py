@@ -164,7 +164,7 @@ def test_agreement_compares_outcome_and_reason(verdict: tuple[str, str], expecte
 
 def test_reason_disagreement_is_a_diagnostic() -> None:
     item = PushTruth("p1", "warm", "https://a.test/x.js", 2, None, 1.0, "cache-duplicated", "already-cached")
-    push = Push(0, "p1", "h2", 1, 2, 1.0, outcome="cache-duplicated", reason="pushed-twice", truth=item)
+    push = Push(0, "p1", "h2", 1, 2, 1.0, outcome="cache-duplicated", reason="pushed-twice").with_rare(truth=item)
     capture = Capture("probe", pushes=[push])
     compare_truth(capture)
     [diagnostic] = capture.diagnostics

@@ -112,3 +112,32 @@ def test_a_closed_connections_decoder_is_let_go_a_while_later_and_late_bytes_are
     assert [type(e).__name__ for e in late] == ["BytesSeen"] and not conn.cleartext
     codes = [e.code for e in reader.finish(kept + 10) if isinstance(e, Diagnostic) and e.connection_id == "t0"]
     assert "truncated-frame" in codes and "late-bytes" in codes
+
+
+def test_a_released_connection_keeps_no_containers_and_connections_share_what_they_repeat() -> None:
+    """Memory: a gigabyte capture's tens of thousands of closed connections each kept a set, a dict, three lists
+    and their own copies of the same addresses until the end. Released, a connection holds none of them; equal
+    addresses and servers are one object each."""
+    data = _client_bytes()
+    reader = TcpRowReader()
+    for stream, port in (("0", 50000), ("1", 50001)):
+        def row(src: int, dst: int, seq: int, payload: bytes = b"", **flags: str) -> dict:
+            # Equal values, distinct objects, as tshark's rows give them.
+            fields = _row(src, dst, seq, payload) | {"tcp.stream": stream, "ip.src": "".join(["127.0.0.", "1"]),
+                                                     "ip.dst": "".join(["127.0.0.", "1"])}
+            return fields | flags
+
+        reader.feed(row(port, 8080, 0) | {"tcp.flags.syn": "1", "tcp.flags.ack": "0"}, 0.0)
+        reader.feed(row(port, 8080, 1, data), 0.001)
+        reader.feed(row(port, 8080, len(data) + 1, **{"tcp.flags.fin": "1"}), 0.002)
+        reader.feed(row(8080, port, 1, **{"tcp.flags.fin": "1"}), 0.003)
+    first, second = reader._connections["0"], reader._connections["1"]
+    assert first.closed and first.fins == 3 and first.cleartext  # (cleartext: its reassembly, until released)
+    assert second.server is first.server and second.client is not first.client
+    assert second.client is not None and first.client is not None and second.client.address is first.client.address
+    reader.feed(_row(50002, 8080, 0, syn=True, ack=False) | {"tcp.stream": "2"}, DECODER_KEPT_AFTER_CLOSE + 1)
+    for conn in (first, second):
+        assert conn.decoder is None and conn.cleartext is None and conn.released == ()
+        assert conn.sniffed == () and conn.held_server_chunks == ()
+    codes = [e.code for e in reader.finish(DECODER_KEPT_AFTER_CLOSE + 2) if isinstance(e, Diagnostic)]
+    assert "truncated-frame" not in codes and "late-bytes" not in codes
