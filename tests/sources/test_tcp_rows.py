@@ -121,7 +121,7 @@ def test_a_released_connection_keeps_no_containers_and_connections_share_what_th
     data = _client_bytes()
     reader = TcpRowReader()
     for stream, port in (("0", 50000), ("1", 50001)):
-        def row(src: int, dst: int, seq: int, payload: bytes = b"", **flags: str) -> dict:
+        def row(src: int, dst: int, seq: int, payload: bytes = b"", stream: str = stream, **flags: str) -> dict:
             # Equal values, distinct objects, as tshark's rows give them.
             fields = _row(src, dst, seq, payload) | {"tcp.stream": stream, "ip.src": "".join(["127.0.0.", "1"]),
                                                      "ip.dst": "".join(["127.0.0.", "1"])}
