@@ -39,3 +39,23 @@ async def test_the_bar_is_arranged_again_only_when_its_text_no_longer_fits() -> 
         assert layouts == [True]
         await pilot.pause()
         assert bar.content_region.height > 1
+
+
+async def test_diagnostics_shown_before_the_panel_is_mounted_are_kept() -> None:
+    """The first snapshot can come before the diagnostics panel's children are mounted: it is shown, not lost,
+    and it raises nothing."""
+    from pushscope.events import Diagnostic
+    from pushscope.tui.widgets.summary import DiagnosticsPanel
+
+    panel = DiagnosticsPanel(id="diagnostics")
+    panel.show((Diagnostic(level="warning", message="keys missing for t3", code="not-decrypted"),))
+
+    class Holder(App[None]):
+        def compose(self) -> ComposeResult:
+            yield panel
+
+    async with Holder().run_test() as pilot:
+        await pilot.pause()
+        body = panel.query_one("#diagnostics-body")
+        assert "keys missing for t3" in str(body.render())
+        assert panel.border_title is not None and "⚠1" in str(panel.border_title)

@@ -131,11 +131,16 @@ def diagnostics_content(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) 
 class DiagnosticsPanel(VerticalScroll):
     """Capture-level messages: what was decrypted, what is missing, what went wrong."""
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        # Held, not queried: the first snapshot can come before this panel's children are mounted.
+        self._body = Static(diagnostics_content(()), id="diagnostics-body")
+
     def compose(self) -> ComposeResult:
-        yield Static(diagnostics_content(()), id="diagnostics-body")
+        yield self._body
 
     def show(self, diagnostics: tuple[Diagnostic, ...]) -> None:
-        self.query_one("#diagnostics-body", Static).update(diagnostics_content(diagnostics))
+        self._body.update(diagnostics_content(diagnostics))
         errors = sum(1 for d in diagnostics if d.level == "error")
         warnings = sum(1 for d in diagnostics if d.level == "warning")
         title = "Diagnostics"
