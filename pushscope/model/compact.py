@@ -79,10 +79,6 @@ def compact_exchange(exchange: Exchange, shared: SharedValues) -> None:
     # list in place once it is built (the builder assigns new ones).
     exchange.request_headers = shared.headers(exchange.request_headers)
     exchange.response_headers = shared.headers(exchange.response_headers)
-    if not exchange.informational:
-        exchange.informational = EMPTY
-    if not exchange.trailers:
-        exchange.trailers = EMPTY
     number = shared.number
     exchange.body_bytes, exchange.request_body_bytes = number(exchange.body_bytes), number(exchange.request_body_bytes)
     exchange.request_header_bytes = number(exchange.request_header_bytes)

@@ -23,7 +23,8 @@ BODY_KEEP_LIMIT = 8 * 1024 * 1024
 
 
 class FrozenEmptyList(list):
-    """The one empty list that every exchange without informational responses or trailers shares.
+    """The one empty list that every exchange without informational responses or trailers, and every connection
+    without goaways or anomalies, shares (an empty list set on an exchange reads as this one, ``_Rare``).
 
     Shared, so it refuses to grow: the builder assigns a new list instead of appending to it."""
 
@@ -129,24 +130,24 @@ class _Rare(Generic[T]):
         self.name, self.default = name, default
 
     @overload
-    def __get__(self, exchange: None, owner: type) -> _Rare[T]: ...
+    def __get__(self, thing: None, owner: type) -> _Rare[T]: ...
 
     @overload
-    def __get__(self, exchange: _KeepsRare, owner: type) -> T: ...
+    def __get__(self, thing: _KeepsRare, owner: type) -> T: ...
 
-    def __get__(self, exchange: _KeepsRare | None, owner: type) -> T | _Rare[T]:
-        if exchange is None:
+    def __get__(self, thing: _KeepsRare | None, owner: type) -> T | _Rare[T]:
+        if thing is None:
             return self
-        rare = exchange.rare
+        rare = thing.rare
         return self.default if rare is None else rare.get(self.name, self.default)
 
-    def __set__(self, exchange: _KeepsRare, value: T) -> None:
-        rare, name = exchange.rare, self.name
+    def __set__(self, thing: _KeepsRare, value: T) -> None:
+        rare, name = thing.rare, self.name
         if _is_default(value, self.default):
             if rare is not None and name in rare:
-                exchange.rare = {key: kept for key, kept in rare.items() if key != name} or None
+                thing.rare = {key: kept for key, kept in rare.items() if key != name} or None
         elif rare is None or name not in rare or rare[name] is not value:
-            exchange.rare = {**(rare or {}), name: value}
+            thing.rare = {**(rare or {}), name: value}
 
 
 @dataclass(slots=True)

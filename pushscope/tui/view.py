@@ -335,11 +335,9 @@ def build_rows(capture: Capture, exchanges: Sequence[Exchange], pushes: Sequence
     push_of = {p.exchange_id: p for p in pushes if p.exchange_id is not None}
     # A pushed exchange goes under the first request on its promise's stream. Only the streams pushes were promised
     # on are looked up: a key per request would be a pair for each of hundreds of thousands of exchanges.
-    promised_on: dict[tuple[str, int], Exchange | None] = {}
-    for exchange in exchanges:
-        push = push_of.get(exchange.id) if exchange.pushed else None
-        if push is not None and push.parent_stream_id is not None:
-            promised_on[(exchange.connection_id, push.parent_stream_id)] = None
+    promised_on: dict[tuple[str, int], Exchange | None] = {
+        (push.connection_id, push.parent_stream_id): None for push in push_of.values()
+        if push.parent_stream_id is not None}
     if promised_on:
         for exchange in exchanges:
             if not exchange.pushed and exchange.stream_id is not None:
