@@ -38,7 +38,17 @@ from pushscope.tui.filtering import BACKGROUND_FILTER_ROWS, BackgroundFiltering,
 from pushscope.tui.loading import CaptureUpdated, DetailsRead, LoadSession, SearchIndexed, default_analyser
 from pushscope.tui.screens import CopyScreen, DiagnosticsScreen, ExportScreen, HelpScreen
 from pushscope.tui.sharing import INPUT_EVENTS, InputGate, NormalPriority, QuickTurns, lower_thread_priority
-from pushscope.tui.view import SORTS, CaptureView, FilterState, RowSet, row_set, waterfall_title
+from pushscope.tui.view import (
+    SORTS,
+    CaptureView,
+    FilterState,
+    RowSet,
+    exchange_ids_of,
+    protocols_of,
+    row_set,
+    rows_on_connection,
+    waterfall_title,
+)
 from pushscope.tui.widgets.connections import ConnectionsTree
 from pushscope.tui.widgets.detail import DetailPane, copied_verdict, overview_content, row_content
 from pushscope.tui.widgets.summary import DiagnosticsPanel, LoadStatus, SummaryBar, diagnostics_content
@@ -399,7 +409,7 @@ class PushscopeApp(App[None]):
         self._set_filters(replace(self.filters, pushes_only=not self.filters.pushes_only))
 
     def action_cycle_protocol(self) -> None:
-        present = {row.protocol for row in self.view.rows}
+        present = protocols_of(self.view.rows)
         cycle: list[str | None] = [None, *(p for p in PROTOCOLS if p in present)]
         index = cycle.index(self.filters.protocol) if self.filters.protocol in cycle else 0
         self._set_filters(replace(self.filters, protocol=cycle[(index + 1) % len(cycle)]))
@@ -493,7 +503,7 @@ class PushscopeApp(App[None]):
     def action_zoom_to_connection(self) -> None:
         row = self.waterfall.selected
         if row is not None:
-            self.waterfall.zoom_to([r for r in self.view.rows if r.connection_id == row.connection_id])
+            self.waterfall.zoom_to(rows_on_connection(self.view.rows, row.connection_id))
         self._update_waterfall_titles()
 
     # --- copy --------------------------------------------------------------------------------------------
@@ -577,7 +587,7 @@ class PushscopeApp(App[None]):
                         markup=False, timeout=4)
         else:
             self.notify(f"Writing the {choice[0]} report…", markup=False, timeout=2)
-        self._export(self.capture or self.details, [row.exchange_id for row in self.waterfall.rows], *choice)
+        self._export(self.capture or self.details, exchange_ids_of(self.waterfall.rows), *choice)
 
     @work(thread=True, group="export", exit_on_error=False, name="export report")
     def _export(self, details: ModelDetails, shown: list[int], fmt: str, path: Path) -> None:

@@ -25,9 +25,7 @@ from pushscope.tui.view import (
     SORTS,
     CaptureView,
     ConnectionInfo,
-    ExactRows,
     FilterState,
-    RowCache,
     RowSet,
     build_view,
     row_set,
@@ -124,7 +122,6 @@ class LoadSession:
         self.input_gate = input_gate  # where the fold waits while the UI answers an input (see tui.sharing)
         # Runs what the first screen waits for (a reopen's kept view) at the UI's priority (see tui.sharing).
         self.first_screen: Runner = first_screen or _run_here
-        self._rows: RowCache | None = RowCache()  # rows kept between snapshots
         self._listed: dict[str, ConnectionInfo] = {}  # what the UI was sent for each listed connection
         self._last_post = clock()
         self._gap = interval
@@ -148,14 +145,10 @@ class LoadSession:
                 store_texts_in_background(*self._texts_for, texts)
             return capture
         self._kept = None  # (a kept view whose model did not load: the capture was read instead, and is shown now)
-        # The final view's rows are built again, exactly; those equal to the shown ones are the shown ones.
-        final_rows = ExactRows(self._rows) if self._rows is not None else None
-        self._rows = None
-        # Hundreds of thousands of rows and texts, and no cycle among them: with the collector on (the load is over),
-        # building them set off full collections that held the GIL for up to a second, and the UI waited.
+        # Hundreds of thousands of rows' places and texts, and no cycle among them: with the collector on (the load
+        # is over), building them set off full collections that held the GIL for up to a second, and the UI waited.
         with collector_paused():
-            view = self._view(final_rows)
-        del final_rows  # (the kept rows' arrays: the view holds the rows themselves)
+            view = self._view()
         self.post(self._update(view, final=True, cancelled=self.loader.cancelled))
         if not self.live:  # (a live source's snapshots carry them)
             if self.shown is not None:  # the UI builds its last screen first, without sharing the GIL with this
@@ -198,8 +191,8 @@ class LoadSession:
         self.post(DetailsRead(details))
         return Served.VIEW_AND_DETAILS
 
-    def _view(self, rows: RowCache | ExactRows | None) -> CaptureView:
-        view = build_view(self.capture, rows)
+    def _view(self) -> CaptureView:
+        view = build_view(self.capture)
         # A live capture is judged and searched as it goes; a file's search texts wait for the end.
         return replace(view, search_texts=search_texts(self.capture)) if self.live else view
 
@@ -249,7 +242,7 @@ class LoadSession:
             except Exception:  # an early, partial capture may not analyse yet; the final pass reports errors
                 pass
         self._exchanges_posted = bool(self.capture.exchanges)
-        update = self._update(self._view(self._rows))
+        update = self._update(self._view())
         cost = self.clock() - started
         # Snapshots cost O(exchanges): space them out as the capture grows so they never take more than
         # about a fifth of the loader's time (and the UI thread is not flooded with big updates).

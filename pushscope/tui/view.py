@@ -1,7 +1,9 @@
 """The model folded into what the screen shows: waterfall rows, connection summaries, filters. No Textual here.
 
 The loader thread builds a ``CaptureView`` snapshot from the capture it is still filling, and hands it to the UI
-thread in a message; widgets then only ever read immutable snapshots, so they never race the builder.
+thread in a message; widgets then only ever read snapshots, whose order, axis, page loads and counts are fixed. A
+row is made from the model as it is read (``ModelRows``), so while a load goes on it shows its exchange as it is then:
+only ever more of it, as the model only grows.
 """
 
 from __future__ import annotations
@@ -9,9 +11,9 @@ from __future__ import annotations
 import bisect
 import math
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 from pushscope.analysis.summary import summary_dict
 from pushscope.events import Diagnostic
@@ -118,7 +120,7 @@ class CaptureView:
     """An immutable snapshot of a (possibly still loading) capture, built off the UI thread."""
 
     name: str
-    rows: tuple[Row, ...] = ()
+    rows: Sequence[Row] = ()
     connections: tuple[ConnectionInfo, ...] = ()
     summary: dict[str, Any] = field(default_factory=dict)
     diagnostics: tuple[Diagnostic, ...] = ()
@@ -171,16 +173,6 @@ class FilterState:
         return " · ".join(parts)
 
 
-# One string per content type and per URL seen, for the rows (each row's was a new one: 884,000 at 1 GB, where
-# 13 URLs were asked for on every connection). Bounded: each starts over when full.
-_CONTENT_TYPES: dict[str, str] = {}
-_CONTENT_TYPES_LIMIT = 4096
-_URLS: dict[str, str] = {}
-_URLS_LIMIT = 1 << 16
-# One float per moment shown, per capture start: a row's times were new floats each (3.2 a row), though the frames
-# of one packet share their moment (a push's start is its promise). By start, then by moment; bounded as above.
-_RELATIVE: dict[float, dict[float, float]] = {}
-_RELATIVE_LIMIT = 1 << 16
 # Equal push counts per outcome share one dict among a view's connections; bounded as above.
 _COUNTS_LIMIT = 4096
 
@@ -202,35 +194,22 @@ def waterfall_title(filters: FilterState, sort: str, *, shown: int, total: int, 
     return " · ".join(parts)
 
 
-def _relative_times(t0: float) -> dict[float, float]:
-    """The moments already made relative to ``t0`` (equal moments give equal results: sharing one is exact)."""
-    times = _RELATIVE.get(t0)
-    if times is None:
-        if len(_RELATIVE) >= 8:
-            _RELATIVE.clear()
-        times = _RELATIVE[t0] = {}
-    return times
-
-
-def _shared_rel(at: float | None, t0: float, times: dict[float, float]) -> float | None:
-    if at is None:
-        return None
-    if at == 0.0:  # (0.0 and -0.0 are one key, and t0 may be 0.0: their differences differ in sign)
-        return at - t0
-    return keep_one(times, at, at - t0, _RELATIVE_LIMIT)
+def _rel(at: float | None, t0: float) -> float | None:
+    return None if at is None else at - t0
 
 
 def _row(exchange: Exchange, conn: Connection | None, push: Push | None, t0: float, depth: int,
          parent_id: int | None) -> Row:
+    """One exchange's row (made as it is read: see ``ModelRows``)."""
     outcome = push.outcome if push is not None else None
     wasted = push.cost.wasted_bytes if push is not None and push.outcome == Outcome.WASTED else 0
     reset = (push.reset if push is not None else None) or exchange.reset
     url = visible(exchange.url or (push.url if push is not None else ""))
-    url = keep_one(_URLS, url, url, _URLS_LIMIT)
     raw_path = exchange.path
     path = visible(raw_path) if raw_path else url or f"stream {exchange.stream_id}"
-    content_type = visible(exchange.content_type or "")
-    times = _relative_times(t0)
+    start = exchange.request_start
+    if start is None:
+        start = push.promised_at if push is not None and push.promised_at else exchange.response_start
     return Row(
         exchange_id=exchange.id,
         connection_id=exchange.connection_id,
@@ -244,18 +223,16 @@ def _row(exchange: Exchange, conn: Connection | None, push: Push | None, t0: flo
         status=exchange.status,
         stream_id=exchange.stream_id,
         body_bytes=exchange.body_bytes,
-        start=_shared_rel(exchange.request_start if exchange.request_start is not None else
-                          (push.promised_at if push is not None and push.promised_at else exchange.response_start),
-                          t0, times),
-        response_start=_shared_rel(exchange.response_start, t0, times),
-        end=_shared_rel(exchange.response_end, t0, times),
-        promised_at=_shared_rel(push.promised_at, t0, times) if push is not None and push.promised_at else None,
-        reset_at=_shared_rel(reset.at, t0, times) if reset is not None else None,
+        start=_rel(start, t0),
+        response_start=_rel(exchange.response_start, t0),
+        end=_rel(exchange.response_end, t0),
+        promised_at=_rel(push.promised_at, t0) if push is not None and push.promised_at else None,
+        reset_at=_rel(reset.at, t0) if reset is not None else None,
         push_index=push.id if push is not None else None,
         outcome=outcome,
         wasted_bytes=wasted,
         parent_exchange_id=parent_id,
-        content_type=keep_one(_CONTENT_TYPES, content_type, content_type, _CONTENT_TYPES_LIMIT),
+        content_type=visible(exchange.content_type or ""),
     )
 
 
@@ -270,101 +247,158 @@ def _start_moment(exchange: Exchange, push: Push | None) -> float:
     return math.inf
 
 
-class RowCache:
-    """The rows of the previous snapshot, by exchange id, each with a hash of what it was built from: a snapshot
-    builds again only the rows whose exchange, push or place changed, and shares the others' Row objects with the
-    previous snapshot (so the UI thread, dropping that snapshot, frees almost no row either).
-
-    For the snapshots shown while loading: the final view is built with ``ExactRows`` instead (a hash can collide,
-    a header list replaced in between can reuse the old one's address: rare, and never in what the load ends
-    with). Kept as two arrays indexed by exchange id (16 bytes a row), not a dict of tuples (about 130)."""
-
-    def __init__(self) -> None:
-        self._made_of = array("q")  # per exchange id: the hash its row was made of (0: none yet)
-        self._rows: list[Row | None] = []
-
-    def kept(self, exchange_id: int) -> Row | None:
-        """The row last made for this exchange, if any."""
-        return self._rows[exchange_id] if 0 <= exchange_id < len(self._rows) else None
-
-    def row(self, exchange: Exchange, conn: Connection | None, push: Push | None, t0: float, depth: int,
-            parent_id: int | None) -> Row:
-        reset = (push.reset if push is not None else None) or exchange.reset
-        made_of = hash((
-            exchange.request_start, exchange.response_start, exchange.response_end, exchange.body_bytes,
-            reset.at if reset is not None else None, id(exchange.request_headers), len(exchange.request_headers),
-            id(exchange.response_headers), len(exchange.response_headers), exchange.unknown_fields,
-            exchange.assumed_authority, conn.index if conn is not None else 0, t0, depth, parent_id,
-            None if push is None else (push.id, push.outcome, push.promised_at, push.url, push.cost.wasted_bytes),
-        ))
-        exchange_id, rows = exchange.id, self._rows
-        kept = rows[exchange_id] if 0 <= exchange_id < len(rows) else None  # (``kept``, inlined: once a row)
-        if kept is not None and self._made_of[exchange_id] == made_of:
-            return kept
-        row = _row(exchange, conn, push, t0, depth, parent_id)
-        if exchange_id >= 0:
-            if exchange_id >= len(rows):
-                grow = exchange_id + 1 - len(rows)
-                rows += [None] * grow
-                self._made_of += array("q", [0]) * grow
-            rows[exchange_id] = row
-            self._made_of[exchange_id] = made_of
-        return row
+_NONE = -1  # in a ``ModelRows`` column: no push, no parent
 
 
-class ExactRows:
-    """For the final view: every row built again from the model, and where it equals the row a snapshot kept
-    (``RowCache``), that one is used instead, so the final view shares the rows the UI already holds rather than
-    holding a second set beside them until the snapshot is dropped (a gigabyte's rows are hundreds of MB)."""
+class ModelRows(Sequence[Row]):
+    """A snapshot's rows in waterfall order, each made from the model when it is read (``_row``).
 
-    def __init__(self, kept: RowCache) -> None:
-        self._kept = kept
+    The snapshot keeps three numbers a row: where its exchange and its push are in the model's lists, and the id of
+    the request it is shown under. A gigabyte's 880,000 rows held as ``Row`` objects were 190 MiB beside the model
+    they repeat (each snapshot shared the previous one's unchanged rows, and the final view those equal to them); a
+    row is now made only when it is shown, filtered or written. The order, the axis and the page loads are the
+    snapshot's; a row read while a load still fills the model shows its exchange as it is then (its end, once
+    known), as the detail pane always did. The model's lists only grow: a snapshot reads none of what came later."""
 
-    def row(self, exchange: Exchange, conn: Connection | None, push: Push | None, t0: float, depth: int,
-            parent_id: int | None) -> Row:
-        row = _row(exchange, conn, push, t0, depth, parent_id)
-        kept = self._kept.kept(exchange.id)
-        return kept if kept is not None and kept == row else row
+    __slots__ = ("_exchanges", "_pushes", "_connections", "_t0", "_order", "_push_at", "_parent")
+
+    def __init__(self, exchanges: Sequence[Exchange], pushes: Sequence[Push], connections: Mapping[str, Connection],
+                 t0: float, order: array[int], push_at: array[int], parent: array[int]) -> None:
+        self._exchanges, self._pushes, self._connections, self._t0 = exchanges, pushes, connections, t0
+        self._order, self._push_at, self._parent = order, push_at, parent
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> ModelRows: ...
+
+    def __getitem__(self, index: int | slice) -> Row | ModelRows:
+        if isinstance(index, slice):
+            return self.subset(range(*index.indices(len(self._order))))
+        exchange = self._exchanges[self._order[index]]
+        push_at, parent = self._push_at[index], self._parent[index]
+        return _row(exchange, self._connections.get(exchange.connection_id),
+                    self._pushes[push_at] if push_at != _NONE else None, self._t0, 0 if parent == _NONE else 1,
+                    None if parent == _NONE else parent)
+
+    def __iter__(self) -> Iterator[Row]:
+        return map(self.__getitem__, range(len(self._order)))
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to any sequence of the same rows (a tuple of them, as a view read from the cache holds)."""
+        if not isinstance(other, ModelRows | tuple | list):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ModelRows({len(self)} rows)"
+
+    def subset(self, positions: Sequence[int]) -> ModelRows:
+        """The rows at ``positions``, in that order (what a filter or a sort leaves)."""
+        order, push_at, parent = self._order, self._push_at, self._parent
+        return ModelRows(self._exchanges, self._pushes, self._connections, self._t0,
+                         array("i", map(order.__getitem__, positions)),
+                         array("i", map(push_at.__getitem__, positions)),
+                         array("i", map(parent.__getitem__, positions)))
+
+    def exchange_ids(self) -> list[int]:
+        exchanges = self._exchanges
+        return [exchanges[i].id for i in self._order]
+
+    def index_of(self, exchange_id: int) -> int | None:
+        """Where the row of this exchange is (None: not among these rows), without making any row."""
+        exchanges, order = self._exchanges, self._order
+        if 0 <= exchange_id < len(exchanges) and exchanges[exchange_id].id == exchange_id:
+            try:  # (the model's exchanges are in id order: the id is the place)
+                return order.index(exchange_id)
+            except ValueError:
+                return None
+        return next((n for n, i in enumerate(order) if exchanges[i].id == exchange_id), None)
+
+    def connection_ids(self) -> set[str]:
+        exchanges = self._exchanges
+        return {exchanges[i].connection_id for i in self._order}
+
+    def protocols(self) -> set[str]:
+        exchanges = self._exchanges
+        return {exchanges[i].protocol for i in self._order}
+
+    def positions_on(self, connection_id: str) -> list[int]:
+        exchanges = self._exchanges
+        return [n for n, i in enumerate(self._order) if exchanges[i].connection_id == connection_id]
+
+    def moments(self) -> Iterator[tuple[float | None, float | None, float | None, float | None, bool]]:
+        """Each row's (start, first byte, end, reset, pushed), relative as its ``Row`` has them, without making the
+        row: what the axis, the page loads and the extent read of every row at each snapshot."""
+        exchanges, pushes, t0 = self._exchanges, self._pushes, self._t0
+        for i, push_at in zip(self._order, self._push_at, strict=True):
+            exchange = exchanges[i]
+            push = pushes[push_at] if push_at != _NONE else None
+            start = exchange.request_start
+            if start is None:
+                start = push.promised_at if push is not None and push.promised_at else exchange.response_start
+            first, end = exchange.response_start, exchange.response_end
+            reset = (push.reset if push is not None else None) or exchange.reset
+            yield (None if start is None else start - t0, None if first is None else first - t0,
+                   None if end is None else end - t0, None if reset is None else reset.at - t0, exchange.pushed)
 
 
-def build_rows(capture: Capture, exchanges: Sequence[Exchange], pushes: Sequence[Push],
-               cache: RowCache | ExactRows | None = None) -> list[Row]:
+def build_rows(capture: Capture) -> ModelRows:
     """Requests in start order, each followed by the pushes promised on its stream (same connection)."""
-    t0 = capture.started_at or 0.0
-    connections = capture.connections
-    push_of = {p.exchange_id: p for p in pushes if p.exchange_id is not None}
+    exchanges, pushes = capture.exchanges, capture.pushes
+    push_of = {p.exchange_id: n for n, p in enumerate(pushes) if p.exchange_id is not None}  # exchange id: place
     # A pushed exchange goes under the first request on its promise's stream. Only the streams pushes were promised
     # on are looked up: a key per request would be a pair for each of hundreds of thousands of exchanges.
-    promised_on: dict[tuple[str, int], Exchange | None] = {
-        (push.connection_id, push.parent_stream_id): None for push in push_of.values()
-        if push.parent_stream_id is not None}
+    promised_on: dict[tuple[str, int], Exchange | None] = {}
+    for n in push_of.values():
+        push = pushes[n]
+        if push.parent_stream_id is not None:
+            promised_on[(push.connection_id, push.parent_stream_id)] = None
     if promised_on:
         for exchange in exchanges:
             if not exchange.pushed and exchange.stream_id is not None:
                 key = (exchange.connection_id, exchange.stream_id)
                 if key in promised_on and promised_on[key] is None:
                     promised_on[key] = exchange
-    children: dict[int, list[Exchange]] = {}
-    top: list[Exchange] = []
-    for exchange in exchanges:
-        push = push_of.get(exchange.id)
+    children: dict[int, list[int]] = {}  # request id: the places of the pushed exchanges shown under it
+    top: list[int] = []
+    for place, exchange in enumerate(exchanges):
         parent = None
-        if exchange.pushed and push is not None and push.parent_stream_id is not None:
-            parent = promised_on.get((exchange.connection_id, push.parent_stream_id))
+        if exchange.pushed:
+            at = push_of.get(exchange.id)
+            stream = pushes[at].parent_stream_id if at is not None else None
+            if stream is not None:
+                parent = promised_on.get((exchange.connection_id, stream))
         if parent is not None:
-            children.setdefault(parent.id, []).append(exchange)
+            children.setdefault(parent.id, []).append(place)
         else:
-            top.append(exchange)
-    top.sort(key=lambda e: _start_moment(e, push_of.get(e.id)))  # (stable: ``exchanges`` are in id order)
-    make = cache.row if cache is not None else _row
-    rows: list[Row] = []
-    for exchange in top:
-        conn = connections.get(exchange.connection_id)
-        rows.append(make(exchange, conn, push_of.get(exchange.id), t0, 0, None))
-        kids = children.get(exchange.id, ())
-        for child in sorted(kids, key=lambda e: _start_moment(e, push_of.get(e.id))):
-            rows.append(make(child, conn, push_of.get(child.id), t0, 1, exchange.id))
-    return rows
+            top.append(place)
+
+    def start_of(place: int) -> float:
+        exchange = exchanges[place]
+        at = push_of.get(exchange.id)
+        return _start_moment(exchange, pushes[at] if at is not None else None)
+
+    top.sort(key=start_of)  # (stable: ``exchanges`` are in id order)
+    order, push_at, parents = array("i"), array("i"), array("i")
+    for place in top:
+        exchange = exchanges[place]
+        order.append(place)
+        push_at.append(push_of.get(exchange.id, _NONE))
+        parents.append(_NONE)
+        kids = children.get(exchange.id)
+        if kids:
+            for child in sorted(kids, key=start_of):
+                order.append(child)
+                push_at.append(push_of.get(exchanges[child].id, _NONE))
+                parents.append(exchange.id)
+    return ModelRows(exchanges, pushes, capture.connections, capture.started_at or 0.0, order, push_at, parents)
 
 
 def _connection_infos(connections: Sequence[Connection], exchanges: Sequence[Exchange],
@@ -431,12 +465,12 @@ def page_loads(rows: Sequence[Row]) -> tuple[PageLoad, ...]:
         return ()
     starts = [span[0] for span in spans]
     labels: list[str | None] = [None] * len(spans)
-    for row in rows:
-        if row.start is None or row.pushed:
+    for place, (start, _first, _end, _reset, pushed) in enumerate(_moments(rows)):
+        if start is None or pushed:
             continue
-        i = _span_index(starts, row.start)
+        i = _span_index(starts, start)
         if labels[i] is None:
-            labels[i] = row.path
+            labels[i] = rows[place].path  # (a row made for each page load only)
     return tuple(PageLoad(i, a, b, labels[i] or "(pushes only)") for i, (a, b) in enumerate(spans))
 
 
@@ -444,21 +478,18 @@ def _span_index(starts: list[float], at: float) -> int:
     return max(bisect.bisect_right(starts, at) - 1, 0)
 
 
-def build_view(capture: Capture, cache: RowCache | ExactRows | None = None) -> CaptureView:
-    """Snapshot the capture; safe to call from the loader thread while it is the capture's only writer.
-    ``cache``: the rows kept from the previous snapshot (see ``RowCache``, ``ExactRows``)."""
-    exchanges = list(capture.exchanges)
-    pushes = list(capture.pushes)
+def build_view(capture: Capture) -> CaptureView:
+    """Snapshot the capture; safe to call from the loader thread while it is the capture's only writer."""
     connections = sorted(list(capture.connections.values()), key=lambda c: c.index)
-    rows = build_rows(capture, exchanges, pushes, cache)
+    rows = build_rows(capture)
     duration = max(0.0, (capture.ended_at or 0.0) - (capture.started_at or 0.0))
     latest = _latest_moment(rows)
     # The same numbers as report_dict(capture)["summary"]: both read analysis.summary.
     summary = summary_dict(capture)
     return CaptureView(
         name=capture.name or capture.source,
-        rows=tuple(rows),
-        connections=_connection_infos(connections, exchanges, pushes),
+        rows=rows,
+        connections=_connection_infos(connections, capture.exchanges, capture.pushes),
         summary=summary,
         diagnostics=tuple(capture.diagnostics),
         duration=duration,
@@ -469,6 +500,54 @@ def build_view(capture: Capture, cache: RowCache | ExactRows | None = None) -> C
         probed=capture.probed,
     )
 
+
+# --- what the UI asks of a view's rows, without making every row (see ``ModelRows``) ------------------------------
+
+def index_of_exchange(rows: Sequence[Row], exchange_id: int) -> int | None:
+    """Where the row of this exchange is among ``rows``; None: not there."""
+    if isinstance(rows, ModelRows):
+        return rows.index_of(exchange_id)
+    return next((i for i, row in enumerate(rows) if row.exchange_id == exchange_id), None)
+
+
+def exchange_ids_of(rows: Sequence[Row]) -> list[int]:
+    if isinstance(rows, ModelRows):
+        return rows.exchange_ids()
+    return [row.exchange_id for row in rows]
+
+
+def protocols_of(rows: Sequence[Row]) -> set[str]:
+    if isinstance(rows, ModelRows):
+        return rows.protocols()
+    return {row.protocol for row in rows}
+
+
+def rows_on_connection(rows: Sequence[Row], connection_id: str) -> list[Row]:
+    if isinstance(rows, ModelRows):
+        return [rows[place] for place in rows.positions_on(connection_id)]
+    return [row for row in rows if row.connection_id == connection_id]
+
+
+def _connection_ids(rows: Sequence[Row]) -> set[str]:
+    if isinstance(rows, ModelRows):
+        return rows.connection_ids()
+    return {row.connection_id for row in rows}
+
+
+def _moments(rows: Iterable[Row]) -> Iterable[tuple[float | None, float | None, float | None, float | None, bool]]:
+    """Each row's (start, first byte, end, reset, pushed)."""
+    if isinstance(rows, ModelRows):
+        return rows.moments()
+    return ((row.start, row.response_start, row.end, row.reset_at, row.pushed) for row in rows)
+
+
+def _subset(rows: Sequence[Row], positions: Sequence[int]) -> Sequence[Row]:
+    if isinstance(rows, ModelRows):
+        return rows.subset(positions)
+    return tuple(rows[place] for place in positions)
+
+
+# --- filters and sorts --------------------------------------------------------------------------------------
 
 def _matcher(needle: str, texts: SearchTexts | None) -> Callable[[Row], bool]:
     """Whether a row matches the search ``needle`` (lower case): in its path, else in its search text (each distinct
@@ -489,37 +568,59 @@ def _in_load(row: Row, load: PageLoad | None) -> bool:
     return load is None or (row.start is not None and load.start <= row.start <= load.end)
 
 
-def filter_rows(rows: Iterable[Row], state: FilterState, texts: SearchTexts | None = None) -> list[Row]:
-    """Apply the filters. A kept push keeps its parent request visible, so the push is never shown out of context.
-    ``texts``: what the search looks in (``search_texts``); without them, the URL."""
+def _kept_positions(rows: Sequence[Row], state: FilterState, texts: SearchTexts | None) -> list[int] | None:
+    """Where the rows the filters keep are, in order; None: every row. A kept push keeps its parent request
+    visible, so the push is never shown out of context. Each row is read once and not kept (a view's rows may be
+    made as they are read, ``ModelRows``): what the second pass needs of the requests is three numbers each."""
     if not state.active:  # every row, in its order (a kept push's parent is kept anyway)
-        return list(rows)
+        return None
     matches = _matcher(state.search.strip().lower(), texts)
-    base = [r for r in rows
-            if (state.connection_id is None or r.connection_id == state.connection_id)
-            and (state.protocol is None or r.protocol == state.protocol) and _in_load(r, state.load)]
-    kept_pushes = {r.exchange_id for r in base
-                   if r.pushed and (r.outcome or Outcome.UNKNOWN) in state.outcomes and matches(r)}
-    needed_parents = {r.parent_exchange_id for r in base if r.exchange_id in kept_pushes}
-    out: list[Row] = []
-    for row in base:
+    connection_id, protocol, load, outcomes = state.connection_id, state.protocol, state.load, state.outcomes
+    kept = array("b")  # per candidate: 1 a kept push, 2 a request the search keeps, 0 a request kept only as a parent
+    places, ids = array("q"), array("q")
+    needed_parents: set[int | None] = set()
+    for place, row in enumerate(rows):
+        if (connection_id is not None and row.connection_id != connection_id) or \
+                (protocol is not None and row.protocol != protocol) or not _in_load(row, load):
+            continue
         if row.pushed:
-            if row.exchange_id in kept_pushes:
-                out.append(row)
-        elif row.exchange_id in needed_parents or (not state.pushes_only and matches(row)):
-            out.append(row)
-    return out
+            if (row.outcome or Outcome.UNKNOWN) not in outcomes or not matches(row):
+                continue
+            needed_parents.add(row.parent_exchange_id)
+            kept.append(1)
+        else:
+            kept.append(2 if not state.pushes_only and matches(row) else 0)
+        places.append(place)
+        ids.append(row.exchange_id)
+    return [place for place, how, exchange_id in zip(places, kept, ids, strict=True)
+            if how or exchange_id in needed_parents]
+
+
+def filter_rows(rows: Sequence[Row], state: FilterState, texts: SearchTexts | None = None) -> list[Row]:
+    """The rows the filters keep (see ``_kept_positions``). ``texts``: what the search looks in (``search_texts``);
+    without them, the URL."""
+    positions = _kept_positions(rows, state, texts)
+    return list(rows) if positions is None else [rows[place] for place in positions]
+
+
+def _sort_key(by: str) -> Callable[[Row], Any]:
+    if by == "duration":
+        return lambda row: -row.duration
+    if by == "size":
+        return lambda row: -row.body_bytes
+    return lambda row: (ATTENTION_RANK.get(row.outcome if row.pushed else None, 4), -row.wasted_bytes)
 
 
 def sort_rows(rows: list[Row], by: str) -> list[Row]:
     """``start`` keeps the tree order (pushes under their request); the others are flat, biggest first."""
-    if by == "duration":
-        return sorted(rows, key=lambda r: -r.duration)
-    if by == "size":
-        return sorted(rows, key=lambda r: -r.body_bytes)
-    if by == "outcome":
-        return sorted(rows, key=lambda r: (ATTENTION_RANK.get(r.outcome if r.pushed else None, 4), -r.wasted_bytes))
-    return rows
+    return rows if by not in SORTS[1:] else sorted(rows, key=_sort_key(by))
+
+
+def _sorted_positions(rows: Sequence[Row], positions: Sequence[int], by: str) -> list[int]:
+    """``positions`` in the order ``sort_rows`` gives their rows (stably), each row read once."""
+    key = _sort_key(by)
+    keys = [key(rows[place]) for place in positions]
+    return [positions[n] for n in sorted(range(len(keys)), key=keys.__getitem__)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -529,17 +630,23 @@ class RowSet:
     All of it is O(rows) to compute, so the loader thread computes it for each snapshot (with the filters and sort
     the user had then) and the UI thread only takes it over."""
 
-    rows: tuple[Row, ...]
+    rows: Sequence[Row]
     filters: FilterState
     sort: str
     spans: tuple[tuple[float, float], ...]  # ``activity_spans`` of the rows: the axis with idle gaps collapsed
     tag_width: int  # the widest connection id, plus a space
 
 
-def row_set(rows: Iterable[Row], filters: FilterState, sort: str, texts: SearchTexts | None = None) -> RowSet:
-    shown = tuple(sort_rows(filter_rows(rows, filters, texts), sort))
+def row_set(rows: Sequence[Row], filters: FilterState, sort: str, texts: SearchTexts | None = None) -> RowSet:
+    positions = _kept_positions(rows, filters, texts)
+    if sort in SORTS[1:]:
+        positions = _sorted_positions(rows, range(len(rows)) if positions is None else positions, sort)
+    if positions is not None:
+        shown = _subset(rows, positions)
+    else:
+        shown = rows if isinstance(rows, ModelRows | tuple) else tuple(rows)
     spans = _row_spans(shown)
-    tag_width = max(map(len, {r.connection_id for r in shown}), default=2) + 1
+    tag_width = max(map(len, _connection_ids(shown)), default=2) + 1
     return RowSet(shown, filters, sort, tuple(spans), tag_width)
 
 
@@ -548,15 +655,14 @@ def _row_spans(rows: Iterable[Row]) -> list[tuple[float, float]]:
     every row shown, and the starts and ends gathered apart (``spans_of``: no pair made per row)."""
     starts: list[float] = []
     ends: list[float] = []
-    for row in rows:
-        start = row.start
+    for start, first, end, reset, _pushed in _moments(rows):
         if start is None:
             continue
-        last = row.end
+        last = end
         if last is None:
-            last = row.reset_at
+            last = reset
             if last is None:
-                last = row.response_start
+                last = first
                 if last is None:
                     last = start
         last = last or start
@@ -568,8 +674,8 @@ def _row_spans(rows: Iterable[Row]) -> list[tuple[float, float]]:
 def _latest_moment(rows: Iterable[Row]) -> float | None:
     """The last moment any row shows (start, first byte, end or reset); None: no row shows one."""
     latest: float | None = None
-    for row in rows:
-        for at in (row.start, row.response_start, row.end, row.reset_at):
+    for start, first, end, reset, _pushed in _moments(rows):
+        for at in (start, first, end, reset):
             if at is not None and (latest is None or at > latest):
                 latest = at
     return latest

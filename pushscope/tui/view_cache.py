@@ -17,7 +17,8 @@ view would double its memory). A piece of rows is written as its columns, one tu
 made again by ``tuple.__new__(Row, fields)``: in C, where a named tuple's own ``__new__`` is a Python call per row.
 Pickle writes numbers by value, so every time and size a row shows would come back as its own object (at 306 MB,
 840,000 floats and 956,000 ints, 45 MiB of the view's 114): the numbers of a column are shared over the whole view
-as it is read, as the rows built by a load share them (``view._shared_rel``).
+as it is read. (A load's own view holds no rows but their places in the model: ``view.ModelRows``. A view read here
+has no model to make its rows from, so it holds them.)
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pushscope.cache import CaptureCache, cacheable, companion_key
 from pushscope.model.entities import Capture
 from pushscope.model.pickling import SharedNumbers, shareable_class
 from pushscope.tui.searching import NUMBER, SearchTexts
-from pushscope.tui.view import SORTS, CaptureView, ConnectionInfo, FilterState, Row, RowSet, row_set
+from pushscope.tui.view import SORTS, CaptureView, ConnectionInfo, FilterState, Row, RowSet, exchange_ids_of, row_set
 
 VIEW_FORMAT = 5  # raise when what is written below, or a type it holds, changes shape
 PIECE = 5000
@@ -184,9 +185,12 @@ def write_view(view: CaptureView, handle: BinaryIO) -> None:
     _dump_row_pieces(pickler, view.rows)
     _dump_pieces(pickler, [_connection_fields(c) for c in view.connections])
     shown = default_rows(view.rows)
-    every_row = len(shown.rows) == len(view.rows) and all(a is b for a, b in zip(shown.rows, view.rows, strict=True))
-    place = {id(row): index for index, row in enumerate(view.rows)}
-    order = None if every_row else [place[id(row)] for row in shown.rows]
+    order = None
+    if shown.rows is not view.rows:  # (a view whose rows are all shown, in order, is its own default row set)
+        place = {exchange_id: index for index, exchange_id in enumerate(exchange_ids_of(view.rows))}
+        order = [place[exchange_id] for exchange_id in exchange_ids_of(shown.rows)]
+        if order == list(range(len(view.rows))):
+            order = None
     _dump(pickler, (order, shown.spans, shown.tag_width))
 
 

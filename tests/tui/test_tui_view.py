@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
+import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,12 +16,24 @@ from pushscope.pipeline import Load
 from pushscope.tui.export import available_formats, default_path, write_report
 from pushscope.tui.loading import CaptureUpdated, LoadSession, SearchIndexed
 from pushscope.tui.timeaxis import TimeWindow, axis_line, tick_step
-from pushscope.tui.view import ExactRows, FilterState, RowCache, build_view, filter_rows, row_set, search_texts
+from pushscope.tui.view import (
+    SORTS,
+    FilterState,
+    ModelRows,
+    build_view,
+    exchange_ids_of,
+    filter_rows,
+    page_loads,
+    protocols_of,
+    row_set,
+    rows_on_connection,
+    search_texts,
+)
 
 
-def _capture(extra: int = 0):
+def _capture(extra: int = 0, later_load_at: float | None = None):
     builder = CaptureBuilder("capture", "shop.pcapng")
-    for item in fake_events(extra):
+    for item in fake_events(extra, later_load_at):
         if hasattr(item, "at") or type(item).__name__ == "Diagnostic":
             builder.apply(item)  # type: ignore[arg-type]
     return fake_analyse(builder.capture)
@@ -63,45 +77,98 @@ def test_filters_keep_parents_of_kept_pushes() -> None:
     assert "hiding ✔used" in FilterState().toggle_outcome("used").describe()
 
 
-def test_row_cache_keeps_unchanged_rows_and_rebuilds_changed_ones() -> None:
+def _plain_filter(rows, state: FilterState, texts=None) -> list:
+    """The filters as they were written over a list of rows (each row kept): what ``filter_rows`` must equal."""
+    if not state.active:
+        return list(rows)
+    needle = state.search.strip().lower()
+
+    def matches(row) -> bool:
+        if not needle or needle in row.path.lower():
+            return True
+        return texts.finder(needle)(row.exchange_id) if texts is not None else needle in row.url.lower()
+
+    base = [r for r in rows
+            if (state.connection_id is None or r.connection_id == state.connection_id)
+            and (state.protocol is None or r.protocol == state.protocol)
+            and (state.load is None or (r.start is not None and state.load.start <= r.start <= state.load.end))]
+    kept_pushes = {r.exchange_id for r in base
+                   if r.pushed and (r.outcome or "unknown") in state.outcomes and matches(r)}
+    parents = {r.parent_exchange_id for r in base if r.exchange_id in kept_pushes}
+    return [r for r in base if (r.exchange_id in kept_pushes if r.pushed else
+                                r.exchange_id in parents or (not state.pushes_only and matches(r)))]
+
+
+_SORT_KEYS = {
+    "start": lambda r: 0,
+    "duration": lambda r: -r.duration,
+    "size": lambda r: -r.body_bytes,
+    "outcome": lambda r: ({"wasted": 0, "cache-duplicated": 1, "unknown": 2, "used": 3}.get(
+        r.outcome if r.pushed else None, 4), -r.wasted_bytes),
+}
+
+
+def test_model_rows_read_as_the_rows_they_stand_for() -> None:
+    """A view's rows are made from the model as they are read: the same rows, filters, sorts, axis and page loads
+    as the same rows held in a tuple (a view read from the cache), and as the filters written over a list."""
+    capture = _capture(extra=3, later_load_at=30.0)
+    view = build_view(capture)
+    rows, texts = view.rows, search_texts(capture)
+    assert isinstance(rows, ModelRows)
+    held = tuple(rows)
+    assert rows == held and held == rows and list(rows) == list(held) and len(rows) == len(held) > 10
+    assert rows[1:4] == held[1:4] and rows[-1] == held[-1]
+    assert [rows.index_of(r.exchange_id) for r in held] == list(range(len(held)))
+    assert rows.index_of(10_000) is None and rows.subset([2, 0]).index_of(held[0].exchange_id) == 1
+    assert exchange_ids_of(rows) == exchange_ids_of(held) == [r.exchange_id for r in held]
+    assert protocols_of(rows) == protocols_of(held) == {"h2", "h3"}
+    assert rows_on_connection(rows, "q1") == rows_on_connection(held, "q1") != []
+    assert page_loads(rows) == page_loads(held) == view.loads and len(view.loads) == 2
+    states = [FilterState(), FilterState(outcomes=frozenset({"wasted"}), pushes_only=True),
+              FilterState(outcomes=frozenset({"used", "unknown"})), FilterState(protocol="h3"),
+              FilterState(connection_id="t0", search="js"), FilterState(search="index"),
+              FilterState(load=view.loads[-1]), FilterState(pushes_only=True, search="style"),
+              FilterState(search="font/woff2")]
+    for state in states:
+        for search in (None, texts):
+            expected = _plain_filter(held, state, search)
+            assert filter_rows(rows, state, search) == filter_rows(held, state, search) == expected
+            for sort in SORTS:
+                made, plain = row_set(rows, state, sort, search), row_set(held, state, sort, search)
+                assert made == plain
+                assert list(made.rows) == sorted(expected, key=_SORT_KEYS[sort])
+
+
+def test_a_snapshot_keeps_its_order_and_shows_its_exchanges_as_they_are_now() -> None:
+    """The order, axis and page loads are the snapshot's; a row read later shows its exchange as the model has it
+    then (a push judged since, an end seen since). Exchanges added after the snapshot are not among its rows."""
     capture = _capture()
-    cache = RowCache()
-    first = build_view(capture, cache).rows
-    again = build_view(capture, cache).rows
-    assert again == first and all(a is b for a, b in zip(again, first, strict=True))  # shared, not rebuilt
+    view = build_view(capture)
+    order = exchange_ids_of(view.rows)
     push = next(p for p in capture.pushes if p.outcome == "used")
     push.outcome = "wasted"
     exchange = capture.exchanges[0]
     exchange.response_end = (exchange.response_end or 0.0) + 1.0
-    changed = build_view(capture, cache).rows
-    assert changed == build_view(capture).rows  # what a fresh build gives
-    assert sum(a is not b for a, b in zip(changed, first, strict=True)) == 2
+    capture.exchanges.append(replace(capture.exchanges[-1], id=len(capture.exchanges)))
+    assert exchange_ids_of(view.rows) == order and len(view.rows) == len(order)
+    now = {r.exchange_id: r for r in view.rows}
+    assert now[push.exchange_id].outcome == "wasted"
+    assert now[exchange.id].end == exchange.response_end - capture.started_at
+    assert len(build_view(capture).rows) == len(order) + 1
 
 
-def test_the_final_view_shares_the_shown_rows_that_are_still_exact() -> None:
-    capture = _capture()
-    cache = RowCache()
-    shown = build_view(capture, cache).rows
-    push = next(p for p in capture.pushes if p.outcome == "used")
-    push.outcome = "wasted"
-    # A change the snapshots' hash cannot see (the same list, mended in place): the final view still shows it.
-    exchange = capture.exchanges[0]
-    exchange.response_headers[0] = (exchange.response_headers[0][0], "203")
-    final = build_view(capture, ExactRows(cache)).rows
-    assert final == build_view(capture).rows
-    assert build_view(capture, cache).rows != final  # (the snapshots' cache keeps the old row)
-    changed = [(a.exchange_id, a.status) for a, b in zip(final, shown, strict=True) if a is not b]
-    assert sorted(changed) == sorted([(push.exchange_id, 200), (exchange.id, 203)])
-
-
-def test_rows_of_one_url_share_its_string() -> None:
-    capture = _capture(extra=3)
-    for exchange in capture.exchanges:
-        exchange.request_headers = [*exchange.request_headers]  # every list (and so every URL) made anew
-    urls: dict[str, str] = {}
-    rows = build_view(capture).rows
-    assert sum(r.url == "https://shop.example/index.html" for r in rows) == 2  # on both connections
-    assert all(urls.setdefault(r.url, r.url) is r.url for r in rows)
+def test_a_view_holds_no_row_object_per_exchange() -> None:
+    """What a view keeps per row is a few numbers (a 22-field Row, its times and its URL were about 290 bytes)."""
+    capture = _capture(extra=3000)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        view = build_view(capture)
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(view.rows) > 3000
+    assert kept / len(view.rows) < 40, kept / len(view.rows)
 
 
 def test_search_looks_in_header_values_once_they_are_indexed() -> None:
@@ -284,17 +351,11 @@ def test_the_detail_pane_lists_the_start_and_end_of_a_long_frame_log_not_all_of_
     assert fmt_bytes(1000 + count - 1) in listed[-1] and fmt_bytes(1000) in listed[0]
 
 
-def test_rows_share_one_string_per_content_type_and_a_flood_of_types_stays_bounded() -> None:
-    from pushscope.tui import view as view_module
-
-    rows = build_view(_capture(extra=30)).rows
-    css = [row.content_type for row in rows if row.content_type == "text/css"]
-    assert len(css) > 1 and len({id(value) for value in css}) == 1
-    capture = _capture(extra=view_module._CONTENT_TYPES_LIMIT + 100)
+def test_rows_show_each_exchange_s_own_content_type() -> None:
+    capture = _capture(extra=300)
     for i, exchange in enumerate(capture.exchanges):  # a flood of content types, each new
         exchange.response_headers = [(":status", "200"), ("content-type", f"x/{i}")]
     rows = build_view(capture).rows
-    assert len(view_module._CONTENT_TYPES) <= view_module._CONTENT_TYPES_LIMIT
     assert sorted(row.content_type for row in rows) == sorted(f"x/{i}" for i in range(len(rows)))
 
 
@@ -330,16 +391,13 @@ def test_the_view_extent_is_the_last_moment_a_row_shows() -> None:
     assert _latest_moment(rows[:1] + rows[2:]) == 3.0
 
 
-def test_rows_share_one_float_per_moment_and_stay_exact_when_the_start_moves(monkeypatch) -> None:
+def test_rows_times_are_exact_when_the_start_moves() -> None:
     from dataclasses import replace
-
-    from pushscope.tui import view as view_module
 
     capture = _capture(extra=30)
     rows = build_view(capture).rows
     pushed = [row for row in rows if row.promised_at is not None]
     assert pushed and all(row.start == row.promised_at for row in pushed)
-    assert all(row.start is row.promised_at for row in pushed)  # equal moments: one float
     t0 = capture.started_at
     for row in rows:  # every time as it was: the moment minus the capture's start
         exchange = capture.exchanges[row.exchange_id]
@@ -347,7 +405,3 @@ def test_rows_share_one_float_per_moment_and_stay_exact_when_the_start_moves(mon
         assert row.end == (None if exchange.response_end is None else exchange.response_end - t0)
     moved = build_view(replace(capture, started_at=t0 - 1.0)).rows  # another start: other differences
     assert [row.end for row in moved] == [None if row.end is None else pytest.approx(row.end + 1.0) for row in rows]
-    monkeypatch.setattr(view_module, "_RELATIVE", {})
-    monkeypatch.setattr(view_module, "_RELATIVE_LIMIT", 4)  # bounded: it starts over when full
-    again = build_view(capture).rows
-    assert again == rows and all(len(times) <= 4 for times in view_module._RELATIVE.values())

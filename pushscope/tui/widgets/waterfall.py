@@ -7,6 +7,7 @@ forty do. Line 0 is a sticky header (the time axis); content line ``n`` is row `
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -24,7 +25,7 @@ from pushscope.presentation import OUTCOME_SHORT, OUTCOME_STYLES, OUTCOMES, glyp
 from pushscope.timescale import TimeScale
 from pushscope.tui.fmt import fmt_bytes, unit_for
 from pushscope.tui.timeaxis import BREAK, MIN_SPAN, TimeWindow, axis_line
-from pushscope.tui.view import Row, RowSet
+from pushscope.tui.view import Row, RowSet, index_of_exchange
 from pushscope.tui.widgets.scrolling import set_virtual_size
 
 WAIT, RECEIVE, INCOMPLETE, PROMISE, RESET = "░", "█", "▒", "▾", "╳"
@@ -83,7 +84,7 @@ class Waterfall(ScrollView, can_focus=True):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self.rows: tuple[Row, ...] = ()
+        self.rows: Sequence[Row] = ()
         self.spans: tuple[tuple[float, float], ...] = ()  # the shown rows' activity spans (``row_set``)
         self.window = TimeWindow.fit(0.0)
         self.duration = 0.0
@@ -120,7 +121,7 @@ class Waterfall(ScrollView, can_focus=True):
         self._tag_width = shown.tag_width
         self._rescale(refit=refit)
         if selected is not None:
-            index = next((i for i, r in enumerate(rows) if r.exchange_id == selected.exchange_id), None)
+            index = index_of_exchange(rows, selected.exchange_id)
             self.cursor = index if index is not None else min(self.cursor, max(len(rows) - 1, 0))
         else:
             self.cursor = 0
@@ -163,7 +164,7 @@ class Waterfall(ScrollView, can_focus=True):
         self.refresh()
 
     def select_exchange(self, exchange_id: int) -> bool:
-        index = next((i for i, r in enumerate(self.rows) if r.exchange_id == exchange_id), None)
+        index = index_of_exchange(self.rows, exchange_id)
         if index is None:
             return False
         self.move_cursor(index)
