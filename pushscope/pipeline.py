@@ -69,6 +69,7 @@ def analysed(items: Iterable[SourceItem], *, source: str, name: str = "") -> Cap
     """Fold a source's items into a new model and analyse it: a probe session's, a saved session's."""
     builder = CaptureBuilder(source=source, name=name)
     fold(items, builder)
+    builder.finish()
     return analyse(builder.capture)
 
 
@@ -329,6 +330,7 @@ class Loader:
             close = getattr(items, "close", None)
             if close is not None:
                 close()  # a generator source stops tshark in its ``finally``
+            self.builder.finish()  # (what placed the events is let go before the analysis)
         self.cancelled = any(d.code == "cancelled" for d in self.capture.diagnostics)
         if self.cancel.is_set() and not self.cancelled:
             self.cancelled = True

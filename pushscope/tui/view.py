@@ -307,6 +307,21 @@ class ModelRows(Sequence[Row]):
                          array("i", map(push_at.__getitem__, positions)),
                          array("i", map(parent.__getitem__, positions)))
 
+    def url_at(self, place: int) -> str:
+        """``self[place].url``, without the rest of the row."""
+        exchange = self._exchanges[self._order[place]]
+        url = exchange.url
+        if not url:
+            push_at = self._push_at[place]
+            url = self._pushes[push_at].url if push_at != _NONE else ""
+        return visible(url)
+
+    def path_at(self, place: int) -> str:
+        """``self[place].path``, without the rest of the row."""
+        exchange = self._exchanges[self._order[place]]
+        raw_path = exchange.path
+        return visible(raw_path) if raw_path else self.url_at(place) or f"stream {exchange.stream_id}"
+
     def exchange_ids(self) -> list[int]:
         exchanges = self._exchanges
         return [exchanges[i].id for i in self._order]
@@ -332,6 +347,29 @@ class ModelRows(Sequence[Row]):
     def positions_on(self, connection_id: str) -> list[int]:
         exchanges = self._exchanges
         return [n for n, i in enumerate(self._order) if exchanges[i].connection_id == connection_id]
+
+    def facts(self) -> Iterator[RowFacts]:
+        """Each row's ``RowFacts``, as its ``Row`` would show them, without making the row: what a filter or a sort
+        reads of every row (a row made is several times the cost)."""
+        exchanges, pushes, t0, wasted_outcome = self._exchanges, self._pushes, self._t0, Outcome.WASTED
+        for i, push_at, parent in zip(self._order, self._push_at, self._parent, strict=True):
+            exchange = exchanges[i]
+            push = pushes[push_at] if push_at != _NONE else None
+            start = exchange.request_start
+            if start is None:
+                start = push.promised_at if push is not None and push.promised_at else exchange.response_start
+            last = exchange.response_end
+            if last is None:
+                reset = (push.reset if push is not None else None) or exchange.reset
+                last = reset.at if reset is not None else exchange.response_start
+                if last is None:
+                    last = start
+            outcome = push.outcome if push is not None else None
+            yield RowFacts(
+                exchange.connection_id, exchange.protocol, None if start is None else start - t0,
+                0.0 if start is None or last is None else max((last - t0) - (start - t0), 0.0), exchange.pushed,
+                outcome, push.cost.wasted_bytes if outcome == wasted_outcome and push is not None else 0,
+                exchange.body_bytes, exchange.id, None if parent == _NONE else parent)
 
     def moments(self) -> Iterator[tuple[float | None, float | None, float | None, float | None, bool]]:
         """Each row's (start, first byte, end, reset, pushed), relative as its ``Row`` has them, without making the
@@ -564,32 +602,75 @@ def _matcher(needle: str, texts: SearchTexts | None) -> Callable[[Row], bool]:
     return matches
 
 
+def _place_matcher(rows: Sequence[Row], needle: str, texts: SearchTexts | None) -> Callable[[int, int], bool]:
+    """``_matcher`` for the row at a place (given with its exchange id), reading only the path, then the URL if
+    need be, of a row made from the model (``ModelRows.path_at``), not the whole row."""
+    if not needle:
+        return lambda place, exchange_id: True
+    if not isinstance(rows, ModelRows):
+        row_matches = _matcher(needle, texts)
+        return lambda place, exchange_id: row_matches(rows[place])
+    found = texts.finder(needle) if texts is not None else None
+    path_at, url_at = rows.path_at, rows.url_at
+
+    def matches(place: int, exchange_id: int) -> bool:
+        if needle in path_at(place).lower():
+            return True
+        return found(exchange_id) if found is not None else needle in url_at(place).lower()
+
+    return matches
+
+
 def _in_load(row: Row, load: PageLoad | None) -> bool:
     return load is None or (row.start is not None and load.start <= row.start <= load.end)
 
 
+class RowFacts(NamedTuple):
+    """What the filters and sorts read of a row, read from the model without making the row (``ModelRows.facts``)
+    or taken from a row held."""
+
+    connection_id: str
+    protocol: str
+    start: float | None
+    duration: float
+    pushed: bool
+    outcome: str | None
+    wasted_bytes: int
+    body_bytes: int
+    exchange_id: int
+    parent_exchange_id: int | None
+
+
+def _facts(rows: Sequence[Row]) -> Iterable[RowFacts]:
+    if isinstance(rows, ModelRows):
+        return rows.facts()
+    return (RowFacts(r.connection_id, r.protocol, r.start, r.duration, r.pushed, r.outcome, r.wasted_bytes,
+                     r.body_bytes, r.exchange_id, r.parent_exchange_id) for r in rows)
+
+
 def _kept_positions(rows: Sequence[Row], state: FilterState, texts: SearchTexts | None) -> list[int] | None:
     """Where the rows the filters keep are, in order; None: every row. A kept push keeps its parent request
-    visible, so the push is never shown out of context. Each row is read once and not kept (a view's rows may be
-    made as they are read, ``ModelRows``): what the second pass needs of the requests is three numbers each."""
+    visible, so the push is never shown out of context. What is read of each row is its facts (``RowFacts``); a
+    row is made only for the search to look in, and none is kept: the second pass reads three numbers a request."""
     if not state.active:  # every row, in its order (a kept push's parent is kept anyway)
         return None
-    matches = _matcher(state.search.strip().lower(), texts)
+    matches = _place_matcher(rows, state.search.strip().lower(), texts)
     connection_id, protocol, load, outcomes = state.connection_id, state.protocol, state.load, state.outcomes
     kept = array("b")  # per candidate: 1 a kept push, 2 a request the search keeps, 0 a request kept only as a parent
     places, ids = array("q"), array("q")
     needed_parents: set[int | None] = set()
-    for place, row in enumerate(rows):
+    for place, row in enumerate(_facts(rows)):
         if (connection_id is not None and row.connection_id != connection_id) or \
-                (protocol is not None and row.protocol != protocol) or not _in_load(row, load):
+                (protocol is not None and row.protocol != protocol) or \
+                (load is not None and (row.start is None or not load.start <= row.start <= load.end)):
             continue
         if row.pushed:
-            if (row.outcome or Outcome.UNKNOWN) not in outcomes or not matches(row):
+            if (row.outcome or Outcome.UNKNOWN) not in outcomes or not matches(place, row.exchange_id):
                 continue
             needed_parents.add(row.parent_exchange_id)
             kept.append(1)
         else:
-            kept.append(2 if not state.pushes_only and matches(row) else 0)
+            kept.append(2 if not state.pushes_only and matches(place, row.exchange_id) else 0)
         places.append(place)
         ids.append(row.exchange_id)
     return [place for place, how, exchange_id in zip(places, kept, ids, strict=True)
@@ -603,7 +684,7 @@ def filter_rows(rows: Sequence[Row], state: FilterState, texts: SearchTexts | No
     return list(rows) if positions is None else [rows[place] for place in positions]
 
 
-def _sort_key(by: str) -> Callable[[Row], Any]:
+def _sort_key(by: str) -> Callable[[Row | RowFacts], Any]:
     if by == "duration":
         return lambda row: -row.duration
     if by == "size":
@@ -616,11 +697,13 @@ def sort_rows(rows: list[Row], by: str) -> list[Row]:
     return rows if by not in SORTS[1:] else sorted(rows, key=_sort_key(by))
 
 
-def _sorted_positions(rows: Sequence[Row], positions: Sequence[int], by: str) -> list[int]:
-    """``positions`` in the order ``sort_rows`` gives their rows (stably), each row read once."""
+def _sorted_positions(rows: Sequence[Row], positions: Sequence[int] | None, by: str) -> list[int]:
+    """``positions`` (None: every row) in the order ``sort_rows`` gives their rows, stably; no row made."""
     key = _sort_key(by)
-    keys = [key(rows[place]) for place in positions]
-    return [positions[n] for n in sorted(range(len(keys)), key=keys.__getitem__)]
+    keys = list(map(key, _facts(rows)))
+    if positions is None:
+        return sorted(range(len(keys)), key=keys.__getitem__)
+    return sorted(positions, key=keys.__getitem__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -640,7 +723,7 @@ class RowSet:
 def row_set(rows: Sequence[Row], filters: FilterState, sort: str, texts: SearchTexts | None = None) -> RowSet:
     positions = _kept_positions(rows, filters, texts)
     if sort in SORTS[1:]:
-        positions = _sorted_positions(rows, range(len(rows)) if positions is None else positions, sort)
+        positions = _sorted_positions(rows, positions, sort)
     if positions is not None:
         shown = _subset(rows, positions)
     else:

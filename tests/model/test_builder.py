@@ -397,3 +397,38 @@ def test_connections_share_equal_facts_and_start_without_lists_of_their_own() ->
     assert second.goaways is EMPTY and third.anomalies is EMPTY
     conversation = builder.capture.conversations[0]
     assert conversation.client is first.client and conversation.server is first.server
+
+
+def test_a_finished_builder_lets_go_of_its_indexes_and_refuses_more_events() -> None:
+    """Once the source is read, what placed its events on streams is let go (the analysis and the views read the
+    model alone); an event after that would be misplaced, so it is refused, not folded."""
+    builder = CaptureBuilder("test")
+    builder.apply(ConnectionOpened(connection_id="c", at=1.0, client=CLIENT, server=SERVER, transport="tls",
+                                   protocol="h2", tls_version="1.3", sni="example.test", alpn="h2"))
+    headers = HeadersReceived(connection_id="c", at=1.1, sender="client", stream_id=1, headers=req("/"),
+                              end_stream=True, wire_length=20)
+    builder.apply(headers)
+    assert builder._streams["c"]  # (the stream placed the request)
+    builder.finish()
+    assert builder.finished and not builder._streams and not builder._authorities
+    with pytest.raises(RuntimeError, match="HeadersReceived after the capture builder was finished"):
+        builder.apply(headers)
+    assert len(builder.capture.exchanges) == 1 and builder.capture.exchanges[0].url == "https://example.test/"
+
+
+def test_a_load_finishes_its_builder_before_the_analysis(tmp_path) -> None:
+    from pushscope.pipeline import Load, Loader
+
+    seen: list[bool] = []
+
+    def analyser(capture: Capture) -> Capture:
+        seen.append(loader.builder.finished)
+        return capture
+
+    events = [ConnectionOpened(connection_id="c", at=1.0, client=CLIENT, server=SERVER, transport="tls",
+                               protocol="h2", tls_version="1.3", sni="example.test", alpn="h2"),
+              HeadersReceived(connection_id="c", at=1.1, sender="client", stream_id=1, headers=req("/"),
+                              end_stream=True, wire_length=20)]
+    loader = Loader(Load(kind="test", name="t", read=lambda cancel: iter(events)), analyser=analyser)
+    capture = loader.run()
+    assert seen == [True] and len(capture.exchanges) == 1 and not loader.builder._streams
