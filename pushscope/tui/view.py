@@ -260,12 +260,14 @@ class ModelRows(Sequence[Row]):
     snapshot's; a row read while a load still fills the model shows its exchange as it is then (its end, once
     known), as the detail pane always did. The model's lists only grow: a snapshot reads none of what came later."""
 
-    __slots__ = ("_exchanges", "_pushes", "_connections", "_t0", "_order", "_push_at", "_parent")
+    __slots__ = ("_exchanges", "_pushes", "_connections", "_t0", "_order", "_push_at", "_parent", "timeline")
 
     def __init__(self, exchanges: Sequence[Exchange], pushes: Sequence[Push], connections: Mapping[str, Connection],
                  t0: float, order: array[int], push_at: array[int], parent: array[int]) -> None:
         self._exchanges, self._pushes, self._connections, self._t0 = exchanges, pushes, connections, t0
         self._order, self._push_at, self._parent = order, push_at, parent
+        # The activity spans and last moment, once read (``_timeline``): the snapshot's, as its order is.
+        self.timeline: tuple[tuple[tuple[float, float], ...], float | None] | None = None
 
     def __len__(self) -> int:
         return len(self._order)
@@ -734,11 +736,36 @@ def row_set(rows: Sequence[Row], filters: FilterState, sort: str, texts: SearchT
 
 
 def _row_spans(rows: Iterable[Row]) -> list[tuple[float, float]]:
-    """``activity_spans`` of each timed row's (start, last moment shown): ``Row.last`` inlined, as this runs over
-    every row shown, and the starts and ends gathered apart (``spans_of``: no pair made per row)."""
+    """``activity_spans`` of each timed row's (start, last moment shown)."""
+    return list(_timeline(rows)[0])
+
+
+def _latest_moment(rows: Iterable[Row]) -> float | None:
+    """The last moment any row shows (start, first byte, end or reset); None: no row shows one."""
+    return _timeline(rows)[1]
+
+
+def _timeline(rows: Iterable[Row]) -> tuple[tuple[tuple[float, float], ...], float | None]:
+    """The rows' activity spans and last moment, in one pass; a snapshot's rows keep theirs (``ModelRows``: its
+    page loads, its extent and its default row set read them, and each pass reads every exchange)."""
+    if isinstance(rows, ModelRows):
+        if rows.timeline is None:
+            rows.timeline = _timeline_of(rows.moments())
+        return rows.timeline
+    return _timeline_of((row.start, row.response_start, row.end, row.reset_at, row.pushed) for row in rows)
+
+
+def _timeline_of(moments: Iterable[tuple[float | None, float | None, float | None, float | None, bool]]
+                 ) -> tuple[tuple[tuple[float, float], ...], float | None]:
+    """``Row.last`` inlined, as this runs over every row shown, and the starts and ends gathered apart
+    (``spans_of``: no pair made per row)."""
     starts: list[float] = []
     ends: list[float] = []
-    for start, first, end, reset, _pushed in _moments(rows):
+    latest: float | None = None
+    for start, first, end, reset, _pushed in moments:
+        for at in (start, first, end, reset):
+            if at is not None and (latest is None or at > latest):
+                latest = at
         if start is None:
             continue
         last = end
@@ -751,14 +778,4 @@ def _row_spans(rows: Iterable[Row]) -> list[tuple[float, float]]:
         last = last or start
         starts.append(start)
         ends.append(max(last, start))
-    return spans_of(starts, ends)
-
-
-def _latest_moment(rows: Iterable[Row]) -> float | None:
-    """The last moment any row shows (start, first byte, end or reset); None: no row shows one."""
-    latest: float | None = None
-    for start, first, end, reset, _pushed in _moments(rows):
-        for at in (start, first, end, reset):
-            if at is not None and (latest is None or at > latest):
-                latest = at
-    return latest
+    return tuple(spans_of(starts, ends)), latest

@@ -45,6 +45,9 @@ PIECE = 5000
 _SHARED_COLUMNS = tuple(Row._fields.index(name) for name in (
     "connection_index", "body_bytes", "start", "response_start", "end"))
 
+_TEXT_COLUMNS = tuple(Row._fields.index(name) for name in (
+    "connection_id", "protocol", "url", "path", "method", "content_type"))
+
 
 @dataclass(frozen=True, slots=True)
 class KeptView:
@@ -138,8 +141,14 @@ def _dump_pieces(pickler: pickle.Pickler, items: Sequence[object]) -> None:
 
 
 def _dump_row_pieces(pickler: pickle.Pickler, rows: Sequence[Row]) -> None:
+    """Each piece as its columns; equal texts of a column one object, so pickle writes each once a piece and they
+    are read back as one (rows made from the model make each row's URL anew)."""
     for start in range(0, len(rows), PIECE):
-        _dump(pickler, tuple(zip(*rows[start:start + PIECE], strict=True)))
+        columns = list(zip(*rows[start:start + PIECE], strict=True))
+        for index in _TEXT_COLUMNS:
+            seen: dict[str, str] = {}
+            columns[index] = tuple(map(seen.setdefault, columns[index], columns[index]))
+        _dump(pickler, tuple(columns))
 
 
 def _load_row_pieces(handle: BinaryIO, count: int) -> list[Row]:

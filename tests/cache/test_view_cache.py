@@ -246,6 +246,9 @@ def test_read_back_rows_share_their_numbers_over_the_whole_view() -> None:
     assert len({id(row.connection_index) for row in read}) == 10
     assert len({id(row.body_bytes) for row in read}) == 4
     assert len({id(row.exchange_id) for row in read}) == len(rows)  # ids are not worth a dict
+    # Each row's URL and path were made anew (as rows made from the model are): equal texts are one a piece.
+    assert len({id(row.url) for row in rows}) == len(rows)
+    assert len({id(row.url) for row in read}) == len({id(row.path) for row in read}) == 7 * 3
 
 
 def test_read_back_rows_keep_one_and_one_point_zero_and_minus_zero_apart() -> None:
