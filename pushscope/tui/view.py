@@ -173,6 +173,7 @@ class FilterState:
         return " · ".join(parts)
 
 
+_PATHS_LIMIT = 1 << 16  # paths a search remembers whether they match (bounded: it starts over when full)
 # Equal push counts per outcome share one dict among a view's connections; bounded as above.
 _COUNTS_LIMIT = 4096
 
@@ -318,6 +319,10 @@ class ModelRows(Sequence[Row]):
             url = self._pushes[push_at].url if push_at != _NONE else ""
         return visible(url)
 
+    def raw_path_at(self, place: int) -> str:
+        """The path its exchange shows, as the capture has it (``path_at`` shows it, or stands in for none)."""
+        return self._exchanges[self._order[place]].path
+
     def path_at(self, place: int) -> str:
         """``self[place].path``, without the rest of the row."""
         exchange = self._exchanges[self._order[place]]
@@ -350,32 +355,52 @@ class ModelRows(Sequence[Row]):
         exchanges = self._exchanges
         return [n for n, i in enumerate(self._order) if exchanges[i].connection_id == connection_id]
 
-    def facts(self) -> Iterator[RowFacts]:
-        """Each row's ``RowFacts``, as its ``Row`` would show them, without making the row: what a filter or a sort
-        reads of every row (a row made is several times the cost)."""
-        exchanges, pushes, t0, wasted_outcome = self._exchanges, self._pushes, self._t0, Outcome.WASTED
+    def filter_facts(self, with_start: bool) -> Iterator[FilterFacts]:
+        """Each row's ``FilterFacts``, as its ``Row`` would show them, without making the row (a row made is several
+        times the cost); its start only ``with_start`` (a page load's filter)."""
+        exchanges, pushes, t0 = self._exchanges, self._pushes, self._t0
         for i, push_at, parent in zip(self._order, self._push_at, self._parent, strict=True):
             exchange = exchanges[i]
             push = pushes[push_at] if push_at != _NONE else None
-            start = exchange.request_start
-            if start is None:
-                start = push.promised_at if push is not None and push.promised_at else exchange.response_start
-            last = exchange.response_end
-            if last is None:
-                reset = (push.reset if push is not None else None) or exchange.reset
-                last = reset.at if reset is not None else exchange.response_start
+            start = None
+            if with_start:
+                start = exchange.request_start
+                if start is None:
+                    start = push.promised_at if push is not None and push.promised_at else exchange.response_start
+                if start is not None:
+                    start -= t0
+            yield (exchange.connection_id, exchange.protocol, start, exchange.pushed,
+                   push.outcome if push is not None else None, exchange.id, None if parent == _NONE else parent)
+
+    def sort_keys(self, by: str) -> list[Any]:
+        """Each row's key for ``_sort_key(by)``, as its ``Row`` would give it, without making the row."""
+        exchanges, pushes, t0, wasted = self._exchanges, self._pushes, self._t0, Outcome.WASTED
+        if by == "size":
+            return [-exchanges[i].body_bytes for i in self._order]
+        keys: list[Any] = []
+        for i, push_at in zip(self._order, self._push_at, strict=True):
+            exchange = exchanges[i]
+            push = pushes[push_at] if push_at != _NONE else None
+            if by == "duration":
+                start = exchange.request_start
+                if start is None:
+                    start = push.promised_at if push is not None and push.promised_at else exchange.response_start
+                last = exchange.response_end
                 if last is None:
-                    last = start
-            outcome = push.outcome if push is not None else None
-            yield RowFacts(
-                exchange.connection_id, exchange.protocol, None if start is None else start - t0,
-                0.0 if start is None or last is None else max((last - t0) - (start - t0), 0.0), exchange.pushed,
-                outcome, push.cost.wasted_bytes if outcome == wasted_outcome and push is not None else 0,
-                exchange.body_bytes, exchange.id, None if parent == _NONE else parent)
+                    reset = (push.reset if push is not None else None) or exchange.reset
+                    last = reset.at if reset is not None else exchange.response_start
+                    if last is None:
+                        last = start
+                keys.append(-(0.0 if start is None or last is None else max((last - t0) - (start - t0), 0.0)))
+            else:
+                outcome = push.outcome if push is not None else None
+                keys.append((ATTENTION_RANK.get(outcome if exchange.pushed else None, 4),
+                             -(push.cost.wasted_bytes if outcome == wasted and push is not None else 0)))
+        return keys
 
     def moments(self) -> Iterator[tuple[float | None, float | None, float | None, float | None, bool]]:
         """Each row's (start, first byte, end, reset, pushed), relative as its ``Row`` has them, without making the
-        row: what the axis, the page loads and the extent read of every row at each snapshot."""
+        row: what the page loads read of every row at each snapshot."""
         exchanges, pushes, t0 = self._exchanges, self._pushes, self._t0
         for i, push_at in zip(self._order, self._push_at, strict=True):
             exchange = exchanges[i]
@@ -387,6 +412,42 @@ class ModelRows(Sequence[Row]):
             reset = (push.reset if push is not None else None) or exchange.reset
             yield (None if start is None else start - t0, None if first is None else first - t0,
                    None if end is None else end - t0, None if reset is None else reset.at - t0, exchange.pushed)
+
+    def read_timeline(self) -> tuple[tuple[tuple[float, float], ...], float | None]:
+        """``_timeline_of(self.moments())`` in one loop (it runs over every row at each snapshot and filter)."""
+        exchanges, pushes, t0 = self._exchanges, self._pushes, self._t0
+        starts: list[float] = []
+        ends: list[float] = []
+        latest: float | None = None
+        for i, push_at in zip(self._order, self._push_at, strict=True):
+            exchange = exchanges[i]
+            push = pushes[push_at] if push_at != _NONE else None
+            start = exchange.request_start
+            if start is None:
+                start = push.promised_at if push is not None and push.promised_at else exchange.response_start
+            first, end = exchange.response_start, exchange.response_end
+            reset = (push.reset if push is not None else None) or exchange.reset
+            reset_at = None if reset is None else reset.at
+            # Relative as the rows show them: the latest of the differences, as the spans are of them.
+            for at in (start, first, end, reset_at):
+                if at is not None:
+                    at -= t0
+                    if latest is None or at > latest:
+                        latest = at
+            if start is None:
+                continue
+            last = end if end is not None else reset_at if reset_at is not None else first if first is not None \
+                else start
+            start -= t0
+            last -= t0
+            last = last or start
+            starts.append(start)
+            ends.append(max(last, start))
+        return tuple(spans_of(starts, ends)), latest
+
+
+FilterFacts = tuple[str, str, "float | None", bool, "str | None", int, "int | None"]
+# (connection id, protocol, start or None, pushed, outcome, exchange id, parent exchange id): a filter's reading
 
 
 def build_rows(capture: Capture) -> ModelRows:
@@ -613,10 +674,20 @@ def _place_matcher(rows: Sequence[Row], needle: str, texts: SearchTexts | None) 
         row_matches = _matcher(needle, texts)
         return lambda place, exchange_id: row_matches(rows[place])
     found = texts.finder(needle) if texts is not None else None
-    path_at, url_at = rows.path_at, rows.url_at
+    path_at, url_at, raw_path_at = rows.path_at, rows.url_at, rows.raw_path_at
+    lowered: dict[str, bool] = {}  # per raw path: whether its path as shown holds the needle (paths repeat)
 
     def matches(place: int, exchange_id: int) -> bool:
-        if needle in path_at(place).lower():
+        raw_path = raw_path_at(place)
+        if raw_path:
+            hit = lowered.get(raw_path)
+            if hit is None:
+                if len(lowered) >= _PATHS_LIMIT:
+                    lowered.clear()
+                hit = lowered[raw_path] = needle in visible(raw_path).lower()
+        else:
+            hit = needle in path_at(place).lower()
+        if hit:
             return True
         return found(exchange_id) if found is not None else needle in url_at(place).lower()
 
@@ -627,27 +698,11 @@ def _in_load(row: Row, load: PageLoad | None) -> bool:
     return load is None or (row.start is not None and load.start <= row.start <= load.end)
 
 
-class RowFacts(NamedTuple):
-    """What the filters and sorts read of a row, read from the model without making the row (``ModelRows.facts``)
-    or taken from a row held."""
-
-    connection_id: str
-    protocol: str
-    start: float | None
-    duration: float
-    pushed: bool
-    outcome: str | None
-    wasted_bytes: int
-    body_bytes: int
-    exchange_id: int
-    parent_exchange_id: int | None
-
-
-def _facts(rows: Sequence[Row]) -> Iterable[RowFacts]:
+def _filter_facts(rows: Sequence[Row], with_start: bool) -> Iterable[FilterFacts]:
     if isinstance(rows, ModelRows):
-        return rows.facts()
-    return (RowFacts(r.connection_id, r.protocol, r.start, r.duration, r.pushed, r.outcome, r.wasted_bytes,
-                     r.body_bytes, r.exchange_id, r.parent_exchange_id) for r in rows)
+        return rows.filter_facts(with_start)
+    return ((r.connection_id, r.protocol, r.start, r.pushed, r.outcome, r.exchange_id, r.parent_exchange_id)
+            for r in rows)
 
 
 def _kept_positions(rows: Sequence[Row], state: FilterState, texts: SearchTexts | None) -> list[int] | None:
@@ -658,23 +713,25 @@ def _kept_positions(rows: Sequence[Row], state: FilterState, texts: SearchTexts 
         return None
     matches = _place_matcher(rows, state.search.strip().lower(), texts)
     connection_id, protocol, load, outcomes = state.connection_id, state.protocol, state.load, state.outcomes
+    pushes_only, unknown = state.pushes_only, Outcome.UNKNOWN
     kept = array("b")  # per candidate: 1 a kept push, 2 a request the search keeps, 0 a request kept only as a parent
     places, ids = array("q"), array("q")
     needed_parents: set[int | None] = set()
-    for place, row in enumerate(_facts(rows)):
-        if (connection_id is not None and row.connection_id != connection_id) or \
-                (protocol is not None and row.protocol != protocol) or \
-                (load is not None and (row.start is None or not load.start <= row.start <= load.end)):
+    for place, (connection, row_protocol, start, pushed, outcome, exchange_id, parent) in enumerate(
+            _filter_facts(rows, load is not None)):
+        if (connection_id is not None and connection != connection_id) or \
+                (protocol is not None and row_protocol != protocol) or \
+                (load is not None and (start is None or not load.start <= start <= load.end)):
             continue
-        if row.pushed:
-            if (row.outcome or Outcome.UNKNOWN) not in outcomes or not matches(place, row.exchange_id):
+        if pushed:
+            if (outcome or unknown) not in outcomes or not matches(place, exchange_id):
                 continue
-            needed_parents.add(row.parent_exchange_id)
+            needed_parents.add(parent)
             kept.append(1)
         else:
-            kept.append(2 if not state.pushes_only and matches(place, row.exchange_id) else 0)
+            kept.append(2 if not pushes_only and matches(place, exchange_id) else 0)
         places.append(place)
-        ids.append(row.exchange_id)
+        ids.append(exchange_id)
     return [place for place, how, exchange_id in zip(places, kept, ids, strict=True)
             if how or exchange_id in needed_parents]
 
@@ -686,7 +743,7 @@ def filter_rows(rows: Sequence[Row], state: FilterState, texts: SearchTexts | No
     return list(rows) if positions is None else [rows[place] for place in positions]
 
 
-def _sort_key(by: str) -> Callable[[Row | RowFacts], Any]:
+def _sort_key(by: str) -> Callable[[Row], Any]:
     if by == "duration":
         return lambda row: -row.duration
     if by == "size":
@@ -701,8 +758,7 @@ def sort_rows(rows: list[Row], by: str) -> list[Row]:
 
 def _sorted_positions(rows: Sequence[Row], positions: Sequence[int] | None, by: str) -> list[int]:
     """``positions`` (None: every row) in the order ``sort_rows`` gives their rows, stably; no row made."""
-    key = _sort_key(by)
-    keys = list(map(key, _facts(rows)))
+    keys = rows.sort_keys(by) if isinstance(rows, ModelRows) else list(map(_sort_key(by), rows))
     if positions is None:
         return sorted(range(len(keys)), key=keys.__getitem__)
     return sorted(positions, key=keys.__getitem__)
@@ -750,7 +806,7 @@ def _timeline(rows: Iterable[Row]) -> tuple[tuple[tuple[float, float], ...], flo
     page loads, its extent and its default row set read them, and each pass reads every exchange)."""
     if isinstance(rows, ModelRows):
         if rows.timeline is None:
-            rows.timeline = _timeline_of(rows.moments())
+            rows.timeline = rows.read_timeline()
         return rows.timeline
     return _timeline_of((row.start, row.response_start, row.end, row.reset_at, row.pushed) for row in rows)
 
