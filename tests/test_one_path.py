@@ -55,7 +55,8 @@ def test_one_fold_loop() -> None:
     applying = []
     for name, tree in _modules():
         for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and node.attr == "apply":
+            # (read, not set: a finished builder sets its own ``apply`` to one that refuses every event)
+            if isinstance(node, ast.Attribute) and node.attr == "apply" and isinstance(node.ctx, ast.Load):
                 applying.append((name, _innermost_function(tree, node)))
     assert applying == [("pushscope/pipeline.py", "fold")], applying
 
