@@ -13,6 +13,7 @@ import math
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import compress
 from typing import Any, NamedTuple, overload
 
 from pushscope.analysis.summary import summary_dict
@@ -705,10 +706,10 @@ def _filter_facts(rows: Sequence[Row], with_start: bool) -> Iterable[FilterFacts
             for r in rows)
 
 
-def _kept_positions(rows: Sequence[Row], state: FilterState, texts: SearchTexts | None) -> list[int] | None:
-    """Where the rows the filters keep are, in order; None: every row. A kept push keeps its parent request
-    visible, so the push is never shown out of context. What is read of each row is its facts (``RowFacts``); a
-    row is made only for the search to look in, and none is kept: the second pass reads three numbers a request."""
+def _kept_positions(rows: Sequence[Row], state: FilterState, texts: SearchTexts | None) -> Sequence[int] | None:
+    """Where the rows the filters keep are, in order; None: every row (no filter, or all kept). A kept push keeps its
+    parent request visible, so the push is never shown out of context. What is read of each row is its facts
+    (``FilterFacts``) and, for a search, its path or URL; no row is kept: the second pass reads two numbers a row."""
     if not state.active:  # every row, in its order (a kept push's parent is kept anyway)
         return None
     matches = _place_matcher(rows, state.search.strip().lower(), texts)
@@ -732,8 +733,13 @@ def _kept_positions(rows: Sequence[Row], state: FilterState, texts: SearchTexts 
             kept.append(2 if not pushes_only and matches(place, exchange_id) else 0)
         places.append(place)
         ids.append(exchange_id)
-    return [place for place, how, exchange_id in zip(places, kept, ids, strict=True)
-            if how or exchange_id in needed_parents]
+    if not needed_parents or needed_parents == {None}:
+        wanted: Iterable[object] = kept
+    else:
+        wanted = (how or exchange_id in needed_parents for how, exchange_id in zip(kept, ids, strict=True))
+    positions = array("q", compress(places, wanted))  # (8 bytes a row kept: no int object each)
+    # Every row kept, in its order (a filter keeps the order): the rows themselves, whose spans a snapshot has read.
+    return None if len(positions) == len(rows) else positions
 
 
 def filter_rows(rows: Sequence[Row], state: FilterState, texts: SearchTexts | None = None) -> list[Row]:
