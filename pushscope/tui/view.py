@@ -14,6 +14,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import compress
+from operator import attrgetter
 from typing import Any, NamedTuple, overload
 
 from pushscope.analysis.summary import summary_dict
@@ -702,8 +703,12 @@ def _in_load(row: Row, load: PageLoad | None) -> bool:
 def _filter_facts(rows: Sequence[Row], with_start: bool) -> Iterable[FilterFacts]:
     if isinstance(rows, ModelRows):
         return rows.filter_facts(with_start)
-    return ((r.connection_id, r.protocol, r.start, r.pushed, r.outcome, r.exchange_id, r.parent_exchange_id)
-            for r in rows)
+    return map(_ROW_FILTER_FACTS, rows)
+
+
+# A held row's ``FilterFacts``, read in C (a generator's tuple per row cost a third of a filter over held rows).
+_ROW_FILTER_FACTS = attrgetter("connection_id", "protocol", "start", "pushed", "outcome", "exchange_id",
+                               "parent_exchange_id")
 
 
 def _kept_positions(rows: Sequence[Row], state: FilterState, texts: SearchTexts | None) -> Sequence[int] | None:
