@@ -259,9 +259,10 @@ class ModelRows(Sequence[Row]):
     The snapshot keeps three numbers a row: where its exchange and its push are in the model's lists, and the id of
     the request it is shown under. A gigabyte's 880,000 rows held as ``Row`` objects were 190 MiB beside the model
     they repeat (each snapshot shared the previous one's unchanged rows, and the final view those equal to them); a
-    row is now made only when it is shown, searched or written. The order, the axis and the page loads are the
-    snapshot's; a row read while a load still fills the model shows its exchange as it is then (its end, once
-    known), as the detail pane always did. The model's lists only grow: a snapshot reads none of what came later."""
+    row is now made only when it is shown or written (a filter, a sort or a search reads only what it needs). The
+    order, the axis and the page loads are the snapshot's; a row read while a load still fills the model shows its
+    exchange as it is then (its end, once known), as the detail pane always did. The model's lists only grow: a
+    snapshot reads none of what came later."""
 
     __slots__ = ("_exchanges", "_pushes", "_connections", "_t0", "_order", "_push_at", "_parent", "timeline")
 
