@@ -360,12 +360,12 @@ def test_rows_show_each_exchange_s_own_content_type() -> None:
 
 
 def test_the_spans_pass_reads_each_row_as_row_last_does() -> None:
-    """``_row_spans`` inlines ``Row.last`` (it runs over every row shown): every combination of missing moments,
+    """``row_spans`` inlines ``Row.last`` (it runs over every row shown): every combination of missing moments,
     each row alone and all of them together, gives the spans of (start, last moment shown)."""
     from itertools import product
 
     from pushscope.timescale import activity_spans
-    from pushscope.tui.view import _row_spans
+    from pushscope.tui.rows import row_spans
 
     base = build_view(_capture()).rows[0]
     rows = [base._replace(start=start, response_start=first, end=end, reset_at=reset)
@@ -373,22 +373,22 @@ def test_the_spans_pass_reads_each_row_as_row_last_does() -> None:
                                                     (None, 0.0, 3.0))]
     for row in rows:
         expected = [] if row.start is None else [(row.start, max(row.last or row.start, row.start))]
-        assert _row_spans([row]) == expected
-    assert _row_spans(rows) == activity_spans((r.start, r.last or r.start) for r in rows if r.start is not None)
-    assert _row_spans(rows) == [(0.0, 4.0)]
+        assert row_spans([row]) == expected
+    assert row_spans(rows) == activity_spans((r.start, r.last or r.start) for r in rows if r.start is not None)
+    assert row_spans(rows) == [(0.0, 4.0)]
 
 
 def test_the_view_extent_is_the_last_moment_a_row_shows() -> None:
-    from pushscope.tui.view import _latest_moment
+    from pushscope.tui.rows import latest_moment
 
     base = build_view(_capture()).rows[0]
-    assert _latest_moment([]) is None
-    assert _latest_moment([base._replace(start=None, response_start=None, end=None, reset_at=None)]) is None
+    assert latest_moment([]) is None
+    assert latest_moment([base._replace(start=None, response_start=None, end=None, reset_at=None)]) is None
     rows = [base._replace(start=1.0, response_start=None, end=2.0, reset_at=None),
             base._replace(start=0.5, response_start=0.7, end=None, reset_at=9.0),
             base._replace(start=3.0, response_start=None, end=None, reset_at=None)]
-    assert _latest_moment(rows) == 9.0
-    assert _latest_moment(rows[:1] + rows[2:]) == 3.0
+    assert latest_moment(rows) == 9.0
+    assert latest_moment(rows[:1] + rows[2:]) == 3.0
 
 
 def test_rows_times_are_exact_when_the_start_moves() -> None:
