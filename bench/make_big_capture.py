@@ -206,10 +206,28 @@ def client_context(keylog: Path) -> ssl.SSLContext:
     return ctx
 
 
+def _client_socket(port: int, client_port: int) -> socket.socket:
+    """A TCP connection to the server, from ``client_port`` when one is given (0: any). A fixed port that an earlier
+    connection still holds in TIME_WAIT (a run a moment before, or another program's connection that the kernel gave
+    it) is bound anyway (SO_REUSEADDR): the new connection has another peer, so nothing is mistaken for the old."""
+    if not client_port:
+        return socket.create_connection((HOST, port), timeout=30)
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        raw.settimeout(30)
+        raw.bind((HOST, client_port))
+        raw.connect((HOST, port))
+    except BaseException:
+        raw.close()
+        raise
+    return raw
+
+
 def one_connection(ctx: ssl.SSLContext, port: int, paths: list[str], totals: Totals,
                    client_port: int = 0) -> None:
     authority = f"{HOST}:{port}"
-    raw = socket.create_connection((HOST, port), timeout=30, source_address=(HOST, client_port))
+    raw = _client_socket(port, client_port)
     raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock = ctx.wrap_socket(raw, server_hostname=HOST)
     try:

@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,13 +22,36 @@ MAKER = Path(__file__).resolve().parents[2] / "bench" / "make_big_capture.py"
 ENIP_PORT = 44818  # EtherNet/IP: tshark's port table claims it
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+def _port_free(port: int, wait: float = 70.0) -> bool:
+    """Whether ``port`` can be bound, waiting out a TIME_WAIT that a connection without SO_REUSEADDR left on it (the
+    kernel may have given the port to any program's connection a moment before; it holds it for 60 s)."""
+    deadline = time.monotonic() + wait
+    while True:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+                return True
+            except OSError:
+                if time.monotonic() > deadline:
+                    return False
+        time.sleep(1.0)
+
+
+def _leave_in_time_wait(port: int) -> None:
+    """A connection from ``port`` that the client closes first: the port stays in TIME_WAIT for a minute, as after
+    a run a moment before (or a connection the kernel gave that port): the maker must bind it anyway."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        client = socket.socket()
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # (a run a moment before left it so)
+        client.bind(("127.0.0.1", port))
+        client.connect(listener.getsockname())
+        accepted, _ = listener.accept()
+        client.close()  # (the side that closes first keeps TIME_WAIT)
+        accepted.recv(1)
+        accepted.close()
 
 
 def _syn_ports(capture: Path) -> list[int]:
@@ -48,6 +72,7 @@ def test_connection_from_a_registered_port_is_decrypted(tmp_path: Path) -> None:
     if not _port_free(ENIP_PORT):
         pytest.skip(f"port {ENIP_PORT} is in use")
     capture, keys = tmp_path / "port.pcapng", tmp_path / "port.keys"
+    _leave_in_time_wait(ENIP_PORT)
     ports: list[int] = []
     for _attempt in range(3):
         made = subprocess.run(
