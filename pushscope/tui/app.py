@@ -36,19 +36,10 @@ from pushscope.tui.commands import palette_commands
 from pushscope.tui.export import available_formats, write_shown
 from pushscope.tui.filtering import BACKGROUND_FILTER_ROWS, BackgroundFiltering, RowsFiltered
 from pushscope.tui.loading import CaptureUpdated, DetailsRead, LoadSession, SearchIndexed, default_analyser
+from pushscope.tui.rows import exchange_ids_of, protocols_of, rows_on_connection
 from pushscope.tui.screens import CopyScreen, DiagnosticsScreen, ExportScreen, HelpScreen
 from pushscope.tui.sharing import INPUT_EVENTS, InputGate, NormalPriority, QuickTurns, lower_thread_priority
-from pushscope.tui.view import (
-    SORTS,
-    CaptureView,
-    FilterState,
-    RowSet,
-    exchange_ids_of,
-    protocols_of,
-    row_set,
-    rows_on_connection,
-    waterfall_title,
-)
+from pushscope.tui.view import SORTS, CaptureView, FilterState, RowSet, row_set, waterfall_title
 from pushscope.tui.widgets.connections import ConnectionsTree
 from pushscope.tui.widgets.detail import DetailPane, copied_verdict, overview_content, row_content
 from pushscope.tui.widgets.summary import DiagnosticsPanel, LoadStatus, SummaryBar, diagnostics_content
