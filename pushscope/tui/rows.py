@@ -50,15 +50,11 @@ class Row(NamedTuple):
     @property
     def last(self) -> float | None:
         """The last moment the row shows (end, else reset, else first byte, else start)."""
-        for at in (self.end, self.reset_at, self.response_start, self.start):
-            if at is not None:
-                return at
-        return None
+        return _last(self.start, self.response_start, self.end, self.reset_at)
 
     @property
     def duration(self) -> float:
-        start, last = self.start, self.last
-        return 0.0 if start is None or last is None else max(last - start, 0.0)
+        return _duration(self.start, self.response_start, self.end, self.reset_at)
 
 
 def _rel(at: float | None, t0: float) -> float | None:
@@ -139,14 +135,16 @@ class ModelRows(Sequence[Row]):
     exchange as it is then (its end, once known), as the detail pane always did. The model's lists only grow: a
     snapshot reads none of what came later."""
 
-    __slots__ = ("_exchanges", "_pushes", "_connections", "_t0", "_order", "_push_at", "_parent", "timeline")
+    __slots__ = ("_exchanges", "_pushes", "_connections", "_t0", "_order", "_push_at", "_parent", "_timeline",
+                 "_protocols")
 
     def __init__(self, exchanges: Sequence[Exchange], pushes: Sequence[Push], connections: Mapping[str, Connection],
-                 t0: float, order: array[int], push_at: array[int], parent: array[int]) -> None:
+                 t0: float, order: array[int], push_at: array[int], parent: array[int],
+                 protocols: set[str] | None = None) -> None:
         self._exchanges, self._pushes, self._connections, self._t0 = exchanges, pushes, connections, t0
         self._order, self._push_at, self._parent = order, push_at, parent
-        # The activity spans and last moment, once read (``_timeline``): the snapshot's, as its order is.
-        self.timeline: tuple[tuple[tuple[float, float], ...], float | None] | None = None
+        self._timeline: tuple[tuple[tuple[float, float], ...], float | None] | None = None  # (``timeline``)
+        self._protocols = protocols
 
     def __len__(self) -> int:
         return len(self._order)
@@ -225,10 +223,6 @@ class ModelRows(Sequence[Row]):
         exchanges = self._exchanges
         return {exchanges[i].connection_id for i in self._order}
 
-    def protocols(self) -> set[str]:
-        exchanges = self._exchanges
-        return {exchanges[i].protocol for i in self._order}
-
     def positions_on(self, connection_id: str) -> list[int]:
         exchanges = self._exchanges
         return [n for n, i in enumerate(self._order) if exchanges[i].connection_id == connection_id]
@@ -248,31 +242,23 @@ class ModelRows(Sequence[Row]):
 
     def sort_keys(self, by: str) -> list[Any]:
         """Each row's key for the sort ``by`` (``view._sort_key``), as its ``Row`` would give it, without making it."""
-        exchanges, pushes, t0, wasted = self._exchanges, self._pushes, self._t0, Outcome.WASTED
+        exchanges, pushes, wasted = self._exchanges, self._pushes, Outcome.WASTED
         if by == "size":
             return [-exchanges[i].body_bytes for i in self._order]
+        if by == "duration":
+            return [-_duration(start, first, end, reset) for start, first, end, reset, _pushed in self.moments()]
         keys: list[Any] = []
         for i, push_at in zip(self._order, self._push_at, strict=True):
             exchange = exchanges[i]
             push = pushes[push_at] if push_at != _NONE else None
-            if by == "duration":
-                start = _start_of(exchange, push)
-                last = exchange.response_end
-                if last is None:
-                    reset = _reset_of(exchange, push)
-                    last = reset.at if reset is not None else exchange.response_start
-                    if last is None:
-                        last = start
-                keys.append(-(0.0 if start is None or last is None else max((last - t0) - (start - t0), 0.0)))
-            else:
-                outcome = push.outcome if push is not None else None
-                keys.append((ATTENTION_RANK.get(outcome if exchange.pushed else None, 4),
-                             -(push.cost.wasted_bytes if outcome == wasted and push is not None else 0)))
+            outcome = push.outcome if push is not None else None
+            keys.append((ATTENTION_RANK.get(outcome if exchange.pushed else None, 4),
+                         -(push.cost.wasted_bytes if outcome == wasted and push is not None else 0)))
         return keys
 
     def moments(self) -> Iterator[tuple[float | None, float | None, float | None, float | None, bool]]:
         """Each row's (start, first byte, end, reset, pushed), relative as its ``Row`` has them, without making the
-        row: what the page loads read of every row at each snapshot."""
+        row: what the axis, the extent, the page loads and a sort by duration read of every row."""
         exchanges, pushes, t0 = self._exchanges, self._pushes, self._t0
         for i, push_at in zip(self._order, self._push_at, strict=True):
             exchange = exchanges[i]
@@ -283,35 +269,20 @@ class ModelRows(Sequence[Row]):
             yield (None if start is None else start - t0, None if first is None else first - t0,
                    None if end is None else end - t0, None if reset is None else reset.at - t0, exchange.pushed)
 
-    def read_timeline(self) -> tuple[tuple[tuple[float, float], ...], float | None]:
-        """``_timeline_of(self.moments())`` in one loop (it runs over every row at each snapshot and filter)."""
-        exchanges, pushes, t0 = self._exchanges, self._pushes, self._t0
-        starts: list[float] = []
-        ends: list[float] = []
-        latest: float | None = None
-        for i, push_at in zip(self._order, self._push_at, strict=True):
-            exchange = exchanges[i]
-            push = pushes[push_at] if push_at != _NONE else None
-            start = _start_of(exchange, push)
-            first, end = exchange.response_start, exchange.response_end
-            reset = _reset_of(exchange, push)
-            reset_at = None if reset is None else reset.at
-            # Relative as the rows show them: the latest of the differences, as the spans are of them.
-            for at in (start, first, end, reset_at):
-                if at is not None:
-                    at -= t0
-                    if latest is None or at > latest:
-                        latest = at
-            if start is None:
-                continue
-            last = end if end is not None else reset_at if reset_at is not None else first if first is not None \
-                else start
-            start -= t0
-            last -= t0
-            last = last or start
-            starts.append(start)
-            ends.append(max(last, start))
-        return tuple(spans_of(starts, ends)), latest
+    def timeline(self) -> tuple[tuple[tuple[float, float], ...], float | None]:
+        """The rows' activity spans and last moment (``_timeline_of``), read once: the snapshot's, as its order is
+        (its page loads, its extent and its default row set read them)."""
+        if self._timeline is None:
+            self._timeline = _timeline_of(self.moments())
+        return self._timeline
+
+    def protocols(self) -> set[str]:
+        """The protocols of these rows; a snapshot's are gathered as it is built (``build_rows``), off the UI thread
+        that asks for them (the protocol filter's key)."""
+        if self._protocols is None:
+            exchanges = self._exchanges
+            self._protocols = {exchanges[i].protocol for i in self._order}
+        return self._protocols
 
 
 FilterFacts = tuple[str, str, "float | None", bool, "str | None", int, "int | None"]
@@ -337,7 +308,9 @@ def build_rows(capture: Capture) -> ModelRows:
                     promised_on[key] = exchange
     children: dict[int, list[int]] = {}  # request id: the places of the pushed exchanges shown under it
     top: list[int] = []
+    protocols: set[str] = set()
     for place, exchange in enumerate(exchanges):
+        protocols.add(exchange.protocol)
         parent = None
         if exchange.pushed:
             at = push_of.get(exchange.id)
@@ -367,7 +340,8 @@ def build_rows(capture: Capture) -> ModelRows:
                 order.append(child)
                 push_at.append(push_of.get(exchanges[child].id, _NONE))
                 parents.append(exchange.id)
-    return ModelRows(exchanges, pushes, capture.connections, capture.started_at or 0.0, order, push_at, parents)
+    return ModelRows(exchanges, pushes, capture.connections, capture.started_at or 0.0, order, push_at, parents,
+                     protocols)
 
 
 # --- what the UI asks of a view's rows, without making every row (see ``ModelRows``) ------------------------------
@@ -430,16 +404,13 @@ def _timeline(rows: Iterable[Row]) -> tuple[tuple[tuple[float, float], ...], flo
     """The rows' activity spans and last moment, in one pass; a snapshot's rows keep theirs (``ModelRows``: its
     page loads, its extent and its default row set read them, and each pass reads every exchange)."""
     if isinstance(rows, ModelRows):
-        if rows.timeline is None:
-            rows.timeline = rows.read_timeline()
-        return rows.timeline
+        return rows.timeline()
     return _timeline_of((row.start, row.response_start, row.end, row.reset_at, row.pushed) for row in rows)
 
 
 def _timeline_of(moments: Iterable[tuple[float | None, float | None, float | None, float | None, bool]]
                  ) -> tuple[tuple[tuple[float, float], ...], float | None]:
-    """``Row.last`` inlined, as this runs over every row shown, and the starts and ends gathered apart
-    (``spans_of``: no pair made per row)."""
+    """The starts and ends gathered apart (``spans_of``: no pair made per row)."""
     starts: list[float] = []
     ends: list[float] = []
     latest: float | None = None
@@ -449,14 +420,17 @@ def _timeline_of(moments: Iterable[tuple[float | None, float | None, float | Non
                 latest = at
         if start is None:
             continue
-        last = end
-        if last is None:
-            last = reset
-            if last is None:
-                last = first
-                if last is None:
-                    last = start
-        last = last or start
         starts.append(start)
-        ends.append(max(last, start))
+        ends.append(max(_last(start, first, end, reset) or start, start))
     return tuple(spans_of(starts, ends)), latest
+
+
+def _last(start: float | None, first: float | None, end: float | None, reset: float | None) -> float | None:
+    """``Row.last``: the end, else the reset, else the first byte, else the start."""
+    return end if end is not None else reset if reset is not None else first if first is not None else start
+
+
+def _duration(start: float | None, first: float | None, end: float | None, reset: float | None) -> float:
+    """``Row.duration``."""
+    last = _last(start, first, end, reset)
+    return 0.0 if start is None or last is None else max(last - start, 0.0)

@@ -354,7 +354,8 @@ def _kept_positions(rows: Sequence[Row], state: FilterState, texts: SearchTexts 
             kept.append(2 if not pushes_only and matches(place, exchange_id) else 0)
         places.append(place)
         ids.append(exchange_id)
-    if not needed_parents or needed_parents == {None}:
+    needed_parents.discard(None)  # (a push shown under no request needs none)
+    if not needed_parents:
         wanted: Iterable[object] = kept
     else:
         wanted = (how or exchange_id in needed_parents for how, exchange_id in zip(kept, ids, strict=True))

@@ -360,8 +360,9 @@ def test_rows_show_each_exchange_s_own_content_type() -> None:
 
 
 def test_the_spans_pass_reads_each_row_as_row_last_does() -> None:
-    """``row_spans`` inlines ``Row.last`` (it runs over every row shown): every combination of missing moments,
-    each row alone and all of them together, gives the spans of (start, last moment shown)."""
+    """``row_spans`` reads each row as ``Row.last`` does (both through ``rows._last``): every combination of missing
+    moments, each row alone and all of them together, gives the spans of (start, last moment shown); and the last
+    moment is the end, else the reset, else the first byte, else the start, whichever is set, even at 0.0."""
     from itertools import product
 
     from pushscope.timescale import activity_spans
@@ -372,6 +373,8 @@ def test_the_spans_pass_reads_each_row_as_row_last_does() -> None:
             for start, first, end, reset in product((None, 0.0, 1.0), (None, 0.0, 2.0), (None, 0.0, 4.0),
                                                     (None, 0.0, 3.0))]
     for row in rows:
+        last = next((at for at in (row.end, row.reset_at, row.response_start, row.start) if at is not None), None)
+        assert row.last == last and row.duration == (0.0 if row.start is None else max(last - row.start, 0.0))
         expected = [] if row.start is None else [(row.start, max(row.last or row.start, row.start))]
         assert row_spans([row]) == expected
     assert row_spans(rows) == activity_spans((r.start, r.last or r.start) for r in rows if r.start is not None)
